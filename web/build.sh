@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: ISC
+# Assembles the directory alia serves: web/static/* plus the xterm.js files
+# from web/node_modules. Run by the build (meson custom_target 'web'):
+#   web/build.sh OUTDIR [STAMP [DEPFILE]]
+# Without node_modules (a C-only build) it warns and copies static files only;
+# script/bootstrap runs `npm ci` first so a full build has everything.
+set -euo pipefail
+
+[ $# -ge 1 ] || { echo "usage: $0 OUTDIR [STAMP [DEPFILE]]" >&2; exit 2; }
+out=$1 stamp=${2:-} depfile=${3:-}
+web=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Files taken from npm packages, as source-path:name-in-OUTDIR.
+vendor=(
+  "@xterm/xterm/lib/xterm.js:xterm.js"
+  "@xterm/xterm/css/xterm.css:xterm.css"
+  "@xterm/addon-fit/lib/addon-fit.js:addon-fit.js"
+)
+
+# Build into a fresh sibling directory, then swap it in, so files removed
+# from web/static do not linger and a reader never sees a half-copied tree.
+tmp="$out.tmp.$$"
+rm -rf "$tmp"
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+
+deps=("$web/build.sh" "$web/static" "$web" "$web/package-lock.json")
+while IFS= read -r -d '' f; do
+  rel=${f#"$web/static/"}
+  mkdir -p "$tmp/$(dirname "$rel")"
+  cp "$f" "$tmp/$rel"
+  deps+=("$f")
+done < <(find "$web/static" -type f -print0 | sort -z)
+while IFS= read -r -d '' d; do deps+=("$d"); done \
+  < <(find "$web/static" -mindepth 1 -type d -print0)
+
+missing=()
+for v in "${vendor[@]}"; do
+  src="$web/node_modules/${v%%:*}"
+  if [ -f "$src" ]; then
+    cp "$src" "$tmp/${v##*:}"
+    deps+=("$src")
+  else
+    missing+=("${v%%:*}")
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "web/build.sh: warning: web/node_modules lacks ${missing[*]};" \
+    "copied web/static only (run script/bootstrap or 'npm ci' in web/)" >&2
+  [ -d "$web/node_modules" ] && deps+=("$web/node_modules")
+fi
+
+rm -rf "$out"
+mv "$tmp" "$out"
+trap - EXIT
+
+if [ -n "$stamp" ]; then
+  : >"$stamp"
+fi
+if [ -n "$depfile" ]; then
+  # Make-style dependency list for ninja; escape spaces.
+  {
+    printf '%s:' "${stamp// /\\ }"
+    for d in "${deps[@]}"; do printf ' \\\n  %s' "${d// /\\ }"; done
+    printf '\n'
+  } >"$depfile"
+fi
