@@ -57,8 +57,9 @@ log_vline(const char *level, const char *fmt, va_list ap, const char *err)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	if (log_session != 0)
-		r = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] s=%016llx %s",
-		    stamp, (long)(tv.tv_usec / 1000), log_proc, (long)getpid(),
+		r = snprintf(line, sizeof(line),
+		    "%s.%03ldZ %s[%ld] s=%016llx %s", stamp,
+		    (long)(tv.tv_usec / 1000), log_proc, (long)getpid(),
 		    (unsigned long long)log_session, level);
 	else
 		r = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s", stamp,

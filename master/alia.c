@@ -1,10 +1,159 @@
 /* SPDX-License-Identifier: ISC */
-/* The alia command line: dispatches to a role or a subcommand. */
+/*
+ * The alia command line. `alia serve` runs master; `-R ROLE` is how master
+ * re-executes the binary as one of its children; the rest are one-shot
+ * commands an operator runs (migrate, psql, -n).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
 #include "common/log.h"
+#include "common/proc.h"
+#include "master/master.h"
+
+extern char **environ;
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: alia [-v] [-c FILE] COMMAND [ARGS]\n"
+	    "       alia -n [-c FILE]            check and print the config\n"
+	    "commands:\n"
+	    "  serve [-c FILE] [-d] [-v]          run the server (-d: in the "
+	    "foreground)\n"
+	    "  migrate                            apply database migrations\n"
+	    "  psql [PSQL-ARGS...]                psql on alia's database\n");
+	exit(2);
+}
+
+/* Loads defaults, FILE, the environment and derived values; exits on error. */
+static void
+alia_config(struct config *c, const char *file)
+{
+	char err[1024], dir[PATH_MAX], *slash;
+
+	config_defaults(c);
+	if (file != NULL && config_load(c, file, err, sizeof(err)) == -1) {
+		fprintf(stderr, "alia: config: %s\n", err);
+		exit(1);
+	}
+	if (config_env(c, environ, err, sizeof(err)) == -1 ||
+	    config_finish(c, err, sizeof(err)) == -1) {
+		fprintf(stderr, "alia: config: %s\n", err);
+		exit(1);
+	}
+	if (c->web_dir[0] == '\0') {
+		/* The build puts web/ beside the binary. */
+		snprintf(dir, sizeof(dir), "%s", proc_self());
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+		if (snprintf(c->web_dir, sizeof(c->web_dir), "%s/web", dir) >=
+		    (int)sizeof(c->web_dir))
+			fatalx("web_dir: path of the binary too long");
+	}
+}
+
+static int
+alia_migrate(struct config *c)
+{
+	pid_t server = 0;
+	int applied;
+
+	if (pg_embedded(c) && !pg_running(c) && (server = pg_start(c)) == -1)
+		return 1;
+	applied = pg_migrate(c);
+	pg_stop(server);
+	if (applied == -1)
+		return 1;
+	printf(
+	    "alia: %d migration%s applied\n", applied, applied == 1 ? "" : "s");
+	return 0;
+}
 
 int
 main(int argc, char *argv[])
 {
+	struct config conf;
+	const char *file = NULL, *role = NULL;
+	int ch, check = 0, verbose = 0, foreground = 0;
+
+	proc_init(argc, argv);
 	log_init("alia", 0);
-	return 0;
+	while ((ch = getopt(argc, argv, "+c:dnR:vh")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'R':
+			role = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	log_init("alia", verbose);
+
+	if (role != NULL) {
+		if (strcmp(role, "front") == 0)
+			return front_main(verbose);
+		fatalx("unknown role '%s'", role);
+	}
+	if (check) {
+		alia_config(&conf, file);
+		config_print(&conf, stdout);
+		return 0;
+	}
+	if (argc == 0)
+		usage();
+	if (strcmp(argv[0], "serve") == 0) {
+		optind = 1;
+		while ((ch = getopt(argc, argv, "c:dv")) != -1) {
+			switch (ch) {
+			case 'c':
+				file = optarg;
+				break;
+			case 'd':
+				foreground = 1;
+				break;
+			case 'v':
+				verbose = 1;
+				log_init("alia", 1);
+				break;
+			default:
+				usage();
+			}
+		}
+		if (optind != argc)
+			usage();
+		alia_config(&conf, file);
+		return master_main(&conf, foreground, verbose);
+	}
+	alia_config(&conf, file);
+	if (strcmp(argv[0], "migrate") == 0) {
+		if (argc != 1)
+			usage();
+		return alia_migrate(&conf);
+	}
+	if (strcmp(argv[0], "psql") == 0)
+		return pg_psql(&conf, argc - 1, argv + 1);
+	fprintf(stderr, "alia: unknown command '%s'\n", argv[0]);
+	usage();
 }

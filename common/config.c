@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Configuration parsing. One table names every key with its kind (text,
+ * size in bytes, duration in seconds, cpu count, count, auth mode); the
+ * file, the environment and the printer all go through it, so a key
+ * exists in one place only.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+
+enum config_kind {
+	KIND_TEXT,
+	KIND_SIZE,
+	KIND_DURATION,
+	KIND_CPUS,
+	KIND_COUNT,
+	KIND_AUTH,
+};
+
+struct config_key {
+	const char *name;
+	enum config_kind kind;
+	size_t off;
+	size_t len; /* for text: the field's size */
+	int64_t min, max;
+};
+
+#define TEXT(n, f)                                        \
+	{                                                 \
+		n, KIND_TEXT, offsetof(struct config, f), \
+		    sizeof(((struct config *)0)->f), 0, 0 \
+	}
+#define NUM(n, k, f, lo, hi)                                \
+	{                                                   \
+		n, k, offsetof(struct config, f), 0, lo, hi \
+	}
+
+static const struct config_key config_keys[] = {
+    TEXT("listen", listen),
+    TEXT("docker", docker),
+    TEXT("database", database),
+    TEXT("data_dir", data_dir),
+    TEXT("web_dir", web_dir),
+    TEXT("pg_bin", pg_bin),
+    TEXT("user", user),
+    TEXT("node", node),
+    {"auth", KIND_AUTH, offsetof(struct config, auth), 0, 0, 0},
+    TEXT("image", image),
+    NUM("memory", KIND_SIZE, memory, 6 * 1024 * 1024, INT64_C(1) << 40),
+    NUM("cpus", KIND_CPUS, nano_cpus, 10000000, INT64_C(1024) * 1000000000),
+    NUM("pids", KIND_COUNT, pids, 8, 1000000),
+    TEXT("network", network),
+    NUM("idle_timeout", KIND_DURATION, idle_timeout, 0, 365 * 86400),
+    NUM("max_lifetime", KIND_DURATION, max_lifetime, 0, 365 * 86400),
+    NUM("reconnect_grace", KIND_DURATION, reconnect_grace, 0, 86400),
+    NUM("max_sessions_per_user", KIND_COUNT, max_sessions_per_user, 1, 100000),
+    NUM("max_body", KIND_SIZE, max_body, 1024, 64 * 1024 * 1024),
+};
+
+static int
+config_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
+	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
+	snprintf(c->user, sizeof(c->user), "alia");
+	snprintf(c->image, sizeof(c->image), "alia-sandbox:latest");
+	snprintf(c->network, sizeof(c->network), "none");
+	c->auth = CONFIG_AUTH_AUTO;
+	c->memory = 256 * 1024 * 1024;
+	c->nano_cpus = 500000000;
+	c->pids = 128;
+	c->idle_timeout = 30 * 60;
+	c->max_lifetime = 8 * 3600;
+	c->reconnect_grace = 5 * 60;
+	c->max_sessions_per_user = 4;
+	c->max_body = 1024 * 1024;
+}
+
+static const struct config_key *
+config_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Parses a whole number followed by one unit letter from units/mults. */
+static int
+config_number(
+    const char *v, const char *units, const int64_t *mults, int64_t *out)
+{
+	char *end;
+	long long n;
+	const char *u;
+
+	if (!isdigit((unsigned char)v[0]))
+		return -1;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end == '\0') {
+		*out = n;
+		return 0;
+	}
+	if (end[1] != '\0' ||
+	    (u = strchr(units, tolower((unsigned char)*end))) == NULL)
+		return -1;
+	if (n > INT64_MAX / mults[u - units])
+		return -1;
+	*out = n * mults[u - units];
+	return 0;
+}
+
+/* Parses a decimal number of cpus into billionths. */
+static int
+config_cpus(const char *v, int64_t *out)
+{
+	int64_t whole = 0, frac = 0, scale = 100000000;
+	const char *p = v;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 100000)
+			return -1;
+	}
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (scale == 0)
+				return -1;
+			frac += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p != '\0')
+		return -1;
+	*out = whole * 1000000000 + frac;
+	return 0;
+}
+
+static int
+config_text_ok(
+    const struct config_key *k, const char *v, char *err, size_t errlen)
+{
+	const char *p;
+
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return config_err(err, errlen,
+			    "%s: control characters are not allowed", k->name);
+	if (strlen(v) >= k->len)
+		return config_err(err, errlen,
+		    "%s: value longer than %zu bytes", k->name, k->len - 1);
+	if (strcmp(k->name, "network") == 0 && v[0] == '\0')
+		return config_err(
+		    err, errlen, "network: empty; use 'none' for no network");
+	if ((strcmp(k->name, "image") == 0 || strcmp(k->name, "user") == 0 ||
+	        strcmp(k->name, "data_dir") == 0 ||
+	        strcmp(k->name, "listen") == 0) &&
+	    v[0] == '\0')
+		return config_err(
+		    err, errlen, "%s: must not be empty", k->name);
+	if (strcmp(k->name, "docker") == 0 && v[0] != '\0' &&
+	    strncmp(v, "unix://", 7) != 0 && strncmp(v, "tcp://", 6) != 0)
+		return config_err(err, errlen,
+		    "docker: '%s' is neither unix:///PATH nor tcp://HOST:PORT",
+		    v);
+	return 0;
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	static const int64_t size_mult[] = {
+	    1024, INT64_C(1) << 20, INT64_C(1) << 30, INT64_C(1) << 40};
+	static const int64_t dur_mult[] = {1, 60, 3600, 86400};
+	static const int64_t one[] = {1};
+	const struct config_key *k;
+	int64_t n = 0;
+	int r = 0;
+	char *field;
+
+	if ((k = config_find(key)) == NULL)
+		return config_err(err, errlen, "unknown key '%s'", key);
+	field = (char *)c + k->off;
+	switch (k->kind) {
+	case KIND_TEXT:
+		if (config_text_ok(k, value, err, errlen) == -1)
+			return -1;
+		snprintf(field, k->len, "%s", value);
+		if (strcmp(key, "listen") == 0 &&
+		    config_listen_split(c, NULL, 0, NULL, 0) == -1)
+			return config_err(err, errlen,
+			    "listen: '%s' is not HOST:PORT", value);
+		return 0;
+	case KIND_AUTH:
+		if (strcmp(value, "none") == 0)
+			*(int *)field = CONFIG_AUTH_NONE;
+		else if (strcmp(value, "password") == 0)
+			*(int *)field = CONFIG_AUTH_PASSWORD;
+		else
+			return config_err(err, errlen,
+			    "auth: '%s' is neither none nor password", value);
+		return 0;
+	case KIND_SIZE:
+		r = config_number(value, "kmgt", size_mult, &n);
+		break;
+	case KIND_DURATION:
+		r = config_number(value, "smhd", dur_mult, &n);
+		break;
+	case KIND_COUNT:
+		r = config_number(value, "", one, &n);
+		break;
+	case KIND_CPUS:
+		r = config_cpus(value, &n);
+		break;
+	}
+	if (r == -1)
+		return config_err(
+		    err, errlen, "%s: bad value '%s'", key, value);
+	if (n < k->min || n > k->max)
+		return config_err(
+		    err, errlen, "%s: '%s' is out of range", key, value);
+	*(int64_t *)field = n;
+	return 0;
+}
+
+static char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *c, const char *file, char *err, size_t errlen)
+{
+	char line[4096], msg[512], *key, *value, *eq;
+	FILE *fp;
+	int lineno = 0;
+
+	if ((fp = fopen(file, "r")) == NULL)
+		return config_err(err, errlen, "%s: %s", file, strerror(errno));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			fclose(fp);
+			return config_err(
+			    err, errlen, "%s:%d: line too long", file, lineno);
+		}
+		key = config_trim(line);
+		if (*key == '\0' || *key == '#')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			fclose(fp);
+			return config_err(err, errlen,
+			    "%s:%d: expected 'key = value'", file, lineno);
+		}
+		*eq = '\0';
+		key = config_trim(key);
+		value = config_trim(eq + 1);
+		if (config_set(c, key, value, msg, sizeof(msg)) == -1) {
+			fclose(fp);
+			return config_err(
+			    err, errlen, "%s:%d: %s", file, lineno, msg);
+		}
+	}
+	fclose(fp);
+	return 0;
+}
+
+int
+config_env(struct config *c, char **envp, char *err, size_t errlen)
+{
+	char key[64], msg[512];
+	const char *eq, *p;
+	size_t i, n;
+
+	for (; envp != NULL && *envp != NULL; envp++) {
+		if (strncmp(*envp, "ALIA_", 5) != 0 ||
+		    (eq = strchr(*envp, '=')) == NULL)
+			continue;
+		n = (size_t)(eq - (*envp + 5));
+		if (n == 0 || n >= sizeof(key))
+			continue;
+		for (i = 0, p = *envp + 5; i < n; i++, p++)
+			key[i] = (char)tolower((unsigned char)*p);
+		key[n] = '\0';
+		/* Variables of the scripts and tests, not configuration. */
+		if (config_find(key) == NULL)
+			continue;
+		if (config_set(c, key, eq + 1, msg, sizeof(msg)) == -1)
+			return config_err(err, errlen, "ALIA_%.*s: %s", (int)n,
+			    *envp + 5, msg);
+	}
+	return 0;
+}
+
+int
+config_listen_split(const struct config *c, char *host, size_t hostlen,
+    char *port, size_t portlen)
+{
+	const char *colon, *h = c->listen, *end;
+	char *pend;
+	long pn;
+
+	if ((colon = strrchr(c->listen, ':')) == NULL || colon == c->listen)
+		return -1;
+	end = colon;
+	if (h[0] == '[') {
+		if (colon[-1] != ']')
+			return -1;
+		h++;
+		end--;
+	}
+	if (end <= h)
+		return -1;
+	errno = 0;
+	pn = strtol(colon + 1, &pend, 10);
+	if (colon[1] == '\0' || *pend != '\0' || errno != 0 || pn < 1 ||
+	    pn > 65535)
+		return -1;
+	if (host != NULL)
+		snprintf(host, hostlen, "%.*s", (int)(end - h), h);
+	if (port != NULL)
+		snprintf(port, portlen, "%ld", pn);
+	return 0;
+}
+
+int
+config_listen_loopback(const struct config *c)
+{
+	char host[CONFIG_STR];
+
+	if (config_listen_split(c, host, sizeof(host), NULL, 0) == -1)
+		return 0;
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+	    strcmp(host, "localhost") == 0;
+}
+
+int
+config_finish(struct config *c, char *err, size_t errlen)
+{
+	const char *dh;
+
+	if (c->docker[0] == '\0') {
+		dh = getenv("DOCKER_HOST");
+		snprintf(c->docker, sizeof(c->docker), "%s",
+		    dh != NULL && dh[0] != '\0'
+		        ? dh
+		        : "unix:///var/run/docker.sock");
+		if (strncmp(c->docker, "unix://", 7) != 0 &&
+		    strncmp(c->docker, "tcp://", 6) != 0)
+			return config_err(err, errlen,
+			    "DOCKER_HOST: '%s' is neither unix:///PATH nor "
+			    "tcp://HOST:PORT",
+			    c->docker);
+	}
+	if (c->node[0] == '\0' && gethostname(c->node, sizeof(c->node)) == -1)
+		snprintf(c->node, sizeof(c->node), "alia");
+	c->node[sizeof(c->node) - 1] = '\0';
+	if (c->auth == CONFIG_AUTH_AUTO)
+		c->auth = config_listen_loopback(c) ? CONFIG_AUTH_NONE
+		                                    : CONFIG_AUTH_PASSWORD;
+	if (c->auth == CONFIG_AUTH_NONE && !config_listen_loopback(c))
+		return config_err(err, errlen,
+		    "auth = none is allowed only on a loopback listen address "
+		    "(listen = %s): set auth = password",
+		    c->listen);
+	return 0;
+}
+
+/* Prints n with the largest unit that divides it exactly. */
+static void
+config_print_unit(
+    FILE *fp, int64_t n, const char *units, const int64_t *mults, int nunits)
+{
+	int i;
+
+	for (i = nunits - 1; i >= 0; i--)
+		if (n != 0 && n % mults[i] == 0) {
+			fprintf(
+			    fp, "%lld%c", (long long)(n / mults[i]), units[i]);
+			return;
+		}
+	fprintf(fp, "%lld", (long long)n);
+}
+
+void
+config_print(const struct config *c, FILE *fp)
+{
+	static const int64_t size_mult[] = {
+	    1024, INT64_C(1) << 20, INT64_C(1) << 30, INT64_C(1) << 40};
+	static const int64_t dur_mult[] = {1, 60, 3600, 86400};
+	const struct config_key *k;
+	const char *field;
+	int64_t n;
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		k = &config_keys[i];
+		field = (const char *)c + k->off;
+		fprintf(fp, "%s = ", k->name);
+		switch (k->kind) {
+		case KIND_TEXT:
+			fprintf(fp, "%s", field);
+			break;
+		case KIND_AUTH:
+			fprintf(fp, "%s",
+			    *(const int *)field == CONFIG_AUTH_NONE ? "none"
+			        : *(const int *)field == CONFIG_AUTH_PASSWORD
+			        ? "password"
+			        : "auto");
+			break;
+		case KIND_SIZE:
+			config_print_unit(
+			    fp, *(const int64_t *)field, "kmgt", size_mult, 4);
+			break;
+		case KIND_DURATION:
+			n = *(const int64_t *)field;
+			if (n == 0)
+				fprintf(fp, "0");
+			else
+				config_print_unit(fp, n, "smhd", dur_mult, 4);
+			break;
+		case KIND_COUNT:
+			fprintf(fp, "%lld", (long long)*(const int64_t *)field);
+			break;
+		case KIND_CPUS:
+			n = *(const int64_t *)field;
+			fprintf(fp, "%lld", (long long)(n / 1000000000));
+			if (n % 1000000000 != 0) {
+				char frac[16];
+				size_t e;
+
+				snprintf(frac, sizeof(frac), "%09lld",
+				    (long long)(n % 1000000000));
+				for (e = strlen(frac);
+				     e > 0 && frac[e - 1] == '0'; e--)
+					frac[e - 1] = '\0';
+				fprintf(fp, ".%s", frac);
+			}
+			break;
+		}
+		fputc('\n', fp);
+	}
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The configuration: a `key = value` file, then ALIA_<KEY> environment
+ * overrides, then defaults resolved. The struct is plain and fixed-size so
+ * master can hand a copy to every child in one MSG_CONFIG message.
+ */
+#ifndef ALIA_CONFIG_H
+#define ALIA_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_STR  256
+#define CONFIG_PATH 1024
+
+enum config_auth {
+	CONFIG_AUTH_AUTO = 0, /* resolved: none on loopback, else password */
+	CONFIG_AUTH_NONE,
+	CONFIG_AUTH_PASSWORD,
+};
+
+struct config {
+	char listen[CONFIG_STR];    /* host:port */
+	char docker[CONFIG_PATH];   /* unix:///path or tcp://host:port */
+	char database[CONFIG_PATH]; /* libpq conninfo; empty: embedded */
+	char data_dir[CONFIG_PATH];
+	char web_dir[CONFIG_PATH]; /* empty: the build's web/ */
+	char pg_bin[CONFIG_PATH];  /* empty: newest installed */
+	char user[CONFIG_STR];     /* unprivileged user when root */
+	char node[CONFIG_STR];     /* this host's name in labels */
+	char image[CONFIG_STR];
+	char network[CONFIG_STR];
+	int auth; /* enum config_auth */
+	int pad;
+	int64_t memory;    /* bytes */
+	int64_t nano_cpus; /* 1e9 = one cpu */
+	int64_t pids;
+	int64_t idle_timeout;    /* seconds; 0 = never */
+	int64_t max_lifetime;    /* seconds; 0 = never */
+	int64_t reconnect_grace; /* seconds */
+	int64_t max_sessions_per_user;
+	int64_t max_body; /* bytes of an HTTP request body */
+};
+
+/* Fills in the defaults. */
+void config_defaults(struct config *);
+/* Reads FILE over the current values; errors are written to err. */
+int config_load(struct config *, const char *file, char *err, size_t errlen);
+/* Applies ALIA_<KEY> variables found in envp. */
+int config_env(struct config *, char **envp, char *err, size_t errlen);
+/* Sets one key from text, as the file and the environment do. */
+int config_set(struct config *, const char *key, const char *value, char *err,
+    size_t errlen);
+/* Resolves derived values (auth, docker from DOCKER_HOST) and checks. */
+int config_finish(struct config *, char *err, size_t errlen);
+/* Prints the configuration normalised, one `key = value` per line. */
+void config_print(const struct config *, FILE *);
+/* Whether the listen address is a loopback one. */
+int config_listen_loopback(const struct config *);
+/* Splits listen into host and port. */
+int config_listen_split(const struct config *, char *host, size_t hostlen,
+    char *port, size_t portlen);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * front: the role that faces the network. It receives the configuration
+ * and the listening socket from master, drops to the unprivileged user,
+ * and serves HTTP (front_http.c). It exits when master says so, when
+ * master's channel closes, or on SIGTERM.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "master/master.h"
+
+static struct {
+	struct event_base *base;
+	struct msgchan *chan;
+	struct config conf;
+	int have_conf;
+	int serving;
+} f;
+
+static void
+front_shutdown(const char *why)
+{
+	log_debug("shutting down: %s", why);
+	if (f.serving)
+		front_http_stop();
+	f.serving = 0;
+	event_base_loopbreak(f.base);
+}
+
+static int
+front_serve(int fd)
+{
+	struct front_http_conf hc;
+
+	if (!f.have_conf) {
+		log_warnx("listening socket before configuration");
+		close(fd);
+		return -1;
+	}
+	if (proc_drop_privileges(f.conf.user) == -1) {
+		close(fd);
+		return -1;
+	}
+	memset(&hc, 0, sizeof(hc));
+	hc.web_dir = f.conf.web_dir;
+	hc.max_body = (size_t)f.conf.max_body;
+	hc.header_timeout_ms = 10000;
+	hc.idle_timeout_ms = 60000;
+	hc.max_conns = 4096;
+	if (front_http_start(f.base, fd, &hc) == -1)
+		return -1;
+	f.serving = 1;
+	return msg_send_ready(f.chan, "front");
+}
+
+static void
+front_chan_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+{
+	switch (ev) {
+	case MSGCHAN_MSG:
+		switch (msg->hdr.type) {
+		case MSG_CONFIG:
+			if (msg_get(msg, MSG_CONFIG, &f.conf, sizeof(f.conf)) ==
+			    -1)
+				fatalx("bad configuration message");
+			f.have_conf = 1;
+			return;
+		case MSG_LISTEN_FD:
+			if (f.serving) {
+				log_warnx("second listening socket refused");
+				return;
+			}
+			if (front_serve(msg_take_fd(msg)) == -1)
+				fatalx("cannot serve");
+			return;
+		case MSG_SHUTDOWN:
+			front_shutdown("master asked");
+			return;
+		default:
+			log_warnx("unexpected message type %u from master",
+			    msg->hdr.type);
+			return;
+		}
+	case MSGCHAN_LOWAT:
+		return;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		front_shutdown("master's channel closed");
+		return;
+	}
+}
+
+static void
+front_signal_cb(int sig, short what, void *arg)
+{
+	front_shutdown("SIGTERM");
+}
+
+int
+front_main(int verbose)
+{
+	struct event *ev_term;
+
+	proc_title("front");
+	log_init("front", verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if ((f.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	f.chan = msgchan_new(f.base, PROC_CHAN_FD, front_chan_cb, NULL);
+	ev_term = evsignal_new(f.base, SIGTERM, front_signal_cb, NULL);
+	evsignal_add(ev_term, NULL);
+	event_base_dispatch(f.base);
+	event_free(ev_term);
+	msgchan_free(f.chan);
+	event_base_free(f.base);
+	return 0;
+}

@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * master: the supervisor. It owns the configuration, the listening socket,
+ * the embedded PostgreSQL server and every child process, and it never
+ * parses a byte from a browser.
+ *
+ * Each child is a struct child on one list. A child is started by its
+ * role's start function and, when it dies while master is running, is
+ * started again after a backoff that doubles from 100 ms to 10 s and
+ * resets once the child has stayed up for 30 s. On SIGTERM or SIGINT
+ * master stops in two phases: first the alia roles (MSG_SHUTDOWN and
+ * SIGTERM, SIGKILL after a grace period), then PostgreSQL (fast shutdown,
+ * SIGKILL after a grace period), so that nothing writing to the database
+ * outlives it. Master exits when the last child has been reaped.
+ */
+#include <sys/file.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define BACKOFF_MIN_MS    100
+#define BACKOFF_MAX_MS    10000
+#define STABLE_MS         30000
+#define ROLE_GRACE_MS     3000
+#define POSTGRES_GRACE_MS 5000
+
+struct child;
+
+struct role {
+	const char *name;
+	int phase; /* shutdown phase: 0 alia roles, 1 postgres */
+	int stopsig;
+	int (*start)(struct child *);
+};
+
+struct child {
+	TAILQ_ENTRY(child) entry;
+	const struct role *role;
+	pid_t pid; /* 0 while not running */
+	struct msgchan *chan;
+	int ready;
+	struct timespec started;
+	int backoff_ms;
+	unsigned restarts;
+	struct event *ev_restart;
+};
+TAILQ_HEAD(child_list, child);
+
+static struct {
+	struct config conf;
+	struct event_base *base;
+	int verbose;
+	int listen_fd;
+	int stopping;
+	int phase;
+	struct child_list children;
+	struct event *ev_grace;
+	int lock_fd;
+} m;
+
+static int master_start_front(struct child *);
+static int master_start_postgres(struct child *);
+
+static const struct role role_postgres = {
+    "postgres", 1, SIGINT, master_start_postgres};
+static const struct role role_front = {"front", 0, SIGTERM, master_start_front};
+
+static long
+master_ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void master_child_restart_cb(int, short, void *);
+
+static struct child *
+master_child_add(const struct role *role)
+{
+	struct child *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->role = role;
+	c->backoff_ms = BACKOFF_MIN_MS;
+	c->ev_restart = evtimer_new(m.base, master_child_restart_cb, c);
+	TAILQ_INSERT_TAIL(&m.children, c, entry);
+	return c;
+}
+
+static void
+master_child_start(struct child *c)
+{
+	if (c->role->start(c) == -1) {
+		log_warnx("starting %s failed", c->role->name);
+		c->pid = 0;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	log_debug("%s started as pid %ld", c->role->name, (long)c->pid);
+}
+
+static void
+master_child_restart_cb(int fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	if (m.stopping)
+		return;
+	c->restarts++;
+	master_child_start(c);
+	if (c->pid == 0) {
+		/* Could not even fork or exec: try again later. */
+		struct timeval tv = {
+		    c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+		evtimer_add(c->ev_restart, &tv);
+	}
+}
+
+/* A child has exited: forget it, and unless stopping, schedule a start. */
+static void
+master_child_exited(struct child *c, int status)
+{
+	struct timeval tv;
+	char how[64];
+
+	if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exited with status %d",
+		    WEXITSTATUS(status));
+	else
+		snprintf(how, sizeof(how), "was killed by signal %d",
+		    WTERMSIG(status));
+	c->pid = 0;
+	c->ready = 0;
+	msgchan_free(c->chan);
+	c->chan = NULL;
+	if (m.stopping) {
+		log_debug("%s %s", c->role->name, how);
+		return;
+	}
+	if (master_ms_since(&c->started) >= STABLE_MS)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	log_warnx("%s %s; restarting it in %d ms (restart %u)", c->role->name,
+	    how, c->backoff_ms, c->restarts + 1);
+	tv.tv_sec = c->backoff_ms / 1000;
+	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
+	evtimer_add(c->ev_restart, &tv);
+	c->backoff_ms *= 2;
+	if (c->backoff_ms > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+}
+
+static int
+master_phase_done(int phase)
+{
+	struct child *c;
+
+	TAILQ_FOREACH (c, &m.children, entry)
+		if (c->role->phase == phase && c->pid != 0)
+			return 0;
+	return 1;
+}
+
+static void master_stop_phase(int);
+
+/* Advances the shutdown once a phase has no child left. */
+static void
+master_stop_progress(void)
+{
+	while (m.phase <= 1 && master_phase_done(m.phase)) {
+		m.phase++;
+		if (m.phase <= 1)
+			master_stop_phase(m.phase);
+	}
+	if (m.phase > 1)
+		event_base_loopbreak(m.base);
+}
+
+static void
+master_grace_cb(int fd, short what, void *arg)
+{
+	struct child *c;
+
+	TAILQ_FOREACH (c, &m.children, entry)
+		if (c->role->phase == m.phase && c->pid != 0) {
+			log_warnx(
+			    "%s (pid %ld) did not stop in time; killing it",
+			    c->role->name, (long)c->pid);
+			kill(c->pid, SIGKILL);
+		}
+}
+
+static void
+master_stop_phase(int phase)
+{
+	struct timeval tv;
+	struct child *c;
+	int grace = phase == 0 ? ROLE_GRACE_MS : POSTGRES_GRACE_MS;
+
+	TAILQ_FOREACH (c, &m.children, entry) {
+		if (c->role->phase != phase)
+			continue;
+		evtimer_del(c->ev_restart);
+		if (c->pid == 0)
+			continue;
+		if (c->chan != NULL)
+			msg_send_shutdown(c->chan, grace);
+		kill(c->pid, c->role->stopsig);
+	}
+	tv.tv_sec = grace / 1000;
+	tv.tv_usec = (grace % 1000) * 1000;
+	evtimer_add(m.ev_grace, &tv);
+}
+
+static void
+master_stop(void)
+{
+	if (m.stopping)
+		return;
+	m.stopping = 1;
+	m.phase = 0;
+	log_info("stopping");
+	master_stop_phase(0);
+	master_stop_progress();
+}
+
+static void
+master_signal_cb(int sig, short what, void *arg)
+{
+	struct child *c;
+	pid_t pid;
+	int status;
+
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		master_stop();
+		break;
+	case SIGCHLD:
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			TAILQ_FOREACH (c, &m.children, entry)
+				if (c->pid == pid)
+					break;
+			if (c != NULL)
+				master_child_exited(c, status);
+		}
+		if (m.stopping)
+			master_stop_progress();
+		break;
+	}
+}
+
+static void
+master_chan_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+{
+	struct child *c = arg;
+	struct msg_ready r;
+
+	switch (ev) {
+	case MSGCHAN_MSG:
+		if (msg->hdr.type == MSG_READY &&
+		    msg_recv_ready(msg, &r) == 0) {
+			c->ready = 1;
+			log_debug("%s ready (pid %d)", c->role->name, r.pid);
+			if (c->role == &role_front && c->restarts == 0)
+				log_info("alia is serving http://%s/",
+				    m.conf.listen);
+			return;
+		}
+		log_warnx("%s sent unexpected message type %u", c->role->name,
+		    msg->hdr.type);
+		break;
+	case MSGCHAN_LOWAT:
+		break;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		/* The process is ending or misbehaving: make sure it ends. */
+		msgchan_free(c->chan);
+		c->chan = NULL;
+		if (c->pid != 0)
+			kill(c->pid, SIGKILL);
+		break;
+	}
+}
+
+/* Forks ROLE with a fresh channel; on success c->pid and c->chan are set. */
+static int
+master_spawn_role(struct child *c)
+{
+	int sv[2];
+
+	if (msg_socketpair(sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if ((c->pid = proc_spawn(c->role->name, sv[1], m.verbose)) == -1) {
+		c->pid = 0;
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	c->chan = msgchan_new(m.base, sv[0], master_chan_cb, c);
+	return msgchan_send(
+	    c->chan, MSG_CONFIG, 0, -1, &m.conf, sizeof(m.conf));
+}
+
+static int
+master_start_front(struct child *c)
+{
+	struct msg_listen_fd l;
+	int fd;
+
+	if (master_spawn_role(c) == -1)
+		return -1;
+	if ((fd = fcntl(m.listen_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("%s: dup", __func__);
+		return -1;
+	}
+	memset(&l, 0, sizeof(l));
+	if (snprintf(l.addr, sizeof(l.addr), "%s", m.conf.listen) >=
+	    (int)sizeof(l.addr))
+		l.addr[sizeof(l.addr) - 1] = '\0';
+	return msgchan_send(c->chan, MSG_LISTEN_FD, 0, fd, &l, sizeof(l));
+}
+
+static int
+master_start_postgres(struct child *c)
+{
+	if ((c->pid = pg_spawn(&m.conf)) == -1) {
+		c->pid = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds the listening socket once; every front gets a copy of it. */
+static int
+master_listen(void)
+{
+	char host[CONFIG_STR], port[16];
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, on = 1, r;
+
+	if (config_listen_split(
+	        &m.conf, host, sizeof(host), port, sizeof(port)) == -1) {
+		log_warnx("listen: '%s' is not HOST:PORT", m.conf.listen);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((r = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("listen %s: %s", m.conf.listen, gai_strerror(r));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, 511) == 0)
+			break;
+		log_warn("listen %s", m.conf.listen);
+		if (errno == EADDRINUSE)
+			log_warnx("is another alia (or another server) running "
+			          "there? stop it or set listen = HOST:PORT");
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	m.listen_fd = fd;
+	return fd == -1 ? -1 : 0;
+}
+
+/* Takes data_dir/alia.pid, so that two masters never share a data_dir. */
+static int
+master_lock(void)
+{
+	char path[PATH_MAX + 16], pid[32];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/alia.pid", m.conf.data_dir);
+	if ((m.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) ==
+	    -1) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	if (flock(m.lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		n = (int)read(m.lock_fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_warnx("another alia (pid %s) is running with data_dir %s",
+		    pid[0] ? pid : "?", m.conf.data_dir);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(m.lock_fd, 0) == -1 || write(m.lock_fd, pid, n) != n)
+		log_warn("writing %s", path);
+	return 0;
+}
+
+/* Goes into the background, logging to data_dir/alia.log. */
+static int
+master_daemonize(void)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/alia.log", m.conf.data_dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+	         0640)) == -1) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	printf("alia: running in the background; log: %s\n", path);
+	fflush(stdout);
+	if (daemon(1, 1) == -1) {
+		log_warn("daemon");
+		return -1;
+	}
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	return 0;
+}
+
+static void
+master_cleanup(void)
+{
+	struct child *c;
+
+	while ((c = TAILQ_FIRST(&m.children)) != NULL) {
+		TAILQ_REMOVE(&m.children, c, entry);
+		msgchan_free(c->chan);
+		event_free(c->ev_restart);
+		free(c);
+	}
+	if (m.ev_grace != NULL)
+		event_free(m.ev_grace);
+	if (m.listen_fd != -1)
+		close(m.listen_fd);
+}
+
+int
+master_main(struct config *conf, int foreground, int verbose)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGCHLD};
+	struct event *ev_sig[3];
+	struct child *pgc;
+	char abs[PATH_MAX];
+	pid_t pgpid = 0;
+	size_t i;
+	int applied;
+
+	memset(&m, 0, sizeof(m));
+	m.conf = *conf;
+	m.verbose = verbose;
+	m.listen_fd = -1;
+	TAILQ_INIT(&m.children);
+	proc_title("master");
+	log_setproc("master");
+
+	if (mkdir(m.conf.data_dir, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s", m.conf.data_dir);
+	if (realpath(m.conf.data_dir, abs) == NULL)
+		fatal("realpath %s", m.conf.data_dir);
+	if (snprintf(m.conf.data_dir, sizeof(m.conf.data_dir), "%s", abs) >=
+	    (int)sizeof(m.conf.data_dir))
+		fatalx("data_dir: %s is too long", abs);
+	if (master_lock() == -1)
+		return 1;
+	if (master_listen() == -1)
+		return 1;
+	if (!foreground && master_daemonize() == -1)
+		return 1;
+	/* Daemonizing changed our pid. */
+	if (!foreground) {
+		char pid[32];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		if (ftruncate(m.lock_fd, 0) == -1 ||
+		    pwrite(m.lock_fd, pid, n, 0) != n)
+			log_warn("writing the pid file");
+	}
+
+	/* Writes to a gone peer are errors, not deaths. */
+	signal(SIGPIPE, SIG_IGN);
+	if (pg_embedded(&m.conf)) {
+		if ((pgpid = pg_start(&m.conf)) == -1)
+			return 1;
+	}
+	if ((applied = pg_migrate(&m.conf)) == -1) {
+		pg_stop(pgpid);
+		return 1;
+	}
+	log_info("database ready (%s, %d migration%s applied)",
+	    pg_embedded(&m.conf) ? "embedded" : "external", applied,
+	    applied == 1 ? "" : "s");
+
+	if ((m.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	m.ev_grace = evtimer_new(m.base, master_grace_cb, NULL);
+	for (i = 0; i < 3; i++) {
+		ev_sig[i] =
+		    evsignal_new(m.base, sigs[i], master_signal_cb, NULL);
+		evsignal_add(ev_sig[i], NULL);
+	}
+	if (pgpid > 0) {
+		pgc = master_child_add(&role_postgres);
+		pgc->pid = pgpid;
+		clock_gettime(CLOCK_MONOTONIC, &pgc->started);
+	}
+	master_child_start(master_child_add(&role_front));
+	/* A child that died before the signal events existed. */
+	raise(SIGCHLD);
+
+	event_base_dispatch(m.base);
+
+	log_info("stopped");
+	for (i = 0; i < 3; i++)
+		event_free(ev_sig[i]);
+	master_cleanup();
+	event_base_free(m.base);
+	close(m.lock_fd);
+	return 0;
+}

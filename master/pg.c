@@ -1,0 +1,503 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * alia's database: the embedded PostgreSQL cluster (initdb once under
+ * data_dir/pg, postgres on a unix socket in data_dir/run and no TCP port,
+ * both as the unprivileged user when alia runs as root) or the server
+ * named by `database`; and the migrations of sql/, which the build embeds
+ * in the binary. Each migration runs once, in its own transaction, under
+ * an advisory lock, and is recorded in public.alia_migrations.
+ *
+ * Everything here runs before master's event loop starts or in one-shot
+ * commands, so it uses libpq's blocking calls.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define PG_ADVISORY_KEY 0x616c6961 /* "alia" */
+
+int
+pg_embedded(const struct config *c)
+{
+	return c->database[0] == '\0';
+}
+
+void
+pg_paths(const struct config *c, char *pgdata, size_t pglen, char *sockdir,
+    size_t socklen)
+{
+	if (pgdata != NULL)
+		snprintf(pgdata, pglen, "%s/pg", c->data_dir);
+	if (sockdir != NULL)
+		snprintf(sockdir, socklen, "%s/run", c->data_dir);
+}
+
+void
+pg_conninfo(const struct config *c, const char *dbname, char *buf, size_t len)
+{
+	char sockdir[PATH_MAX];
+
+	if (!pg_embedded(c)) {
+		snprintf(buf, len, "%s", c->database);
+		return;
+	}
+	pg_paths(c, NULL, 0, sockdir, sizeof(sockdir));
+	snprintf(buf, len, "host=%s dbname=%s user=alia", sockdir,
+	    dbname != NULL ? dbname : "alia");
+}
+
+/* Finds the directory of postgres and initdb: pg_bin, or the newest. */
+static int
+pg_bindir(const struct config *c, char *buf, size_t len)
+{
+	struct dirent *de;
+	DIR *d;
+	int best = -1, v;
+	char path[PATH_MAX];
+
+	if (c->pg_bin[0] != '\0') {
+		snprintf(buf, len, "%s", c->pg_bin);
+		return 0;
+	}
+	if ((d = opendir("/usr/lib/postgresql")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if ((v = atoi(de->d_name)) <= best)
+				continue;
+			snprintf(path, sizeof(path),
+			    "/usr/lib/postgresql/%s/bin/postgres", de->d_name);
+			if (access(path, X_OK) == 0)
+				best = v;
+		}
+		closedir(d);
+	}
+	if (best == -1) {
+		log_warnx(
+		    "no PostgreSQL server found under /usr/lib/postgresql: "
+		    "install the postgresql package (script/bootstrap does) "
+		    "or set pg_bin");
+		return -1;
+	}
+	snprintf(buf, len, "/usr/lib/postgresql/%d/bin", best);
+	return 0;
+}
+
+/* Creates dir (mode) owned by the unprivileged user when root. */
+static int
+pg_mkdir_owned(const char *dir, mode_t mode, const char *user)
+{
+	uid_t uid;
+	gid_t gid;
+
+	if (mkdir(dir, mode) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", dir);
+		return -1;
+	}
+	if (geteuid() == 0) {
+		if (proc_user(user, &uid, &gid) == -1) {
+			log_warnx(
+			    "no user '%s' to run PostgreSQL as: create it "
+			    "(useradd --system %s) or set user",
+			    user, user);
+			return -1;
+		}
+		if (chown(dir, uid, gid) == -1) {
+			log_warn("chown %s", dir);
+			return -1;
+		}
+	}
+	if (chmod(dir, mode) == -1) {
+		log_warn("chmod %s", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits for pid; returns its exit status, or -1 if it did not exit. */
+static int
+pg_waitpid(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR)
+			return -1;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+int
+pg_initdb(const struct config *c)
+{
+	char pgdata[PATH_MAX], sockdir[PATH_MAX], bindir[PATH_MAX];
+	char initdb[PATH_MAX + 16], version[PATH_MAX + 16];
+	const char *user = geteuid() == 0 ? c->user : NULL;
+	char *argv[16];
+	pid_t pid;
+	int i = 0, st;
+
+	pg_paths(c, pgdata, sizeof(pgdata), sockdir, sizeof(sockdir));
+	if (pg_bindir(c, bindir, sizeof(bindir)) == -1)
+		return -1;
+	if (mkdir(c->data_dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", c->data_dir);
+		return -1;
+	}
+	if (pg_mkdir_owned(sockdir, 0700, c->user) == -1)
+		return -1;
+	snprintf(version, sizeof(version), "%s/PG_VERSION", pgdata);
+	if (access(version, F_OK) == 0)
+		return 0;
+	if (pg_mkdir_owned(pgdata, 0700, c->user) == -1)
+		return -1;
+	log_info("initialising the embedded PostgreSQL cluster in %s", pgdata);
+	snprintf(initdb, sizeof(initdb), "%s/initdb", bindir);
+	argv[i++] = initdb;
+	argv[i++] = (char *)"-D";
+	argv[i++] = pgdata;
+	argv[i++] = (char *)"-U";
+	argv[i++] = (char *)"alia";
+	argv[i++] = (char *)"-E";
+	argv[i++] = (char *)"UTF8";
+	argv[i++] = (char *)"--locale=C";
+	argv[i++] = (char *)"--auth-local=trust";
+	argv[i++] = (char *)"--auth-host=reject";
+	argv[i++] = (char *)"--no-instructions";
+	argv[i] = NULL;
+	if ((pid = proc_exec(argv, user, pgdata)) == -1)
+		return -1;
+	if ((st = pg_waitpid(pid)) != 0) {
+		log_warnx("initdb failed (status %d); see its output above; "
+		          "remove %s before trying again",
+		    st, pgdata);
+		return -1;
+	}
+	return 0;
+}
+
+pid_t
+pg_spawn(const struct config *c)
+{
+	char pgdata[PATH_MAX], sockdir[PATH_MAX], bindir[PATH_MAX];
+	char postgres[PATH_MAX + 16];
+	const char *user = geteuid() == 0 ? c->user : NULL;
+	char *argv[24];
+	int i = 0;
+
+	pg_paths(c, pgdata, sizeof(pgdata), sockdir, sizeof(sockdir));
+	if (pg_bindir(c, bindir, sizeof(bindir)) == -1)
+		return -1;
+	snprintf(postgres, sizeof(postgres), "%s/postgres", bindir);
+	argv[i++] = postgres;
+	argv[i++] = (char *)"-D";
+	argv[i++] = pgdata;
+	argv[i++] = (char *)"-k";
+	argv[i++] = sockdir;
+	argv[i++] = (char *)"-c";
+	argv[i++] = (char *)"listen_addresses=";
+	argv[i++] = (char *)"-c";
+	argv[i++] = (char *)"unix_socket_permissions=0700";
+	argv[i++] = (char *)"-c";
+	argv[i++] = (char *)"synchronous_commit=on";
+	argv[i++] = (char *)"-c";
+	argv[i++] = (char *)"log_min_messages=warning";
+	argv[i++] = (char *)"-c";
+	argv[i++] = (char *)"log_line_prefix=postgres[%p] ";
+	argv[i++] = (char *)"-c";
+	argv[i++] = (char *)"max_connections=100";
+	argv[i] = NULL;
+	return proc_exec(argv, user, pgdata);
+}
+
+int
+pg_wait_ready(const struct config *c, pid_t pid, int timeout_ms)
+{
+	char conninfo[PATH_MAX + 64];
+	struct timespec ts = {0, 50 * 1000 * 1000};
+	int waited, status;
+
+	pg_conninfo(c, "postgres", conninfo, sizeof(conninfo));
+	for (waited = 0; waited < timeout_ms; waited += 50) {
+		if (PQping(conninfo) == PQPING_OK)
+			return 0;
+		if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
+			log_warnx("postgres exited while starting (status %d); "
+			          "see its log lines above",
+			    WIFEXITED(status) ? WEXITSTATUS(status)
+			                      : 128 + WTERMSIG(status));
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+	}
+	log_warnx(
+	    "postgres did not accept connections within %d ms", timeout_ms);
+	return -1;
+}
+
+int
+pg_running(const struct config *c)
+{
+	char conninfo[PATH_MAX + 64];
+
+	if (!pg_embedded(c))
+		return 1;
+	pg_conninfo(c, "postgres", conninfo, sizeof(conninfo));
+	return PQping(conninfo) == PQPING_OK;
+}
+
+/* Runs one statement; logs and returns -1 on failure. */
+static int
+pg_exec(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	res = PQexec(conn, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		log_warnx("%s: %s", what, PQerrorMessage(conn));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* Takes or releases the lock that serialises migrations. */
+static int
+pg_advisory(PGconn *conn, const char *what)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_%s(%d)", what,
+	    PG_ADVISORY_KEY);
+	return pg_exec(conn, sql, "the migration lock");
+}
+
+int
+pg_create_database(const struct config *c)
+{
+	char conninfo[PATH_MAX + 64];
+	PGconn *conn;
+	PGresult *res;
+	int exists, r = 0;
+
+	if (!pg_embedded(c))
+		return 0;
+	pg_conninfo(c, "postgres", conninfo, sizeof(conninfo));
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		log_warnx("connecting to the embedded cluster: %s",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		return -1;
+	}
+	res = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = 'alia'");
+	exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	PQclear(res);
+	if (!exists)
+		r = pg_exec(conn, "CREATE DATABASE alia", "creating database");
+	PQfinish(conn);
+	return r;
+}
+
+int
+pg_migrate(const struct config *c)
+{
+	char conninfo[PATH_MAX + 64], num[16];
+	const char *params[2];
+	PGconn *conn;
+	PGresult *res;
+	int i, applied = 0, have, newest;
+
+	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		log_warnx(
+		    "connecting to the database: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return -1;
+	}
+	if (pg_exec(conn, "SET client_min_messages = warning", "migrate") ==
+	        -1 ||
+	    pg_advisory(conn, "lock") == -1 ||
+	    pg_exec(conn,
+	        "CREATE TABLE IF NOT EXISTS public.alia_migrations ("
+	        "version integer PRIMARY KEY, name text NOT NULL, "
+	        "applied_at timestamptz NOT NULL DEFAULT now())",
+	        "creating public.alia_migrations") == -1)
+		goto fail;
+	for (i = 0; i < pg_nmigrations; i++) {
+		snprintf(num, sizeof(num), "%d", pg_migrations[i].version);
+		params[0] = num;
+		res = PQexecParams(conn,
+		    "SELECT 1 FROM public.alia_migrations WHERE version = $1",
+		    1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			log_warnx("reading alia_migrations: %s",
+			    PQerrorMessage(conn));
+			PQclear(res);
+			goto fail;
+		}
+		have = PQntuples(res);
+		PQclear(res);
+		if (have)
+			continue;
+		if (pg_exec(conn, "BEGIN", "migrate") == -1)
+			goto fail;
+		if (pg_exec(conn, pg_migrations[i].sql,
+		        pg_migrations[i].name) == -1) {
+			(void)pg_exec(conn, "ROLLBACK", "migrate");
+			log_warnx("migration %s failed and was rolled back",
+			    pg_migrations[i].name);
+			goto fail;
+		}
+		params[1] = pg_migrations[i].name;
+		res = PQexecParams(conn,
+		    "INSERT INTO public.alia_migrations (version, name) "
+		    "VALUES ($1, $2)",
+		    2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			log_warnx("recording %s: %s", pg_migrations[i].name,
+			    PQerrorMessage(conn));
+			PQclear(res);
+			(void)pg_exec(conn, "ROLLBACK", "migrate");
+			goto fail;
+		}
+		PQclear(res);
+		if (pg_exec(conn, "COMMIT", pg_migrations[i].name) == -1)
+			goto fail;
+		log_info("migrate: applied %s", pg_migrations[i].name);
+		applied++;
+	}
+	res = PQexec(conn,
+	    "SELECT coalesce(max(version), 0) FROM "
+	    "public.alia_migrations");
+	newest = PQresultStatus(res) == PGRES_TUPLES_OK
+	    ? atoi(PQgetvalue(res, 0, 0))
+	    : 0;
+	PQclear(res);
+	if (pg_nmigrations > 0 &&
+	    newest > pg_migrations[pg_nmigrations - 1].version)
+		log_warnx("the database has migration %d, newer than this "
+		          "alia knows (%d): is an older binary running?",
+		    newest, pg_migrations[pg_nmigrations - 1].version);
+	(void)pg_advisory(conn, "unlock");
+	PQfinish(conn);
+	return applied;
+fail:
+	PQfinish(conn);
+	return -1;
+}
+
+pid_t
+pg_start(const struct config *c)
+{
+	pid_t pid;
+
+	if (pg_initdb(c) == -1)
+		return -1;
+	if ((pid = pg_spawn(c)) == -1)
+		return -1;
+	if (pg_wait_ready(c, pid, 60000) == -1) {
+		kill(pid, SIGKILL);
+		(void)pg_waitpid(pid);
+		return -1;
+	}
+	if (pg_create_database(c) == -1) {
+		pg_stop(pid);
+		return -1;
+	}
+	return pid;
+}
+
+void
+pg_stop(pid_t pid)
+{
+	struct timespec ts = {0, 50 * 1000 * 1000};
+	int i, status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGINT); /* fast shutdown */
+	for (i = 0; i < 200; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	log_warnx("postgres did not stop within 10 s; killing it");
+	kill(pid, SIGKILL);
+	(void)pg_waitpid(pid);
+}
+
+int
+pg_psql(const struct config *c, int argc, char **argv)
+{
+	char conninfo[PATH_MAX + 64], bindir[PATH_MAX], psql[PATH_MAX + 16];
+	char **args;
+	pid_t pid, server = 0;
+	int i, st;
+
+	if (pg_embedded(c) && !pg_running(c)) {
+		if ((server = pg_start(c)) == -1)
+			return 1;
+		if (pg_migrate(c) == -1) {
+			pg_stop(server);
+			return 1;
+		}
+	}
+	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	psql[0] = '\0';
+	if (pg_bindir(c, bindir, sizeof(bindir)) == 0)
+		snprintf(psql, sizeof(psql), "%s/psql", bindir);
+	if (access(psql, X_OK) == -1)
+		snprintf(psql, sizeof(psql), "/usr/bin/psql");
+	args = xcalloc((size_t)argc + 4, sizeof(*args));
+	args[0] = psql;
+	args[1] = (char *)"-d";
+	args[2] = conninfo;
+	for (i = 0; i < argc; i++)
+		args[i + 3] = argv[i];
+	if (server == 0) {
+		/* Nothing to stop afterwards: become psql, terminal and all. */
+		execv(psql, args);
+		log_warn("exec %s", psql);
+		free(args);
+		return 1;
+	}
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("fork");
+		st = 1;
+		break;
+	case 0:
+		execv(psql, args);
+		log_warn("exec %s", psql);
+		_exit(127);
+	default:
+		signal(SIGINT, SIG_IGN);
+		st = pg_waitpid(pid);
+		signal(SIGINT, SIG_DFL);
+	}
+	free(args);
+	pg_stop(server);
+	return st;
+}
