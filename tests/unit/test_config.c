@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Configuration: table-driven good and bad files, environment overrides,
+ * derived values and the normalised printout.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+
+static char *
+write_temp(const char *text)
+{
+	static char path[64];
+	FILE *fp;
+	int fd;
+
+	strcpy(path, "/tmp/alia-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+static const struct {
+	const char *text;
+	const char *key; /* a key whose normalised value is checked */
+	const char *want;
+} good[] = {
+    {"", "listen", "127.0.0.1:8080"},
+    {"# comment\n\n  listen =  127.0.0.1:9000  \n", "listen", "127.0.0.1:9000"},
+    {"listen = [::1]:8080\n", "listen", "[::1]:8080"},
+    {"memory = 512m\n", "memory", "512m"},
+    {"memory = 1073741824\n", "memory", "1g"},
+    {"memory = 1536M\n", "memory", "1536m"},
+    {"cpus = 1.25\n", "cpus", "1.25"},
+    {"cpus = 2\n", "cpus", "2"},
+    {"pids = 64\n", "pids", "64"},
+    {"idle_timeout = 90\n", "idle_timeout", "90s"},
+    {"idle_timeout = 120\n", "idle_timeout", "2m"},
+    {"idle_timeout = 0\n", "idle_timeout", "0"},
+    {"max_lifetime = 2d\n", "max_lifetime", "2d"},
+    {"auth = password\n", "auth", "password"},
+    {"listen = 0.0.0.0:80\n", "auth", "password"},
+    {"", "auth", "none"},
+    {"database = host=/tmp dbname=x\n", "database", "host=/tmp dbname=x"},
+    {"docker = tcp://127.0.0.1:2376\n", "docker", "tcp://127.0.0.1:2376"},
+    {"network = none\nimage = my-image:1\n", "image", "my-image:1"},
+};
+
+static const struct {
+	const char *text;
+	const char *err; /* expected in the message */
+} bad[] = {
+    {"nosuchkey = 1\n", "unknown key 'nosuchkey'"},
+    {"listen\n", "expected 'key = value'"},
+    {"listen = 127.0.0.1\n", "listen: '127.0.0.1' is not HOST:PORT"},
+    {"listen = 127.0.0.1:0\n", "not HOST:PORT"},
+    {"listen = 127.0.0.1:70000\n", "not HOST:PORT"},
+    {"memory = lots\n", "memory: bad value 'lots'"},
+    {"memory = 1k\n", "memory: '1k' is out of range"},
+    {"memory = 12x\n", "memory: bad value"},
+    {"memory = -5\n", "memory: bad value"},
+    {"memory = 99999999999999999999t\n", "memory: bad value"},
+    {"cpus = 0\n", "cpus: '0' is out of range"},
+    {"cpus = 1.\n", "cpus: bad value"},
+    {"cpus = .5\n", "cpus: bad value"},
+    {"pids = 2\n", "pids: '2' is out of range"},
+    {"pids = 10k\n", "pids: bad value"},
+    {"idle_timeout = soon\n", "idle_timeout: bad value"},
+    {"auth = maybe\n", "auth: 'maybe' is neither none nor password"},
+    {"auth = none\nlisten = 0.0.0.0:8080\n", "loopback"},
+    {"docker = http://x\n", "docker: 'http://x' is neither"},
+    {"image =\n", "image: must not be empty"},
+    {"network =\n", "network: empty"},
+};
+
+/* Loads text as a file and finishes; returns 0/-1 with err filled. */
+static int
+load(const char *text, struct config *c, char *err, size_t errlen)
+{
+	char *path = write_temp(text);
+	int r;
+
+	config_defaults(c);
+	r = config_load(c, path, err, errlen);
+	if (r == 0)
+		r = config_finish(c, err, errlen);
+	unlink(path);
+	return r;
+}
+
+/* The value printed for key, from config_print. */
+static void
+printed(const struct config *c, const char *key, char *out, size_t len)
+{
+	char *buf = NULL, *line, *save;
+	size_t blen = 0;
+	FILE *fp = open_memstream(&buf, &blen);
+
+	config_print(c, fp);
+	fclose(fp);
+	out[0] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, key, strlen(key)) == 0 &&
+		    strncmp(line + strlen(key), " = ", 3) == 0)
+			snprintf(out, len, "%s", line + strlen(key) + 3);
+	free(buf);
+}
+
+static void
+test_good(void **state)
+{
+	struct config c;
+	char err[512], got[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (load(good[i].text, &c, err, sizeof(err)) != 0)
+			fail_msg("case %zu: %s", i, err);
+		printed(&c, good[i].key, got, sizeof(got));
+		if (strcmp(got, good[i].want) != 0)
+			fail_msg("case %zu: %s = '%s', want '%s'", i,
+			    good[i].key, got, good[i].want);
+	}
+}
+
+static void
+test_bad(void **state)
+{
+	struct config c;
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (load(bad[i].text, &c, err, sizeof(err)) != -1)
+			fail_msg("case %zu accepted: %s", i, bad[i].text);
+		if (strstr(err, bad[i].err) == NULL)
+			fail_msg("case %zu: error '%s' lacks '%s'", i, err,
+			    bad[i].err);
+	}
+	config_defaults(&c);
+	assert_int_equal(
+	    config_load(&c, "/nonexistent/alia.conf", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void
+test_env(void **state)
+{
+	char *env_ok[] = {"PATH=/bin", "ALIA_LISTEN=127.0.0.1:7000",
+	    "ALIA_MEMORY=1g", "ALIA_BIN=/ignored/not/a/key", NULL};
+	char *env_bad[] = {"ALIA_PIDS=many", NULL};
+	struct config c;
+	char err[512], got[64];
+
+	config_defaults(&c);
+	assert_int_equal(config_env(&c, env_ok, err, sizeof(err)), 0);
+	assert_string_equal(c.listen, "127.0.0.1:7000");
+	assert_int_equal(c.memory, INT64_C(1) << 30);
+	config_defaults(&c);
+	assert_int_equal(config_env(&c, env_bad, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "ALIA_PIDS"));
+
+	/* DOCKER_HOST fills docker when the key is not set */
+	setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
+	config_defaults(&c);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.docker, "tcp://127.0.0.1:2375");
+	assert_int_equal(
+	    config_set(&c, "docker", "unix:///x.sock", err, sizeof(err)), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.docker, "unix:///x.sock");
+	unsetenv("DOCKER_HOST");
+	config_defaults(&c);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.docker, "unix:///var/run/docker.sock");
+	printed(&c, "cpus", got, sizeof(got));
+	assert_string_equal(got, "0.5");
+}
+
+/* Printing and reading back gives the same configuration. */
+static void
+test_print_round_trip(void **state)
+{
+	struct config a, b;
+	char err[512], *buf = NULL, *path;
+	size_t len = 0;
+	FILE *fp;
+
+	assert_int_equal(load("memory = 300m\ncpus = 1.5\nidle_timeout = 45\n"
+	                      "database = dbname=x\n",
+	                     &a, err, sizeof(err)),
+	    0);
+	fp = open_memstream(&buf, &len);
+	config_print(&a, fp);
+	fclose(fp);
+	path = write_temp(buf);
+	config_defaults(&b);
+	assert_int_equal(config_load(&b, path, err, sizeof(err)), 0);
+	assert_int_equal(config_finish(&b, err, sizeof(err)), 0);
+	unlink(path);
+	free(buf);
+	assert_memory_equal(&a, &b, sizeof(a));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_print_round_trip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
