@@ -22,5 +22,147 @@ struct event_base;
 /* front_http.c */
 
 /* docker.c */
+struct evbuffer;
+struct yajl_val_s;
+struct docker;
+struct docker_call;
+
+/* Parameters of a hardened sandbox container; zero values take defaults. */
+struct docker_create_opts {
+	const char *name;       /* container name, e.g. alia-ID */
+	const char *image;      /* e.g. alia-sandbox:latest */
+	const char *const *cmd; /* argv, NULL-terminated; required */
+	const char *const *env; /* KEY=VALUE, NULL-terminated */
+	const char *user;       /* e.g. 1000:1000 */
+	const char *workdir;    /* gets a tmpfs of home_size */
+	const char *hostname;
+	const char *session;   /* label io.alia.session */
+	const char *owner;     /* label io.alia.owner */
+	int tty;               /* raw stream; else 8-byte frames */
+	int64_t memory;        /* bytes, also MemorySwap; 0: none */
+	int64_t nano_cpus;     /* 0: no limit */
+	int64_t pids_limit;    /* 0: no limit */
+	const char *network;   /* NetworkMode; NULL: none */
+	const char *tmp_size;  /* tmpfs /tmp, e.g. 64m; NULL: 64m */
+	const char *home_size; /* tmpfs on workdir; NULL: 64m */
+	int home_uid;          /* owner of that tmpfs; 0: 1000 */
+	int64_t nofile;        /* nofile ulimit; 0: 1024 */
+};
+
+struct docker_container {
+	const char *id;
+	const char *name;    /* without the leading slash */
+	const char *state;   /* created, running, exited, ... */
+	const char *session; /* label io.alia.session, or NULL */
+};
+
+/*
+ * What a call's callback gets. message is NULL on success and says what
+ * failed otherwise: the daemon's message, or the transport error when
+ * status is 0. Strings and arrays are valid during the callback only.
+ */
+struct docker_result {
+	int status;              /* HTTP status; 0: transport failed */
+	const char *message;     /* NULL on success */
+	const char *api_version; /* ping */
+	const char *id;          /* create */
+	int exit_code;           /* wait, inspect; -1 when unknown */
+	const char *state;       /* inspect: State.Status */
+	const char *session;     /* inspect: label io.alia.session */
+	const char *owner;       /* inspect: label io.alia.owner */
+	struct yajl_val_s *tree; /* inspect: the whole parsed body */
+	const struct docker_container *containers; /* list */
+	size_t ncontainers;
+	/*
+	 * attach: the upgraded socket (non-blocking, close-on-exec) and the
+	 * bytes already read after the 101 head. The callback takes them by
+	 * setting fd to -1 / pending to NULL; otherwise they are closed and
+	 * freed when it returns.
+	 */
+	int fd;
+	struct evbuffer *pending;
+};
+
+struct docker_event {
+	const char *action;  /* start, die, oom, kill, destroy, ... */
+	const char *id;      /* container id */
+	const char *session; /* label io.alia.session, or NULL */
+	int exit_code;       /* die: the exit code; -1 otherwise */
+};
+
+typedef void (*docker_cb)(struct docker_result *, void *);
+typedef void (*docker_event_cb)(const struct docker_event *, void *);
+
+/*
+ * A client of the daemon at host (unix:///path or tcp://host:port; NULL:
+ * $DOCKER_HOST, else the default socket). TLS when $DOCKER_TLS_VERIFY is
+ * set, with ca.pem, cert.pem, key.pem from $DOCKER_CERT_PATH. A bad host
+ * or TLS setup fails every call with a message, never here.
+ */
+struct docker *docker_new(struct event_base *, const char *);
+/* Drops every pending call without running its callback. */
+void docker_free(struct docker *);
+/* The API version in use ("1.41"), or NULL before negotiation. */
+const char *docker_api_version(struct docker *);
+/*
+ * Every call returns a handle valid until its callback has run; cancel
+ * drops the call and its callback is never run.
+ */
+void docker_cancel(struct docker_call *);
+struct docker_call *docker_ping(struct docker *, docker_cb, void *);
+struct docker_call *docker_create(
+    struct docker *, const struct docker_create_opts *, docker_cb, void *);
+struct docker_call *docker_attach(
+    struct docker *, const char *, docker_cb, void *);
+struct docker_call *docker_start(
+    struct docker *, const char *, docker_cb, void *);
+struct docker_call *docker_resize(
+    struct docker *, const char *, u_int, u_int, docker_cb, void *);
+/* condition: not-running (NULL), next-exit or removed. */
+struct docker_call *docker_wait(
+    struct docker *, const char *, const char *, docker_cb, void *);
+struct docker_call *docker_kill(
+    struct docker *, const char *, const char *, docker_cb, void *);
+/* Force-removes; a container already gone (404) counts as success. */
+struct docker_call *docker_remove(
+    struct docker *, const char *, docker_cb, void *);
+/* Containers labelled io.alia.owner=owner, running or not. */
+struct docker_call *docker_list(
+    struct docker *, const char *, docker_cb, void *);
+struct docker_call *docker_inspect(
+    struct docker *, const char *, docker_cb, void *);
+/*
+ * Container start, die, oom, kill and destroy events for containers
+ * labelled io.alia.owner=owner (all containers when NULL); done runs once
+ * when the stream ends or fails.
+ */
+struct docker_call *docker_events(
+    struct docker *, const char *, docker_event_cb, docker_cb, void *);
+
+/* docker_http.c */
+struct docker_http;
+enum docker_http_state {
+	DOCKER_HTTP_HEAD,    /* status line and headers */
+	DOCKER_HTTP_BODY,    /* the body, drained or not by the caller */
+	DOCKER_HTTP_DONE,    /* one whole response */
+	DOCKER_HTTP_UPGRADE, /* 101: what follows is the raw stream */
+	DOCKER_HTTP_ERROR,
+};
+struct docker_http *docker_http_new(void);
+void docker_http_free(struct docker_http *);
+/* Forgets the last response; ready for the next on the connection. */
+void docker_http_reset(struct docker_http *);
+/* Returns how many bytes were consumed (none past a response), or -1. */
+ssize_t docker_http_parse(struct docker_http *, const void *, size_t);
+/* The peer closed: 0 when that ends the response, -1 when it truncates. */
+int docker_http_eof(struct docker_http *);
+enum docker_http_state docker_http_state(const struct docker_http *);
+int docker_http_status(const struct docker_http *);
+const char *docker_http_header(const struct docker_http *, const char *);
+struct evbuffer *docker_http_body(struct docker_http *);
+/* The connection can carry another request after this response. */
+int docker_http_keepalive(const struct docker_http *);
+size_t docker_http_consumed(const struct docker_http *);
+const char *docker_http_error(const struct docker_http *);
 
 #endif
