@@ -20,6 +20,21 @@ struct event_base;
 /* front.c */
 
 /* front_http.c */
+struct front_http_conf {
+	const char *web_dir; /* directory served at / */
+	size_t max_body;
+	int header_timeout_ms; /* whole request head must arrive within */
+	int idle_timeout_ms;   /* keep-alive idle */
+	int max_conns;
+};
+/*
+ * Serves HTTP on listen_fd (already bound and listening, non-blocking);
+ * takes ownership of the fd.
+ */
+int front_http_start(
+    struct event_base *, int listen_fd, const struct front_http_conf *);
+/* Closes the listener and every connection. */
+void front_http_stop(void);
 
 /* docker.c */
 struct evbuffer;

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * HTTP/1.1 requests as bytes: an incremental request parser that is fed
+ * whatever arrived and says when a whole request (head and body) is there,
+ * or which status to answer when it is not acceptable, and a helper that
+ * writes a response head and body into an evbuffer. It does no I/O and
+ * knows no process.
+ */
+#ifndef ALIA_HTTP_H
+#define ALIA_HTTP_H
+
+#include <stddef.h>
+
+struct evbuffer;
+struct http_parser;
+
+/* Bounds on what one request may hold; each breach has its own status. */
+struct http_limits {
+	size_t max_line;         /* request line, 414 */
+	size_t max_headers;      /* header count, 431 */
+	size_t max_header_bytes; /* all header lines together, 431 */
+	size_t max_body;         /* Content-Length, 413 */
+};
+
+struct http_header {
+	char *name;
+	char *value;
+};
+
+/*
+ * A parsed request. Every string is NUL-terminated and owned by the
+ * parser; it lives until the next http_parser_reset() or free.
+ */
+struct http_request {
+	char *method;
+	char *target; /* as sent */
+	char *path;   /* percent-decoded, no NUL or ".." */
+	char *query;  /* after '?', raw; NULL if none */
+	int minor;    /* HTTP/1.minor */
+	struct http_header *headers;
+	size_t nheaders;
+	char *body; /* NUL-terminated for convenience */
+	size_t bodylen;
+	int keepalive;
+};
+
+#define HTTP_MORE  0    /* every byte consumed, request incomplete */
+#define HTTP_DONE  1    /* a whole request; bytes after it unused */
+#define HTTP_ERROR (-1) /* see http_parser_status, _error */
+
+struct http_parser *http_parser_new(const struct http_limits *);
+void http_parser_free(struct http_parser *);
+/* Forgets the request parsed so far and gets ready for the next one. */
+void http_parser_reset(struct http_parser *);
+/*
+ * Consumes up to len bytes and stores how many it used in *used: all of
+ * them on HTTP_MORE, those up to the end of the request on HTTP_DONE.
+ * Once done or failed, it consumes nothing until reset.
+ */
+int http_parse(struct http_parser *, const void *, size_t, size_t *used);
+/* Whether some bytes of a request have been consumed since the reset. */
+int http_parser_started(const struct http_parser *);
+/* The request once http_parse() said HTTP_DONE, else NULL. */
+const struct http_request *http_parser_request(const struct http_parser *);
+/* After HTTP_ERROR, the status to answer (400, 413, ...) and why. */
+int http_parser_status(const struct http_parser *);
+const char *http_parser_error(const struct http_parser *);
+
+/* The value of the first header called name, any case; NULL if none. */
+const char *http_header_get(const struct http_request *, const char *name);
+
+/* The reason phrase of a status ("Not Found"); "Unknown" if not known. */
+const char *http_status_text(int);
+/*
+ * Appends a response head: status line, Content-Type (omitted if NULL),
+ * Content-Length, Connection, X-Content-Type-Options: nosniff, then extra
+ * (whole "Name: value\r\n" lines, or NULL) and the blank line.
+ */
+void http_response_head(struct evbuffer *, int status, const char *ctype,
+    size_t len, int keepalive, const char *extra);
+/* Appends a whole response: the head above and len bytes of body. */
+void http_response_write(struct evbuffer *, int status, const char *ctype,
+    const void *body, size_t len, int keepalive, const char *extra);
+
+#endif

@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The HTTP server of the front role: it owns the listening socket, every
+ * browser connection until it is handed elsewhere, and the route table
+ * that decides what a request gets. Requests are parsed by common/http.c;
+ * this file adds time limits, connection limits and the answers.
+ *
+ * A connection is in one of four states, each with its own timer:
+ *
+ *   IDLE     waiting for the first byte of a request: idle_timeout_ms,
+ *            then it is closed without a word
+ *   READING  a request has begun (a new connection starts here): the whole
+ *            request must be in within header_timeout_ms of its start, or
+ *            it gets 408; a trickle of bytes does not extend the deadline
+ *   CLOSING  a last response is queued: reading stops, and once the output
+ *            has drained the connection moves on to LINGER
+ *   LINGER   our write side is shut; what the client still sends is read
+ *            and dropped for a short while so that the close does not turn
+ *            into a reset that would destroy the response before the
+ *            client has read it
+ *
+ * Every request is answered at once and in order, so pipelined requests
+ * need nothing special; but input is only parsed while the queued output
+ * is below a high mark, so a client that sends without reading stalls
+ * itself only. A stalled write side (no progress for idle_timeout_ms)
+ * closes the connection. Beyond max_conns, a new connection gets 503
+ * and is closed; only a bounded number of those may be pending at once.
+ *
+ * A closed connection leaves the live list at once but is freed from a
+ * separate event, so that no callback frees memory another one still
+ * uses.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "common/http.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define FRONT_HTTP_MAX_LINE          8192
+#define FRONT_HTTP_MAX_HEADERS       64
+#define FRONT_HTTP_MAX_HEADER_BYTES  16384
+#define FRONT_HTTP_IN_HIGH           (64 * 1024)
+#define FRONT_HTTP_OUT_HIGH          (1024 * 1024)
+#define FRONT_HTTP_OUT_LOW           (256 * 1024)
+#define FRONT_HTTP_LINGER_MS         2000
+#define FRONT_HTTP_MAX_REFUSING      64
+#define FRONT_HTTP_ACCEPT_PAUSE_MS   1000
+#define FRONT_HTTP_HEADER_TIMEOUT_MS 10000
+#define FRONT_HTTP_IDLE_TIMEOUT_MS   60000
+
+#define FRONT_HTTP_TEXT "text/plain; charset=utf-8"
+#define FRONT_HTTP_HTML_HEADERS                                      \
+	"Content-Security-Policy: default-src 'self'; "              \
+	"connect-src 'self' ws: wss:; img-src 'self' data:; "        \
+	"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; " \
+	"base-uri 'none'; form-action 'self'\r\n"
+
+enum conn_state {
+	CONN_IDLE,
+	CONN_READING,
+	CONN_CLOSING,
+	CONN_LINGER,
+};
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct bufferevent *bev;
+	struct http_parser *parser;
+	struct event *timer;
+	enum conn_state state;
+	int flags;
+#define CONN_REFUSED 0x1 /* over max_conns: only gets 503 */
+#define CONN_CLOSE   0x2 /* close after the current response */
+#define CONN_DEAD    0x4 /* closed, waiting to be freed */
+	char peer[64];
+};
+TAILQ_HEAD(conn_list, conn);
+
+struct route {
+	const char *path;
+	int prefix; /* path is a prefix rather than the whole path */
+	const char *allow;
+	void (*handler)(
+	    struct conn *, const struct http_request *, const struct route *);
+};
+
+static struct {
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *accept_pause;
+	struct event *reaper;
+	struct front_http_conf conf;
+	struct http_limits limits;
+	int webfd;
+	int nconns;
+	int nrefusing;
+	struct conn_list conns;
+	struct conn_list dead;
+} fh = {.webfd = -1};
+
+static void conn_process(struct conn *);
+static void route_healthz(
+    struct conn *, const struct http_request *, const struct route *);
+static void route_static(
+    struct conn *, const struct http_request *, const struct route *);
+
+/*
+ * The route table, matched in order against the decoded path. Later
+ * routes (the JSON API under /api/, websocket upgrades under /ws/) go
+ * before the static files, which take everything else.
+ */
+static const struct route routes[] = {
+    {"/healthz", 0, "GET, HEAD", route_healthz},
+    {"/", 1, "GET, HEAD", route_static},
+};
+
+static const struct {
+	const char *ext;
+	const char *type;
+} content_types[] = {
+    {"html", "text/html; charset=utf-8"},
+    {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
+    {"css", "text/css; charset=utf-8"},
+    {"json", "application/json"},
+    {"map", "application/json"},
+    {"svg", "image/svg+xml"},
+    {"png", "image/png"},
+    {"ico", "image/x-icon"},
+    {"woff2", "font/woff2"},
+    {"txt", FRONT_HTTP_TEXT},
+};
+
+static void
+conn_timer_set(struct conn *c, int ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->timer, &tv);
+}
+
+static void
+reaper_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&fh.dead)) != NULL) {
+		TAILQ_REMOVE(&fh.dead, c, entry);
+		bufferevent_free(c->bev);
+		event_free(c->timer);
+		http_parser_free(c->parser);
+		free(c);
+	}
+}
+
+/* The one close path: the connection stops now and is freed later. */
+static void
+conn_close(struct conn *c, const char *reason)
+{
+	if (c->flags & CONN_DEAD)
+		return;
+	log_debug("%s: %s: %s", __func__, c->peer, reason);
+	c->flags |= CONN_DEAD;
+	TAILQ_REMOVE(&fh.conns, c, entry);
+	if (c->flags & CONN_REFUSED)
+		fh.nrefusing--;
+	else
+		fh.nconns--;
+	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	evtimer_del(c->timer);
+	TAILQ_INSERT_TAIL(&fh.dead, c, entry);
+	event_active(fh.reaper, EV_TIMEOUT, 1);
+}
+
+/* Shuts our side and drops whatever the client still sends, briefly. */
+static void
+conn_linger(struct conn *c)
+{
+	c->state = CONN_LINGER;
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
+		conn_close(c, "shutdown failed");
+		return;
+	}
+	evbuffer_drain(bufferevent_get_input(c->bev),
+	    evbuffer_get_length(bufferevent_get_input(c->bev)));
+	bufferevent_enable(c->bev, EV_READ);
+	conn_timer_set(c, FRONT_HTTP_LINGER_MS);
+}
+
+/* After the last response: flush it, then linger and close. */
+static void
+conn_finish(struct conn *c)
+{
+	c->state = CONN_CLOSING;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	evtimer_del(c->timer);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_linger(c);
+}
+
+/* Queues a response to req (NULL when there is no parsed request). */
+static void
+conn_reply(struct conn *c, const struct http_request *req, int status,
+    const char *ctype, const void *body, size_t len, const char *extra)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	int keep;
+
+	keep = req != NULL && req->keepalive && !(c->flags & CONN_CLOSE);
+	if (req != NULL)
+		log_debug("%s: %s %s %s -> %d", __func__, c->peer, req->method,
+		    req->target, status);
+	else
+		log_debug("%s: %s -> %d", __func__, c->peer, status);
+	http_response_head(out, status, ctype, len, keep, extra);
+	if (len > 0 && (req == NULL || strcmp(req->method, "HEAD") != 0))
+		evbuffer_add(out, body, len);
+}
+
+/* A plain-text error answer after which the connection is closed. */
+static void
+conn_fail(struct conn *c, int status, const char *message, const char *extra)
+{
+	char *body;
+	int len;
+
+	len = xasprintf(
+	    &body, "%d %s: %s\n", status, http_status_text(status), message);
+	c->flags |= CONN_CLOSE;
+	conn_reply(c, NULL, status, FRONT_HTTP_TEXT, body, (size_t)len, extra);
+	free(body);
+	conn_finish(c);
+}
+
+static int
+route_allows(const struct route *r, const char *method)
+{
+	size_t n = strlen(method);
+	const char *s = r->allow;
+
+	while (*s != '\0') {
+		if (strncmp(s, method, n) == 0 && (s[n] == ',' || s[n] == '\0'))
+			return 1;
+		s += strcspn(s, ",");
+		s += strspn(s, ", ");
+	}
+	return 0;
+}
+
+/* Answers 405 and returns 0 unless the route allows the method. */
+static int
+route_method_ok(
+    struct conn *c, const struct http_request *req, const struct route *r)
+{
+	char *extra;
+	static const char body[] = "method not allowed\n";
+
+	if (route_allows(r, req->method))
+		return 1;
+	xasprintf(&extra, "Allow: %s\r\n", r->allow);
+	conn_reply(c, req, 405, FRONT_HTTP_TEXT, body, sizeof(body) - 1, extra);
+	free(extra);
+	return 0;
+}
+
+static void
+route_healthz(
+    struct conn *c, const struct http_request *req, const struct route *r)
+{
+	if (!route_method_ok(c, req, r))
+		return;
+	conn_reply(c, req, 200, FRONT_HTTP_TEXT, "ok\n", 3,
+	    "Cache-Control: no-store\r\n");
+}
+
+static const char *
+static_content_type(const char *name)
+{
+	const char *dot;
+	size_t i;
+
+	if ((dot = strrchr(name, '.')) == NULL)
+		return "application/octet-stream";
+	for (i = 0; i < sizeof(content_types) / sizeof(content_types[0]); i++) {
+		if (strcasecmp(dot + 1, content_types[i].ext) == 0)
+			return content_types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/*
+ * Opens path below web_dir one component at a time, following no symbolic
+ * link and no dot file, so nothing outside web_dir can be reached. A
+ * directory stands for its index.html. Returns the open regular file, or
+ * -1 with *ctype unset.
+ */
+static int
+static_open(const char *path, struct stat *st, const char **ctype)
+{
+	char *copy, *seg, *next;
+	const char *last = "index.html";
+	int dfd = fh.webfd, fd = -1;
+	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+
+	copy = xstrdup(path);
+	for (seg = copy; seg != NULL; seg = next) {
+		if ((next = strchr(seg, '/')) != NULL)
+			*next++ = '\0';
+		if (*seg == '\0')
+			continue;
+		if (*seg == '.')
+			goto fail;
+		if ((fd = openat(dfd, seg, flags)) == -1)
+			goto fail;
+		if (dfd != fh.webfd)
+			close(dfd);
+		dfd = fd;
+		fd = -1;
+		last = seg;
+		if (fstat(dfd, st) == -1)
+			goto fail;
+		if (!S_ISDIR(st->st_mode)) {
+			if (next != NULL && next[strspn(next, "/")] != '\0')
+				goto fail;
+			break;
+		}
+	}
+	if (fstat(dfd, st) == -1)
+		goto fail;
+	if (S_ISDIR(st->st_mode)) {
+		last = "index.html";
+		if ((fd = openat(dfd, last, flags)) == -1 ||
+		    fstat(fd, st) == -1)
+			goto fail;
+	} else {
+		fd = dfd;
+		dfd = fh.webfd;
+	}
+	if (!S_ISREG(st->st_mode))
+		goto fail;
+	*ctype = static_content_type(last);
+	if (dfd != fh.webfd)
+		close(dfd);
+	free(copy);
+	return fd;
+
+fail:
+	if (fd != -1)
+		close(fd);
+	if (dfd != fh.webfd)
+		close(dfd);
+	free(copy);
+	return -1;
+}
+
+/* Appends exactly len bytes of fd to out. */
+static int
+static_read(struct evbuffer *out, int fd, off_t len)
+{
+	char buf[16384];
+	ssize_t n;
+
+	while (len > 0) {
+		n = read(fd, buf,
+		    len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		evbuffer_add(out, buf, (size_t)n);
+		len -= n;
+	}
+	return 0;
+}
+
+static void
+route_static(
+    struct conn *c, const struct http_request *req, const struct route *r)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const char *ctype = NULL, *extra = NULL;
+	static const char notfound[] = "not found\n";
+	struct stat st;
+	int fd;
+
+	if ((fd = static_open(req->path, &st, &ctype)) == -1) {
+		conn_reply(c, req, 404, FRONT_HTTP_TEXT, notfound,
+		    sizeof(notfound) - 1, NULL);
+		return;
+	}
+	if (!route_method_ok(c, req, r)) {
+		close(fd);
+		return;
+	}
+	if (strncmp(ctype, "text/html", 9) == 0)
+		extra = FRONT_HTTP_HTML_HEADERS;
+	log_debug(
+	    "%s: %s %s %s -> 200", __func__, c->peer, req->method, req->target);
+	http_response_head(
+	    out, 200, ctype, (size_t)st.st_size, req->keepalive, extra);
+	if (strcmp(req->method, "HEAD") != 0 &&
+	    static_read(out, fd, st.st_size) == -1) {
+		log_warn("%s: reading %s", __func__, req->path);
+		c->flags |= CONN_CLOSE;
+	}
+	close(fd);
+}
+
+static void
+conn_dispatch(struct conn *c, const struct http_request *req)
+{
+	const struct route *r;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		r = &routes[i];
+		n = strlen(r->path);
+		if (r->prefix ? strncmp(req->path, r->path, n) == 0
+		              : strcmp(req->path, r->path) == 0) {
+			r->handler(c, req, r);
+			return;
+		}
+	}
+	conn_reply(c, req, 404, FRONT_HTTP_TEXT, "not found\n", 10, NULL);
+}
+
+/* Parses and answers what the input holds, as far as output allows. */
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	const struct http_request *req;
+	struct evbuffer_iovec iov;
+	size_t used;
+	int r;
+
+	while (c->state == CONN_IDLE || c->state == CONN_READING) {
+		if (evbuffer_get_length(out) > FRONT_HTTP_OUT_HIGH)
+			return;
+		if (evbuffer_peek(in, -1, NULL, &iov, 1) < 1 ||
+		    iov.iov_len == 0)
+			return;
+		if (c->state == CONN_IDLE) {
+			c->state = CONN_READING;
+			conn_timer_set(c, fh.conf.header_timeout_ms);
+		}
+		r = http_parse(c->parser, iov.iov_base, iov.iov_len, &used);
+		evbuffer_drain(in, used);
+		if (r == HTTP_ERROR) {
+			conn_fail(c, http_parser_status(c->parser),
+			    http_parser_error(c->parser), NULL);
+			return;
+		}
+		if (r == HTTP_MORE)
+			continue;
+		req = http_parser_request(c->parser);
+		conn_dispatch(c, req);
+		if (!req->keepalive || (c->flags & CONN_CLOSE)) {
+			conn_finish(c);
+			return;
+		}
+		http_parser_reset(c->parser);
+		c->state = CONN_IDLE;
+		conn_timer_set(c, fh.conf.idle_timeout_ms);
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->state == CONN_LINGER)
+		evbuffer_drain(in, evbuffer_get_length(in));
+	else
+		conn_process(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING)
+		conn_linger(c);
+	else
+		conn_process(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if ((what & BEV_EVENT_EOF) && c->state != CONN_LINGER &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+		/* Half-closed: still send what was asked for. */
+		conn_finish(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		conn_close(c, "closed by peer");
+	else if (what & BEV_EVENT_TIMEOUT)
+		conn_close(c, "write stalled");
+	else
+		conn_close(c, "connection error");
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	switch (c->state) {
+	case CONN_IDLE:
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+			/* Still sending; the write timeout watches that. */
+			conn_timer_set(c, fh.conf.idle_timeout_ms);
+			return;
+		}
+		conn_close(c, "idle");
+		break;
+	case CONN_READING:
+		conn_fail(c, 408, "request not received in time", NULL);
+		break;
+	case CONN_CLOSING:
+	case CONN_LINGER:
+		conn_close(c, "closed");
+		break;
+	}
+}
+
+static void
+conn_new(evutil_socket_t fd, struct sockaddr *sa, int salen, int refused)
+{
+	struct timeval tv;
+	char host[INET6_ADDRSTRLEN], serv[8];
+	struct conn *c;
+
+	c = xcalloc(1, sizeof(*c));
+	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv,
+	        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
+	else
+		snprintf(c->peer, sizeof(c->peer), "fd %d", (int)fd);
+	c->bev = bufferevent_socket_new(fh.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("%s: bufferevent_socket_new failed", __func__);
+	c->parser = http_parser_new(&fh.limits);
+	c->timer = evtimer_new(fh.base, conn_timer_cb, c);
+	if (c->timer == NULL)
+		fatalx("%s: evtimer_new failed", __func__);
+	TAILQ_INSERT_TAIL(&fh.conns, c, entry);
+	if (refused) {
+		c->flags |= CONN_REFUSED;
+		fh.nrefusing++;
+	} else
+		fh.nconns++;
+
+	bufferevent_setcb(
+	    c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, FRONT_HTTP_IN_HIGH);
+	bufferevent_setwatermark(c->bev, EV_WRITE, FRONT_HTTP_OUT_LOW, 0);
+	/* The write side must make progress within idle_timeout_ms. */
+	tv.tv_sec = fh.conf.idle_timeout_ms / 1000;
+	tv.tv_usec = (fh.conf.idle_timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(c->bev, NULL, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+
+	c->state = CONN_READING;
+	conn_timer_set(c, fh.conf.header_timeout_ms);
+	if (refused) {
+		log_warnx("%s: %s: refused, %d connections already", __func__,
+		    c->peer, fh.nconns);
+		conn_fail(c, 503, "too many connections, try again later",
+		    "Retry-After: 1\r\n");
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	if (fh.nconns < fh.conf.max_conns)
+		conn_new(fd, sa, salen, 0);
+	else if (fh.nrefusing < FRONT_HTTP_MAX_REFUSING)
+		conn_new(fd, sa, salen, 1);
+	else
+		close(fd);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	evconnlistener_enable(fh.listener);
+}
+
+/* Out of fds or memory: pause accepting rather than spin on the error. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct timeval tv = {FRONT_HTTP_ACCEPT_PAUSE_MS / 1000,
+	    (FRONT_HTTP_ACCEPT_PAUSE_MS % 1000) * 1000};
+
+	log_warn("%s: accept", __func__);
+	evconnlistener_disable(fh.listener);
+	evtimer_add(fh.accept_pause, &tv);
+}
+
+int
+front_http_start(
+    struct event_base *base, int listen_fd, const struct front_http_conf *conf)
+{
+	if (fh.listener != NULL)
+		fatalx("%s: already started", __func__);
+	fh.webfd = open(conf->web_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fh.webfd == -1) {
+		log_warn("%s: web directory %s", __func__, conf->web_dir);
+		close(listen_fd);
+		return -1;
+	}
+	fh.base = base;
+	fh.conf = *conf;
+	fh.conf.web_dir = NULL;
+	/* A zero timeout would fire at once; unset values get defaults. */
+	if (fh.conf.header_timeout_ms <= 0)
+		fh.conf.header_timeout_ms = FRONT_HTTP_HEADER_TIMEOUT_MS;
+	if (fh.conf.idle_timeout_ms <= 0)
+		fh.conf.idle_timeout_ms = FRONT_HTTP_IDLE_TIMEOUT_MS;
+	if (fh.conf.max_conns < 1)
+		fh.conf.max_conns = 1;
+	fh.limits.max_line = FRONT_HTTP_MAX_LINE;
+	fh.limits.max_headers = FRONT_HTTP_MAX_HEADERS;
+	fh.limits.max_header_bytes = FRONT_HTTP_MAX_HEADER_BYTES;
+	fh.limits.max_body = conf->max_body;
+	fh.nconns = fh.nrefusing = 0;
+	TAILQ_INIT(&fh.conns);
+	TAILQ_INIT(&fh.dead);
+	if ((fh.reaper = event_new(base, -1, 0, reaper_cb, NULL)) == NULL ||
+	    (fh.accept_pause = evtimer_new(base, accept_resume_cb, NULL)) ==
+	        NULL)
+		fatalx("%s: event_new failed", __func__);
+	fh.listener = evconnlistener_new(base, accept_cb, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	if (fh.listener == NULL)
+		fatalx("%s: evconnlistener_new failed", __func__);
+	evconnlistener_set_error_cb(fh.listener, accept_error_cb);
+	log_debug("%s: serving on fd %d", __func__, listen_fd);
+	return 0;
+}
+
+void
+front_http_stop(void)
+{
+	struct conn *c;
+
+	if (fh.listener == NULL)
+		return;
+	evconnlistener_free(fh.listener);
+	fh.listener = NULL;
+	while ((c = TAILQ_FIRST(&fh.conns)) != NULL)
+		conn_close(c, "server stopping");
+	reaper_cb(-1, 0, NULL);
+	event_free(fh.reaper);
+	event_free(fh.accept_pause);
+	fh.reaper = fh.accept_pause = NULL;
+	close(fh.webfd);
+	fh.webfd = -1;
+}

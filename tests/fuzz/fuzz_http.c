@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libFuzzer harness for the HTTP request parser (common/http.c): feeds
+ * the input whole and split in two at an offset taken from its first
+ * byte, with small limits, reads back every field of a parsed request,
+ * and checks that both feedings agree.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static const struct http_limits limits = {
+    .max_line = 128,
+    .max_headers = 16,
+    .max_header_bytes = 512,
+    .max_body = 256,
+};
+
+/* Parses data (split at split) as a stream of pipelined requests. */
+static size_t
+parse_all(const uint8_t *data, size_t len, size_t split, int *status)
+{
+	const struct http_request *req;
+	struct http_parser *p;
+	size_t off = 0, used, i, sum = 0;
+	int r;
+
+	p = http_parser_new(&limits);
+	*status = 0;
+	while (off < len) {
+		r = http_parse(p, data + off,
+		    off < split ? split - off : len - off, &used);
+		if (used > len - off)
+			abort();
+		off += used;
+		if (r == HTTP_ERROR) {
+			*status = http_parser_status(p);
+			if (*status < 400 || http_parser_error(p) == NULL)
+				abort();
+			break;
+		}
+		if (r == HTTP_MORE) {
+			if (off == split)
+				continue;
+			break;
+		}
+		req = http_parser_request(p);
+		if (req == NULL || req->path[0] == '\0' ||
+		    strlen(req->path) > limits.max_line ||
+		    req->bodylen > limits.max_body ||
+		    req->nheaders > limits.max_headers)
+			abort();
+		sum += strlen(req->method) + strlen(req->target) +
+		    req->bodylen + (req->query ? strlen(req->query) : 0);
+		for (i = 0; i < req->nheaders; i++) {
+			if (http_header_get(req, req->headers[i].name) == NULL)
+				abort();
+			sum += strlen(req->headers[i].value);
+		}
+		http_parser_reset(p);
+	}
+	http_parser_free(p);
+	/* How much an error consumed depends on the split; the rest not. */
+	return *status != 0 ? sum : sum + off;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	size_t a, b, split;
+	int sa, sb;
+
+	a = parse_all(data, len, len, &sa);
+	split = len > 0 ? data[0] % (len + 1) : 0;
+	b = parse_all(data, len, split, &sb);
+	if (a != b || sa != sb)
+		abort();
+	return 0;
+}
