@@ -13,11 +13,47 @@
 
 struct event_base;
 
+struct config;
+
 /* master.c */
+/* Runs the supervisor until SIGTERM or SIGINT; returns the exit status. */
+int master_main(struct config *, int foreground, int verbose);
 
 /* pg.c */
+struct pg_migration {
+	int version;
+	const char *name;
+	const char *sql;
+};
+extern const struct pg_migration pg_migrations[]; /* generated from sql/ */
+extern const int pg_nmigrations;
+
+int pg_embedded(const struct config *);
+void pg_paths(
+    const struct config *, char *pgdata, size_t, char *sockdir, size_t);
+/* The libpq conninfo of alia's database (dbname NULL: alia's own). */
+void pg_conninfo(const struct config *, const char *dbname, char *, size_t);
+/* Creates the embedded cluster unless it exists. */
+int pg_initdb(const struct config *);
+/* Starts postgres on the embedded cluster; returns its pid. */
+pid_t pg_spawn(const struct config *);
+/* Waits until the server accepts connections; pid > 0 is watched. */
+int pg_wait_ready(const struct config *, pid_t, int timeout_ms);
+/* Whether alia's database server answers now. */
+int pg_running(const struct config *);
+int pg_create_database(const struct config *);
+/* initdb if needed, spawn, wait, create the database: the pid, or -1. */
+pid_t pg_start(const struct config *);
+/* Fast shutdown of a server this process started, KILL after 10 s. */
+void pg_stop(pid_t);
+/* Applies pending migrations; returns how many, or -1. */
+int pg_migrate(const struct config *);
+/* Runs psql on alia's database with the given arguments. */
+int pg_psql(const struct config *, int argc, char **argv);
 
 /* front.c */
+/* The front role: serves HTTP on the socket master hands over. */
+int front_main(int verbose);
 
 /* front_http.c */
 struct front_http_conf {
