@@ -7,13 +7,17 @@
  * carries the label io.alia.owner=alia-test-PID, and whatever carries it
  * is force-removed after each test, passed or failed.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,8 +35,10 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
+#ifndef SOCKET_PATH
 #define SOCKET_PATH "/var/run/docker.sock"
-#define IMAGE       "alia-sandbox:latest"
+#endif
+#define IMAGE "alia-sandbox:latest"
 
 static struct event_base *base;
 static struct docker *dk;
@@ -188,6 +194,8 @@ setup_group(void **state)
 static int
 teardown_group(void **state)
 {
+	if (base == NULL)
+		return 0;
 	remove_all();
 	docker_free(dk);
 	event_base_free(base);
@@ -621,6 +629,193 @@ test_tls_missing(void **state)
 	docker_free(tls);
 }
 
+/*
+ * A scripted peer on a unix socket for the faults a healthy daemon does not
+ * produce on demand. It is not a stand-in for Docker: it answers each
+ * request with the next canned bytes, or closes. One string per request;
+ * NULL closes the connection without answering, "" ends a connection's
+ * script after the previous answer by closing.
+ */
+struct peer_conn {
+	const char *answers[4];
+};
+
+static const char ping_ok[] = "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\n"
+                              "Content-Length: 2\r\n\r\nOK";
+
+static void
+peer_serve(int fd, const struct peer_conn *script)
+{
+	char buf[8192];
+	size_t n, i;
+	ssize_t r;
+	char *end, *cl;
+	size_t need;
+
+	for (i = 0; i < 4; i++) {
+		n = 0;
+		for (;;) {
+			buf[n] = '\0';
+			if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+				need = (size_t)(end + 4 - buf);
+				if ((cl = strcasestr(buf, "Content-Length:")) !=
+				        NULL &&
+				    cl < end)
+					need += strtoul(cl + 15, NULL, 10);
+				if (n >= need)
+					break;
+			}
+			if (n == sizeof(buf) - 1 ||
+			    (r = read(fd, buf + n, sizeof(buf) - 1 - n)) <= 0)
+				return;
+			n += (size_t)r;
+		}
+		if (script->answers[i] == NULL || *script->answers[i] == '\0')
+			return;
+		if (write(fd, script->answers[i], strlen(script->answers[i])) ==
+		    -1)
+			return;
+		if (script->answers[i + 1] != NULL &&
+		    *script->answers[i + 1] == '\0')
+			return;
+	}
+}
+
+/* Forks the peer; returns its pid, its socket path in path. */
+static pid_t
+peer_start(const struct peer_conn *conns, size_t nconns, char *path, size_t len)
+{
+	struct sockaddr_un sun;
+	pid_t pid;
+	size_t i;
+	int s, c;
+
+	snprintf(path, len, "/tmp/alia-test-peer-%ld.sock", (long)getpid());
+	unlink(path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fail_msg("peer socket path too long: %s", path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((s = socket(AF_UNIX, SOCK_STREAM, 0)) == -1 ||
+	    bind(s, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    listen(s, 8) == -1)
+		fail_msg("peer socket %s: %s", path, strerror(errno));
+	if ((pid = fork()) == -1)
+		fail_msg("fork: %s", strerror(errno));
+	if (pid == 0) {
+		alarm(30);
+		for (i = 0; i < nconns; i++) {
+			if ((c = accept(s, NULL, NULL)) == -1)
+				_exit(1);
+			peer_serve(c, &conns[i]);
+			close(c);
+		}
+		_exit(0);
+	}
+	close(s);
+	return pid;
+}
+
+static void
+peer_stop(pid_t pid, const char *path)
+{
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	unlink(path);
+}
+
+/* Runs one call against a scripted peer; the result goes to r. */
+static void
+peer_call(const struct peer_conn *conns, size_t nconns, int op, struct res *r)
+{
+	static const char *const cmd[] = {"/bin/sh", NULL};
+	struct docker_create_opts o;
+	struct docker *pd;
+	char path[128], host[160], name[128];
+	pid_t pid;
+
+	pid = peer_start(conns, nconns, path, sizeof(path));
+	snprintf(host, sizeof(host), "unix://%s", path);
+	pd = docker_new(base, host);
+	if (op == 0)
+		docker_ping(pd, on_result, r);
+	else if (op == 1)
+		docker_inspect(pd, "abc", on_result, r);
+	else {
+		opts_init(&o, cmd, name, sizeof(name));
+		docker_create(pd, &o, on_result, r);
+	}
+	run_until(&r->done, 20, "call to the scripted peer");
+	docker_free(pd);
+	peer_stop(pid, path);
+}
+
+static void
+test_faulty_peer(void **state)
+{
+	/* Keep-alive connection closed under the next request: resent. */
+	static const struct peer_conn reconnect[] = {
+	    {{ping_ok, NULL}},
+	    {{"HTTP/1.1 200 OK\r\nApi-Version: 1.40\r\n"
+	      "Content-Length: 2\r\n\r\nOK"}},
+	};
+	static const struct peer_conn midway[] = {
+	    {{ping_ok,
+	        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+	        "{\"Id\": \"abc",
+	        ""}},
+	};
+	static const struct peer_conn garbage[] = {
+	    {{"SSH-2.0-OpenSSH_9.2\r\n\r\n"}},
+	};
+	static const struct peer_conn too_old[] = {
+	    {{ping_ok,
+	        "HTTP/1.1 400 Bad Request\r\n"
+	        "Content-Type: text/plain; charset=utf-8\r\n"
+	        "Content-Length: 42\r\n\r\n"
+	        "client version 1.10 is too old. Minimum x\n"}},
+	};
+	static const struct peer_conn silent_close[] = {
+	    {{NULL}},
+	};
+	struct res r = {.fd = -1};
+
+	peer_call(reconnect, 2, 0, &r);
+	expect_ok(&r, 200, "ping after the daemon closed keep-alive");
+	assert_string_equal(r.api_version, "1.40");
+	res_clear(&r);
+
+	peer_call(midway, 1, 1, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.message);
+	if (strstr(r.message, "middle of a response") == NULL)
+		fail_msg("mid-response close: %s", r.message);
+	res_clear(&r);
+
+	peer_call(garbage, 1, 0, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(r.message);
+	if (strstr(r.message, "malformed response") == NULL)
+		fail_msg("garbage: %s", r.message);
+	res_clear(&r);
+
+	peer_call(too_old, 1, 2, &r);
+	assert_int_equal(r.status, 400);
+	assert_non_null(r.message);
+	assert_string_equal(r.message,
+	    "client version 1.10 is too old. "
+	    "Minimum x");
+	res_clear(&r);
+
+	peer_call(silent_close, 1, 0, &r);
+	assert_int_equal(r.status, 0);
+	assert_non_null(r.message);
+	if (strstr(r.message, "closed the connection") == NULL)
+		fail_msg("silent close: %s", r.message);
+	res_clear(&r);
+}
+
 int
 main(void)
 {
@@ -632,6 +827,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_resize_kill, teardown),
 	    cmocka_unit_test_teardown(test_events, teardown),
 	    cmocka_unit_test_teardown(test_tls_missing, teardown),
+	    cmocka_unit_test_teardown(test_faulty_peer, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup_group, teardown_group);
