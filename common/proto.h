@@ -26,7 +26,24 @@ enum msg_type {
 	MSG_CONFIG = 200,    /* master -> child: the whole configuration */
 	MSG_LISTEN_FD = 201, /* master -> front: the listening socket (fd) */
 
-	/* session: 300 (later) */
+	/* session: 300, front <-> master */
+	MSG_SESSION_CREATE = 300, /* front -> master: msg_session_req */
+	MSG_SESSION_GET = 301,    /* front -> master: msg_session_req */
+	MSG_SESSION_LIST = 302,   /* front -> master: msg_session_req */
+	MSG_SESSION_DELETE = 303, /* front -> master: msg_session_req */
+	MSG_SESSION_INFO = 304,   /* master -> front: msg_session_info */
+	MSG_SESSION_ATTACH = 305, /* front -> master: msg_attach + fd */
+	MSG_METRICS_GET = 306,    /* front -> master: msg_metrics (req only) */
+	MSG_METRICS = 307,        /* master -> front: msg_metrics */
+
+	/* worker: 350, master <-> worker */
+	MSG_WORKER_START = 350,   /* master -> worker: msg_worker_start + fd */
+	MSG_WORKER_BROWSER = 351, /* master -> worker: msg_attach + fd */
+	MSG_WORKER_RESIZE = 352,  /* worker -> master: msg_resize */
+	MSG_WORKER_EXITED = 353,  /* master -> worker: msg_exit */
+	MSG_WORKER_END = 354,     /* worker -> master: msg_end */
+	MSG_WORKER_STATS = 355,   /* worker -> master: msg_worker_stats */
+
 	/* output: 400 (later) */
 
 	/* flow: 500 */
@@ -66,6 +83,113 @@ struct msg_flow {
 };
 
 /* MSG_CONFIG's payload is struct config from common/config.h. */
+
+#define SESSION_ID_LEN 37 /* a UUID in text form and its NUL */
+#define OWNER_LEN      64
+
+/*
+ * A request from front about sessions; req is echoed in every answer.
+ * MSG_SESSION_LIST: session empty, every session of owner.
+ */
+struct msg_session_req {
+	uint64_t req;
+	char owner[OWNER_LEN];
+	char session[SESSION_ID_LEN];
+	char pad[3];
+	uint16_t cols, rows; /* create: the initial size, 0: 80x24 */
+};
+
+/*
+ * master's answer: one message per session. status is an HTTP status
+ * (201 created, 200, 204 deleted, 403, 404, 429, 503); more is set on
+ * every message of a list but the last. A list with no session is one
+ * message with status 200 and an empty session.
+ */
+struct msg_session_info {
+	uint64_t req;
+	int32_t status;
+	int32_t more;
+	char message[128]; /* why, when status is an error */
+	char session[SESSION_ID_LEN];
+	char state[11]; /* starting, running, ended */
+	char owner[OWNER_LEN];
+	char image[128];
+	char end_reason[32];
+	int64_t created_us, started_us, ended_us; /* unix time, 0: not yet */
+	int32_t exit_code;                        /* -1 while running */
+	uint16_t cols, rows;
+	uint32_t viewers;
+	uint32_t pad2;
+};
+
+#define ATTACH_CONTROL 0
+#define ATTACH_WATCH   1
+
+/*
+ * A browser's websocket, handed front -> master -> worker with its fd.
+ * front has parsed and checked the upgrade request (and who may attach);
+ * the worker writes the 101 answer, computing Sec-WebSocket-Accept from
+ * key, and from then on owns the connection.
+ */
+struct msg_attach {
+	char session[SESSION_ID_LEN];
+	char key[31]; /* Sec-WebSocket-Key as sent (24 base64 chars) */
+	char owner[OWNER_LEN];
+	int32_t mode; /* ATTACH_CONTROL or ATTACH_WATCH */
+	uint32_t pad;
+};
+
+/*
+ * The container's attach stream (raw tty bytes both ways, fd attached)
+ * and what the worker needs to run the session. Timeouts in seconds, 0:
+ * none. restarted: this worker replaces one that died.
+ */
+struct msg_worker_start {
+	char session[SESSION_ID_LEN];
+	char pad[3];
+	uint16_t cols, rows;
+	int32_t restarted;
+	int64_t started_us; /* when the session started, unix time */
+	int64_t idle_timeout, max_lifetime, reconnect_grace;
+};
+
+struct msg_resize {
+	uint16_t cols, rows;
+};
+
+/* The container has exited; reason says why it was ended, if it was. */
+struct msg_exit {
+	int32_t code;
+	char reason[32];
+};
+
+/* The worker asks master to end the session: idle, lifetime, abandoned. */
+struct msg_end {
+	char reason[32];
+};
+
+/* Sent by a worker about once a second while anything changed. */
+struct msg_worker_stats {
+	uint64_t bytes_out; /* container -> browsers, total so far */
+	uint64_t bytes_in;  /* browsers -> container, total so far */
+	uint32_t browsers;
+	uint32_t resyncs; /* slow browsers re-synced, total so far */
+	int64_t last_activity_us;
+};
+
+struct msg_metrics {
+	uint64_t req;
+	uint64_t sessions_active, sessions_created, sessions_ended;
+	uint64_t bytes_out, bytes_in, resyncs;
+	uint64_t worker_restarts, child_restarts;
+	uint64_t docker_calls, docker_errors;
+	uint64_t docker_latency_us_sum; /* over docker_calls */
+	uint64_t docker_latency_le[8];  /* cumulative, per bucket below */
+};
+#define METRICS_DOCKER_BUCKETS_MS                  \
+	{                                          \
+		1, 5, 10, 50, 100, 500, 1000, 5000 \
+	}
 
 #define MSG_MAX_PAYLOAD (MSG_MAX_DATA + 1024)
 #define MSG_MAX_PACKET  (sizeof(struct msg_hdr) + MSG_MAX_PAYLOAD)
