@@ -245,7 +245,7 @@
       s.watch = m.mode === 'watch';
       ui.mode.hidden = !s.watch;
       term.options.disableStdin = s.watch;
-      setStatus('ok', s.watch ? 'watching' : 'connected');
+      setStatus('ok', s.watch ? 'connected, watching' : 'connected');
       if (s.watch) {
         if (m.cols > 0 && m.rows > 0) term.resize(m.cols, m.rows);
       } else {
