@@ -570,10 +570,14 @@ http_status_text(int status)
 		return "Request Timeout";
 	case 409:
 		return "Conflict";
+	case 410:
+		return "Gone";
 	case 413:
 		return "Content Too Large";
 	case 414:
 		return "URI Too Long";
+	case 426:
+		return "Upgrade Required";
 	case 429:
 		return "Too Many Requests";
 	case 431:
@@ -586,6 +590,9 @@ http_status_text(int status)
 		return "Bad Gateway";
 	case 503:
 		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+
 	case 505:
 		return "HTTP Version Not Supported";
 	default:

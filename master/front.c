@@ -59,6 +59,8 @@ front_serve(int fd)
 	hc.header_timeout_ms = 10000;
 	hc.idle_timeout_ms = 60000;
 	hc.max_conns = 4096;
+	hc.api = front_api_request;
+	front_api_init(f.chan, &f.conf);
 	if (front_http_start(f.base, fd, &hc) == -1)
 		return -1;
 	f.serving = 1;
@@ -88,6 +90,10 @@ front_chan_cb(
 			return;
 		case MSG_SHUTDOWN:
 			front_shutdown("master asked");
+			return;
+		case MSG_SESSION_INFO:
+		case MSG_METRICS:
+			front_api_master_msg(msg);
 			return;
 		default:
 			log_warnx("unexpected message type %u from master",

@@ -18,6 +18,9 @@
  *            and dropped for a short while so that the close does not turn
  *            into a reset that would destroy the response before the
  *            client has read it
+ *   WAITING  a request's answer comes from master (front_api.c): nothing
+ *            more is parsed until front_http_respond() answers it, or the
+ *            wait times out with 504
  *
  * Every request is answered at once and in order, so pipelined requests
  * need nothing special; but input is only parsed while the queued output
@@ -63,6 +66,7 @@
 #define FRONT_HTTP_ACCEPT_PAUSE_MS   1000
 #define FRONT_HTTP_HEADER_TIMEOUT_MS 10000
 #define FRONT_HTTP_IDLE_TIMEOUT_MS   60000
+#define FRONT_HTTP_WAIT_TIMEOUT_MS   30000
 
 #define FRONT_HTTP_TEXT "text/plain; charset=utf-8"
 #define FRONT_HTTP_HTML_HEADERS                                      \
@@ -76,6 +80,7 @@ enum conn_state {
 	CONN_READING,
 	CONN_CLOSING,
 	CONN_LINGER,
+	CONN_WAITING,
 };
 
 struct conn {
@@ -85,9 +90,12 @@ struct conn {
 	struct event *timer;
 	enum conn_state state;
 	int flags;
-#define CONN_REFUSED 0x1 /* over max_conns: only gets 503 */
-#define CONN_CLOSE   0x2 /* close after the current response */
-#define CONN_DEAD    0x4 /* closed, waiting to be freed */
+#define CONN_REFUSED 0x1  /* over max_conns: only gets 503 */
+#define CONN_CLOSE   0x2  /* close after the current response */
+#define CONN_DEAD    0x4  /* closed, waiting to be freed */
+#define CONN_KEEP    0x8  /* the current request keeps the connection */
+#define CONN_HEAD    0x10 /* the current request is HEAD */
+	uint64_t waiting; /* the parked request's id */
 	char peer[64];
 };
 TAILQ_HEAD(conn_list, conn);
@@ -119,6 +127,8 @@ static void route_healthz(
     struct conn *, const struct http_request *, const struct route *);
 static void route_static(
     struct conn *, const struct http_request *, const struct route *);
+static void route_api(
+    struct conn *, const struct http_request *, const struct route *);
 
 /*
  * The route table, matched in order against the decoded path. Later
@@ -127,8 +137,13 @@ static void route_static(
  */
 static const struct route routes[] = {
     {"/healthz", 0, "GET, HEAD", route_healthz},
+    {"/api/", 1, "GET, POST, DELETE", route_api},
+    {"/ws/", 1, "GET", route_api},
+    {"/metrics", 0, "GET, HEAD", route_api},
     {"/", 1, "GET, HEAD", route_static},
 };
+
+static uint64_t front_http_next_req;
 
 static const struct {
 	const char *ext;
@@ -226,14 +241,21 @@ conn_reply(struct conn *c, const struct http_request *req, int status,
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 	int keep;
 
-	keep = req != NULL && req->keepalive && !(c->flags & CONN_CLOSE);
-	if (req != NULL)
+	if (req != NULL) {
+		c->flags &= ~(CONN_KEEP | CONN_HEAD);
+		if (req->keepalive)
+			c->flags |= CONN_KEEP;
+		if (strcmp(req->method, "HEAD") == 0)
+			c->flags |= CONN_HEAD;
 		log_debug("%s: %s %s %s -> %d", __func__, c->peer, req->method,
 		    req->target, status);
-	else
+	} else
 		log_debug("%s: %s -> %d", __func__, c->peer, status);
+	keep = (c->flags & CONN_KEEP) && !(c->flags & CONN_CLOSE);
+	if (!keep)
+		c->flags |= CONN_CLOSE;
 	http_response_head(out, status, ctype, len, keep, extra);
-	if (len > 0 && (req == NULL || strcmp(req->method, "HEAD") != 0))
+	if (len > 0 && !(c->flags & CONN_HEAD))
 		evbuffer_add(out, body, len);
 }
 
@@ -247,6 +269,7 @@ conn_fail(struct conn *c, int status, const char *message, const char *extra)
 	len = xasprintf(
 	    &body, "%d %s: %s\n", status, http_status_text(status), message);
 	c->flags |= CONN_CLOSE;
+	c->flags &= ~CONN_KEEP;
 	conn_reply(c, NULL, status, FRONT_HTTP_TEXT, body, (size_t)len, extra);
 	free(body);
 	conn_finish(c);
@@ -427,10 +450,29 @@ route_static(
 }
 
 static void
+route_api(struct conn *c, const struct http_request *req, const struct route *r)
+{
+	if (fh.conf.api == NULL) {
+		conn_reply(
+		    c, req, 404, FRONT_HTTP_TEXT, "not found\n", 10, NULL);
+		return;
+	}
+	if (!route_method_ok(c, req, r))
+		return;
+	fh.conf.api(c, req);
+}
+
+static void
 conn_dispatch(struct conn *c, const struct http_request *req)
 {
 	const struct route *r;
 	size_t i, n;
+
+	c->flags &= ~(CONN_KEEP | CONN_HEAD);
+	if (req->keepalive)
+		c->flags |= CONN_KEEP;
+	if (strcmp(req->method, "HEAD") == 0)
+		c->flags |= CONN_HEAD;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		r = &routes[i];
@@ -476,14 +518,82 @@ conn_process(struct conn *c)
 			continue;
 		req = http_parser_request(c->parser);
 		conn_dispatch(c, req);
-		if (!req->keepalive || (c->flags & CONN_CLOSE)) {
+		http_parser_reset(c->parser);
+		if (c->flags & CONN_DEAD)
+			return; /* handed over */
+		if (c->state == CONN_WAITING)
+			return;
+		if (!(c->flags & CONN_KEEP) || (c->flags & CONN_CLOSE)) {
 			conn_finish(c);
 			return;
 		}
-		http_parser_reset(c->parser);
 		c->state = CONN_IDLE;
 		conn_timer_set(c, fh.conf.idle_timeout_ms);
 	}
+}
+
+uint64_t
+front_http_park(struct conn *c)
+{
+	c->state = CONN_WAITING;
+	c->waiting = ++front_http_next_req;
+	conn_timer_set(c, FRONT_HTTP_WAIT_TIMEOUT_MS);
+	return c->waiting;
+}
+
+struct conn *
+front_http_parked(uint64_t req)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH (c, &fh.conns, entry)
+		if (c->state == CONN_WAITING && c->waiting == req)
+			return c;
+	return NULL;
+}
+
+void
+front_http_respond(struct conn *c, int status, const char *ctype,
+    const void *body, size_t len, const char *extra)
+{
+	int parked = c->state == CONN_WAITING;
+
+	conn_reply(c, NULL, status, ctype, body, len, extra);
+	if (!parked)
+		return;
+	c->waiting = 0;
+	if (c->flags & CONN_CLOSE) {
+		conn_finish(c);
+		return;
+	}
+	c->state = CONN_IDLE;
+	conn_timer_set(c, fh.conf.idle_timeout_ms);
+	conn_process(c);
+}
+
+int
+front_http_detach(struct conn *c)
+{
+	char b;
+	int fd;
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+	    recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT) !=
+	        -1 ||
+	    errno != EAGAIN)
+		return -1;
+	if ((fd = fcntl(bufferevent_getfd(c->bev), F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("%s: dup", __func__);
+		return -1;
+	}
+	conn_close(c, "handed over");
+	return fd;
+}
+
+const char *
+front_http_peer(const struct conn *c)
+{
+	return c->peer;
 }
 
 static void
@@ -548,6 +658,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_CLOSING:
 	case CONN_LINGER:
 		conn_close(c, "closed");
+		break;
+	case CONN_WAITING:
+		c->waiting = 0;
+		c->state = CONN_READING;
+		conn_fail(c, 504, "the server did not answer in time", NULL);
 		break;
 	}
 }

@@ -78,6 +78,10 @@ static struct {
 	struct child_list children;
 	struct event *ev_grace;
 	int lock_fd;
+	int forced; /* the grace period of the phase ran out */
+	struct event *ev_progress;
+	struct pgq *db;
+	uint64_t child_restarts;
 } m;
 
 static int master_start_front(struct child *);
@@ -132,6 +136,7 @@ master_child_restart_cb(int fd, short what, void *arg)
 	if (m.stopping)
 		return;
 	c->restarts++;
+	m.child_restarts++;
 	master_child_start(c);
 	if (c->pid == 0) {
 		/* Could not even fork or exec: try again later. */
@@ -182,6 +187,9 @@ master_phase_done(int phase)
 	TAILQ_FOREACH (c, &m.children, entry)
 		if (c->role->phase == phase && c->pid != 0)
 			return 0;
+	/* Sessions end, and their rows are written, before postgres stops. */
+	if (phase == 0 && !m.forced && container_busy())
+		return 0;
 	return 1;
 }
 
@@ -193,6 +201,12 @@ master_stop_progress(void)
 {
 	while (m.phase <= 1 && master_phase_done(m.phase)) {
 		m.phase++;
+		m.forced = 0;
+		evtimer_del(m.ev_grace);
+		if (m.phase == 1) {
+			pgq_free(m.db);
+			m.db = NULL;
+		}
 		if (m.phase <= 1)
 			master_stop_phase(m.phase);
 	}
@@ -200,11 +214,25 @@ master_stop_progress(void)
 		event_base_loopbreak(m.base);
 }
 
+/* While stopping, looks again at what is still going on. */
+static void
+master_progress_cb(int fd, short what, void *arg)
+{
+	struct timeval tv = {0, 100 * 1000};
+
+	master_stop_progress();
+	if (m.phase <= 1)
+		evtimer_add(m.ev_progress, &tv);
+}
+
 static void
 master_grace_cb(int fd, short what, void *arg)
 {
 	struct child *c;
 
+	m.forced = 1;
+	if (m.phase == 0 && container_busy())
+		log_warnx("sessions did not end in time; going on");
 	TAILQ_FOREACH (c, &m.children, entry)
 		if (c->role->phase == m.phase && c->pid != 0) {
 			log_warnx(
@@ -212,6 +240,7 @@ master_grace_cb(int fd, short what, void *arg)
 			    c->role->name, (long)c->pid);
 			kill(c->pid, SIGKILL);
 		}
+	master_stop_progress();
 }
 
 static void
@@ -244,8 +273,9 @@ master_stop(void)
 	m.stopping = 1;
 	m.phase = 0;
 	log_info("stopping");
+	container_shutdown();
 	master_stop_phase(0);
-	master_stop_progress();
+	master_progress_cb(-1, 0, NULL);
 }
 
 static void
@@ -267,6 +297,8 @@ master_signal_cb(int sig, short what, void *arg)
 					break;
 			if (c != NULL)
 				master_child_exited(c, status);
+			else
+				(void)container_child_exited(pid, status);
 		}
 		if (m.stopping)
 			master_stop_progress();
@@ -279,11 +311,30 @@ master_chan_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
 	struct child *c = arg;
+	struct msg_metrics mt;
 	struct msg_ready r;
 
 	switch (ev) {
 	case MSGCHAN_MSG:
+		if (c->role == &role_front &&
+		    msg->hdr.type == MSG_METRICS_GET) {
+			if (msg_get(msg, MSG_METRICS_GET, &mt, sizeof(mt)) ==
+			    -1)
+				break;
+			container_metrics(&mt);
+			mt.child_restarts = m.child_restarts;
+			msgchan_send(
+			    c->chan, MSG_METRICS, 0, -1, &mt, sizeof(mt));
+			return;
+		}
+		if (c->role == &role_front &&
+		    msg->hdr.type >= MSG_SESSION_CREATE &&
+		    msg->hdr.type <= MSG_SESSION_ATTACH) {
+			container_front_msg(c->chan, msg);
+			return;
+		}
 		if (msg->hdr.type == MSG_READY &&
+
 		    msg_recv_ready(msg, &r) == 0) {
 			c->ready = 1;
 			log_debug("%s ready (pid %d)", c->role->name, r.pid);
@@ -464,8 +515,12 @@ master_cleanup(void)
 		event_free(c->ev_restart);
 		free(c);
 	}
+	container_free();
+	pgq_free(m.db);
 	if (m.ev_grace != NULL)
 		event_free(m.ev_grace);
+	if (m.ev_progress != NULL)
+		event_free(m.ev_progress);
 	if (m.listen_fd != -1)
 		close(m.listen_fd);
 }
@@ -529,6 +584,14 @@ master_main(struct config *conf, int foreground, int verbose)
 	if ((m.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	m.ev_grace = evtimer_new(m.base, master_grace_cb, NULL);
+	m.ev_progress = evtimer_new(m.base, master_progress_cb, NULL);
+	{
+		char conninfo[PATH_MAX + 64];
+
+		pg_conninfo(&m.conf, NULL, conninfo, sizeof(conninfo));
+		m.db = pgq_new(m.base, conninfo);
+	}
+	container_init(m.base, &m.conf, m.db, m.verbose);
 	for (i = 0; i < 3; i++) {
 		ev_sig[i] =
 		    evsignal_new(m.base, sigs[i], master_signal_cb, NULL);

@@ -51,17 +51,47 @@ int pg_migrate(const struct config *);
 /* Runs psql on alia's database with the given arguments. */
 int pg_psql(const struct config *, int argc, char **argv);
 
+/* pg_query.c */
+struct pgq;
+/* Queues idempotent statements for alia's database, run in order. */
+struct pgq *pgq_new(struct event_base *, const char *conninfo);
+void pgq_free(struct pgq *);
+/* Queues sql with text parameters (copied); retried across reconnects. */
+void pgq_exec(
+    struct pgq *, const char *sql, int nparams, const char *const *params);
+size_t pgq_pending(const struct pgq *);
+
+/* container.c */
+struct msg;
+struct msgchan;
+struct msg_metrics;
+void container_init(
+    struct event_base *, const struct config *, struct pgq *, int verbose);
+/* Answers front's session requests and takes browsers' websockets. */
+void container_front_msg(struct msgchan *front, struct msg *);
+/* A child exited: 1 if it was a session's worker (handled), else 0. */
+int container_child_exited(pid_t, int status);
+void container_metrics(struct msg_metrics *);
+/* Ends every session; container_busy() says when that is done. */
+void container_shutdown(void);
+int container_busy(void);
+void container_free(void);
+
 /* front.c */
 /* The front role: serves HTTP on the socket master hands over. */
 int front_main(int verbose);
 
 /* front_http.c */
+struct conn;
+struct http_request;
 struct front_http_conf {
 	const char *web_dir; /* directory served at / */
 	size_t max_body;
 	int header_timeout_ms; /* whole request head must arrive within */
 	int idle_timeout_ms;   /* keep-alive idle */
 	int max_conns;
+	/* Answers /api/, /ws/ and /metrics; NULL: they are 404. */
+	void (*api)(struct conn *, const struct http_request *);
 };
 /*
  * Serves HTTP on listen_fd (already bound and listening, non-blocking);
@@ -71,6 +101,23 @@ int front_http_start(
     struct event_base *, int listen_fd, const struct front_http_conf *);
 /* Closes the listener and every connection. */
 void front_http_stop(void);
+/* The connection waits for master: returns the id its answer carries. */
+uint64_t front_http_park(struct conn *);
+/* The connection waiting for answer req, or NULL if it went away. */
+struct conn *front_http_parked(uint64_t req);
+/* Answers the current request (a parked one resumes afterwards). */
+void front_http_respond(struct conn *, int status, const char *ctype,
+    const void *body, size_t len, const char *extra);
+/* Hands the socket over: a dup of its fd, or -1 if bytes are pending. */
+int front_http_detach(struct conn *);
+const char *front_http_peer(const struct conn *);
+
+/* front_api.c */
+void front_api_init(struct msgchan *master, const struct config *);
+/* Answers /api/, /ws/ and /metrics requests, asking master as needed. */
+void front_api_request(struct conn *, const struct http_request *);
+/* An answer from master to a parked request. */
+void front_api_master_msg(struct msg *);
 
 /* docker.c */
 struct evbuffer;

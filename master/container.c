@@ -1,0 +1,1028 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Sessions, as master sees them: each is a container, the worker process
+ * that owns its stream, and a row in alia.sessions. This file owns all
+ * three and every change of a session's state.
+ *
+ * A session moves STARTING -> RUNNING -> ENDED, never back:
+ *   STARTING  create, then attach (before start, so no output is lost),
+ *             then a worker is forked with the attach stream, then start.
+ *             Browsers that arrive meanwhile wait in the session's queue.
+ *   RUNNING   the container runs; a wait call on its own connection tells
+ *             when it exits. A worker that dies is replaced and given a
+ *             new attach stream (at most WORKER_RESTARTS in a minute).
+ *   ENDED     one close path (session_end): the row is updated, the worker
+ *             is told the exit code and left to say goodbye to its
+ *             browsers, the container is removed.
+ * Ending on purpose (DELETE, a timeout the worker reports, shutdown) sends
+ * SIGHUP and, after KILL_GRACE_MS, SIGKILL; the end itself is still seen
+ * through the wait call, so there is one way a session ends.
+ *
+ * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
+ * and the API can still ask about them. Docker calls carry a small
+ * context that is counted for the metrics and freed when they answer.
+ */
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/string.h>
+#include <bsd/sys/tree.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define KILL_GRACE_MS    2000
+#define WORKER_GRACE_MS  5000
+#define WORKER_RESTARTS  5
+#define WORKER_WINDOW_MS 60000
+#define MAX_ENDED        10000
+#define SANDBOX_HOME     "/home/learner"
+#define SANDBOX_USER     "1000:1000"
+
+enum session_state {
+	SESSION_STARTING,
+	SESSION_RUNNING,
+	SESSION_ENDED,
+};
+
+static const char *const session_state_names[] = {
+    "starting", "running", "ended"};
+
+struct browser_wait {
+	TAILQ_ENTRY(browser_wait) entry;
+	int fd;
+	struct msg_attach a;
+};
+TAILQ_HEAD(browser_wait_list, browser_wait);
+
+struct session {
+	RB_ENTRY(session) by_id;
+	TAILQ_ENTRY(session) entry; /* live or ended list */
+	uint64_t sid;
+	char id[SESSION_ID_LEN];
+	char owner[OWNER_LEN];
+	char container[80];
+	enum session_state state;
+	int flags;
+#define S_KILLING 0x1 /* SIGHUP sent; SIGKILL follows */
+#define S_CREATED 0x2 /* the container exists */
+	char end_reason[32];
+	uint16_t cols, rows;
+	int64_t created_us, started_us, ended_us;
+	int exit_code;
+	pid_t worker;
+	struct msgchan *chan;
+	int worker_restarts;
+	struct timespec restart_window;
+	struct browser_wait_list waiting;
+	struct event *ev_kill;
+	struct event *ev_worker;
+	struct msg_worker_stats stats;
+};
+RB_HEAD(session_tree, session);
+TAILQ_HEAD(session_list, session);
+
+static int
+session_cmp(struct session *a, struct session *b)
+{
+	return strcmp(a->id, b->id);
+}
+RB_GENERATE_STATIC(session_tree, session, by_id, session_cmp)
+
+/* A docker call in flight, for the metrics and to find its session. */
+struct dcall {
+	TAILQ_ENTRY(dcall) entry;
+	struct session *s;
+	void (*done)(struct session *, struct docker_result *);
+	struct timespec t0;
+	int timed; /* counts toward the latency metric */
+};
+TAILQ_HEAD(dcall_list, dcall);
+
+static struct {
+	const struct config *conf;
+	struct event_base *base;
+	struct docker *docker;
+	struct pgq *db;
+	int verbose;
+	int stopping;
+	uint64_t next_sid;
+	struct session_tree ids;
+	struct session_list live;
+	struct session_list ended;
+	size_t nended;
+	struct dcall_list calls;
+	struct msg_metrics m;
+} ct;
+
+static void session_end(struct session *, int, const char *);
+static void session_start_worker(struct session *, int, int);
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* A random (version 4) UUID in text form. */
+static void
+session_new_id(char *out)
+{
+	unsigned char b[16];
+
+	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+		fatal("%s: getrandom", __func__);
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, SESSION_ID_LEN,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x",
+	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+	    b[11], b[12], b[13], b[14], b[15]);
+}
+
+static struct session *
+session_find(const char *id)
+{
+	struct session key;
+
+	snprintf(key.id, sizeof(key.id), "%s", id);
+	return RB_FIND(session_tree, &ct.ids, &key);
+}
+
+static void
+session_db(const char *sql, int n, const char *const *params)
+{
+	pgq_exec(ct.db, sql, n, params);
+}
+
+static void
+session_fmt_us(char *buf, size_t len, int64_t us)
+{
+	snprintf(buf, len, "%lld.%06lld", (long long)(us / 1000000),
+	    (long long)(us % 1000000));
+}
+
+/* Runs a docker call's continuation, with its latency counted. */
+static void
+dcall_cb(struct docker_result *r, void *arg)
+{
+	static const long buckets[] = METRICS_DOCKER_BUCKETS_MS;
+	struct dcall *c = arg;
+	long ms;
+	size_t i;
+
+	TAILQ_REMOVE(&ct.calls, c, entry);
+	if (c->timed) {
+		ms = ms_since(&c->t0);
+		ct.m.docker_calls++;
+		ct.m.docker_latency_us_sum += (uint64_t)ms * 1000;
+		for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
+			if (ms <= buckets[i])
+				ct.m.docker_latency_le[i]++;
+	}
+	if (r->status == 0 || r->status >= 400)
+		ct.m.docker_errors++;
+	if (c->done != NULL)
+		c->done(c->s, r);
+	free(c);
+}
+
+static struct dcall *
+dcall(struct session *s, void (*done)(struct session *, struct docker_result *),
+    int timed)
+{
+	struct dcall *c;
+
+	c = xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->done = done;
+	c->timed = timed;
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	TAILQ_INSERT_TAIL(&ct.calls, c, entry);
+	return c;
+}
+
+/* For calls whose answer only matters when it is an error. */
+static void
+session_logged(struct session *s, struct docker_result *r)
+{
+	if (r->status == 0 || r->status >= 400)
+		log_warnx("session %s: docker: %s (status %d)",
+		    s != NULL ? s->id : "-",
+		    r->message != NULL ? r->message : "error", r->status);
+}
+
+static void
+session_remove_container(struct session *s)
+{
+	if (!(s->flags & S_CREATED))
+		return;
+	s->flags &= ~S_CREATED;
+	docker_remove(
+	    ct.docker, s->container, dcall_cb, dcall(s, session_logged, 1));
+}
+
+static void
+session_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SESSION_RUNNING)
+		docker_kill(ct.docker, s->container, "SIGKILL", dcall_cb,
+		    dcall(s, NULL, 1));
+}
+
+/*
+ * Ends the session on purpose: the end is seen through the wait call.
+ * Before the container runs, there is nothing to wait for: end at once.
+ */
+static void
+session_kill(struct session *s, const char *reason)
+{
+	struct timeval tv = {
+	    KILL_GRACE_MS / 1000, (KILL_GRACE_MS % 1000) * 1000};
+
+	if (s->state == SESSION_ENDED || (s->flags & S_KILLING))
+		return;
+	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	s->flags |= S_KILLING;
+	log_info("session %s: ending (%s)", s->id, reason);
+	if (s->state == SESSION_STARTING) {
+		/* The pending docker call sees S_KILLING and stops. */
+		return;
+	}
+	docker_kill(
+	    ct.docker, s->container, "SIGHUP", dcall_cb, dcall(s, NULL, 1));
+	evtimer_add(s->ev_kill, &tv);
+}
+
+static void
+session_worker_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->worker != 0) {
+		log_warnx("session %s: worker %ld did not exit; killing it",
+		    s->id, (long)s->worker);
+		kill(s->worker, SIGKILL);
+	}
+}
+
+static void
+session_drop_waiting(struct session *s)
+{
+	struct browser_wait *w;
+
+	while ((w = TAILQ_FIRST(&s->waiting)) != NULL) {
+		TAILQ_REMOVE(&s->waiting, w, entry);
+		close(w->fd);
+		free(w);
+	}
+}
+
+/* The one close path: the container has exited or could not run. */
+static void
+session_end(struct session *s, int code, const char *reason)
+{
+	struct timeval tv = {
+	    WORKER_GRACE_MS / 1000, (WORKER_GRACE_MS % 1000) * 1000};
+	struct msg_exit e;
+	char ended[32], scode[16];
+	const char *p[4];
+	struct session *old;
+
+	if (s->state == SESSION_ENDED)
+		return;
+	if (s->end_reason[0] == '\0')
+		snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	s->state = SESSION_ENDED;
+	s->exit_code = code;
+	s->ended_us = now_us();
+	evtimer_del(s->ev_kill);
+	TAILQ_REMOVE(&ct.live, s, entry);
+	TAILQ_INSERT_TAIL(&ct.ended, s, entry);
+	ct.m.sessions_ended++;
+	log_info(
+	    "session %s: ended (%s), exit code %d", s->id, s->end_reason, code);
+
+	session_fmt_us(ended, sizeof(ended), s->ended_us);
+	snprintf(scode, sizeof(scode), "%d", code);
+	p[0] = s->id;
+	p[1] = ended;
+	p[2] = code >= 0 ? scode : NULL;
+	p[3] = s->end_reason;
+	session_db("UPDATE alia.sessions SET state = 'ended', "
+	           "ended_at = to_timestamp($2::float8), exit_code = $3, "
+	           "end_reason = $4 WHERE id = $1",
+	    4, p);
+
+	session_drop_waiting(s);
+	if (s->chan != NULL) {
+		memset(&e, 0, sizeof(e));
+		e.code = code;
+		snprintf(e.reason, sizeof(e.reason), "%s", s->end_reason);
+		msgchan_send(
+		    s->chan, MSG_WORKER_EXITED, s->sid, -1, &e, sizeof(e));
+	}
+	if (s->worker != 0)
+		evtimer_add(s->ev_worker, &tv);
+	session_remove_container(s);
+
+	/* Forget the oldest ended sessions with nothing left to do. */
+	if (++ct.nended > MAX_ENDED && (old = TAILQ_FIRST(&ct.ended)) != NULL &&
+	    old->worker == 0) {
+		TAILQ_REMOVE(&ct.ended, old, entry);
+		RB_REMOVE(session_tree, &ct.ids, old);
+		event_free(old->ev_kill);
+		event_free(old->ev_worker);
+		free(old);
+		ct.nended--;
+	}
+}
+
+/* Ends a session that failed to start, with the daemon's word for why. */
+static void
+session_fail(struct session *s, const char *what, struct docker_result *r)
+{
+	char reason[32];
+
+	log_warnx("session %s: %s failed: %s (status %d)", s->id, what,
+	    r->message != NULL ? r->message : "error", r->status);
+	snprintf(reason, sizeof(reason), "%s failed", what);
+	session_end(s, -1, reason);
+}
+
+static void
+session_exited(struct session *s, struct docker_result *r)
+{
+	if (s->state == SESSION_ENDED)
+		return;
+	if (r->status != 200) {
+		/* The wait connection failed: look again before giving up. */
+		log_warnx("session %s: wait failed: %s (status %d)", s->id,
+		    r->message != NULL ? r->message : "error", r->status);
+		if (r->status == 404) {
+			session_end(s, -1, "container vanished");
+			return;
+		}
+		docker_wait(ct.docker, s->container, NULL, dcall_cb,
+		    dcall(s, session_exited, 0));
+		return;
+	}
+	session_end(s, r->exit_code, "exited");
+}
+
+static void
+session_resized(struct session *s, struct docker_result *r)
+{
+	if (r->status != 200 && s->state == SESSION_RUNNING)
+		log_warnx("session %s: resize: %s (status %d)", s->id,
+		    r->message != NULL ? r->message : "error", r->status);
+}
+
+static void
+session_resize(struct session *s)
+{
+	char cols[8], rows[8];
+	const char *p[3];
+
+	if (s->state != SESSION_RUNNING)
+		return;
+	docker_resize(ct.docker, s->container, s->rows, s->cols, dcall_cb,
+	    dcall(s, session_resized, 1));
+	snprintf(cols, sizeof(cols), "%u", s->cols);
+	snprintf(rows, sizeof(rows), "%u", s->rows);
+	p[0] = s->id;
+	p[1] = cols;
+	p[2] = rows;
+	session_db("UPDATE alia.sessions SET cols = $2, rows = $3 "
+	           "WHERE id = $1",
+	    3, p);
+}
+
+static void
+session_started(struct session *s, struct docker_result *r)
+{
+	char started[32];
+	const char *p[3];
+
+	if (r->status != 204 && r->status != 304) {
+		session_fail(s, "start", r);
+		return;
+	}
+	s->state = SESSION_RUNNING;
+	s->started_us = now_us();
+	log_info("session %s: running (container %.12s)", s->id, s->container);
+	session_fmt_us(started, sizeof(started), s->started_us);
+	p[0] = s->id;
+	p[1] = s->container;
+	p[2] = started;
+	session_db("UPDATE alia.sessions SET state = 'running', "
+	           "container_id = $2, started_at = to_timestamp($3::float8) "
+	           "WHERE id = $1 AND state <> 'ended'",
+	    3, p);
+	docker_wait(ct.docker, s->container, NULL, dcall_cb,
+	    dcall(s, session_exited, 0));
+	session_resize(s);
+	if (s->flags & S_KILLING) {
+		s->flags &= ~S_KILLING;
+		session_kill(s, s->end_reason);
+	}
+}
+
+static void
+session_attached(struct session *s, struct docker_result *r)
+{
+	if (r->status != 101 || r->fd == -1) {
+		if (s->state == SESSION_STARTING)
+			session_fail(s, "attach", r);
+		else if (s->state == SESSION_RUNNING)
+			session_kill(s, "attach failed");
+		return;
+	}
+	if (r->pending != NULL && evbuffer_get_length(r->pending) > 0)
+		log_warnx("session %s: %zu bytes arrived before the worker; "
+		          "dropped",
+		    s->id, evbuffer_get_length(r->pending));
+	if (s->state == SESSION_ENDED)
+		return; /* the fd is closed by the client */
+	session_start_worker(s, r->fd, s->state == SESSION_RUNNING);
+	r->fd = -1;
+	if (s->state == SESSION_STARTING) {
+		if (s->flags & S_KILLING) {
+			session_end(s, -1, s->end_reason);
+			return;
+		}
+		docker_start(ct.docker, s->container, dcall_cb,
+		    dcall(s, session_started, 1));
+	}
+}
+
+static void
+session_created(struct session *s, struct docker_result *r)
+{
+	if (r->status != 201 || r->id == NULL) {
+		session_fail(s, "create", r);
+		return;
+	}
+	snprintf(s->container, sizeof(s->container), "%s", r->id);
+	s->flags |= S_CREATED;
+	if (s->flags & S_KILLING) {
+		session_end(s, -1, s->end_reason);
+		return;
+	}
+	docker_attach(
+	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
+}
+
+static void
+session_create_container(struct session *s)
+{
+	const char *cmd[] = {"/bin/sh", NULL};
+	const char *env[] = {"TERM=xterm-256color", "HOME=" SANDBOX_HOME,
+	    "ENV=/etc/profile", "LANG=C.UTF-8", NULL};
+	struct docker_create_opts o;
+	char name[64];
+
+	snprintf(name, sizeof(name), "alia-%s", s->id);
+	memset(&o, 0, sizeof(o));
+	o.name = name;
+	o.image = ct.conf->image;
+	o.cmd = cmd;
+	o.env = env;
+	o.user = SANDBOX_USER;
+	o.workdir = SANDBOX_HOME;
+	o.hostname = "alia";
+	o.session = s->id;
+	o.owner = ct.conf->node;
+	o.tty = 1;
+	o.memory = ct.conf->memory;
+	o.nano_cpus = ct.conf->nano_cpus;
+	o.pids_limit = ct.conf->pids;
+	o.network = ct.conf->network;
+	docker_create(ct.docker, &o, dcall_cb, dcall(s, session_created, 1));
+}
+
+static void
+session_forward_browsers(struct session *s)
+{
+	struct browser_wait *w;
+
+	while (s->chan != NULL && (w = TAILQ_FIRST(&s->waiting)) != NULL) {
+		TAILQ_REMOVE(&s->waiting, w, entry);
+		msgchan_send(s->chan, MSG_WORKER_BROWSER, s->sid, w->fd, &w->a,
+		    sizeof(w->a));
+		free(w);
+	}
+}
+
+static void
+session_worker_msg(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *m, void *arg)
+{
+	struct session *s = arg;
+	struct msg_worker_stats st;
+	struct msg_resize rz;
+	struct msg_end e;
+
+	switch (ev) {
+	case MSGCHAN_MSG:
+		switch (m->hdr.type) {
+		case MSG_WORKER_RESIZE:
+			if (msg_get(m, MSG_WORKER_RESIZE, &rz, sizeof(rz)) ==
+			        -1 ||
+			    rz.cols == 0 || rz.rows == 0 || rz.cols > 1000 ||
+			    rz.rows > 1000)
+				break;
+			s->cols = rz.cols;
+			s->rows = rz.rows;
+			session_resize(s);
+			return;
+		case MSG_WORKER_END:
+			if (msg_get(m, MSG_WORKER_END, &e, sizeof(e)) == -1)
+				break;
+			e.reason[sizeof(e.reason) - 1] = '\0';
+			session_kill(s, e.reason);
+			return;
+		case MSG_WORKER_STATS:
+			if (msg_get(m, MSG_WORKER_STATS, &st, sizeof(st)) == -1)
+				break;
+			if (st.bytes_out >= s->stats.bytes_out)
+				ct.m.bytes_out +=
+				    st.bytes_out - s->stats.bytes_out;
+			if (st.bytes_in >= s->stats.bytes_in)
+				ct.m.bytes_in +=
+				    st.bytes_in - s->stats.bytes_in;
+			if (st.resyncs >= s->stats.resyncs)
+				ct.m.resyncs += st.resyncs - s->stats.resyncs;
+			s->stats = st;
+			return;
+		}
+		log_warnx("session %s: worker sent unexpected message %u",
+		    s->id, m->hdr.type);
+		return;
+	case MSGCHAN_LOWAT:
+		return;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		/* The worker is going; its exit is handled when reaped. */
+		msgchan_free(s->chan);
+		s->chan = NULL;
+		return;
+	}
+}
+
+/* Forks the session's worker and hands it the attach stream (owned). */
+static void
+session_start_worker(struct session *s, int attach_fd, int restarted)
+{
+	struct msg_worker_start w;
+	int sv[2];
+
+	if (msg_socketpair(sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		close(attach_fd);
+		session_kill(s, "no worker");
+		return;
+	}
+	if ((s->worker = proc_spawn("worker", sv[1], ct.verbose)) == -1) {
+		s->worker = 0;
+		close(sv[0]);
+		close(sv[1]);
+		close(attach_fd);
+		session_kill(s, "no worker");
+		return;
+	}
+	close(sv[1]);
+	s->chan = msgchan_new(ct.base, sv[0], session_worker_msg, s);
+	msgchan_send(
+	    s->chan, MSG_CONFIG, s->sid, -1, ct.conf, sizeof(*ct.conf));
+	memset(&w, 0, sizeof(w));
+	snprintf(w.session, sizeof(w.session), "%s", s->id);
+	w.cols = s->cols;
+	w.rows = s->rows;
+	w.restarted = restarted;
+	w.started_us = s->started_us != 0 ? s->started_us : now_us();
+	w.idle_timeout = ct.conf->idle_timeout;
+	w.max_lifetime = ct.conf->max_lifetime;
+	w.reconnect_grace = ct.conf->reconnect_grace;
+	msgchan_send(
+	    s->chan, MSG_WORKER_START, s->sid, attach_fd, &w, sizeof(w));
+	s->stats.bytes_out = s->stats.bytes_in = 0;
+	s->stats.resyncs = 0;
+	log_debug("session %s: worker %ld started", s->id, (long)s->worker);
+	session_forward_browsers(s);
+}
+
+int
+container_child_exited(pid_t pid, int status)
+{
+	struct session *s = NULL, *t;
+
+	TAILQ_FOREACH (t, &ct.live, entry)
+		if (t->worker == pid) {
+			s = t;
+			break;
+		}
+	if (s == NULL)
+		TAILQ_FOREACH (t, &ct.ended, entry)
+			if (t->worker == pid) {
+				s = t;
+				break;
+			}
+	if (s == NULL)
+		return 0;
+	s->worker = 0;
+	msgchan_free(s->chan);
+	s->chan = NULL;
+	evtimer_del(s->ev_worker);
+	if (s->state == SESSION_ENDED || ct.stopping)
+		return 1;
+	ct.m.worker_restarts++;
+	if (s->worker_restarts == 0 ||
+	    ms_since(&s->restart_window) > WORKER_WINDOW_MS) {
+		s->worker_restarts = 0;
+		clock_gettime(CLOCK_MONOTONIC, &s->restart_window);
+	}
+	if (++s->worker_restarts > WORKER_RESTARTS) {
+		log_warnx("session %s: worker died %d times within a minute",
+		    s->id, WORKER_RESTARTS);
+		session_kill(s, "worker keeps crashing");
+		return 1;
+	}
+	log_warnx("session %s: worker %ld %s %d; replacing it", s->id,
+	    (long)pid, WIFSIGNALED(status) ? "killed by signal" : "exited",
+	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (s->state == SESSION_RUNNING)
+		docker_attach(ct.docker, s->container, dcall_cb,
+		    dcall(s, session_attached, 1));
+	else
+		/* Still starting: the attach is the worker's; start over. */
+		session_kill(s, "worker died while starting");
+	return 1;
+}
+
+static int
+session_count(const char *owner)
+{
+	struct session *s;
+	int n = 0;
+
+	TAILQ_FOREACH (s, &ct.live, entry)
+		if (strcmp(s->owner, owner) == 0)
+			n++;
+	return n;
+}
+
+static void
+session_info(const struct session *s, uint64_t req, int status,
+    struct msg_session_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->req = req;
+	i->status = status;
+	snprintf(i->session, sizeof(i->session), "%s", s->id);
+	snprintf(
+	    i->state, sizeof(i->state), "%s", session_state_names[s->state]);
+	snprintf(i->owner, sizeof(i->owner), "%s", s->owner);
+	strlcpy(i->image, ct.conf->image, sizeof(i->image));
+	snprintf(i->end_reason, sizeof(i->end_reason), "%s", s->end_reason);
+	i->created_us = s->created_us;
+	i->started_us = s->started_us;
+	i->ended_us = s->ended_us;
+	i->exit_code = s->state == SESSION_ENDED ? s->exit_code : -1;
+	i->cols = s->cols;
+	i->rows = s->rows;
+	i->viewers = s->state == SESSION_ENDED ? 0 : s->stats.browsers;
+}
+
+static void
+reply_error(
+    struct msgchan *front, uint64_t req, int status, const char *message)
+{
+	struct msg_session_info i;
+
+	memset(&i, 0, sizeof(i));
+	i.req = req;
+	i.status = status;
+	i.exit_code = -1;
+	snprintf(i.message, sizeof(i.message), "%s", message);
+	msgchan_send(front, MSG_SESSION_INFO, 0, -1, &i, sizeof(i));
+}
+
+static void
+reply_info(struct msgchan *front, const struct session *s, uint64_t req,
+    int status, int more)
+{
+	struct msg_session_info i;
+
+	session_info(s, req, status, &i);
+	i.more = more;
+	msgchan_send(front, MSG_SESSION_INFO, s->sid, -1, &i, sizeof(i));
+}
+
+static void
+container_create_session(struct msgchan *front, struct msg_session_req *r)
+{
+	char created[32], cols[8], rows[8];
+	const char *p[6];
+	struct session *s;
+	char msg[128];
+
+	if (ct.stopping) {
+		reply_error(front, r->req, 503, "the server is stopping");
+		return;
+	}
+	if (session_count(r->owner) >= ct.conf->max_sessions_per_user) {
+		snprintf(msg, sizeof(msg),
+		    "too many sessions: at most %lld at once per user",
+		    (long long)ct.conf->max_sessions_per_user);
+		reply_error(front, r->req, 429, msg);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->sid = ++ct.next_sid;
+	do
+		session_new_id(s->id);
+	while (session_find(s->id) != NULL);
+	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
+	s->cols = r->cols >= 1 && r->cols <= 1000 ? r->cols : 80;
+	s->rows = r->rows >= 1 && r->rows <= 1000 ? r->rows : 24;
+	s->created_us = now_us();
+	s->exit_code = -1;
+	s->state = SESSION_STARTING;
+	TAILQ_INIT(&s->waiting);
+	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
+	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
+	RB_INSERT(session_tree, &ct.ids, s);
+	TAILQ_INSERT_TAIL(&ct.live, s, entry);
+	ct.m.sessions_created++;
+	log_info("session %s: created for %s", s->id, s->owner);
+
+	session_fmt_us(created, sizeof(created), s->created_us);
+	snprintf(cols, sizeof(cols), "%u", s->cols);
+	snprintf(rows, sizeof(rows), "%u", s->rows);
+	p[0] = s->id;
+	p[1] = s->owner;
+	p[2] = ct.conf->image;
+	p[3] = created;
+	p[4] = cols;
+	p[5] = rows;
+	session_db("INSERT INTO alia.sessions (id, owner, image, state, "
+	           "created_at, cols, rows) VALUES ($1, $2, $3, 'created', "
+	           "to_timestamp($4::float8), $5, $6) "
+	           "ON CONFLICT (id) DO NOTHING",
+	    6, p);
+	session_create_container(s);
+	reply_info(front, s, r->req, 201, 0);
+}
+
+/* Looks up a session for owner; answers 404/403 and returns NULL if none. */
+static struct session *
+container_lookup(struct msgchan *front, struct msg_session_req *r)
+{
+	struct session *s;
+
+	if ((s = session_find(r->session)) == NULL) {
+		reply_error(front, r->req, 404, "no such session");
+		return NULL;
+	}
+	if (strcmp(s->owner, r->owner) != 0) {
+		reply_error(front, r->req, 403, "this session is not yours");
+		return NULL;
+	}
+	return s;
+}
+
+static void
+container_list(struct msgchan *front, struct msg_session_req *r)
+{
+	struct session *s, *last = NULL;
+	struct session_list *lists[] = {&ct.ended, &ct.live};
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		TAILQ_FOREACH (s, lists[i], entry) {
+			if (strcmp(s->owner, r->owner) != 0)
+				continue;
+			if (last != NULL)
+				reply_info(front, last, r->req, 200, 1);
+			last = s;
+		}
+	if (last != NULL)
+		reply_info(front, last, r->req, 200, 0);
+	else
+		reply_error(front, r->req, 200, "");
+}
+
+static void
+container_attach_browser(struct msg *m)
+{
+	struct browser_wait *w;
+	struct msg_attach a;
+	struct session *s;
+	int fd = msg_take_fd(m);
+
+	if (msg_get(m, MSG_SESSION_ATTACH, &a, sizeof(a)) == -1) {
+		close(fd);
+		return;
+	}
+	a.session[sizeof(a.session) - 1] = '\0';
+	a.owner[sizeof(a.owner) - 1] = '\0';
+	if ((s = session_find(a.session)) == NULL ||
+	    strcmp(s->owner, a.owner) != 0 || s->state == SESSION_ENDED) {
+		log_info("browser for session %s refused: %s", a.session,
+		    s == NULL                       ? "unknown"
+		        : s->state == SESSION_ENDED ? "ended"
+		                                    : "not the owner");
+		close(fd);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->fd = fd;
+	w->a = a;
+	TAILQ_INSERT_TAIL(&s->waiting, w, entry);
+	session_forward_browsers(s);
+}
+
+void
+container_front_msg(struct msgchan *front, struct msg *m)
+{
+	struct msg_session_req r;
+	struct session *s;
+
+	if (m->hdr.type == MSG_SESSION_ATTACH) {
+		container_attach_browser(m);
+		return;
+	}
+	if (m->len != sizeof(r)) {
+		log_warnx(
+		    "front sent a bad session request (type %u)", m->hdr.type);
+		return;
+	}
+	memcpy(&r, m->payload, sizeof(r));
+	r.owner[sizeof(r.owner) - 1] = '\0';
+	r.session[sizeof(r.session) - 1] = '\0';
+	switch (m->hdr.type) {
+	case MSG_SESSION_CREATE:
+		container_create_session(front, &r);
+		break;
+	case MSG_SESSION_LIST:
+		container_list(front, &r);
+		break;
+	case MSG_SESSION_GET:
+		if ((s = container_lookup(front, &r)) != NULL)
+			reply_info(front, s, r.req, 200, 0);
+		break;
+	case MSG_SESSION_DELETE:
+		if ((s = container_lookup(front, &r)) == NULL)
+			break;
+		session_kill(s, "deleted");
+		reply_info(front, s, r.req, 204, 0);
+		break;
+	default:
+		log_warnx("front sent unexpected message %u", m->hdr.type);
+	}
+}
+
+void
+container_metrics(struct msg_metrics *out)
+{
+	uint64_t req = out->req;
+	struct session *s;
+
+	*out = ct.m;
+	out->req = req;
+	out->sessions_active = 0;
+	TAILQ_FOREACH (s, &ct.live, entry)
+		out->sessions_active++;
+}
+
+/* Containers of an earlier run of this node: remove them. */
+static void
+container_reconciled(struct session *unused, struct docker_result *r)
+{
+	size_t i;
+
+	if (r->status != 200) {
+		log_warnx("listing old containers failed: %s (status %d)",
+		    r->message != NULL ? r->message : "error", r->status);
+		return;
+	}
+	for (i = 0; i < r->ncontainers; i++) {
+		log_info("removing container %.12s of an earlier run "
+		         "(session %s)",
+		    r->containers[i].id,
+		    r->containers[i].session != NULL ? r->containers[i].session
+		                                     : "?");
+		docker_remove(ct.docker, r->containers[i].id, dcall_cb,
+		    dcall(NULL, session_logged, 1));
+	}
+}
+
+void
+container_init(struct event_base *base, const struct config *conf,
+    struct pgq *db, int verbose)
+{
+	memset(&ct, 0, sizeof(ct));
+	ct.base = base;
+	ct.conf = conf;
+	ct.db = db;
+	ct.verbose = verbose;
+	RB_INIT(&ct.ids);
+	TAILQ_INIT(&ct.live);
+	TAILQ_INIT(&ct.ended);
+	TAILQ_INIT(&ct.calls);
+	ct.docker = docker_new(base, conf->docker);
+	docker_list(ct.docker, conf->node, dcall_cb,
+	    dcall(NULL, container_reconciled, 1));
+	session_db("UPDATE alia.sessions SET state = 'ended', "
+	           "ended_at = coalesce(ended_at, now()), "
+	           "end_reason = coalesce(end_reason, 'server restart') "
+	           "WHERE state <> 'ended'",
+	    0, NULL);
+}
+
+void
+container_shutdown(void)
+{
+	struct session *s;
+
+	ct.stopping = 1;
+	while ((s = TAILQ_FIRST(&ct.live)) != NULL) {
+		snprintf(
+		    s->end_reason, sizeof(s->end_reason), "server stopped");
+		session_end(s, -1, "server stopped");
+	}
+	TAILQ_FOREACH (s, &ct.ended, entry)
+		if (s->worker != 0)
+			kill(s->worker, SIGTERM);
+}
+
+int
+container_busy(void)
+{
+	struct session *s;
+	struct dcall *c;
+
+	TAILQ_FOREACH (c, &ct.calls, entry)
+		if (c->timed)
+			return 1;
+	TAILQ_FOREACH (s, &ct.ended, entry)
+		if (s->worker != 0)
+			return 1;
+	return pgq_pending(ct.db) > 0;
+}
+
+void
+container_free(void)
+{
+	struct session *s;
+	struct dcall *c;
+
+	docker_free(ct.docker);
+	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
+		TAILQ_REMOVE(&ct.calls, c, entry);
+		free(c);
+	}
+	while ((s = RB_ROOT(&ct.ids)) != NULL) {
+		RB_REMOVE(session_tree, &ct.ids, s);
+		session_drop_waiting(s);
+		msgchan_free(s->chan);
+		event_free(s->ev_kill);
+		event_free(s->ev_worker);
+		free(s);
+	}
+}

@@ -1,0 +1,716 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * front's JSON API, websocket upgrades and /metrics. Everything about a
+ * session is master's to say, so most requests are parked (front_http.c)
+ * and answered when master's reply arrives; a pending entry remembers
+ * what the reply is for. A websocket upgrade is checked here — request
+ * shape, the caller's right to the session, no bytes sent ahead of the
+ * handshake — and then the socket itself goes to master, which hands it
+ * to the session's worker; the worker writes the 101.
+ *
+ * Identity (auth = none): a browser gets a random 128-bit value in an
+ * HttpOnly cookie; its owner name is a hash of that value, so neither the
+ * database nor the logs ever hold the secret itself.
+ */
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <openssl/evp.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define COOKIE_NAME "alia_id"
+#define COOKIE_HEX  32
+#define JSON_TYPE   "application/json"
+#define PENDING_TTL 60
+
+enum api_kind {
+	API_CREATE,
+	API_LIST,
+	API_GET,
+	API_DELETE,
+	API_WS,
+	API_METRICS,
+};
+
+struct pending {
+	TAILQ_ENTRY(pending) entry;
+	uint64_t req;
+	enum api_kind kind;
+	time_t since;
+	char *setcookie; /* extra headers for the answer, or NULL */
+	yajl_gen list;   /* API_LIST: the array being built */
+	struct msg_attach attach;
+};
+TAILQ_HEAD(pending_list, pending);
+
+static struct {
+	struct msgchan *master;
+	const struct config *conf;
+	struct pending_list pending;
+} fa;
+
+void
+front_api_init(struct msgchan *master, const struct config *conf)
+{
+	fa.master = master;
+	fa.conf = conf;
+	TAILQ_INIT(&fa.pending);
+}
+
+static void
+pending_free(struct pending *p)
+{
+	TAILQ_REMOVE(&fa.pending, p, entry);
+	if (p->list != NULL)
+		yajl_gen_free(p->list);
+	free(p->setcookie);
+	free(p);
+}
+
+static struct pending *
+pending_find(uint64_t req)
+{
+	struct pending *p;
+
+	TAILQ_FOREACH (p, &fa.pending, entry)
+		if (p->req == req)
+			return p;
+	return NULL;
+}
+
+/* Forgets answers that never came (master restarted, say). */
+static void
+pending_expire(void)
+{
+	struct pending *p, *next;
+	time_t now = time(NULL);
+
+	for (p = TAILQ_FIRST(&fa.pending); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (now - p->since > PENDING_TTL)
+			pending_free(p);
+	}
+}
+
+static void
+gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static void
+gen_key_str(yajl_gen g, const char *k, const char *v)
+{
+	gen_str(g, k);
+	if (v == NULL)
+		yajl_gen_null(g);
+	else
+		gen_str(g, v);
+}
+
+static void
+gen_key_int(yajl_gen g, const char *k, long long v)
+{
+	gen_str(g, k);
+	yajl_gen_integer(g, v);
+}
+
+/* Sends the generator's document as the answer. */
+static void
+api_send_json(struct conn *c, int status, yajl_gen g, const char *extra)
+{
+	const unsigned char *buf;
+	size_t len;
+	char *hdr;
+
+	yajl_gen_get_buf(g, &buf, &len);
+	xasprintf(
+	    &hdr, "Cache-Control: no-store\r\n%s", extra != NULL ? extra : "");
+	front_http_respond(c, status, JSON_TYPE, buf, len, hdr);
+	free(hdr);
+}
+
+static void
+api_error(struct conn *c, int status, const char *message, const char *extra)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+
+	yajl_gen_map_open(g);
+	gen_key_str(g, "error", message);
+	yajl_gen_map_close(g);
+	api_send_json(c, status, g, extra);
+	yajl_gen_free(g);
+}
+
+static void
+fmt_time(char *buf, size_t len, int64_t us)
+{
+	struct tm tm;
+	time_t t = (time_t)(us / 1000000);
+
+	gmtime_r(&t, &tm);
+	if (snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
+	        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	        tm.tm_min, tm.tm_sec, (long long)(us % 1000000)) >= (int)len)
+		buf[0] = '\0';
+}
+
+static void
+gen_session(yajl_gen g, const struct msg_session_info *i)
+{
+	char t[40], ws[80];
+
+	yajl_gen_map_open(g);
+	gen_key_str(g, "id", i->session);
+	gen_key_str(g, "state", i->state);
+	gen_key_str(g, "image", i->image);
+	fmt_time(t, sizeof(t), i->created_us);
+	gen_key_str(g, "created_at", t);
+	fmt_time(t, sizeof(t), i->started_us);
+	gen_key_str(g, "started_at", i->started_us != 0 ? t : NULL);
+	fmt_time(t, sizeof(t), i->ended_us);
+	gen_key_str(g, "ended_at", i->ended_us != 0 ? t : NULL);
+	gen_str(g, "exit_code");
+	if (i->exit_code >= 0 && strcmp(i->state, "ended") == 0)
+		yajl_gen_integer(g, i->exit_code);
+	else
+		yajl_gen_null(g);
+	gen_key_str(g, "end_reason", i->end_reason[0] ? i->end_reason : NULL);
+	gen_key_int(g, "cols", i->cols);
+	gen_key_int(g, "rows", i->rows);
+	gen_key_int(g, "viewers", i->viewers);
+	snprintf(ws, sizeof(ws), "/ws/sessions/%s", i->session);
+	gen_key_str(g, "ws", ws);
+	yajl_gen_map_close(g);
+}
+
+/* Whether the cookie value is ours in form: COOKIE_HEX lowercase hex. */
+static int
+cookie_valid(const char *v, size_t n)
+{
+	size_t i;
+
+	if (n != COOKIE_HEX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)v[i]) ||
+		    isupper((unsigned char)v[i]))
+			return 0;
+	return 1;
+}
+
+/* Finds our cookie's value in a Cookie header; its length in *n. */
+static const char *
+cookie_find(const char *hdr, size_t *n)
+{
+	const char *p = hdr;
+	size_t klen = strlen(COOKIE_NAME);
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t;");
+		if (strncmp(p, COOKIE_NAME, klen) == 0 && p[klen] == '=') {
+			p += klen + 1;
+			*n = strcspn(p, "; \t");
+			return p;
+		}
+		p = strchr(p, ';');
+	}
+	return NULL;
+}
+
+/*
+ * The caller's owner name. Without a valid cookie, a new identity is made
+ * when create is set (its Set-Cookie header in *setcookie), else NULL.
+ */
+static int
+api_identity(
+    const struct http_request *req, int create, char *owner, char **setcookie)
+{
+	unsigned char raw[COOKIE_HEX / 2], md[EVP_MAX_MD_SIZE];
+	char value[COOKIE_HEX + 1];
+	const char *hdr, *v = NULL;
+	unsigned int mdlen, i;
+	size_t n = 0;
+
+	*setcookie = NULL;
+	if ((hdr = http_header_get(req, "Cookie")) != NULL)
+		v = cookie_find(hdr, &n);
+	if (v != NULL && cookie_valid(v, n))
+		memcpy(value, v, COOKIE_HEX);
+	else if (!create)
+		return -1;
+	else {
+		if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+			fatal("%s: getrandom", __func__);
+		for (i = 0; i < sizeof(raw); i++)
+			snprintf(value + 2 * i, 3, "%02x", raw[i]);
+		xasprintf(setcookie,
+		    "Set-Cookie: " COOKIE_NAME "=%.*s; Path=/; HttpOnly; "
+		    "SameSite=Strict; Max-Age=31536000\r\n",
+		    COOKIE_HEX, value);
+	}
+	value[COOKIE_HEX] = '\0';
+	if (!EVP_Digest(value, COOKIE_HEX, md, &mdlen, EVP_sha256(), NULL))
+		fatalx("%s: sha256", __func__);
+	memcpy(owner, "anon-", 5);
+	for (i = 0; i < 12; i++)
+		snprintf(owner + 5 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+/* Whether s is a session id in form (a UUID in lowercase text). */
+static int
+session_id_valid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != SESSION_ID_LEN - 1)
+		return 0;
+	for (i = 0; i < SESSION_ID_LEN - 1; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i]) ||
+		    isupper((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static struct pending *
+api_park(struct conn *c, enum api_kind kind, char *setcookie)
+{
+	struct pending *p;
+
+	pending_expire();
+	p = xcalloc(1, sizeof(*p));
+	p->req = front_http_park(c);
+	p->kind = kind;
+	p->since = time(NULL);
+	p->setcookie = setcookie;
+	TAILQ_INSERT_TAIL(&fa.pending, p, entry);
+	return p;
+}
+
+static void
+api_ask(uint32_t type, struct pending *p, const char *owner,
+    const char *session, int cols, int rows)
+{
+	struct msg_session_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.req = p->req;
+	snprintf(r.owner, sizeof(r.owner), "%s", owner);
+	if (session != NULL)
+		snprintf(r.session, sizeof(r.session), "%s", session);
+	r.cols = (uint16_t)cols;
+	r.rows = (uint16_t)rows;
+	msgchan_send(fa.master, type, 0, -1, &r, sizeof(r));
+}
+
+/* Reads {"cols": C, "rows": R} (both optional) from a create body. */
+static int
+api_create_size(const struct http_request *req, int *cols, int *rows, char *err,
+    size_t errlen)
+{
+	const char *cp[] = {"cols", NULL}, *rp[] = {"rows", NULL};
+	yajl_val tree, v;
+	const char **paths[] = {cp, rp};
+	int *out[] = {cols, rows};
+	size_t i;
+
+	*cols = *rows = 0;
+	if (req->bodylen == 0)
+		return 0;
+	if ((tree = yajl_tree_parse(req->body, err, errlen)) == NULL) {
+		snprintf(err, errlen, "the body is not valid JSON");
+		return -1;
+	}
+	if (!YAJL_IS_OBJECT(tree)) {
+		yajl_tree_free(tree);
+		snprintf(err, errlen, "the body must be a JSON object");
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if ((v = yajl_tree_get(tree, paths[i], yajl_t_any)) == NULL)
+			continue;
+		if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1 ||
+		    YAJL_GET_INTEGER(v) > 1000) {
+			yajl_tree_free(tree);
+			snprintf(err, errlen,
+			    "%s must be a whole number from 1 to 1000",
+			    paths[i][0]);
+			return -1;
+		}
+		*out[i] = (int)YAJL_GET_INTEGER(v);
+	}
+	yajl_tree_free(tree);
+	return 0;
+}
+
+/* Whether header hdr holds token tok in its comma-separated list. */
+static int
+header_has_token(
+    const struct http_request *req, const char *hdr, const char *tok)
+{
+	const char *v = http_header_get(req, hdr), *p;
+	size_t n = strlen(tok), len;
+
+	if (v == NULL)
+		return 0;
+	for (p = v; *p != '\0';) {
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == n && strncasecmp(p, tok, n) == 0)
+			return 1;
+		p += len;
+	}
+	return 0;
+}
+
+/* Whether a Sec-WebSocket-Key is base64 of 16 bytes. */
+static int
+ws_key_valid(const char *k)
+{
+	size_t i;
+
+	if (k == NULL || strlen(k) != 24 || strcmp(k + 22, "==") != 0)
+		return 0;
+	for (i = 0; i < 22; i++)
+		if (!isalnum((unsigned char)k[i]) && k[i] != '+' && k[i] != '/')
+			return 0;
+	return 1;
+}
+
+/* A cross-site page must not open a terminal with our cookie. */
+static int
+origin_ok(const struct http_request *req)
+{
+	const char *origin = http_header_get(req, "Origin");
+	const char *host = http_header_get(req, "Host");
+	const char *p;
+
+	if (origin == NULL)
+		return 1; /* not a browser */
+	if (host == NULL)
+		return 0;
+	if (strncmp(origin, "http://", 7) == 0)
+		p = origin + 7;
+	else if (strncmp(origin, "https://", 8) == 0)
+		p = origin + 8;
+	else
+		return 0;
+	return strcasecmp(p, host) == 0;
+}
+
+static void
+api_ws(struct conn *c, const struct http_request *req, const char *id)
+{
+	struct pending *p;
+	char owner[OWNER_LEN], *setcookie;
+	const char *key = http_header_get(req, "Sec-WebSocket-Key");
+	const char *ver = http_header_get(req, "Sec-WebSocket-Version");
+	int mode = ATTACH_CONTROL;
+
+	if (req->minor != 1 || !header_has_token(req, "Upgrade", "websocket") ||
+	    !header_has_token(req, "Connection", "upgrade")) {
+		api_error(c, 400,
+		    "a websocket upgrade request is expected here", NULL);
+		return;
+	}
+	if (ver == NULL || strcmp(ver, "13") != 0) {
+		api_error(c, 426, "websocket version 13 is required",
+		    "Sec-WebSocket-Version: 13\r\n");
+		return;
+	}
+	if (!ws_key_valid(key)) {
+		api_error(
+		    c, 400, "Sec-WebSocket-Key is missing or malformed", NULL);
+		return;
+	}
+	if (req->bodylen > 0) {
+		api_error(c, 400, "an upgrade request has no body", NULL);
+		return;
+	}
+	if (req->query != NULL) {
+		if (strcmp(req->query, "mode=watch") == 0)
+			mode = ATTACH_WATCH;
+		else if (strcmp(req->query, "mode=control") != 0) {
+			api_error(
+			    c, 400, "mode must be control or watch", NULL);
+			return;
+		}
+	}
+	if (!origin_ok(req)) {
+		log_warnx("%s: cross-origin websocket refused (Origin %s)",
+		    front_http_peer(c), http_header_get(req, "Origin"));
+		api_error(c, 403, "cross-origin websocket refused", NULL);
+		return;
+	}
+	if (!session_id_valid(id)) {
+		api_error(c, 404, "no such session", NULL);
+		return;
+	}
+	if (api_identity(req, 0, owner, &setcookie) == -1) {
+		api_error(c, 403, "no identity: create a session first", NULL);
+		return;
+	}
+	p = api_park(c, API_WS, NULL);
+	snprintf(p->attach.session, sizeof(p->attach.session), "%s", id);
+	snprintf(p->attach.key, sizeof(p->attach.key), "%s", key);
+	snprintf(p->attach.owner, sizeof(p->attach.owner), "%s", owner);
+	p->attach.mode = mode;
+	api_ask(MSG_SESSION_GET, p, owner, id, 0, 0);
+}
+
+void
+front_api_request(struct conn *c, const struct http_request *req)
+{
+	struct msg_metrics mt;
+	struct pending *p;
+	char owner[OWNER_LEN], err[256], *setcookie = NULL;
+	const char *path = req->path, *id;
+	int cols, rows;
+
+	if (strcmp(path, "/metrics") == 0) {
+		p = api_park(c, API_METRICS, NULL);
+		memset(&mt, 0, sizeof(mt));
+		mt.req = p->req;
+		msgchan_send(
+		    fa.master, MSG_METRICS_GET, 0, -1, &mt, sizeof(mt));
+		return;
+	}
+	if (strncmp(path, "/ws/sessions/", 13) == 0) {
+		api_ws(c, req, path + 13);
+		return;
+	}
+	if (fa.conf->auth != CONFIG_AUTH_NONE) {
+		api_error(c, 401,
+		    "sign-in is required here, and accounts are not available "
+		    "yet: run alia with a loopback listen address",
+		    NULL);
+		return;
+	}
+	if (strcmp(path, "/api/sessions") == 0) {
+		api_identity(req, 1, owner, &setcookie);
+		if (strcmp(req->method, "POST") == 0) {
+			if (!origin_ok(req)) {
+				api_error(c, 403,
+				    "cross-origin request refused", setcookie);
+				free(setcookie);
+				return;
+			}
+			if (api_create_size(
+			        req, &cols, &rows, err, sizeof(err)) == -1) {
+				api_error(c, 400, err, setcookie);
+				free(setcookie);
+				return;
+			}
+			p = api_park(c, API_CREATE, setcookie);
+			api_ask(MSG_SESSION_CREATE, p, owner, NULL, cols, rows);
+			return;
+		}
+		if (strcmp(req->method, "GET") == 0) {
+			p = api_park(c, API_LIST, setcookie);
+			p->list = yajl_gen_alloc(NULL);
+			yajl_gen_array_open(p->list);
+			api_ask(MSG_SESSION_LIST, p, owner, NULL, 0, 0);
+			return;
+		}
+		api_error(
+		    c, 405, "use GET or POST here", "Allow: GET, POST\r\n");
+		free(setcookie);
+		return;
+	}
+	if (strncmp(path, "/api/sessions/", 14) == 0) {
+		id = path + 14;
+		if (!session_id_valid(id)) {
+			api_error(c, 404, "no such session", NULL);
+			return;
+		}
+		if (api_identity(req, 0, owner, &setcookie) == -1) {
+			api_error(c, 403, "this session is not yours", NULL);
+			return;
+		}
+		if (strcmp(req->method, "GET") == 0) {
+			p = api_park(c, API_GET, NULL);
+			api_ask(MSG_SESSION_GET, p, owner, id, 0, 0);
+			return;
+		}
+		if (strcmp(req->method, "DELETE") == 0) {
+			if (!origin_ok(req)) {
+				api_error(c, 403,
+				    "cross-origin request refused", NULL);
+				return;
+			}
+			p = api_park(c, API_DELETE, NULL);
+			api_ask(MSG_SESSION_DELETE, p, owner, id, 0, 0);
+			return;
+		}
+		api_error(
+		    c, 405, "use GET or DELETE here", "Allow: GET, DELETE\r\n");
+		return;
+	}
+	api_error(c, 404, "no such API route", NULL);
+}
+
+static void
+api_metrics(struct conn *c, const struct msg_metrics *m)
+{
+	static const long buckets[] = METRICS_DOCKER_BUCKETS_MS;
+	struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} rows[] = {
+	    {"alia_sessions_active", "gauge", "Sessions starting or running.",
+	        m->sessions_active},
+	    {"alia_sessions_created_total", "counter",
+	        "Sessions created since start.", m->sessions_created},
+	    {"alia_sessions_ended_total", "counter",
+	        "Sessions ended since start.", m->sessions_ended},
+	    {"alia_output_bytes_total", "counter",
+	        "Terminal bytes from containers to browsers.", m->bytes_out},
+	    {"alia_input_bytes_total", "counter",
+	        "Bytes from browsers to containers.", m->bytes_in},
+	    {"alia_resyncs_total", "counter",
+	        "Slow browsers re-synced from the scrollback.", m->resyncs},
+	    {"alia_worker_restarts_total", "counter",
+	        "Session workers that died and were replaced.",
+	        m->worker_restarts},
+	    {"alia_child_restarts_total", "counter",
+	        "Service processes restarted by master.", m->child_restarts},
+	    {"alia_docker_errors_total", "counter", "Docker calls that failed.",
+	        m->docker_errors},
+	};
+	struct evbuffer *b;
+	size_t i, len;
+	char *text;
+
+	b = evbuffer_new();
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+		    rows[i].name, rows[i].help, rows[i].name, rows[i].type,
+		    rows[i].name, (unsigned long long)rows[i].v);
+	evbuffer_add_printf(b,
+	    "# HELP alia_docker_call_seconds Docker Engine API call latency.\n"
+	    "# TYPE alia_docker_call_seconds histogram\n");
+	for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
+		evbuffer_add_printf(b,
+		    "alia_docker_call_seconds_bucket{le=\"%g\"} %llu\n",
+		    buckets[i] / 1000.0,
+		    (unsigned long long)m->docker_latency_le[i]);
+	evbuffer_add_printf(b,
+	    "alia_docker_call_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "alia_docker_call_seconds_sum %.6f\n"
+	    "alia_docker_call_seconds_count %llu\n",
+	    (unsigned long long)m->docker_calls, m->docker_latency_us_sum / 1e6,
+	    (unsigned long long)m->docker_calls);
+	len = evbuffer_get_length(b);
+	text = xmalloc(len + 1);
+	evbuffer_remove(b, text, len);
+	evbuffer_free(b);
+	front_http_respond(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    text, len, "Cache-Control: no-store\r\n");
+	free(text);
+}
+
+/* The session's socket goes to master, and from there to the worker. */
+static void
+api_ws_answer(
+    struct conn *c, struct pending *p, const struct msg_session_info *i)
+{
+	int fd;
+
+	if (i->status != 200) {
+		api_error(c, i->status, i->message, NULL);
+		return;
+	}
+	if (strcmp(i->state, "ended") == 0) {
+		api_error(c, 410, "this session has ended", NULL);
+		return;
+	}
+	if ((fd = front_http_detach(c)) == -1) {
+		log_warnx("%s: data before the websocket handshake; refused",
+		    front_http_peer(c));
+		api_error(c, 400,
+		    "data was sent before the websocket handshake completed",
+		    NULL);
+		return;
+	}
+	msgchan_send(fa.master, MSG_SESSION_ATTACH, 0, fd, &p->attach,
+	    sizeof(p->attach));
+}
+
+void
+front_api_master_msg(struct msg *m)
+{
+	struct msg_session_info i;
+	struct msg_metrics mt;
+	struct pending *p;
+	struct conn *c;
+	yajl_gen g;
+
+	if (m->hdr.type == MSG_METRICS) {
+		if (msg_get(m, MSG_METRICS, &mt, sizeof(mt)) == -1 ||
+		    (p = pending_find(mt.req)) == NULL)
+			return;
+		if ((c = front_http_parked(p->req)) != NULL)
+			api_metrics(c, &mt);
+		pending_free(p);
+		return;
+	}
+	if (msg_get(m, MSG_SESSION_INFO, &i, sizeof(i)) == -1) {
+		log_warnx("unexpected message %u from master", m->hdr.type);
+		return;
+	}
+	i.message[sizeof(i.message) - 1] = '\0';
+	i.session[sizeof(i.session) - 1] = '\0';
+	i.state[sizeof(i.state) - 1] = '\0';
+	i.image[sizeof(i.image) - 1] = '\0';
+	i.end_reason[sizeof(i.end_reason) - 1] = '\0';
+	if ((p = pending_find(i.req)) == NULL)
+		return;
+	if (p->kind == API_LIST) {
+		if (i.status == 200 && i.session[0] != '\0')
+			gen_session(p->list, &i);
+		if (i.more)
+			return;
+		yajl_gen_array_close(p->list);
+		if ((c = front_http_parked(p->req)) != NULL)
+			api_send_json(c, 200, p->list, p->setcookie);
+		pending_free(p);
+		return;
+	}
+	if ((c = front_http_parked(p->req)) == NULL) {
+		pending_free(p);
+		return;
+	}
+	if (p->kind == API_WS)
+		api_ws_answer(c, p, &i);
+	else if (i.status >= 400)
+		api_error(c, i.status, i.message, p->setcookie);
+	else if (i.status == 204)
+		front_http_respond(c, 204, JSON_TYPE, "", 0, NULL);
+	else {
+		g = yajl_gen_alloc(NULL);
+		gen_session(g, &i);
+		api_send_json(c, i.status, g, p->setcookie);
+		yajl_gen_free(g);
+	}
+	pending_free(p);
+}
