@@ -109,7 +109,7 @@ struct msg_session_info {
 	uint64_t req;
 	int32_t status;
 	int32_t more;
-	char message[128]; /* why, when status is an error */
+	char message[256]; /* why, when status is an error */
 	char session[SESSION_ID_LEN];
 	char state[11]; /* starting, running, ended */
 	char owner[OWNER_LEN];

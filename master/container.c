@@ -77,6 +77,7 @@ struct session {
 	RB_ENTRY(session) by_id;
 	TAILQ_ENTRY(session) entry; /* live or ended list */
 	uint64_t sid;
+	uint64_t create_req; /* front's request, answered once created */
 	char id[SESSION_ID_LEN];
 	char owner[OWNER_LEN];
 	char container[80];
@@ -134,6 +135,9 @@ static struct {
 } ct;
 
 static void session_end(struct session *, int, const char *);
+static void reply_info(
+    struct msgchan *, const struct session *, uint64_t, int, int);
+static void reply_error(struct msgchan *, uint64_t, int, const char *);
 static void session_start_worker(struct session *, int, int);
 
 static int64_t
@@ -490,9 +494,29 @@ session_attached(struct session *s, struct docker_result *r)
 	}
 }
 
+/* Answers the create request now that the container exists, or not. */
+static void
+session_answer_create(struct session *s, struct docker_result *r)
+{
+	struct msgchan *front = master_front();
+	char msg[256];
+
+	if (front == NULL)
+		return;
+	if (r->status == 201 && r->id != NULL) {
+		reply_info(front, s, s->create_req, 201, 0);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "could not create the container: %s",
+	    r->message != NULL ? r->message : "Docker did not answer");
+	reply_error(front, s->create_req,
+	    r->status == 0 || r->status >= 500 ? 503 : 500, msg);
+}
+
 static void
 session_created(struct session *s, struct docker_result *r)
 {
+	session_answer_create(s, r);
 	if (r->status != 201 || r->id == NULL) {
 		session_fail(s, "create", r);
 		return;
@@ -805,8 +829,8 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	           "to_timestamp($4::float8), $5, $6) "
 	           "ON CONFLICT (id) DO NOTHING",
 	    6, p);
+	s->create_req = r->req;
 	session_create_container(s);
-	reply_info(front, s, r->req, 201, 0);
 }
 
 /* Looks up a session for owner; answers 404/403 and returns NULL if none. */

@@ -91,8 +91,20 @@ static const struct role role_postgres = {
     "postgres", 1, SIGINT, master_start_postgres};
 static const struct role role_front = {"front", 0, SIGTERM, master_start_front};
 
+struct msgchan *
+master_front(void)
+{
+	struct child *c;
+
+	TAILQ_FOREACH (c, &m.children, entry)
+		if (c->role == &role_front && c->chan != NULL)
+			return c->chan;
+	return NULL;
+}
+
 static long
 master_ms_since(const struct timespec *t)
+
 {
 	struct timespec now;
 

@@ -18,6 +18,9 @@ struct config;
 /* master.c */
 /* Runs the supervisor until SIGTERM or SIGINT; returns the exit status. */
 int master_main(struct config *, int foreground, int verbose);
+struct msgchan;
+/* The channel to the running front, or NULL. */
+struct msgchan *master_front(void);
 
 /* pg.c */
 struct pg_migration {
