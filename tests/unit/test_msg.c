@@ -28,14 +28,30 @@ test_round_trip(void **state)
 	static const struct {
 		uint32_t type;
 		size_t size;
+		uint16_t flags;
 	} cases[] = {
-	    {MSG_READY, sizeof(struct msg_ready)},
-	    {MSG_SHUTDOWN, sizeof(struct msg_shutdown)},
-	    {MSG_PING, sizeof(struct msg_ping)},
-	    {MSG_PONG, sizeof(struct msg_ping)},
-	    {MSG_CONFIG, sizeof(struct config)},
-	    {MSG_FLOW_PAUSE, sizeof(struct msg_flow)},
-	    {MSG_FLOW_RESUME, sizeof(struct msg_flow)},
+	    {MSG_READY, sizeof(struct msg_ready), 0},
+	    {MSG_SHUTDOWN, sizeof(struct msg_shutdown), 0},
+	    {MSG_PING, sizeof(struct msg_ping), 0},
+	    {MSG_PONG, sizeof(struct msg_ping), 0},
+	    {MSG_CONFIG, sizeof(struct config), 0},
+	    {MSG_LISTEN_FD, sizeof(struct msg_listen_fd), MSG_F_FD},
+	    {MSG_SESSION_CREATE, sizeof(struct msg_session_req), 0},
+	    {MSG_SESSION_GET, sizeof(struct msg_session_req), 0},
+	    {MSG_SESSION_LIST, sizeof(struct msg_session_req), 0},
+	    {MSG_SESSION_DELETE, sizeof(struct msg_session_req), 0},
+	    {MSG_SESSION_INFO, sizeof(struct msg_session_info), 0},
+	    {MSG_SESSION_ATTACH, sizeof(struct msg_attach), MSG_F_FD},
+	    {MSG_METRICS_GET, sizeof(struct msg_metrics), 0},
+	    {MSG_METRICS, sizeof(struct msg_metrics), 0},
+	    {MSG_WORKER_START, sizeof(struct msg_worker_start), MSG_F_FD},
+	    {MSG_WORKER_BROWSER, sizeof(struct msg_attach), MSG_F_FD},
+	    {MSG_WORKER_RESIZE, sizeof(struct msg_resize), 0},
+	    {MSG_WORKER_EXITED, sizeof(struct msg_exit), 0},
+	    {MSG_WORKER_END, sizeof(struct msg_end), 0},
+	    {MSG_WORKER_STATS, sizeof(struct msg_worker_stats), 0},
+	    {MSG_FLOW_PAUSE, sizeof(struct msg_flow), 0},
+	    {MSG_FLOW_RESUME, sizeof(struct msg_flow), 0},
 	};
 	unsigned char payload[sizeof(struct config)], buf[MSG_MAX_PACKET];
 	struct msg m;
@@ -46,7 +62,9 @@ test_round_trip(void **state)
 		for (j = 0; j < cases[i].size; j++)
 			payload[j] = (unsigned char)(j * 7 + i);
 		n = msg_encode(buf, sizeof(buf), cases[i].type,
-		    0x0123456789abcdefULL + i, 0, payload, cases[i].size);
+		    0x0123456789abcdefULL + i, cases[i].flags, payload,
+		    cases[i].size);
+
 		assert_int_equal(n, sizeof(struct msg_hdr) + cases[i].size);
 		assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
 		assert_int_equal(m.hdr.type, cases[i].type);
