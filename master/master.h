@@ -47,7 +47,14 @@ int pg_running(const struct config *);
 int pg_create_database(const struct config *);
 /* initdb if needed, spawn, wait, create the database: the pid, or -1. */
 pid_t pg_start(const struct config *);
+/*
+ * For one-shot commands: starts the embedded cluster when nothing runs it
+ * (its pid, to stop afterwards), 0 when it already runs or is external,
+ * -1 when alia runs but its database does not answer.
+ */
+pid_t pg_start_oneshot(const struct config *);
 /* Fast shutdown of a server this process started, KILL after 10 s. */
+
 void pg_stop(pid_t);
 /* Applies pending migrations; returns how many, or -1. */
 int pg_migrate(const struct config *);

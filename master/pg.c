@@ -10,7 +10,9 @@
  * Everything here runs before master's event loop starts or in one-shot
  * commands, so it uses libpq's blocking calls.
  */
+#include <sys/file.h>
 #include <sys/stat.h>
+
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -252,6 +254,35 @@ pg_wait_ready(const struct config *c, pid_t pid, int timeout_ms)
 	return -1;
 }
 
+/* Whether an alia server holds data_dir (its pid file is locked). */
+static int
+pg_server_holds(const struct config *c)
+{
+	char path[PATH_MAX + 16];
+	int fd, held;
+
+	snprintf(path, sizeof(path), "%s/alia.pid", c->data_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	held = flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+pid_t
+pg_start_oneshot(const struct config *c)
+{
+	if (!pg_embedded(c) || pg_running(c))
+		return 0;
+	if (pg_server_holds(c)) {
+		log_warnx("alia is running on %s but its database does not "
+		          "answer yet; try again in a moment",
+		    c->data_dir);
+		return -1;
+	}
+	return pg_start(c);
+}
+
 int
 pg_running(const struct config *c)
 {
@@ -456,9 +487,9 @@ pg_psql(const struct config *c, int argc, char **argv)
 	pid_t pid, server = 0;
 	int i, st;
 
-	if (pg_embedded(c) && !pg_running(c)) {
-		if ((server = pg_start(c)) == -1)
-			return 1;
+	if ((server = pg_start_oneshot(c)) == -1)
+		return 1;
+	if (server > 0) {
 		if (pg_migrate(c) == -1) {
 			pg_stop(server);
 			return 1;

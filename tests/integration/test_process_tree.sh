@@ -113,9 +113,29 @@ else
 		ok "the restart is logged" || not_ok "no restart line in the log"
 fi
 
+# PostgreSQL dies: master starts it again and the database answers.
+pgpid=$(pgrep -f "postgres -D $dir/pg" | head -1)
+kill -9 "$pgpid"
+t0=$(ms)
+out=
+while [ $(($(ms) - t0)) -lt 20000 ]; do
+	out=$("$ALIA" psql -tAc 'select count(*) from public.alia_migrations' 2>/dev/null) && [ "$out" = 1 ] && break
+	sleep 0.2
+done
+newpg=$(pgrep -f "postgres -D $dir/pg" | head -1)
+if [ "$out" = 1 ] && [ -n "$newpg" ] && [ "$newpg" != "$pgpid" ]; then
+	ok "postgres killed with -9 was restarted; the database answered after $(($(ms) - t0)) ms"
+else
+	not_ok "postgres after kill -9: pid '$newpg' (was $pgpid), query gave '$out'"
+fi
+grep -q "postgres was killed by signal 9; restarting" "$dir/serve.log" &&
+	ok "the postgres restart is logged" || not_ok "no postgres restart line in the log"
+[ "$(curl -s "$url/healthz")" = ok ] && ok "/healthz still answers" || not_ok "/healthz after the postgres restart"
+
 kill -TERM "$master"
 if t=$(wait_gone 10000); then
 	ok "SIGTERM: master, front and postgres gone after $t ms"
+
 else
 	not_ok "SIGTERM: still running after 10 s:"
 	ps -eo pid,ppid,args | grep -e "$dir" -e 'alia: ' | grep -v grep
