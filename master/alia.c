@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "master/master.h"
+#include "worker/worker.h"
 
 extern char **environ;
 
@@ -114,6 +115,8 @@ main(int argc, char *argv[])
 	if (role != NULL) {
 		if (strcmp(role, "front") == 0)
 			return front_main(verbose);
+		if (strcmp(role, "worker") == 0)
+			return worker_main(verbose);
 		fatalx("unknown role '%s'", role);
 	}
 	if (check) {

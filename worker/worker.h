@@ -7,11 +7,120 @@
 #ifndef ALIA_WORKER_H
 #define ALIA_WORKER_H
 
+#include <sys/queue.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct event;
+struct event_base;
+struct msg_attach;
+struct wslay_event_context;
 
 /* worker.c */
 /* The worker role: runs one session until it ends. */
 int worker_main(int verbose);
+
+/* scrollback.c */
+#define SCROLLBACK_SIZE (256 * 1024) /* the most recent output kept */
+
+struct scrollback;
+
+/* A ring of the last size bytes of output. */
+struct scrollback *scrollback_new(size_t size);
+void scrollback_free(struct scrollback *);
+void scrollback_append(struct scrollback *, const void *, size_t);
+/* Bytes held: at most the ring's size. */
+size_t scrollback_len(const struct scrollback *);
+/* The contents, oldest first, as two spans (the second may be empty). */
+void scrollback_spans(const struct scrollback *, const unsigned char **,
+    size_t *, const unsigned char **, size_t *);
+/* Copies up to len bytes of the contents, oldest first; returns the count. */
+size_t scrollback_copy(const struct scrollback *, void *, size_t len);
+
+/* ws_control.c */
+#define WS_CONTROL_MAX_SIZE 1000 /* cols and rows: 1 to this */
+
+enum ws_control_type {
+	WS_CONTROL_RESIZE,
+	WS_CONTROL_PING,
+};
+
+struct ws_control {
+	enum ws_control_type type;
+	uint16_t cols, rows; /* resize */
+};
+
+/* Parses one text frame from a browser; on refusal err says why. */
+int ws_control_parse(
+    const void *, size_t, struct ws_control *, char *err, size_t errlen);
+
+/* ws.c */
+#define WS_MAX_MESSAGE (64 * 1024)   /* largest message a browser may send */
+#define WS_OUT_HIGH    (1024 * 1024) /* queued output that drops a browser */
+
+enum ws_event {
+	WS_INPUT,  /* binary input from a control browser: data, len */
+	WS_RESIZE, /* a control browser's new size: data is a msg_resize */
+	WS_CLOSED, /* gone; freed once the callback returns */
+};
+
+struct ws;
+typedef void (*ws_cb)(struct ws *, enum ws_event, const void *, size_t, void *);
+
+struct ws_chunk;
+TAILQ_HEAD(ws_chunks, ws_chunk);
+
+struct ws {
+	TAILQ_ENTRY(ws) entry; /* the worker's list of browsers */
+	int fd;
+	int mode; /* ATTACH_CONTROL or ATTACH_WATCH */
+	uint64_t serial;
+	int state;
+#define WS_OPEN    0 /* speaking websocket */
+#define WS_CLOSING 1 /* a close frame is queued; sending what is left */
+#define WS_LINGER  2 /* close sent and write side shut; draining reads */
+#define WS_DEAD    3 /* closed; the free is deferred */
+	int flags;
+#define WS_F_RESYNC  0x01 /* output was dropped: re-send the screen */
+#define WS_F_PAUSED  0x02 /* input is not read (backpressure) */
+#define WS_F_EOF     0x04 /* the browser closed its side */
+#define WS_F_WREADY  0x08 /* the write event is armed */
+#define WS_F_BLOCKED 0x10 /* the socket is full */
+	int error;        /* errno of a failed read or write */
+	struct event_base *base;
+	struct wslay_event_context *ctx;
+	struct event *ev_read;
+	struct event *ev_write;
+	struct event *ev_timer; /* linger and closing deadline */
+	struct ws_chunks out;   /* not yet handed to wslay, in order */
+	size_t out_bytes;       /* binary bytes in out */
+	size_t out_text;        /* text bytes in out */
+	uint64_t resyncs;
+	const struct scrollback *sb;
+	ws_cb cb;
+	void *arg;
+};
+TAILQ_HEAD(ws_list, ws);
+
+/*
+ * Answers a browser's upgrade and starts speaking websocket on fd (taken
+ * even on failure): the 101, hello, then the scrollback.
+ */
+struct ws *ws_new(struct event_base *, int fd, const struct msg_attach *,
+    const char *session, uint16_t cols, uint16_t rows,
+    const struct scrollback *, ws_cb, void *);
+/* Queues terminal output; past WS_OUT_HIGH drops it for a re-sync. */
+void ws_output(struct ws *, const void *, size_t);
+/* Queues a text frame {"type":"viewers","count":N}. */
+void ws_viewers(struct ws *, unsigned int);
+/* Queues {"type":"exit","code":N} and a close 1000 after all output. */
+void ws_exit(struct ws *, int code);
+/* Stops or restarts reading the browser's input. */
+void ws_pause(struct ws *);
+void ws_resume(struct ws *);
+/* Closes at once; the WS_CLOSED report follows, the free is deferred. */
+void ws_close(struct ws *, const char *reason);
+/* Sec-WebSocket-Accept for key into out (29 bytes with the NUL). */
+int ws_accept_key(const char *key, char *out, size_t outlen);
 
 #endif

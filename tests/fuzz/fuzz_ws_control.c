@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * libFuzzer harness for the parser of browsers' JSON control messages:
+ * any bytes must give either a well-formed result or a refusal with a
+ * one-line reason, never a crash, a hang or a leak.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker/worker.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	struct ws_control c;
+	char err[160];
+
+	err[0] = '\0';
+	if (ws_control_parse(data, len, &c, err, sizeof(err)) == 0) {
+		if (c.type == WS_CONTROL_RESIZE &&
+		    (c.cols < 1 || c.cols > WS_CONTROL_MAX_SIZE || c.rows < 1 ||
+		        c.rows > WS_CONTROL_MAX_SIZE))
+			abort();
+		if (c.type != WS_CONTROL_RESIZE && c.type != WS_CONTROL_PING)
+			abort();
+	} else if (err[0] == '\0' || strchr(err, '\n') != NULL)
+		abort();
+	return 0;
+}

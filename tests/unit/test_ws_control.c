@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The parser of browsers' JSON control messages: accepted resize and ping
+ * messages, and a table of refusals, each with the fragment its message
+ * must contain.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "worker/worker.h"
+
+#define RANGE "resize: cols and rows must be between 1 and 1000"
+
+static void
+test_good(void **state)
+{
+	static const struct {
+		const char *json;
+		enum ws_control_type type;
+		uint16_t cols, rows;
+	} cases[] = {
+	    {"{\"type\":\"ping\"}", WS_CONTROL_PING, 0, 0},
+	    {" { \"type\" : \"ping\" , \"extra\": [1, {\"a\": null}] } ",
+	        WS_CONTROL_PING, 0, 0},
+	    {"{\"type\":\"resize\",\"cols\":80,\"rows\":24}", WS_CONTROL_RESIZE,
+	        80, 24},
+	    {"{\"rows\":1,\"cols\":1,\"type\":\"resize\"}", WS_CONTROL_RESIZE,
+	        1, 1},
+	    {"{\"type\":\"resize\",\"cols\":1000,\"rows\":1000}",
+	        WS_CONTROL_RESIZE, 1000, 1000},
+	    {"{\"type\":\"resize\",\"cols\":132,\"rows\":43,\"x\":\"y\"}",
+	        WS_CONTROL_RESIZE, 132, 43},
+	    {"{\"type\":\"res\\u0069ze\",\"cols\":2,\"rows\":3}",
+	        WS_CONTROL_RESIZE, 2, 3},
+	};
+	struct ws_control c;
+	char err[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		if (ws_control_parse(cases[i].json, strlen(cases[i].json), &c,
+		        err, sizeof(err)) != 0)
+			fail_msg("%s: refused: %s", cases[i].json, err);
+		assert_int_equal(c.type, cases[i].type);
+		assert_int_equal(c.cols, cases[i].cols);
+		assert_int_equal(c.rows, cases[i].rows);
+	}
+}
+
+static void
+test_bad(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *err;
+	} cases[] = {
+	    {"", "invalid JSON"},
+	    {"{", "invalid JSON"},
+	    {"{\"type\":\"ping\"", "invalid JSON"},
+	    {"{\"type\":\"ping\"}x", "invalid JSON"},
+	    {"{\"type\":\"ping\"}{}", "invalid JSON"},
+	    {"{type:\"ping\"}", "invalid JSON"},
+	    {"{\"type\":'ping'}", "invalid JSON"},
+	    {"\"ping\"", "must be a JSON object"},
+	    {"42", "must be a JSON object"},
+	    {"null", "must be a JSON object"},
+	    {"[]", "must be a JSON object"},
+	    {"[{\"type\":\"ping\"}]", "must be a JSON object"},
+	    {"{}", "no \"type\""},
+	    {"{\"kind\":\"ping\"}", "no \"type\""},
+	    {"{\"type\":7}", "\"type\" must be a string"},
+	    {"{\"type\":null}", "\"type\" must be a string"},
+	    {"{\"type\":[\"ping\"]}", "\"type\" must be a string"},
+	    {"{\"type\":{\"a\":1}}", "\"type\" must be a string"},
+	    {"{\"type\":\"launch\"}", "unknown message type \"launch\""},
+	    {"{\"type\":\"PING\"}", "unknown message type"},
+	    {"{\"type\":\"\"}", "unknown message type"},
+	    {"{\"type\":\"a-very-long-type-name-that-goes-on\"}",
+	        "unknown message type"},
+	    {"{\"type\":\"resize\"}", "resize: cols is missing"},
+	    {"{\"type\":\"resize\",\"cols\":80}", "resize: rows is missing"},
+	    {"{\"type\":\"resize\",\"rows\":24}", "resize: cols is missing"},
+	    {"{\"type\":\"resize\",\"cols\":\"80\",\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":80,\"rows\":\"24\"}",
+	        "resize: rows must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":80.5,\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":80.0,\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":8e1,\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":true,\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":null,\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":[80],\"rows\":24}",
+	        "resize: cols must be an integer"},
+	    {"{\"type\":\"resize\",\"cols\":-80,\"rows\":24}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":0,\"rows\":24}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":80,\"rows\":0}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":1001,\"rows\":24}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":100000,\"rows\":100000}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":65616,\"rows\":24}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":4294967376,\"rows\":24}", RANGE},
+	    {"{\"type\":\"resize\",\"cols\":99999999999999999999999999999,"
+	     "\"rows\":24}",
+	        RANGE},
+	    {"{\"type\":\"resize\",\"cols\":-99999999999999999999999999999,"
+	     "\"rows\":24}",
+	        RANGE},
+	    {"{\"type\":\"ping\",\"type\":\"ping\"}", "duplicate key \"type\""},
+	    {"{\"type\":\"resize\",\"cols\":80,\"cols\":90,\"rows\":24}",
+	        "duplicate key \"cols\""},
+	    {"{\"type\":\"resize\",\"rows\":1,\"cols\":80,\"rows\":24}",
+	        "duplicate key \"rows\""},
+	    {"{\"type\":\"ping\",\"x\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}",
+	        "nested too deeply"},
+	};
+	struct ws_control c;
+	char err[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		if (ws_control_parse(cases[i].json, strlen(cases[i].json), &c,
+		        err, sizeof(err)) != -1)
+			fail_msg("%s: accepted", cases[i].json);
+		if (strstr(err, cases[i].err) == NULL)
+			fail_msg("%s: error '%s', want '%s'", cases[i].json,
+			    err, cases[i].err);
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+static void
+test_deep_nesting(void **state)
+{
+	size_t depth = 1000000, i;
+	struct ws_control c;
+	char err[160], *s;
+
+	s = malloc(2 * depth + 1);
+	assert_non_null(s);
+	for (i = 0; i < depth; i++) {
+		s[i] = '[';
+		s[depth + i] = ']';
+	}
+	s[2 * depth] = '\0';
+	assert_int_equal(
+	    ws_control_parse(s, 2 * depth, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "must be a JSON object"));
+	s[0] = '{';
+	memcpy(s + 1, "\"a\":", 4);
+	assert_int_equal(
+	    ws_control_parse(s, 2 * depth, &c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "nested too deeply"));
+	free(s);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),
+	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_deep_nesting),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

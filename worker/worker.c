@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * worker: the role that runs one terminal session. It receives the
+ * configuration, drops privileges, then gets the container's attach
+ * stream and, one by one, the browsers' websockets from master. It reads
+ * the container's output promptly and fans it out to every browser and to
+ * the scrollback ring, writes control browsers' input to the container,
+ * watches the idle, lifetime and reconnect timeouts, and reports sizes,
+ * ends and statistics to master.
+ *
+ * The session moves through four states: CONFIG (waiting for MSG_CONFIG),
+ * START (waiting for the attach stream), RUNNING, and EXITING once master
+ * says the container has exited: every browser gets the exit message and
+ * a close, and the worker leaves when all are gone or WORKER_EXIT_SEC has
+ * passed. Input to the container is buffered up to WORKER_IN_HIGH bytes;
+ * past it every browser's reading stops until the buffer drains below
+ * WORKER_IN_LOW. Output is never held back: each browser's websocket
+ * bounds its own queue (ws.c).
+ */
+#include <sys/time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bsd/string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "common/proto.h"
+#include "worker/worker.h"
+
+#define WORKER_READ     (64 * 1024)   /* one read of container output */
+#define WORKER_IN_HIGH  (1024 * 1024) /* input buffered: stop browsers */
+#define WORKER_IN_LOW   (256 * 1024)  /* input buffered: resume them */
+#define WORKER_TICK_MS  250           /* timeouts are checked this often */
+#define WORKER_STATS_MS 1000          /* stats are sent this often */
+#define WORKER_WARN_SEC 60            /* notice before a timeout */
+#define WORKER_EXIT_SEC 3             /* to flush browsers on exit */
+#define WORKER_NOTICE \
+	"\r\n\x1b[33m[alia] this session ends in %lld s: %s\x1b[0m\r\n"
+
+enum worker_state {
+	WORKER_CONFIG,
+	WORKER_START,
+	WORKER_RUNNING,
+	WORKER_EXITING,
+};
+
+static struct {
+	struct event_base *base;
+	struct msgchan *chan;
+	struct config conf;
+	enum worker_state state;
+	int done;
+
+	uint64_t id;
+	struct msg_worker_start start;
+	char session[SESSION_ID_LEN];
+	uint16_t cols, rows;
+
+	int cfd; /* the container's attach stream */
+	struct event *ev_cread;
+	struct event *ev_cwrite;
+	struct evbuffer *in; /* input waiting for the container */
+	int in_paused;       /* browsers stopped: input over the high mark */
+
+	struct scrollback *sb;
+	struct ws_list browsers;
+	unsigned int nbrowsers;
+
+	struct event *ev_tick;
+	struct event *ev_exit;
+	int64_t last_activity; /* monotonic us: input or output */
+	int64_t last_wall;     /* unix us of the same */
+	int64_t alone_since;   /* monotonic us: no browser since */
+	int64_t started_mono;  /* monotonic us when START arrived */
+	int warned_idle, warned_lifetime;
+	int ended; /* MSG_WORKER_END sent */
+	int ticks;
+
+	struct msg_worker_stats stats, sent;
+	uint64_t resyncs_closed; /* of browsers already gone */
+} w;
+
+static void worker_shutdown(const char *);
+
+static int64_t
+worker_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+worker_wall_us(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void
+worker_activity(void)
+{
+	w.last_activity = worker_mono_us();
+	w.last_wall = worker_wall_us();
+	w.warned_idle = 0;
+}
+
+/* Output for every browser and the ring; activity: it came from the tty. */
+static void
+worker_output(const void *data, size_t len, int activity)
+{
+	struct ws *ws;
+
+	scrollback_append(w.sb, data, len);
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		ws_output(ws, data, len);
+	if (activity) {
+		w.stats.bytes_out += len;
+		worker_activity();
+	}
+}
+
+static void
+worker_viewers(void)
+{
+	struct ws *ws;
+
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		ws_viewers(ws, w.nbrowsers);
+}
+
+/* Reads what the container printed; returns -1 at its end. */
+static int
+worker_container_read(void)
+{
+	static unsigned char buf[WORKER_READ];
+	ssize_t n;
+
+	for (;;) {
+		n = read(w.cfd, buf, sizeof(buf));
+		if (n > 0) {
+			worker_output(buf, (size_t)n, 1);
+			if ((size_t)n < sizeof(buf))
+				return 0;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n == -1)
+			log_warn("reading the container's stream");
+		else
+			log_info("the container's stream ended");
+		return -1;
+	}
+}
+
+static void
+worker_container_close(void)
+{
+	if (w.cfd == -1)
+		return;
+	event_free(w.ev_cread);
+	event_free(w.ev_cwrite);
+	w.ev_cread = w.ev_cwrite = NULL;
+	close(w.cfd);
+	w.cfd = -1;
+	evbuffer_drain(w.in, evbuffer_get_length(w.in));
+}
+
+static void
+worker_cread_cb(int fd, short what, void *arg)
+{
+	if (worker_container_read() == -1)
+		worker_container_close();
+}
+
+/* Stops or restarts every browser's input as the input buffer fills. */
+static void
+worker_input_marks(void)
+{
+	size_t len = evbuffer_get_length(w.in);
+	struct ws *ws;
+
+	if (!w.in_paused && len > WORKER_IN_HIGH) {
+		w.in_paused = 1;
+		log_debug(
+		    "input buffer full (%zu bytes): pausing browsers", len);
+		TAILQ_FOREACH (ws, &w.browsers, entry)
+			ws_pause(ws);
+	} else if (w.in_paused && len < WORKER_IN_LOW) {
+		w.in_paused = 0;
+		TAILQ_FOREACH (ws, &w.browsers, entry)
+			ws_resume(ws);
+	}
+}
+
+static void
+worker_cwrite(void)
+{
+	int n;
+
+	if (w.cfd == -1)
+		return;
+	while (evbuffer_get_length(w.in) > 0) {
+		n = evbuffer_write(w.in, w.cfd);
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		log_warn("writing to the container's stream");
+		worker_container_close();
+		return;
+	}
+	if (evbuffer_get_length(w.in) > 0)
+		event_add(w.ev_cwrite, NULL);
+	else
+		event_del(w.ev_cwrite);
+	worker_input_marks();
+}
+
+static void
+worker_cwrite_cb(int fd, short what, void *arg)
+{
+	worker_cwrite();
+}
+
+static void
+worker_end(const char *reason)
+{
+	struct msg_end e;
+
+	if (w.ended)
+		return;
+	w.ended = 1;
+	log_info("asking master to end the session: %s", reason);
+	memset(&e, 0, sizeof(e));
+	strlcpy(e.reason, reason, sizeof(e.reason));
+	if (msgchan_send(w.chan, MSG_WORKER_END, w.id, -1, &e, sizeof(e)) == -1)
+		log_warnx("cannot send MSG_WORKER_END");
+}
+
+static void
+worker_notice(long long secs, const char *why)
+{
+	char buf[256];
+	int n;
+
+	if (secs < 0)
+		secs = 0;
+	n = snprintf(buf, sizeof(buf), WORKER_NOTICE, secs, why);
+	if (n > 0 && (size_t)n < sizeof(buf))
+		worker_output(buf, (size_t)n, 0);
+}
+
+/* Whether a timeout (seconds, 0: none) is near or past after elapsed us. */
+static void
+worker_timeout(int64_t timeout, int64_t elapsed, int *warned, const char *why,
+    const char *reason)
+{
+	int64_t limit, warn;
+
+	if (timeout <= 0)
+		return;
+	limit = timeout * 1000000;
+	warn = limit - (int64_t)WORKER_WARN_SEC * 1000000;
+	if (warn < 0)
+		warn = 0;
+	if (elapsed >= warn && !*warned) {
+		*warned = 1;
+		worker_notice((limit - elapsed + 999999) / 1000000, why);
+	}
+	if (elapsed >= limit)
+		worker_end(reason);
+}
+
+static void
+worker_stats(void)
+{
+	struct ws *ws;
+
+	w.stats.browsers = w.nbrowsers;
+	w.stats.resyncs = (uint32_t)w.resyncs_closed;
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		w.stats.resyncs += (uint32_t)ws->resyncs;
+	w.stats.last_activity_us = w.last_wall;
+	if (memcmp(&w.stats, &w.sent, sizeof(w.stats)) == 0)
+		return;
+	if (msgchan_send(w.chan, MSG_WORKER_STATS, w.id, -1, &w.stats,
+	        sizeof(w.stats)) == -1)
+		log_warnx("cannot send MSG_WORKER_STATS");
+	w.sent = w.stats;
+}
+
+static void
+worker_tick_cb(int fd, short what, void *arg)
+{
+	int64_t now = worker_mono_us(), started;
+
+	if (w.state == WORKER_RUNNING && !w.ended) {
+		worker_timeout(w.start.idle_timeout, now - w.last_activity,
+		    &w.warned_idle, "idle (no input or output)", "idle");
+		started =
+		    w.start.started_us > 0 ? w.start.started_us : w.last_wall;
+		if (w.start.started_us > 0)
+			worker_timeout(w.start.max_lifetime,
+			    worker_wall_us() - started, &w.warned_lifetime,
+			    "its maximum lifetime is reached", "lifetime");
+		else
+			worker_timeout(w.start.max_lifetime,
+			    now - w.started_mono, &w.warned_lifetime,
+			    "its maximum lifetime is reached", "lifetime");
+		if (w.start.reconnect_grace > 0 && w.nbrowsers == 0 &&
+		    now - w.alone_since >= w.start.reconnect_grace * 1000000)
+			worker_end("abandoned");
+	}
+	if (++w.ticks * WORKER_TICK_MS >= WORKER_STATS_MS) {
+		w.ticks = 0;
+		worker_stats();
+	}
+}
+
+static void
+worker_ws_cb(
+    struct ws *ws, enum ws_event ev, const void *data, size_t len, void *arg)
+{
+	const struct msg_resize *r;
+
+	switch (ev) {
+	case WS_INPUT:
+		if (w.cfd == -1 || w.state != WORKER_RUNNING)
+			return;
+		evbuffer_add(w.in, data, len);
+		w.stats.bytes_in += len;
+		worker_activity();
+		worker_cwrite();
+		return;
+	case WS_RESIZE:
+		r = data;
+		log_debug("resize to %ux%u", r->cols, r->rows);
+		w.cols = r->cols;
+		w.rows = r->rows;
+		worker_activity();
+		if (msgchan_send(w.chan, MSG_WORKER_RESIZE, w.id, -1, r,
+		        sizeof(*r)) == -1)
+			log_warnx("cannot send MSG_WORKER_RESIZE");
+		return;
+	case WS_CLOSED:
+		TAILQ_REMOVE(&w.browsers, ws, entry);
+		w.nbrowsers--;
+		w.resyncs_closed += ws->resyncs;
+		if (w.nbrowsers == 0)
+			w.alone_since = worker_mono_us();
+		if (w.state == WORKER_EXITING && w.nbrowsers == 0)
+			worker_shutdown("the session has ended");
+		else
+			worker_viewers();
+		return;
+	}
+}
+
+static void
+worker_start(struct msg *msg)
+{
+	int fd, flags;
+
+	fd = msg_take_fd(msg);
+	if (w.state != WORKER_START) {
+		log_warnx("unexpected MSG_WORKER_START");
+		close(fd);
+		return;
+	}
+	if (msg_get(msg, MSG_WORKER_START, &w.start, sizeof(w.start)) == -1)
+		fatalx("bad MSG_WORKER_START");
+	w.id = msg->hdr.id;
+	log_setsession(w.id);
+	memcpy(w.session, w.start.session, sizeof(w.session));
+	w.session[sizeof(w.session) - 1] = '\0';
+	w.cols = w.start.cols ? w.start.cols : 80;
+	w.rows = w.start.rows ? w.start.rows : 24;
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		fatal("attach stream: fcntl");
+	w.cfd = fd;
+	w.ev_cread =
+	    event_new(w.base, fd, EV_READ | EV_PERSIST, worker_cread_cb, NULL);
+	w.ev_cwrite = event_new(
+	    w.base, fd, EV_WRITE | EV_PERSIST, worker_cwrite_cb, NULL);
+	if (w.ev_cread == NULL || w.ev_cwrite == NULL)
+		fatalx("event_new");
+	event_add(w.ev_cread, NULL);
+	w.started_mono = worker_mono_us();
+	w.alone_since = w.started_mono;
+	worker_activity();
+	w.state = WORKER_RUNNING;
+	log_info("session %s %s, %ux%u", w.session,
+	    w.start.restarted ? "re-attached after a worker restart"
+	                      : "started",
+	    w.cols, w.rows);
+}
+
+static void
+worker_browser(struct msg *msg)
+{
+	struct msg_attach a;
+	struct ws *ws;
+	int fd;
+
+	fd = msg_take_fd(msg);
+	if (msg_get(msg, MSG_WORKER_BROWSER, &a, sizeof(a)) == -1)
+		fatalx("bad MSG_WORKER_BROWSER");
+	if (w.state != WORKER_RUNNING) {
+		log_warnx("browser refused: the session is not running");
+		close(fd);
+		return;
+	}
+	if (strncmp(a.session, w.session, sizeof(a.session)) != 0 ||
+	    (a.mode != ATTACH_CONTROL && a.mode != ATTACH_WATCH)) {
+		log_warnx("browser refused: wrong session or mode");
+		close(fd);
+		return;
+	}
+	ws = ws_new(w.base, fd, &a, w.session, w.cols, w.rows, w.sb,
+	    worker_ws_cb, NULL);
+	if (ws == NULL)
+		return;
+	TAILQ_INSERT_TAIL(&w.browsers, ws, entry);
+	w.nbrowsers++;
+	if (w.in_paused)
+		ws_pause(ws);
+	worker_viewers();
+}
+
+static void
+worker_exit_cb(int fd, short what, void *arg)
+{
+	worker_shutdown("timed out flushing browsers");
+}
+
+static void
+worker_exited(struct msg *msg)
+{
+	struct timeval tv = {WORKER_EXIT_SEC, 0};
+	struct msg_exit e;
+	struct ws *ws;
+
+	if (msg_get(msg, MSG_WORKER_EXITED, &e, sizeof(e)) == -1)
+		fatalx("bad MSG_WORKER_EXITED");
+	e.reason[sizeof(e.reason) - 1] = '\0';
+	log_info("the container exited with %d%s%s", e.code,
+	    e.reason[0] != '\0' ? ": " : "", e.reason);
+	/* What it printed last is still in the stream. */
+	if (w.cfd != -1) {
+		(void)worker_container_read();
+		worker_container_close();
+	}
+	w.state = WORKER_EXITING;
+	if (TAILQ_EMPTY(&w.browsers)) {
+		worker_shutdown("the session has ended");
+		return;
+	}
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		ws_exit(ws, e.code);
+	w.ev_exit = evtimer_new(w.base, worker_exit_cb, NULL);
+	evtimer_add(w.ev_exit, &tv);
+}
+
+static void
+worker_chan_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+{
+	switch (ev) {
+	case MSGCHAN_MSG:
+		switch (msg->hdr.type) {
+		case MSG_CONFIG:
+			if (w.state != WORKER_CONFIG ||
+			    msg_get(msg, MSG_CONFIG, &w.conf, sizeof(w.conf)) ==
+			        -1)
+				fatalx("bad configuration message");
+			w.conf.user[sizeof(w.conf.user) - 1] = '\0';
+			if (proc_drop_privileges(w.conf.user) == -1)
+				fatalx("cannot drop privileges to %s",
+				    w.conf.user);
+			w.state = WORKER_START;
+			return;
+		case MSG_WORKER_START:
+			worker_start(msg);
+			return;
+		case MSG_WORKER_BROWSER:
+			worker_browser(msg);
+			return;
+		case MSG_WORKER_EXITED:
+			worker_exited(msg);
+			return;
+		case MSG_SHUTDOWN:
+			worker_shutdown("master asked");
+			return;
+		default:
+			log_warnx("unexpected message type %u from master",
+			    msg->hdr.type);
+			return;
+		}
+	case MSGCHAN_LOWAT:
+		return;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		worker_shutdown("master's channel closed");
+		return;
+	}
+}
+
+/* Closes everything; the loop ends once the browsers' frees have run. */
+static void
+worker_shutdown(const char *why)
+{
+	struct ws *ws;
+
+	if (w.done)
+		return;
+	log_info("shutting down: %s", why);
+	w.done = 1;
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		ws_close(ws, "the worker is shutting down");
+	worker_container_close();
+	if (w.ev_exit != NULL)
+		event_del(w.ev_exit);
+	event_del(w.ev_tick);
+}
+
+static void
+worker_signal_cb(int sig, short what, void *arg)
+{
+	worker_shutdown("SIGTERM");
+}
+
+int
+worker_main(int verbose)
+{
+	struct timeval tick = {0, WORKER_TICK_MS * 1000};
+	struct event *ev_term;
+
+	proc_title("worker");
+	log_init("worker", verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if ((w.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	w.cfd = -1;
+	w.state = WORKER_CONFIG;
+	TAILQ_INIT(&w.browsers);
+	w.sb = scrollback_new(SCROLLBACK_SIZE);
+	if ((w.in = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new");
+	w.chan = msgchan_new(w.base, PROC_CHAN_FD, worker_chan_cb, NULL);
+	ev_term = evsignal_new(w.base, SIGTERM, worker_signal_cb, NULL);
+	evsignal_add(ev_term, NULL);
+	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
+	evtimer_add(w.ev_tick, &tick);
+
+	while (!w.done || !TAILQ_EMPTY(&w.browsers))
+		if (event_base_loop(w.base, EVLOOP_ONCE) == -1)
+			fatalx("event_base_loop");
+
+	if (w.ev_exit != NULL)
+		event_free(w.ev_exit);
+	event_free(w.ev_tick);
+	event_free(ev_term);
+	msgchan_free(w.chan);
+	evbuffer_free(w.in);
+	scrollback_free(w.sb);
+	event_base_free(w.base);
+	return 0;
+}

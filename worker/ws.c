@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * One browser's terminal websocket in the worker: the answer to its
+ * upgrade, the RFC 6455 conversation (wslay's event API, server side),
+ * the JSON control messages it sends, and its own queue of output.
+ *
+ * Output goes through two queues. The first is ours: a list of chunks
+ * (text frames, binary output, the final close) in the order they must
+ * reach the browser. The second is wslay's, which we feed from the head of
+ * ours only while it holds less than WS_FEED_MARK bytes, so that wslay
+ * never holds more than about two chunks; its send callback writes
+ * straight into the non-blocking socket and says "would block" when the
+ * socket is full. Output for a fast browser thus goes out at once and is
+ * never held back; output for a slow one piles up in our queue.
+ *
+ * Past WS_OUT_HIGH bytes of queued output the browser is too slow: its
+ * binary chunks are dropped (text ones stay: they are small and in order)
+ * and it is marked for re-sync. From then on output for it is ignored.
+ * Once both queues are empty, it gets {"type":"resync"}, then a binary
+ * frame that clears the screen followed by the scrollback ring, and then
+ * live output again. Memory per browser is therefore bounded by the high
+ * mark plus what wslay holds, whatever the container prints.
+ *
+ * States: OPEN while speaking; CLOSING once a close frame is handed to
+ * wslay (by us, or by wslay on a protocol violation or the browser's own
+ * close); LINGER once the close is sent: the write side is shut and reads
+ * are drained and discarded until the browser hangs up or WS_LINGER_SEC
+ * passes, so that closing never resets the connection under the last
+ * frames; DEAD once ws_close() has closed the fd. The free is deferred to
+ * a fresh turn of the event loop, where the owner hears WS_CLOSED.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <wslay/wslay.h>
+#include <yajl/yajl_gen.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xmalloc.h"
+#include "worker/worker.h"
+
+#define WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_CHUNK_MAX  (64 * 1024) /* largest frame we queue */
+#define WS_FEED_MARK  (64 * 1024) /* wslay's queue is fed below this */
+#define WS_TEXT_HIGH  (64 * 1024) /* queued text that stops reading */
+#define WS_EXIT_SEC   3           /* to flush before closing anyway */
+#define WS_LINGER_SEC 2           /* to wait for the browser's hang-up */
+#define WS_CLEAR      "\x1b[H\x1b[2J\x1b[3J"
+
+struct ws_chunk {
+	TAILQ_ENTRY(ws_chunk) entry;
+	uint8_t opcode; /* WSLAY_TEXT_FRAME, _BINARY_FRAME, _CONNECTION_CLOSE */
+	uint16_t status; /* of a close */
+	size_t len, cap;
+	unsigned char data[];
+};
+
+static uint64_t ws_serial;
+
+static void ws_progress(struct ws *);
+
+static const char *
+ws_mode_name(int mode)
+{
+	return mode == ATTACH_CONTROL ? "control" : "watch";
+}
+
+static const char *
+ws_status_name(uint16_t status)
+{
+	switch (status) {
+	case WSLAY_CODE_NORMAL_CLOSURE:
+		return "normal closure";
+	case WSLAY_CODE_GOING_AWAY:
+		return "going away";
+	case WSLAY_CODE_PROTOCOL_ERROR:
+		return "protocol error";
+	case WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA:
+		return "invalid UTF-8 in a text message";
+	case WSLAY_CODE_MESSAGE_TOO_BIG:
+		return "message too big";
+	case WSLAY_CODE_NO_STATUS_RCVD:
+		return "malformed frame";
+	}
+	return "closed";
+}
+
+int
+ws_accept_key(const char *key, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	char buf[128];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s%s", key, WS_GUID);
+	if (n < 0 || (size_t)n >= sizeof(buf) || outlen < 29)
+		return -1;
+	if (EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha1(), NULL) != 1 ||
+	    mdlen != 20)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
+	return 0;
+}
+
+/* Appends a chunk to the queue, or grows the binary chunk at its tail. */
+static void
+ws_queue(struct ws *ws, uint8_t opcode, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	struct ws_chunk *c;
+	size_t n;
+
+	if (opcode == WSLAY_BINARY_FRAME)
+		ws->out_bytes += len;
+	else
+		ws->out_text += len;
+	do {
+		c = TAILQ_LAST(&ws->out, ws_chunks);
+		if (opcode == WSLAY_BINARY_FRAME && c != NULL &&
+		    c->opcode == WSLAY_BINARY_FRAME && c->len < c->cap) {
+			n = c->cap - c->len;
+			if (n > len)
+				n = len;
+			memcpy(c->data + c->len, p, n);
+			c->len += n;
+			p += n;
+			len -= n;
+			continue;
+		}
+		n = len;
+		if (opcode == WSLAY_BINARY_FRAME && n > WS_CHUNK_MAX)
+			n = WS_CHUNK_MAX;
+		c = xmalloc(sizeof(*c) + n);
+		c->opcode = opcode;
+		c->status = 0;
+		c->len = c->cap = n;
+		memcpy(c->data, p, n);
+		TAILQ_INSERT_TAIL(&ws->out, c, entry);
+		p += n;
+		len -= n;
+	} while (len > 0);
+}
+
+static void
+ws_chunk_done(struct ws *ws, struct ws_chunk *c)
+{
+	TAILQ_REMOVE(&ws->out, c, entry);
+	if (c->opcode == WSLAY_BINARY_FRAME)
+		ws->out_bytes -= c->len;
+	else
+		ws->out_text -= c->len;
+	free(c);
+}
+
+static yajl_gen
+ws_gen(const char *type)
+{
+	yajl_gen g;
+
+	if ((g = yajl_gen_alloc(NULL)) == NULL)
+		fatalx("%s: out of memory", __func__);
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"type", 4);
+	yajl_gen_string(g, (const unsigned char *)type, strlen(type));
+	return g;
+}
+
+static void
+ws_gen_str(yajl_gen g, const char *key, const char *val)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	yajl_gen_string(g, (const unsigned char *)val, strlen(val));
+}
+
+static void
+ws_gen_int(yajl_gen g, const char *key, long long val)
+{
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	yajl_gen_integer(g, val);
+}
+
+/* Closes the object, queues it as a text frame and frees g. */
+static void
+ws_gen_queue(struct ws *ws, yajl_gen g)
+{
+	const unsigned char *buf;
+	size_t len;
+
+	yajl_gen_map_close(g);
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		fatalx("%s: cannot generate JSON", __func__);
+	ws_queue(ws, WSLAY_TEXT_FRAME, buf, len);
+	yajl_gen_free(g);
+}
+
+static void
+ws_text(struct ws *ws, const char *type)
+{
+	ws_gen_queue(ws, ws_gen(type));
+}
+
+static void
+ws_error(struct ws *ws, const char *message)
+{
+	yajl_gen g;
+
+	log_info("browser %llu: refused a message: %s",
+	    (unsigned long long)ws->serial, message);
+	g = ws_gen("error");
+	ws_gen_str(g, "message", message);
+	ws_gen_queue(ws, g);
+}
+
+/* Queues the screen: the scrollback, after a clear when re-syncing. */
+static void
+ws_screen(struct ws *ws, int clear)
+{
+	const unsigned char *p1, *p2;
+	size_t l1, l2;
+
+	if (clear)
+		ws_queue(ws, WSLAY_BINARY_FRAME, WS_CLEAR, strlen(WS_CLEAR));
+	scrollback_spans(ws->sb, &p1, &l1, &p2, &l2);
+	if (l1 > 0)
+		ws_queue(ws, WSLAY_BINARY_FRAME, p1, l1);
+	if (l2 > 0)
+		ws_queue(ws, WSLAY_BINARY_FRAME, p2, l2);
+}
+
+/* Starts or stops reading from the browser, as the state asks. */
+static void
+ws_read_update(struct ws *ws)
+{
+	int want;
+
+	if (ws->state == WS_DEAD)
+		return;
+	if (ws->state == WS_LINGER)
+		want = 1;
+	else
+		want = wslay_event_want_read(ws->ctx) &&
+		    !(ws->flags & WS_F_PAUSED) && ws->out_text <= WS_TEXT_HIGH;
+	if (want && !event_pending(ws->ev_read, EV_READ, NULL)) {
+		event_add(ws->ev_read, NULL);
+		/* wslay may hold frames it read before the pause. */
+		event_active(ws->ev_read, EV_READ, 0);
+	} else if (!want && event_pending(ws->ev_read, EV_READ, NULL))
+		event_del(ws->ev_read);
+}
+
+static ssize_t
+ws_recv_cb(
+    wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
+{
+	struct ws *ws = arg;
+	ssize_t n;
+
+	if (ws->state == WS_DEAD || (ws->flags & WS_F_PAUSED) ||
+	    ws->out_text > WS_TEXT_HIGH) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	while ((n = recv(ws->fd, buf, len, 0)) == -1 && errno == EINTR)
+		;
+	if (n > 0)
+		return n;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	if (n == -1)
+		ws->error = errno;
+	ws->flags |= WS_F_EOF;
+	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return -1;
+}
+
+static ssize_t
+ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+    int flags, void *arg)
+{
+	struct ws *ws = arg;
+	ssize_t n;
+	int sflags = MSG_NOSIGNAL;
+
+	if (ws->state == WS_DEAD) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	if (flags & WSLAY_MSG_MORE)
+		sflags |= MSG_MORE;
+	while ((n = send(ws->fd, data, len, sflags)) == -1 && errno == EINTR)
+		;
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		ws->flags |= WS_F_BLOCKED;
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	ws->error = errno;
+	wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+	return -1;
+}
+
+/* A text frame from the browser: a JSON control message. */
+static void
+ws_control(struct ws *ws, const uint8_t *msg, size_t len)
+{
+	struct ws_control c;
+	struct msg_resize r;
+	char err[160];
+
+	if (ws_control_parse(msg, len, &c, err, sizeof(err)) == -1) {
+		ws_error(ws, err);
+		return;
+	}
+	switch (c.type) {
+	case WS_CONTROL_PING:
+		ws_text(ws, "pong");
+		return;
+	case WS_CONTROL_RESIZE:
+		if (ws->mode != ATTACH_CONTROL) {
+			ws_error(ws,
+			    "this is a watch-only connection: resize "
+			    "is refused");
+			return;
+		}
+		r.cols = c.cols;
+		r.rows = c.rows;
+		ws->cb(ws, WS_RESIZE, &r, sizeof(r), ws->arg);
+		return;
+	}
+}
+
+static void
+ws_msg_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_msg_recv_arg *m, void *arg)
+{
+	struct ws *ws = arg;
+
+	if (ws->state != WS_OPEN)
+		return;
+	switch (m->opcode) {
+	case WSLAY_BINARY_FRAME:
+		if (ws->mode != ATTACH_CONTROL) {
+			ws_error(ws,
+			    "this is a watch-only connection: input "
+			    "is refused");
+			return;
+		}
+		if (m->msg_length > 0)
+			ws->cb(ws, WS_INPUT, m->msg, m->msg_length, ws->arg);
+		return;
+	case WSLAY_TEXT_FRAME:
+		ws_control(ws, m->msg, m->msg_length);
+		return;
+	case WSLAY_CONNECTION_CLOSE:
+		log_debug("browser %llu: sent close %u",
+		    (unsigned long long)ws->serial, m->status_code);
+		return;
+	}
+}
+
+/* Hands chunks from the head of our queue to wslay while it is short. */
+static void
+ws_feed(struct ws *ws)
+{
+	struct ws_chunk *c;
+	struct wslay_event_msg m;
+	int r;
+
+	while ((c = TAILQ_FIRST(&ws->out)) != NULL &&
+	    wslay_event_get_queued_msg_length(ws->ctx) < WS_FEED_MARK) {
+		if (c->opcode == WSLAY_CONNECTION_CLOSE) {
+			/* wslay sends control frames first: wait for the rest. */
+			if (wslay_event_want_write(ws->ctx))
+				break;
+			r = wslay_event_queue_close(
+			    ws->ctx, c->status, NULL, 0);
+			ws->state = WS_CLOSING;
+		} else {
+			m.opcode = c->opcode;
+			m.msg = c->data;
+			m.msg_length = c->len;
+			r = wslay_event_queue_msg(ws->ctx, &m);
+		}
+		ws_chunk_done(ws, c);
+		if (r == WSLAY_ERR_NO_MORE_MSG) {
+			/* A close is on its way: nothing more will be sent. */
+			while ((c = TAILQ_FIRST(&ws->out)) != NULL)
+				ws_chunk_done(ws, c);
+		} else if (r != 0)
+			fatalx("%s: wslay: error %d", __func__, r);
+	}
+}
+
+static void
+ws_write_arm(struct ws *ws, int on)
+{
+	if (on && !(ws->flags & WS_F_WREADY)) {
+		event_add(ws->ev_write, NULL);
+		ws->flags |= WS_F_WREADY;
+	} else if (!on && (ws->flags & WS_F_WREADY)) {
+		event_del(ws->ev_write);
+		ws->flags &= ~WS_F_WREADY;
+	}
+}
+
+static void
+ws_linger_start(struct ws *ws)
+{
+	struct timeval tv = {WS_LINGER_SEC, 0};
+	uint16_t status;
+
+	status = wslay_event_get_status_code_sent(ws->ctx);
+	if (wslay_event_get_close_received(ws->ctx))
+		log_info("browser %llu: closed by the browser (%u)",
+		    (unsigned long long)ws->serial,
+		    wslay_event_get_status_code_received(ws->ctx));
+	else if (status == WSLAY_CODE_NORMAL_CLOSURE)
+		log_info("browser %llu: closed (%u)",
+		    (unsigned long long)ws->serial, status);
+	else
+		log_warnx("browser %llu: closed with %u: %s",
+		    (unsigned long long)ws->serial, status,
+		    ws_status_name(status));
+	ws_write_arm(ws, 0);
+	(void)shutdown(ws->fd, SHUT_WR);
+	ws->state = WS_LINGER;
+	evtimer_add(ws->ev_timer, &tv);
+	ws_read_update(ws);
+}
+
+/*
+ * Moves output along: feeds wslay and lets it write until the socket is
+ * full or everything is sent, re-syncs a dropped browser once drained, and
+ * moves to LINGER once the close has gone out.
+ */
+static void
+ws_progress(struct ws *ws)
+{
+	int r;
+
+	if (ws->state == WS_DEAD || ws->state == WS_LINGER)
+		return;
+	for (;;) {
+		ws_feed(ws);
+		if ((ws->flags & WS_F_RESYNC) && TAILQ_EMPTY(&ws->out) &&
+		    !wslay_event_want_write(ws->ctx) && ws->state == WS_OPEN) {
+			ws->flags &= ~WS_F_RESYNC;
+			log_info("browser %llu: drained, re-syncing the screen",
+			    (unsigned long long)ws->serial);
+			ws_text(ws, "resync");
+			ws_screen(ws, 1);
+			continue;
+		}
+		if (!wslay_event_want_write(ws->ctx))
+			break;
+		ws->flags &= ~WS_F_BLOCKED;
+		if ((r = wslay_event_send(ws->ctx)) != 0) {
+			ws_close(ws,
+			    ws->error != 0 ? strerror(ws->error)
+			                   : "cannot send");
+			return;
+		}
+		if (ws->flags & WS_F_BLOCKED)
+			break;
+	}
+	ws_write_arm(ws, (ws->flags & WS_F_BLOCKED) != 0);
+	if (wslay_event_get_close_sent(ws->ctx) &&
+	    !wslay_event_want_write(ws->ctx)) {
+		ws_linger_start(ws);
+		return;
+	}
+	ws_read_update(ws);
+}
+
+static void
+ws_linger_read(struct ws *ws)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = recv(ws->fd, buf, sizeof(buf), 0)) > 0)
+		;
+	if (n == 0 ||
+	    (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		ws_close(ws, "closed");
+}
+
+static void
+ws_read_cb(int fd, short what, void *arg)
+{
+	struct ws *ws = arg;
+	int r;
+
+	if (ws->state == WS_LINGER) {
+		ws_linger_read(ws);
+		return;
+	}
+	if (ws->state == WS_DEAD)
+		return;
+	r = wslay_event_recv(ws->ctx);
+	if (ws->state == WS_DEAD)
+		return;
+	if (ws->flags & WS_F_EOF) {
+		ws_close(ws,
+		    ws->error != 0 ? strerror(ws->error)
+		                   : "the browser hung up");
+		return;
+	}
+	if (r != 0) {
+		/* wslay refused a frame's header and queued a close. */
+		log_warnx("browser %llu: protocol error in a frame header",
+		    (unsigned long long)ws->serial);
+		if (r != WSLAY_ERR_CALLBACK_FAILURE) {
+			ws_close(ws, "wslay error");
+			return;
+		}
+	}
+	ws_progress(ws);
+}
+
+static void
+ws_write_cb(int fd, short what, void *arg)
+{
+	struct ws *ws = arg;
+
+	ws_progress(ws);
+}
+
+static void
+ws_timer_cb(int fd, short what, void *arg)
+{
+	struct ws *ws = arg;
+
+	if (ws->state == WS_LINGER)
+		ws_close(ws, "closed (the browser did not hang up)");
+	else
+		ws_close(ws, "timed out sending the last output");
+}
+
+static void
+ws_free_cb(int fd, short what, void *arg)
+{
+	struct ws *ws = arg;
+	struct ws_chunk *c;
+
+	ws->cb(ws, WS_CLOSED, NULL, 0, ws->arg);
+	while ((c = TAILQ_FIRST(&ws->out)) != NULL)
+		ws_chunk_done(ws, c);
+	if (ws->ctx != NULL)
+		wslay_event_context_free(ws->ctx);
+	event_free(ws->ev_read);
+	event_free(ws->ev_write);
+	event_free(ws->ev_timer);
+	free(ws);
+}
+
+void
+ws_close(struct ws *ws, const char *reason)
+{
+	struct timeval tv = {0, 0};
+
+	if (ws->state == WS_DEAD)
+		return;
+	log_info("browser %llu: connection closed: %s",
+	    (unsigned long long)ws->serial, reason);
+	ws->state = WS_DEAD;
+	event_del(ws->ev_read);
+	event_del(ws->ev_write);
+	event_del(ws->ev_timer);
+	close(ws->fd);
+	ws->fd = -1;
+	if (event_base_once(ws->base, -1, EV_TIMEOUT, ws_free_cb, ws, &tv) ==
+	    -1)
+		fatalx("%s: event_base_once", __func__);
+}
+
+struct ws *
+ws_new(struct event_base *base, int fd, const struct msg_attach *a,
+    const char *session, uint16_t cols, uint16_t rows,
+    const struct scrollback *sb, ws_cb cb, void *arg)
+{
+	static const struct wslay_event_callbacks callbacks = {
+	    .recv_callback = ws_recv_cb,
+	    .send_callback = ws_send_cb,
+	    .on_msg_recv_callback = ws_msg_cb,
+	};
+	struct ws *ws;
+	char key[sizeof(a->key) + 1], accept[32], head[256];
+	yajl_gen g;
+	ssize_t n;
+	int len, flags;
+
+	memcpy(key, a->key, sizeof(a->key));
+	key[sizeof(a->key)] = '\0';
+	if (ws_accept_key(key, accept, sizeof(accept)) == -1) {
+		log_warnx("%s: bad Sec-WebSocket-Key", __func__);
+		close(fd);
+		return NULL;
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		log_warn("%s: fcntl", __func__);
+		close(fd);
+		return NULL;
+	}
+	len = snprintf(head, sizeof(head),
+	    "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n"
+	    "\r\n",
+	    accept);
+	/* The socket is fresh and empty: the answer fits in one write. */
+	while ((n = send(fd, head, (size_t)len, MSG_NOSIGNAL)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n != len) {
+		log_warn("%s: writing the 101 answer", __func__);
+		close(fd);
+		return NULL;
+	}
+
+	ws = xcalloc(1, sizeof(*ws));
+	ws->fd = fd;
+	ws->base = base;
+	ws->mode = a->mode;
+	ws->serial = ++ws_serial;
+	ws->state = WS_OPEN;
+	ws->sb = sb;
+	ws->cb = cb;
+	ws->arg = arg;
+	TAILQ_INIT(&ws->out);
+	if (wslay_event_context_server_init(&ws->ctx, &callbacks, ws) != 0)
+		fatalx("%s: wslay: out of memory", __func__);
+	wslay_event_config_set_max_recv_msg_length(ws->ctx, WS_MAX_MESSAGE);
+	ws->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, ws_read_cb, ws);
+	ws->ev_write =
+	    event_new(base, fd, EV_WRITE | EV_PERSIST, ws_write_cb, ws);
+	ws->ev_timer = evtimer_new(base, ws_timer_cb, ws);
+	if (ws->ev_read == NULL || ws->ev_write == NULL || ws->ev_timer == NULL)
+		fatalx("%s: event_new", __func__);
+	log_info("browser %llu: attached in %s mode as %.*s",
+	    (unsigned long long)ws->serial, ws_mode_name(ws->mode),
+	    (int)strnlen(a->owner, sizeof(a->owner)), a->owner);
+
+	g = ws_gen("hello");
+	ws_gen_str(g, "session", session);
+	ws_gen_str(g, "mode", ws_mode_name(ws->mode));
+	ws_gen_int(g, "cols", cols);
+	ws_gen_int(g, "rows", rows);
+	ws_gen_queue(ws, g);
+	ws_screen(ws, 0);
+	ws_progress(ws);
+	return ws;
+}
+
+void
+ws_output(struct ws *ws, const void *data, size_t len)
+{
+	struct ws_chunk *c, *next;
+
+	if (ws->state != WS_OPEN || (ws->flags & WS_F_RESYNC) || len == 0)
+		return;
+	if (ws->out_bytes + len > WS_OUT_HIGH) {
+		log_info("browser %llu: %zu bytes of output queued: too slow, "
+		         "dropped for a re-sync",
+		    (unsigned long long)ws->serial, ws->out_bytes + len);
+		for (c = TAILQ_FIRST(&ws->out); c != NULL; c = next) {
+			next = TAILQ_NEXT(c, entry);
+			if (c->opcode == WSLAY_BINARY_FRAME)
+				ws_chunk_done(ws, c);
+		}
+		ws->flags |= WS_F_RESYNC;
+		ws->resyncs++;
+		ws_progress(ws);
+		return;
+	}
+	ws_queue(ws, WSLAY_BINARY_FRAME, data, len);
+	ws_progress(ws);
+}
+
+void
+ws_viewers(struct ws *ws, unsigned int count)
+{
+	yajl_gen g;
+
+	if (ws->state != WS_OPEN)
+		return;
+	g = ws_gen("viewers");
+	ws_gen_int(g, "count", count);
+	ws_gen_queue(ws, g);
+	ws_progress(ws);
+}
+
+void
+ws_exit(struct ws *ws, int code)
+{
+	struct timeval tv = {WS_EXIT_SEC, 0};
+	struct ws_chunk *c;
+	yajl_gen g;
+
+	if (ws->state != WS_OPEN)
+		return;
+	/* A re-sync still owed is moot: the exit says what matters. */
+	ws->flags &= ~WS_F_RESYNC;
+	g = ws_gen("exit");
+	ws_gen_int(g, "code", code);
+	ws_gen_queue(ws, g);
+	c = xmalloc(sizeof(*c));
+	c->opcode = WSLAY_CONNECTION_CLOSE;
+	c->status = WSLAY_CODE_NORMAL_CLOSURE;
+	c->len = c->cap = 0;
+	TAILQ_INSERT_TAIL(&ws->out, c, entry);
+	evtimer_add(ws->ev_timer, &tv);
+	ws_progress(ws);
+}
+
+void
+ws_pause(struct ws *ws)
+{
+	ws->flags |= WS_F_PAUSED;
+	ws_read_update(ws);
+}
+
+void
+ws_resume(struct ws *ws)
+{
+	ws->flags &= ~WS_F_PAUSED;
+	ws_read_update(ws);
+}
