@@ -67,8 +67,9 @@ alia_migrate(struct config *c)
 	pid_t server = 0;
 	int applied;
 
-	if (pg_embedded(c) && !pg_running(c) && (server = pg_start(c)) == -1)
+	if ((server = pg_start_oneshot(c)) == -1)
 		return 1;
+
 	applied = pg_migrate(c);
 	pg_stop(server);
 	if (applied == -1)

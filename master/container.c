@@ -280,7 +280,9 @@ session_kill(struct session *s, const char *reason)
 
 	if (s->state == SESSION_ENDED || (s->flags & S_KILLING))
 		return;
-	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	if (reason != s->end_reason)
+		snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+
 	s->flags |= S_KILLING;
 	log_info("session %s: ending (%s)", s->id, reason);
 	if (s->state == SESSION_STARTING) {
