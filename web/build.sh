@@ -18,8 +18,9 @@ vendor=(
   "@xterm/addon-fit/lib/addon-fit.js:addon-fit.js"
 )
 
-# Build into a fresh sibling directory, then swap it in, so files removed
-# from web/static do not linger and a reader never sees a half-copied tree.
+# Build into a fresh sibling directory, then move it into place file by file,
+# so files removed from web/static do not linger and a reader never sees a
+# half-copied file.
 tmp="$out.tmp.$$"
 rm -rf "$tmp"
 mkdir -p "$tmp"
@@ -51,8 +52,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -d "$web/node_modules" ] && deps+=("$web/node_modules")
 fi
 
-rm -rf "$out"
-mv "$tmp" "$out"
+if [ -d "$out" ] && ! [ -L "$out" ]; then
+  # Update in place, one rename per file: a running alia holds the directory
+  # open (not its path), so swapping in a new directory would leave it
+  # serving a deleted one.
+  while IFS= read -r -d '' d; do mkdir -p "$out/${d#"$tmp"/}"; done \
+    < <(find "$tmp" -mindepth 1 -type d -print0)
+  declare -A keep=()
+  while IFS= read -r -d '' f; do
+    rel=${f#"$tmp"/}
+    keep[$rel]=1
+    mv -f "$f" "$out/$rel"
+  done < <(find "$tmp" -type f -print0)
+  while IFS= read -r -d '' f; do
+    [ -n "${keep[${f#"$out"/}]:-}" ] || rm -f "$f"
+  done < <(find "$out" -type f -print0)
+  find "$out" -mindepth 1 -type d -empty -delete
+  rm -rf "$tmp"
+else
+  rm -rf "$out"
+  mv "$tmp" "$out"
+fi
 trap - EXIT
 
 if [ -n "$stamp" ]; then

@@ -10,6 +10,11 @@
   const PING_MS = 25000;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 8000;
+  const REPLAY_MS = 500; // output this soon after a hello is the server's replay
+  // What a terminal answers to queries in its output (cursor position,
+  // device attributes, status). Answers to queries in replayed, old output
+  // must not reach the shell as if typed.
+  const TERMINAL_REPLY = /^(\x1b\[\??\d+(;\d+)*R|\x1b\[[?>]?[\d;]*[cn]|\x1bP[^\x1b]*\x1b\\)+$/;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -30,6 +35,7 @@
   let term = null;
   let fit = null;
   let cur = null; // the session being shown: {id, watch, ws, ...}
+  let replaying = 0; // replayed chunks xterm has not finished parsing
 
   // --- status line ---------------------------------------------------------
 
@@ -85,7 +91,10 @@
     term.open(ui.host);
     window.term = term; // for tests and the curious
 
-    term.onData((s) => sendInput(encoder.encode(s)));
+    term.onData((s) => {
+      if (replaying > 0 && TERMINAL_REPLY.test(s)) return;
+      sendInput(encoder.encode(s));
+    });
     // onBinary carries raw bytes as a string of code points 0-255.
     term.onBinary((s) => sendInput(Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff)));
     term.onResize(({ cols, rows }) => {
@@ -173,6 +182,7 @@
     cur = {
       id, watch, wsPath: wsPath || `/ws/sessions/${encodeURIComponent(id)}`,
       ws: null, attempt: 0, timer: 0, ping: 0, ended: false, everConnected: false, why: '',
+      replayUntil: 0, resetPending: false,
     };
     ui.sid.textContent = id.slice(0, 8);
     ui.sid.title = `session ${id}`;
@@ -217,7 +227,18 @@
     ws.onmessage = (ev) => {
       if (s !== cur || ws !== s.ws) return;
       if (typeof ev.data !== 'string') {
-        term.write(new Uint8Array(ev.data));
+        if (performance.now() < s.replayUntil) {
+          // The replay repaints the screen from scratch. Without one (a
+          // restarted worker has none), the old screen stays up.
+          if (s.resetPending) {
+            s.resetPending = false;
+            term.reset();
+          }
+          replaying++;
+          term.write(new Uint8Array(ev.data), () => { replaying--; });
+        } else {
+          term.write(new Uint8Array(ev.data));
+        }
         return;
       }
       let m;
@@ -238,8 +259,10 @@
   function onControl(s, m) {
     switch (m.type) {
     case 'hello':
-      // Every (re)connect replays recent output; start from a clean screen.
-      term.reset();
+      // Every (re)connect replays recent output: the first replayed bytes
+      // start from a clean screen.
+      s.resetPending = true;
+      s.replayUntil = performance.now() + REPLAY_MS;
       s.attempt = 0;
       s.everConnected = true;
       s.watch = m.mode === 'watch';
@@ -258,6 +281,10 @@
       break;
     case 'exit':
       ended(s, `exited with code ${m.code}`);
+      // Killed from elsewhere (deleted, idle, ...)? The session says why.
+      api('GET', `/api/sessions/${encodeURIComponent(s.id)}`).then((r) => {
+        if (s === cur && r.ok && r.data) setStatus('done', endText(r.data));
+      }, () => {});
       break;
     case 'error':
       setStatus('error', m.message || 'error');
@@ -316,6 +343,14 @@
     term.write('\x1b[?25l');
   }
 
+  function endText(d) {
+    const code = d.exit_code !== undefined && d.exit_code !== null ? d.exit_code : null;
+    if (!d.end_reason || d.end_reason === 'exit' || d.end_reason === 'exited') {
+      return code === null ? 'session ended' : `exited with code ${code}`;
+    }
+    return `session ended: ${d.end_reason}`;
+  }
+
   // Asks the server whether the session is still there; shows why when not.
   // Resolves true when a (re)connect makes sense.
   async function checkSession(s) {
@@ -331,11 +366,7 @@
       return false;
     }
     if (r.ok && r.data && r.data.state === 'ended') {
-      const d = r.data;
-      let text = 'session ended';
-      if (d.exit_code !== undefined && d.exit_code !== null) text = `exited with code ${d.exit_code}`;
-      if (d.end_reason && d.end_reason !== 'exit') text += ` (${d.end_reason})`;
-      ended(s, text);
+      ended(s, endText(r.data));
       if (!s.everConnected) showRecording(s);
       return false;
     }
