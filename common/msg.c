@@ -497,8 +497,10 @@ msgchan_write_cb(int fd, short what, void *arg)
 			if (errno == EAGAIN || errno == EINTR ||
 			    errno == ENOBUFS)
 				return;
-			log_warn("%s: sendmsg", __func__);
+			if (errno != EPIPE && errno != ECONNRESET)
+				log_warn("%s: sendmsg", __func__);
 			event_del(ch->ev_write);
+
 			msgchan_report(ch,
 			    errno == EPIPE || errno == ECONNRESET
 			        ? MSGCHAN_CLOSED

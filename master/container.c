@@ -444,6 +444,8 @@ session_started(struct session *s, struct docker_result *r)
 	char started[32];
 	const char *p[3];
 
+	if (s->state == SESSION_ENDED)
+		return; /* its container is being removed */
 	if (r->status != 204 && r->status != 304) {
 		session_fail(s, "start", r);
 		return;
@@ -525,6 +527,11 @@ session_created(struct session *s, struct docker_result *r)
 	}
 	snprintf(s->container, sizeof(s->container), "%s", r->id);
 	s->flags |= S_CREATED;
+	if (s->state == SESSION_ENDED) {
+		/* Ended while being created (shutdown): nothing may remain. */
+		session_remove_container(s);
+		return;
+	}
 	if (s->flags & S_KILLING) {
 		session_end(s, -1, s->end_reason);
 		return;
@@ -1007,14 +1014,12 @@ container_shutdown(void)
 	struct session *s;
 
 	ct.stopping = 1;
+	/* Workers leave when told the session ended (or are killed later). */
 	while ((s = TAILQ_FIRST(&ct.live)) != NULL) {
 		snprintf(
 		    s->end_reason, sizeof(s->end_reason), "server stopped");
 		session_end(s, -1, "server stopped");
 	}
-	TAILQ_FOREACH (s, &ct.ended, entry)
-		if (s->worker != 0)
-			kill(s->worker, SIGTERM);
 }
 
 int

@@ -8,8 +8,9 @@
  * born WAITING while the API version is unknown: the first call starts a
  * GET /_ping, and when its Api-Version arrives every waiting call is
  * dispatched with the path prefix /v1.xx (min of ours and theirs). Control
- * calls then queue on CONTROL and go one at a time on a single keep-alive
- * connection; attach, wait and events each get a connection of their own
+ * calls then queue on CONTROL and go one at a time on each of a few
+ * keep-alive connections; attach, wait and events each get a connection of their own
+
  * and are RUNNING at once. A call whose callback must not run from inside
  * the function that made it (a bad configuration, a connect that failed on
  * the spot) is put on FAILING and completed from the reaper event. When a
@@ -59,6 +60,7 @@
 #define DOCKER_EVENT_MAX     (1024 * 1024)
 #define DOCKER_CONNECT_SECS  10
 #define DOCKER_CONTROL_SECS  120
+#define DOCKER_CONTROL_CONNS 4
 #define DOCKER_LABEL_SESSION "io.alia.session"
 #define DOCKER_LABEL_OWNER   "io.alia.owner"
 
@@ -147,7 +149,7 @@ struct docker {
 	struct docker_calls dead;
 	struct docker_conns conns;
 	struct docker_conns graveyard;
-	struct docker_conn *ctl;
+	struct docker_conn *ctl[DOCKER_CONTROL_CONNS];
 
 	struct event *reaper;
 	int busy;
@@ -576,14 +578,17 @@ static void
 conn_close(struct docker_conn *conn)
 {
 	struct docker *d = conn->d;
+	int i;
 
 	if (conn->dead)
+
 		return;
 	conn->dead = 1;
 	if (conn->bev != NULL)
 		bufferevent_disable(conn->bev, EV_READ | EV_WRITE);
-	if (d->ctl == conn)
-		d->ctl = NULL;
+	for (i = 0; i < DOCKER_CONTROL_CONNS; i++)
+		if (d->ctl[i] == conn)
+			d->ctl[i] = NULL;
 	LIST_REMOVE(conn, entry);
 	LIST_INSERT_HEAD(&d->graveyard, conn, entry);
 	event_active(d->reaper, EV_TIMEOUT, 1);
@@ -669,26 +674,39 @@ conn_send(struct docker_conn *conn, struct docker_call *call)
 	    call->op == OP_WAIT || call->op == OP_EVENTS ? NULL : &tv, &ctv);
 }
 
-/* Sends the next control call when the control connection is free. */
+/*
+ * Sends waiting control calls while a control connection is free: an idle
+ * open one first, else a new one, up to DOCKER_CONTROL_CONNS, so that one
+ * slow call (a start takes hundreds of ms) does not hold up the others.
+ */
 static void
 docker_control_next(struct docker *d)
 {
 	struct docker_call *call;
 	char err[512];
+	int i, slot;
 
-	if (d->dying || (call = TAILQ_FIRST(&d->control)) == NULL)
-		return;
-	if (d->ctl != NULL && d->ctl->call != NULL)
-		return;
-	if (d->ctl == NULL &&
-	    (d->ctl = conn_open(d, 0, err, sizeof(err))) == NULL) {
-		/* Nothing else can go either: fail them all. */
-		while ((call = TAILQ_FIRST(&d->control)) != NULL)
-			call_fail_later(call, err);
-		return;
+	while (!d->dying && (call = TAILQ_FIRST(&d->control)) != NULL) {
+		slot = -1;
+		for (i = 0; i < DOCKER_CONTROL_CONNS && slot == -1; i++)
+			if (d->ctl[i] != NULL && d->ctl[i]->call == NULL)
+				slot = i;
+		for (i = 0; i < DOCKER_CONTROL_CONNS && slot == -1; i++)
+			if (d->ctl[i] == NULL)
+				slot = i;
+		if (slot == -1)
+			return; /* all busy */
+		if (d->ctl[slot] == NULL &&
+		    (d->ctl[slot] = conn_open(d, 0, err, sizeof(err))) ==
+		        NULL) {
+			/* Nothing else can go either: fail them all. */
+			while ((call = TAILQ_FIRST(&d->control)) != NULL)
+				call_fail_later(call, err);
+			return;
+		}
+		call_move(call, PLACE_RUNNING, 0);
+		conn_send(d->ctl[slot], call);
 	}
-	call_move(call, PLACE_RUNNING, 0);
-	conn_send(d->ctl, call);
 }
 
 static void

@@ -44,6 +44,7 @@
 #define BACKOFF_MAX_MS    10000
 #define STABLE_MS         30000
 #define ROLE_GRACE_MS     3000
+#define SESSION_GRACE_MS  5000 /* after ROLE_GRACE_MS, for Docker calls */
 #define POSTGRES_GRACE_MS 5000
 
 struct child;
@@ -78,7 +79,9 @@ static struct {
 	struct child_list children;
 	struct event *ev_grace;
 	int lock_fd;
-	int forced; /* the grace period of the phase ran out */
+	int forced;        /* the grace period of the phase ran out */
+	int session_grace; /* phase 0 waits longer for Docker calls */
+
 	struct event *ev_progress;
 	struct pgq *db;
 	uint64_t child_restarts;
@@ -240,11 +243,19 @@ master_progress_cb(int fd, short what, void *arg)
 static void
 master_grace_cb(int fd, short what, void *arg)
 {
+	struct timeval tv = {
+	    SESSION_GRACE_MS / 1000, (SESSION_GRACE_MS % 1000) * 1000};
 	struct child *c;
 
-	m.forced = 1;
-	if (m.phase == 0 && container_busy())
-		log_warnx("sessions did not end in time; going on");
+	if (m.phase == 0 && !m.session_grace && container_busy()) {
+		/* Containers being created must still be removed. */
+		m.session_grace = 1;
+		evtimer_add(m.ev_grace, &tv);
+	} else {
+		m.forced = 1;
+		if (m.phase == 0 && container_busy())
+			log_warnx("sessions did not end in time; going on");
+	}
 	TAILQ_FOREACH (c, &m.children, entry)
 		if (c->role->phase == m.phase && c->pid != 0) {
 			log_warnx(
