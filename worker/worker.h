@@ -87,6 +87,13 @@ struct ws {
 #define WS_F_WREADY  0x08 /* the write event is armed */
 #define WS_F_BLOCKED 0x10 /* the socket is full */
 	int error;        /* errno of a failed read or write */
+	struct {
+		uint8_t hdr[14]; /* the frame header being read */
+		uint8_t have, need;
+		uint64_t left; /* payload bytes of the current frame to come */
+	} scan;
+	const char *violation; /* a header wslay would refuse silently */
+
 	struct event_base *base;
 	struct wslay_event_context *ctx;
 	struct event *ev_read;

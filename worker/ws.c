@@ -257,6 +257,66 @@ ws_read_update(struct ws *ws)
 		event_del(ws->ev_read);
 }
 
+/*
+ * Follows frame boundaries in what the browser sends, to catch the header
+ * violations that wslay answers with a close that has no status code: a
+ * 64-bit length with its top bit set, a fragmented control frame, and a
+ * control frame longer than 125 bytes. Returns how many of the n bytes
+ * come before such a header (all n when there is none).
+ */
+static size_t
+ws_scan(struct ws *ws, const uint8_t *p, size_t n)
+{
+	size_t i = 0, start = 0, take;
+	uint8_t *h = ws->scan.hdr, l7;
+	uint64_t len;
+	int k;
+
+	while (i < n) {
+		if (ws->scan.left > 0) {
+			take = n - i < ws->scan.left ? n - i : ws->scan.left;
+			i += take;
+			ws->scan.left -= take;
+			continue;
+		}
+		if (ws->scan.have == 0) {
+			start = i;
+			ws->scan.need = 2;
+		}
+		h[ws->scan.have++] = p[i++];
+		if (ws->scan.have == 2) {
+			l7 = h[1] & 0x7f;
+			ws->scan.need = 2 +
+			    (l7 == 126          ? 2
+			            : l7 == 127 ? 8
+			                        : 0) +
+			    ((h[1] & 0x80) ? 4 : 0);
+		}
+		if (ws->scan.have < 2 || ws->scan.have < ws->scan.need)
+			continue;
+		l7 = h[1] & 0x7f;
+		if (l7 < 126)
+			len = l7;
+		else if (l7 == 126)
+			len = (uint64_t)h[2] << 8 | h[3];
+		else
+			for (len = 0, k = 2; k < 10; k++)
+				len = len << 8 | h[k];
+		if (l7 == 127 && (h[2] & 0x80))
+			ws->violation =
+			    "a 64-bit frame length with its top bit set";
+		else if ((h[0] & 0x08) && !(h[0] & 0x80))
+			ws->violation = "a fragmented control frame";
+		else if ((h[0] & 0x08) && len > 125)
+			ws->violation = "a control frame longer than 125 bytes";
+		if (ws->violation != NULL)
+			return start;
+		ws->scan.left = len;
+		ws->scan.have = 0;
+	}
+	return n;
+}
+
 static ssize_t
 ws_recv_cb(
     wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
@@ -265,14 +325,21 @@ ws_recv_cb(
 	ssize_t n;
 
 	if (ws->state == WS_DEAD || (ws->flags & WS_F_PAUSED) ||
-	    ws->out_text > WS_TEXT_HIGH) {
+	    ws->out_text > WS_TEXT_HIGH || ws->violation != NULL) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
 	while ((n = recv(ws->fd, buf, len, 0)) == -1 && errno == EINTR)
 		;
-	if (n > 0)
+	if (n > 0) {
+		/* wslay never sees a header it would refuse silently. */
+		n = (ssize_t)ws_scan(ws, buf, (size_t)n);
+		if (n == 0) {
+			wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+			return -1;
+		}
 		return n;
+	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
@@ -513,6 +580,15 @@ ws_read_cb(int fd, short what, void *arg)
 	r = wslay_event_recv(ws->ctx);
 	if (ws->state == WS_DEAD)
 		return;
+	if (ws->violation != NULL && ws->state == WS_OPEN &&
+	    !wslay_event_get_close_sent(ws->ctx)) {
+		log_warnx("browser %llu: protocol error: %s; closing with 1002",
+		    (unsigned long long)ws->serial, ws->violation);
+		wslay_event_queue_close(ws->ctx, WSLAY_CODE_PROTOCOL_ERROR,
+		    (const uint8_t *)ws->violation, strlen(ws->violation));
+		wslay_event_shutdown_read(ws->ctx);
+	}
+
 	if (ws->flags & WS_F_EOF) {
 		ws_close(ws,
 		    ws->error != 0 ? strerror(ws->error)
