@@ -42,6 +42,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/msg.h"
@@ -92,7 +93,7 @@ struct session {
 	pid_t worker;
 	struct msgchan *chan;
 	int worker_restarts;
-	struct timespec restart_window;
+	int64_t restart_window; /* monotonic us */
 	struct browser_wait_list waiting;
 	struct event *ev_kill;
 	struct event *ev_worker;
@@ -113,8 +114,8 @@ struct dcall {
 	TAILQ_ENTRY(dcall) entry;
 	struct session *s;
 	void (*done)(struct session *, struct docker_result *);
-	struct timespec t0;
-	int timed; /* counts toward the latency metric */
+	int64_t t0; /* monotonic us */
+	int timed;  /* counts toward the latency metric */
 };
 TAILQ_HEAD(dcall_list, dcall);
 
@@ -139,25 +140,6 @@ static void reply_info(
     struct msgchan *, const struct session *, uint64_t, int, int);
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
 static void session_start_worker(struct session *, int, int);
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static long
-ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
-}
 
 /* A random (version 4) UUID in text form. */
 static void
@@ -209,7 +191,7 @@ dcall_cb(struct docker_result *r, void *arg)
 
 	TAILQ_REMOVE(&ct.calls, c, entry);
 	if (c->timed) {
-		ms = ms_since(&c->t0);
+		ms = (long)((clock_mono_us() - c->t0) / 1000);
 		ct.m.docker_calls++;
 		ct.m.docker_latency_us_sum += (uint64_t)ms * 1000;
 		for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
@@ -233,7 +215,7 @@ dcall(struct session *s, void (*done)(struct session *, struct docker_result *),
 	c->s = s;
 	c->done = done;
 	c->timed = timed;
-	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	c->t0 = clock_mono_us();
 	TAILQ_INSERT_TAIL(&ct.calls, c, entry);
 	return c;
 }
@@ -335,7 +317,7 @@ session_end(struct session *s, int code, const char *reason)
 		snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
 	s->state = SESSION_ENDED;
 	s->exit_code = code;
-	s->ended_us = now_us();
+	s->ended_us = clock_wall_us();
 	evtimer_del(s->ev_kill);
 	TAILQ_REMOVE(&ct.live, s, entry);
 	TAILQ_INSERT_TAIL(&ct.ended, s, entry);
@@ -451,7 +433,7 @@ session_started(struct session *s, struct docker_result *r)
 		return;
 	}
 	s->state = SESSION_RUNNING;
-	s->started_us = now_us();
+	s->started_us = clock_wall_us();
 	log_info("session %s: running (container %.12s)", s->id, s->container);
 	session_fmt_us(started, sizeof(started), s->started_us);
 	p[0] = s->id;
@@ -667,7 +649,7 @@ session_start_worker(struct session *s, int attach_fd, int restarted)
 	w.cols = s->cols;
 	w.rows = s->rows;
 	w.restarted = restarted;
-	w.started_us = s->started_us != 0 ? s->started_us : now_us();
+	w.started_us = s->started_us != 0 ? s->started_us : clock_wall_us();
 	w.idle_timeout = ct.conf->idle_timeout;
 	w.max_lifetime = ct.conf->max_lifetime;
 	w.reconnect_grace = ct.conf->reconnect_grace;
@@ -705,9 +687,9 @@ container_child_exited(pid_t pid, int status)
 		return 1;
 	ct.m.worker_restarts++;
 	if (s->worker_restarts == 0 ||
-	    ms_since(&s->restart_window) > WORKER_WINDOW_MS) {
+	    (clock_mono_us() - s->restart_window) / 1000 > WORKER_WINDOW_MS) {
 		s->worker_restarts = 0;
-		clock_gettime(CLOCK_MONOTONIC, &s->restart_window);
+		s->restart_window = clock_mono_us();
 	}
 	if (++s->worker_restarts > WORKER_RESTARTS) {
 		log_warnx("session %s: worker died %d times within a minute",
@@ -813,7 +795,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
 	s->cols = r->cols >= 1 && r->cols <= 1000 ? r->cols : 80;
 	s->rows = r->rows >= 1 && r->rows <= 1000 ? r->rows : 24;
-	s->created_us = now_us();
+	s->created_us = clock_wall_us();
 	s->exit_code = -1;
 	s->state = SESSION_STARTING;
 	TAILQ_INIT(&s->waiting);

@@ -33,6 +33,7 @@
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/msg.h"
@@ -62,7 +63,7 @@ struct child {
 	pid_t pid; /* 0 while not running */
 	struct msgchan *chan;
 	int ready;
-	struct timespec started;
+	int64_t started; /* monotonic us */
 	int backoff_ms;
 	unsigned restarts;
 	struct event *ev_restart;
@@ -105,17 +106,6 @@ master_front(void)
 	return NULL;
 }
 
-static long
-master_ms_since(const struct timespec *t)
-
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 +
-	    (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 static void master_child_restart_cb(int, short, void *);
 
 static struct child *
@@ -139,7 +129,7 @@ master_child_start(struct child *c)
 		c->pid = 0;
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	c->started = clock_mono_us();
 	log_debug("%s started as pid %ld", c->role->name, (long)c->pid);
 }
 
@@ -182,7 +172,7 @@ master_child_exited(struct child *c, int status)
 		log_debug("%s %s", c->role->name, how);
 		return;
 	}
-	if (master_ms_since(&c->started) >= STABLE_MS)
+	if ((clock_mono_us() - c->started) / 1000 >= STABLE_MS)
 		c->backoff_ms = BACKOFF_MIN_MS;
 	log_warnx("%s %s; restarting it in %d ms (restart %u)", c->role->name,
 	    how, c->backoff_ms, c->restarts + 1);
@@ -623,7 +613,7 @@ master_main(struct config *conf, int foreground, int verbose)
 	if (pgpid > 0) {
 		pgc = master_child_add(&role_postgres);
 		pgc->pid = pgpid;
-		clock_gettime(CLOCK_MONOTONIC, &pgc->started);
+		pgc->started = clock_mono_us();
 	}
 	master_child_start(master_child_add(&role_front));
 	/* A child that died before the signal events existed. */

@@ -32,6 +32,7 @@
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
@@ -93,29 +94,11 @@ static struct {
 
 static void worker_shutdown(const char *);
 
-static int64_t
-worker_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-worker_wall_us(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
 static void
 worker_activity(void)
 {
-	w.last_activity = worker_mono_us();
-	w.last_wall = worker_wall_us();
+	w.last_activity = clock_mono_us();
+	w.last_wall = clock_wall_us();
 	w.warned_idle = 0;
 }
 
@@ -312,7 +295,7 @@ worker_stats(void)
 static void
 worker_tick_cb(int fd, short what, void *arg)
 {
-	int64_t now = worker_mono_us(), started;
+	int64_t now = clock_mono_us(), started;
 
 	if (w.state == WORKER_RUNNING && !w.ended) {
 		worker_timeout(w.start.idle_timeout, now - w.last_activity,
@@ -321,7 +304,7 @@ worker_tick_cb(int fd, short what, void *arg)
 		    w.start.started_us > 0 ? w.start.started_us : w.last_wall;
 		if (w.start.started_us > 0)
 			worker_timeout(w.start.max_lifetime,
-			    worker_wall_us() - started, &w.warned_lifetime,
+			    clock_wall_us() - started, &w.warned_lifetime,
 			    "its maximum lifetime is reached", "lifetime");
 		else
 			worker_timeout(w.start.max_lifetime,
@@ -367,7 +350,7 @@ worker_ws_cb(
 		w.nbrowsers--;
 		w.resyncs_closed += ws->resyncs;
 		if (w.nbrowsers == 0)
-			w.alone_since = worker_mono_us();
+			w.alone_since = clock_mono_us();
 		if (w.state == WORKER_EXITING && w.nbrowsers == 0)
 			worker_shutdown("the session has ended");
 		else
@@ -406,7 +389,7 @@ worker_start(struct msg *msg)
 	if (w.ev_cread == NULL || w.ev_cwrite == NULL)
 		fatalx("event_new");
 	event_add(w.ev_cread, NULL);
-	w.started_mono = worker_mono_us();
+	w.started_mono = clock_mono_us();
 	w.alone_since = w.started_mono;
 	worker_activity();
 	w.state = WORKER_RUNNING;
