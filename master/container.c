@@ -141,7 +141,10 @@ static void reply_info(
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
 static void session_start_worker(struct session *, int, int);
 
-/* A random (version 4) UUID in text form. */
+/*
+ * A session id: 128 random bits, written as a UUID (the database's type)
+ * but with no version bits fixed, so that all 128 are unguessable.
+ */
 static void
 session_new_id(char *out)
 {
@@ -149,8 +152,7 @@ session_new_id(char *out)
 
 	if (getrandom(b, sizeof(b), 0) != sizeof(b))
 		fatal("%s: getrandom", __func__);
-	b[6] = (b[6] & 0x0f) | 0x40;
-	b[8] = (b[8] & 0x3f) | 0x80;
+
 	snprintf(out, SESSION_ID_LEN,
 	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x",
