@@ -60,6 +60,11 @@ static const struct msg_kind msg_kinds[] = {
     {MSG_WORKER_EXITED, sizeof(struct msg_exit), 0},
     {MSG_WORKER_END, sizeof(struct msg_end), 0},
     {MSG_WORKER_STATS, sizeof(struct msg_worker_stats), 0},
+    {MSG_WORKER_BROKER, sizeof(struct msg_peer), 1},
+    {MSG_EVENT, MSG_VARIABLE, 0},
+    {MSG_ACK, sizeof(struct msg_ack), 0},
+    {MSG_BROKER_PEER, sizeof(struct msg_peer), 1},
+    {MSG_RECORDER_PEER, sizeof(struct msg_peer), 1},
     {MSG_FLOW_PAUSE, sizeof(struct msg_flow), 0},
     {MSG_FLOW_RESUME, sizeof(struct msg_flow), 0},
 };
@@ -151,6 +156,11 @@ msg_decode(const void *buf, size_t len, struct msg *m, char *err, size_t errlen)
 	if (m->hdr.len > MSG_MAX_PAYLOAD)
 		return msg_err(err, errlen, "type %u: payload of %u bytes",
 		    m->hdr.type, m->hdr.len);
+	if (k->size == MSG_VARIABLE && m->hdr.type == MSG_EVENT &&
+	    (m->hdr.len < sizeof(struct msg_event) ||
+	        m->hdr.len - sizeof(struct msg_event) > MSG_MAX_DATA))
+		return msg_err(
+		    err, errlen, "event: payload of %u bytes", m->hdr.len);
 	if (k->size != MSG_VARIABLE && (long)m->hdr.len != k->size)
 		return msg_err(err, errlen,
 		    "type %u: payload of %u bytes, expected %ld", m->hdr.type,
@@ -605,4 +615,35 @@ int
 msg_recv_shutdown(const struct msg *m, struct msg_shutdown *s)
 {
 	return msg_get(m, MSG_SHUTDOWN, s, sizeof(*s));
+}
+
+int
+msg_send_event(struct msgchan *ch, uint64_t id, const struct msg_event *e,
+    const void *data)
+{
+	unsigned char *buf;
+	int r;
+
+	if (e->len > MSG_MAX_DATA)
+		return -1;
+	buf = xmalloc(sizeof(*e) + e->len + 1);
+	memcpy(buf, e, sizeof(*e));
+	if (e->len > 0)
+		memcpy(buf + sizeof(*e), data, e->len);
+	r = msgchan_send(ch, MSG_EVENT, id, -1, buf, sizeof(*e) + e->len);
+	free(buf);
+	return r;
+}
+
+int
+msg_recv_event(const struct msg *m, struct msg_event *e, const void **data)
+{
+	if (m->hdr.type != MSG_EVENT || m->len < sizeof(*e))
+		return -1;
+	memcpy(e, m->payload, sizeof(*e));
+	if (e->len != m->len - sizeof(*e))
+		return -1;
+	e->session[sizeof(e->session) - 1] = '\0';
+	*data = (const unsigned char *)m->payload + sizeof(*e);
+	return 0;
 }

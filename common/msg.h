@@ -69,6 +69,12 @@ void msgchan_set_marks(struct msgchan *, size_t low, size_t high);
 void msgchan_pause(struct msgchan *);
 void msgchan_resume(struct msgchan *);
 
+/* An event and its data (e->len bytes); data is copied. */
+int msg_send_event(
+    struct msgchan *, uint64_t id, const struct msg_event *, const void *data);
+/* Checks an event's lengths; *data points into the message. */
+int msg_recv_event(const struct msg *, struct msg_event *, const void **);
+
 /* Typed pairs for the control and config blocks. */
 int msg_send_ready(struct msgchan *, const char *role);
 int msg_recv_ready(const struct msg *, struct msg_ready *);

@@ -43,8 +43,13 @@ enum msg_type {
 	MSG_WORKER_EXITED = 353,  /* master -> worker: msg_exit */
 	MSG_WORKER_END = 354,     /* worker -> master: msg_end */
 	MSG_WORKER_STATS = 355,   /* worker -> master: msg_worker_stats */
+	MSG_WORKER_BROKER = 356,  /* master -> worker: msg_peer + fd */
 
-	/* output: 400 (later) */
+	/* output: 400, worker -> broker -> recorder and back */
+	MSG_EVENT = 400,         /* msg_event + its data (variable) */
+	MSG_ACK = 401,           /* recorder -> broker -> worker: msg_ack */
+	MSG_BROKER_PEER = 410,   /* master -> broker: msg_peer + fd */
+	MSG_RECORDER_PEER = 411, /* master -> recorder: msg_peer + fd */
 
 	/* flow: 500 */
 	MSG_FLOW_PAUSE = 500,
@@ -122,8 +127,45 @@ struct msg_session_info {
 	uint32_t pad2;
 };
 
+/*
+ * One recorded event of a session, followed by len bytes of data. seq
+ * numbers a session's events from 0 without gaps; t_us is microseconds
+ * since the session started. kind: 'o' output, 'i' input, 'r' resize
+ * (data "COLSxROWS"), 'm' marker (data: what happened).
+ */
+struct msg_event {
+	uint64_t seq;
+	int64_t t_us;
+	char session[SESSION_ID_LEN];
+	char kind;
+	char pad[2];
+	uint32_t len;
+};
+
+/* Every event of session up to and including seq is committed. */
+struct msg_ack {
+	uint64_t seq;
+	char session[SESSION_ID_LEN];
+	char pad[3];
+};
+
+#define PEER_WORKER   1 /* hdr.id: the session's number */
+#define PEER_RECORDER 2
+
+/*
+ * master hands out one end of a fresh socketpair to the broker and the
+ * other to a worker (session set) or to the recorder, whenever either
+ * side (re)starts.
+ */
+struct msg_peer {
+	int32_t kind;
+	char session[SESSION_ID_LEN];
+	char pad[3];
+};
+
 #define ATTACH_CONTROL 0
-#define ATTACH_WATCH   1
+
+#define ATTACH_WATCH 1
 
 /*
  * A browser's websocket, handed front -> master -> worker with its fd.

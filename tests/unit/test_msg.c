@@ -298,15 +298,65 @@ test_channel_marks(void **state)
 	event_base_free(a.base);
 }
 
+/* Events carry their data; the lengths must agree, within MSG_MAX_DATA. */
+static void
+test_event(void **state)
+{
+	static unsigned char buf[MSG_MAX_PACKET + 64], data[MSG_MAX_DATA + 1];
+	struct msg_event e, got;
+	const void *d;
+	struct msg m;
+	char err[128];
+	size_t n;
+
+	memset(&e, 0, sizeof(e));
+	e.seq = 41;
+	e.t_us = 1234567;
+	e.kind = 'o';
+	strcpy(e.session, "0123abcd-0000-0000-0000-000000000000");
+	memcpy(data, "hello\r\n", 7);
+	e.len = 7;
+	memcpy(data + 100, &e, sizeof(e));
+	memcpy(data + 100 + sizeof(e), "hello\r\n", 7);
+	n = msg_encode(
+	    buf, sizeof(buf), MSG_EVENT, 9, 0, data + 100, sizeof(e) + 7);
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
+	assert_int_equal(msg_recv_event(&m, &got, &d), 0);
+	assert_int_equal(got.seq, 41);
+	assert_int_equal(got.t_us, 1234567);
+	assert_int_equal(got.kind, 'o');
+	assert_int_equal(got.len, 7);
+	assert_string_equal(got.session, e.session);
+	assert_memory_equal(d, "hello\r\n", 7);
+
+	/* the event's own length must match the packet */
+	e.len = 8;
+	memcpy(data + 100, &e, sizeof(e));
+	n = msg_encode(
+	    buf, sizeof(buf), MSG_EVENT, 9, 0, data + 100, sizeof(e) + 7);
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
+	assert_int_equal(msg_recv_event(&m, &got, &d), -1);
+
+	/* shorter than the fixed part, and more data than allowed */
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, 9, 0, data, 4);
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
+	memset(data, 0, sizeof(data));
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, 9, 0, data,
+	    sizeof(e) + MSG_MAX_DATA + 1);
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
+
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_fd_passing),
 	    cmocka_unit_test(test_oversized_packet),
 	    cmocka_unit_test(test_channel_marks),
+	    cmocka_unit_test(test_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
