@@ -65,6 +65,7 @@ static const struct msg_kind msg_kinds[] = {
     {MSG_ACK, sizeof(struct msg_ack), 0},
     {MSG_BROKER_PEER, sizeof(struct msg_peer), 1},
     {MSG_RECORDER_PEER, sizeof(struct msg_peer), 1},
+    {MSG_RESEND, sizeof(struct msg_flow), 0},
     {MSG_FLOW_PAUSE, sizeof(struct msg_flow), 0},
     {MSG_FLOW_RESUME, sizeof(struct msg_flow), 0},
 };

@@ -46,8 +46,9 @@ enum msg_type {
 	MSG_WORKER_BROKER = 356,  /* master -> worker: msg_peer + fd */
 
 	/* output: 400, worker -> broker -> recorder and back */
-	MSG_EVENT = 400,         /* msg_event + its data (variable) */
-	MSG_ACK = 401,           /* recorder -> broker -> worker: msg_ack */
+	MSG_EVENT = 400,  /* msg_event + its data (variable) */
+	MSG_ACK = 401,    /* recorder -> broker -> worker: msg_ack */
+	MSG_RESEND = 402, /* broker -> worker: msg_flow: resend from seq on */
 	MSG_BROKER_PEER = 410,   /* master -> broker: msg_peer + fd */
 	MSG_RECORDER_PEER = 411, /* master -> recorder: msg_peer + fd */
 
