@@ -130,4 +130,47 @@ void ws_close(struct ws *, const char *reason);
 /* Sec-WebSocket-Accept for key into out (29 bytes with the NUL). */
 int ws_accept_key(const char *key, char *out, size_t outlen);
 
+/* record.c */
+#define RECORD_EVENT_MAX (64 * 1024)         /* data of one event */
+#define RECORD_OPEN_US   500000              /* an open event's longest wait */
+#define RECORD_ECHO_US   150000              /* input not echoed by then: '*' */
+#define RECORD_HIGH      (16 * 1024 * 1024) /* unacked: stop reading */
+#define RECORD_LOW       (8 * 1024 * 1024)  /* unacked: read again */
+
+struct record;
+struct msg_event;
+
+/* Hands one event to the broker; -1 when there is no channel to it. */
+typedef int (*record_send_cb)(const struct msg_event *, const void *, void *);
+
+/*
+ * The event log of a session; times are unix microseconds, t_us counts
+ * from started_us. mask: record unechoed printable input as '*'.
+ */
+struct record *record_new(const char *session, int64_t started_us, int mask,
+    record_send_cb, void *);
+void record_free(struct record *);
+void record_output(struct record *, int64_t now, const void *, size_t);
+void record_input(struct record *, int64_t now, const void *, size_t);
+void record_resize(struct record *, int64_t now, uint16_t cols, uint16_t rows);
+void record_marker(struct record *, int64_t now, const char *);
+/* Emits open events whose time has come. */
+void record_tick(struct record *, int64_t now);
+/* When record_tick next has work (unix us), or -1 if nothing is open. */
+int64_t record_deadline(const struct record *);
+/* Emits every open event now (the session ends). */
+void record_flush(struct record *, int64_t now);
+/* Drops the events up to and including seq: they are committed. */
+void record_ack(struct record *, uint64_t seq);
+/* Sends again every unacked event from seq on, in order. */
+void record_resend(struct record *, uint64_t seq);
+/* Bytes emitted and not acked, plus the bytes of open events. */
+size_t record_unacked(const struct record *);
+/* Events emitted and not acked. */
+size_t record_unacked_events(const struct record *);
+/* The seq the next event will get. */
+uint64_t record_next_seq(const struct record *);
+/* Whether reading the container must stop: past RECORD_HIGH, until LOW. */
+int record_blocked(struct record *);
+
 #endif

@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The worker's event log (worker/record.c): seq numbering across kinds,
+ * coalescing of output and input by time and size, cuts on UTF-8
+ * boundaries, masking of unechoed input, retention until acked, resends
+ * from a seq, and the backpressure marks. Every event the log sends is
+ * captured here and checked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/proto.h"
+#include "worker/worker.h"
+
+#define SESSION "0b6a2c1e-8f4d-4c1a-9e6b-3f2d1c0b9a87"
+#define T0      INT64_C(1700000000000000)
+#define MS      INT64_C(1000)
+
+struct sent {
+	struct msg_event e;
+	unsigned char *data;
+};
+
+static struct {
+	struct sent *ev;
+	size_t n, cap;
+	int refuse; /* the send callback answers -1: no broker */
+} cap;
+
+static int
+capture(const struct msg_event *e, const void *data, void *arg)
+{
+	if (cap.refuse)
+		return -1;
+	if (cap.n == cap.cap) {
+		cap.cap = cap.cap ? cap.cap * 2 : 64;
+		cap.ev = realloc(cap.ev, cap.cap * sizeof(*cap.ev));
+		assert_non_null(cap.ev);
+	}
+	cap.ev[cap.n].e = *e;
+	cap.ev[cap.n].data = malloc(e->len + 1);
+	assert_non_null(cap.ev[cap.n].data);
+	memcpy(cap.ev[cap.n].data, data, e->len);
+	cap.ev[cap.n].data[e->len] = '\0';
+	cap.n++;
+	return 0;
+}
+
+static void
+cap_reset(void)
+{
+	size_t i;
+
+	for (i = 0; i < cap.n; i++)
+		free(cap.ev[i].data);
+	cap.n = 0;
+	cap.refuse = 0;
+}
+
+static struct record *
+new_log(int mask)
+{
+	cap_reset();
+	return record_new(SESSION, T0, mask, capture, NULL);
+}
+
+static void
+check_event(size_t i, uint64_t seq, char kind, const char *data)
+{
+	assert_true(i < cap.n);
+	assert_int_equal(cap.ev[i].e.seq, seq);
+	assert_int_equal(cap.ev[i].e.kind, kind);
+	assert_string_equal(cap.ev[i].e.session, SESSION);
+	assert_int_equal(cap.ev[i].e.len, strlen(data));
+	assert_memory_equal(cap.ev[i].data, data, strlen(data));
+}
+
+/* Many small outputs within 500 ms make one event, timed by the first. */
+static void
+test_coalesce_output(void **state)
+{
+	struct record *r = new_log(1);
+	int i;
+
+	for (i = 0; i < 40; i++)
+		record_output(r, T0 + 100 * MS + i * 10 * MS, "ab", 2);
+	assert_int_equal(cap.n, 0);
+	assert_int_equal(record_deadline(r), T0 + 600 * MS);
+	record_tick(r, T0 + 599 * MS);
+	assert_int_equal(cap.n, 0);
+	record_tick(r, T0 + 600 * MS);
+	assert_int_equal(cap.n, 1);
+	assert_int_equal(cap.ev[0].e.len, 80);
+	assert_int_equal(cap.ev[0].e.t_us, 100 * MS);
+	assert_int_equal(record_deadline(r), -1);
+	record_output(r, T0 + 700 * MS, "c", 1);
+	record_flush(r, T0 + 701 * MS);
+	check_event(1, 1, 'o', "c");
+	assert_int_equal(cap.ev[1].e.t_us, 700 * MS);
+	record_free(r);
+}
+
+/* Bulk output is cut into 64 KiB events, never inside a character. */
+static void
+test_cut_64k(void **state)
+{
+	static const struct {
+		size_t pad; /* ASCII bytes before a run of 3-byte characters */
+		size_t chunk;
+	} cases[] = {
+	    {0, 1},
+	    {0, 4096},
+	    {1, 4096},
+	    {2, 1000},
+	    {65535, 7},
+	    {65534, 65536},
+	};
+	static const unsigned char euro[] = {0xe2, 0x82, 0xac};
+	unsigned char *all, *got;
+	size_t c, total, i, off, n, sum;
+	struct record *r;
+
+	total = 3 * RECORD_EVENT_MAX + 5;
+	all = malloc(total);
+	got = malloc(total);
+	assert_non_null(all);
+	assert_non_null(got);
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		memset(all, 'x', cases[c].pad);
+		for (i = cases[c].pad; i < total; i++)
+			all[i] = euro[(i - cases[c].pad) % 3];
+		n = total - (total - cases[c].pad) % 3;
+		r = new_log(1);
+		for (off = 0; off < n; off += cases[c].chunk)
+			record_output(r, T0, all + off,
+			    n - off < cases[c].chunk ? n - off
+			                             : cases[c].chunk);
+		record_flush(r, T0 + 1);
+		sum = 0;
+		for (i = 0; i < cap.n; i++) {
+			assert_int_equal(cap.ev[i].e.seq, i);
+			assert_true(cap.ev[i].e.len <= RECORD_EVENT_MAX);
+			assert_true(cap.ev[i].e.len >= RECORD_EVENT_MAX - 3 ||
+			    i == cap.n - 1);
+			/* Every event ends on a whole character. */
+			if (sum + cap.ev[i].e.len > cases[c].pad)
+				assert_int_equal(
+				    (sum + cap.ev[i].e.len - cases[c].pad) % 3,
+				    0);
+			memcpy(got + sum, cap.ev[i].data, cap.ev[i].e.len);
+			sum += cap.ev[i].e.len;
+		}
+		assert_int_equal(sum, n);
+		assert_memory_equal(got, all, n);
+		assert_true(cap.n >= 3);
+		record_free(r);
+	}
+	free(all);
+	free(got);
+}
+
+/* A character split across reads stays whole when the timer cuts. */
+static void
+test_utf8_split_on_timer(void **state)
+{
+	struct record *r = new_log(1);
+
+	record_output(r, T0, "ab\xe2\x82", 4);
+	record_tick(r, T0 + 500 * MS);
+	check_event(0, 0, 'o', "ab");
+	record_output(r, T0 + 510 * MS, "\xac!", 2);
+	record_tick(r, T0 + 1100 * MS);
+	check_event(1, 1, 'o', "\xe2\x82\xac!");
+	/* A lone incomplete tail goes out when its time is up. */
+	record_output(r, T0 + 1200 * MS, "\xf0\x9f", 2);
+	record_tick(r, T0 + 1700 * MS);
+	check_event(2, 2, 'o', "\xf0\x9f");
+	assert_int_equal(cap.n, 3);
+	record_free(r);
+}
+
+/* Typing at 10 keys/s gives a row per 500 ms, not one per key. */
+static void
+test_typing_rows(void **state)
+{
+	struct record *r = new_log(1);
+	int64_t t;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		t = T0 + i * 100 * MS;
+		record_tick(r, t);
+		record_input(r, t, "k", 1);
+		record_output(r, t + 5 * MS, "k", 1);
+		record_tick(r, t + 5 * MS);
+	}
+	record_flush(r, T0 + 20000 * MS);
+	assert_true(cap.n < 100);
+	assert_true(cap.n >= 60);
+	for (i = 0; i < (int)cap.n; i++) {
+		assert_int_equal(cap.ev[i].e.seq, i);
+		assert_null(memchr(cap.ev[i].data, '*', cap.ev[i].e.len));
+	}
+	record_free(r);
+}
+
+/* seq counts every kind in order; a resize or marker flushes first. */
+static void
+test_seq_across_kinds(void **state)
+{
+	struct record *r = new_log(0);
+
+	record_output(r, T0 + 1 * MS, "out1", 4);
+	record_input(r, T0 + 2 * MS, "in1", 3);
+	record_resize(r, T0 + 3 * MS, 120, 40);
+	record_marker(r, T0 + 4 * MS, "join control anon-1");
+	record_input(r, T0 + 5 * MS, "x", 1);
+	record_output(r, T0 + 6 * MS, "y", 1);
+	record_marker(r, T0 + 7 * MS, "resync");
+	check_event(0, 0, 'o', "out1");
+	check_event(1, 1, 'i', "in1");
+	check_event(2, 2, 'r', "120x40");
+	check_event(3, 3, 'm', "join control anon-1");
+	check_event(4, 4, 'i', "x");
+	check_event(5, 5, 'o', "y");
+	check_event(6, 6, 'm', "resync");
+	assert_int_equal(cap.ev[2].e.t_us, 3 * MS);
+	assert_int_equal(record_next_seq(r), 7);
+	assert_int_equal(record_unacked_events(r), 7);
+	record_free(r);
+}
+
+/* Masking: echoed keys, unechoed keys, control bytes, escapes. */
+static void
+test_masking(void **state)
+{
+	static const struct {
+		const char *typed;
+		const char *echo; /* output after 50 ms, NULL: none */
+		int mask;
+		const char *want;
+	} cases[] = {
+	    {"ls -l\r", "ls -l\r\n", 1, "ls -l\r"},
+	    {"secret\r", NULL, 1, "******\r"},
+	    {"secret\r", "\r\n", 1, "******\r"},
+	    {"secret\r", NULL, 0, "secret\r"},
+	    {"\x03", NULL, 1, "\x03"},
+	    {"\x1b[A\x1bOB\x1b"
+	     "b\x7f",
+	        NULL, 1,
+	        "\x1b[A\x1bOB\x1b"
+	        "b\x7f"},
+	    {"abc", "\x1b[1ma\x1b[0mbxc", 1, "abc"},
+	    {"abc", "ac", 1, "a**"},
+	    {"pw", "", 1, "**"},
+	};
+	struct record *r;
+	size_t c;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		r = new_log(cases[c].mask);
+		record_input(r, T0, cases[c].typed, strlen(cases[c].typed));
+		if (cases[c].echo != NULL)
+			record_output(r, T0 + 50 * MS, cases[c].echo,
+			    strlen(cases[c].echo));
+		record_tick(r, T0 + 500 * MS);
+		record_flush(r, T0 + 500 * MS);
+		assert_true(cap.n >= 1);
+		assert_int_equal(cap.ev[0].e.kind, 'i');
+		assert_string_equal(cap.ev[0].data, cases[c].want);
+		record_free(r);
+	}
+}
+
+/* An echo later than 150 ms does not count; one in time does. */
+static void
+test_echo_window(void **state)
+{
+	static const struct {
+		int64_t delay;
+		const char *want;
+	} cases[] = {
+	    {0, "a"},
+	    {149 * MS, "a"},
+	    {150 * MS, "*"},
+	    {400 * MS, "*"},
+	};
+	struct record *r;
+	size_t c;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		r = new_log(1);
+		record_input(r, T0, "a", 1);
+		record_output(r, T0 + cases[c].delay, "a", 1);
+		record_tick(r, T0 + 500 * MS);
+		assert_string_equal(cap.ev[0].data, cases[c].want);
+		record_free(r);
+	}
+}
+
+/* Keys still waiting for their echo at the timer move to the next event. */
+static void
+test_waiting_keys_carried(void **state)
+{
+	struct record *r = new_log(1);
+
+	record_input(r, T0, "a", 1);
+	record_output(r, T0 + 10 * MS, "a", 1);
+	record_input(r, T0 + 450 * MS, "b", 1);
+	record_tick(r, T0 + 500 * MS);
+	check_event(0, 0, 'i', "a");
+	assert_int_equal(cap.n, 1);
+	record_output(r, T0 + 520 * MS, "b", 1);
+	/* Both are due; the output's first byte is older, so it goes first. */
+	record_tick(r, T0 + 950 * MS);
+	check_event(1, 1, 'o', "ab");
+	check_event(2, 2, 'i', "b");
+	assert_int_equal(cap.ev[2].e.t_us, 450 * MS);
+	record_free(r);
+}
+
+/* Acks drop events; resends send exactly the unacked ones from a seq. */
+static void
+test_retention(void **state)
+{
+	struct record *r = new_log(0);
+	char buf[16];
+	int i;
+
+	cap.refuse = 1; /* no broker yet: events accumulate */
+	for (i = 0; i < 10; i++) {
+		snprintf(buf, sizeof(buf), "m%d", i);
+		record_marker(r, T0 + i, buf);
+	}
+	assert_int_equal(cap.n, 0);
+	assert_int_equal(record_unacked_events(r), 10);
+	cap.refuse = 0;
+	record_resend(r, 0);
+	assert_int_equal(cap.n, 10);
+	record_ack(r, 3);
+	assert_int_equal(record_unacked_events(r), 6);
+	assert_int_equal(record_unacked(r), 12);
+	cap_reset();
+	record_resend(r, 0);
+	assert_int_equal(cap.n, 6);
+	for (i = 0; i < 6; i++)
+		check_event((size_t)i, (uint64_t)i + 4, 'm',
+		    (const char *[]){"m4", "m5", "m6", "m7", "m8", "m9"}[i]);
+	cap_reset();
+	record_resend(r, 7);
+	assert_int_equal(cap.n, 3);
+	check_event(0, 7, 'm', "m7");
+	/* An old ack changes nothing; an ack past the end drops all. */
+	record_ack(r, 2);
+	assert_int_equal(record_unacked_events(r), 6);
+	record_ack(r, 9);
+	assert_int_equal(record_unacked_events(r), 0);
+	assert_int_equal(record_unacked(r), 0);
+	cap_reset();
+	record_resend(r, 0);
+	assert_int_equal(cap.n, 0);
+	record_marker(r, T0 + 20, "next");
+	check_event(0, 10, 'm', "next");
+	record_free(r);
+}
+
+/* Reading stops past 16 MiB unacked and starts again under 8 MiB. */
+static void
+test_backpressure(void **state)
+{
+	static const struct {
+		size_t add_kib; /* output added, then all flushed */
+		uint64_t ack;   /* acks up to this seq, UINT64_MAX: none */
+		int want;
+	} steps[] = {
+	    {8 * 1024, UINT64_MAX, 0},
+	    {8 * 1024, UINT64_MAX, 0}, /* exactly 16 MiB: not over */
+	    {1, UINT64_MAX, 1},
+	    {0, 63, 1},  /* 12 MiB left: still blocked */
+	    {0, 127, 1}, /* 8 MiB + 1 KiB left */
+	    {0, 128, 0}, /* 8 MiB - 63 KiB */
+	    {4 * 1024, UINT64_MAX, 0},
+	    {5 * 1024, UINT64_MAX, 1},
+	};
+	static unsigned char kib[1024];
+	struct record *r = new_log(0);
+	size_t s, i;
+
+	cap.refuse = 1;
+	memset(kib, 'z', sizeof(kib));
+	for (s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
+		for (i = 0; i < steps[s].add_kib; i++)
+			record_output(r, T0, kib, sizeof(kib));
+		if (steps[s].ack != UINT64_MAX)
+			record_ack(r, steps[s].ack);
+		assert_int_equal(record_blocked(r), steps[s].want);
+	}
+	record_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_coalesce_output),
+	    cmocka_unit_test(test_cut_64k),
+	    cmocka_unit_test(test_utf8_split_on_timer),
+	    cmocka_unit_test(test_typing_rows),
+	    cmocka_unit_test(test_seq_across_kinds),
+	    cmocka_unit_test(test_masking),
+	    cmocka_unit_test(test_echo_window),
+	    cmocka_unit_test(test_waiting_keys_carried),
+	    cmocka_unit_test(test_retention),
+	    cmocka_unit_test(test_backpressure),
+	};
+	int rc;
+
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	cap_reset();
+	free(cap.ev);
+	return rc;
+}

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The event log of one session: what the container printed ('o'), what
+ * control browsers typed ('i'), resizes ('r') and markers ('m'), numbered
+ * from seq 0 without gaps and kept until the recorder acknowledges them.
+ *
+ * Coalescing. Output is appended to one open 'o' event, input to one open
+ * 'i' event. An open event is emitted when it holds RECORD_EVENT_MAX bytes
+ * or when its first byte is RECORD_OPEN_US old (record_tick, driven by the
+ * worker's timer at record_deadline). An output event is cut on a UTF-8
+ * boundary: the bytes of a character not yet complete are carried into
+ * the next event, unless they are all the event holds when its time is up
+ * (a stream that stopped mid-character). A resize or a marker first emits
+ * the open events, so the log keeps the order in which things happened;
+ * between an open 'o' and an open 'i' the one whose first byte is older
+ * is emitted first.
+ *
+ * Masking. Each input byte is recorded as typed or as '*'. Control bytes
+ * (below 0x20, DEL) and every byte of an escape sequence (ESC, then '['
+ * and parameters up to the final byte 0x40-0x7e, 'O' and one byte, or one
+ * byte) are recorded as typed; escape scanning starts afresh with each
+ * browser message, which carries a key's whole sequence. Every other
+ * byte is printable and waits for its echo: when output that arrives
+ * after it contains the waiting printable bytes in order (other output
+ * bytes in between do not matter), those bytes are echoed and recorded
+ * as typed. A printable byte not echoed within RECORD_ECHO_US is recorded
+ * as '*' (a password typed at a prompt that turned echo off). An input
+ * event emitted on time carries its still-waiting bytes into the next
+ * one; an input event emitted early (full, or before a resize, marker or
+ * the end) records its still-waiting bytes as '*'. With masking off every
+ * byte is recorded as typed.
+ *
+ * Retention. Emitted events stay in a list, in seq order, until an ack
+ * covers them; record_resend sends again the ones from a seq on, as after
+ * a new broker channel. record_blocked asks the worker to stop reading the
+ * container while more than RECORD_HIGH bytes are unacked (emitted or
+ * open), until they fall under RECORD_LOW: output then waits in the
+ * kernel, never lost.
+ */
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xmalloc.h"
+#include "worker/worker.h"
+
+struct record_ev {
+	TAILQ_ENTRY(record_ev) entry;
+	struct msg_event e;
+	unsigned char data[];
+};
+TAILQ_HEAD(record_evs, record_ev);
+
+/* One input byte of the open 'i' event. */
+struct record_key {
+	int64_t t; /* when it was typed */
+	unsigned char c;
+	unsigned char state;
+#define KEY_KEEP 0 /* recorded as typed */
+#define KEY_WAIT 1 /* printable, its echo not seen yet */
+#define KEY_MASK 2 /* recorded as '*' */
+};
+
+enum record_esc {
+	ESC_NONE,
+	ESC_START, /* after ESC */
+	ESC_CSI,   /* after ESC [ */
+	ESC_SS3,   /* after ESC O */
+};
+
+struct record {
+	char session[SESSION_ID_LEN];
+	int64_t started;
+	int mask;
+	record_send_cb send;
+	void *arg;
+	uint64_t seq;
+
+	unsigned char *out; /* the open 'o' event */
+	size_t outlen;
+	int64_t out_first;
+
+	struct record_key *in; /* the open 'i' event */
+	size_t inlen;
+	int64_t in_first;
+	size_t echo; /* no waiting key before this index */
+	enum record_esc esc;
+
+	struct record_evs evs; /* emitted, not acked, in seq order */
+	size_t unacked;        /* their data bytes */
+	size_t nunacked;
+	int blocked;
+};
+
+static void
+record_emit(
+    struct record *r, char kind, int64_t t, const void *data, size_t len)
+{
+	struct record_ev *ev;
+
+	ev = xmalloc(sizeof(*ev) + len);
+	memset(&ev->e, 0, sizeof(ev->e));
+	ev->e.seq = r->seq++;
+	ev->e.t_us = t > r->started ? t - r->started : 0;
+	memcpy(ev->e.session, r->session, sizeof(ev->e.session));
+	ev->e.kind = kind;
+	ev->e.len = (uint32_t)len;
+	if (len > 0)
+		memcpy(ev->data, data, len);
+	TAILQ_INSERT_TAIL(&r->evs, ev, entry);
+	r->unacked += len;
+	r->nunacked++;
+	(void)r->send(&ev->e, ev->data, r->arg);
+}
+
+/* The length of buf's prefix that ends on a UTF-8 character boundary. */
+static size_t
+record_utf8_cut(const unsigned char *buf, size_t len)
+{
+	size_t i, need;
+	unsigned char b;
+
+	for (i = 1; i <= 4 && i <= len; i++) {
+		b = buf[len - i];
+		if ((b & 0xc0) == 0x80)
+			continue;
+		if ((b & 0xe0) == 0xc0)
+			need = 2;
+		else if ((b & 0xf0) == 0xe0)
+			need = 3;
+		else if ((b & 0xf8) == 0xf0)
+			need = 4;
+		else
+			need = 1;
+		return need > i ? len - i : len;
+	}
+	return len;
+}
+
+/* Emits the open output; tail: keep an incomplete last character. */
+static void
+record_emit_output(struct record *r, int64_t now, int tail)
+{
+	size_t cut;
+
+	if (r->outlen == 0)
+		return;
+	cut = tail ? record_utf8_cut(r->out, r->outlen) : r->outlen;
+	if (cut == 0)
+		cut = r->outlen;
+	record_emit(r, 'o', r->out_first, r->out, cut);
+	memmove(r->out, r->out + cut, r->outlen - cut);
+	r->outlen -= cut;
+	r->out_first = now;
+}
+
+/* Masks the keys that waited for their echo too long. */
+static void
+record_expire(struct record *r, int64_t now)
+{
+	size_t i;
+
+	for (i = r->echo; i < r->inlen; i++) {
+		if (r->in[i].state != KEY_WAIT)
+			continue;
+		if (now - r->in[i].t < RECORD_ECHO_US)
+			break;
+		r->in[i].state = KEY_MASK;
+	}
+	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
+		r->echo++;
+}
+
+/* Emits the decided keys of the open input; force: decide them all. */
+static void
+record_emit_input(struct record *r, int64_t now, int force)
+{
+	unsigned char *buf;
+	size_t i, n;
+
+	if (r->inlen == 0)
+		return;
+	record_expire(r, now);
+	for (n = 0; n < r->inlen; n++) {
+		if (r->in[n].state == KEY_WAIT && !force)
+			break;
+	}
+	if (n == 0)
+		return;
+	buf = xmalloc(n);
+	for (i = 0; i < n; i++)
+		buf[i] = r->in[i].state == KEY_KEEP ? r->in[i].c : '*';
+	record_emit(r, 'i', r->in_first, buf, n);
+	free(buf);
+	memmove(r->in, r->in + n, (r->inlen - n) * sizeof(*r->in));
+	r->inlen -= n;
+	r->echo = r->echo > n ? r->echo - n : 0;
+	if (r->inlen > 0)
+		r->in_first = r->in[0].t;
+}
+
+/* Emits every open event, the older first. */
+static void
+record_emit_open(struct record *r, int64_t now)
+{
+	if (r->inlen > 0 && (r->outlen == 0 || r->in_first < r->out_first)) {
+		record_emit_input(r, now, 1);
+		record_emit_output(r, now, 0);
+	} else {
+		record_emit_output(r, now, 0);
+		record_emit_input(r, now, 1);
+	}
+}
+
+struct record *
+record_new(const char *session, int64_t started_us, int mask,
+    record_send_cb send, void *arg)
+{
+	struct record *r;
+
+	r = xcalloc(1, sizeof(*r));
+	strncpy(r->session, session, sizeof(r->session) - 1);
+	r->started = started_us;
+	r->mask = mask;
+	r->send = send;
+	r->arg = arg;
+	r->out = xmalloc(RECORD_EVENT_MAX);
+	r->in = xreallocarray(NULL, RECORD_EVENT_MAX, sizeof(*r->in));
+	TAILQ_INIT(&r->evs);
+	return r;
+}
+
+void
+record_free(struct record *r)
+{
+	struct record_ev *ev;
+
+	if (r == NULL)
+		return;
+	while ((ev = TAILQ_FIRST(&r->evs)) != NULL) {
+		TAILQ_REMOVE(&r->evs, ev, entry);
+		free(ev);
+	}
+	free(r->out);
+	free(r->in);
+	free(r);
+}
+
+void
+record_output(struct record *r, int64_t now, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i, n;
+
+	/* Echo first: the output came after the waiting keys. */
+	record_expire(r, now);
+	for (i = 0; i < len && r->echo < r->inlen; i++) {
+		if (p[i] != r->in[r->echo].c)
+			continue;
+		r->in[r->echo].state = KEY_KEEP;
+		while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
+			r->echo++;
+	}
+	while (len > 0) {
+		if (r->outlen == 0)
+			r->out_first = now;
+		n = RECORD_EVENT_MAX - r->outlen;
+		if (n > len)
+			n = len;
+		memcpy(r->out + r->outlen, p, n);
+		r->outlen += n;
+		p += n;
+		len -= n;
+		if (r->outlen == RECORD_EVENT_MAX)
+			record_emit_output(r, now, 1);
+	}
+}
+
+/* Whether c, seen in scanner state *esc, is part of a control input. */
+static int
+record_key_control(enum record_esc *esc, unsigned char c)
+{
+	if (c == 0x1b) {
+		*esc = ESC_START;
+		return 1;
+	}
+	switch (*esc) {
+	case ESC_NONE:
+		return c < 0x20 || c == 0x7f;
+	case ESC_START:
+		*esc = c == '[' ? ESC_CSI : c == 'O' ? ESC_SS3 : ESC_NONE;
+		return 1;
+	case ESC_CSI:
+		if (c >= 0x40 && c <= 0x7e)
+			*esc = ESC_NONE;
+		return 1;
+	case ESC_SS3:
+		*esc = ESC_NONE;
+		return 1;
+	}
+	return 1;
+}
+
+void
+record_input(struct record *r, int64_t now, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	struct record_key *k;
+	size_t i;
+
+	r->esc = ESC_NONE;
+	for (i = 0; i < len; i++) {
+		if (r->inlen == 0)
+			r->in_first = now;
+		k = &r->in[r->inlen++];
+		k->t = now;
+		k->c = p[i];
+		k->state = record_key_control(&r->esc, p[i]) || !r->mask
+		    ? KEY_KEEP
+		    : KEY_WAIT;
+		if (r->inlen == RECORD_EVENT_MAX)
+			record_emit_input(r, now, 1);
+	}
+	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
+		r->echo++;
+}
+
+void
+record_resize(struct record *r, int64_t now, uint16_t cols, uint16_t rows)
+{
+	char buf[32];
+	int n;
+
+	record_emit_open(r, now);
+	n = snprintf(buf, sizeof(buf), "%ux%u", cols, rows);
+	record_emit(r, 'r', now, buf, (size_t)n);
+}
+
+void
+record_marker(struct record *r, int64_t now, const char *text)
+{
+	size_t len = strlen(text);
+
+	record_emit_open(r, now);
+	if (len > RECORD_EVENT_MAX)
+		len = RECORD_EVENT_MAX;
+	record_emit(r, 'm', now, text, len);
+}
+
+void
+record_tick(struct record *r, int64_t now)
+{
+	int out, in;
+
+	out = r->outlen > 0 && now - r->out_first >= RECORD_OPEN_US;
+	in = r->inlen > 0 && now - r->in_first >= RECORD_OPEN_US;
+	if (in && (!out || r->in_first < r->out_first)) {
+		record_emit_input(r, now, 0);
+		in = 0;
+	}
+	if (out)
+		record_emit_output(r, now, 1);
+	if (in)
+		record_emit_input(r, now, 0);
+}
+
+int64_t
+record_deadline(const struct record *r)
+{
+	int64_t d = -1;
+
+	if (r->outlen > 0)
+		d = r->out_first + RECORD_OPEN_US;
+	if (r->inlen > 0 && (d == -1 || r->in_first + RECORD_OPEN_US < d))
+		d = r->in_first + RECORD_OPEN_US;
+	return d;
+}
+
+void
+record_flush(struct record *r, int64_t now)
+{
+	record_emit_open(r, now);
+}
+
+void
+record_ack(struct record *r, uint64_t seq)
+{
+	struct record_ev *ev;
+
+	while ((ev = TAILQ_FIRST(&r->evs)) != NULL && ev->e.seq <= seq) {
+		TAILQ_REMOVE(&r->evs, ev, entry);
+		r->unacked -= ev->e.len;
+		r->nunacked--;
+		free(ev);
+	}
+}
+
+void
+record_resend(struct record *r, uint64_t seq)
+{
+	struct record_ev *ev;
+	size_t n = 0;
+
+	TAILQ_FOREACH (ev, &r->evs, entry) {
+		if (ev->e.seq < seq)
+			continue;
+		if (r->send(&ev->e, ev->data, r->arg) == -1)
+			break;
+		n++;
+	}
+	if (n > 0)
+		log_debug("%s: %zu events sent again from seq %llu", __func__,
+		    n, (unsigned long long)seq);
+}
+
+size_t
+record_unacked(const struct record *r)
+{
+	return r->unacked + r->outlen + r->inlen;
+}
+
+size_t
+record_unacked_events(const struct record *r)
+{
+	return r->nunacked;
+}
+
+uint64_t
+record_next_seq(const struct record *r)
+{
+	return r->seq;
+}
+
+int
+record_blocked(struct record *r)
+{
+	size_t n = record_unacked(r);
+
+	if (!r->blocked && n > RECORD_HIGH)
+		r->blocked = 1;
+	else if (r->blocked && n < RECORD_LOW)
+		r->blocked = 0;
+	return r->blocked;
+}
