@@ -118,6 +118,10 @@ main(int argc, char *argv[])
 			return front_main(verbose);
 		if (strcmp(role, "worker") == 0)
 			return worker_main(verbose);
+		if (strcmp(role, "broker") == 0)
+			return broker_main(verbose);
+		if (strcmp(role, "recorder") == 0)
+			return recorder_main(verbose);
 		fatalx("unknown role '%s'", role);
 	}
 	if (check) {

@@ -16,6 +16,15 @@
  * past it every browser's reading stops until the buffer drains below
  * WORKER_IN_LOW. Output is never held back: each browser's websocket
  * bounds its own queue (ws.c).
+ *
+ * Recording: output, control input, resizes and markers (a browser joins
+ * or leaves, a browser is re-synced) go into the session's event log
+ * (record.c), whose events travel to the broker on the channel master
+ * hands over with MSG_WORKER_BROKER; each new channel gets every unacked
+ * event again, and so does MSG_RESEND from its seq. While the log holds
+ * too much unacked, the container's stream is not read (record_blocked):
+ * the durable path wins over latency. At the end the open events are
+ * emitted and the worker waits, WORKER_ACK_SEC at most, for their acks.
  */
 #include <sys/time.h>
 #include <errno.h>
@@ -37,6 +46,7 @@
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/proto.h"
+#include "common/xmalloc.h"
 #include "worker/worker.h"
 
 #define WORKER_READ     (64 * 1024)   /* one read of container output */
@@ -46,6 +56,7 @@
 #define WORKER_STATS_MS 1000          /* stats are sent this often */
 #define WORKER_WARN_SEC 60            /* notice before a timeout */
 #define WORKER_EXIT_SEC 3             /* to flush browsers on exit */
+#define WORKER_ACK_SEC  3             /* to get the last acks on exit */
 #define WORKER_NOTICE \
 	"\r\n\x1b[33m[alia] this session ends in %lld s: %s\x1b[0m\r\n"
 
@@ -90,9 +101,25 @@ static struct {
 
 	struct msg_worker_stats stats, sent;
 	uint64_t resyncs_closed; /* of browsers already gone */
+
+	struct record *rec;     /* the session's event log */
+	struct event *ev_rec;   /* its next deadline */
+	struct msgchan *broker; /* events out, acks in; NULL: none now */
+	int had_broker;
+	int cblocked;          /* the stream is not read: too much unacked */
+	struct event *ev_acks; /* exiting: the wait for acks is over */
+	int acks_waiting;
 } w;
 
+/* A browser as the recording names it. */
+struct worker_browser {
+	char owner[OWNER_LEN];
+	int mode;
+};
+
 static void worker_shutdown(const char *);
+static void worker_record_arm(void);
+static void worker_acks_cb(int, short, void *);
 
 static void
 worker_activity(void)
@@ -108,13 +135,141 @@ worker_output(const void *data, size_t len, int activity)
 {
 	struct ws *ws;
 
+	uint64_t resyncs;
+
+	if (activity && w.rec != NULL)
+		record_output(w.rec, clock_wall_us(), data, len);
 	scrollback_append(w.sb, data, len);
-	TAILQ_FOREACH (ws, &w.browsers, entry)
+	TAILQ_FOREACH (ws, &w.browsers, entry) {
+		resyncs = ws->resyncs;
 		ws_output(ws, data, len);
+		if (ws->resyncs != resyncs && w.rec != NULL)
+			record_marker(w.rec, clock_wall_us(), "resync");
+	}
+	if (activity && w.rec != NULL)
+		worker_record_arm();
 	if (activity) {
 		w.stats.bytes_out += len;
 		worker_activity();
 	}
+}
+
+static void
+worker_record_cb(int fd, short what, void *arg)
+{
+	record_tick(w.rec, clock_wall_us());
+	worker_record_arm();
+}
+
+/* Arms the log's timer at its next deadline. */
+static void
+worker_record_arm(void)
+{
+	struct timeval tv;
+	int64_t d, left;
+
+	if ((d = record_deadline(w.rec)) == -1) {
+		event_del(w.ev_rec);
+		return;
+	}
+	left = d - clock_wall_us();
+	if (left < 1000)
+		left = 1000;
+	tv.tv_sec = left / 1000000;
+	tv.tv_usec = left % 1000000;
+	evtimer_add(w.ev_rec, &tv);
+}
+
+/* record.c hands an event to the broker. */
+static int
+worker_record_send(const struct msg_event *e, const void *data, void *arg)
+{
+	if (w.broker == NULL)
+		return -1;
+	return msg_send_event(w.broker, w.id, e, data);
+}
+
+/* After acks: reads the container again once under the low mark. */
+static void
+worker_record_unblock(void)
+{
+	if (w.cblocked && !record_blocked(w.rec) && w.cfd != -1) {
+		log_info("the recorder caught up: reading the container");
+		w.cblocked = 0;
+		event_add(w.ev_cread, NULL);
+	}
+	if (w.acks_waiting && record_unacked(w.rec) == 0) {
+		log_info("every event is acked");
+		w.acks_waiting = 0;
+	}
+}
+
+static void
+worker_marker(const char *what, const struct worker_browser *b)
+{
+	char buf[128];
+
+	if (w.rec == NULL)
+		return;
+	snprintf(buf, sizeof(buf), "%s %s %s", what,
+	    b->mode == ATTACH_CONTROL ? "control" : "watch", b->owner);
+	record_marker(w.rec, clock_wall_us(), buf);
+}
+
+static void
+worker_broker_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+{
+	struct msg_ack a;
+	struct msg_flow f;
+
+	switch (ev) {
+	case MSGCHAN_MSG:
+		if (msg->hdr.type == MSG_ACK &&
+		    msg_get(msg, MSG_ACK, &a, sizeof(a)) == 0 &&
+		    strncmp(a.session, w.session, sizeof(a.session)) == 0) {
+			record_ack(w.rec, a.seq);
+			worker_record_unblock();
+		} else if (msg->hdr.type == MSG_RESEND &&
+		    msg_get(msg, MSG_RESEND, &f, sizeof(f)) == 0)
+			record_resend(w.rec, f.seq);
+		else
+			log_warnx("bad message type %u from the broker",
+			    msg->hdr.type);
+		return;
+	case MSGCHAN_LOWAT:
+		return;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		log_info("the broker's channel closed");
+		msgchan_free(w.broker);
+		w.broker = NULL;
+		return;
+	}
+}
+
+/* A new channel to the broker (fd taken): everything unacked again. */
+static void
+worker_broker(struct msg *msg)
+{
+	struct msg_peer p;
+	int fd;
+
+	fd = msg_take_fd(msg);
+	if (msg_get(msg, MSG_WORKER_BROKER, &p, sizeof(p)) == -1 ||
+	    p.kind != PEER_WORKER || w.rec == NULL ||
+	    strncmp(p.session, w.session, sizeof(p.session)) != 0) {
+		log_warnx("broker channel refused: bad, or before the start");
+		close(fd);
+		return;
+	}
+	if (w.broker != NULL)
+		msgchan_free(w.broker);
+	w.broker = msgchan_new(w.base, fd, worker_broker_cb, NULL);
+	w.had_broker = 1;
+	log_debug("connected to the broker; %zu events unacked",
+	    record_unacked_events(w.rec));
+	record_resend(w.rec, 0);
 }
 
 static void
@@ -134,6 +289,15 @@ worker_container_read(void)
 	ssize_t n;
 
 	for (;;) {
+		if (w.rec != NULL && record_blocked(w.rec)) {
+			if (!w.cblocked)
+				log_info("%zu bytes not acked by the recorder: "
+				         "not reading the container",
+				    record_unacked(w.rec));
+			w.cblocked = 1;
+			event_del(w.ev_cread);
+			return 0;
+		}
 		n = read(w.cfd, buf, sizeof(buf));
 		if (n > 0) {
 			worker_output(buf, (size_t)n, 1);
@@ -330,6 +494,8 @@ worker_ws_cb(
 	case WS_INPUT:
 		if (w.cfd == -1 || w.state != WORKER_RUNNING)
 			return;
+		record_input(w.rec, clock_wall_us(), data, len);
+		worker_record_arm();
 		evbuffer_add(w.in, data, len);
 		w.stats.bytes_in += len;
 		worker_activity();
@@ -340,12 +506,16 @@ worker_ws_cb(
 		log_debug("resize to %ux%u", r->cols, r->rows);
 		w.cols = r->cols;
 		w.rows = r->rows;
+		if (w.rec != NULL)
+			record_resize(w.rec, clock_wall_us(), r->cols, r->rows);
 		worker_activity();
 		if (msgchan_send(w.chan, MSG_WORKER_RESIZE, w.id, -1, r,
 		        sizeof(*r)) == -1)
 			log_warnx("cannot send MSG_WORKER_RESIZE");
 		return;
 	case WS_CLOSED:
+		worker_marker("leave", arg);
+		free(arg);
 		TAILQ_REMOVE(&w.browsers, ws, entry);
 		w.nbrowsers--;
 		w.resyncs_closed += ws->resyncs;
@@ -382,6 +552,10 @@ worker_start(struct msg *msg)
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		fatal("attach stream: fcntl");
 	w.cfd = fd;
+	w.rec = record_new(w.session,
+	    w.start.started_us > 0 ? w.start.started_us : clock_wall_us(),
+	    w.conf.record_input != 0, worker_record_send, NULL);
+	w.ev_rec = evtimer_new(w.base, worker_record_cb, NULL);
 	w.ev_cread =
 	    event_new(w.base, fd, EV_READ | EV_PERSIST, worker_cread_cb, NULL);
 	w.ev_cwrite = event_new(
@@ -403,6 +577,7 @@ static void
 worker_browser(struct msg *msg)
 {
 	struct msg_attach a;
+	struct worker_browser *b;
 	struct ws *ws;
 	int fd;
 
@@ -420,10 +595,16 @@ worker_browser(struct msg *msg)
 		close(fd);
 		return;
 	}
-	ws = ws_new(w.base, fd, &a, w.session, w.cols, w.rows, w.sb,
-	    worker_ws_cb, NULL);
-	if (ws == NULL)
+	b = xcalloc(1, sizeof(*b));
+	strlcpy(b->owner, a.owner, sizeof(b->owner));
+	b->mode = a.mode;
+	ws = ws_new(
+	    w.base, fd, &a, w.session, w.cols, w.rows, w.sb, worker_ws_cb, b);
+	if (ws == NULL) {
+		free(b);
 		return;
+	}
+	worker_marker("join", b);
 	TAILQ_INSERT_TAIL(&w.browsers, ws, entry);
 	w.nbrowsers++;
 	if (w.in_paused)
@@ -492,6 +673,9 @@ worker_chan_cb(
 		case MSG_WORKER_EXITED:
 			worker_exited(msg);
 			return;
+		case MSG_WORKER_BROKER:
+			worker_broker(msg);
+			return;
 		case MSG_SHUTDOWN:
 			worker_shutdown("master asked");
 			return;
@@ -525,6 +709,27 @@ worker_shutdown(const char *why)
 	if (w.ev_exit != NULL)
 		event_del(w.ev_exit);
 	event_del(w.ev_tick);
+	if (w.rec != NULL) {
+		event_del(w.ev_rec);
+		record_flush(w.rec, clock_wall_us());
+		if (w.had_broker && record_unacked(w.rec) > 0) {
+			struct timeval tv = {WORKER_ACK_SEC, 0};
+
+			log_info("waiting for the acks of %zu events",
+			    record_unacked_events(w.rec));
+			w.acks_waiting = 1;
+			w.ev_acks = evtimer_new(w.base, worker_acks_cb, NULL);
+			evtimer_add(w.ev_acks, &tv);
+		}
+	}
+}
+
+static void
+worker_acks_cb(int fd, short what, void *arg)
+{
+	log_warnx("%zu events still unacked after %d s; exiting",
+	    record_unacked_events(w.rec), WORKER_ACK_SEC);
+	w.acks_waiting = 0;
 }
 
 static void
@@ -556,7 +761,7 @@ worker_main(int verbose)
 	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
 	evtimer_add(w.ev_tick, &tick);
 
-	while (!w.done || !TAILQ_EMPTY(&w.browsers))
+	while (!w.done || !TAILQ_EMPTY(&w.browsers) || w.acks_waiting)
 		if (event_base_loop(w.base, EVLOOP_ONCE) == -1)
 			fatalx("event_base_loop");
 
@@ -564,6 +769,12 @@ worker_main(int verbose)
 		event_free(w.ev_exit);
 	event_free(w.ev_tick);
 	event_free(ev_term);
+	if (w.ev_acks != NULL)
+		event_free(w.ev_acks);
+	if (w.ev_rec != NULL)
+		event_free(w.ev_rec);
+	record_free(w.rec);
+	msgchan_free(w.broker);
 	msgchan_free(w.chan);
 	evbuffer_free(w.in);
 	scrollback_free(w.sb);
