@@ -30,7 +30,12 @@ usage(void)
 	    "  serve [-c FILE] [-d] [-v]          run the server (-d: in the "
 	    "foreground)\n"
 	    "  migrate                            apply database migrations\n"
-	    "  psql [PSQL-ARGS...]                psql on alia's database\n");
+	    "  psql [PSQL-ARGS...]                psql on alia's database\n"
+	    "  session list                       list recorded sessions\n"
+	    "  session export ID [--format cast|text]\n"
+	    "                                     a session as asciicast v2 "
+	    "or text\n"
+	    "  session kill ID                    end a running session\n");
 	exit(2);
 }
 
@@ -162,6 +167,8 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(argv[0], "psql") == 0)
 		return pg_psql(&conf, argc - 1, argv + 1);
+	if (strcmp(argv[0], "session") == 0)
+		return cli_session(&conf, argc - 1, argv + 1);
 	fprintf(stderr, "alia: unknown command '%s'\n", argv[0]);
 	usage();
 }

@@ -61,6 +61,7 @@ front_serve(int fd)
 	hc.max_conns = 4096;
 	hc.api = front_api_request;
 	front_api_init(f.chan, &f.conf);
+	front_db_init(f.base, &f.conf);
 	if (front_http_start(f.base, fd, &hc) == -1)
 		return -1;
 	f.serving = 1;
@@ -129,6 +130,7 @@ front_main(int verbose)
 	ev_term = evsignal_new(f.base, SIGTERM, front_signal_cb, NULL);
 	evsignal_add(ev_term, NULL);
 	event_base_dispatch(f.base);
+	front_db_free();
 	event_free(ev_term);
 	msgchan_free(f.chan);
 	event_base_free(f.base);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -478,13 +479,300 @@ api_ws(struct conn *c, const struct http_request *req, const char *id)
 	api_ask(MSG_SESSION_GET, p, owner, id, 0, 0);
 }
 
+/*
+ * Recordings come from the database (front_db.c), not from master: a
+ * request waits, parked, for its query's rows, gathered in a struct
+ * api_db until the query is done.
+ */
+struct api_db {
+	uint64_t req;
+	char id[SESSION_ID_LEN];
+	char owner[OWNER_LEN];
+	int search; /* recordings: rows carry a snippet */
+	int rows;
+	int forbidden;         /* recording: the session is someone else's */
+	struct evbuffer *body; /* recording: the asciicast lines */
+	yajl_gen list;         /* recordings: the array being built */
+};
+
+static void
+api_db_free(struct api_db *q)
+{
+	if (q->body != NULL)
+		evbuffer_free(q->body);
+	if (q->list != NULL)
+		yajl_gen_free(q->list);
+	free(q);
+}
+
+/* The parked connection of q, or NULL when it went away. */
+static struct conn *
+api_db_conn(struct api_db *q)
+{
+	return front_http_parked(q->req);
+}
+
+static void
+api_db_unavailable(struct api_db *q, const char *err)
+{
+	struct conn *c;
+
+	if ((c = api_db_conn(q)) != NULL)
+		api_error(c, 503, err, "Retry-After: 5\r\n");
+	api_db_free(q);
+}
+
+static void
+api_cast_rows(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct api_db *q = arg;
+	struct conn *c;
+	char *hdr;
+	size_t len;
+
+	switch (ev) {
+	case FRONT_DB_ROW:
+		evbuffer_add(q->body, PQgetvalue(res, 0, 0),
+		    (size_t)PQgetlength(res, 0, 0));
+		evbuffer_add(q->body, "\n", 1);
+		return;
+	case FRONT_DB_ERROR:
+		api_db_unavailable(q, err);
+		return;
+	case FRONT_DB_DONE:
+		break;
+	}
+	if ((c = api_db_conn(q)) != NULL) {
+		len = evbuffer_get_length(q->body);
+		xasprintf(&hdr,
+		    "Content-Disposition: inline; filename=\"alia-%s.cast\"\r\n"
+		    "Cache-Control: no-store\r\n",
+		    q->id);
+		front_http_respond(c, 200, "application/x-asciicast",
+		    len > 0 ? evbuffer_pullup(q->body, -1) : (void *)"", len,
+		    hdr);
+		free(hdr);
+	}
+	api_db_free(q);
+}
+
+/* The session's owner decides; then its lines are read. */
+static void
+api_cast_owner(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct api_db *q = arg;
+	const char *params[1] = {q->id};
+	struct conn *c;
+
+	switch (ev) {
+	case FRONT_DB_ROW:
+		q->rows++;
+		q->forbidden = strcmp(PQgetvalue(res, 0, 0), q->owner) != 0;
+		return;
+	case FRONT_DB_ERROR:
+		api_db_unavailable(q, err);
+		return;
+	case FRONT_DB_DONE:
+		break;
+	}
+	if ((c = api_db_conn(q)) == NULL) {
+		api_db_free(q);
+		return;
+	}
+	if (q->rows == 0 || q->forbidden) {
+		if (q->rows == 0)
+			api_error(c, 404, "no such session", NULL);
+		else
+			api_error(c, 403, "this session is not yours", NULL);
+		api_db_free(q);
+		return;
+	}
+	q->body = evbuffer_new();
+	front_db_query("SELECT line FROM alia.asciicast($1) AS a(line)", 1,
+	    params, api_cast_rows, q);
+}
+
+static void
+api_recording(struct conn *c, const struct http_request *req, const char *id)
+{
+	const char *params[1] = {id};
+	struct api_db *q;
+	char owner[OWNER_LEN], *setcookie;
+
+	if (strcmp(req->method, "GET") != 0) {
+		api_error(c, 405, "use GET here", "Allow: GET\r\n");
+		return;
+	}
+	if (!session_id_valid(id)) {
+		api_error(c, 404, "no such session", NULL);
+		return;
+	}
+	if (api_identity(req, 0, owner, &setcookie) == -1) {
+		api_error(c, 403, "this session is not yours", NULL);
+		return;
+	}
+	q = xcalloc(1, sizeof(*q));
+	snprintf(q->id, sizeof(q->id), "%s", id);
+	snprintf(q->owner, sizeof(q->owner), "%s", owner);
+	pending_expire();
+	q->req = front_http_park(c);
+	front_db_query("SELECT owner FROM alia.sessions WHERE id = $1", 1,
+	    params, api_cast_owner, q);
+}
+
+static void
+gen_key_col(
+    yajl_gen g, const char *k, const struct pg_result *res, int col, int number)
+{
+	const char *v = PQgetvalue(res, 0, col);
+
+	gen_str(g, k);
+	if (PQgetisnull(res, 0, col))
+		yajl_gen_null(g);
+	else if (number)
+		yajl_gen_number(g, v, strlen(v));
+	else
+		gen_str(g, v);
+}
+
+static void
+api_recordings_rows(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	static const char *keys[] = {"id", "state", "created_at", "ended_at",
+	    "exit_code", "end_reason", "bytes", "snippet"};
+	struct api_db *q = arg;
+	struct conn *c;
+	int i;
+
+	switch (ev) {
+	case FRONT_DB_ROW:
+		yajl_gen_map_open(q->list);
+		for (i = 0; i < (q->search ? 8 : 7); i++)
+			gen_key_col(q->list, keys[i], res, i, i == 4 || i == 6);
+		yajl_gen_map_close(q->list);
+		return;
+	case FRONT_DB_ERROR:
+		api_db_unavailable(q, err);
+		return;
+	case FRONT_DB_DONE:
+		break;
+	}
+	yajl_gen_array_close(q->list);
+	if ((c = api_db_conn(q)) != NULL)
+		api_send_json(c, 200, q->list, NULL);
+	api_db_free(q);
+}
+
+/* Decodes the value of parameter name in a query string; NULL if absent. */
+static char *
+query_param(const char *query, const char *name)
+{
+	size_t n = strlen(name), len;
+	const char *p = query;
+	char *out, *o, hex[3] = {0};
+
+	while (p != NULL && *p != '\0') {
+		len = strcspn(p, "&");
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			out = o = xmalloc(len - n);
+			for (p += n + 1, len -= n + 1; len > 0; p++, len--) {
+				if (*p == '+')
+					*o++ = ' ';
+				else if (*p == '%' && len >= 3 &&
+				    isxdigit((unsigned char)p[1]) &&
+				    isxdigit((unsigned char)p[2])) {
+					memcpy(hex, p + 1, 2);
+					*o++ = (char)strtol(hex, NULL, 16);
+					p += 2;
+					len -= 2;
+				} else
+					*o++ = *p;
+			}
+			*o = '\0';
+			return out;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return NULL;
+}
+
+#define API_RECORDING_COLS                                                 \
+	"s.id, s.state, "                                                  \
+	"to_char(s.created_at AT TIME ZONE 'UTC', "                        \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "                           \
+	"to_char(s.ended_at AT TIME ZONE 'UTC', "                          \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "                           \
+	"CASE WHEN s.state = 'ended' THEN s.exit_code END, s.end_reason, " \
+	"alia.session_bytes(s.id)"
+
+static void
+api_recordings(struct conn *c, const struct http_request *req)
+{
+	const char *params[2];
+	struct api_db *q;
+	char owner[OWNER_LEN], *setcookie, *text = NULL;
+	yajl_gen g;
+
+	if (strcmp(req->method, "GET") != 0) {
+		api_error(c, 405, "use GET here", "Allow: GET\r\n");
+		return;
+	}
+	if (api_identity(req, 0, owner, &setcookie) == -1) {
+		/* No identity, no sessions. */
+		g = yajl_gen_alloc(NULL);
+		yajl_gen_array_open(g);
+		yajl_gen_array_close(g);
+		api_send_json(c, 200, g, NULL);
+		yajl_gen_free(g);
+		return;
+	}
+	if (req->query != NULL)
+		text = query_param(req->query, "q");
+	if (text != NULL &&
+	    (text[0] == '\0' || strlen(text) > 200 ||
+	        memchr(text, '\0', strlen(text) + 1) != text + strlen(text))) {
+		free(text);
+		text = NULL;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->search = text != NULL;
+	q->list = yajl_gen_alloc(NULL);
+	yajl_gen_array_open(q->list);
+	pending_expire();
+	q->req = front_http_park(c);
+	params[0] = owner;
+	params[1] = text;
+	if (text == NULL)
+		front_db_query("SELECT " API_RECORDING_COLS
+		               " FROM alia.sessions s WHERE s.owner = $1 "
+		               "ORDER BY s.created_at DESC, s.id LIMIT 1000",
+		    1, params, api_recordings_rows, q);
+	else
+		front_db_query(
+		    "SELECT " API_RECORDING_COLS ", h.snippet "
+		    "FROM alia.sessions s JOIN ("
+		    "SELECT DISTINCT ON (f.session_id) f.session_id, "
+		    "f.snippet FROM alia.search($2, $1) f "
+		    "ORDER BY f.session_id, f.seq) h "
+		    "ON h.session_id = s.id WHERE s.owner = $1 "
+		    "ORDER BY s.created_at DESC, s.id LIMIT 1000",
+		    2, params, api_recordings_rows, q);
+	free(text);
+}
+
 void
 front_api_request(struct conn *c, const struct http_request *req)
 {
 	struct msg_metrics mt;
 	struct pending *p;
 	char owner[OWNER_LEN], err[256], *setcookie = NULL;
-	const char *path = req->path, *id;
+	const char *path = req->path, *id, *slash;
+	char rid[SESSION_ID_LEN + 1];
 	int cols, rows;
 
 	if (strcmp(path, "/metrics") == 0) {
@@ -535,6 +823,18 @@ front_api_request(struct conn *c, const struct http_request *req)
 		api_error(
 		    c, 405, "use GET or POST here", "Allow: GET, POST\r\n");
 		free(setcookie);
+		return;
+	}
+	if (strcmp(path, "/api/recordings") == 0) {
+		api_recordings(c, req);
+		return;
+	}
+	if (strncmp(path, "/api/sessions/", 14) == 0 &&
+	    (slash = strchr(path + 14, '/')) != NULL &&
+	    strcmp(slash, "/recording") == 0) {
+		snprintf(rid, sizeof(rid), "%.*s", (int)(slash - path - 14),
+		    path + 14);
+		api_recording(c, req, rid);
 		return;
 	}
 	if (strncmp(path, "/api/sessions/", 14) == 0) {

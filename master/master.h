@@ -311,4 +311,28 @@ void recorder_db_flush(struct recorder_db *);
 size_t recorder_db_held(const struct recorder_db *);
 size_t recorder_db_events(const struct recorder_db *);
 
+/* cli_session.c */
+/* `alia session list|export|kill`: argv[0] is the subcommand; an exit status. */
+int cli_session(const struct config *, int argc, char **argv);
+
+/* front_db.c */
+struct pg_result;
+enum front_db_event {
+	FRONT_DB_ROW,   /* one row, in a result of one tuple */
+	FRONT_DB_DONE,  /* every row has come */
+	FRONT_DB_ERROR, /* the query failed or the database is unavailable */
+};
+/*
+ * Runs once per row, then once with DONE or ERROR (res NULL, err set on
+ * ERROR: a message a client may see); the query is finished after that.
+ */
+typedef void (*front_db_cb)(
+    enum front_db_event, const struct pg_result *, const char *err, void *);
+/* front's read-only connection to alia's database, made as needed. */
+void front_db_init(struct event_base *, const struct config *);
+void front_db_free(void);
+/* Queues a read-only query with text parameters (copied). */
+void front_db_query(const char *sql, int nparams, const char *const *params,
+    front_db_cb, void *arg);
+
 #endif

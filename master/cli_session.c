@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * `alia session list|export|kill`: one-shot commands an operator runs on
+ * the server's machine. They read alia's database with blocking libpq (the
+ * embedded cluster is started for the command when no server runs it) and
+ * end a session by killing its container through the Docker API; master's
+ * wait on the container then ends the session as for any other exit.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "master/master.h"
+
+struct cli_kill {
+	struct event_base *base;
+	int status;
+	char message[256];
+};
+
+/* Whether s has the form of a session id (a lowercase UUID). */
+static int
+cli_id_valid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i]) ||
+		    isupper((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+static PGconn *
+cli_connect(const struct config *c)
+{
+	char conninfo[PATH_MAX + 64];
+	PGconn *conn;
+
+	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "alia: connecting to the database: %s",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* The session's state, or NULL (message printed) when there is none. */
+static char *
+cli_state(PGconn *conn, const char *id)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+	char *state;
+
+	if (!cli_id_valid(id)) {
+		fprintf(stderr, "alia: no such session: %s\n", id);
+		return NULL;
+	}
+	res =
+	    PQexecParams(conn, "SELECT state FROM alia.sessions WHERE id = $1",
+	        1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "alia: reading alia.sessions: %s",
+		    PQerrorMessage(conn));
+		PQclear(res);
+		return NULL;
+	}
+	if (PQntuples(res) == 0) {
+		fprintf(stderr, "alia: no such session: %s\n", id);
+		PQclear(res);
+		return NULL;
+	}
+	state = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return state;
+}
+
+static int
+cli_list(PGconn *conn)
+{
+	static const char *head[] = {"ID", "OWNER", "STATE", "CREATED",
+	    "DURATION", "EXIT", "END REASON", "BYTES"};
+	PGresult *res;
+	int i, j, n, nf = 8, width[8];
+
+	res = PQexec(conn,
+	    "SELECT id, owner, state, "
+	    "to_char(created_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD HH24:MI:SS\"Z\"'), "
+	    "date_trunc('second', coalesce(ended_at, now()) - "
+	    "coalesce(started_at, created_at))::text, "
+	    "coalesce(exit_code::text, '-'), coalesce(end_reason, '-'), "
+	    "alia.session_bytes(id) "
+	    "FROM alia.sessions ORDER BY created_at DESC, id");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(
+		    stderr, "alia: listing sessions: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return 1;
+	}
+	n = PQntuples(res);
+	for (j = 0; j < nf; j++) {
+		width[j] = (int)strlen(head[j]);
+		for (i = 0; i < n; i++)
+			if (PQgetlength(res, i, j) > width[j])
+				width[j] = PQgetlength(res, i, j);
+	}
+	for (j = 0; j < nf; j++)
+		printf("%-*s%s", j == nf - 1 ? 0 : width[j], head[j],
+		    j == nf - 1 ? "\n" : "  ");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nf; j++)
+			printf("%-*s%s", j == nf - 1 ? 0 : width[j],
+			    PQgetvalue(res, i, j), j == nf - 1 ? "\n" : "  ");
+	PQclear(res);
+	return 0;
+}
+
+/* Streams the asciicast rows, or writes the transcript, to stdout. */
+static int
+cli_export(PGconn *conn, const char *id, int cast)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+	ExecStatusType st;
+	char *state;
+	int r = 0;
+
+	if ((state = cli_state(conn, id)) == NULL)
+		return 1;
+	free(state);
+	if (!PQsendQueryParams(conn,
+	        cast ? "SELECT line FROM alia.asciicast($1) AS a(line)"
+	             : "SELECT alia.transcript($1)",
+	        1, NULL, params, NULL, NULL, 0) ||
+	    !PQsetSingleRowMode(conn)) {
+		fprintf(stderr, "alia: export: %s", PQerrorMessage(conn));
+		return 1;
+	}
+	while ((res = PQgetResult(conn)) != NULL) {
+		st = PQresultStatus(res);
+		if (st == PGRES_SINGLE_TUPLE && !PQgetisnull(res, 0, 0)) {
+			fwrite(PQgetvalue(res, 0, 0), 1,
+			    (size_t)PQgetlength(res, 0, 0), stdout);
+			if (cast)
+				putchar('\n');
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK) {
+			fprintf(stderr, "alia: export: %s",
+			    PQresultErrorMessage(res));
+			r = 1;
+		}
+		PQclear(res);
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		log_warn("export: writing to standard output");
+		r = 1;
+	}
+	return r;
+}
+
+static void
+cli_kill_cb(struct docker_result *r, void *arg)
+{
+	struct cli_kill *k = arg;
+
+	k->status = r->status;
+	snprintf(k->message, sizeof(k->message), "%s",
+	    r->message != NULL ? r->message : "");
+	event_base_loopbreak(k->base);
+}
+
+/* Kills the session's container alia-ID with SIGKILL. */
+static int
+cli_kill(const struct config *c, PGconn *conn, const char *id)
+{
+	struct cli_kill k;
+	struct docker *d;
+	char *state, name[64];
+	int ended;
+
+	if ((state = cli_state(conn, id)) == NULL)
+		return 1;
+	ended = strcmp(state, "ended") == 0;
+	free(state);
+	if (ended) {
+		fprintf(stderr, "alia: session %s has already ended\n", id);
+		return 1;
+	}
+	memset(&k, 0, sizeof(k));
+	if ((k.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	d = docker_new(k.base, c->docker[0] != '\0' ? c->docker : NULL);
+	snprintf(name, sizeof(name), "alia-%s", id);
+	docker_kill(d, name, "SIGKILL", cli_kill_cb, &k);
+	event_base_dispatch(k.base);
+	docker_free(d);
+	event_base_free(k.base);
+	if (k.status / 100 == 2) {
+		printf("alia: killed the container of session %s\n", id);
+		return 0;
+	}
+	if (k.status == 404)
+		fprintf(stderr,
+		    "alia: session %s has no container (it is ending, or "
+		    "was never started)\n",
+		    id);
+	else if (k.status == 409)
+		fprintf(stderr,
+		    "alia: the container of session %s is not running\n", id);
+	else
+		fprintf(stderr,
+		    "alia: killing the container of session %s: %s\n", id,
+		    k.message[0] != '\0' ? k.message : "Docker call failed");
+	return 1;
+}
+
+static int
+cli_usage(void)
+{
+	fprintf(stderr,
+	    "usage: alia session list\n"
+	    "       alia session export ID [--format cast|text]\n"
+	    "       alia session kill ID\n");
+	return 2;
+}
+
+int
+cli_session(const struct config *c, int argc, char **argv)
+{
+	PGconn *conn;
+	pid_t server;
+	int r, cast = 1;
+
+	if (argc < 1)
+		return cli_usage();
+	if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1)
+			return cli_usage();
+	} else if (strcmp(argv[0], "export") == 0) {
+		if (argc == 4 && strcmp(argv[2], "--format") == 0) {
+			if (strcmp(argv[3], "text") == 0)
+				cast = 0;
+			else if (strcmp(argv[3], "cast") != 0)
+				return cli_usage();
+		} else if (argc != 2)
+			return cli_usage();
+	} else if (strcmp(argv[0], "kill") == 0) {
+		if (argc != 2)
+			return cli_usage();
+	} else
+		return cli_usage();
+
+	if ((server = pg_start_oneshot(c)) == -1)
+		return 1;
+	if (server > 0 && pg_migrate(c) == -1) {
+		pg_stop(server);
+		return 1;
+	}
+	if ((conn = cli_connect(c)) == NULL) {
+		pg_stop(server);
+		return 1;
+	}
+	if (strcmp(argv[0], "list") == 0)
+		r = cli_list(conn);
+	else if (strcmp(argv[0], "export") == 0)
+		r = cli_export(conn, argv[1], cast);
+	else
+		r = cli_kill(c, conn, argv[1]);
+	PQfinish(conn);
+	pg_stop(server);
+	return r;
+}
