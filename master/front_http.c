@@ -129,6 +129,8 @@ static void route_static(
     struct conn *, const struct http_request *, const struct route *);
 static void route_api(
     struct conn *, const struct http_request *, const struct route *);
+static void route_play(
+    struct conn *, const struct http_request *, const struct route *);
 
 /*
  * The route table, matched in order against the decoded path. Later
@@ -140,6 +142,8 @@ static const struct route routes[] = {
     {"/api/", 1, "GET, POST, DELETE", route_api},
     {"/ws/", 1, "GET", route_api},
     {"/metrics", 0, "GET, HEAD", route_api},
+    {"/play/", 1, "GET, HEAD", route_play},
+    {"/sessions", 0, "GET, HEAD", route_play},
     {"/", 1, "GET, HEAD", route_static},
 };
 
@@ -447,6 +451,18 @@ route_static(
 		c->flags |= CONN_CLOSE;
 	}
 	close(fd);
+}
+
+/* /play/ID and /sessions are pages of the app: play.html, sessions.html. */
+static void
+route_play(
+    struct conn *c, const struct http_request *req, const struct route *r)
+{
+	static char play[] = "play.html", list[] = "sessions.html";
+	struct http_request page = *req;
+
+	page.path = strcmp(r->path, "/play/") == 0 ? play : list;
+	route_static(c, &page, r);
 }
 
 static void

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# Assembles the directory alia serves: web/static/* plus the xterm.js files
-# from web/node_modules. Run by the build (meson custom_target 'web'):
+# Assembles the directory alia serves: web/static/* plus the xterm.js and
+# asciinema-player files from web/node_modules. Run by the build (meson custom_target 'web'):
 #   web/build.sh OUTDIR [STAMP [DEPFILE]]
 # Without node_modules (a C-only build) it warns and copies static files only;
 # script/bootstrap runs `npm ci` first so a full build has everything.
@@ -16,6 +16,10 @@ vendor=(
   "@xterm/xterm/lib/xterm.js:xterm.js"
   "@xterm/xterm/css/xterm.css:xterm.css"
   "@xterm/addon-fit/lib/addon-fit.js:addon-fit.js"
+  # The self-contained build: one classic script (global AsciinemaPlayer,
+  # its terminal emulator inlined as WebAssembly), no loader, no worker.
+  "asciinema-player/dist/bundle/asciinema-player.min.js:asciinema-player.min.js"
+  "asciinema-player/dist/bundle/asciinema-player.css:asciinema-player.css"
 )
 
 # Build into a fresh sibling directory, then move it into place file by file,

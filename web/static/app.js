@@ -26,6 +26,7 @@
     status: $('status'),
     statusText: $('status-text'),
     viewers: $('viewers'),
+    replay: $('replay'),
     toast: $('toast'),
     newButtons: document.querySelectorAll('[data-action="new"]'),
     barNew: document.querySelector('.bar [data-action="new"]'),
@@ -157,6 +158,7 @@
     cur = { id: null, watch: false };
     const me = cur;
     ui.sid.textContent = '';
+    ui.replay.hidden = true;
     ui.mode.hidden = true;
     ui.barNew.hidden = true;
     setViewers(0);
@@ -186,6 +188,8 @@
     };
     ui.sid.textContent = id.slice(0, 8);
     ui.sid.title = `session ${id}`;
+    ui.replay.hidden = true;
+    ui.replay.href = `play/${encodeURIComponent(id)}`;
     ui.mode.hidden = !watch;
     ui.barNew.hidden = true;
     setViewers(0);
@@ -310,6 +314,7 @@
     term.write('\x1b[?25l'); // hide the cursor: nothing more will be typed here
     ui.barNew.hidden = false;
     ui.barNew.focus();
+    ui.replay.hidden = !s.id;
     setViewers(0);
   }
 
