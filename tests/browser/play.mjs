@@ -234,12 +234,23 @@ try {
   await page.screenshot({ path: listShot, fullPage: true });
   log(`/sessions lists ${id}; screenshot: ${listShot}`);
 
+  // The recorder indexes output for search about once a second after its
+  // commits: a search may come up empty for a moment; search again then.
   await page.locator('#q').fill(MARK);
   await page.waitForURL(/\/sessions\?q=/);
   const snippet = row.locator('.snippet');
-  await page.locator(`.row[data-id="${id}"] .snippet, #notice:not([hidden])`).first().waitFor();
-  notice = await noticeText(page);
-  if (notice) throw new Error(`searching for "${MARK}" shows a notice: "${notice}"`);
+  const searchUntil = Date.now() + 15000;
+  for (;;) {
+    await page.locator(`.row[data-id="${id}"] .snippet, #notice:not([hidden])`).first().waitFor();
+    notice = await noticeText(page);
+    if (!notice) break;
+    if (!/^No matches/.test(notice) || Date.now() > searchUntil) {
+      throw new Error(`searching for "${MARK}" shows a notice: "${notice}"`);
+    }
+    await page.waitForTimeout(500);
+    await page.locator('#q').press('Enter');
+    await page.waitForTimeout(200);
+  }
   const sn = await snippet.innerText();
   if (!sn.includes(MARK)) throw new Error(`the search result's snippet is "${sn}", expected it to hold "${MARK}"`);
   const rows = await page.locator('.row').count();
