@@ -39,7 +39,7 @@ struct config {
 	int64_t max_lifetime;    /* seconds; 0 = never */
 	int64_t reconnect_grace; /* seconds */
 	int64_t max_sessions_per_user;
-	int64_t max_body; /* bytes of an HTTP request body */
+	int64_t max_body;     /* bytes of an HTTP request body */
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
 };
 

@@ -659,6 +659,9 @@ session_start_worker(struct session *s, int attach_fd, int restarted)
 	    s->chan, MSG_WORKER_START, s->sid, attach_fd, &w, sizeof(w));
 	s->stats.bytes_out = s->stats.bytes_in = 0;
 	s->stats.resyncs = 0;
+	if (master_broker_pair(PEER_WORKER, s->id, s->sid, s->chan) == -1)
+		log_warnx(
+		    "session %s: no broker channel for its worker yet", s->id);
 	log_debug("session %s: worker %ld started", s->id, (long)s->worker);
 	session_forward_browsers(s);
 }
@@ -935,7 +938,24 @@ container_front_msg(struct msgchan *front, struct msg *m)
 }
 
 void
+container_broker_started(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH (s, &ct.live, entry)
+		if (s->chan != NULL)
+			(void)master_broker_pair(
+			    PEER_WORKER, s->id, s->sid, s->chan);
+	/* Ended sessions' workers may still be sending their last events. */
+	TAILQ_FOREACH (s, &ct.ended, entry)
+		if (s->chan != NULL)
+			(void)master_broker_pair(
+			    PEER_WORKER, s->id, s->sid, s->chan);
+}
+
+void
 container_metrics(struct msg_metrics *out)
+
 {
 	uint64_t req = out->req;
 	struct session *s;

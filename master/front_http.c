@@ -71,6 +71,7 @@
 #define FRONT_HTTP_TEXT "text/plain; charset=utf-8"
 #define FRONT_HTTP_HTML_HEADERS                                      \
 	"Content-Security-Policy: default-src 'self'; "              \
+	"script-src 'self' 'wasm-unsafe-eval'; "                     \
 	"connect-src 'self' ws: wss:; img-src 'self' data:; "        \
 	"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; " \
 	"base-uri 'none'; form-action 'self'\r\n"

@@ -89,21 +89,64 @@ static struct {
 } m;
 
 static int master_start_front(struct child *);
+static int master_start_broker(struct child *);
+static int master_start_recorder(struct child *);
 static int master_start_postgres(struct child *);
 
-static const struct role role_postgres = {
-    "postgres", 1, SIGINT, master_start_postgres};
+/*
+ * Shutdown phases: 0 front and the sessions' workers, 1 broker and
+ * recorder (which commits what it holds), 2 PostgreSQL.
+ */
+#define LAST_PHASE 2
 static const struct role role_front = {"front", 0, SIGTERM, master_start_front};
+static const struct role role_broker = {
+    "broker", 1, SIGTERM, master_start_broker};
+static const struct role role_recorder = {
+    "recorder", 1, SIGTERM, master_start_recorder};
+static const struct role role_postgres = {
+    "postgres", 2, SIGINT, master_start_postgres};
 
-struct msgchan *
-master_front(void)
+/* The channel to the running child of a role, or NULL. */
+static struct msgchan *
+master_chan(const struct role *role)
 {
 	struct child *c;
 
 	TAILQ_FOREACH (c, &m.children, entry)
-		if (c->role == &role_front && c->chan != NULL)
+		if (c->role == role && c->chan != NULL)
 			return c->chan;
 	return NULL;
+}
+
+struct msgchan *
+master_front(void)
+{
+	return master_chan(&role_front);
+}
+
+int
+master_broker_pair(
+    int kind, const char *session, uint64_t sid, struct msgchan *peer)
+{
+	struct msgchan *broker = master_chan(&role_broker);
+	struct msg_peer p;
+	int sv[2];
+
+	if (broker == NULL || peer == NULL)
+		return 0;
+	if (msg_socketpair(sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.kind = kind;
+	if (session != NULL)
+		snprintf(p.session, sizeof(p.session), "%s", session);
+	msgchan_send(broker, MSG_BROKER_PEER, sid, sv[0], &p, sizeof(p));
+	msgchan_send(peer,
+	    kind == PEER_WORKER ? MSG_WORKER_BROKER : MSG_RECORDER_PEER, sid,
+	    sv[1], &p, sizeof(p));
+	return 0;
 }
 
 static void master_child_restart_cb(int, short, void *);
@@ -204,18 +247,18 @@ static void master_stop_phase(int);
 static void
 master_stop_progress(void)
 {
-	while (m.phase <= 1 && master_phase_done(m.phase)) {
+	while (m.phase <= LAST_PHASE && master_phase_done(m.phase)) {
 		m.phase++;
 		m.forced = 0;
 		evtimer_del(m.ev_grace);
-		if (m.phase == 1) {
+		if (m.phase == LAST_PHASE) {
 			pgq_free(m.db);
 			m.db = NULL;
 		}
-		if (m.phase <= 1)
+		if (m.phase <= LAST_PHASE)
 			master_stop_phase(m.phase);
 	}
-	if (m.phase > 1)
+	if (m.phase > LAST_PHASE)
 		event_base_loopbreak(m.base);
 }
 
@@ -226,7 +269,7 @@ master_progress_cb(int fd, short what, void *arg)
 	struct timeval tv = {0, 100 * 1000};
 
 	master_stop_progress();
-	if (m.phase <= 1)
+	if (m.phase <= LAST_PHASE)
 		evtimer_add(m.ev_progress, &tv);
 }
 
@@ -411,6 +454,27 @@ master_start_front(struct child *c)
 	    (int)sizeof(l.addr))
 		l.addr[sizeof(l.addr) - 1] = '\0';
 	return msgchan_send(c->chan, MSG_LISTEN_FD, 0, fd, &l, sizeof(l));
+}
+
+static int
+master_start_broker(struct child *c)
+{
+	if (master_spawn_role(c) == -1)
+		return -1;
+	/* Every peer gets a fresh channel to the new broker. */
+	if (master_broker_pair(
+	        PEER_RECORDER, NULL, 0, master_chan(&role_recorder)) == -1)
+		return -1;
+	container_broker_started();
+	return 0;
+}
+
+static int
+master_start_recorder(struct child *c)
+{
+	if (master_spawn_role(c) == -1)
+		return -1;
+	return master_broker_pair(PEER_RECORDER, NULL, 0, c->chan);
 }
 
 static int
@@ -615,8 +679,11 @@ master_main(struct config *conf, int foreground, int verbose)
 		pgc->pid = pgpid;
 		pgc->started = clock_mono_us();
 	}
+	master_child_start(master_child_add(&role_broker));
+	master_child_start(master_child_add(&role_recorder));
 	master_child_start(master_child_add(&role_front));
 	/* A child that died before the signal events existed. */
+
 	raise(SIGCHLD);
 
 	event_base_dispatch(m.base);

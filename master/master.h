@@ -21,6 +21,12 @@ int master_main(struct config *, int foreground, int verbose);
 struct msgchan;
 /* The channel to the running front, or NULL. */
 struct msgchan *master_front(void);
+/*
+ * Connects peer (a session's worker, or the recorder) to the broker with
+ * a new socketpair; nothing when either is not running.
+ */
+int master_broker_pair(
+    int kind, const char *session, uint64_t sid, struct msgchan *peer);
 
 /* pg.c */
 struct pg_migration {
@@ -82,7 +88,10 @@ void container_front_msg(struct msgchan *front, struct msg *);
 /* A child exited: 1 if it was a session's worker (handled), else 0. */
 int container_child_exited(pid_t, int status);
 void container_metrics(struct msg_metrics *);
+/* The broker (re)started: connects every session's worker to it. */
+void container_broker_started(void);
 /* Ends every session; container_busy() says when that is done. */
+
 void container_shutdown(void);
 int container_busy(void);
 void container_free(void);
@@ -273,6 +282,30 @@ int docker_http_keepalive(const struct docker_http *);
 size_t docker_http_consumed(const struct docker_http *);
 const char *docker_http_error(const struct docker_http *);
 
+/* cli_session.c */
+/* `alia session list|export|kill`: argv[0] is the subcommand; an exit status. */
+int cli_session(const struct config *, int argc, char **argv);
+
+/* front_db.c */
+struct pg_result;
+enum front_db_event {
+	FRONT_DB_ROW,   /* one row, in a result of one tuple */
+	FRONT_DB_DONE,  /* every row has come */
+	FRONT_DB_ERROR, /* the query failed or the database is unavailable */
+};
+/*
+ * Runs once per row, then once with DONE or ERROR (res NULL, err set on
+ * ERROR: a message a client may see); the query is finished after that.
+ */
+typedef void (*front_db_cb)(
+    enum front_db_event, const struct pg_result *, const char *err, void *);
+/* front's read-only connection to alia's database, made as needed. */
+void front_db_init(struct event_base *, const struct config *);
+void front_db_free(void);
+/* Queues a read-only query with text parameters (copied). */
+void front_db_query(const char *sql, int nparams, const char *const *params,
+    front_db_cb, void *arg);
+
 /* broker.c */
 /* The broker role: the hub between workers and the recorder. */
 int broker_main(int verbose);
@@ -310,29 +343,5 @@ void recorder_db_flush(struct recorder_db *);
 /* Data bytes held: waiting, or written and not yet committed. */
 size_t recorder_db_held(const struct recorder_db *);
 size_t recorder_db_events(const struct recorder_db *);
-
-/* cli_session.c */
-/* `alia session list|export|kill`: argv[0] is the subcommand; an exit status. */
-int cli_session(const struct config *, int argc, char **argv);
-
-/* front_db.c */
-struct pg_result;
-enum front_db_event {
-	FRONT_DB_ROW,   /* one row, in a result of one tuple */
-	FRONT_DB_DONE,  /* every row has come */
-	FRONT_DB_ERROR, /* the query failed or the database is unavailable */
-};
-/*
- * Runs once per row, then once with DONE or ERROR (res NULL, err set on
- * ERROR: a message a client may see); the query is finished after that.
- */
-typedef void (*front_db_cb)(
-    enum front_db_event, const struct pg_result *, const char *err, void *);
-/* front's read-only connection to alia's database, made as needed. */
-void front_db_init(struct event_base *, const struct config *);
-void front_db_free(void);
-/* Queues a read-only query with text parameters (copied). */
-void front_db_query(const char *sql, int nparams, const char *const *params,
-    front_db_cb, void *arg);
 
 #endif

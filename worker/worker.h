@@ -131,9 +131,9 @@ void ws_close(struct ws *, const char *reason);
 int ws_accept_key(const char *key, char *out, size_t outlen);
 
 /* record.c */
-#define RECORD_EVENT_MAX (64 * 1024)         /* data of one event */
-#define RECORD_OPEN_US   500000              /* an open event's longest wait */
-#define RECORD_ECHO_US   150000              /* input not echoed by then: '*' */
+#define RECORD_EVENT_MAX (64 * 1024)        /* data of one event */
+#define RECORD_OPEN_US   500000             /* an open event's longest wait */
+#define RECORD_ECHO_US   150000             /* input not echoed by then: '*' */
 #define RECORD_HIGH      (16 * 1024 * 1024) /* unacked: stop reading */
 #define RECORD_LOW       (8 * 1024 * 1024)  /* unacked: read again */
 
@@ -147,8 +147,8 @@ typedef int (*record_send_cb)(const struct msg_event *, const void *, void *);
  * The event log of a session; times are unix microseconds, t_us counts
  * from started_us. mask: record unechoed printable input as '*'.
  */
-struct record *record_new(const char *session, int64_t started_us, int mask,
-    record_send_cb, void *);
+struct record *record_new(
+    const char *session, int64_t started_us, int mask, record_send_cb, void *);
 void record_free(struct record *);
 void record_output(struct record *, int64_t now, const void *, size_t);
 void record_input(struct record *, int64_t now, const void *, size_t);
