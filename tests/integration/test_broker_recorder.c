@@ -1,0 +1,600 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Integration test of the recording path: the real binary's broker and
+ * recorder roles ($ALIA_BIN -R broker, -R recorder, channel on fd 3) and a
+ * real PostgreSQL started here (initdb into a temporary directory, as the
+ * user alia when run as root). The test plays master (configuration and
+ * socketpairs) and the workers: each fake worker sends seq-numbered
+ * events whose bytes derive from (session, seq), keeps them until acked,
+ * and sends them again on MSG_RESEND or a new broker channel, as
+ * worker/record.c does. Phases: two sessions undisturbed; the recorder
+ * killed with SIGKILL mid-stream and replaced; PostgreSQL stopped for 3 s
+ * mid-stream; the broker killed and replaced; a 50 MB bulk run, timed.
+ * After each phase every session's rows are read back: seq 0..N-1 once
+ * each, every byte as sent, and the last ack covering them all.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "common/config.h"
+#include "common/msg.h"
+#include "common/proc.h"
+#include "common/proto.h"
+
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+			    __LINE__, #c);                                     \
+			cleanup();                                             \
+			exit(1);                                               \
+		}                                                              \
+	} while (0)
+
+#define MAX_WORKERS 4
+#define WINDOW      4000 /* events a fake worker sends ahead of acks */
+
+static char tmp[256], pgdata[300], bindir[256], conninfo[512];
+static pid_t pg_pid = -1;
+static int as_root;
+
+struct role {
+	pid_t pid;
+	int chan;
+};
+static struct role broker = {-1, -1}, recorder = {-1, -1};
+
+struct fworker {
+	char session[SESSION_ID_LEN];
+	uint64_t id;
+	int fd; /* the test's end of the broker channel, -1: none */
+	uint64_t total, sent, acked, resends;
+	size_t size; /* 0: sizes vary */
+};
+
+static void
+cleanup(void)
+{
+	char cmd[1024];
+
+	if (broker.pid > 0)
+		kill(broker.pid, SIGKILL);
+	if (recorder.pid > 0)
+		kill(recorder.pid, SIGKILL);
+	if (pg_pid > 0) {
+		kill(pg_pid, SIGQUIT);
+		waitpid(pg_pid, NULL, 0);
+	}
+	if (tmp[0] != '\0' && getenv("KEEP_TMP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", tmp);
+	}
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs argv (as alia when root) and waits; returns its exit status. */
+static int
+run(char *const argv[])
+{
+	char *full[32];
+	pid_t pid;
+	int status, i = 0, j;
+
+	if (as_root) {
+		full[i++] = "runuser";
+		full[i++] = "-u";
+		full[i++] = "alia";
+		full[i++] = "--";
+	}
+	for (j = 0; argv[j] != NULL && i < 31; j++)
+		full[i++] = argv[j];
+	full[i] = NULL;
+	CHECK((pid = fork()) != -1);
+	if (pid == 0) {
+		execvp(full[0], full);
+		_exit(127);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void
+pg_find_bindir(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int best = -1, v;
+
+	CHECK((d = opendir("/usr/lib/postgresql")) != NULL);
+	while ((de = readdir(d)) != NULL)
+		if ((v = atoi(de->d_name)) > best)
+			best = v;
+	closedir(d);
+	CHECK(best > 0);
+	snprintf(bindir, sizeof(bindir), "/usr/lib/postgresql/%d/bin", best);
+}
+
+static void
+pg_up(void)
+{
+	char prog[300], sockopt[300];
+	double end = now_s() + 30;
+
+	snprintf(prog, sizeof(prog), "%s/postgres", bindir);
+	snprintf(sockopt, sizeof(sockopt), "%s", tmp);
+	CHECK((pg_pid = fork()) != -1);
+	if (pg_pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		if (fd != -1) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (as_root)
+			execlp("runuser", "runuser", "-u", "alia", "--", prog,
+			    "-D", pgdata, "-k", sockopt, "-c",
+			    "listen_addresses=", (char *)NULL);
+		else
+			execl(prog, prog, "-D", pgdata, "-k", sockopt, "-c",
+			    "listen_addresses=", (char *)NULL);
+		_exit(127);
+	}
+	while (PQping(conninfo) != PQPING_OK) {
+		CHECK(now_s() < end);
+		usleep(50000);
+	}
+}
+
+static void
+pg_setup(void)
+{
+	char prog[300], cmd[600], mig[1200];
+	struct passwd *pw;
+
+	as_root = geteuid() == 0;
+	snprintf(tmp, sizeof(tmp), "/tmp/alia-rec-XXXXXX");
+	CHECK(mkdtemp(tmp) != NULL);
+	if (as_root) {
+		CHECK((pw = getpwnam("alia")) != NULL);
+		CHECK(chown(tmp, pw->pw_uid, pw->pw_gid) == 0);
+	}
+	snprintf(pgdata, sizeof(pgdata), "%s/pgdata", tmp);
+	snprintf(conninfo, sizeof(conninfo),
+	    "host=%s dbname=postgres user=alia", tmp);
+	pg_find_bindir();
+	snprintf(prog, sizeof(prog), "%s/initdb", bindir);
+	CHECK(
+	    run((char *const[]){prog, "-D", pgdata, "-U", "alia",
+	        "--auth=trust", "-E", "UTF8", "--no-sync", "-N", NULL}) == 0 ||
+	    run((char *const[]){prog, "-D", pgdata, "-U", "alia",
+	        "--auth=trust", "-E", "UTF8", NULL}) == 0);
+	pg_up();
+	snprintf(mig, sizeof(mig), "ALIA_DATABASE=%s", conninfo);
+	putenv(mig);
+	snprintf(cmd, sizeof(cmd), "'%s' migrate >&2", getenv("ALIA_BIN"));
+	CHECK(system(cmd) == 0);
+}
+
+static void
+pg_stop_fast(void)
+{
+	char prog[300];
+
+	snprintf(prog, sizeof(prog), "%s/pg_ctl", bindir);
+	CHECK(run((char *const[]){
+	          prog, "stop", "-m", "fast", "-D", pgdata, NULL}) == 0);
+	waitpid(pg_pid, NULL, 0);
+	pg_pid = -1;
+}
+
+static void
+role_start(struct role *r, const char *name)
+{
+	struct config conf;
+	char err[256];
+	int ch[2];
+	const char *bin = getenv("ALIA_BIN");
+
+	CHECK(bin != NULL);
+	CHECK(msg_socketpair(ch) == 0);
+	CHECK((r->pid = fork()) != -1);
+	if (r->pid == 0) {
+		if (ch[1] == PROC_CHAN_FD)
+			fcntl(ch[1], F_SETFD, 0);
+		else if (dup2(ch[1], PROC_CHAN_FD) == -1)
+			_exit(126);
+		execl(bin, bin, getenv("VERBOSE") ? "-v" : "-R",
+		    getenv("VERBOSE") ? "-R" : name,
+		    getenv("VERBOSE") ? name : (char *)NULL, (char *)NULL);
+		_exit(127);
+	}
+	close(ch[1]);
+	r->chan = ch[0];
+	config_defaults(&conf);
+	CHECK(config_finish(&conf, err, sizeof(err)) == 0);
+	snprintf(conf.user, sizeof(conf.user), "alia");
+	snprintf(conf.database, sizeof(conf.database), "%s", conninfo);
+	CHECK(msg_send_blocking(
+	          r->chan, MSG_CONFIG, 0, -1, &conf, sizeof(conf)) == 0);
+}
+
+static void
+role_kill(struct role *r)
+{
+	kill(r->pid, SIGKILL);
+	waitpid(r->pid, NULL, 0);
+	close(r->chan);
+	r->pid = -1;
+	r->chan = -1;
+}
+
+/* master's part: a fresh pair between the broker and the recorder. */
+static void
+pair_recorder(void)
+{
+	struct msg_peer p;
+	int sp[2];
+
+	CHECK(msg_socketpair(sp) == 0);
+	memset(&p, 0, sizeof(p));
+	p.kind = PEER_RECORDER;
+	CHECK(msg_send_blocking(
+	          broker.chan, MSG_BROKER_PEER, 0, sp[0], &p, sizeof(p)) == 0);
+	CHECK(msg_send_blocking(recorder.chan, MSG_RECORDER_PEER, 0, sp[1], &p,
+	          sizeof(p)) == 0);
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* master's part: a fresh pair between the broker and a worker. */
+static void
+pair_worker(struct fworker *w)
+{
+	struct msg_peer p;
+	int sp[2];
+
+	CHECK(msg_socketpair(sp) == 0);
+	memset(&p, 0, sizeof(p));
+	p.kind = PEER_WORKER;
+	memcpy(p.session, w->session, sizeof(p.session));
+	CHECK(msg_send_blocking(broker.chan, MSG_BROKER_PEER, w->id, sp[0], &p,
+	          sizeof(p)) == 0);
+	close(sp[0]);
+	if (w->fd != -1)
+		close(w->fd);
+	w->fd = sp[1];
+	/* A new channel: everything unacked again. */
+	w->sent = w->acked;
+}
+
+/* The bytes of event seq of a session: what was sent, what must be read. */
+static size_t
+gen(const struct fworker *w, uint64_t seq, unsigned char *buf, char *kind)
+{
+	size_t len, i;
+	uint64_t x = seq * 2654435761u + w->id;
+
+	len = w->size ? w->size : 1 + (size_t)(x % 7919);
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)((x >> (i % 29)) + i * 7);
+	*kind = seq % 10 == 9 ? 'm' : seq % 10 == 5 ? 'i' : 'o';
+	return len;
+}
+
+static int
+worker_send(struct fworker *w)
+{
+	static unsigned char buf[sizeof(struct msg_event) + MSG_MAX_DATA];
+	struct msg_event e;
+	size_t len;
+
+	memset(&e, 0, sizeof(e));
+	len = gen(w, w->sent, buf + sizeof(e), &e.kind);
+	e.seq = w->sent;
+	e.t_us = (int64_t)w->sent * 1000;
+	e.len = (uint32_t)len;
+	memcpy(e.session, w->session, sizeof(e.session));
+	memcpy(buf, &e, sizeof(e));
+	if (msg_send_blocking(
+	        w->fd, MSG_EVENT, w->id, -1, buf, sizeof(e) + len) == -1)
+		return -1;
+	w->sent++;
+	return 0;
+}
+
+static void
+worker_recv(struct fworker *w)
+{
+	static unsigned char buf[MSG_MAX_PACKET];
+	struct msg_ack a;
+	struct msg_flow f;
+	struct msg m;
+	char err[256];
+
+	while (msg_recv_blocking(
+	           w->fd, buf, sizeof(buf), &m, 0, err, sizeof(err)) == 0) {
+		if (m.hdr.type == MSG_ACK) {
+			CHECK(msg_get(&m, MSG_ACK, &a, sizeof(a)) == 0);
+			CHECK(strcmp(a.session, w->session) == 0);
+			CHECK(a.seq < w->total);
+			if (a.seq + 1 > w->acked)
+				w->acked = a.seq + 1;
+		} else if (m.hdr.type == MSG_RESEND) {
+			CHECK(msg_get(&m, MSG_RESEND, &f, sizeof(f)) == 0);
+			w->resends++;
+			w->sent = f.seq > w->acked ? f.seq : w->acked;
+		} else
+			CHECK(!"unexpected message to a worker");
+	}
+}
+
+/*
+ * Runs the workers until every event is acked; disrupt() runs once when
+ * half of all events have been sent. Returns the seconds taken.
+ */
+static double
+drive(struct fworker *ws, int n, void (*disrupt)(struct fworker *, int))
+{
+	struct pollfd pfd[MAX_WORKERS];
+	uint64_t sent = 0, total = 0;
+	double start = now_s(), deadline = start + 120;
+	int i, done, disrupted = disrupt == NULL;
+
+	for (i = 0; i < n; i++)
+		total += ws[i].total;
+	for (;;) {
+		done = 1;
+		for (i = 0; i < n; i++) {
+			pfd[i].fd = ws[i].fd;
+			pfd[i].events = POLLIN;
+			if (ws[i].sent < ws[i].total &&
+			    ws[i].sent - ws[i].acked < WINDOW)
+				pfd[i].events |= POLLOUT;
+			if (ws[i].acked < ws[i].total)
+				done = 0;
+		}
+		if (done)
+			break;
+		CHECK(now_s() < deadline);
+		CHECK(poll(pfd, (nfds_t)n, 1000) >= 0);
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				worker_recv(&ws[i]);
+			if ((pfd[i].revents & POLLOUT) &&
+			    ws[i].sent < ws[i].total &&
+			    ws[i].sent - ws[i].acked < WINDOW) {
+				if (worker_send(&ws[i]) == 0)
+					sent++;
+			}
+		}
+		if (!disrupted && sent >= total / 2) {
+			disrupted = 1;
+			disrupt(ws, n);
+		}
+	}
+	return now_s() - start;
+}
+
+/* Every session's rows: seq 0..total-1 once each, byte-exact. */
+static void
+verify(struct fworker *ws, int n)
+{
+	static unsigned char buf[MSG_MAX_DATA];
+	const char *params[1];
+	const int formats[1] = {0};
+	PGconn *c;
+	PGresult *res;
+	uint64_t seq;
+	int i, row;
+	size_t len;
+	char kind, *v;
+
+	c = PQconnectdb(conninfo);
+	CHECK(PQstatus(c) == CONNECTION_OK);
+	for (i = 0; i < n; i++) {
+		params[0] = ws[i].session;
+		res = PQexecParams(c,
+		    "SELECT seq, t_us, kind, data FROM alia.events WHERE "
+		    "session_id = $1 ORDER BY seq",
+		    1, NULL, params, NULL, formats, 1);
+		CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+		if ((uint64_t)PQntuples(res) != ws[i].total)
+			fprintf(stderr, "session %s: %d rows, want %llu\n",
+			    ws[i].session, PQntuples(res),
+			    (unsigned long long)ws[i].total);
+		CHECK((uint64_t)PQntuples(res) == ws[i].total);
+		for (row = 0; row < PQntuples(res); row++) {
+			v = PQgetvalue(res, row, 0);
+			seq = be64toh(*(uint64_t *)(void *)v);
+			CHECK(seq == (uint64_t)row);
+			v = PQgetvalue(res, row, 1);
+			CHECK(be64toh(*(uint64_t *)(void *)v) == seq * 1000);
+			len = gen(&ws[i], seq, buf, &kind);
+			CHECK(*PQgetvalue(res, row, 2) == kind);
+			CHECK((size_t)PQgetlength(res, row, 3) == len);
+			CHECK(memcmp(PQgetvalue(res, row, 3), buf, len) == 0);
+		}
+		PQclear(res);
+		CHECK(ws[i].acked == ws[i].total);
+	}
+	PQfinish(c);
+}
+
+static void
+workers_init(
+    struct fworker *ws, int n, uint64_t total, size_t size, uint64_t base)
+{
+	int i;
+
+	memset(ws, 0, sizeof(*ws) * (size_t)n);
+	for (i = 0; i < n; i++) {
+		ws[i].id = base + (uint64_t)i;
+		snprintf(ws[i].session, sizeof(ws[i].session),
+		    "%08llx-0000-4000-8000-%012llx",
+		    (unsigned long long)(base >> 8),
+		    (unsigned long long)ws[i].id);
+		ws[i].total = total;
+		ws[i].size = size;
+		ws[i].fd = -1;
+		pair_worker(&ws[i]);
+	}
+}
+
+static void
+workers_close(struct fworker *ws, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		close(ws[i].fd);
+		ws[i].fd = -1;
+	}
+}
+
+static void
+kill_recorder(struct fworker *ws, int n)
+{
+	fprintf(stderr, "  kill -9 the recorder\n");
+	role_kill(&recorder);
+	role_start(&recorder, "recorder");
+	pair_recorder();
+}
+
+static void
+stop_postgres(struct fworker *ws, int n)
+{
+	double until;
+	int i;
+
+	fprintf(stderr, "  pg_ctl stop -m fast, 3 s down\n");
+	pg_stop_fast();
+	/* The workers keep sending while the database is down. */
+	until = now_s() + 3;
+	while (now_s() < until) {
+		for (i = 0; i < n; i++) {
+			worker_recv(&ws[i]);
+			if (ws[i].sent < ws[i].total &&
+			    ws[i].sent - ws[i].acked < WINDOW) {
+				struct pollfd p = {ws[i].fd, POLLOUT, 0};
+
+				if (poll(&p, 1, 0) == 1)
+					(void)worker_send(&ws[i]);
+			}
+		}
+		usleep(1000);
+	}
+	pg_up();
+}
+
+static void
+kill_broker(struct fworker *ws, int n)
+{
+	int i;
+
+	fprintf(stderr, "  kill -9 the broker\n");
+	role_kill(&broker);
+	role_start(&broker, "broker");
+	pair_recorder();
+	for (i = 0; i < n; i++)
+		pair_worker(&ws[i]);
+}
+
+int
+main(void)
+{
+	struct fworker ws[MAX_WORKERS];
+	double t;
+	uint64_t bytes;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (access("/usr/lib/postgresql", F_OK) == -1) {
+		fprintf(stderr, "no PostgreSQL installed\n");
+		return 1;
+	}
+	pg_setup();
+	role_start(&broker, "broker");
+	role_start(&recorder, "recorder");
+	pair_recorder();
+
+	fprintf(stderr, "two sessions, undisturbed\n");
+	workers_init(ws, 2, 3000, 0, 0x1000);
+	drive(ws, 2, NULL);
+	verify(ws, 2);
+	workers_close(ws, 2);
+
+	fprintf(stderr, "recorder killed mid-stream\n");
+	workers_init(ws, 2, 6000, 0, 0x2000);
+	drive(ws, 2, kill_recorder);
+	verify(ws, 2);
+	CHECK(ws[0].resends > 0 && ws[1].resends > 0);
+	workers_close(ws, 2);
+
+	fprintf(stderr, "PostgreSQL stopped mid-stream\n");
+	workers_init(ws, 2, 6000, 0, 0x3000);
+	drive(ws, 2, stop_postgres);
+	verify(ws, 2);
+	workers_close(ws, 2);
+
+	fprintf(stderr, "broker killed mid-stream\n");
+	workers_init(ws, 2, 6000, 0, 0x4000);
+	drive(ws, 2, kill_broker);
+	verify(ws, 2);
+	workers_close(ws, 2);
+
+	fprintf(stderr, "bulk: 50 MB in 4 KiB events\n");
+	workers_init(ws, 1, 12800, 4096, 0x5000);
+	t = drive(ws, 1, NULL);
+	bytes = ws[0].total * 4096;
+	fprintf(stderr,
+	    "bulk: %llu rows, %.1f MB in %.2f s: %.0f rows/s, %.1f MB/s "
+	    "(committed and acked)\n",
+	    (unsigned long long)ws[0].total, (double)bytes / 1e6, t,
+	    (double)ws[0].total / t, (double)bytes / 1e6 / t);
+	verify(ws, 1);
+	workers_close(ws, 1);
+
+	/* A clean stop: both leave on MSG_SHUTDOWN. */
+	CHECK(msg_send_blocking(recorder.chan, MSG_SHUTDOWN, 0, -1,
+	          &(struct msg_shutdown){1000},
+	          sizeof(struct msg_shutdown)) == 0);
+	CHECK(msg_send_blocking(broker.chan, MSG_SHUTDOWN, 0, -1,
+	          &(struct msg_shutdown){1000},
+	          sizeof(struct msg_shutdown)) == 0);
+	{
+		int status;
+
+		CHECK(waitpid(recorder.pid, &status, 0) == recorder.pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		recorder.pid = -1;
+		CHECK(waitpid(broker.pid, &status, 0) == broker.pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		broker.pid = -1;
+	}
+	cleanup();
+	fprintf(stderr, "ok\n");
+	return 0;
+}
