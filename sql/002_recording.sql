@@ -161,12 +161,15 @@ WHERE s.id = transcript.id
 $$;
 
 -- A session as asciicast v2, one line per row: the header, then every
--- event in seq order as [seconds, kind, data]. No rows for an unknown id.
+-- event as [seconds, kind, data] in time order (asciicast wants times that
+-- never decrease; coalesced input and output events are numbered when
+-- they are emitted but stamped with their first byte's time, so seq order
+-- alone can step back). No rows for an unknown id.
 -- A plain SELECT, so the rows stream to a client reading them one by one.
 CREATE FUNCTION alia.asciicast(id uuid) RETURNS SETOF text
 LANGUAGE sql STABLE STRICT AS $$
 SELECT line FROM (
-	SELECT -1::bigint AS seq, json_build_object(
+	SELECT -1::bigint AS t_us, -1::bigint AS seq, json_build_object(
 	    'version', 2,
 	    'width', s.cols,
 	    'height', s.rows,
@@ -177,13 +180,13 @@ SELECT line FROM (
 	FROM alia.sessions s
 	WHERE s.id = asciicast.id
 	UNION ALL
-	SELECT e.seq, json_build_array(round(e.t_us / 1000000.0, 6),
+	SELECT e.t_us, e.seq, json_build_array(round(e.t_us / 1000000.0, 6),
 	    e.kind::text, alia.utf8_lenient(e.data))::text
 	FROM alia.sessions s
 	JOIN alia.events e ON e.session_id = s.id
 	WHERE s.id = asciicast.id
 ) l
-ORDER BY l.seq
+ORDER BY l.t_us, l.seq
 $$;
 
 -- The whole asciicast document, each line ending in a newline.

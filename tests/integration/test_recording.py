@@ -1,0 +1,362 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""Every byte in PostgreSQL, exactly once: run under with-server.sh.
+
+A session prints `seq 1 2000000` while the test kills the recorder, then
+the broker (kill -9), then PostgreSQL's postmaster (master restarts each);
+after the session ends, alia.events holds every seq exactly once,
+alia.transcript holds every line in order, and alia.asciicast is valid
+asciicast v2 whose output events concatenate to the recorded bytes.
+Typing 200 keys at 10 per second gives far fewer output rows; input rows
+hold the keys; a password typed at a no-echo prompt is stored masked.
+alia.search singles out the one session among 20 that printed a unique
+string. Standard library only.
+"""
+import base64
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+URL = os.environ["ALIA_URL"]
+HOST, PORT = URL[len("http://"):].split(":")
+PORT = int(PORT)
+ALIA = os.environ["ALIA_BIN"]
+SERVER = int(os.environ["ALIA_SERVER_PID"])
+failures = 0
+
+
+def ok(cond, what):
+    global failures
+    print(("ok - " if cond else "not ok - ") + what, flush=True)
+    if not cond:
+        failures += 1
+    return cond
+
+
+def psql(sql):
+    r = subprocess.run([ALIA, "psql", "-XqAt", "-c", sql],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError("psql: " + r.stderr.strip())
+    return r.stdout.rstrip("\n")
+
+
+class Agent:
+    """One browser: a cookie jar of one cookie."""
+
+    def __init__(self):
+        self.cookie = None
+
+    def request(self, method, path, body=None):
+        s = socket.create_connection((HOST, PORT), timeout=30)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\n"
+        head += "Connection: close\r\n"
+        if self.cookie:
+            head += f"Cookie: {self.cookie}\r\n"
+        data = body.encode() if body else b""
+        head += f"Content-Length: {len(data)}\r\n\r\n"
+        s.sendall(head.encode() + data)
+        buf = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        s.close()
+        head, _, body = buf.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        for l in lines[1:]:
+            if l.lower().startswith("set-cookie:"):
+                self.cookie = l.split(":", 1)[1].strip().split(";")[0]
+        return status, body
+
+    def create(self):
+        st, body = self.request("POST", "/api/sessions")
+        if st != 201:
+            raise RuntimeError(f"POST /api/sessions: {st} {body!r}")
+        return json.loads(body)["id"]
+
+
+class WS:
+    """A terminal websocket: masked frames out, whole messages in."""
+
+    def __init__(self, agent, sid):
+        self.s = socket.create_connection((HOST, PORT), timeout=30)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.s.sendall((f"GET /ws/sessions/{sid} HTTP/1.1\r\n"
+                        f"Host: {HOST}:{PORT}\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                        f"Sec-WebSocket-Version: 13\r\nCookie: {agent.cookie}"
+                        "\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                raise RuntimeError("upgrade: connection closed")
+            self.buf += d
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError("upgrade: " + head.decode().split("\r\n")[0])
+        self.closed = False
+
+    def send(self, op, data):
+        mask = os.urandom(4)
+        n = len(data)
+        if n < 126:
+            hdr = bytes([0x80 | op, 0x80 | n])
+        elif n < 65536:
+            hdr = bytes([0x80 | op, 0xfe]) + struct.pack(">H", n)
+        else:
+            hdr = bytes([0x80 | op, 0xff]) + struct.pack(">Q", n)
+        body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+        self.s.sendall(hdr + mask + body)
+
+    def type(self, text):
+        self.send(2, text.encode())
+
+    def recv(self, timeout):
+        """One message (op, data), or None on timeout or close."""
+        end = time.time() + timeout
+        while True:
+            if len(self.buf) >= 2:
+                op, n, off = self.buf[0] & 15, self.buf[1] & 127, 2
+                if n == 126:
+                    n, off = struct.unpack(">H", self.buf[2:4])[0], 4
+                elif n == 127:
+                    n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+                if len(self.buf) >= off + n:
+                    data = self.buf[off:off + n]
+                    self.buf = self.buf[off + n:]
+                    if op == 8:
+                        self.closed = True
+                    return op, data
+            left = end - time.time()
+            if left <= 0 or self.closed:
+                return None
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(1 << 20)
+            except (socket.timeout, ConnectionError):
+                return None
+            if not d:
+                self.closed = True
+                return None
+            self.buf += d
+
+    def read_until(self, pattern, timeout):
+        """Output until pattern (bytes regex) matches; the output so far."""
+        out = b""
+        end = time.time() + timeout
+        while time.time() < end:
+            m = self.recv(end - time.time())
+            if m is None:
+                if self.closed:
+                    break
+                continue
+            if m[0] == 2:
+                out += m[1]
+                if re.search(pattern, out):
+                    return out
+        return None
+
+    def close(self):
+        self.s.close()
+
+
+def child_pids(title):
+    r = subprocess.run(["pgrep", "-P", str(SERVER), "-f", title],
+                       capture_output=True, text=True)
+    return [int(p) for p in r.stdout.split()]
+
+
+def postmaster():
+    r = subprocess.run(["pgrep", "-P", str(SERVER), "-f", "postgres -D"],
+                       capture_output=True, text=True)
+    return [int(p) for p in r.stdout.split()]
+
+
+def kill9(pids, what):
+    for p in pids:
+        os.kill(p, 9)
+    ok(len(pids) == 1, f"kill -9 {what} (pid {pids})")
+
+
+def wait_recorded(sid, kind_counts_stable=3.0, limit=120):
+    """Waits until the session's row count stops changing and it ended."""
+    end = time.time() + limit
+    last, since = None, time.time()
+    while time.time() < end:
+        try:
+            n = psql(f"select count(*) || '/' || coalesce(max(seq), -1) from "
+                     f"alia.events where session_id = '{sid}'")
+        except RuntimeError:
+            time.sleep(0.5)
+            continue
+        if n != last:
+            last, since = n, time.time()
+        elif time.time() - since >= kind_counts_stable:
+            return last
+        time.sleep(0.3)
+    return last
+
+
+def chaos_seq():
+    print("# seq 1 2000000 with the recorder, the broker and postgres killed")
+    a = Agent()
+    sid = a.create()
+    ws = WS(a, sid)
+    ok(ws.read_until(rb"\$ ", 20) is not None, "prompt")
+    t0 = time.time()
+    ws.type("seq 1 2000000; echo DONE-$((40+2))\r")
+    # Read continuously while the pipeline is broken and mended.
+    seen = b""
+    steps = [(1.0, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
+             (3.0, lambda: kill9(child_pids("alia: broker"), "the broker")),
+             (5.0, lambda: kill9(postmaster(), "postgres"))]
+    done = False
+    while time.time() - t0 < 240 and not done:
+        if steps and time.time() - t0 >= steps[0][0]:
+            steps.pop(0)[1]()
+        m = ws.recv(0.2)
+        if m and m[0] == 2:
+            seen = (seen + m[1])[-4096:]
+            done = b"DONE-42" in seen
+    ok(done, f"the command finished ({time.time() - t0:.1f} s)")
+    ws.type("exit 0\r")
+    ws.read_until(rb"\x00nothing", 5)
+    ws.close()
+    st = wait_recorded(sid)
+    n, mx = map(int, st.split("/"))
+    ok(n == mx + 1 and n > 0, f"no gap and no duplicate: {n} events, seq 0..{mx}")
+    dup = psql(f"select count(*) - count(distinct seq) from alia.events "
+               f"where session_id = '{sid}'")
+    ok(dup == "0", "no duplicate seq")
+    text = psql(f"select alia.transcript('{sid}')")
+    nums = [int(l) for l in text.split("\n") if l.isdigit()]
+    first_bad = next((i for i, v in enumerate(nums) if v != i + 1), None)
+    ok(len(nums) == 2000000 and first_bad is None,
+       f"transcript holds lines 1..2000000 in order ({len(nums)} numeric "
+       f"lines, first out of place at index {first_bad})")
+    ok("DONE-42" in text, "the transcript ends with the command's marker")
+    check_cast(sid)
+    rows = psql(f"select count(*) from alia.events where session_id = '{sid}' "
+                "and kind = 'o'")
+    print(f"# {rows} output rows for {len(text)} characters of transcript")
+
+
+def check_cast(sid):
+    cast = psql(f"select alia.asciicast_text('{sid}')")
+    lines = cast.split("\n")
+    try:
+        objs = [json.loads(l) for l in lines]
+    except ValueError as e:
+        ok(False, f"asciicast: a line is not JSON: {e}")
+        return
+    h = objs[0]
+    ok(h.get("version") == 2 and isinstance(h.get("width"), int)
+       and isinstance(h.get("height"), int)
+       and isinstance(h.get("timestamp"), (int, float))
+       and isinstance(h.get("title"), str),
+       f"asciicast header: {json.dumps(h)[:120]}")
+    evs = objs[1:]
+    good = all(isinstance(e, list) and len(e) == 3
+               and isinstance(e[0], (int, float)) and e[1] in "oirm"
+               and isinstance(e[2], str) for e in evs)
+    times = [e[0] for e in evs]
+    ok(good and times == sorted(times),
+       f"asciicast: {len(evs)} events, each [time, kind, data], in time order")
+    out = "".join(e[2] for e in evs if e[1] == "o").encode()
+    raw = subprocess.run(
+        [ALIA, "psql", "-XqAt", "-c",
+         f"copy (select string_agg(data, ''::bytea order by seq) from "
+         f"alia.events where session_id = '{sid}' and kind = 'o') to stdout "
+         "with (format binary)"], capture_output=True, timeout=300).stdout
+    # binary COPY: 19-byte header, int16 field count, int32 length, data
+    ln = struct.unpack(">i", raw[21:25])[0]
+    data = raw[25:25 + ln]
+    ok(out == data.decode("utf-8", "replace").encode(),
+       f"asciicast output events concatenate to the recorded bytes "
+       f"({len(data)} bytes)")
+
+
+def typing():
+    print("# typing 200 keys at 10 per second, and a password")
+    a = Agent()
+    sid = a.create()
+    ws = WS(a, sid)
+    ws.read_until(rb"\$ ", 20)
+    keys = ("echo typing-test-" + "abcdefghij" * 20)[:199] + "\r"
+    for k in keys:
+        ws.type(k)
+        time.sleep(0.1)
+    ws.read_until(rb"typing-test-.*\n.*\$ ", 10)
+    secret = "hunter2-" + os.urandom(4).hex()
+    ws.type("stty -echo; read -r pw; stty echo; echo got-${#pw}\r")
+    time.sleep(1.0)
+    for k in secret + "\r":
+        ws.type(k)
+        time.sleep(0.05)
+    out = ws.read_until(rb"got-\d+", 10)
+    ok(out is not None and f"got-{len(secret)}".encode() in out,
+       "the shell read the password")
+    ws.type("exit\r")
+    ws.read_until(rb"\x00nothing", 3)
+    ws.close()
+    wait_recorded(sid)
+    orows = int(psql(f"select count(*) from alia.events where session_id = "
+                     f"'{sid}' and kind = 'o' and t_us < (select max(t_us) "
+                     f"from alia.events where session_id = '{sid}' and kind "
+                     f"= 'i' and position('\\x0d'::bytea in data) > 0)"))
+    ok(orows < 100, f"200 keys at 10/s made {orows} output rows (< 100)")
+    inp = psql(f"select encode(string_agg(data, ''::bytea order by seq), "
+               f"'escape') from alia.events where session_id = '{sid}' and "
+               "kind = 'i'")
+    ok("typing-test-abcdefghij" in inp, "input rows hold the typed keys")
+    ok(secret not in inp, "the password is not in the input rows")
+    ok("*" * len(secret) in inp,
+       "the password typed at the no-echo prompt is stored masked")
+
+
+def search():
+    print("# alia.search among 20 sessions")
+    unique = "needle-" + os.urandom(6).hex()
+    sids = []
+    for i in range(20):
+        a = Agent()
+        sid = a.create()
+        ws = WS(a, sid)
+        ws.read_until(rb"\$ ", 30)
+        word = unique if i == 13 else f"hay-{i}"
+        ws.type(f"echo {word[:7]}''{word[7:]}; exit\r")
+        ws.read_until(rb"\x00nothing", 3)
+        ws.close()
+        sids.append(sid)
+    hit = ""
+    for _ in range(60):
+        hit = psql(f"select string_agg(distinct session_id::text, ',') from "
+                   f"alia.search('{unique}')")
+        if hit:
+            break
+        time.sleep(0.5)
+    ok(hit == sids[13], f"alia.search finds exactly session 14 of 20 ({hit})")
+    snip = psql(f"select snippet from alia.search('{unique}') limit 1")
+    ok(unique in snip, f"with a snippet: {snip!r}")
+
+
+def main():
+    for part in (typing, search, chaos_seq):
+        try:
+            part()
+        except Exception as e:  # a broken step fails, the rest still runs
+            ok(False, f"{part.__name__}: {type(e).__name__}: {e}")
+    print(f"# {failures} failure(s)")
+    sys.exit(1 if failures else 0)
+
+
+main()
