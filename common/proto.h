@@ -193,6 +193,12 @@ struct msg_worker_start {
 	uint16_t cols, rows;
 	int32_t restarted;
 	int64_t started_us; /* when the session started, unix time */
+	/*
+	 * The first event's seq: 0, or for a replacement worker a new range
+	 * (restart count << 40), so that nothing it sends collides with what
+	 * the dead worker sent; the jump marks where output may be missing.
+	 */
+	uint64_t first_seq;
 	int64_t idle_timeout, max_lifetime, reconnect_grace;
 };
 

@@ -93,6 +93,7 @@ struct session {
 	pid_t worker;
 	struct msgchan *chan;
 	int worker_restarts;
+	uint64_t generation;    /* workers started after the first */
 	int64_t restart_window; /* monotonic us */
 	struct browser_wait_list waiting;
 	struct event *ev_kill;
@@ -651,6 +652,9 @@ session_start_worker(struct session *s, int attach_fd, int restarted)
 	w.cols = s->cols;
 	w.rows = s->rows;
 	w.restarted = restarted;
+	if (restarted)
+		s->generation++;
+	w.first_seq = s->generation << 40;
 	w.started_us = s->started_us != 0 ? s->started_us : clock_wall_us();
 	w.idle_timeout = ct.conf->idle_timeout;
 	w.max_lifetime = ct.conf->max_lifetime;

@@ -216,12 +216,13 @@ record_emit_open(struct record *r, int64_t now)
 }
 
 struct record *
-record_new(const char *session, int64_t started_us, int mask,
-    record_send_cb send, void *arg)
+record_new(const char *session, int64_t started_us, uint64_t first_seq,
+    int mask, record_send_cb send, void *arg)
 {
 	struct record *r;
 
 	r = xcalloc(1, sizeof(*r));
+	r->seq = first_seq;
 	strncpy(r->session, session, sizeof(r->session) - 1);
 	r->started = started_us;
 	r->mask = mask;

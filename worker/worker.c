@@ -554,7 +554,12 @@ worker_start(struct msg *msg)
 	w.cfd = fd;
 	w.rec = record_new(w.session,
 	    w.start.started_us > 0 ? w.start.started_us : clock_wall_us(),
-	    w.conf.record_input != 0, worker_record_send, NULL);
+	    w.start.first_seq, w.conf.record_input != 0, worker_record_send,
+	    NULL);
+	if (w.start.restarted)
+		record_marker(w.rec, clock_wall_us(),
+		    "worker restarted: output the previous worker had not "
+		    "recorded may be missing here");
 	w.ev_rec = evtimer_new(w.base, worker_record_cb, NULL);
 	w.ev_cread =
 	    event_new(w.base, fd, EV_READ | EV_PERSIST, worker_cread_cb, NULL);

@@ -147,8 +147,8 @@ typedef int (*record_send_cb)(const struct msg_event *, const void *, void *);
  * The event log of a session; times are unix microseconds, t_us counts
  * from started_us. mask: record unechoed printable input as '*'.
  */
-struct record *record_new(
-    const char *session, int64_t started_us, int mask, record_send_cb, void *);
+struct record *record_new(const char *session, int64_t started_us,
+    uint64_t first_seq, int mask, record_send_cb, void *);
 void record_free(struct record *);
 void record_output(struct record *, int64_t now, const void *, size_t);
 void record_input(struct record *, int64_t now, const void *, size_t);

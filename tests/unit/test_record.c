@@ -68,7 +68,7 @@ static struct record *
 new_log(int mask)
 {
 	cap_reset();
-	return record_new(SESSION, T0, mask, capture, NULL);
+	return record_new(SESSION, T0, 0, mask, capture, NULL);
 }
 
 static void
