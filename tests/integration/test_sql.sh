@@ -29,6 +29,12 @@ hold_start() {
 	PGAPPNAME=alia-test-hold "$ALIA" psql -X -q -c 'SELECT pg_sleep(3600)' \
 		>/dev/null 2>&1 &
 	holder=$!
+	# Asking with `alia psql` before the cluster is ready would race the
+	# holder to start it: wait for postmaster.pid to say "ready" first.
+	for _ in $(seq 1 900); do
+		grep -q '^ready' "$ALIA_DATA_DIR/pg/postmaster.pid" 2>/dev/null && break
+		sleep 0.1
+	done
 	for _ in $(seq 1 900); do
 		[ "$(q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'alia-test-hold'" 2>/dev/null)" = 1 ] && return 0
 		sleep 0.1
