@@ -45,6 +45,12 @@ hold_start() {
 hold_stop() {
 	[ -n "$holder" ] || return 0
 	q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'alia-test-hold'" >/dev/null 2>&1
+	# Never wait for ever: a holder not found by its name is ended.
+	for _ in $(seq 1 300); do
+		kill -0 "$holder" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill "$holder" 2>/dev/null
 	wait "$holder" 2>/dev/null
 	holder=
 }
