@@ -52,9 +52,41 @@ now_ms(void)
 /* The worker as master sees it. */
 struct worker {
 	pid_t pid;
+	pid_t acker; /* plays the broker and recorder: acks every event */
 	int chan;
 	int tty; /* the test's end of the "container" stream */
 };
+
+/*
+ * The recorder's part, in a child of the test: every event the worker
+ * sends on its broker channel is acknowledged at once, so that the
+ * worker's durable path never holds the container back here. Exits when
+ * the worker closes the channel.
+ */
+static void
+acker_run(int fd)
+{
+	static unsigned char buf[MSG_MAX_PACKET];
+	struct msg_event e;
+	struct msg_ack a;
+	const void *data;
+	char err[256];
+	struct msg m;
+
+	for (;;) {
+		if (msg_recv_blocking(fd, buf, sizeof(buf), &m, 60000, err,
+		        sizeof(err)) == -1)
+			_exit(0);
+		if (msg_recv_event(&m, &e, &data) == -1)
+			continue;
+		memset(&a, 0, sizeof(a));
+		a.seq = e.seq;
+		memcpy(a.session, e.session, sizeof(a.session));
+		if (msg_send_blocking(
+		        fd, MSG_ACK, m.hdr.id, -1, &a, sizeof(a)) == -1)
+			_exit(0);
+	}
+}
 
 /* A browser: the test's end of its socket and a frame reader. */
 struct browser {
@@ -73,9 +105,10 @@ static void
 worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 {
 	struct msg_worker_start s;
+	struct msg_peer peer;
 	struct config conf;
 	char err[256], opts[512];
-	int ch[2], tty[2];
+	int ch[2], tty[2], br[2];
 	const char *bin, *asan;
 
 	CHECK((bin = getenv("ALIA_BIN")) != NULL);
@@ -120,6 +153,21 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	CHECK(msg_send_blocking(w->chan, MSG_WORKER_START, SESSION_NO, tty[1],
 	          &s, sizeof(s)) == 0);
 	close(tty[1]);
+
+	/* Its broker channel, answered by the acker. */
+	CHECK(msg_socketpair(br) == 0);
+	CHECK((w->acker = fork()) != -1);
+	if (w->acker == 0) {
+		close(br[1]);
+		acker_run(br[0]);
+	}
+	close(br[0]);
+	memset(&peer, 0, sizeof(peer));
+	peer.kind = PEER_WORKER;
+	snprintf(peer.session, sizeof(peer.session), "%s", SESSION);
+	CHECK(msg_send_blocking(w->chan, MSG_WORKER_BROKER, SESSION_NO, br[1],
+	          &peer, sizeof(peer)) == 0);
+	close(br[1]);
 }
 
 /* Waits for a message of type from the worker, skipping stats. */
