@@ -77,8 +77,13 @@ cleanup(void)
 	if (recorder.pid > 0)
 		kill(recorder.pid, SIGKILL);
 	if (pg_pid > 0) {
-		kill(pg_pid, SIGQUIT);
+		snprintf(cmd, sizeof(cmd),
+		    "%s'%s/pg_ctl' stop -s -m immediate -D '%s'",
+		    as_root ? "runuser -u alia -- " : "", bindir, pgdata);
+		if (system(cmd) != 0)
+			kill(pg_pid, SIGKILL);
 		waitpid(pg_pid, NULL, 0);
+		pg_pid = -1;
 	}
 	if (tmp[0] != '\0' && getenv("KEEP_TMP") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
@@ -343,6 +348,9 @@ worker_recv(struct fworker *w)
 			CHECK(a.seq < w->total);
 			if (a.seq + 1 > w->acked)
 				w->acked = a.seq + 1;
+			/* Acked before sent again on this channel: skip on. */
+			if (w->sent < w->acked)
+				w->sent = w->acked;
 		} else if (m.hdr.type == MSG_RESEND) {
 			CHECK(msg_get(&m, MSG_RESEND, &f, sizeof(f)) == 0);
 			w->resends++;
@@ -379,6 +387,16 @@ drive(struct fworker *ws, int n, void (*disrupt)(struct fworker *, int))
 		}
 		if (done)
 			break;
+		if (now_s() >= deadline)
+			for (i = 0; i < n; i++)
+				fprintf(stderr,
+				    "%s: sent %llu acked %llu of %llu, "
+				    "%llu resends asked\n",
+				    ws[i].session,
+				    (unsigned long long)ws[i].sent,
+				    (unsigned long long)ws[i].acked,
+				    (unsigned long long)ws[i].total,
+				    (unsigned long long)ws[i].resends);
 		CHECK(now_s() < deadline);
 		CHECK(poll(pfd, (nfds_t)n, 1000) >= 0);
 		for (i = 0; i < n; i++) {
