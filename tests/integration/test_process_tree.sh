@@ -14,6 +14,7 @@ url="http://127.0.0.1:$port"
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port"
 master=
 failures=0
+nmig=$(ls "${ALIA_SRCDIR:?}"/sql/[0-9]*.sql | wc -l)
 
 cleanup() {
 	[ -n "$master" ] && kill -9 "$master" 2>/dev/null
@@ -70,7 +71,7 @@ fi
 [ "$(curl -s "$url/healthz")" = ok ] && ok "/healthz body is ok" || not_ok "/healthz body"
 
 n=$("$ALIA" psql -tAc 'select count(*) from public.alia_migrations' 2>&1)
-[ "$n" = 1 ] && ok "one migration recorded" || not_ok "migrations: got '$n'"
+[ "$n" = "$nmig" ] && ok "$nmig migrations recorded" || not_ok "migrations: got '$n', want $nmig"
 out=$("$ALIA" psql -tAc 'select 1' 2>&1)
 [ "$out" = 1 ] && ok "alia psql -c 'select 1' works" || not_ok "alia psql: '$out'"
 cols=$("$ALIA" psql -tAc "select string_agg(column_name, ',' order by ordinal_position) from information_schema.columns where table_schema='alia' and table_name='events'" 2>&1)
@@ -119,11 +120,11 @@ kill -9 "$pgpid"
 t0=$(ms)
 out=
 while [ $(($(ms) - t0)) -lt 20000 ]; do
-	out=$("$ALIA" psql -tAc 'select count(*) from public.alia_migrations' 2>/dev/null) && [ "$out" = 1 ] && break
+	out=$("$ALIA" psql -tAc 'select count(*) from public.alia_migrations' 2>/dev/null) && [ "$out" = "$nmig" ] && break
 	sleep 0.2
 done
 newpg=$(pgrep -f "postgres -D $dir/pg" | head -1)
-if [ "$out" = 1 ] && [ -n "$newpg" ] && [ "$newpg" != "$pgpid" ]; then
+if [ "$out" = "$nmig" ] && [ -n "$newpg" ] && [ "$newpg" != "$pgpid" ]; then
 	ok "postgres killed with -9 was restarted; the database answered after $(($(ms) - t0)) ms"
 else
 	not_ok "postgres after kill -9: pid '$newpg' (was $pgpid), query gave '$out'"
@@ -160,11 +161,11 @@ else
 fi
 after=$(grep -c "migrate: applied" "$dir/serve.log")
 inits=$(grep -c "initialising the embedded PostgreSQL" "$dir/serve.log")
-[ "$before" = 1 ] && [ "$after" = 1 ] && ok "no migration applied twice" ||
+[ "$before" = "$nmig" ] && [ "$after" = "$nmig" ] && ok "no migration applied twice" ||
 	not_ok "migrations applied: first run $before, after restart $after"
 [ "$inits" = 1 ] && ok "the second start reused the cluster" || not_ok "initdb ran $inits times"
 n=$("$ALIA" psql -tAc 'select count(*) from public.alia_migrations' 2>&1)
-[ "$n" = 1 ] && ok "still one migration recorded" || not_ok "migrations: '$n'"
+[ "$n" = "$nmig" ] && ok "still $nmig migrations recorded" || not_ok "migrations: '$n'"
 
 kill -INT "$master"
 if t=$(wait_gone 10000); then
