@@ -21,9 +21,12 @@
  * byte) are recorded as typed; escape scanning starts afresh with each
  * browser message, which carries a key's whole sequence. Every other
  * byte is printable and waits for its echo: when output that arrives
- * after it contains the waiting printable bytes in order (other output
- * bytes in between do not matter), those bytes are echoed and recorded
- * as typed. A printable byte not echoed within RECORD_ECHO_US is recorded
+ * after it holds the waiting printable bytes in order, with nothing but
+ * control bytes and escape sequences (colours) in between, those bytes are
+ * echoed and recorded as typed;
+ * a printable output byte that is not the next waiting key ends the match
+ * for that output (a prompt printed after Enter must not pass for the
+ * echo of a password's last characters). A printable byte not echoed within RECORD_ECHO_US is recorded
  * as '*' (a password typed at a prompt that turned echo off). An input
  * event emitted on time carries its still-waiting bytes into the next
  * one; an input event emitted early (full, or before a resize, marker or
@@ -250,6 +253,31 @@ record_free(struct record *r)
 	free(r);
 }
 
+/*
+ * Returns the index of the last byte of the escape sequence starting at
+ * p[i] (ESC): a CSI up to its final byte, an OSC up to BEL or ST, or ESC
+ * and one byte. A sequence cut off by the end of p ends there.
+ */
+static size_t
+record_skip_escape(const unsigned char *p, size_t len, size_t i)
+{
+	if (i + 1 >= len)
+		return i;
+	if (p[i + 1] == '[') {
+		for (i += 2; i < len && (p[i] < 0x40 || p[i] > 0x7e); i++)
+			;
+		return i < len ? i : len - 1;
+	}
+	if (p[i + 1] == ']') {
+		for (i += 2; i < len; i++)
+			if (p[i] == 0x07 ||
+			    (p[i] == 0x1b && i + 1 < len && p[i + 1] == '\\'))
+				return p[i] == 0x07 ? i : i + 1;
+		return len - 1;
+	}
+	return i + 1;
+}
+
 void
 record_output(struct record *r, int64_t now, const void *data, size_t len)
 {
@@ -259,8 +287,15 @@ record_output(struct record *r, int64_t now, const void *data, size_t len)
 	/* Echo first: the output came after the waiting keys. */
 	record_expire(r, now);
 	for (i = 0; i < len && r->echo < r->inlen; i++) {
-		if (p[i] != r->in[r->echo].c)
+		if (p[i] == 0x1b) {
+			i = record_skip_escape(p, len, i);
 			continue;
+		}
+		if (p[i] != r->in[r->echo].c) {
+			if (p[i] >= 0x20 && p[i] != 0x7f)
+				break; /* other text: not an echo */
+			continue;
+		}
 		r->in[r->echo].state = KEY_KEEP;
 		while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
 			r->echo++;

@@ -133,7 +133,7 @@ int ws_accept_key(const char *key, char *out, size_t outlen);
 /* record.c */
 #define RECORD_EVENT_MAX (64 * 1024)        /* data of one event */
 #define RECORD_OPEN_US   500000             /* an open event's longest wait */
-#define RECORD_ECHO_US   150000             /* input not echoed by then: '*' */
+#define RECORD_ECHO_US   250000             /* input not echoed by then: '*' */
 #define RECORD_HIGH      (16 * 1024 * 1024) /* unacked: stop reading */
 #define RECORD_LOW       (8 * 1024 * 1024)  /* unacked: read again */
 

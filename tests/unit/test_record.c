@@ -257,8 +257,14 @@ test_masking(void **state)
 	        NULL, 1,
 	        "\x1b[A\x1bOB\x1b"
 	        "b\x7f"},
-	    {"abc", "\x1b[1ma\x1b[0mbxc", 1, "abc"},
+	    {"abc",
+	        "\x1b[1ma\x1b[0mb\x1b]0;t\x07"
+	        "c",
+	        1, "abc"},
+	    {"abc", "\x1b[1ma\x1b[0mbxc", 1, "ab*"},
 	    {"abc", "ac", 1, "a**"},
+	    /* a prompt after Enter is no echo of a password's digits */
+	    {"pw1234\r", "\r\n\x1b[1;34m~\x1b[0m$ 1234", 1, "******\r"},
 	    {"pw", "", 1, "**"},
 	};
 	struct record *r;
@@ -279,7 +285,7 @@ test_masking(void **state)
 	}
 }
 
-/* An echo later than 150 ms does not count; one in time does. */
+/* An echo later than RECORD_ECHO_US does not count; one in time does. */
 static void
 test_echo_window(void **state)
 {
@@ -288,9 +294,9 @@ test_echo_window(void **state)
 		const char *want;
 	} cases[] = {
 	    {0, "a"},
-	    {149 * MS, "a"},
-	    {150 * MS, "*"},
-	    {400 * MS, "*"},
+	    {RECORD_ECHO_US - MS, "a"},
+	    {RECORD_ECHO_US, "*"},
+	    {RECORD_ECHO_US + 150 * MS, "*"},
 	};
 	struct record *r;
 	size_t c;
