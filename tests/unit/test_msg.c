@@ -302,7 +302,8 @@ test_channel_marks(void **state)
 static void
 test_event(void **state)
 {
-	static unsigned char buf[MSG_MAX_PACKET + 64], data[MSG_MAX_DATA + 1];
+	static unsigned char buf[MSG_MAX_PACKET + 64],
+	    data[sizeof(struct msg_event) + MSG_MAX_DATA + 1];
 	struct msg_event e, got;
 	const void *d;
 	struct msg m;
