@@ -12,7 +12,8 @@
  * the next ready batch joins the same transaction while it is younger
  * than RECORDER_DB_TXN_US and smaller than RECORDER_DB_TXN_BYTES;
  * otherwise, and whenever no batch is ready, the transaction commits.
- * After a commit, at most once a second, `SELECT alia.index_pending()`
+ * After a commit, at most once a second (a timer catches up when a commit
+ * came sooner), `SELECT alia.index_pending()`
  * runs on its own; a failure there is logged and changes nothing.
  *
  * States: DOWN (waiting for the backoff timer: 100 ms doubling to 5 s),
@@ -354,8 +355,19 @@ recorder_db_step(struct recorder_db *db)
 			db->index_due = 0;
 			recorder_db_send(db, STMT_INDEX,
 			    "SELECT alia.index_pending()", 0, NULL, NULL, NULL);
+		} else if (db->index_due) {
+			/*
+			 * Too soon after the last run: come back when it is
+			 * due, or a session's last output would wait for
+			 * someone else's commit to become searchable.
+			 */
+			left = db->last_index + RECORDER_DB_INDEX_US - now;
+			tv.tv_sec = left / 1000000;
+			tv.tv_usec = left % 1000000;
+			evtimer_add(db->ev_batch, &tv);
 		}
 		return;
+
 	default:
 		return;
 	}
