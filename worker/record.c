@@ -30,8 +30,11 @@
  * as '*' (a password typed at a prompt that turned echo off). An input
  * event emitted on time carries its still-waiting bytes into the next
  * one; an input event emitted early (full, or before a resize, marker or
- * the end) records its still-waiting bytes as '*'. With masking off every
- * byte is recorded as typed.
+ * the end) records its still-waiting bytes as '*'. At the end of a line
+ * (Enter), if most of its printable keys went unechoed, its keys still
+ * waiting are masked at once: a no-echo prompt is masked as a whole, and
+ * output after Enter cannot pass for the echo of its last characters.
+ * With masking off every byte is recorded as typed.
  *
  * Retention. Emitted events stay in a list, in seq order, until an ack
  * covers them; record_resend sends again the ones from a seq on, as after
@@ -91,6 +94,8 @@ struct record {
 	int64_t in_first;
 	size_t echo; /* no waiting key before this index */
 	enum record_esc esc;
+	/* printable keys of the current line, decided echoed or masked */
+	unsigned line_echoed, line_masked;
 
 	struct record_evs evs; /* emitted, not acked, in seq order */
 	size_t unacked;        /* their data bytes */
@@ -172,9 +177,31 @@ record_expire(struct record *r, int64_t now)
 		if (now - r->in[i].t < RECORD_ECHO_US)
 			break;
 		r->in[i].state = KEY_MASK;
+		r->line_masked++;
 	}
 	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
 		r->echo++;
+}
+
+/*
+ * At the end of a typed line: when most of its printable keys went
+ * unechoed (a prompt that turned echo off), the ones still waiting are
+ * masked too, so that later output that happens to hold a character
+ * cannot give it away. Keys not yet decided either way (a line sent in
+ * one message) keep waiting for their echo.
+ */
+static void
+record_end_line(struct record *r)
+{
+	size_t i;
+
+	if (r->line_masked > r->line_echoed)
+		for (i = r->echo; i < r->inlen; i++)
+			if (r->in[i].state == KEY_WAIT)
+				r->in[i].state = KEY_MASK;
+	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
+		r->echo++;
+	r->line_echoed = r->line_masked = 0;
 }
 
 /* Emits the decided keys of the open input; force: decide them all. */
@@ -297,6 +324,7 @@ record_output(struct record *r, int64_t now, const void *data, size_t len)
 			continue;
 		}
 		r->in[r->echo].state = KEY_KEEP;
+		r->line_echoed++;
 		while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
 			r->echo++;
 	}
@@ -348,7 +376,11 @@ record_input(struct record *r, int64_t now, const void *data, size_t len)
 	size_t i;
 
 	r->esc = ESC_NONE;
+	record_expire(r, now);
 	for (i = 0; i < len; i++) {
+		if (r->mask && (p[i] == '\r' || p[i] == '\n'))
+			record_end_line(r);
+
 		if (r->inlen == 0)
 			r->in_first = now;
 		k = &r->in[r->inlen++];

@@ -64,9 +64,30 @@ cap_reset(void)
 	cap.refuse = 0;
 }
 
+/* The data of every captured input event, joined. */
+static const char *
+input_of(void)
+{
+	static char buf[4096];
+	size_t i, n = 0, len;
+
+	buf[0] = '\0';
+	for (i = 0; i < cap.n; i++) {
+		if (cap.ev[i].e.kind != 'i')
+			continue;
+		len = strlen((const char *)cap.ev[i].data);
+		if (n + len >= sizeof(buf))
+			break;
+		memcpy(buf + n, cap.ev[i].data, len + 1);
+		n += len;
+	}
+	return buf;
+}
+
 static struct record *
 new_log(int mask)
 {
+
 	cap_reset();
 	return record_new(SESSION, T0, 0, mask, capture, NULL);
 }
@@ -285,7 +306,45 @@ test_masking(void **state)
 	}
 }
 
+/*
+ * A password typed key by key at a no-echo prompt: the keys typed long
+ * enough before Enter are masked by their timeout; at Enter, the last ones
+ * (still waiting) are masked too, even if later output holds them.
+ */
+static void
+test_line_masked(void **state)
+{
+	struct record *r = new_log(1);
+	const char *pw = "hunter2-c0ffee";
+	size_t i, n = strlen(pw);
+
+	for (i = 0; i < n; i++)
+		record_input(r, T0 + (int64_t)i * 50 * MS, pw + i, 1);
+	record_input(r, T0 + (int64_t)n * 50 * MS, "\r", 1);
+	/* output after Enter that holds the last characters */
+	record_output(r, T0 + (int64_t)n * 50 * MS + 10 * MS, "\r\nffee", 6);
+	record_tick(r, T0 + 5000 * MS);
+	record_flush(r, T0 + 5000 * MS);
+	assert_true(cap.n >= 1);
+	assert_string_equal(input_of(), "**************\r");
+	record_free(r);
+
+	/* a normal line, echoed key by key, stays as typed */
+	r = new_log(1);
+	for (i = 0; i < 5; i++) {
+		record_input(r, T0 + (int64_t)i * 50 * MS, "ls -l" + i, 1);
+		record_output(
+		    r, T0 + (int64_t)i * 50 * MS + MS, "ls -l" + i, 1);
+	}
+	record_input(r, T0 + 300 * MS, "\r", 1);
+	record_tick(r, T0 + 5000 * MS);
+	record_flush(r, T0 + 5000 * MS);
+	assert_string_equal(input_of(), "ls -l\r");
+	record_free(r);
+}
+
 /* An echo later than RECORD_ECHO_US does not count; one in time does. */
+
 static void
 test_echo_window(void **state)
 {
@@ -422,6 +481,7 @@ main(void)
 	    cmocka_unit_test(test_seq_across_kinds),
 	    cmocka_unit_test(test_masking),
 	    cmocka_unit_test(test_echo_window),
+	    cmocka_unit_test(test_line_masked),
 	    cmocka_unit_test(test_waiting_keys_carried),
 	    cmocka_unit_test(test_retention),
 	    cmocka_unit_test(test_backpressure),
