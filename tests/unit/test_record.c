@@ -331,10 +331,11 @@ test_line_masked(void **state)
 
 	/* a normal line, echoed key by key, stays as typed */
 	r = new_log(1);
+	pw = "ls -l";
 	for (i = 0; i < 5; i++) {
-		record_input(r, T0 + (int64_t)i * 50 * MS, "ls -l" + i, 1);
-		record_output(
-		    r, T0 + (int64_t)i * 50 * MS + MS, "ls -l" + i, 1);
+
+		record_input(r, T0 + (int64_t)i * 50 * MS, pw + i, 1);
+		record_output(r, T0 + (int64_t)i * 50 * MS + MS, pw + i, 1);
 	}
 	record_input(r, T0 + 300 * MS, "\r", 1);
 	record_tick(r, T0 + 5000 * MS);
