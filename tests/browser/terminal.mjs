@@ -7,68 +7,14 @@
 // Uses playwright-core from web/node_modules with Debian's chromium (never a
 // downloaded browser). Screenshots go to $ALIA_ARTIFACTS (default: the build
 // dir's meson-logs/browser/). Exits non-zero with a message on any failure.
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { STEP_MS, setup, waitFor } from './lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
 const TOTAL_MS = Number(process.env.ALIA_BROWSER_TIMEOUT_MS || 90000);
-const STEP_MS = 30000;
 const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
 const WORD = 'hello-from-browser';
 
-function fail(msg) {
-  console.error(`browser_terminal: FAIL: ${msg}`);
-  process.exit(1);
-}
-function log(msg) {
-  console.log(`browser_terminal: ${msg}`);
-}
-
-const base = process.env.ALIA_URL;
-if (!base) fail('ALIA_URL is not set (run me through tests/integration/with-server.sh)');
-
-let chromium;
-try {
-  const require = createRequire(path.join(repo, 'web', 'package.json'));
-  ({ chromium } = require('playwright-core'));
-} catch (e) {
-  fail(`cannot load playwright-core from web/node_modules (run script/bootstrap or npm ci in web/): ${e.message}`);
-}
-
-const buildDir = process.env.ALIA_BUILDDIR || path.join(repo, 'build');
-const artifacts = process.env.ALIA_ARTIFACTS || path.join(buildDir, 'meson-logs', 'browser');
-mkdirSync(artifacts, { recursive: true });
-
-const overall = setTimeout(() => fail(`gave up after ${TOTAL_MS / 1000}s`), TOTAL_MS);
-overall.unref();
-
-// Lines of the active xterm buffer, as text, in the page.
-function readBuffer(page) {
-  return page.evaluate(() => {
-    const t = window.term;
-    if (!t) return null;
-    const b = t.buffer.active;
-    const lines = [];
-    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
-    return { lines, cursorLine: lines[b.baseY + b.cursorY] ?? '' };
-  });
-}
-
-async function waitFor(page, what, pred, ms = STEP_MS) {
-  const until = Date.now() + ms;
-  let last = null;
-  while (Date.now() < until) {
-    last = await readBuffer(page);
-    if (last && pred(last)) return last;
-    await page.waitForTimeout(100);
-  }
-  const status = await page.locator('#status').textContent().catch(() => '?');
-  const shown = last ? last.lines.filter((l) => l.trim()).slice(-15).join('\n  ') : '(no terminal)';
-  throw new Error(`timed out after ${ms / 1000}s waiting for ${what}; status: "${status.trim()}"; terminal:\n  ${shown}`);
-}
+const { fail, log, base, chromium, artifacts } = setup('browser_terminal', TOTAL_MS);
 
 const promptShown = (b) => /[$#]\s*$/.test(b.cursorLine);
 const outputShown = (b) => b.lines.some((l) => l.trim() === WORD);
