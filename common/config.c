@@ -64,6 +64,7 @@ static const struct config_key config_keys[] = {
     NUM("reconnect_grace", KIND_DURATION, reconnect_grace, 0, 86400),
     NUM("max_sessions_per_user", KIND_COUNT, max_sessions_per_user, 1, 100000),
     NUM("max_body", KIND_SIZE, max_body, 1024, 64 * 1024 * 1024),
+    NUM("record", KIND_COUNT, record, 0, 1),
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
 };
 
@@ -96,6 +97,7 @@ config_defaults(struct config *c)
 	c->reconnect_grace = 5 * 60;
 	c->max_sessions_per_user = 4;
 	c->max_body = 1024 * 1024;
+	c->record = 1;
 	c->record_input = 1;
 }
 

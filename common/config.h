@@ -40,6 +40,7 @@ struct config {
 	int64_t reconnect_grace; /* seconds */
 	int64_t max_sessions_per_user;
 	int64_t max_body;     /* bytes of an HTTP request body */
+	int64_t record;       /* 0: sessions are not recorded at all */
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
 };
 

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define MSG_MAX_DATA  (64 * 1024)
 
 enum msg_type {
@@ -44,6 +44,7 @@ enum msg_type {
 	MSG_WORKER_END = 354,     /* worker -> master: msg_end */
 	MSG_WORKER_STATS = 355,   /* worker -> master: msg_worker_stats */
 	MSG_WORKER_BROKER = 356,  /* master -> worker: msg_peer + fd */
+	MSG_WORKER_FD = 357,      /* master -> worker: msg_worker_fd + fd */
 
 	/* output: 400, worker -> broker -> recorder and back */
 	MSG_EVENT = 400,  /* msg_event + its data (variable) */
@@ -193,13 +194,19 @@ struct msg_worker_start {
 	uint16_t cols, rows;
 	int32_t restarted;
 	int64_t started_us; /* when the session started, unix time */
-	/*
-	 * The first event's seq: 0, or for a replacement worker a new range
-	 * (restart count << 40), so that nothing it sends collides with what
-	 * the dead worker sent; the jump marks where output may be missing.
-	 */
-	uint64_t first_seq;
 	int64_t idle_timeout, max_lifetime, reconnect_grace;
+};
+
+/*
+ * One of the session's fds that outlive its workers, sent before
+ * MSG_WORKER_START: the journal (a memfd, see worker/journal.c) and the
+ * two ends of the pipe the container's output passes through.
+ */
+struct msg_worker_fd {
+	int32_t which;
+#define WORKER_FD_JOURNAL 1
+#define WORKER_FD_PIPE_R  2
+#define WORKER_FD_PIPE_W  3
 };
 
 struct msg_resize {

@@ -22,11 +22,13 @@
  * and the API can still ask about them. Docker calls carry a small
  * context that is counted for the metrics and freed when they answer.
  */
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/random.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +95,9 @@ struct session {
 	pid_t worker;
 	struct msgchan *chan;
 	int worker_restarts;
-	uint64_t generation;    /* workers started after the first */
 	int64_t restart_window; /* monotonic us */
+	/* what outlives a worker; -1 until attached, and after the end */
+	int attach_fd, journal_fd, pipe_r, pipe_w;
 	struct browser_wait_list waiting;
 	struct event *ev_kill;
 	struct event *ev_worker;
@@ -140,7 +143,7 @@ static void session_end(struct session *, int, const char *);
 static void reply_info(
     struct msgchan *, const struct session *, uint64_t, int, int);
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
-static void session_start_worker(struct session *, int, int);
+static void session_start_worker(struct session *, int);
 
 /*
  * A session id: 128 random bits, written as a UUID (the database's type)
@@ -303,6 +306,48 @@ session_drop_waiting(struct session *s)
 	}
 }
 
+/* Closes what outlives workers; the worker has its own copies. */
+static void
+session_close_fds(struct session *s)
+{
+	int *fds[] = {&s->attach_fd, &s->journal_fd, &s->pipe_r, &s->pipe_w};
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] != -1) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
+/*
+ * Keeps the attach stream (taken) and makes the journal and the pipe:
+ * they live as long as the session, whichever worker serves it (see
+ * worker/worker.c). Output that came with the attach answer goes into the
+ * pipe first.
+ */
+static int
+session_keep_fds(struct session *s, int attach_fd, struct evbuffer *pending)
+{
+	int p[2];
+
+	s->attach_fd = attach_fd;
+	if ((s->journal_fd = memfd_create("alia-journal", MFD_CLOEXEC)) == -1) {
+		log_warn("session %s: memfd_create", s->id);
+		return -1;
+	}
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("session %s: pipe2", s->id);
+		return -1;
+	}
+	s->pipe_r = p[0];
+	s->pipe_w = p[1];
+	if (pending != NULL && evbuffer_get_length(pending) > 0 &&
+	    evbuffer_write(pending, s->pipe_w) == -1)
+		log_warn("session %s: output before the worker", s->id);
+	return 0;
+}
+
 /* The one close path: the container has exited or could not run. */
 static void
 session_end(struct session *s, int code, const char *reason)
@@ -340,6 +385,7 @@ session_end(struct session *s, int code, const char *reason)
 	    4, p);
 
 	session_drop_waiting(s);
+	session_close_fds(s);
 	if (s->chan != NULL) {
 		memset(&e, 0, sizeof(e));
 		e.code = code;
@@ -436,7 +482,9 @@ session_started(struct session *s, struct docker_result *r)
 		return;
 	}
 	s->state = SESSION_RUNNING;
-	s->started_us = clock_wall_us();
+	/* The first worker's start: the zero of the recording's times. */
+	if (s->started_us == 0)
+		s->started_us = clock_wall_us();
 	log_info("session %s: running (container %.12s)", s->id, s->container);
 	session_fmt_us(started, sizeof(started), s->started_us);
 	p[0] = s->id;
@@ -465,14 +513,19 @@ session_attached(struct session *s, struct docker_result *r)
 			session_kill(s, "attach failed");
 		return;
 	}
-	if (r->pending != NULL && evbuffer_get_length(r->pending) > 0)
-		log_warnx("session %s: %zu bytes arrived before the worker; "
-		          "dropped",
-		    s->id, evbuffer_get_length(r->pending));
 	if (s->state == SESSION_ENDED)
 		return; /* the fd is closed by the client */
-	session_start_worker(s, r->fd, s->state == SESSION_RUNNING);
+	if (s->attach_fd != -1) {
+		log_warnx("session %s: attached twice", s->id);
+		return;
+	}
+	if (session_keep_fds(s, r->fd, r->pending) == -1) {
+		r->fd = -1;
+		session_kill(s, "no journal");
+		return;
+	}
 	r->fd = -1;
+	session_start_worker(s, 0);
 	if (s->state == SESSION_STARTING) {
 		if (s->flags & S_KILLING) {
 			session_end(s, -1, s->end_reason);
@@ -622,16 +675,30 @@ session_worker_msg(
 	}
 }
 
-/* Forks the session's worker and hands it the attach stream (owned). */
+/* Sends a copy of one of the fds that outlive workers; -1 on failure. */
+static int
+session_send_fd(struct session *s, int fd, int32_t which)
+{
+	struct msg_worker_fd f;
+	int copy;
+
+	if ((copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&f, 0, sizeof(f));
+	f.which = which;
+	return msgchan_send(
+	    s->chan, MSG_WORKER_FD, s->sid, copy, &f, sizeof(f));
+}
+
+/* Forks the session's worker and hands it the session's fds. */
 static void
-session_start_worker(struct session *s, int attach_fd, int restarted)
+session_start_worker(struct session *s, int restarted)
 {
 	struct msg_worker_start w;
-	int sv[2];
+	int sv[2], copy;
 
 	if (msg_socketpair(sv) == -1) {
 		log_warn("%s: socketpair", __func__);
-		close(attach_fd);
 		session_kill(s, "no worker");
 		return;
 	}
@@ -639,7 +706,6 @@ session_start_worker(struct session *s, int attach_fd, int restarted)
 		s->worker = 0;
 		close(sv[0]);
 		close(sv[1]);
-		close(attach_fd);
 		session_kill(s, "no worker");
 		return;
 	}
@@ -647,23 +713,35 @@ session_start_worker(struct session *s, int attach_fd, int restarted)
 	s->chan = msgchan_new(ct.base, sv[0], session_worker_msg, s);
 	msgchan_send(
 	    s->chan, MSG_CONFIG, s->sid, -1, ct.conf, sizeof(*ct.conf));
+	if (session_send_fd(s, s->journal_fd, WORKER_FD_JOURNAL) == -1 ||
+	    session_send_fd(s, s->pipe_r, WORKER_FD_PIPE_R) == -1 ||
+	    session_send_fd(s, s->pipe_w, WORKER_FD_PIPE_W) == -1 ||
+	    (copy = fcntl(s->attach_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("session %s: handing the worker its fds", s->id);
+		kill(s->worker, SIGKILL);
+		session_kill(s, "no worker");
+		return;
+	}
 	memset(&w, 0, sizeof(w));
 	snprintf(w.session, sizeof(w.session), "%s", s->id);
 	w.cols = s->cols;
 	w.rows = s->rows;
 	w.restarted = restarted;
-	if (restarted)
-		s->generation++;
-	w.first_seq = s->generation << 40;
-	w.started_us = s->started_us != 0 ? s->started_us : clock_wall_us();
+	/*
+	 * Every worker of the session counts event times from the same zero:
+	 * a replacement's events follow the dead one's in time.
+	 */
+	if (s->started_us == 0)
+		s->started_us = clock_wall_us();
+	w.started_us = s->started_us;
 	w.idle_timeout = ct.conf->idle_timeout;
 	w.max_lifetime = ct.conf->max_lifetime;
 	w.reconnect_grace = ct.conf->reconnect_grace;
-	msgchan_send(
-	    s->chan, MSG_WORKER_START, s->sid, attach_fd, &w, sizeof(w));
+	msgchan_send(s->chan, MSG_WORKER_START, s->sid, copy, &w, sizeof(w));
 	s->stats.bytes_out = s->stats.bytes_in = 0;
 	s->stats.resyncs = 0;
-	if (master_broker_pair(PEER_WORKER, s->id, s->sid, s->chan) == -1)
+	if (ct.conf->record &&
+	    master_broker_pair(PEER_WORKER, s->id, s->sid, s->chan) == -1)
 		log_warnx(
 		    "session %s: no broker channel for its worker yet", s->id);
 	log_debug("session %s: worker %ld started", s->id, (long)s->worker);
@@ -709,12 +787,10 @@ container_child_exited(pid_t pid, int status)
 	log_warnx("session %s: worker %ld %s %d; replacing it", s->id,
 	    (long)pid, WIFSIGNALED(status) ? "killed by signal" : "exited",
 	    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-	if (s->state == SESSION_RUNNING)
-		docker_attach(ct.docker, s->container, dcall_cb,
-		    dcall(s, session_attached, 1));
+	if (s->attach_fd != -1)
+		session_start_worker(s, 1);
 	else
-		/* Still starting: the attach is the worker's; start over. */
-		session_kill(s, "worker died while starting");
+		session_kill(s, "worker died before the attach");
 	return 1;
 }
 
@@ -807,6 +883,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->created_us = clock_wall_us();
 	s->exit_code = -1;
 	s->state = SESSION_STARTING;
+	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
 	TAILQ_INIT(&s->waiting);
 	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
 	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
@@ -946,6 +1023,8 @@ container_broker_started(void)
 {
 	struct session *s;
 
+	if (!ct.conf->record)
+		return;
 	TAILQ_FOREACH (s, &ct.live, entry)
 		if (s->chan != NULL)
 			(void)master_broker_pair(

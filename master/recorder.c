@@ -14,10 +14,10 @@
  * once per gap, to resend from held. After a COMMIT, committed moves past
  * the session's events in it and the ack goes out.
  *
- * A replacement worker numbers its events from a new range (its restart
- * count << 40, see msg_worker_start): a first seq of a higher range
- * starts the count there, as seq 0 does for a new session; a jump to
- * anything else within the count is a gap. A session first seen later (this
+ * A replacement worker goes on with the seqs of the one it replaces (it
+ * takes up the session's journal), so a session's seqs have no jumps but
+ * the gaps that lost messages make. A session first seen at seq 0 is new
+ * and counted from there. A session first seen later (this
  * recorder is new, or the broker is) has an unknown past: the events the
  * worker still holds below it may never have been committed. Its events
  * are written but not counted, and the worker is asked to resend from its
@@ -47,12 +47,9 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
-#define RECORDER_HIGH             (32 * 1024 * 1024) /* held: stop reading */
-#define RECORDER_LOW              (16 * 1024 * 1024) /* held: read again */
-#define RECORDER_EXIT_SEC         4
-/* A replacement worker's first seq: its restart count << 40. */
-#define RECORDER_RANGE(seq)       ((seq) >> 40)
-#define RECORDER_RANGE_START(seq) (((seq) & ((UINT64_C(1) << 40) - 1)) == 0)
+#define RECORDER_HIGH     (32 * 1024 * 1024) /* held: stop reading */
+#define RECORDER_LOW      (16 * 1024 * 1024) /* held: read again */
+#define RECORDER_EXIT_SEC 4
 
 struct recorder_sess {
 	TAILQ_ENTRY(recorder_sess) entry;
@@ -102,7 +99,7 @@ recorder_sess_get(const char *session, uint64_t id, uint64_t seq)
 	memcpy(s->session, session, sizeof(s->session));
 	s->id = id;
 	s->first = s->committed = s->held = seq;
-	s->state = RECORDER_RANGE_START(seq) ? SESS_COUNTING : SESS_SYNCING;
+	s->state = seq == 0 ? SESS_COUNTING : SESS_SYNCING;
 	TAILQ_INSERT_HEAD(&r.sessions, s, entry);
 	return s;
 }
@@ -208,12 +205,6 @@ recorder_event(struct msg *msg)
 		if (e.seq + 1 == s->committed)
 			recorder_ack(s);
 		return;
-	}
-	if (e.seq > s->held && RECORDER_RANGE_START(e.seq) &&
-	    RECORDER_RANGE(e.seq) > RECORDER_RANGE(s->held)) {
-		log_info("%s: a replacement worker, counting from seq %llu",
-		    s->session, (unsigned long long)e.seq);
-		s->committed = s->held = e.seq;
 	}
 	if (e.seq > s->held) {
 		if (s->gap_asked != s->held + 1) {

@@ -42,11 +42,24 @@
  * container while more than RECORD_HIGH bytes are unacked (emitted or
  * open), until they fall under RECORD_LOW: output then waits in the
  * kernel, never lost.
+ *
+ * Journal. With one (journal.c), every call that changes the log writes
+ * its record first: raw output and input as they come, each event as it
+ * is emitted, each ack. A new record with the journal of a dead worker
+ * takes its place: the events it had emitted and not seen acked are held
+ * again with their seqs, numbering goes on after the last one, and the
+ * output and input it had not yet emitted are fed through again, in the
+ * order and with the times they came, so that coalescing and masking
+ * decide them as they would have. Records stop being needed (and are
+ * released to journal_release) once their events are acked, or for raw
+ * bytes, once emitted.
  */
 #include <sys/queue.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/proto.h"
@@ -55,10 +68,19 @@
 
 struct record_ev {
 	TAILQ_ENTRY(record_ev) entry;
+	off_t joff; /* its journal record, or -1 */
 	struct msg_event e;
 	unsigned char data[];
 };
 TAILQ_HEAD(record_evs, record_ev);
+
+/* A raw 'O' or 'I' journal record whose bytes are not all emitted. */
+struct record_raw {
+	TAILQ_ENTRY(record_raw) entry;
+	off_t off;
+	uint64_t end; /* the stream position after its bytes */
+};
+TAILQ_HEAD(record_raws, record_raw);
 
 /* One input byte of the open 'i' event. */
 struct record_key {
@@ -101,18 +123,91 @@ struct record {
 	size_t unacked;        /* their data bytes */
 	size_t nunacked;
 	int blocked;
+
+	struct journal *j;          /* NULL: none */
+	uint64_t out_pos, in_pos;   /* stream bytes taken */
+	uint64_t out_done, in_done; /* stream bytes emitted */
+	struct record_raws outraws, inraws;
 };
 
 static void
-record_emit(
-    struct record *r, char kind, int64_t t, const void *data, size_t len)
+record_raw_push(struct record_raws *l, off_t off, uint64_t end)
+{
+	struct record_raw *x;
+
+	x = xmalloc(sizeof(*x));
+	x->off = off;
+	x->end = end;
+	TAILQ_INSERT_TAIL(l, x, entry);
+}
+
+/* Drops the raw records whose bytes are all emitted (before done). */
+static void
+record_raw_pop(struct record_raws *l, uint64_t done)
+{
+	struct record_raw *x;
+
+	while ((x = TAILQ_FIRST(l)) != NULL && x->end <= done) {
+		TAILQ_REMOVE(l, x, entry);
+		free(x);
+	}
+}
+
+/* Writes a raw 'O' or 'I' record of bytes taken at now. */
+static void
+record_journal_raw(
+    struct record *r, char type, int64_t now, const void *data, size_t len)
+{
+	struct journal_rec rec;
+	uint64_t *pos = type == 'O' ? &r->out_pos : &r->in_pos;
+	off_t off;
+
+	if (journal_ok(r->j)) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = type;
+		rec.len = len;
+		rec.t = now;
+		rec.pos = *pos;
+		rec.data = data;
+		if ((off = journal_append(r->j, &rec)) != -1)
+			record_raw_push(type == 'O' ? &r->outraws : &r->inraws,
+			    off, *pos + len);
+	}
+	*pos += len;
+}
+
+/* Tells the journal where the records still needed begin. */
+static void
+record_release(struct record *r)
+{
+	struct record_ev *ev;
+	struct record_raw *x;
+	off_t live;
+
+	if (!journal_ok(r->j))
+		return;
+	live = journal_end(r->j);
+	if ((ev = TAILQ_FIRST(&r->evs)) != NULL && ev->joff != -1 &&
+	    ev->joff < live)
+		live = ev->joff;
+	if ((x = TAILQ_FIRST(&r->outraws)) != NULL && x->off < live)
+		live = x->off;
+	if ((x = TAILQ_FIRST(&r->inraws)) != NULL && x->off < live)
+		live = x->off;
+	journal_release(r->j, live, r->seq);
+}
+
+static struct record_ev *
+record_ev_new(struct record *r, char kind, uint64_t seq, int64_t t_us,
+    const void *data, size_t len)
 {
 	struct record_ev *ev;
 
 	ev = xmalloc(sizeof(*ev) + len);
 	memset(&ev->e, 0, sizeof(ev->e));
-	ev->e.seq = r->seq++;
-	ev->e.t_us = t > r->started ? t - r->started : 0;
+	ev->joff = -1;
+	ev->e.seq = seq;
+	ev->e.t_us = t_us;
 	memcpy(ev->e.session, r->session, sizeof(ev->e.session));
 	ev->e.kind = kind;
 	ev->e.len = (uint32_t)len;
@@ -121,6 +216,37 @@ record_emit(
 	TAILQ_INSERT_TAIL(&r->evs, ev, entry);
 	r->unacked += len;
 	r->nunacked++;
+	return ev;
+}
+
+static void
+record_emit(
+    struct record *r, char kind, int64_t t, const void *data, size_t len)
+{
+	struct journal_rec rec;
+	struct record_ev *ev;
+
+	ev = record_ev_new(
+	    r, kind, r->seq++, t > r->started ? t - r->started : 0, data, len);
+	if (kind == 'o')
+		r->out_done += len;
+	else if (kind == 'i')
+		r->in_done += len;
+	if (journal_ok(r->j)) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = 'E';
+		rec.kind = kind;
+		rec.len = len;
+		rec.t = ev->e.t_us;
+		rec.seq = ev->e.seq;
+		rec.pos = kind == 'o' ? r->out_done
+		    : kind == 'i'     ? r->in_done
+		                      : 0;
+		rec.data = data;
+		ev->joff = journal_append(r->j, &rec);
+	}
+	record_raw_pop(&r->outraws, r->out_done);
+	record_raw_pop(&r->inraws, r->in_done);
 	(void)r->send(&ev->e, ev->data, r->arg);
 }
 
@@ -245,14 +371,125 @@ record_emit_open(struct record *r, int64_t now)
 	}
 }
 
+static void record_take_output(struct record *, int64_t, const void *, size_t);
+static void record_take_input(struct record *, int64_t, const void *, size_t);
+
+/* Drops the held events up to and including seq. */
+static void
+record_drop(struct record *r, uint64_t seq)
+{
+	struct record_ev *ev;
+
+	while ((ev = TAILQ_FIRST(&r->evs)) != NULL && ev->e.seq <= seq) {
+		TAILQ_REMOVE(&r->evs, ev, entry);
+		r->unacked -= ev->e.len;
+		r->nunacked--;
+		free(ev);
+	}
+}
+
+/* Takes up what a dead worker left in the journal: see the essay. */
+static void
+record_recover(struct record *r)
+{
+	const struct journal_rec *recs, *x;
+	struct record_ev *ev;
+	uint64_t out_from, in_from, skip;
+	int out_known = 0, in_known = 0;
+	size_t n, i, held;
+
+	recs = journal_records(r->j, &n);
+	r->seq = journal_seq(r->j);
+	if (n == 0)
+		goto done;
+	/* The state: the events held, how far each stream was emitted. */
+	for (i = 0; i < n; i++) {
+		x = &recs[i];
+		switch (x->type) {
+		case 'O':
+		case 'I':
+			if (x->type == 'O' && !out_known) {
+				r->out_done = x->pos;
+				out_known = 1;
+			} else if (x->type == 'I' && !in_known) {
+				r->in_done = x->pos;
+				in_known = 1;
+			}
+			record_raw_push(
+			    x->type == 'O' ? &r->outraws : &r->inraws, x->off,
+			    x->pos + x->len);
+			if (x->type == 'O')
+				r->out_pos = x->pos + x->len;
+			else
+				r->in_pos = x->pos + x->len;
+			break;
+		case 'E':
+			if (!TAILQ_EMPTY(&r->evs) &&
+			    TAILQ_LAST(&r->evs, record_evs)->e.seq >= x->seq) {
+				log_warnx("journal: seq %llu out of order; "
+				          "dropped",
+				    (unsigned long long)x->seq);
+				break;
+			}
+			ev = record_ev_new(
+			    r, x->kind, x->seq, x->t, x->data, x->len);
+			ev->joff = x->off;
+			if (x->seq >= r->seq)
+				r->seq = x->seq + 1;
+			if (x->kind == 'o') {
+				r->out_done = x->pos;
+				out_known = 1;
+			} else if (x->kind == 'i') {
+				r->in_done = x->pos;
+				in_known = 1;
+			}
+			break;
+		case 'A':
+			record_drop(r, x->seq);
+			if (x->seq >= r->seq)
+				r->seq = x->seq + 1;
+			break;
+		}
+	}
+	if (r->out_pos < r->out_done)
+		r->out_pos = r->out_done;
+	if (r->in_pos < r->in_done)
+		r->in_pos = r->in_done;
+	record_raw_pop(&r->outraws, r->out_done);
+	record_raw_pop(&r->inraws, r->in_done);
+	held = r->nunacked;
+
+	/* What came and was not emitted: again, in order, at its time. */
+	out_from = r->out_done;
+	in_from = r->in_done;
+	for (i = 0; i < n; i++) {
+		x = &recs[i];
+		if (x->type == 'O' && x->pos + x->len > out_from) {
+			skip = x->pos < out_from ? out_from - x->pos : 0;
+			record_take_output(
+			    r, x->t, x->data + skip, x->len - (size_t)skip);
+		} else if (x->type == 'I' && x->pos + x->len > in_from) {
+			skip = x->pos < in_from ? in_from - x->pos : 0;
+			record_take_input(
+			    r, x->t, x->data + skip, x->len - (size_t)skip);
+		}
+	}
+	log_info("journal: %zu events held again, %llu output and %llu "
+	         "input bytes taken up again; next seq %llu",
+	    held, (unsigned long long)(r->out_pos - out_from),
+	    (unsigned long long)(r->in_pos - in_from),
+	    (unsigned long long)r->seq);
+done:
+	journal_recovered(r->j);
+}
+
 struct record *
-record_new(const char *session, int64_t started_us, uint64_t first_seq,
-    int mask, record_send_cb send, void *arg)
+record_new(const char *session, int64_t started_us, int mask, struct journal *j,
+    record_send_cb send, void *arg)
 {
 	struct record *r;
 
 	r = xcalloc(1, sizeof(*r));
-	r->seq = first_seq;
 	strncpy(r->session, session, sizeof(r->session) - 1);
 	r->started = started_us;
 	r->mask = mask;
@@ -261,23 +498,39 @@ record_new(const char *session, int64_t started_us, uint64_t first_seq,
 	r->out = xmalloc(RECORD_EVENT_MAX);
 	r->in = xreallocarray(NULL, RECORD_EVENT_MAX, sizeof(*r->in));
 	TAILQ_INIT(&r->evs);
+	TAILQ_INIT(&r->outraws);
+	TAILQ_INIT(&r->inraws);
+	if ((r->j = j) != NULL)
+		record_recover(r);
 	return r;
 }
 
 void
 record_free(struct record *r)
 {
-	struct record_ev *ev;
+	struct record_raw *x;
 
 	if (r == NULL)
 		return;
-	while ((ev = TAILQ_FIRST(&r->evs)) != NULL) {
-		TAILQ_REMOVE(&r->evs, ev, entry);
-		free(ev);
+	record_drop(r, UINT64_MAX);
+	while ((x = TAILQ_FIRST(&r->outraws)) != NULL) {
+		TAILQ_REMOVE(&r->outraws, x, entry);
+		free(x);
 	}
+	while ((x = TAILQ_FIRST(&r->inraws)) != NULL) {
+		TAILQ_REMOVE(&r->inraws, x, entry);
+		free(x);
+	}
+	journal_free(r->j);
 	free(r->out);
 	free(r->in);
 	free(r);
+}
+
+int
+record_journaled(const struct record *r)
+{
+	return journal_ok(r->j);
 }
 
 /*
@@ -307,6 +560,44 @@ record_skip_escape(const unsigned char *p, size_t len, size_t i)
 
 void
 record_output(struct record *r, int64_t now, const void *data, size_t len)
+{
+	record_journal_raw(r, 'O', now, data, len);
+	record_take_output(r, now, data, len);
+}
+
+ssize_t
+record_output_pipe(
+    struct record *r, int64_t now, int pipe_r, unsigned char *buf, size_t len)
+{
+	struct journal_rec rec;
+	ssize_t n = -1;
+
+	if (journal_ok(r->j)) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = 'O';
+		rec.len = len;
+		rec.t = now;
+		rec.pos = r->out_pos;
+		if ((n = journal_splice(r->j, &rec, pipe_r, buf)) > 0) {
+			record_raw_push(
+			    &r->outraws, rec.off, r->out_pos + rec.len);
+			r->out_pos += rec.len;
+		}
+	}
+	if (n <= 0) {
+		do
+			n = read(pipe_r, buf, len);
+		while (n == -1 && errno == EINTR);
+		if (n <= 0)
+			return n;
+		r->out_pos += (size_t)n;
+	}
+	record_take_output(r, now, buf, (size_t)n);
+	return n;
+}
+
+static void
+record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	size_t i, n;
@@ -370,6 +661,13 @@ record_key_control(enum record_esc *esc, unsigned char c)
 
 void
 record_input(struct record *r, int64_t now, const void *data, size_t len)
+{
+	record_journal_raw(r, 'I', now, data, len);
+	record_take_input(r, now, data, len);
+}
+
+static void
+record_take_input(struct record *r, int64_t now, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	struct record_key *k;
@@ -456,13 +754,15 @@ record_flush(struct record *r, int64_t now)
 void
 record_ack(struct record *r, uint64_t seq)
 {
-	struct record_ev *ev;
+	struct journal_rec rec;
 
-	while ((ev = TAILQ_FIRST(&r->evs)) != NULL && ev->e.seq <= seq) {
-		TAILQ_REMOVE(&r->evs, ev, entry);
-		r->unacked -= ev->e.len;
-		r->nunacked--;
-		free(ev);
+	record_drop(r, seq);
+	if (journal_ok(r->j)) {
+		memset(&rec, 0, sizeof(rec));
+		rec.type = 'A';
+		rec.seq = seq;
+		(void)journal_append(r->j, &rec);
+		record_release(r);
 	}
 }
 

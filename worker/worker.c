@@ -25,7 +25,17 @@
  * too much unacked, the container's stream is not read (record_blocked):
  * the durable path wins over latency. At the end the open events are
  * emitted and the worker waits, WORKER_ACK_SEC at most, for their acks.
+ *
+ * Surviving a crash. Master keeps, for the session's whole life, the
+ * attach stream, a pipe and the session's journal (journal.c), and hands
+ * them to each worker. Output moves from the stream into the pipe and
+ * from the pipe into the journal by splice(2), in the kernel, before the
+ * worker reads it back: at every instant each byte is in the stream, the
+ * pipe or the journal, all of which outlive the worker. A replacement
+ * worker takes up the journal (record_new) and drains the pipe before it
+ * reads the stream again, so the recording goes on without a gap.
  */
+#include <sys/ioctl.h>
 #include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +60,7 @@
 #include "worker/worker.h"
 
 #define WORKER_READ     (64 * 1024)   /* one read of container output */
+#define WORKER_READS    16            /* reads before other events' turn */
 #define WORKER_IN_HIGH  (1024 * 1024) /* input buffered: stop browsers */
 #define WORKER_IN_LOW   (256 * 1024)  /* input buffered: resume them */
 #define WORKER_TICK_MS  250           /* timeouts are checked this often */
@@ -79,7 +90,9 @@ static struct {
 	char session[SESSION_ID_LEN];
 	uint16_t cols, rows;
 
-	int cfd; /* the container's attach stream */
+	int cfd;            /* the container's attach stream */
+	int pipe_r, pipe_w; /* output passes through; -1: read cfd directly */
+	int jfd;            /* the journal, until the start */
 	struct event *ev_cread;
 	struct event *ev_cwrite;
 	struct evbuffer *in; /* input waiting for the container */
@@ -129,16 +142,16 @@ worker_activity(void)
 	w.warned_idle = 0;
 }
 
-/* Output for every browser and the ring; activity: it came from the tty. */
+/*
+ * Output for every browser and the ring; activity: it came from the tty
+ * (and is in the log already).
+ */
 static void
 worker_output(const void *data, size_t len, int activity)
 {
 	struct ws *ws;
-
 	uint64_t resyncs;
 
-	if (activity && w.rec != NULL)
-		record_output(w.rec, clock_wall_us(), data, len);
 	scrollback_append(w.sb, data, len);
 	TAILQ_FOREACH (ws, &w.browsers, entry) {
 		resyncs = ws->resyncs;
@@ -157,6 +170,8 @@ worker_output(const void *data, size_t len, int activity)
 static void
 worker_record_cb(int fd, short what, void *arg)
 {
+	if (w.rec == NULL)
+		return;
 	record_tick(w.rec, clock_wall_us());
 	worker_record_arm();
 }
@@ -168,6 +183,8 @@ worker_record_arm(void)
 	struct timeval tv;
 	int64_t d, left;
 
+	if (w.rec == NULL)
+		return;
 	if ((d = record_deadline(w.rec)) == -1) {
 		event_del(w.ev_rec);
 		return;
@@ -193,6 +210,8 @@ worker_record_send(const struct msg_event *e, const void *data, void *arg)
 static void
 worker_record_unblock(void)
 {
+	if (w.rec == NULL)
+		return;
 	if (w.cblocked && !record_blocked(w.rec) && w.cfd != -1) {
 		log_info("the recorder caught up: reading the container");
 		w.cblocked = 0;
@@ -225,7 +244,10 @@ worker_broker_cb(
 
 	switch (ev) {
 	case MSGCHAN_MSG:
-		if (msg->hdr.type == MSG_ACK &&
+		if (w.rec == NULL)
+			log_warnx("broker message %u while not recording",
+			    msg->hdr.type);
+		else if (msg->hdr.type == MSG_ACK &&
 		    msg_get(msg, MSG_ACK, &a, sizeof(a)) == 0 &&
 		    strncmp(a.session, w.session, sizeof(a.session)) == 0) {
 			record_ack(w.rec, a.seq);
@@ -281,14 +303,46 @@ worker_viewers(void)
 		ws_viewers(ws, w.nbrowsers);
 }
 
+/*
+ * Reads some output, through the pipe when there is one (first what is
+ * left in it), into buf and the log; returns as read(2).
+ */
+static ssize_t
+worker_container_take(unsigned char *buf, size_t len)
+{
+	int64_t now = clock_wall_us();
+	ssize_t n;
+	int avail;
+
+	if (w.rec == NULL)
+		return read(w.cfd, buf, len);
+	if (w.pipe_r == -1) {
+		if ((n = read(w.cfd, buf, len)) > 0)
+			record_output(w.rec, now, buf, (size_t)n);
+		return n;
+	}
+	if (ioctl(w.pipe_r, FIONREAD, &avail) == -1)
+		fatal("FIONREAD on the output pipe");
+	if (avail == 0) {
+		n = splice(w.cfd, NULL, w.pipe_w, NULL, len,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n <= 0)
+			return n;
+		avail = (int)n;
+	}
+	return record_output_pipe(w.rec, now, w.pipe_r, buf,
+	    (size_t)avail < len ? (size_t)avail : len);
+}
+
 /* Reads what the container printed; returns -1 at its end. */
 static int
 worker_container_read(void)
 {
 	static unsigned char buf[WORKER_READ];
 	ssize_t n;
+	int reads;
 
-	for (;;) {
+	for (reads = 0; reads < WORKER_READS; reads++) {
 		if (w.rec != NULL && record_blocked(w.rec)) {
 			if (!w.cblocked)
 				log_info("%zu bytes not acked by the recorder: "
@@ -298,11 +352,9 @@ worker_container_read(void)
 			event_del(w.ev_cread);
 			return 0;
 		}
-		n = read(w.cfd, buf, sizeof(buf));
+		n = worker_container_take(buf, sizeof(buf));
 		if (n > 0) {
 			worker_output(buf, (size_t)n, 1);
-			if ((size_t)n < sizeof(buf))
-				return 0;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -315,6 +367,7 @@ worker_container_read(void)
 			log_info("the container's stream ended");
 		return -1;
 	}
+	return 0; /* more is left: after other events have had their turn */
 }
 
 static void
@@ -494,7 +547,8 @@ worker_ws_cb(
 	case WS_INPUT:
 		if (w.cfd == -1 || w.state != WORKER_RUNNING)
 			return;
-		record_input(w.rec, clock_wall_us(), data, len);
+		if (w.rec != NULL)
+			record_input(w.rec, clock_wall_us(), data, len);
 		worker_record_arm();
 		evbuffer_add(w.in, data, len);
 		w.stats.bytes_in += len;
@@ -552,14 +606,24 @@ worker_start(struct msg *msg)
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		fatal("attach stream: fcntl");
 	w.cfd = fd;
-	w.rec = record_new(w.session,
-	    w.start.started_us > 0 ? w.start.started_us : clock_wall_us(),
-	    w.start.first_seq, w.conf.record_input != 0, worker_record_send,
-	    NULL);
-	if (w.start.restarted)
+	if ((w.pipe_r == -1) != (w.pipe_w == -1))
+		fatalx("only one end of the output pipe");
+	if (w.conf.record)
+		w.rec = record_new(w.session,
+		    w.start.started_us > 0 ? w.start.started_us
+		                           : clock_wall_us(),
+		    w.conf.record_input != 0,
+		    w.jfd != -1 ? journal_open(w.jfd) : NULL,
+		    worker_record_send, NULL);
+	else if (w.jfd != -1)
+		close(w.jfd);
+	w.jfd = -1;
+	if (w.start.restarted && w.rec != NULL)
 		record_marker(w.rec, clock_wall_us(),
-		    "worker restarted: output the previous worker had not "
-		    "recorded may be missing here");
+		    record_journaled(w.rec)
+		        ? "worker restarted"
+		        : "worker restarted: output the previous worker had "
+		          "not recorded may be missing here");
 	w.ev_rec = evtimer_new(w.base, worker_record_cb, NULL);
 	w.ev_cread =
 	    event_new(w.base, fd, EV_READ | EV_PERSIST, worker_cread_cb, NULL);
@@ -576,6 +640,35 @@ worker_start(struct msg *msg)
 	    w.start.restarted ? "re-attached after a worker restart"
 	                      : "started",
 	    w.cols, w.rows);
+}
+
+/* One of the fds that outlive workers (taken), before the start. */
+static void
+worker_fd(struct msg *msg)
+{
+	struct msg_worker_fd f;
+	int fd, *slot;
+
+	fd = msg_take_fd(msg);
+	if (msg_get(msg, MSG_WORKER_FD, &f, sizeof(f)) == -1 || fd == -1)
+		fatalx("bad MSG_WORKER_FD");
+	switch (f.which) {
+	case WORKER_FD_JOURNAL:
+		slot = &w.jfd;
+		break;
+	case WORKER_FD_PIPE_R:
+		slot = &w.pipe_r;
+		break;
+	case WORKER_FD_PIPE_W:
+		slot = &w.pipe_w;
+		break;
+	default:
+		fatalx("MSG_WORKER_FD: unknown fd %d", f.which);
+	}
+	if (w.state == WORKER_RUNNING || w.state == WORKER_EXITING ||
+	    *slot != -1)
+		fatalx("MSG_WORKER_FD %d after the start, or twice", f.which);
+	*slot = fd;
 }
 
 static void
@@ -681,6 +774,9 @@ worker_chan_cb(
 		case MSG_WORKER_BROKER:
 			worker_broker(msg);
 			return;
+		case MSG_WORKER_FD:
+			worker_fd(msg);
+			return;
 		case MSG_SHUTDOWN:
 			worker_shutdown("master asked");
 			return;
@@ -754,7 +850,7 @@ worker_main(int verbose)
 	signal(SIGPIPE, SIG_IGN);
 	if ((w.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	w.cfd = -1;
+	w.cfd = w.pipe_r = w.pipe_w = w.jfd = -1;
 	w.state = WORKER_CONFIG;
 	TAILQ_INIT(&w.browsers);
 	w.sb = scrollback_new(SCROLLBACK_SIZE);
@@ -779,6 +875,10 @@ worker_main(int verbose)
 	if (w.ev_rec != NULL)
 		event_free(w.ev_rec);
 	record_free(w.rec);
+	if (w.pipe_r != -1) {
+		close(w.pipe_r);
+		close(w.pipe_w);
+	}
 	msgchan_free(w.broker);
 	msgchan_free(w.chan);
 	evbuffer_free(w.in);

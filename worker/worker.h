@@ -8,6 +8,7 @@
 #define ALIA_WORKER_H
 
 #include <sys/queue.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,6 +131,46 @@ void ws_close(struct ws *, const char *reason);
 /* Sec-WebSocket-Accept for key into out (29 bytes with the NUL). */
 int ws_accept_key(const char *key, char *out, size_t outlen);
 
+/* journal.c */
+struct journal;
+
+/* One record of the journal; data points into the journal or the caller. */
+struct journal_rec {
+	off_t off;
+	char type; /* 'O' output, 'I' input, 'E' event, 'A' ack */
+	char kind; /* 'E': the event's kind */
+	size_t len;
+	int64_t t;    /* 'O', 'I': unix us; 'E': the event's t_us */
+	uint64_t seq; /* 'E', 'A' */
+	uint64_t pos; /* stream position: see journal.c */
+	const unsigned char *data;
+};
+
+/* Opens the session's journal (fd taken) and reads its live records. */
+struct journal *journal_open(int fd);
+/* The records read at open, in order, until journal_recovered. */
+const struct journal_rec *journal_records(const struct journal *, size_t *);
+/* The next seq as of the last release: at least this. */
+uint64_t journal_seq(const struct journal *);
+/* Frees what journal_open read back. */
+void journal_recovered(struct journal *);
+void journal_free(struct journal *);
+/* Whether records are being kept (no write has failed). */
+int journal_ok(const struct journal *);
+/* Appends a record; returns its offset, or -1 (the journal is given up). */
+off_t journal_append(struct journal *, const struct journal_rec *);
+/*
+ * Moves rec->len bytes from pipe_r into an 'O' record and copies them to
+ * buf; sets rec->off and returns how many moved (the rest stay in the
+ * pipe), or -1 when the journal was given up before.
+ */
+ssize_t journal_splice(
+    struct journal *, struct journal_rec *, int pipe_r, unsigned char *buf);
+/* Where the next record goes. */
+off_t journal_end(const struct journal *);
+/* Records before live are no longer needed; seq is the next seq. */
+void journal_release(struct journal *, off_t live, uint64_t seq);
+
 /* record.c */
 #define RECORD_EVENT_MAX (64 * 1024)        /* data of one event */
 #define RECORD_OPEN_US   500000             /* an open event's longest wait */
@@ -145,12 +186,22 @@ typedef int (*record_send_cb)(const struct msg_event *, const void *, void *);
 
 /*
  * The event log of a session; times are unix microseconds, t_us counts
- * from started_us. mask: record unechoed printable input as '*'.
+ * from started_us. mask: record unechoed printable input as '*'. With a
+ * journal (taken), what a dead worker left in it is taken up first.
  */
-struct record *record_new(const char *session, int64_t started_us,
-    uint64_t first_seq, int mask, record_send_cb, void *);
+struct record *record_new(const char *session, int64_t started_us, int mask,
+    struct journal *, record_send_cb, void *);
 void record_free(struct record *);
+/* Whether a journal keeps the log across a worker crash. */
+int record_journaled(const struct record *);
 void record_output(struct record *, int64_t now, const void *, size_t);
+/*
+ * Takes up to len bytes of output waiting in pipe_r, through the journal
+ * when there is one, into buf and the log; returns how many, 0 or -1 as
+ * read(2) does.
+ */
+ssize_t record_output_pipe(
+    struct record *, int64_t now, int pipe_r, unsigned char *buf, size_t len);
 void record_input(struct record *, int64_t now, const void *, size_t);
 void record_resize(struct record *, int64_t now, uint16_t cols, uint16_t rows);
 void record_marker(struct record *, int64_t now, const char *);

@@ -571,11 +571,11 @@ main(void)
 	workers_close(ws, 2);
 
 	/*
-	 * A replacement worker numbers its events from a new range (restart
-	 * count << 40); the recorder takes the jump, not as a gap.
+	 * A replacement worker goes on with the seqs of the one it replaces,
+	 * on a new channel: the recorder takes them up where it was.
 	 */
-	fprintf(stderr, "a replacement worker's new range\n");
-	ws[0].first = ws[0].sent = ws[0].acked = UINT64_C(1) << 40;
+	fprintf(stderr, "a replacement worker goes on\n");
+	ws[0].first = ws[0].sent = ws[0].acked = ws[0].total;
 	ws[0].total = ws[0].first + 1000;
 	ws[0].fd = -1;
 	pair_worker(&ws[0]);

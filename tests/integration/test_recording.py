@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: ISC
 """Every byte in PostgreSQL, exactly once: run under with-server.sh.
 
-A session prints `seq 1 2000000` while the test kills the recorder, then
-the broker (kill -9), then PostgreSQL's postmaster (master restarts each);
+A session prints `seq 1 2000000` while the test kills (-9) the recorder,
+then the broker, then the session's worker, then PostgreSQL's postmaster
+(master restarts each; the browser reconnects after the worker's death);
 after the session ends, alia.events holds every seq exactly once,
 alia.transcript holds every line in order, and alia.asciicast is valid
 asciicast v2 whose output events concatenate to the recorded bytes.
@@ -207,7 +208,8 @@ def wait_recorded(sid, kind_counts_stable=3.0, limit=120):
 
 
 def chaos_seq():
-    print("# seq 1 2000000 with the recorder, the broker and postgres killed")
+    print("# seq 1 2000000 with the recorder, the broker, the worker and "
+          "postgres killed")
     a = Agent()
     sid = a.create()
     ws = WS(a, sid)
@@ -217,8 +219,9 @@ def chaos_seq():
     # Read continuously while the pipeline is broken and mended.
     seen = b""
     steps = [(1.0, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
-             (3.0, lambda: kill9(child_pids("alia: broker"), "the broker")),
-             (5.0, lambda: kill9(postmaster(), "postgres"))]
+             (2.5, lambda: kill9(child_pids("alia: broker"), "the broker")),
+             (4.0, lambda: kill9(child_pids("alia: worker"), "the worker")),
+             (5.5, lambda: kill9(postmaster(), "postgres"))]
     done = False
     while time.time() - t0 < 240 and not done:
         if steps and time.time() - t0 >= steps[0][0]:
@@ -227,7 +230,16 @@ def chaos_seq():
         if m and m[0] == 2:
             seen = (seen + m[1])[-4096:]
             done = b"DONE-42" in seen
+        if ws.closed:
+            # the worker died with this websocket: reconnect
+            ws.close()
+            time.sleep(0.3)
+            try:
+                ws = WS(a, sid)
+            except (RuntimeError, OSError):
+                ws.closed = True
     ok(done, f"the command finished ({time.time() - t0:.1f} s)")
+    ok(not steps, "every kill landed while the command was printing")
     ws.type("exit 0\r")
     ws.read_until(rb"\x00nothing", 5)
     ws.close()
@@ -244,6 +256,14 @@ def chaos_seq():
        f"transcript holds lines 1..2000000 in order ({len(nums)} numeric "
        f"lines, first out of place at index {first_bad})")
     ok("DONE-42" in text, "the transcript ends with the command's marker")
+    # Input waiting for its echo may be emitted after later output; output
+    # events follow each other in time (asciicast orders by time).
+    back = psql(f"select coalesce(string_agg(seq || '@' || t_us || '<' || "
+                f"prev, ' '), '') from (select seq, t_us, lag(t_us) over "
+                f"(order by seq) as prev from alia.events where session_id = "
+                f"'{sid}' and kind = 'o') e where t_us < prev")
+    ok(back == "", f"output event times never go back in seq order "
+       f"({back[:300]})")
     check_cast(sid)
     rows = psql(f"select count(*) from alia.events where session_id = '{sid}' "
                 "and kind = 'o'")
@@ -280,7 +300,13 @@ def check_cast(sid):
     # binary COPY: 19-byte header, int16 field count, int32 length, data
     ln = struct.unpack(">i", raw[21:25])[0]
     data = raw[25:25 + ln]
-    ok(out == data.decode("utf-8", "replace").encode(),
+    want = data.decode("utf-8", "replace").encode()
+    if out != want:
+        i = next((i for i in range(min(len(out), len(want)))
+                  if out[i] != want[i]), min(len(out), len(want)))
+        print(f"# first difference at byte {i} of {len(out)}/{len(want)}: "
+              f"{out[i - 40:i + 40]!r} vs {want[i - 40:i + 40]!r}")
+    ok(out == want,
        f"asciicast output events concatenate to the recorded bytes "
        f"({len(data)} bytes)")
 
@@ -361,4 +387,5 @@ def main():
     sys.exit(1 if failures else 0)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -3,9 +3,12 @@
  * The worker's event log (worker/record.c): seq numbering across kinds,
  * coalescing of output and input by time and size, cuts on UTF-8
  * boundaries, masking of unechoed input, retention until acked, resends
- * from a seq, and the backpressure marks. Every event the log sends is
- * captured here and checked.
+ * from a seq, and the backpressure marks; and the journal, through which a
+ * log killed at any moment is taken up again without a gap. Every event
+ * the log sends is captured here and checked.
  */
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -89,7 +93,7 @@ new_log(int mask)
 {
 
 	cap_reset();
-	return record_new(SESSION, T0, 0, mask, capture, NULL);
+	return record_new(SESSION, T0, mask, NULL, capture, NULL);
 }
 
 static void
@@ -471,6 +475,291 @@ test_backpressure(void **state)
 	record_free(r);
 }
 
+/* The journal's record layout, as journal.c writes it. */
+struct disk_rec {
+	uint8_t type, kind;
+	uint16_t pad;
+	uint32_t len;
+	int64_t t;
+	uint64_t seq, pos;
+};
+
+static uint64_t rnd_state = 88172645463325252ULL;
+
+static uint64_t
+rnd(void)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state;
+}
+
+static int
+by_seq(const void *a, const void *b)
+{
+	const struct sent *x = a, *y = b;
+
+	return x->e.seq < y->e.seq ? -1 : x->e.seq > y->e.seq;
+}
+
+/*
+ * Every captured event, each seq once: checks that seqs run from 0
+ * without a gap, that copies of one seq agree, and that the output
+ * events joined are exactly want. Returns the number of input bytes.
+ */
+static size_t
+check_stream(const unsigned char *want, size_t wantlen)
+{
+	size_t i, off = 0, in = 0;
+	uint64_t next = 0;
+
+	qsort(cap.ev, cap.n, sizeof(*cap.ev), by_seq);
+	for (i = 0; i < cap.n; i++) {
+		if (i > 0 && cap.ev[i].e.seq == cap.ev[i - 1].e.seq) {
+			assert_int_equal(
+			    cap.ev[i].e.kind, cap.ev[i - 1].e.kind);
+			assert_int_equal(
+			    cap.ev[i].e.t_us, cap.ev[i - 1].e.t_us);
+			assert_int_equal(cap.ev[i].e.len, cap.ev[i - 1].e.len);
+			assert_memory_equal(cap.ev[i].data, cap.ev[i - 1].data,
+			    cap.ev[i].e.len);
+			continue;
+		}
+		assert_int_equal(cap.ev[i].e.seq, next);
+		next++;
+		if (cap.ev[i].e.kind == 'o') {
+			assert_true(off + cap.ev[i].e.len <= wantlen);
+			assert_memory_equal(
+			    cap.ev[i].data, want + off, cap.ev[i].e.len);
+			off += cap.ev[i].e.len;
+		} else if (cap.ev[i].e.kind == 'i')
+			in += cap.ev[i].e.len;
+	}
+	assert_int_equal(off, wantlen);
+	return in;
+}
+
+static struct record *
+reopen(int mfd)
+{
+	int fd = dup(mfd);
+
+	assert_true(fd >= 0);
+	return record_new(SESSION, T0, 1, journal_open(fd), capture, NULL);
+}
+
+/*
+ * A log killed at random moments (dropped without a flush, as a killed
+ * worker's) and taken up again from its journal, over and over, while
+ * output arrives directly and through a pipe, keys are typed, the size
+ * changes, acks come and the broker comes and goes: in the end the
+ * events hold every output byte once, in order, under seqs without gap,
+ * and once all is acked the journal is back to its head alone.
+ */
+static void
+test_journal_crashes(void **state)
+{
+	static unsigned char want[8 << 20], chunk[4096];
+	unsigned char buf[4096];
+	size_t wantlen = 0, inlen = 0, len, i, inpipe = 0;
+	int64_t now = T0;
+	int mfd, p[2], crashes = 0, step;
+	uint64_t x, top;
+	struct record *r;
+	struct stat st;
+	ssize_t n;
+
+	mfd = memfd_create("test-journal", MFD_CLOEXEC);
+	assert_true(mfd >= 0);
+	assert_int_equal(pipe(p), 0);
+	cap_reset();
+	r = reopen(mfd);
+	for (step = 0; step < 20000; step++) {
+		x = rnd();
+		now += (int64_t)(x % 40) * MS;
+		switch ((x >> 8) % 16) {
+		case 0:
+		case 1:
+		case 2:
+		case 3:
+		case 4:
+			len = 1 + (x >> 16) % sizeof(chunk);
+			for (i = 0; i < len; i++)
+				chunk[i] = (unsigned char)rnd();
+			/* the worker reads directly or through the pipe */
+			if (wantlen + len > sizeof(want) || inpipe > 0)
+				break;
+			memcpy(want + wantlen, chunk, len);
+			wantlen += len;
+			record_output(r, now, chunk, len);
+			break;
+		case 5:
+		case 6:
+		case 7:
+			/* into the pipe; some of what waits there taken */
+			len = 1 + (x >> 16) % sizeof(chunk);
+			for (i = 0; i < len; i++)
+				chunk[i] = (unsigned char)rnd();
+			if (wantlen + len > sizeof(want) ||
+			    inpipe + len > 60000)
+				break;
+			assert_int_equal(write(p[1], chunk, len), (ssize_t)len);
+			memcpy(want + wantlen, chunk, len);
+			wantlen += len;
+			inpipe += len;
+			len = 1 + (x >> 32) % inpipe;
+			if (len > sizeof(buf))
+				len = sizeof(buf);
+			n = record_output_pipe(r, now, p[0], buf, len);
+			assert_int_equal(n, (ssize_t)len);
+			inpipe -= len;
+			break;
+		case 8:
+		case 9:
+			len = 1 + (x >> 16) % 6;
+			for (i = 0; i < len; i++)
+				chunk[i] =
+				    (unsigned char)("abc\r\x1b[A"[rnd() % 7]);
+			record_input(r, now, chunk, len);
+			inlen += len;
+			break;
+		case 10:
+			record_tick(r, now);
+			break;
+		case 11:
+			record_resize(r, now, (uint16_t)(80 + x % 50), 24);
+			break;
+		case 12:
+		case 13:
+			/* an ack of a seq seen, not always the latest */
+			if (cap.n > 0) {
+				top = cap.ev[(x >> 16) % cap.n].e.seq;
+				record_ack(r, top);
+			}
+			break;
+		case 14:
+			record_free(r);
+			r = reopen(mfd);
+			crashes++;
+			/* a new broker channel: everything unacked again */
+			if (!cap.refuse)
+				record_resend(r, 0);
+			/* as the worker does first: what waits in the pipe */
+			while (inpipe > 0) {
+				len =
+				    inpipe < sizeof(buf) ? inpipe : sizeof(buf);
+				n = record_output_pipe(r, now, p[0], buf, len);
+				assert_int_equal(n, (ssize_t)len);
+				inpipe -= len;
+			}
+			break;
+		case 15:
+			cap.refuse = !cap.refuse;
+			if (!cap.refuse)
+				record_resend(r, 0);
+			break;
+		}
+	}
+	while (inpipe > 0) {
+		len = inpipe < sizeof(buf) ? inpipe : sizeof(buf);
+		assert_int_equal(
+		    record_output_pipe(r, now, p[0], buf, len), (ssize_t)len);
+		inpipe -= len;
+	}
+	cap.refuse = 0;
+	record_flush(r, now);
+	record_resend(r, 0);
+	assert_true(crashes > 500);
+	assert_true(wantlen > 1000000);
+	assert_int_equal(check_stream(want, wantlen), inlen);
+
+	/* All acked: nothing but the head remains. */
+	record_ack(r, record_next_seq(r) - 1);
+	assert_int_equal(fstat(mfd, &st), 0);
+	assert_int_equal(st.st_size, 4096);
+	record_free(r);
+	r = reopen(mfd);
+	assert_int_equal(record_unacked_events(r), 0);
+	assert_int_equal(record_unacked(r), 0);
+	cap_reset();
+	record_marker(r, now, "after");
+	check_event(0, record_next_seq(r) - 1, 'm', "after");
+	assert_true(record_next_seq(r) > 1000);
+	record_free(r);
+	close(p[0]);
+	close(p[1]);
+	close(mfd);
+}
+
+/*
+ * A worker killed while writing: an output record cut short keeps the
+ * bytes that made it (the rest were still in the pipe), a torn header is
+ * cut off, and the journal takes records after the repair.
+ */
+static void
+test_journal_torn(void **state)
+{
+	struct disk_rec d;
+	struct record *r;
+	struct stat st;
+	int mfd;
+
+	mfd = memfd_create("test-journal", MFD_CLOEXEC);
+	assert_true(mfd >= 0);
+	cap_reset();
+	r = reopen(mfd);
+	record_output(r, T0, "hello ", 6);
+	record_flush(r, T0 + MS);
+	check_event(0, 0, 'o', "hello ");
+	record_free(r);
+
+	/* an output record of 100 bytes, of which 5 were written */
+	assert_int_equal(fstat(mfd, &st), 0);
+	memset(&d, 0, sizeof(d));
+	d.type = 'O';
+	d.len = 100;
+	d.t = T0 + 2 * MS;
+	d.pos = 6;
+	assert_int_equal(
+	    pwrite(mfd, &d, sizeof(d), st.st_size), (ssize_t)sizeof(d));
+	assert_int_equal(pwrite(mfd, "world", 5, st.st_size + sizeof(d)), 5);
+	cap_reset();
+	r = reopen(mfd);
+	record_resend(r, 0);
+	check_event(0, 0, 'o', "hello ");
+	record_flush(r, T0 + 3 * MS);
+	check_event(1, 1, 'o', "world");
+	assert_int_equal(cap.ev[1].e.t_us, 2 * MS);
+	record_free(r);
+
+	/* a header torn after 10 bytes */
+	assert_int_equal(fstat(mfd, &st), 0);
+	memset(&d, 0, sizeof(d));
+	d.type = 'E';
+	d.kind = 'm';
+	d.len = 3;
+	assert_int_equal(pwrite(mfd, &d, 10, st.st_size), 10);
+	cap_reset();
+	r = reopen(mfd);
+	record_resend(r, 0);
+	assert_int_equal(cap.n, 2);
+	check_event(0, 0, 'o', "hello ");
+	check_event(1, 1, 'o', "world");
+	record_marker(r, T0 + 4 * MS, "end");
+	check_event(2, 2, 'm', "end");
+	record_free(r);
+
+	/* and once more: the records after the repair read back */
+	cap_reset();
+	r = reopen(mfd);
+	record_resend(r, 0);
+	assert_int_equal(cap.n, 3);
+	check_event(2, 2, 'm', "end");
+	record_free(r);
+	close(mfd);
+}
+
 int
 main(void)
 {
@@ -486,6 +775,8 @@ main(void)
 	    cmocka_unit_test(test_waiting_keys_carried),
 	    cmocka_unit_test(test_retention),
 	    cmocka_unit_test(test_backpressure),
+	    cmocka_unit_test(test_journal_crashes),
+	    cmocka_unit_test(test_journal_torn),
 	};
 	int rc;
 
