@@ -100,10 +100,13 @@ struct msg_flow {
  */
 struct msg_session_req {
 	uint64_t req;
-	char owner[OWNER_LEN];
+	char owner[OWNER_LEN]; /* the caller */
 	char session[SESSION_ID_LEN];
 	char pad[3];
 	uint16_t cols, rows; /* create: the initial size, 0: 80x24 */
+	uint32_t flags;
+#define REQ_ANY_OWNER 0x1 /* front has authorized it: not only owner's */
+	uint32_t pad2;
 };
 
 /*
@@ -177,10 +180,10 @@ struct msg_peer {
  */
 struct msg_attach {
 	char session[SESSION_ID_LEN];
-	char key[31]; /* Sec-WebSocket-Key as sent (24 base64 chars) */
-	char owner[OWNER_LEN];
-	int32_t mode; /* ATTACH_CONTROL or ATTACH_WATCH */
-	uint32_t pad;
+	char key[31];          /* Sec-WebSocket-Key as sent (24 base64 chars) */
+	char owner[OWNER_LEN]; /* who attaches, as markers name them */
+	int32_t mode;          /* ATTACH_CONTROL or ATTACH_WATCH */
+	uint32_t flags;        /* REQ_ANY_OWNER: front authorized a non-owner */
 };
 
 /*

@@ -35,7 +35,19 @@ usage(void)
 	    "  session export ID [--format cast|text]\n"
 	    "                                     a session as asciicast v2 "
 	    "or text\n"
-	    "  session kill ID                    end a running session\n");
+	    "  session kill ID                    end a running session\n"
+	    "  user add NAME --role learner|instructor|admin [--group G]...\n"
+	    "                                     add a user; the password "
+	    "is read\n"
+	    "                                     from standard input\n"
+	    "  user passwd NAME                   set a password, end the "
+	    "user's sign-ins\n"
+	    "  user list                          users, roles and groups\n"
+	    "  user token NAME [--label L] [--days N]\n"
+	    "                                     print a new API token "
+	    "(90 days)\n"
+	    "  group add G                        add a group\n"
+	    "  group member G NAME                add a user to a group\n");
 	exit(2);
 }
 
@@ -169,6 +181,10 @@ main(int argc, char *argv[])
 		return pg_psql(&conf, argc - 1, argv + 1);
 	if (strcmp(argv[0], "session") == 0)
 		return cli_session(&conf, argc - 1, argv + 1);
+	if (strcmp(argv[0], "user") == 0)
+		return cli_user(&conf, argc - 1, argv + 1);
+	if (strcmp(argv[0], "group") == 0)
+		return cli_user_group(&conf, argc - 1, argv + 1);
 	fprintf(stderr, "alia: unknown command '%s'\n", argv[0]);
 	usage();
 }

@@ -7,7 +7,6 @@
  * wait on the container then ends the session as for any other exit.
  */
 #include <ctype.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,23 +42,6 @@ cli_id_valid(const char *s)
 			return 0;
 	}
 	return 1;
-}
-
-static PGconn *
-cli_connect(const struct config *c)
-{
-	char conninfo[PATH_MAX + 64];
-	PGconn *conn;
-
-	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
-	conn = PQconnectdb(conninfo);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		fprintf(stderr, "alia: connecting to the database: %s",
-		    PQerrorMessage(conn));
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
 }
 
 /* The session's state, or NULL (message printed) when there is none. */
@@ -268,23 +250,14 @@ cli_session(const struct config *c, int argc, char **argv)
 	} else
 		return cli_usage();
 
-	if ((server = pg_start_oneshot(c)) == -1)
+	if ((conn = cli_open(c, &server)) == NULL)
 		return 1;
-	if (server > 0 && pg_migrate(c) == -1) {
-		pg_stop(server);
-		return 1;
-	}
-	if ((conn = cli_connect(c)) == NULL) {
-		pg_stop(server);
-		return 1;
-	}
 	if (strcmp(argv[0], "list") == 0)
 		r = cli_list(conn);
 	else if (strcmp(argv[0], "export") == 0)
 		r = cli_export(conn, argv[1], cast);
 	else
 		r = cli_kill(c, conn, argv[1]);
-	PQfinish(conn);
-	pg_stop(server);
+	cli_close(conn, server);
 	return r;
 }

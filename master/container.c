@@ -920,7 +920,7 @@ container_lookup(struct msgchan *front, struct msg_session_req *r)
 		reply_error(front, r->req, 404, "no such session");
 		return NULL;
 	}
-	if (strcmp(s->owner, r->owner) != 0) {
+	if (!(r->flags & REQ_ANY_OWNER) && strcmp(s->owner, r->owner) != 0) {
 		reply_error(front, r->req, 403, "this session is not yours");
 		return NULL;
 	}
@@ -936,7 +936,8 @@ container_list(struct msgchan *front, struct msg_session_req *r)
 
 	for (i = 0; i < 2; i++)
 		TAILQ_FOREACH (s, lists[i], entry) {
-			if (strcmp(s->owner, r->owner) != 0)
+			if (!(r->flags & REQ_ANY_OWNER) &&
+			    strcmp(s->owner, r->owner) != 0)
 				continue;
 			if (last != NULL)
 				reply_info(front, last, r->req, 200, 1);
@@ -963,7 +964,8 @@ container_attach_browser(struct msg *m)
 	a.session[sizeof(a.session) - 1] = '\0';
 	a.owner[sizeof(a.owner) - 1] = '\0';
 	if ((s = session_find(a.session)) == NULL ||
-	    strcmp(s->owner, a.owner) != 0 || s->state == SESSION_ENDED) {
+	    (!(a.flags & REQ_ANY_OWNER) && strcmp(s->owner, a.owner) != 0) ||
+	    s->state == SESSION_ENDED) {
 		log_info("browser for session %s refused: %s", a.session,
 		    s == NULL                       ? "unknown"
 		        : s->state == SESSION_ENDED ? "ended"

@@ -62,6 +62,7 @@ front_serve(int fd)
 	hc.api = front_api_request;
 	front_api_init(f.chan, &f.conf);
 	front_db_init(f.base, &f.conf);
+	front_auth_init(&f.conf);
 	if (front_http_start(f.base, fd, &hc) == -1)
 		return -1;
 	f.serving = 1;
@@ -130,6 +131,7 @@ front_main(int verbose)
 	ev_term = evsignal_new(f.base, SIGTERM, front_signal_cb, NULL);
 	evsignal_add(ev_term, NULL);
 	event_base_dispatch(f.base);
+	front_auth_free();
 	front_db_free();
 	event_free(ev_term);
 	msgchan_free(f.chan);

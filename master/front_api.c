@@ -8,9 +8,18 @@
  * handshake — and then the socket itself goes to master, which hands it
  * to the session's worker; the worker writes the 101.
  *
- * Identity (auth = none): a browser gets a random 128-bit value in an
- * HttpOnly cookie; its owner name is a hash of that value, so neither the
- * database nor the logs ever hold the secret itself.
+ * Identity. With auth = none, a browser gets a random 128-bit value in
+ * an HttpOnly cookie; its owner name is a hash of that value, so neither
+ * the database nor the logs ever hold the secret itself. With auth =
+ * password, front_auth.c says who signed in, and with which role.
+ *
+ * Authorization. A learner (or a cookie identity) sees and runs only
+ * their own sessions. An instructor also sees, lists and watches the
+ * sessions of their groups' members; an admin those of everyone, and may
+ * end them. Taking control of someone else's terminal is not granted
+ * here. master checks ownership itself unless front sets REQ_ANY_OWNER,
+ * which it does only for a caller whose role reaches further; the answer
+ * is then checked against the caller before anything of it is sent.
  */
 #include <sys/queue.h>
 #include <sys/random.h>
@@ -56,6 +65,7 @@ struct pending {
 	char *setcookie; /* extra headers for the answer, or NULL */
 	yajl_gen list;   /* API_LIST: the array being built */
 	struct msg_attach attach;
+	struct ident who; /* the caller */
 };
 TAILQ_HEAD(pending_list, pending);
 
@@ -80,6 +90,7 @@ pending_free(struct pending *p)
 	if (p->list != NULL)
 		yajl_gen_free(p->list);
 	free(p->setcookie);
+	free(p->who.sees);
 	free(p);
 }
 
@@ -132,8 +143,8 @@ gen_key_int(yajl_gen g, const char *k, long long v)
 }
 
 /* Sends the generator's document as the answer. */
-static void
-api_send_json(struct conn *c, int status, yajl_gen g, const char *extra)
+void
+front_api_json(struct conn *c, int status, yajl_gen g, const char *extra)
 {
 	const unsigned char *buf;
 	size_t len;
@@ -146,15 +157,16 @@ api_send_json(struct conn *c, int status, yajl_gen g, const char *extra)
 	free(hdr);
 }
 
-static void
-api_error(struct conn *c, int status, const char *message, const char *extra)
+void
+front_api_error(
+    struct conn *c, int status, const char *message, const char *extra)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 
 	yajl_gen_map_open(g);
 	gen_key_str(g, "error", message);
 	yajl_gen_map_close(g);
-	api_send_json(c, status, g, extra);
+	front_api_json(c, status, g, extra);
 	yajl_gen_free(g);
 }
 
@@ -178,6 +190,7 @@ gen_session(yajl_gen g, const struct msg_session_info *i)
 
 	yajl_gen_map_open(g);
 	gen_key_str(g, "id", i->session);
+	gen_key_str(g, "owner", i->owner);
 	gen_key_str(g, "state", i->state);
 	gen_key_str(g, "image", i->image);
 	fmt_time(t, sizeof(t), i->created_us);
@@ -293,8 +306,31 @@ session_id_valid(const char *s)
 	return 1;
 }
 
+/*
+ * Who the caller is: 1 with *id set (NULL: auth = none and no cookie,
+ * made only when create is set, its header in *setcookie); 0 when c was
+ * answered or held for a token lookup (it comes back then).
+ */
+static int
+api_who(struct conn *c, const struct http_request *req, int create,
+    const struct ident **id, char **setcookie)
+{
+	static struct ident anon;
+
+	*setcookie = NULL;
+	*id = NULL;
+	if (fa.conf->auth == CONFIG_AUTH_PASSWORD)
+		return front_auth_ident(c, req, id) == 1;
+	if (api_identity(req, create, anon.name, setcookie) == 0) {
+		anon.role = ROLE_ANON;
+		*id = &anon;
+	}
+	return 1;
+}
+
 static struct pending *
-api_park(struct conn *c, enum api_kind kind, char *setcookie)
+api_park(struct conn *c, enum api_kind kind, char *setcookie,
+    const struct ident *who)
 {
 	struct pending *p;
 
@@ -304,19 +340,23 @@ api_park(struct conn *c, enum api_kind kind, char *setcookie)
 	p->kind = kind;
 	p->since = time(NULL);
 	p->setcookie = setcookie;
+	if (who != NULL)
+		front_auth_copy(&p->who, who);
 	TAILQ_INSERT_TAIL(&fa.pending, p, entry);
 	return p;
 }
 
+/* Asks master; flags REQ_ANY_OWNER: front checks the answer instead. */
 static void
-api_ask(uint32_t type, struct pending *p, const char *owner,
-    const char *session, int cols, int rows)
+api_ask(uint32_t type, struct pending *p, uint32_t flags, const char *session,
+    int cols, int rows)
 {
 	struct msg_session_req r;
 
 	memset(&r, 0, sizeof(r));
 	r.req = p->req;
-	snprintf(r.owner, sizeof(r.owner), "%s", owner);
+	r.flags = flags;
+	snprintf(r.owner, sizeof(r.owner), "%s", p->who.name);
 	if (session != NULL)
 		snprintf(r.session, sizeof(r.session), "%s", session);
 	r.cols = (uint16_t)cols;
@@ -399,8 +439,8 @@ ws_key_valid(const char *k)
 }
 
 /* A cross-site page must not open a terminal with our cookie. */
-static int
-origin_ok(const struct http_request *req)
+int
+front_api_origin_ok(const struct http_request *req)
 {
 	const char *origin = http_header_get(req, "Origin");
 	const char *host = http_header_get(req, "Host");
@@ -420,63 +460,67 @@ origin_ok(const struct http_request *req)
 }
 
 static void
-api_ws(struct conn *c, const struct http_request *req, const char *id)
+api_ws(struct conn *c, const struct http_request *req, const char *id,
+    const struct ident *who)
 {
 	struct pending *p;
-	char owner[OWNER_LEN], *setcookie;
 	const char *key = http_header_get(req, "Sec-WebSocket-Key");
 	const char *ver = http_header_get(req, "Sec-WebSocket-Version");
 	int mode = ATTACH_CONTROL;
 
 	if (req->minor != 1 || !header_has_token(req, "Upgrade", "websocket") ||
 	    !header_has_token(req, "Connection", "upgrade")) {
-		api_error(c, 400,
+		front_api_error(c, 400,
 		    "a websocket upgrade request is expected here", NULL);
 		return;
 	}
 	if (ver == NULL || strcmp(ver, "13") != 0) {
-		api_error(c, 426, "websocket version 13 is required",
+		front_api_error(c, 426, "websocket version 13 is required",
 		    "Sec-WebSocket-Version: 13\r\n");
 		return;
 	}
 	if (!ws_key_valid(key)) {
-		api_error(
+		front_api_error(
 		    c, 400, "Sec-WebSocket-Key is missing or malformed", NULL);
 		return;
 	}
 	if (req->bodylen > 0) {
-		api_error(c, 400, "an upgrade request has no body", NULL);
+		front_api_error(c, 400, "an upgrade request has no body", NULL);
 		return;
 	}
 	if (req->query != NULL) {
 		if (strcmp(req->query, "mode=watch") == 0)
 			mode = ATTACH_WATCH;
 		else if (strcmp(req->query, "mode=control") != 0) {
-			api_error(
+			front_api_error(
 			    c, 400, "mode must be control or watch", NULL);
 			return;
 		}
 	}
-	if (!origin_ok(req)) {
+	if (!front_api_origin_ok(req)) {
 		log_warnx("%s: cross-origin websocket refused (Origin %s)",
 		    front_http_peer(c), http_header_get(req, "Origin"));
-		api_error(c, 403, "cross-origin websocket refused", NULL);
+		front_api_error(c, 403, "cross-origin websocket refused", NULL);
 		return;
 	}
 	if (!session_id_valid(id)) {
-		api_error(c, 404, "no such session", NULL);
+		front_api_error(c, 404, "no such session", NULL);
 		return;
 	}
-	if (api_identity(req, 0, owner, &setcookie) == -1) {
-		api_error(c, 403, "no identity: create a session first", NULL);
+	if (who == NULL) {
+		front_api_error(
+		    c, 403, "no identity: create a session first", NULL);
 		return;
 	}
-	p = api_park(c, API_WS, NULL);
+	p = api_park(c, API_WS, NULL, who);
 	snprintf(p->attach.session, sizeof(p->attach.session), "%s", id);
 	snprintf(p->attach.key, sizeof(p->attach.key), "%s", key);
-	snprintf(p->attach.owner, sizeof(p->attach.owner), "%s", owner);
+	snprintf(p->attach.owner, sizeof(p->attach.owner), "%s", who->name);
 	p->attach.mode = mode;
-	api_ask(MSG_SESSION_GET, p, owner, id, 0, 0);
+	/* Watching reaches as far as the caller's role; control does not. */
+	if (mode == ATTACH_WATCH && who->role >= ROLE_INSTRUCTOR)
+		p->attach.flags = REQ_ANY_OWNER;
+	api_ask(MSG_SESSION_GET, p, p->attach.flags, id, 0, 0);
 }
 
 /*
@@ -518,7 +562,7 @@ api_db_unavailable(struct api_db *q, const char *err)
 	struct conn *c;
 
 	if ((c = api_db_conn(q)) != NULL)
-		api_error(c, 503, err, "Retry-After: 5\r\n");
+		front_api_error(c, 503, err, "Retry-After: 5\r\n");
 	api_db_free(q);
 }
 
@@ -569,7 +613,7 @@ api_cast_owner(enum front_db_event ev, const struct pg_result *res,
 	switch (ev) {
 	case FRONT_DB_ROW:
 		q->rows++;
-		q->forbidden = strcmp(PQgetvalue(res, 0, 0), q->owner) != 0;
+		q->forbidden = strcmp(PQgetvalue(res, 0, 1), "t") != 0;
 		return;
 	case FRONT_DB_ERROR:
 		api_db_unavailable(q, err);
@@ -583,9 +627,10 @@ api_cast_owner(enum front_db_event ev, const struct pg_result *res,
 	}
 	if (q->rows == 0 || q->forbidden) {
 		if (q->rows == 0)
-			api_error(c, 404, "no such session", NULL);
+			front_api_error(c, 404, "no such session", NULL);
 		else
-			api_error(c, 403, "this session is not yours", NULL);
+			front_api_error(
+			    c, 403, "this session is not yours", NULL);
 		api_db_free(q);
 		return;
 	}
@@ -595,31 +640,34 @@ api_cast_owner(enum front_db_event ev, const struct pg_result *res,
 }
 
 static void
-api_recording(struct conn *c, const struct http_request *req, const char *id)
+api_recording(struct conn *c, const struct http_request *req, const char *id,
+    const struct ident *who)
 {
-	const char *params[1] = {id};
+	const char *params[2];
 	struct api_db *q;
-	char owner[OWNER_LEN], *setcookie;
 
 	if (strcmp(req->method, "GET") != 0) {
-		api_error(c, 405, "use GET here", "Allow: GET\r\n");
+		front_api_error(c, 405, "use GET here", "Allow: GET\r\n");
 		return;
 	}
 	if (!session_id_valid(id)) {
-		api_error(c, 404, "no such session", NULL);
+		front_api_error(c, 404, "no such session", NULL);
 		return;
 	}
-	if (api_identity(req, 0, owner, &setcookie) == -1) {
-		api_error(c, 403, "this session is not yours", NULL);
+	if (who == NULL) {
+		front_api_error(c, 403, "this session is not yours", NULL);
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
 	snprintf(q->id, sizeof(q->id), "%s", id);
-	snprintf(q->owner, sizeof(q->owner), "%s", owner);
+	snprintf(q->owner, sizeof(q->owner), "%s", who->name);
 	pending_expire();
 	q->req = front_http_park(c);
-	front_db_query("SELECT owner FROM alia.sessions WHERE id = $1", 1,
-	    params, api_cast_owner, q);
+	params[0] = q->id;
+	params[1] = q->owner;
+	front_db_query("SELECT owner, alia.may_see($2, owner) FROM "
+	               "alia.sessions WHERE id = $1",
+	    2, params, api_cast_owner, q);
 }
 
 static void
@@ -662,7 +710,7 @@ api_recordings_rows(enum front_db_event ev, const struct pg_result *res,
 	}
 	yajl_gen_array_close(q->list);
 	if ((c = api_db_conn(q)) != NULL)
-		api_send_json(c, 200, q->list, NULL);
+		front_api_json(c, 200, q->list, NULL);
 	api_db_free(q);
 }
 
@@ -711,23 +759,24 @@ query_param(const char *query, const char *name)
 	"alia.session_bytes(s.id)"
 
 static void
-api_recordings(struct conn *c, const struct http_request *req)
+api_recordings(
+    struct conn *c, const struct http_request *req, const struct ident *who)
 {
-	const char *params[2];
+	const char *params[3];
 	struct api_db *q;
-	char owner[OWNER_LEN], *setcookie, *text = NULL;
+	char *text = NULL;
 	yajl_gen g;
 
 	if (strcmp(req->method, "GET") != 0) {
-		api_error(c, 405, "use GET here", "Allow: GET\r\n");
+		front_api_error(c, 405, "use GET here", "Allow: GET\r\n");
 		return;
 	}
-	if (api_identity(req, 0, owner, &setcookie) == -1) {
+	if (who == NULL) {
 		/* No identity, no sessions. */
 		g = yajl_gen_alloc(NULL);
 		yajl_gen_array_open(g);
 		yajl_gen_array_close(g);
-		api_send_json(c, 200, g, NULL);
+		front_api_json(c, 200, g, NULL);
 		yajl_gen_free(g);
 		return;
 	}
@@ -745,128 +794,178 @@ api_recordings(struct conn *c, const struct http_request *req)
 	yajl_gen_array_open(q->list);
 	pending_expire();
 	q->req = front_http_park(c);
-	params[0] = owner;
+	params[0] = who->name;
 	params[1] = text;
+	/* the search itself narrowed to the caller's own, when that is all */
+	params[2] = who->role >= ROLE_INSTRUCTOR ? NULL : who->name;
 	if (text == NULL)
-		front_db_query("SELECT " API_RECORDING_COLS
-		               " FROM alia.sessions s WHERE s.owner = $1 "
-		               "ORDER BY s.created_at DESC, s.id LIMIT 1000",
+		front_db_query(
+		    "SELECT " API_RECORDING_COLS
+		    " FROM alia.sessions s WHERE alia.may_see($1, "
+		    "s.owner) ORDER BY s.created_at DESC, s.id LIMIT 1000",
 		    1, params, api_recordings_rows, q);
 	else
 		front_db_query(
 		    "SELECT " API_RECORDING_COLS ", h.snippet "
 		    "FROM alia.sessions s JOIN ("
 		    "SELECT DISTINCT ON (f.session_id) f.session_id, "
-		    "f.snippet FROM alia.search($2, $1) f "
+		    "f.snippet FROM alia.search($2, $3) f "
 		    "ORDER BY f.session_id, f.seq) h "
-		    "ON h.session_id = s.id WHERE s.owner = $1 "
+		    "ON h.session_id = s.id WHERE alia.may_see($1, s.owner) "
 		    "ORDER BY s.created_at DESC, s.id LIMIT 1000",
-		    2, params, api_recordings_rows, q);
+		    3, params, api_recordings_rows, q);
 	free(text);
+}
+
+/* GET /api/me: who the caller is. */
+static void
+api_me(struct conn *c, const struct ident *who, char *setcookie)
+{
+	yajl_gen g;
+
+	g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	/* auth = none: no cookie yet is nobody yet, not an error */
+	gen_key_str(g, "user", who != NULL ? who->name : NULL);
+	gen_key_str(g, "role", front_auth_role_name(who ? who->role : 0));
+	gen_key_str(g, "auth",
+	    fa.conf->auth == CONFIG_AUTH_PASSWORD ? "password" : "none");
+	yajl_gen_map_close(g);
+	front_api_json(c, 200, g, setcookie);
+	yajl_gen_free(g);
+}
+
+/* /api/sessions/ID: GET for whoever may see it, DELETE for its owner or
+ * an admin. */
+static void
+api_session(struct conn *c, const struct http_request *req, const char *id,
+    const struct ident *who)
+{
+	struct pending *p;
+
+	if (!session_id_valid(id)) {
+		front_api_error(c, 404, "no such session", NULL);
+		return;
+	}
+	if (who == NULL) {
+		front_api_error(c, 403, "this session is not yours", NULL);
+		return;
+	}
+	if (strcmp(req->method, "GET") == 0) {
+		p = api_park(c, API_GET, NULL, who);
+		api_ask(MSG_SESSION_GET, p,
+		    who->role >= ROLE_INSTRUCTOR ? REQ_ANY_OWNER : 0, id, 0, 0);
+		return;
+	}
+	if (strcmp(req->method, "DELETE") == 0) {
+		if (!front_api_origin_ok(req)) {
+			front_api_error(
+			    c, 403, "cross-origin request refused", NULL);
+			return;
+		}
+		p = api_park(c, API_DELETE, NULL, who);
+		api_ask(MSG_SESSION_DELETE, p,
+		    who->role == ROLE_ADMIN ? REQ_ANY_OWNER : 0, id, 0, 0);
+		return;
+	}
+	front_api_error(
+	    c, 405, "use GET or DELETE here", "Allow: GET, DELETE\r\n");
+}
+
+/* /api/sessions: POST creates one of the caller's, GET lists. */
+static void
+api_sessions(struct conn *c, const struct http_request *req,
+    const struct ident *who, char *setcookie)
+{
+	struct pending *p;
+	char err[256];
+	int cols, rows;
+
+	if (strcmp(req->method, "POST") == 0) {
+		if (!front_api_origin_ok(req)) {
+			front_api_error(
+			    c, 403, "cross-origin request refused", setcookie);
+			free(setcookie);
+			return;
+		}
+		if (api_create_size(req, &cols, &rows, err, sizeof(err)) ==
+		    -1) {
+			front_api_error(c, 400, err, setcookie);
+			free(setcookie);
+			return;
+		}
+		p = api_park(c, API_CREATE, setcookie, who);
+		api_ask(MSG_SESSION_CREATE, p, 0, NULL, cols, rows);
+		return;
+	}
+	if (strcmp(req->method, "GET") == 0) {
+		p = api_park(c, API_LIST, setcookie, who);
+		p->list = yajl_gen_alloc(NULL);
+		yajl_gen_array_open(p->list);
+		api_ask(MSG_SESSION_LIST, p,
+		    who->role >= ROLE_INSTRUCTOR ? REQ_ANY_OWNER : 0, NULL, 0,
+		    0);
+		return;
+	}
+	front_api_error(c, 405, "use GET or POST here", "Allow: GET, POST\r\n");
+	free(setcookie);
 }
 
 void
 front_api_request(struct conn *c, const struct http_request *req)
 {
+	const struct ident *who;
 	struct msg_metrics mt;
 	struct pending *p;
-	char owner[OWNER_LEN], err[256], *setcookie = NULL;
-	const char *path = req->path, *id, *slash;
+	char *setcookie = NULL;
+	const char *path = req->path, *slash;
 	char rid[SESSION_ID_LEN + 1];
-	int cols, rows;
 
+	if (strcmp(path, "/api/login") == 0) {
+		front_auth_login(c, req);
+		return;
+	}
+	if (strcmp(path, "/api/logout") == 0) {
+		front_auth_logout(c, req);
+		return;
+	}
+	if (api_who(c, req, strcmp(path, "/api/sessions") == 0, &who,
+	        &setcookie) == 0)
+		return;
 	if (strcmp(path, "/metrics") == 0) {
-		p = api_park(c, API_METRICS, NULL);
+		if (fa.conf->auth == CONFIG_AUTH_PASSWORD &&
+		    who->role != ROLE_ADMIN) {
+			front_api_error(
+			    c, 403, "the metrics are for admins", NULL);
+			return;
+		}
+		p = api_park(c, API_METRICS, NULL, NULL);
 		memset(&mt, 0, sizeof(mt));
 		mt.req = p->req;
 		msgchan_send(
 		    fa.master, MSG_METRICS_GET, 0, -1, &mt, sizeof(mt));
 		return;
 	}
-	if (strncmp(path, "/ws/sessions/", 13) == 0) {
-		api_ws(c, req, path + 13);
-		return;
-	}
-	if (fa.conf->auth != CONFIG_AUTH_NONE) {
-		api_error(c, 401,
-		    "sign-in is required here, and accounts are not available "
-		    "yet: run alia with a loopback listen address",
-		    NULL);
-		return;
-	}
-	if (strcmp(path, "/api/sessions") == 0) {
-		api_identity(req, 1, owner, &setcookie);
-		if (strcmp(req->method, "POST") == 0) {
-			if (!origin_ok(req)) {
-				api_error(c, 403,
-				    "cross-origin request refused", setcookie);
-				free(setcookie);
-				return;
-			}
-			if (api_create_size(
-			        req, &cols, &rows, err, sizeof(err)) == -1) {
-				api_error(c, 400, err, setcookie);
-				free(setcookie);
-				return;
-			}
-			p = api_park(c, API_CREATE, setcookie);
-			api_ask(MSG_SESSION_CREATE, p, owner, NULL, cols, rows);
-			return;
-		}
-		if (strcmp(req->method, "GET") == 0) {
-			p = api_park(c, API_LIST, setcookie);
-			p->list = yajl_gen_alloc(NULL);
-			yajl_gen_array_open(p->list);
-			api_ask(MSG_SESSION_LIST, p, owner, NULL, 0, 0);
-			return;
-		}
-		api_error(
-		    c, 405, "use GET or POST here", "Allow: GET, POST\r\n");
-		free(setcookie);
-		return;
-	}
-	if (strcmp(path, "/api/recordings") == 0) {
-		api_recordings(c, req);
-		return;
-	}
-	if (strncmp(path, "/api/sessions/", 14) == 0 &&
+	if (strcmp(path, "/api/me") == 0)
+		api_me(c, who, setcookie);
+	else if (strncmp(path, "/ws/sessions/", 13) == 0)
+		api_ws(c, req, path + 13, who);
+	else if (strcmp(path, "/api/sessions") == 0) {
+		api_sessions(c, req, who, setcookie);
+		return; /* setcookie taken */
+	} else if (strcmp(path, "/api/recordings") == 0)
+		api_recordings(c, req, who);
+	else if (strncmp(path, "/api/sessions/", 14) == 0 &&
 	    (slash = strchr(path + 14, '/')) != NULL &&
 	    strcmp(slash, "/recording") == 0) {
 		snprintf(rid, sizeof(rid), "%.*s", (int)(slash - path - 14),
 		    path + 14);
-		api_recording(c, req, rid);
-		return;
-	}
-	if (strncmp(path, "/api/sessions/", 14) == 0) {
-		id = path + 14;
-		if (!session_id_valid(id)) {
-			api_error(c, 404, "no such session", NULL);
-			return;
-		}
-		if (api_identity(req, 0, owner, &setcookie) == -1) {
-			api_error(c, 403, "this session is not yours", NULL);
-			return;
-		}
-		if (strcmp(req->method, "GET") == 0) {
-			p = api_park(c, API_GET, NULL);
-			api_ask(MSG_SESSION_GET, p, owner, id, 0, 0);
-			return;
-		}
-		if (strcmp(req->method, "DELETE") == 0) {
-			if (!origin_ok(req)) {
-				api_error(c, 403,
-				    "cross-origin request refused", NULL);
-				return;
-			}
-			p = api_park(c, API_DELETE, NULL);
-			api_ask(MSG_SESSION_DELETE, p, owner, id, 0, 0);
-			return;
-		}
-		api_error(
-		    c, 405, "use GET or DELETE here", "Allow: GET, DELETE\r\n");
-		return;
-	}
-	api_error(c, 404, "no such API route", NULL);
+		api_recording(c, req, rid, who);
+	} else if (strncmp(path, "/api/sessions/", 14) == 0)
+		api_session(c, req, path + 14, who);
+	else
+		front_api_error(c, 404, "no such API route", NULL);
+	free(setcookie);
 }
 
 static void
@@ -937,17 +1036,17 @@ api_ws_answer(
 	int fd;
 
 	if (i->status != 200) {
-		api_error(c, i->status, i->message, NULL);
+		front_api_error(c, i->status, i->message, NULL);
 		return;
 	}
 	if (strcmp(i->state, "ended") == 0) {
-		api_error(c, 410, "this session has ended", NULL);
+		front_api_error(c, 410, "this session has ended", NULL);
 		return;
 	}
 	if ((fd = front_http_detach(c)) == -1) {
 		log_warnx("%s: data before the websocket handshake; refused",
 		    front_http_peer(c));
-		api_error(c, 400,
+		front_api_error(c, 400,
 		    "data was sent before the websocket handshake completed",
 		    NULL);
 		return;
@@ -985,14 +1084,16 @@ front_api_master_msg(struct msg *m)
 	i.end_reason[sizeof(i.end_reason) - 1] = '\0';
 	if ((p = pending_find(i.req)) == NULL)
 		return;
+	i.owner[sizeof(i.owner) - 1] = '\0';
 	if (p->kind == API_LIST) {
-		if (i.status == 200 && i.session[0] != '\0')
+		if (i.status == 200 && i.session[0] != '\0' &&
+		    front_auth_may_see(&p->who, i.owner))
 			gen_session(p->list, &i);
 		if (i.more)
 			return;
 		yajl_gen_array_close(p->list);
 		if ((c = front_http_parked(p->req)) != NULL)
-			api_send_json(c, 200, p->list, p->setcookie);
+			front_api_json(c, 200, p->list, p->setcookie);
 		pending_free(p);
 		return;
 	}
@@ -1000,16 +1101,23 @@ front_api_master_msg(struct msg *m)
 		pending_free(p);
 		return;
 	}
+	if (i.status < 300 && (p->kind == API_GET || p->kind == API_WS) &&
+	    !front_auth_may_see(&p->who, i.owner)) {
+		/* master answered for any owner: the caller may not see it */
+		i.status = 403;
+		snprintf(i.message, sizeof(i.message), "%s",
+		    "this session is not yours");
+	}
 	if (p->kind == API_WS)
 		api_ws_answer(c, p, &i);
 	else if (i.status >= 400)
-		api_error(c, i.status, i.message, p->setcookie);
+		front_api_error(c, i.status, i.message, p->setcookie);
 	else if (i.status == 204)
 		front_http_respond(c, 204, JSON_TYPE, "", 0, NULL);
 	else {
 		g = yajl_gen_alloc(NULL);
 		gen_session(g, &i);
-		api_send_json(c, i.status, g, p->setcookie);
+		front_api_json(c, i.status, g, p->setcookie);
 		yajl_gen_free(g);
 	}
 	pending_free(p);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * front's read-only access to alia's database: one libpq connection,
- * asynchronous inside front's event loop, and a queue of queries run one
- * at a time. Rows come back one by one (single-row mode), so a long
- * recording is never held twice. Every session in the connection is read
- * only (default_transaction_read_only).
+ * front's access to alia's database: one libpq connection, asynchronous
+ * inside front's event loop, and a queue of queries run one at a time.
+ * Rows come back one by one (single-row mode), so a long recording is
+ * never held twice. The connection runs as role alia_front (see
+ * sql/003_accounts.sql): it reads, and writes only sign-in tokens and the
+ * audit trail.
  *
  * A query never waits for ever: when the connection cannot be made, every
  * queued query fails at once and new ones fail until the next attempt
@@ -206,8 +207,7 @@ front_db_connect(void)
 {
 	/* Later keywords override the expanded conninfo's. */
 	const char *keys[] = {"dbname", "options", NULL};
-	const char *vals[] = {
-	    fd_.conninfo, "-c default_transaction_read_only=on", NULL};
+	const char *vals[] = {fd_.conninfo, "-c role=alia_front", NULL};
 
 	fd_.conn = PQconnectStartParams(keys, vals, 1);
 	if (fd_.conn == NULL || PQstatus(fd_.conn) == CONNECTION_BAD ||
@@ -396,7 +396,7 @@ front_db_query(const char *sql, int nparams, const char *const *params,
 	it->sql = xstrdup(sql);
 	it->nparams = nparams;
 	for (i = 0; i < nparams; i++)
-		it->params[i] = xstrdup(params[i]);
+		it->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;
 	it->cb = cb;
 	it->arg = arg;
 	it->since = time(NULL);

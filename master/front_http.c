@@ -96,6 +96,7 @@ struct conn {
 #define CONN_DEAD    0x4  /* closed, waiting to be freed */
 #define CONN_KEEP    0x8  /* the current request keeps the connection */
 #define CONN_HEAD    0x10 /* the current request is HEAD */
+#define CONN_HELD    0x20 /* parked with its request kept for a re-run */
 	uint64_t waiting; /* the parked request's id */
 	char peer[64];
 };
@@ -503,6 +504,29 @@ conn_dispatch(struct conn *c, const struct http_request *req)
 	conn_reply(c, req, 404, FRONT_HTTP_TEXT, "not found\n", 10, NULL);
 }
 
+/*
+ * After a request was dispatched: 0 when c can read the next one, -1
+ * when it waits (parked, or held with its request), went or is done.
+ */
+static int
+conn_dispatched(struct conn *c)
+{
+	if (c->flags & CONN_HELD)
+		return -1; /* the request is run again later */
+	http_parser_reset(c->parser);
+	if (c->flags & CONN_DEAD)
+		return -1; /* handed over */
+	if (c->state == CONN_WAITING)
+		return -1;
+	if (!(c->flags & CONN_KEEP) || (c->flags & CONN_CLOSE)) {
+		conn_finish(c);
+		return -1;
+	}
+	c->state = CONN_IDLE;
+	conn_timer_set(c, fh.conf.idle_timeout_ms);
+	return 0;
+}
+
 /* Parses and answers what the input holds, as far as output allows. */
 static void
 conn_process(struct conn *c)
@@ -535,18 +559,31 @@ conn_process(struct conn *c)
 			continue;
 		req = http_parser_request(c->parser);
 		conn_dispatch(c, req);
-		http_parser_reset(c->parser);
-		if (c->flags & CONN_DEAD)
-			return; /* handed over */
-		if (c->state == CONN_WAITING)
+		if (conn_dispatched(c) == -1)
 			return;
-		if (!(c->flags & CONN_KEEP) || (c->flags & CONN_CLOSE)) {
-			conn_finish(c);
-			return;
-		}
-		c->state = CONN_IDLE;
-		conn_timer_set(c, fh.conf.idle_timeout_ms);
 	}
+}
+
+uint64_t
+front_http_hold(struct conn *c)
+{
+	c->flags |= CONN_HELD;
+	return front_http_park(c);
+}
+
+void
+front_http_redispatch(uint64_t id)
+{
+	struct conn *c;
+
+	if ((c = front_http_parked(id)) == NULL || !(c->flags & CONN_HELD))
+		return;
+	c->flags &= ~CONN_HELD;
+	c->state = CONN_READING;
+	c->waiting = 0;
+	conn_dispatch(c, http_parser_request(c->parser));
+	if (conn_dispatched(c) == 0)
+		conn_process(c);
 }
 
 uint64_t
@@ -578,6 +615,10 @@ front_http_respond(struct conn *c, int status, const char *ctype,
 	conn_reply(c, NULL, status, ctype, body, len, extra);
 	if (!parked)
 		return;
+	if (c->flags & CONN_HELD) {
+		c->flags &= ~CONN_HELD;
+		http_parser_reset(c->parser);
+	}
 	c->waiting = 0;
 	if (c->flags & CONN_CLOSE) {
 		conn_finish(c);

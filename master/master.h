@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/proto.h"
+
 struct event_base;
 
 struct config;
@@ -122,6 +124,10 @@ int front_http_start(
 void front_http_stop(void);
 /* The connection waits for master: returns the id its answer carries. */
 uint64_t front_http_park(struct conn *);
+/* Parks c keeping its request; front_http_redispatch() runs it again. */
+uint64_t front_http_hold(struct conn *);
+/* Runs a held request again; nothing if its connection has gone. */
+void front_http_redispatch(uint64_t req);
 /* The connection waiting for answer req, or NULL if it went away. */
 struct conn *front_http_parked(uint64_t req);
 /* Answers the current request (a parked one resumes afterwards). */
@@ -131,7 +137,49 @@ void front_http_respond(struct conn *, int status, const char *ctype,
 int front_http_detach(struct conn *);
 const char *front_http_peer(const struct conn *);
 
+/* front_auth.c */
+/* Who a request comes from. */
+struct ident {
+	char name[OWNER_LEN]; /* the user, or an anonymous cookie identity */
+	int role;
+#define ROLE_ANON       0 /* auth = none: a cookie identity */
+#define ROLE_LEARNER    1
+#define ROLE_INSTRUCTOR 2
+#define ROLE_ADMIN      3
+	char *sees; /* instructor: " member member ... " of their groups */
+};
+
+void front_auth_init(const struct config *);
+void front_auth_free(void);
+/*
+ * The caller of req (auth = password): 1 with *id set; 0 when the request
+ * is held while its token is looked up, to be dispatched again; -1 when
+ * c was answered (401, 503).
+ */
+int front_auth_ident(
+    struct conn *, const struct http_request *, const struct ident **);
+/* Whether id may see the sessions of owner. */
+int front_auth_may_see(const struct ident *, const char *owner);
+/* A copy of an identity that outlives the cache (free its sees). */
+void front_auth_copy(struct ident *to, const struct ident *from);
+int front_auth_role(const char *);
+const char *front_auth_role_name(int);
+/* POST /api/login, POST /api/logout. */
+void front_auth_login(struct conn *, const struct http_request *);
+void front_auth_logout(struct conn *, const struct http_request *);
+/* A row in alia.audit (session and detail may be NULL). */
+void front_auth_audit(const char *actor, const char *action,
+    const char *session, const char *detail);
+
 /* front_api.c */
+/* Whether a browser's request comes from our own pages (or no browser). */
+int front_api_origin_ok(const struct http_request *);
+/* Answers with the JSON g, or {"error": message}; extra: more headers. */
+struct yajl_gen_t;
+void front_api_json(
+    struct conn *, int status, struct yajl_gen_t *, const char *extra);
+void front_api_error(
+    struct conn *, int status, const char *message, const char *extra);
 void front_api_init(struct msgchan *master, const struct config *);
 /* Answers /api/, /ws/ and /metrics requests, asking master as needed. */
 void front_api_request(struct conn *, const struct http_request *);
@@ -282,9 +330,29 @@ int docker_http_keepalive(const struct docker_http *);
 size_t docker_http_consumed(const struct docker_http *);
 const char *docker_http_error(const struct docker_http *);
 
+/* cli.c */
+struct pg_conn;
+/*
+ * alia's database for a one-shot command, over blocking libpq: starts
+ * the embedded cluster when nothing runs it (*server: its pid, else 0)
+ * and migrates it. NULL, message printed and nothing left running, on
+ * failure.
+ */
+struct pg_conn *cli_open(const struct config *, pid_t *server);
+/* Closes the connection and stops the cluster cli_open() started. */
+void cli_close(struct pg_conn *, pid_t server);
+
 /* cli_session.c */
 /* `alia session list|export|kill`: argv[0] is the subcommand; an exit status. */
 int cli_session(const struct config *, int argc, char **argv);
+
+/* cli_user.c */
+/*
+ * `alia user add|passwd|list|token` and `alia group add|member`: argv[0]
+ * is the subcommand; an exit status.
+ */
+int cli_user(const struct config *, int argc, char **argv);
+int cli_user_group(const struct config *, int argc, char **argv);
 
 /* front_db.c */
 struct pg_result;

@@ -23,151 +23,8 @@ import subprocess
 import sys
 import time
 
-URL = os.environ["ALIA_URL"]
-HOST, PORT = URL[len("http://"):].split(":")
-PORT = int(PORT)
-ALIA = os.environ["ALIA_BIN"]
-SERVER = int(os.environ["ALIA_SERVER_PID"])
-failures = 0
-
-
-def ok(cond, what):
-    global failures
-    print(("ok - " if cond else "not ok - ") + what, flush=True)
-    if not cond:
-        failures += 1
-    return cond
-
-
-def psql(sql):
-    r = subprocess.run([ALIA, "psql", "-XqAt", "-c", sql],
-                       capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        raise RuntimeError("psql: " + r.stderr.strip())
-    return r.stdout.rstrip("\n")
-
-
-class Agent:
-    """One browser: a cookie jar of one cookie."""
-
-    def __init__(self):
-        self.cookie = None
-
-    def request(self, method, path, body=None):
-        s = socket.create_connection((HOST, PORT), timeout=30)
-        head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\n"
-        head += "Connection: close\r\n"
-        if self.cookie:
-            head += f"Cookie: {self.cookie}\r\n"
-        data = body.encode() if body else b""
-        head += f"Content-Length: {len(data)}\r\n\r\n"
-        s.sendall(head.encode() + data)
-        buf = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            buf += d
-        s.close()
-        head, _, body = buf.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        status = int(lines[0].split()[1])
-        for l in lines[1:]:
-            if l.lower().startswith("set-cookie:"):
-                self.cookie = l.split(":", 1)[1].strip().split(";")[0]
-        return status, body
-
-    def create(self):
-        st, body = self.request("POST", "/api/sessions")
-        if st != 201:
-            raise RuntimeError(f"POST /api/sessions: {st} {body!r}")
-        return json.loads(body)["id"]
-
-
-class WS:
-    """A terminal websocket: masked frames out, whole messages in."""
-
-    def __init__(self, agent, sid):
-        self.s = socket.create_connection((HOST, PORT), timeout=30)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.s.sendall((f"GET /ws/sessions/{sid} HTTP/1.1\r\n"
-                        f"Host: {HOST}:{PORT}\r\nUpgrade: websocket\r\n"
-                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                        f"Sec-WebSocket-Version: 13\r\nCookie: {agent.cookie}"
-                        "\r\n\r\n").encode())
-        self.buf = b""
-        while b"\r\n\r\n" not in self.buf:
-            d = self.s.recv(4096)
-            if not d:
-                raise RuntimeError("upgrade: connection closed")
-            self.buf += d
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError("upgrade: " + head.decode().split("\r\n")[0])
-        self.closed = False
-
-    def send(self, op, data):
-        mask = os.urandom(4)
-        n = len(data)
-        if n < 126:
-            hdr = bytes([0x80 | op, 0x80 | n])
-        elif n < 65536:
-            hdr = bytes([0x80 | op, 0xfe]) + struct.pack(">H", n)
-        else:
-            hdr = bytes([0x80 | op, 0xff]) + struct.pack(">Q", n)
-        body = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-        self.s.sendall(hdr + mask + body)
-
-    def type(self, text):
-        self.send(2, text.encode())
-
-    def recv(self, timeout):
-        """One message (op, data), or None on timeout or close."""
-        end = time.time() + timeout
-        while True:
-            if len(self.buf) >= 2:
-                op, n, off = self.buf[0] & 15, self.buf[1] & 127, 2
-                if n == 126:
-                    n, off = struct.unpack(">H", self.buf[2:4])[0], 4
-                elif n == 127:
-                    n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
-                if len(self.buf) >= off + n:
-                    data = self.buf[off:off + n]
-                    self.buf = self.buf[off + n:]
-                    if op == 8:
-                        self.closed = True
-                    return op, data
-            left = end - time.time()
-            if left <= 0 or self.closed:
-                return None
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(1 << 20)
-            except (socket.timeout, ConnectionError):
-                return None
-            if not d:
-                self.closed = True
-                return None
-            self.buf += d
-
-    def read_until(self, pattern, timeout):
-        """Output until pattern (bytes regex) matches; the output so far."""
-        out = b""
-        end = time.time() + timeout
-        while time.time() < end:
-            m = self.recv(end - time.time())
-            if m is None:
-                if self.closed:
-                    break
-                continue
-            if m[0] == 2:
-                out += m[1]
-                if re.search(pattern, out):
-                    return out
-        return None
-
-    def close(self):
-        self.s.close()
+import aliatest
+from aliatest import ALIA, SERVER, WS, Agent, ok, psql
 
 
 def child_pids(title):
@@ -383,8 +240,8 @@ def main():
             part()
         except Exception as e:  # a broken step fails, the rest still runs
             ok(False, f"{part.__name__}: {type(e).__name__}: {e}")
-    print(f"# {failures} failure(s)")
-    sys.exit(1 if failures else 0)
+    print(f"# {aliatest.failures} failure(s)")
+    sys.exit(1 if aliatest.failures else 0)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,15 @@ check "an unknown session is 404" 404 "$code"
 code=$(req "$tmp/a" "/api/sessions/nonsense/recording")
 check "a malformed id is 404" 404 "$code"
 
+# The shell's first output may still be on its way: compare once the
+# recorded bytes have stopped changing.
+last=-1
+for _ in $(seq 1 50); do
+	now=$(q -c "SELECT alia.session_bytes('$id')")
+	[ "$now" = "$last" ] && break
+	last=$now
+	sleep 0.7
+done
 code=$(req "$tmp/a" /api/recordings)
 check "/api/recordings is 200" 200 "$code"
 check "it lists my session" "$id" "$(json '",".join(s["id"] for s in d)')"

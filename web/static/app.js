@@ -430,11 +430,59 @@
     attach(want.id, want.watch, null, false);
   }
 
-  for (const b of ui.newButtons) {
-    b.disabled = false;
-    b.addEventListener('click', () => { newSession(); });
+  // --- who is here: sign-in when the server has accounts ------------------------
+
+  const signin = document.querySelector('[data-signin]');
+  const whoBadge = document.querySelector('[data-who]');
+  const signout = document.querySelector('[data-action="signout"]');
+
+  function signedIn(me) {
+    signin.hidden = true;
+    for (const b of ui.newButtons) b.disabled = false;
+    if (me.auth === 'password') {
+      whoBadge.textContent = `${me.user} · ${me.role}`;
+      whoBadge.hidden = false;
+      signout.hidden = false;
+    }
+    route();
   }
+
+  function needSignIn() {
+    for (const b of ui.newButtons) b.disabled = true;
+    whoBadge.hidden = true;
+    signout.hidden = true;
+    signin.hidden = false;
+    signin.querySelector('input[name="username"]').focus();
+  }
+
+  signin.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(signin);
+    const err = signin.querySelector('[data-signin-error]');
+    err.textContent = '';
+    const r = await api('POST', '/api/login',
+      { username: f.get('username'), password: f.get('password') });
+    signin.querySelector('input[name="password"]').value = '';
+    if (!r.ok) {
+      err.textContent = (r.data && r.data.error) || `sign-in failed (${r.status})`;
+      return;
+    }
+    const me = await api('GET', '/api/me');
+    if (me.ok) signedIn(me.data); else needSignIn();
+  });
+
+  signout.addEventListener('click', async () => {
+    await api('POST', '/api/logout');
+    stopSession();
+    history.replaceState(null, '', location.pathname);
+    showLanding();
+    needSignIn();
+  });
+
+  for (const b of ui.newButtons) b.addEventListener('click', () => { newSession(); });
   window.addEventListener('popstate', route);
   window.addEventListener('hashchange', route);
-  route();
+  api('GET', '/api/me').then((me) => {
+    if (me.status === 401) needSignIn(); else signedIn(me.data || {});
+  }, () => signedIn({}));
 })();

@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * front's accounts (auth = password): who a request comes from, sign-in,
+ * sign-out, and who may see whose sessions.
+ *
+ * A caller proves who they are with a token: the alia_token cookie that
+ * POST /api/login sets, or an API token in "Authorization: Bearer".
+ * Tokens are 256 random bits; the database holds only their SHA-256
+ * (common/token.c). Looking one up takes a query, so a request whose
+ * token is not in the cache is held (front_http_hold) and dispatched
+ * again when the answer is in; answers, good or bad, are cached for
+ * AUTH_CACHE_SEC, so a revoked token or a changed group is seen within
+ * that time. An identity carries the user's role and, for an instructor,
+ * the members of their groups: the sessions they may watch.
+ *
+ * Sign-in checks the password against its crypto_pwhash string in front's
+ * own loop (tens of milliseconds each; failures are rate-limited to
+ * AUTH_FAILS per AUTH_FAIL_SEC per user name, AUTH_FAILS_ADDR per client
+ * address). A
+ * name that does not exist is checked against a dummy hash, so the time
+ * taken does not tell whether it does. Passwords go nowhere: not to the
+ * database, not to the log.
+ */
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/token.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define AUTH_COOKIE       "alia_token"
+#define AUTH_CACHE_SEC    30
+#define AUTH_CACHE_MAX    4096
+#define AUTH_LOGIN_SEC    (12 * 3600) /* a sign-in lasts */
+#define AUTH_FAILS        5
+#define AUTH_FAILS_ADDR   50 /* per client address: a class shares one */
+#define AUTH_FAIL_SEC     300
+#define AUTH_FAIL_SLOTS   1024
+#define AUTH_PASSWORD_MAX 1024
+
+struct auth_entry {
+	TAILQ_ENTRY(auth_entry) entry;
+	unsigned char hash[TOKEN_BYTES];
+	time_t until;
+	int valid; /* 0: no such token (cached too) */
+	struct ident id;
+};
+TAILQ_HEAD(auth_entries, auth_entry);
+
+/* A token being looked up, and the requests held for it. */
+struct auth_lookup {
+	unsigned char hash[TOKEN_BYTES];
+	uint64_t held; /* the request waiting for it */
+};
+
+struct auth_fail {
+	char key[80];
+	time_t first;
+	int n;
+};
+
+struct auth_login {
+	uint64_t req;
+	char user[OWNER_LEN];
+	char peer[64];
+	char *password;
+	char token[TOKEN_HEX + 1];
+	char role[16];
+	int found;
+};
+
+static struct {
+	const struct config *conf;
+	struct auth_entries cache;
+	size_t ncache;
+	struct auth_fail fails[AUTH_FAIL_SLOTS];
+	char dummy[crypto_pwhash_STRBYTES];
+} fa_;
+
+void
+front_auth_init(const struct config *conf)
+{
+	unsigned char pw[16];
+
+	fa_.conf = conf;
+	TAILQ_INIT(&fa_.cache);
+	if (sodium_init() < 0)
+		fatalx("sodium_init");
+	if (conf->auth != CONFIG_AUTH_PASSWORD)
+		return;
+	randombytes_buf(pw, sizeof(pw));
+	if (crypto_pwhash_str(fa_.dummy, (const char *)pw, sizeof(pw),
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+		fatalx("crypto_pwhash_str: out of memory");
+}
+
+static void
+auth_entry_free(struct auth_entry *e)
+{
+	TAILQ_REMOVE(&fa_.cache, e, entry);
+	fa_.ncache--;
+	free(e->id.sees);
+	free(e);
+}
+
+void
+front_auth_free(void)
+{
+	struct auth_entry *e;
+
+	while ((e = TAILQ_FIRST(&fa_.cache)) != NULL)
+		auth_entry_free(e);
+}
+
+static struct auth_entry *
+auth_cached(const unsigned char *hash)
+{
+	struct auth_entry *e, *next;
+	time_t now = time(NULL);
+
+	for (e = TAILQ_FIRST(&fa_.cache); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		if (e->until < now) {
+			auth_entry_free(e);
+			continue;
+		}
+		if (memcmp(e->hash, hash, TOKEN_BYTES) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static void
+auth_forget(const unsigned char *hash)
+{
+	struct auth_entry *e;
+
+	if ((e = auth_cached(hash)) != NULL)
+		auth_entry_free(e);
+}
+
+int
+front_auth_role(const char *s)
+{
+	if (strcmp(s, "admin") == 0)
+		return ROLE_ADMIN;
+	if (strcmp(s, "instructor") == 0)
+		return ROLE_INSTRUCTOR;
+	return ROLE_LEARNER;
+}
+
+const char *
+front_auth_role_name(int role)
+{
+	switch (role) {
+	case ROLE_ADMIN:
+		return "admin";
+	case ROLE_INSTRUCTOR:
+		return "instructor";
+	case ROLE_LEARNER:
+		return "learner";
+	}
+	return "anonymous";
+}
+
+int
+front_auth_may_see(const struct ident *id, const char *owner)
+{
+	char key[OWNER_LEN + 3];
+
+	if (strcmp(id->name, owner) == 0 || id->role == ROLE_ADMIN)
+		return 1;
+	if (id->role != ROLE_INSTRUCTOR || id->sees == NULL)
+		return 0;
+	snprintf(key, sizeof(key), " %s ", owner);
+	return strstr(id->sees, key) != NULL;
+}
+
+void
+front_auth_copy(struct ident *to, const struct ident *from)
+{
+	*to = *from;
+	to->sees = from->sees != NULL ? xstrdup(from->sees) : NULL;
+}
+
+/* The token a request carries (cookie or bearer), hashed; -1: none. */
+static int
+auth_token(const struct http_request *req, unsigned char *hash)
+{
+	const char *v, *p;
+	size_t n, klen = strlen(AUTH_COOKIE);
+
+	if ((v = http_header_get(req, "Authorization")) != NULL) {
+		if (strncasecmp(v, "Bearer ", 7) != 0)
+			return -1;
+		for (p = v + 7; *p == ' '; p++)
+			;
+		return token_hash(p, strcspn(p, " \t"), hash);
+	}
+	if ((v = http_header_get(req, "Cookie")) == NULL)
+		return -1;
+	for (p = v; p != NULL && *p != '\0'; p = strchr(p, ';')) {
+		p += strspn(p, " \t;");
+		if (strncmp(p, AUTH_COOKIE, klen) == 0 && p[klen] == '=') {
+			p += klen + 1;
+			n = strcspn(p, "; \t");
+			return token_hash(p, n, hash);
+		}
+	}
+	return -1;
+}
+
+static void
+auth_lookup_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct auth_lookup *l = arg;
+	struct auth_entry *e;
+	struct conn *c;
+
+	switch (ev) {
+	case FRONT_DB_ROW:
+		if ((e = auth_cached(l->hash)) == NULL) {
+			e = xcalloc(1, sizeof(*e));
+			memcpy(e->hash, l->hash, TOKEN_BYTES);
+			TAILQ_INSERT_TAIL(&fa_.cache, e, entry);
+			fa_.ncache++;
+		}
+		e->valid = 1;
+		e->until = time(NULL) + AUTH_CACHE_SEC;
+		snprintf(e->id.name, sizeof(e->id.name), "%s",
+		    PQgetvalue(res, 0, 0));
+		e->id.role = front_auth_role(PQgetvalue(res, 0, 1));
+		free(e->id.sees);
+		xasprintf(&e->id.sees, " %s ", PQgetvalue(res, 0, 2));
+		return;
+	case FRONT_DB_ERROR:
+		if ((c = front_http_parked(l->held)) != NULL)
+			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		free(l);
+		return;
+	case FRONT_DB_DONE:
+		break;
+	}
+	if (auth_cached(l->hash) == NULL) {
+		/* No such token: remembered, so the re-run answers 401. */
+		e = xcalloc(1, sizeof(*e));
+		memcpy(e->hash, l->hash, TOKEN_BYTES);
+		e->until = time(NULL) + AUTH_CACHE_SEC;
+		TAILQ_INSERT_TAIL(&fa_.cache, e, entry);
+		fa_.ncache++;
+	}
+	while (fa_.ncache > AUTH_CACHE_MAX)
+		auth_entry_free(TAILQ_FIRST(&fa_.cache));
+	front_http_redispatch(l->held);
+	free(l);
+}
+
+int
+front_auth_ident(
+    struct conn *c, const struct http_request *req, const struct ident **id)
+{
+	unsigned char hash[TOKEN_BYTES];
+	char bytea[2 * TOKEN_BYTES + 3];
+	const char *params[1] = {bytea};
+	struct auth_lookup *l;
+	struct auth_entry *e;
+
+	if (auth_token(req, hash) == -1) {
+		front_api_error(c, 401, "sign in first",
+		    "WWW-Authenticate: Bearer realm=\"alia\"\r\n");
+		return -1;
+	}
+	if ((e = auth_cached(hash)) != NULL) {
+		if (!e->valid) {
+			front_api_error(c, 401,
+			    "your sign-in is not valid (expired or signed "
+			    "out): sign in again",
+			    "WWW-Authenticate: Bearer realm=\"alia\"\r\n");
+			return -1;
+		}
+		*id = &e->id;
+		return 1;
+	}
+	l = xcalloc(1, sizeof(*l));
+	memcpy(l->hash, hash, TOKEN_BYTES);
+	l->held = front_http_hold(c);
+	token_bytea(hash, bytea);
+	front_db_query(
+	    "SELECT u.name, u.role, coalesce((SELECT string_agg(DISTINCT "
+	    "b.user_name, ' ') FROM alia.group_members a JOIN "
+	    "alia.group_members b ON b.group_name = a.group_name WHERE "
+	    "a.user_name = u.name), '') FROM alia.tokens t JOIN alia.users u "
+	    "ON u.name = t.user_name WHERE t.hash = $1::bytea AND "
+	    "t.expires_at > now() AND NOT u.disabled",
+	    1, params, auth_lookup_cb, l);
+	return 0;
+}
+
+/* The failure slot of key; NULL when none is kept. create: make one. */
+static struct auth_fail *
+auth_fail_slot(const char *key, int create)
+{
+	struct auth_fail *f, *oldest = &fa_.fails[0];
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0; i < AUTH_FAIL_SLOTS; i++) {
+		f = &fa_.fails[i];
+		if (f->n > 0 && now - f->first >= AUTH_FAIL_SEC)
+			f->n = 0;
+		if (f->n > 0 && strcmp(f->key, key) == 0)
+			return f;
+		if (f->n == 0 || f->first < oldest->first)
+			oldest = f;
+	}
+	if (!create)
+		return NULL;
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->key, sizeof(oldest->key), "%s", key);
+	oldest->first = now;
+	return oldest;
+}
+
+/* Seconds until key may try again after max failures, or 0. */
+static int
+auth_limited(const char *key, int max)
+{
+	struct auth_fail *f = auth_fail_slot(key, 0);
+
+	if (f == NULL || f->n < max)
+		return 0;
+	return (int)(f->first + AUTH_FAIL_SEC - time(NULL)) + 1;
+}
+
+static void
+auth_failed(const char *key)
+{
+	auth_fail_slot(key, 1)->n++;
+}
+
+static void
+auth_login_free(struct auth_login *l)
+{
+	if (l->password != NULL) {
+		sodium_memzero(l->password, strlen(l->password));
+		free(l->password);
+	}
+	free(l);
+}
+
+static void
+auth_audit_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	if (ev == FRONT_DB_ERROR)
+		log_warnx("audit: %s", err);
+}
+
+void
+front_auth_audit(const char *actor, const char *action, const char *session,
+    const char *detail)
+{
+	const char *params[4] = {actor, action, session, detail};
+
+	front_db_query("INSERT INTO alia.audit (actor, action, session_id, "
+	               "detail) VALUES ($1, $2, $3::uuid, $4)",
+	    4, params, auth_audit_cb, NULL);
+}
+
+static void
+auth_login_done(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct auth_login *l = arg;
+	yajl_gen g;
+	char *cookie;
+	struct conn *c;
+
+	if (ev == FRONT_DB_ROW)
+		return;
+	if ((c = front_http_parked(l->req)) == NULL) {
+		auth_login_free(l);
+		return;
+	}
+	if (ev == FRONT_DB_ERROR) {
+		front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		auth_login_free(l);
+		return;
+	}
+	front_auth_audit(l->user, "login", NULL, l->peer);
+	xasprintf(&cookie,
+	    "Set-Cookie: " AUTH_COOKIE "=%s; Path=/; HttpOnly; "
+	    "SameSite=Strict; Max-Age=%d\r\nCache-Control: no-store\r\n",
+	    l->token, AUTH_LOGIN_SEC);
+	g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	yajl_gen_string(g, (const unsigned char *)"user", 4);
+	yajl_gen_string(g, (const unsigned char *)l->user, strlen(l->user));
+	yajl_gen_string(g, (const unsigned char *)"role", 4);
+	yajl_gen_string(g, (const unsigned char *)l->role, strlen(l->role));
+	yajl_gen_map_close(g);
+	front_api_json(c, 200, g, cookie);
+	yajl_gen_free(g);
+	sodium_memzero(l->token, sizeof(l->token));
+	free(cookie);
+	auth_login_free(l);
+}
+
+static void
+auth_login_user(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct auth_login *l = arg;
+	unsigned char hash[TOKEN_BYTES];
+	char bytea[2 * TOKEN_BYTES + 3], key[128], secs[16];
+	const char *params[3] = {bytea, l->user, secs};
+	const char *stored;
+	struct conn *c;
+	int ok;
+
+	switch (ev) {
+	case FRONT_DB_ROW:
+		l->found = 1;
+		snprintf(l->role, sizeof(l->role), "%s", PQgetvalue(res, 0, 1));
+		stored =
+		    PQgetisnull(res, 0, 0) ? fa_.dummy : PQgetvalue(res, 0, 0);
+		ok = crypto_pwhash_str_verify(
+		         stored, l->password, strlen(l->password)) == 0;
+		l->found = ok && !PQgetisnull(res, 0, 0);
+		return;
+	case FRONT_DB_ERROR:
+		if ((c = front_http_parked(l->req)) != NULL)
+			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		auth_login_free(l);
+		return;
+	case FRONT_DB_DONE:
+		break;
+	}
+	if ((c = front_http_parked(l->req)) == NULL) {
+		auth_login_free(l);
+		return;
+	}
+	if (!l->found) {
+		/* no such user: the same cost, the same answer */
+		if (l->role[0] == '\0' &&
+		    crypto_pwhash_str_verify(
+		        fa_.dummy, l->password, strlen(l->password)) == 0)
+			log_warnx("%s: the dummy password matched", __func__);
+		snprintf(key, sizeof(key), "u:%s", l->user);
+		auth_failed(key);
+		snprintf(key, sizeof(key), "a:%s", l->peer);
+		auth_failed(key);
+		log_info("sign-in of %s from %s refused", l->user, l->peer);
+		front_auth_audit(l->user, "login refused", NULL, l->peer);
+		front_api_error(c, 401, "wrong user name or password", NULL);
+		auth_login_free(l);
+		return;
+	}
+	snprintf(key, sizeof(key), "u:%s", l->user);
+	if (auth_fail_slot(key, 0) != NULL)
+		auth_fail_slot(key, 0)->n = 0;
+	if (token_new(l->token) == -1)
+		fatalx("%s: no random bytes", __func__);
+	(void)token_hash(l->token, TOKEN_HEX, hash);
+	token_bytea(hash, bytea);
+	snprintf(secs, sizeof(secs), "%d", AUTH_LOGIN_SEC);
+	sodium_memzero(l->password, strlen(l->password));
+	log_info("%s signed in from %s", l->user, l->peer);
+	front_db_query("INSERT INTO alia.tokens (hash, user_name, kind, "
+	               "expires_at) VALUES ($1::bytea, $2, 'login', now() + "
+	               "make_interval(secs => $3::int))",
+	    3, params, auth_login_done, l);
+}
+
+/* The client address of c: its peer without the port. */
+static void
+auth_peer(struct conn *c, char *out, size_t len)
+{
+	const char *p = front_http_peer(c), *colon = strrchr(p, ':');
+
+	snprintf(
+	    out, len, "%.*s", colon != NULL ? (int)(colon - p) : (int)len, p);
+}
+
+void
+front_auth_login(struct conn *c, const struct http_request *req)
+{
+	const char *up[] = {"username", NULL}, *pp[] = {"password", NULL};
+	const char *params[1];
+	struct auth_login *l;
+	char err[128], key[128], retry[48];
+	yajl_val tree, u, p;
+	char *user, *pw;
+	int wait;
+
+	if (strcmp(req->method, "POST") != 0) {
+		front_api_error(c, 405, "use POST here", "Allow: POST\r\n");
+		return;
+	}
+	if (fa_.conf->auth != CONFIG_AUTH_PASSWORD) {
+		front_api_error(c, 404,
+		    "this server has no accounts (auth = none): no sign-in "
+		    "needed",
+		    NULL);
+		return;
+	}
+	if (!front_api_origin_ok(req)) {
+		front_api_error(c, 403, "cross-origin request refused", NULL);
+		return;
+	}
+	tree = req->bodylen > 0 ? yajl_tree_parse(req->body, err, sizeof(err))
+	                        : NULL;
+	u = tree != NULL ? yajl_tree_get(tree, up, yajl_t_string) : NULL;
+	p = tree != NULL ? yajl_tree_get(tree, pp, yajl_t_string) : NULL;
+	user = u != NULL ? u->u.string : NULL;
+	pw = p != NULL ? p->u.string : NULL;
+	if (user == NULL || pw == NULL || user[0] == '\0' ||
+	    strlen(user) >= OWNER_LEN || strlen(pw) > AUTH_PASSWORD_MAX) {
+		if (tree != NULL)
+			yajl_tree_free(tree);
+		front_api_error(c, 400,
+		    "the body must be {\"username\": U, \"password\": P}",
+		    NULL);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	snprintf(l->user, sizeof(l->user), "%s", user);
+	l->password = xstrdup(pw);
+	sodium_memzero(pw, strlen(pw)); /* the tree's copy */
+	yajl_tree_free(tree);
+	auth_peer(c, l->peer, sizeof(l->peer));
+	snprintf(key, sizeof(key), "u:%s", l->user);
+	if ((wait = auth_limited(key, AUTH_FAILS)) == 0) {
+		snprintf(key, sizeof(key), "a:%s", l->peer);
+		wait = auth_limited(key, AUTH_FAILS_ADDR);
+	}
+	if (wait > 0) {
+		log_info("sign-in of %s from %s: too many failures", l->user,
+		    l->peer);
+		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", wait);
+		front_api_error(c, 429,
+		    "too many failed sign-ins: wait and try again", retry);
+		auth_login_free(l);
+		return;
+	}
+	l->req = front_http_park(c);
+	params[0] = l->user;
+	front_db_query("SELECT pwhash, role FROM alia.users WHERE name = $1 "
+	               "AND NOT disabled",
+	    1, params, auth_login_user, l);
+}
+
+static void
+auth_logout_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	uint64_t *req = arg;
+	struct conn *c;
+
+	if (ev == FRONT_DB_ROW)
+		return;
+	if ((c = front_http_parked(*req)) != NULL) {
+		if (ev == FRONT_DB_ERROR)
+			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		else
+			front_http_respond(c, 204, "application/json", "", 0,
+			    "Set-Cookie: " AUTH_COOKIE "=; Path=/; HttpOnly; "
+			    "SameSite=Strict; Max-Age=0\r\n");
+	}
+	free(req);
+}
+
+void
+front_auth_logout(struct conn *c, const struct http_request *req)
+{
+	unsigned char hash[TOKEN_BYTES];
+	char bytea[2 * TOKEN_BYTES + 3];
+	const char *params[1] = {bytea};
+	uint64_t *id;
+
+	if (strcmp(req->method, "POST") != 0) {
+		front_api_error(c, 405, "use POST here", "Allow: POST\r\n");
+		return;
+	}
+	if (!front_api_origin_ok(req)) {
+		front_api_error(c, 403, "cross-origin request refused", NULL);
+		return;
+	}
+	if (fa_.conf->auth != CONFIG_AUTH_PASSWORD ||
+	    auth_token(req, hash) == -1) {
+		front_http_respond(c, 204, "application/json", "", 0, NULL);
+		return;
+	}
+	auth_forget(hash);
+	token_bytea(hash, bytea);
+	id = xmalloc(sizeof(*id));
+	*id = front_http_park(c);
+	front_db_query("DELETE FROM alia.tokens WHERE hash = $1::bytea "
+	               "AND kind = 'login'",
+	    1, params, auth_logout_cb, id);
+}

@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""Accounts and the permission matrix: run under with-server.sh with
+ALIA_AUTH=password.
+
+Six callers: learner A (group g1), learner B (group g2), instructor I1
+(g1), instructor I2 (g2), an admin, and anonymous. Over every API route
+and both websocket modes, each allowed cell works and each denied cell
+gets 401 or 403 with no session data in the answer. Also: sign-in and
+sign-out, API (bearer) tokens, the failed sign-in rate limit, cross-origin
+refusals, and that no password reaches the database or the log.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import aliatest
+from aliatest import ALIA, WS, Agent, UpgradeRefused, ok, psql
+
+PASSWORDS = {
+    "alice": "alice-Secret-7f3a9",
+    "bob": "bob-Secret-1c9e2",
+    "irene": "irene-Secret-55d0b",
+    "ivan": "ivan-Secret-a8e41",
+    "root": "root-Secret-3b7c6",
+    "victim": "victim-Secret-d2e90",
+}
+USERS = [("alice", "learner", "g1"), ("bob", "learner", "g2"),
+         ("irene", "instructor", "g1"), ("ivan", "instructor", "g2"),
+         ("root", "admin", None), ("victim", "learner", None)]
+
+
+def cli(*args, stdin=None):
+    r = subprocess.run([ALIA, *args], input=stdin, capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"alia {' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def login(name, password=None, origin=None):
+    a = Agent()
+    body = json.dumps({"username": name,
+                       "password": password or PASSWORDS[name]})
+    st, resp = a.request("POST", "/api/login", body,
+                         {"Origin": origin} if origin else None)
+    return a, st, resp
+
+
+def no_data(body, *secrets):
+    """A denied answer: an error object naming none of the secrets."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return False
+    return (isinstance(obj, dict) and set(obj) == {"error"}
+            and not any(s in body.decode(errors="replace") for s in secrets))
+
+
+def ws_status(agent, sid, mode, origin=None):
+    try:
+        w = WS(agent, sid, mode, origin)
+    except UpgradeRefused as e:
+        return e.status, e.body
+    hello = w.recv(5)
+    w.close()
+    return 101, hello[1] if hello else b""
+
+
+def setup():
+    print("# accounts from the command line")
+    cli("group", "add", "g1")
+    cli("group", "add", "g2")
+    for name, role, group in USERS:
+        args = ["user", "add", name, "--role", role]
+        if group:
+            args += ["--group", group]
+        cli(*args, stdin=PASSWORDS[name] + "\n")
+    rows = psql("select count(*) from alia.users where pwhash like "
+                "'$argon2id$%'")
+    ok(rows == str(len(USERS)), f"{rows} users with argon2id hashes")
+
+
+def matrix():
+    print("# the permission matrix")
+    agents = {}
+    for name in ("alice", "bob", "irene", "ivan", "root"):
+        a, st, body = login(name)
+        ok(st == 200 and json.loads(body).get("user") == name,
+           f"{name} signs in ({st})")
+        agents[name] = a
+    anon = Agent()
+    agents["anon"] = anon
+
+    for name, a in agents.items():
+        st, body = a.request("GET", "/api/me")
+        if name == "anon":
+            ok(st == 401, f"anonymous GET /api/me -> {st}")
+        else:
+            me = json.loads(body) if st == 200 else {}
+            ok(st == 200 and me.get("user") == name,
+               f"{name} GET /api/me -> {st} {me.get('role')}")
+
+    st, body = anon.request("POST", "/api/sessions")
+    ok(st == 401 and no_data(body), f"anonymous POST /api/sessions -> {st}")
+    sa = agents["alice"].create()
+    sb = agents["bob"].create()
+    ok(True, f"alice has {sa}, bob has {sb}")
+    secrets = (sa, sb)
+
+    # who may see alice's session: herself, irene (g1) and root
+    sees_a = {"alice": True, "bob": False, "irene": True, "ivan": False,
+              "root": True, "anon": False}
+    sees_b = {"alice": False, "bob": True, "irene": False, "ivan": True,
+              "root": True, "anon": False}
+    for name, a in agents.items():
+        denied = 401 if name == "anon" else 403
+        st, body = a.request("GET", f"/api/sessions/{sa}")
+        if sees_a[name]:
+            ok(st == 200 and json.loads(body)["owner"] == "alice",
+               f"{name} GET /api/sessions/A -> {st}")
+        else:
+            ok(st == denied and no_data(body, *secrets),
+               f"{name} GET /api/sessions/A -> {st}, no data")
+
+        st, body = a.request("GET", "/api/sessions")
+        if name == "anon":
+            ok(st == 401 and no_data(body, *secrets),
+               f"anonymous GET /api/sessions -> {st}")
+        else:
+            ids = {s["id"] for s in json.loads(body)}
+            want = {x for x, see in ((sa, sees_a[name]), (sb, sees_b[name]))
+                    if see}
+            ok(st == 200 and ids & {sa, sb} == want,
+               f"{name} GET /api/sessions lists {len(ids & want)} of "
+               f"{len(want)} visible, no other")
+
+        st, body = a.request("GET", f"/api/sessions/{sa}/recording")
+        if sees_a[name]:
+            ok(st == 200 and b'"version"' in body[:40],
+               f"{name} GET /api/sessions/A/recording -> {st}")
+        else:
+            ok(st == denied and no_data(body, *secrets),
+               f"{name} GET /api/sessions/A/recording -> {st}, no data")
+
+        st, body = a.request("GET", "/api/recordings")
+        if name == "anon":
+            ok(st == 401 and no_data(body, *secrets),
+               f"anonymous GET /api/recordings -> {st}")
+        else:
+            ids = {r["id"] for r in json.loads(body)}
+            want = {x for x, see in ((sa, sees_a[name]), (sb, sees_b[name]))
+                    if see}
+            ok(st == 200 and ids & {sa, sb} == want,
+               f"{name} GET /api/recordings: the visible ones only")
+
+        # watching reaches as far as seeing; control is the owner's
+        st, body = ws_status(a, sa, "watch")
+        want = 101 if sees_a[name] else denied
+        ok(st == want, f"{name} watch A -> {st} (want {want})")
+        if st != 101:
+            ok(no_data(body, *secrets), f"{name} watch A: no data")
+        st, body = ws_status(a, sa, "control")
+        want = 101 if name == "alice" else denied
+        ok(st == want, f"{name} control A -> {st} (want {want})")
+
+        st, body = a.request("GET", "/metrics")
+        want = 200 if name == "root" else denied
+        ok(st == want, f"{name} GET /metrics -> {st} (want {want})")
+
+    for name in ("bob", "irene", "ivan", "anon"):
+        denied = 401 if name == "anon" else 403
+        st, body = agents[name].request("DELETE", f"/api/sessions/{sa}")
+        ok(st == denied and no_data(body, *secrets),
+           f"{name} DELETE A -> {st}")
+    st, _ = agents["root"].request("DELETE", f"/api/sessions/{sb}")
+    ok(st == 204, f"root DELETE B -> {st}")
+    st, _ = agents["alice"].request("DELETE", f"/api/sessions/{sa}")
+    ok(st == 204, f"alice DELETE A -> {st}")
+
+    # sign-out ends the cookie's use
+    a = agents["bob"]
+    old = a.cookie
+    st, _ = a.request("POST", "/api/logout")
+    ok(st == 204, f"bob POST /api/logout -> {st}")
+    a.cookie = old
+    st, body = a.request("GET", "/api/me")
+    ok(st == 401 and no_data(body), f"bob's old cookie after logout -> {st}")
+
+
+def tokens():
+    print("# API tokens")
+    tok = cli("user", "token", "alice").strip()
+    ok(len(tok) == 64, "alia user token prints a token")
+    a = Agent()
+    st, body = a.request("GET", "/api/me",
+                         headers={"Authorization": f"Bearer {tok}"})
+    ok(st == 200 and json.loads(body)["user"] == "alice",
+       f"Authorization: Bearer -> {st}")
+    st, body = a.request("GET", "/api/me",
+                         headers={"Authorization": "Bearer " + "0" * 64})
+    ok(st == 401 and no_data(body), f"an unknown bearer token -> {st}")
+    st, body = a.request("GET", "/api/me",
+                         headers={"Authorization": "Bearer nonsense"})
+    ok(st == 401, f"a malformed bearer token -> {st}")
+
+
+def refusals():
+    print("# cross-origin requests and the sign-in rate limit")
+    a, st, body = login("alice", origin="http://evil.example")
+    ok(st == 403 and b"Set-Cookie" not in body,
+       f"sign-in from another origin -> {st}")
+    a, st, _ = login("alice")
+    sid = a.create()
+    st, _ = ws_status(a, sid, "control", origin="http://evil.example")
+    ok(st == 403, f"cross-origin websocket upgrade -> {st}")
+    st, _ = a.request("DELETE", f"/api/sessions/{sid}",
+                      headers={"Origin": "http://evil.example"})
+    ok(st == 403, f"cross-origin DELETE -> {st}")
+    a.request("DELETE", f"/api/sessions/{sid}")
+
+    codes = [login("victim", "wrong-" + str(i))[1] for i in range(5)]
+    ok(codes == [401] * 5, f"5 wrong passwords -> {codes}")
+    _, st, _ = login("victim", "wrong-again")
+    ok(st == 429, f"the 6th attempt -> {st}")
+    _, st, _ = login("victim")
+    ok(st == 429, f"even the right password, while limited -> {st}")
+    _, st, _ = login("nobody-here", "x")
+    ok(st == 401, f"an unknown user -> {st}, as a wrong password")
+    _, st, _ = login("alice")
+    ok(st == 200, f"another user is not limited -> {st}")
+
+
+def no_passwords():
+    print("# no password in the database or the log")
+    dump = psql("select string_agg(t::text, E'\\n') from (select u::text "
+                "from alia.users u union all select a::text from "
+                "alia.audit a union all select k::text from alia.tokens k "
+                "union all select s::text from alia.sessions s) t(t)")
+    log = open(os.environ["ALIA_SERVER_LOG"], errors="replace").read()
+    for name, pw in PASSWORDS.items():
+        ok(pw not in dump, f"{name}'s password is not in the database")
+        ok(pw not in log, f"{name}'s password is not in the log")
+    audit = psql("select count(*) from alia.audit where action = 'login'")
+    ok(int(audit) >= 5, f"{audit} sign-ins in alia.audit")
+
+
+def main():
+    for part in (setup, matrix, tokens, refusals, no_passwords):
+        try:
+            part()
+        except Exception as e:  # a broken step fails, the rest still runs
+            ok(False, f"{part.__name__}: {type(e).__name__}: {e}")
+    print(f"# {aliatest.failures} failure(s)")
+    sys.exit(1 if aliatest.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
