@@ -64,6 +64,7 @@ static const struct config_key config_keys[] = {
     NUM("reconnect_grace", KIND_DURATION, reconnect_grace, 0, 86400),
     NUM("max_sessions_per_user", KIND_COUNT, max_sessions_per_user, 1, 100000),
     NUM("max_body", KIND_SIZE, max_body, 1024, 64 * 1024 * 1024),
+    TEXT("control_consent", control_consent),
     NUM("record", KIND_COUNT, record, 0, 1),
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
 };
@@ -97,6 +98,7 @@ config_defaults(struct config *c)
 	c->reconnect_grace = 5 * 60;
 	c->max_sessions_per_user = 4;
 	c->max_body = 1024 * 1024;
+	snprintf(c->control_consent, sizeof(c->control_consent), "required");
 	c->record = 1;
 	c->record_input = 1;
 }
@@ -407,6 +409,11 @@ config_finish(struct config *c, char *err, size_t errlen)
 		    "auth = none is allowed only on a loopback listen address "
 		    "(listen = %s): set auth = password",
 		    c->listen);
+	if (strcmp(c->control_consent, "required") != 0 &&
+	    strcmp(c->control_consent, "notify") != 0)
+		return config_err(err, errlen,
+		    "control_consent must be required or notify, not \"%s\"",
+		    c->control_consent);
 	return 0;
 }
 

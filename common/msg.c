@@ -62,6 +62,7 @@ static const struct msg_kind msg_kinds[] = {
     {MSG_WORKER_STATS, sizeof(struct msg_worker_stats), 0},
     {MSG_WORKER_BROKER, sizeof(struct msg_peer), 1},
     {MSG_WORKER_FD, sizeof(struct msg_worker_fd), 1},
+    {MSG_WORKER_AUDIT, sizeof(struct msg_audit), 0},
     {MSG_EVENT, MSG_VARIABLE, 0},
     {MSG_ACK, sizeof(struct msg_ack), 0},
     {MSG_BROKER_PEER, sizeof(struct msg_peer), 1},

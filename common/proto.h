@@ -45,6 +45,7 @@ enum msg_type {
 	MSG_WORKER_STATS = 355,   /* worker -> master: msg_worker_stats */
 	MSG_WORKER_BROKER = 356,  /* master -> worker: msg_peer + fd */
 	MSG_WORKER_FD = 357,      /* master -> worker: msg_worker_fd + fd */
+	MSG_WORKER_AUDIT = 358,   /* worker -> master: msg_audit */
 
 	/* output: 400, worker -> broker -> recorder and back */
 	MSG_EVENT = 400,  /* msg_event + its data (variable) */
@@ -184,6 +185,7 @@ struct msg_attach {
 	char owner[OWNER_LEN]; /* who attaches, as markers name them */
 	int32_t mode;          /* ATTACH_CONTROL or ATTACH_WATCH */
 	uint32_t flags;        /* REQ_ANY_OWNER: front authorized a non-owner */
+#define ATTACH_MAY_ASK 0x2     /* a watcher who may ask for control */
 };
 
 /*
@@ -210,6 +212,13 @@ struct msg_worker_fd {
 #define WORKER_FD_JOURNAL 1
 #define WORKER_FD_PIPE_R  2
 #define WORKER_FD_PIPE_W  3
+};
+
+/* Something to keep in alia.audit about the session. */
+struct msg_audit {
+	char actor[OWNER_LEN];
+	char action[32];
+	char detail[128];
 };
 
 struct msg_resize {

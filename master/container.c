@@ -626,6 +626,8 @@ session_worker_msg(
 	struct session *s = arg;
 	struct msg_worker_stats st;
 	struct msg_resize rz;
+	struct msg_audit au;
+	const char *p[4];
 	struct msg_end e;
 
 	switch (ev) {
@@ -646,6 +648,21 @@ session_worker_msg(
 				break;
 			e.reason[sizeof(e.reason) - 1] = '\0';
 			session_kill(s, e.reason);
+			return;
+		case MSG_WORKER_AUDIT:
+			if (msg_get(m, MSG_WORKER_AUDIT, &au, sizeof(au)) == -1)
+				break;
+			au.actor[sizeof(au.actor) - 1] = '\0';
+			au.action[sizeof(au.action) - 1] = '\0';
+			au.detail[sizeof(au.detail) - 1] = '\0';
+			p[0] = au.actor;
+			p[1] = au.action;
+			p[2] = s->id;
+			p[3] = au.detail;
+			session_db(
+			    "INSERT INTO alia.audit (actor, action, "
+			    "session_id, detail) VALUES ($1, $2, $3, $4)",
+			    4, p);
 			return;
 		case MSG_WORKER_STATS:
 			if (msg_get(m, MSG_WORKER_STATS, &st, sizeof(st)) == -1)

@@ -519,7 +519,7 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 	p->attach.mode = mode;
 	/* Watching reaches as far as the caller's role; control does not. */
 	if (mode == ATTACH_WATCH && who->role >= ROLE_INSTRUCTOR)
-		p->attach.flags = REQ_ANY_OWNER;
+		p->attach.flags = REQ_ANY_OWNER | ATTACH_MAY_ASK;
 	api_ask(MSG_SESSION_GET, p, p->attach.flags, id, 0, 0);
 }
 

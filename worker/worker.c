@@ -26,6 +26,19 @@
  * the durable path wins over latency. At the end the open events are
  * emitted and the worker waits, WORKER_ACK_SEC at most, for their acks.
  *
+ * Control with consent. The session's owner types through control-mode
+ * browsers. A watcher whose role allows it (front sets ATTACH_MAY_ASK)
+ * may send {"type":"control","action":"request"}: with control_consent
+ * = required, every control browser gets {"type":"control_request",
+ * "from":NAME} and one of them answers grant or deny; with notify the
+ * request is granted at once and the owner is told. While a watcher holds
+ * control (w.holder) its input goes to the shell and the owner's is
+ * refused with an error message; the holder or the owner sends "return"
+ * (or the holder leaves) and control is the owner's again. Everyone gets
+ * {"type":"control","holder":NAME|null}. Each request, grant, denial and
+ * return is a marker in the recording and a row in alia.audit (through
+ * master, MSG_WORKER_AUDIT).
+ *
  * Surviving a crash. Master keeps, for the session's whole life, the
  * attach stream, a pipe and the session's journal (journal.c), and hands
  * them to each worker. Output moves from the stream into the pipe and
@@ -114,6 +127,9 @@ static struct {
 
 	struct msg_worker_stats stats, sent;
 	uint64_t resyncs_closed; /* of browsers already gone */
+
+	struct ws *holder; /* a watcher holding control, or NULL: the owner */
+	struct ws *asker;  /* a watcher waiting for the owner's answer */
 
 	struct record *rec;     /* the session's event log */
 	struct event *ev_rec;   /* its next deadline */
@@ -300,7 +316,137 @@ worker_viewers(void)
 	struct ws *ws;
 
 	TAILQ_FOREACH (ws, &w.browsers, entry)
-		ws_viewers(ws, w.nbrowsers);
+		ws_viewers(ws, &w.browsers, w.nbrowsers);
+}
+
+/* A control event: a marker in the recording, a row in alia.audit. */
+static void
+worker_control_log(const char *actor, const char *action, const char *whom)
+{
+	struct msg_audit a;
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "control %s %s", action, whom);
+	if (w.rec != NULL)
+		record_marker(w.rec, clock_wall_us(), buf);
+	memset(&a, 0, sizeof(a));
+	snprintf(a.actor, sizeof(a.actor), "%s", actor);
+	snprintf(a.action, sizeof(a.action), "control %s", action);
+	snprintf(a.detail, sizeof(a.detail), "%s", whom);
+	if (msgchan_send(w.chan, MSG_WORKER_AUDIT, w.id, -1, &a, sizeof(a)) ==
+	    -1)
+		log_warnx("cannot send MSG_WORKER_AUDIT");
+	log_info("%s: %s", actor, buf);
+}
+
+/* Tells every browser who holds control now. */
+static void
+worker_control_tell(void)
+{
+	struct ws *ws;
+
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		ws_event(ws, "control", "holder",
+		    w.holder != NULL ? w.holder->who : NULL);
+	worker_viewers();
+}
+
+static void
+worker_control_grant(struct ws *to)
+{
+	w.asker = NULL;
+	w.holder = to;
+	ws_set_holder(to, 1);
+	worker_control_tell();
+}
+
+/* Control goes back to the owner; by: who gave or took it back. */
+static void
+worker_control_return(const char *by)
+{
+	struct ws *h = w.holder;
+
+	if (h == NULL)
+		return;
+	worker_control_log(by, "return", h->who);
+	ws_set_holder(h, 0);
+	w.holder = NULL;
+	worker_control_tell();
+}
+
+/* A "control" message from a browser. */
+static void
+worker_control(struct ws *ws, enum ws_action action)
+{
+	struct ws *o;
+	int owners = 0;
+
+	switch (action) {
+	case WS_ACTION_REQUEST:
+		if (!(ws->flags & WS_F_MAY_ASK)) {
+			ws_error(ws,
+			    "control: you may not ask for control of "
+			    "this session");
+			return;
+		}
+		if (w.holder != NULL || w.asker != NULL) {
+			ws_error(ws,
+			    w.holder == ws
+			        ? "control: you hold it already"
+			        : "control: someone holds or asked for it");
+			return;
+		}
+		worker_control_log(ws->who, "request", ws->who);
+		if (strcmp(w.conf.control_consent, "notify") == 0) {
+			worker_control_log(ws->who, "grant", ws->who);
+			worker_control_grant(ws);
+			return;
+		}
+		TAILQ_FOREACH (o, &w.browsers, entry)
+			if (o->mode == ATTACH_CONTROL) {
+				ws_event(o, "control_request", "from", ws->who);
+				owners++;
+			}
+		if (owners == 0) {
+			worker_control_log(ws->who, "deny", ws->who);
+			ws_error(ws,
+			    "control: nobody is at the terminal to "
+			    "consent");
+			return;
+		}
+		w.asker = ws;
+		return;
+	case WS_ACTION_GRANT:
+	case WS_ACTION_DENY:
+		if (ws->mode != ATTACH_CONTROL) {
+			ws_error(ws,
+			    "control: only the session's owner "
+			    "answers a request");
+			return;
+		}
+		if (w.asker == NULL) {
+			ws_error(ws, "control: there is no request to answer");
+			return;
+		}
+		o = w.asker;
+		if (action == WS_ACTION_DENY) {
+			worker_control_log(ws->who, "deny", o->who);
+			w.asker = NULL;
+			ws_event(o, "control_denied", "by", ws->who);
+			return;
+		}
+		worker_control_log(ws->who, "grant", o->who);
+		worker_control_grant(o);
+		return;
+	case WS_ACTION_RETURN:
+		if (w.holder == NULL ||
+		    (ws != w.holder && ws->mode != ATTACH_CONTROL)) {
+			ws_error(ws, "control: you do not hold it");
+			return;
+		}
+		worker_control_return(ws->who);
+		return;
+	}
 }
 
 /*
@@ -547,6 +693,14 @@ worker_ws_cb(
 	case WS_INPUT:
 		if (w.cfd == -1 || w.state != WORKER_RUNNING)
 			return;
+		if (w.holder != NULL && ws != w.holder) {
+			/* the owner's keys, while a watcher holds control */
+			ws_error(ws,
+			    "control is with someone else: your keys "
+			    "were not sent (send \"return\" to take "
+			    "it back)");
+			return;
+		}
 		if (w.rec != NULL)
 			record_input(w.rec, clock_wall_us(), data, len);
 		worker_record_arm();
@@ -567,7 +721,14 @@ worker_ws_cb(
 		        sizeof(*r)) == -1)
 			log_warnx("cannot send MSG_WORKER_RESIZE");
 		return;
+	case WS_ACTION:
+		worker_control(ws, *(const enum ws_action *)data);
+		return;
 	case WS_CLOSED:
+		if (ws == w.asker)
+			w.asker = NULL;
+		if (ws == w.holder)
+			worker_control_return(ws->who); /* left with it */
 		worker_marker("leave", arg);
 		free(arg);
 		TAILQ_REMOVE(&w.browsers, ws, entry);

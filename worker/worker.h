@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/proto.h"
+
 struct event;
 struct event_base;
 struct msg_attach;
@@ -44,11 +46,21 @@ size_t scrollback_copy(const struct scrollback *, void *, size_t len);
 enum ws_control_type {
 	WS_CONTROL_RESIZE,
 	WS_CONTROL_PING,
+	WS_CONTROL_CONTROL,
+};
+
+/* What a "control" message asks: see worker.c on control with consent. */
+enum ws_action {
+	WS_ACTION_REQUEST, /* a watcher who may take control asks for it */
+	WS_ACTION_GRANT,   /* the session's owner agrees */
+	WS_ACTION_DENY,    /* ... or does not */
+	WS_ACTION_RETURN,  /* the holder gives it back, or the owner takes it */
 };
 
 struct ws_control {
 	enum ws_control_type type;
-	uint16_t cols, rows; /* resize */
+	uint16_t cols, rows;   /* resize */
+	enum ws_action action; /* control */
 };
 
 /* Parses one text frame from a browser; on refusal err says why. */
@@ -62,6 +74,7 @@ int ws_control_parse(
 enum ws_event {
 	WS_INPUT,  /* binary input from a control browser: data, len */
 	WS_RESIZE, /* a control browser's new size: data is a msg_resize */
+	WS_ACTION, /* a "control" message: data is an enum ws_action */
 	WS_CLOSED, /* gone; freed once the callback returns */
 };
 
@@ -82,12 +95,16 @@ struct ws {
 #define WS_LINGER  2 /* close sent and write side shut; draining reads */
 #define WS_DEAD    3 /* closed; the free is deferred */
 	int flags;
-#define WS_F_RESYNC  0x01 /* output was dropped: re-send the screen */
-#define WS_F_PAUSED  0x02 /* input is not read (backpressure) */
-#define WS_F_EOF     0x04 /* the browser closed its side */
-#define WS_F_WREADY  0x08 /* the write event is armed */
-#define WS_F_BLOCKED 0x10 /* the socket is full */
-	int error;        /* errno of a failed read or write */
+#define WS_F_RESYNC  0x01    /* output was dropped: re-send the screen */
+#define WS_F_PAUSED  0x02    /* input is not read (backpressure) */
+#define WS_F_EOF     0x04    /* the browser closed its side */
+#define WS_F_WREADY  0x08    /* the write event is armed */
+#define WS_F_BLOCKED 0x10    /* the socket is full */
+#define WS_F_HOLDER  0x20    /* a watcher holding control: its input goes in */
+#define WS_F_MAY_ASK 0x40    /* a watcher who may ask for control */
+#define WS_F_INRECV  0x80    /* inside wslay's receive: no sending now */
+	char who[OWNER_LEN]; /* the user, as msg_attach named them */
+	int error;           /* errno of a failed read or write */
 	struct {
 		uint8_t hdr[14]; /* the frame header being read */
 		uint8_t have, need;
@@ -119,8 +136,15 @@ struct ws *ws_new(struct event_base *, int fd, const struct msg_attach *,
     const struct scrollback *, ws_cb, void *);
 /* Queues terminal output; past WS_OUT_HIGH drops it for a re-sync. */
 void ws_output(struct ws *, const void *, size_t);
-/* Queues a text frame {"type":"viewers","count":N}. */
-void ws_viewers(struct ws *, unsigned int);
+/* Queues {"type":"viewers","count":N,"who":[{"user","mode"}...]}. */
+void ws_viewers(struct ws *, const struct ws_list *, unsigned int count);
+/* Queues {"type":type, key:value} (value NULL: null). */
+void ws_event(
+    struct ws *, const char *type, const char *key, const char *value);
+/* Queues {"type":"error","message":message}. */
+void ws_error(struct ws *, const char *message);
+/* Lets a watcher's input through (it holds control), or not. */
+void ws_set_holder(struct ws *, int);
 /* Queues {"type":"exit","code":N} and a close 1000 after all output. */
 void ws_exit(struct ws *, int code);
 /* Stops or restarts reading the browser's input. */

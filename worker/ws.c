@@ -208,7 +208,7 @@ ws_text(struct ws *ws, const char *type)
 	ws_gen_queue(ws, ws_gen(type));
 }
 
-static void
+void
 ws_error(struct ws *ws, const char *message)
 {
 	yajl_gen g;
@@ -218,6 +218,8 @@ ws_error(struct ws *ws, const char *message)
 	g = ws_gen("error");
 	ws_gen_str(g, "message", message);
 	ws_gen_queue(ws, g);
+	if (!(ws->flags & WS_F_INRECV))
+		ws_progress(ws); /* else: after the read */
 }
 
 /* Queues the screen: the scrollback, after a clear when re-syncing. */
@@ -395,6 +397,9 @@ ws_control(struct ws *ws, const uint8_t *msg, size_t len)
 	case WS_CONTROL_PING:
 		ws_text(ws, "pong");
 		return;
+	case WS_CONTROL_CONTROL:
+		ws->cb(ws, WS_ACTION, &c.action, sizeof(c.action), ws->arg);
+		return;
 	case WS_CONTROL_RESIZE:
 		if (ws->mode != ATTACH_CONTROL) {
 			ws_error(ws,
@@ -419,7 +424,7 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 		return;
 	switch (m->opcode) {
 	case WSLAY_BINARY_FRAME:
-		if (ws->mode != ATTACH_CONTROL) {
+		if (ws->mode != ATTACH_CONTROL && !(ws->flags & WS_F_HOLDER)) {
 			ws_error(ws,
 			    "this is a watch-only connection: input "
 			    "is refused");
@@ -577,7 +582,9 @@ ws_read_cb(int fd, short what, void *arg)
 	}
 	if (ws->state == WS_DEAD)
 		return;
+	ws->flags |= WS_F_INRECV;
 	r = wslay_event_recv(ws->ctx);
+	ws->flags &= ~WS_F_INRECV;
 	if (ws->state == WS_DEAD)
 		return;
 	if (ws->violation != NULL && ws->state == WS_OPEN &&
@@ -713,6 +720,10 @@ ws_new(struct event_base *base, int fd, const struct msg_attach *a,
 	ws->fd = fd;
 	ws->base = base;
 	ws->mode = a->mode;
+	snprintf(ws->who, sizeof(ws->who), "%.*s",
+	    (int)strnlen(a->owner, sizeof(a->owner)), a->owner);
+	if (a->mode == ATTACH_WATCH && (a->flags & ATTACH_MAY_ASK))
+		ws->flags |= WS_F_MAY_ASK;
 	ws->serial = ++ws_serial;
 	ws->state = WS_OPEN;
 	ws->sb = sb;
@@ -735,6 +746,9 @@ ws_new(struct event_base *base, int fd, const struct msg_attach *a,
 	g = ws_gen("hello");
 	ws_gen_str(g, "session", session);
 	ws_gen_str(g, "mode", ws_mode_name(ws->mode));
+	ws_gen_str(g, "user", ws->who);
+	yajl_gen_string(g, (const unsigned char *)"may_ask_control", 15);
+	yajl_gen_bool(g, (ws->flags & WS_F_MAY_ASK) != 0);
 	ws_gen_int(g, "cols", cols);
 	ws_gen_int(g, "rows", rows);
 	ws_gen_queue(ws, g);
@@ -769,16 +783,55 @@ ws_output(struct ws *ws, const void *data, size_t len)
 }
 
 void
-ws_viewers(struct ws *ws, unsigned int count)
+ws_viewers(struct ws *ws, const struct ws_list *all, unsigned int count)
 {
+	const struct ws *o;
 	yajl_gen g;
 
 	if (ws->state != WS_OPEN)
 		return;
 	g = ws_gen("viewers");
 	ws_gen_int(g, "count", count);
+	yajl_gen_string(g, (const unsigned char *)"who", 3);
+	yajl_gen_array_open(g);
+	TAILQ_FOREACH (o, all, entry) {
+		yajl_gen_map_open(g);
+		ws_gen_str(g, "user", o->who);
+		ws_gen_str(g, "mode",
+		    (o->flags & WS_F_HOLDER) ? "holder"
+		                             : ws_mode_name(o->mode));
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
 	ws_gen_queue(ws, g);
 	ws_progress(ws);
+}
+
+void
+ws_event(struct ws *ws, const char *type, const char *key, const char *value)
+{
+	yajl_gen g;
+
+	if (ws->state != WS_OPEN)
+		return;
+	g = ws_gen(type);
+	yajl_gen_string(g, (const unsigned char *)key, strlen(key));
+	if (value != NULL)
+		yajl_gen_string(g, (const unsigned char *)value, strlen(value));
+	else
+		yajl_gen_null(g);
+	ws_gen_queue(ws, g);
+	if (!(ws->flags & WS_F_INRECV))
+		ws_progress(ws); /* else: after the read */
+}
+
+void
+ws_set_holder(struct ws *ws, int on)
+{
+	if (on)
+		ws->flags |= WS_F_HOLDER;
+	else
+		ws->flags &= ~WS_F_HOLDER;
 }
 
 void

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The parser of the JSON text frames a browser sends on the terminal
- * websocket: {"type":"resize","cols":C,"rows":R} and {"type":"ping"}. It is
- * pure: bytes in, a struct ws_control or a reason out, no I/O.
+ * websocket: {"type":"resize","cols":C,"rows":R}, {"type":"ping"} and
+ * {"type":"control","action":"request|grant|deny|return"}. It is pure:
+ * bytes in, a struct ws_control or a reason out, no I/O.
  *
  * It runs yajl's event parser rather than building a tree, so that memory
  * and time stay bounded whatever the browser sends: nesting deeper than
@@ -28,6 +29,7 @@ enum ws_control_key {
 	KEY_TYPE,
 	KEY_COLS,
 	KEY_ROWS,
+	KEY_ACTION,
 };
 
 /* What a top-level field held. */
@@ -50,7 +52,7 @@ struct ws_control_field {
 struct ws_control_state {
 	int depth;
 	enum ws_control_key key; /* the top-level key whose value comes next */
-	struct ws_control_field type, cols, rows;
+	struct ws_control_field type, cols, rows, action;
 	char err[128];
 };
 
@@ -72,6 +74,8 @@ cs_field(struct ws_control_state *cs)
 		return &cs->cols;
 	case KEY_ROWS:
 		return &cs->rows;
+	case KEY_ACTION:
+		return &cs->action;
 	case KEY_OTHER:
 		break;
 	}
@@ -193,11 +197,13 @@ cs_map_key(void *arg, const unsigned char *key, size_t len)
 		cs->key = KEY_COLS;
 	else if (len == 4 && memcmp(key, "rows", 4) == 0)
 		cs->key = KEY_ROWS;
+	else if (len == 6 && memcmp(key, "action", 6) == 0)
+		cs->key = KEY_ACTION;
 	if ((f = cs_field(cs)) != NULL && f->val != VAL_MISSING) {
-		char k[5];
+		char k[7];
 
-		memcpy(k, key, 4);
-		k[4] = '\0';
+		memcpy(k, key, len);
+		k[len] = '\0';
 		return cs_fail(cs, "duplicate key \"%s\"", k);
 	}
 	return 1;
@@ -308,12 +314,33 @@ ws_control_parse(const void *data, size_t len, struct ws_control *out,
 			return -1;
 		return 0;
 	}
+	if (!cs.type.toolong && strcmp(cs.type.s, "control") == 0) {
+		static const char *const actions[] = {
+		    [WS_ACTION_REQUEST] = "request",
+		    [WS_ACTION_GRANT] = "grant",
+		    [WS_ACTION_DENY] = "deny",
+		    [WS_ACTION_RETURN] = "return",
+		};
+		size_t i;
+
+		out->type = WS_CONTROL_CONTROL;
+		for (i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+			if (cs.action.val == VAL_STRING && !cs.action.toolong &&
+			    strcmp(cs.action.s, actions[i]) == 0) {
+				out->action = (enum ws_action)i;
+				return 0;
+			}
+		snprintf(err, errlen,
+		    "control: action must be request, grant, deny or return");
+		return -1;
+	}
 	if (!cs.type.toolong && cs_printable(cs.type.s))
 		snprintf(err, errlen,
-		    "unknown message type \"%s\" (expected resize or ping)",
+		    "unknown message type \"%s\" (expected resize, ping or "
+		    "control)",
 		    cs.type.s);
 	else
 		snprintf(err, errlen,
-		    "unknown message type (expected resize or ping)");
+		    "unknown message type (expected resize, ping or control)");
 	return -1;
 }

@@ -176,3 +176,21 @@ class WS:
         self.s.close()
 
 
+
+
+def cli(*args, stdin=None):
+    """Runs an alia command on the server's data; its output."""
+    r = subprocess.run([ALIA, *args], input=stdin, capture_output=True,
+                       text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"alia {' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def login(name, password, origin=None):
+    """Signs in: (agent holding the cookie, status, body)."""
+    a = Agent()
+    body = json.dumps({"username": name, "password": password})
+    st, resp = a.request("POST", "/api/login", body,
+                         {"Origin": origin} if origin else None)
+    return a, st, resp

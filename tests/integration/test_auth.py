@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import aliatest
-from aliatest import ALIA, WS, Agent, UpgradeRefused, ok, psql
+from aliatest import WS, Agent, UpgradeRefused, cli, login, ok, psql
 
 PASSWORDS = {
     "alice": "alice-Secret-7f3a9",
@@ -29,23 +29,6 @@ PASSWORDS = {
 USERS = [("alice", "learner", "g1"), ("bob", "learner", "g2"),
          ("irene", "instructor", "g1"), ("ivan", "instructor", "g2"),
          ("root", "admin", None), ("victim", "learner", None)]
-
-
-def cli(*args, stdin=None):
-    r = subprocess.run([ALIA, *args], input=stdin, capture_output=True,
-                       text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"alia {' '.join(args)}: {r.stderr.strip()}")
-    return r.stdout
-
-
-def login(name, password=None, origin=None):
-    a = Agent()
-    body = json.dumps({"username": name,
-                       "password": password or PASSWORDS[name]})
-    st, resp = a.request("POST", "/api/login", body,
-                         {"Origin": origin} if origin else None)
-    return a, st, resp
 
 
 def no_data(body, *secrets):
@@ -86,7 +69,7 @@ def matrix():
     print("# the permission matrix")
     agents = {}
     for name in ("alice", "bob", "irene", "ivan", "root"):
-        a, st, body = login(name)
+        a, st, body = login(name, PASSWORDS[name])
         ok(st == 200 and json.loads(body).get("user") == name,
            f"{name} signs in ({st})")
         agents[name] = a
@@ -208,10 +191,11 @@ def tokens():
 
 def refusals():
     print("# cross-origin requests and the sign-in rate limit")
-    a, st, body = login("alice", origin="http://evil.example")
+    a, st, body = login("alice", PASSWORDS["alice"],
+                        origin="http://evil.example")
     ok(st == 403 and b"Set-Cookie" not in body,
        f"sign-in from another origin -> {st}")
-    a, st, _ = login("alice")
+    a, st, _ = login("alice", PASSWORDS["alice"])
     sid = a.create()
     st, _ = ws_status(a, sid, "control", origin="http://evil.example")
     ok(st == 403, f"cross-origin websocket upgrade -> {st}")
@@ -224,11 +208,11 @@ def refusals():
     ok(codes == [401] * 5, f"5 wrong passwords -> {codes}")
     _, st, _ = login("victim", "wrong-again")
     ok(st == 429, f"the 6th attempt -> {st}")
-    _, st, _ = login("victim")
+    _, st, _ = login("victim", PASSWORDS["victim"])
     ok(st == 429, f"even the right password, while limited -> {st}")
     _, st, _ = login("nobody-here", "x")
     ok(st == 401, f"an unknown user -> {st}, as a wrong password")
-    _, st, _ = login("alice")
+    _, st, _ = login("alice", PASSWORDS["alice"])
     ok(st == 200, f"another user is not limited -> {st}")
 
 

@@ -55,6 +55,34 @@ test_good(void **state)
 	}
 }
 
+/* {"type":"control","action":A} for each action. */
+static void
+test_control(void **state)
+{
+	static const struct {
+		const char *json;
+		enum ws_action action;
+	} cases[] = {
+	    {"{\"type\":\"control\",\"action\":\"request\"}",
+	        WS_ACTION_REQUEST},
+	    {"{\"action\":\"grant\",\"type\":\"control\"}", WS_ACTION_GRANT},
+	    {"{\"type\":\"control\",\"action\":\"deny\",\"x\":[1]}",
+	        WS_ACTION_DENY},
+	    {"{\"type\":\"control\",\"action\":\"return\"}", WS_ACTION_RETURN},
+	};
+	struct ws_control c;
+	char err[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (ws_control_parse(cases[i].json, strlen(cases[i].json), &c,
+		        err, sizeof(err)) != 0)
+			fail_msg("%s: refused: %s", cases[i].json, err);
+		assert_int_equal(c.type, WS_CONTROL_CONTROL);
+		assert_int_equal(c.action, cases[i].action);
+	}
+}
+
 static void
 test_bad(void **state)
 {
@@ -76,6 +104,12 @@ test_bad(void **state)
 	    {"[{\"type\":\"ping\"}]", "must be a JSON object"},
 	    {"{}", "no \"type\""},
 	    {"{\"kind\":\"ping\"}", "no \"type\""},
+	    {"{\"type\":\"control\"}", "action must be"},
+	    {"{\"type\":\"control\",\"action\":\"steal\"}", "action must be"},
+	    {"{\"type\":\"control\",\"action\":7}", "action must be"},
+	    {"{\"type\":\"control\",\"action\":\"grant\",\"action\":"
+	     "\"deny\"}",
+	        "duplicate key \"action\""},
 	    {"{\"type\":7}", "\"type\" must be a string"},
 	    {"{\"type\":null}", "\"type\" must be a string"},
 	    {"{\"type\":[\"ping\"]}", "\"type\" must be a string"},
@@ -172,6 +206,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),
 	    cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_control),
 	    cmocka_unit_test(test_deep_nesting),
 	};
 

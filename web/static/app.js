@@ -29,6 +29,11 @@
     replay: $('replay'),
     toast: $('toast'),
     newButtons: document.querySelectorAll('[data-action="new"]'),
+    holder: $('holder'),
+    consent: $('consent'),
+    consentText: $('consent-text'),
+    ask: document.querySelector('[data-action="ask"]'),
+    giveback: document.querySelector('[data-action="giveback"]'),
     barNew: document.querySelector('.bar [data-action="new"]'),
   };
 
@@ -46,9 +51,29 @@
     ui.statusText.textContent = text;
   }
 
-  function setViewers(n) {
+  function setViewers(n, who) {
     ui.viewers.hidden = !(n > 0);
     ui.viewers.textContent = n === 1 ? '1 viewer' : `${n} viewers`;
+    ui.viewers.title = (who || []).map((v) => `${v.user} (${v.mode})`).join(', ');
+  }
+
+  // --- control with consent --------------------------------------------------
+
+  // Who holds control: null, the owner; else a watcher's name.
+  function setHolder(s, holder) {
+    s.holder = holder;
+    const mine = holder !== null && holder === s.user;
+    ui.holder.hidden = holder === null;
+    ui.holder.textContent = mine ? 'you have control' : `${holder} has control`;
+    ui.giveback.hidden = !(mine || (holder !== null && !s.watch));
+    ui.giveback.textContent = mine ? 'Give back control' : 'Take back control';
+    ui.ask.hidden = !(s.watch && s.mayAsk && holder === null);
+    term.options.disableStdin = s.watch && !mine;
+    ui.mode.hidden = !s.watch || mine;
+  }
+
+  function controlSend(action) {
+    sendJSON({ type: 'control', action });
   }
 
   let toastTimer = 0;
@@ -270,6 +295,10 @@
       s.attempt = 0;
       s.everConnected = true;
       s.watch = m.mode === 'watch';
+      s.user = m.user;
+      s.mayAsk = !!m.may_ask_control;
+      ui.consent.hidden = true;
+      setHolder(s, null);
       ui.mode.hidden = !s.watch;
       term.options.disableStdin = s.watch;
       setStatus('ok', s.watch ? 'connected, watching' : 'connected');
@@ -294,7 +323,19 @@
       setStatus('error', m.message || 'error');
       break;
     case 'viewers':
-      setViewers(m.count);
+      setViewers(m.count, m.who);
+      break;
+    case 'control_request':
+      ui.consentText.textContent = `${m.from} asks to take control of your terminal.`;
+      ui.consent.hidden = false;
+      break;
+    case 'control':
+      ui.consent.hidden = true;
+      setHolder(s, m.holder);
+      toast(m.holder === null ? 'Control is back with the owner' : `${m.holder} has control`);
+      break;
+    case 'control_denied':
+      toast(`${m.by} declined your request`);
       break;
     case 'resync':
       toast('Output was catching up — screen repainted');
@@ -406,7 +447,8 @@
   }
 
   function sendInput(bytes) {
-    if (!cur || cur.watch || cur.ended) return;
+    if (!cur || cur.ended) return;
+    if (cur.watch && !(cur.holder && cur.holder === cur.user)) return;
     if (cur.ws && cur.ws.readyState === WebSocket.OPEN) cur.ws.send(bytes);
   }
 
@@ -480,6 +522,16 @@
   });
 
   for (const b of ui.newButtons) b.addEventListener('click', () => { newSession(); });
+  ui.ask.addEventListener('click', () => { controlSend('request'); toast('Asked for control…'); });
+  ui.giveback.addEventListener('click', () => controlSend('return'));
+  document.querySelector('[data-action="grant"]').addEventListener('click', () => {
+    ui.consent.hidden = true;
+    controlSend('grant');
+  });
+  document.querySelector('[data-action="deny"]').addEventListener('click', () => {
+    ui.consent.hidden = true;
+    controlSend('deny');
+  });
   window.addEventListener('popstate', route);
   window.addEventListener('hashchange', route);
   api('GET', '/api/me').then((me) => {
