@@ -35,6 +35,7 @@ enum msg_type {
 	MSG_SESSION_ATTACH = 305, /* front -> master: msg_attach + fd */
 	MSG_METRICS_GET = 306,    /* front -> master: msg_metrics (req only) */
 	MSG_METRICS = 307,        /* master -> front: msg_metrics */
+	MSG_SESSION_WALL = 308,   /* front -> master: msg_wall + fd */
 
 	/* worker: 350, master <-> worker */
 	MSG_WORKER_START = 350,   /* master -> worker: msg_worker_start + fd */
@@ -46,13 +47,15 @@ enum msg_type {
 	MSG_WORKER_BROKER = 356,  /* master -> worker: msg_peer + fd */
 	MSG_WORKER_FD = 357,      /* master -> worker: msg_worker_fd + fd */
 	MSG_WORKER_AUDIT = 358,   /* worker -> master: msg_audit */
+	MSG_WALL_START = 359,     /* master -> wall: msg_wall + fd */
 
 	/* output: 400, worker -> broker -> recorder and back */
 	MSG_EVENT = 400,  /* msg_event + its data (variable) */
 	MSG_ACK = 401,    /* recorder -> broker -> worker: msg_ack */
 	MSG_RESEND = 402, /* broker -> worker: msg_flow: resend from seq on */
-	MSG_BROKER_PEER = 410,   /* master -> broker: msg_peer + fd */
-	MSG_RECORDER_PEER = 411, /* master -> recorder: msg_peer + fd */
+	MSG_BROKER_PEER = 410,    /* master -> broker: msg_peer + fd */
+	MSG_RECORDER_PEER = 411,  /* master -> recorder: msg_peer + fd */
+	MSG_VIEW_SUBSCRIBE = 412, /* view -> broker: msg_view_sub */
 
 	/* flow: 500 */
 	MSG_FLOW_PAUSE = 500,
@@ -157,6 +160,31 @@ struct msg_ack {
 
 #define PEER_WORKER   1 /* hdr.id: the session's number */
 #define PEER_RECORDER 2
+#define PEER_VIEW     3 /* a live view of many sessions (the wall) */
+
+/*
+ * A view asks for a session's output: first the broker's copy of its
+ * recent output (an event of kind 's', a snapshot, whose seq is the last
+ * one it holds), then every output event as it comes.
+ */
+struct msg_view_sub {
+	char session[SESSION_ID_LEN];
+	char pad[3];
+};
+
+/*
+ * The instructor wall: a browser's websocket (fd attached) showing the
+ * live output of count sessions, which front has checked the user may
+ * see. Tiles are numbered in this order.
+ */
+#define WALL_MAX 32
+struct msg_wall {
+	char key[31]; /* Sec-WebSocket-Key */
+	char user[OWNER_LEN];
+	char pad;
+	uint32_t count;
+	char sessions[WALL_MAX][SESSION_ID_LEN];
+};
 
 /*
  * master hands out one end of a fresh socketpair to the broker and the

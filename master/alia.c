@@ -135,6 +135,8 @@ main(int argc, char *argv[])
 			return front_main(verbose);
 		if (strcmp(role, "worker") == 0)
 			return worker_main(verbose);
+		if (strcmp(role, "wall") == 0)
+			return wall_main(verbose);
 		if (strcmp(role, "broker") == 0)
 			return broker_main(verbose);
 		if (strcmp(role, "recorder") == 0)

@@ -10,6 +10,13 @@
  * MSG_RESENDs (a gap it saw) too. When a recorder arrives, every worker is
  * asked to resend from its oldest unacked event.
  *
+ * Views (the instructor wall) subscribe to chosen sessions. The broker
+ * keeps each session's last BROKER_RING bytes of output, so a view first
+ * gets that (an event of kind 's', a snapshot) and then each output event
+ * as it passes. A view never slows anything down: while its queue is over
+ * its high mark it misses events, and once it has drained it gets fresh
+ * snapshots. Views see repeats when workers resend; the seqs tell them.
+ *
  * Flow control: while the recorder's send queue is over its high mark,
  * no worker channel is read; reading resumes at its low mark. A peer's
  * close path is broker_peer_close; its free is deferred to the loop.
@@ -29,16 +36,27 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
-#define BROKER_REC_LOW  (1024 * 1024)     /* recorder queue: read again */
-#define BROKER_REC_HIGH (4 * 1024 * 1024) /* recorder queue: stop reading */
+#define BROKER_REC_LOW   (1024 * 1024)     /* recorder queue: read again */
+#define BROKER_REC_HIGH  (4 * 1024 * 1024) /* recorder queue: stop reading */
+#define BROKER_VIEW_LOW  (256 * 1024)      /* view queue: snapshots again */
+#define BROKER_VIEW_HIGH (1024 * 1024)     /* view queue: events missed */
+#define BROKER_RING      (32 * 1024)       /* a session's recent output */
 
 struct broker_peer {
 	TAILQ_ENTRY(broker_peer) entry; /* workers, or subscribers */
-	int kind;                       /* PEER_WORKER or PEER_RECORDER */
+	int kind;                       /* PEER_WORKER, _RECORDER or _VIEW */
 	uint64_t id;                    /* a worker's session number */
 	char session[SESSION_ID_LEN];   /* a worker's session */
 	struct msgchan *chan;
 	int dead;
+	/* a worker: its session's recent output, a ring */
+	unsigned char *ring;
+	size_t ring_len, ring_head; /* bytes held; where the next one goes */
+	uint64_t ring_seq;          /* the last event in it */
+	/* a view: the sessions it watches */
+	char (*views)[SESSION_ID_LEN];
+	size_t nviews;
+	int missed; /* events were dropped: snapshots when drained */
 };
 TAILQ_HEAD(broker_peers, broker_peer);
 
@@ -74,13 +92,16 @@ broker_peer_close(struct broker_peer *p, const char *why)
 		log_debug("worker of %s gone: %s", p->session, why);
 		TAILQ_REMOVE(&b.workers, p, entry);
 	} else {
-		log_info("recorder gone: %s", why);
+		if (p->kind == PEER_RECORDER)
+			log_info("recorder gone: %s", why);
 		TAILQ_REMOVE(&b.subs, p, entry);
 		if (b.recorder == p)
 			b.recorder = NULL;
 	}
 	msgchan_free(p->chan);
 	p->chan = NULL;
+	free(p->ring);
+	free(p->views);
 	if (event_base_once(
 	        b.base, -1, EV_TIMEOUT, broker_peer_free_cb, p, &now) == -1)
 		fatalx("event_base_once");
@@ -118,6 +139,71 @@ broker_flow(int pause)
 	}
 }
 
+/* Keeps an output event's bytes in the session's ring. */
+static void
+broker_ring_add(
+    struct broker_peer *p, uint64_t seq, const void *data, size_t len)
+{
+	const unsigned char *d = data;
+	size_t n;
+
+	if (p->ring == NULL)
+		p->ring = xmalloc(BROKER_RING);
+	if (len > BROKER_RING) {
+		d += len - BROKER_RING;
+		len = BROKER_RING;
+	}
+	while (len > 0) {
+		n = BROKER_RING - p->ring_head;
+		if (n > len)
+			n = len;
+		memcpy(p->ring + p->ring_head, d, n);
+		p->ring_head = (p->ring_head + n) % BROKER_RING;
+		p->ring_len = p->ring_len + n > BROKER_RING ? BROKER_RING
+		                                            : p->ring_len + n;
+		d += n;
+		len -= n;
+	}
+	p->ring_seq = seq;
+}
+
+/* Sends view v a snapshot of the session of worker w. */
+static void
+broker_view_snapshot(struct broker_peer *v, struct broker_peer *w)
+{
+	unsigned char *buf;
+	struct msg_event e;
+	size_t start;
+
+	memset(&e, 0, sizeof(e));
+	memcpy(e.session, w->session, sizeof(e.session));
+	e.kind = 's';
+	e.seq = w->ring_seq;
+	e.len = (uint32_t)w->ring_len;
+	buf = xmalloc(w->ring_len + 1);
+	start = (w->ring_head + BROKER_RING - w->ring_len) % BROKER_RING;
+	if (w->ring_len > 0 && start + w->ring_len <= BROKER_RING)
+		memcpy(buf, w->ring + start, w->ring_len);
+	else if (w->ring_len > 0) {
+		memcpy(buf, w->ring + start, BROKER_RING - start);
+		memcpy(buf + BROKER_RING - start, w->ring,
+		    w->ring_len - (BROKER_RING - start));
+	}
+	(void)msg_send_event(v->chan, v->id, &e, buf);
+	free(buf);
+}
+
+static int
+broker_view_has(const struct broker_peer *v, const char *session)
+{
+	size_t i;
+
+	for (i = 0; i < v->nviews; i++)
+		if (strcmp(v->views[i], session) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 broker_worker_event(struct broker_peer *p, struct msg *msg)
 {
@@ -132,16 +218,66 @@ broker_worker_event(struct broker_peer *p, struct msg *msg)
 	}
 	b.events++;
 	b.bytes += e.len;
-	if (TAILQ_EMPTY(&b.subs)) {
+	if (e.kind == 'o' && e.seq > p->ring_seq)
+		broker_ring_add(p, e.seq, data, e.len);
+	if (b.recorder == NULL)
 		b.dropped++;
-		return;
-	}
 	TAILQ_FOREACH (s, &b.subs, entry) {
+		if (s->kind == PEER_VIEW) {
+			if (e.kind != 'o' || !broker_view_has(s, p->session))
+				continue;
+			if (msgchan_over_high(s->chan)) {
+				s->missed = 1;
+				continue;
+			}
+		}
 		if (msgchan_send(s->chan, MSG_EVENT, p->id, -1, msg->payload,
 		        msg->len) == -1)
 			continue;
 		if (s == b.recorder && msgchan_over_high(s->chan))
 			broker_flow(1);
+	}
+}
+
+/* A view's subscription, or its queue drained after missing events. */
+static void
+broker_view_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+{
+	struct broker_peer *p = arg, *w;
+	struct msg_view_sub vs;
+	size_t i;
+
+	if (p->dead)
+		return;
+	switch (ev) {
+	case MSGCHAN_MSG:
+		if (msg_get(msg, MSG_VIEW_SUBSCRIBE, &vs, sizeof(vs)) == -1 ||
+		    p->nviews >= WALL_MAX) {
+			broker_peer_close(p, "bad MSG_VIEW_SUBSCRIBE");
+			return;
+		}
+		vs.session[sizeof(vs.session) - 1] = '\0';
+		if (broker_view_has(p, vs.session))
+			return;
+		p->views =
+		    xreallocarray(p->views, p->nviews + 1, sizeof(*p->views));
+		memcpy(p->views[p->nviews++], vs.session, SESSION_ID_LEN);
+		if ((w = broker_worker_find(vs.session, 0)) != NULL)
+			broker_view_snapshot(p, w);
+		return;
+	case MSGCHAN_LOWAT:
+		if (!p->missed)
+			return;
+		p->missed = 0;
+		for (i = 0; i < p->nviews; i++)
+			if ((w = broker_worker_find(p->views[i], 0)) != NULL)
+				broker_view_snapshot(p, w);
+		return;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		broker_peer_close(p, "channel closed");
+		return;
 	}
 }
 
@@ -241,7 +377,8 @@ broker_peer_new(struct msg *msg)
 
 	fd = msg_take_fd(msg);
 	if (msg_get(msg, MSG_BROKER_PEER, &mp, sizeof(mp)) == -1 ||
-	    (mp.kind != PEER_WORKER && mp.kind != PEER_RECORDER)) {
+	    (mp.kind != PEER_WORKER && mp.kind != PEER_RECORDER &&
+	        mp.kind != PEER_VIEW)) {
 		log_warnx("bad MSG_BROKER_PEER refused");
 		close(fd);
 		return;
@@ -259,6 +396,14 @@ broker_peer_new(struct msg *msg)
 		if (b.paused)
 			msgchan_pause(p->chan);
 		log_debug("worker of %s connected", p->session);
+		return;
+	}
+	if (mp.kind == PEER_VIEW) {
+		p->id = msg->hdr.id;
+		p->chan = msgchan_new(b.base, fd, broker_view_cb, p);
+		msgchan_set_marks(p->chan, BROKER_VIEW_LOW, BROKER_VIEW_HIGH);
+		TAILQ_INSERT_TAIL(&b.subs, p, entry);
+		log_debug("view %llu connected", (unsigned long long)p->id);
 		return;
 	}
 	if (b.recorder != NULL)

@@ -104,6 +104,15 @@ struct session {
 	struct msg_worker_stats stats;
 };
 RB_HEAD(session_tree, session);
+
+/* An instructor wall's process (worker/wall.c). */
+struct wall {
+	TAILQ_ENTRY(wall) entry;
+	uint64_t id;
+	pid_t pid;
+	struct msgchan *chan;
+};
+TAILQ_HEAD(wall_list, wall);
 TAILQ_HEAD(session_list, session);
 
 static int
@@ -136,6 +145,8 @@ static struct {
 	struct session_list ended;
 	size_t nended;
 	struct dcall_list calls;
+	struct wall_list walls;
+	uint64_t next_wall;
 	struct msg_metrics m;
 } ct;
 
@@ -769,6 +780,15 @@ int
 container_child_exited(pid_t pid, int status)
 {
 	struct session *s = NULL, *t;
+	struct wall *wa;
+
+	TAILQ_FOREACH (wa, &ct.walls, entry)
+		if (wa->pid == pid) {
+			TAILQ_REMOVE(&ct.walls, wa, entry);
+			msgchan_free(wa->chan);
+			free(wa);
+			return 1;
+		}
 
 	TAILQ_FOREACH (t, &ct.live, entry)
 		if (t->worker == pid) {
@@ -997,6 +1017,59 @@ container_attach_browser(struct msg *m)
 	session_forward_browsers(s);
 }
 
+static void
+container_wall_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *m, void *arg)
+{
+	struct wall *wa = arg;
+
+	if (ev == MSGCHAN_CLOSED || ev == MSGCHAN_ERROR) {
+		/* It is going; forgotten when reaped. */
+		msgchan_free(wa->chan);
+		wa->chan = NULL;
+	} else if (ev == MSGCHAN_MSG)
+		log_warnx("wall sent unexpected message %u", m->hdr.type);
+}
+
+/* A wall's websocket from front (fd taken): a wall process for it. */
+static void
+container_wall(struct msg *m)
+{
+	struct msg_wall mw;
+	struct wall *wa;
+	int fd = msg_take_fd(m), sv[2];
+
+	if (msg_get(m, MSG_SESSION_WALL, &mw, sizeof(mw)) == -1 || fd == -1 ||
+	    ct.stopping) {
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	if (msg_socketpair(sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		close(fd);
+		return;
+	}
+	wa = xcalloc(1, sizeof(*wa));
+	wa->id = ++ct.next_wall;
+	if ((wa->pid = proc_spawn("wall", sv[1], ct.verbose)) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		close(fd);
+		free(wa);
+		return;
+	}
+	close(sv[1]);
+	wa->chan = msgchan_new(ct.base, sv[0], container_wall_cb, wa);
+	msgchan_send(
+	    wa->chan, MSG_CONFIG, wa->id, -1, ct.conf, sizeof(*ct.conf));
+	msgchan_send(wa->chan, MSG_WALL_START, wa->id, fd, &mw, sizeof(mw));
+	(void)master_broker_pair(PEER_VIEW, NULL, wa->id, wa->chan);
+	TAILQ_INSERT_TAIL(&ct.walls, wa, entry);
+	log_info("wall %llu of %.*s: %u sessions", (unsigned long long)wa->id,
+	    (int)sizeof(mw.user) - 1, mw.user, mw.count);
+}
+
 void
 container_front_msg(struct msgchan *front, struct msg *m)
 {
@@ -1005,6 +1078,10 @@ container_front_msg(struct msgchan *front, struct msg *m)
 
 	if (m->hdr.type == MSG_SESSION_ATTACH) {
 		container_attach_browser(m);
+		return;
+	}
+	if (m->hdr.type == MSG_SESSION_WALL) {
+		container_wall(m);
 		return;
 	}
 	if (m->len != sizeof(r)) {
@@ -1041,7 +1118,12 @@ void
 container_broker_started(void)
 {
 	struct session *s;
+	struct wall *wa;
 
+	TAILQ_FOREACH (wa, &ct.walls, entry)
+		if (wa->chan != NULL)
+			(void)master_broker_pair(
+			    PEER_VIEW, NULL, wa->id, wa->chan);
 	if (!ct.conf->record)
 		return;
 	TAILQ_FOREACH (s, &ct.live, entry)
@@ -1104,6 +1186,7 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.live);
 	TAILQ_INIT(&ct.ended);
 	TAILQ_INIT(&ct.calls);
+	TAILQ_INIT(&ct.walls);
 	ct.docker = docker_new(base, conf->docker);
 	docker_list(ct.docker, conf->node, dcall_cb,
 	    dcall(NULL, container_reconciled, 1));
@@ -1119,7 +1202,12 @@ container_shutdown(void)
 {
 	struct session *s;
 
+	struct wall *wa;
+
 	ct.stopping = 1;
+	TAILQ_FOREACH (wa, &ct.walls, entry)
+		if (wa->chan != NULL)
+			(void)msg_send_shutdown(wa->chan, 0);
 	/* Workers leave when told the session ended (or are killed later). */
 	while ((s = TAILQ_FIRST(&ct.live)) != NULL) {
 		snprintf(
@@ -1148,11 +1236,17 @@ container_free(void)
 {
 	struct session *s;
 	struct dcall *c;
+	struct wall *wa;
 
 	docker_free(ct.docker);
 	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
 		TAILQ_REMOVE(&ct.calls, c, entry);
 		free(c);
+	}
+	while ((wa = TAILQ_FIRST(&ct.walls)) != NULL) {
+		TAILQ_REMOVE(&ct.walls, wa, entry);
+		msgchan_free(wa->chan);
+		free(wa);
 	}
 	while ((s = RB_ROOT(&ct.ids)) != NULL) {
 		RB_REMOVE(session_tree, &ct.ids, s);

@@ -55,6 +55,7 @@ enum api_kind {
 	API_DELETE,
 	API_WS,
 	API_METRICS,
+	API_WALL,
 };
 
 struct pending {
@@ -65,7 +66,9 @@ struct pending {
 	char *setcookie; /* extra headers for the answer, or NULL */
 	yajl_gen list;   /* API_LIST: the array being built */
 	struct msg_attach attach;
-	struct ident who; /* the caller */
+	struct ident who;      /* the caller */
+	struct msg_wall *wall; /* API_WALL: the sessions asked for */
+	uint32_t shown; /* API_WALL: those live and visible, a bit each */
 };
 TAILQ_HEAD(pending_list, pending);
 
@@ -91,6 +94,7 @@ pending_free(struct pending *p)
 		yajl_gen_free(p->list);
 	free(p->setcookie);
 	free(p->who.sees);
+	free(p->wall);
 	free(p);
 }
 
@@ -459,35 +463,55 @@ front_api_origin_ok(const struct http_request *req)
 	return strcasecmp(p, host) == 0;
 }
 
-static void
-api_ws(struct conn *c, const struct http_request *req, const char *id,
-    const struct ident *who)
+/*
+ * The checks every websocket upgrade passes: its shape and version, its
+ * key (returned), no body, and our own origin. NULL: c was answered.
+ */
+static const char *
+api_upgrade_ok(struct conn *c, const struct http_request *req)
 {
-	struct pending *p;
 	const char *key = http_header_get(req, "Sec-WebSocket-Key");
 	const char *ver = http_header_get(req, "Sec-WebSocket-Version");
-	int mode = ATTACH_CONTROL;
 
 	if (req->minor != 1 || !header_has_token(req, "Upgrade", "websocket") ||
 	    !header_has_token(req, "Connection", "upgrade")) {
 		front_api_error(c, 400,
 		    "a websocket upgrade request is expected here", NULL);
-		return;
+		return NULL;
 	}
 	if (ver == NULL || strcmp(ver, "13") != 0) {
 		front_api_error(c, 426, "websocket version 13 is required",
 		    "Sec-WebSocket-Version: 13\r\n");
-		return;
+		return NULL;
 	}
 	if (!ws_key_valid(key)) {
 		front_api_error(
 		    c, 400, "Sec-WebSocket-Key is missing or malformed", NULL);
-		return;
+		return NULL;
 	}
 	if (req->bodylen > 0) {
 		front_api_error(c, 400, "an upgrade request has no body", NULL);
-		return;
+		return NULL;
 	}
+	if (!front_api_origin_ok(req)) {
+		log_warnx("%s: cross-origin websocket refused (Origin %s)",
+		    front_http_peer(c), http_header_get(req, "Origin"));
+		front_api_error(c, 403, "cross-origin websocket refused", NULL);
+		return NULL;
+	}
+	return key;
+}
+
+static void
+api_ws(struct conn *c, const struct http_request *req, const char *id,
+    const struct ident *who)
+{
+	struct pending *p;
+	const char *key;
+	int mode = ATTACH_CONTROL;
+
+	if ((key = api_upgrade_ok(c, req)) == NULL)
+		return;
 	if (req->query != NULL) {
 		if (strcmp(req->query, "mode=watch") == 0)
 			mode = ATTACH_WATCH;
@@ -496,12 +520,6 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 			    c, 400, "mode must be control or watch", NULL);
 			return;
 		}
-	}
-	if (!front_api_origin_ok(req)) {
-		log_warnx("%s: cross-origin websocket refused (Origin %s)",
-		    front_http_peer(c), http_header_get(req, "Origin"));
-		front_api_error(c, 403, "cross-origin websocket refused", NULL);
-		return;
 	}
 	if (!session_id_valid(id)) {
 		front_api_error(c, 404, "no such session", NULL);
@@ -817,6 +835,100 @@ api_recordings(
 	free(text);
 }
 
+/*
+ * GET /ws/wall?ids=ID,ID,...: an instructor's (or admin's) wall. master's
+ * list says which of the sessions are live and whose; those the caller
+ * may see become the wall's tiles, in the order asked (api_wall_answer).
+ */
+static void
+api_wall(
+    struct conn *c, const struct http_request *req, const struct ident *who)
+{
+	struct msg_wall *mw;
+	struct pending *p;
+	char *ids, *tok, *save = NULL;
+	const char *key;
+	uint32_t i;
+
+	if ((key = api_upgrade_ok(c, req)) == NULL)
+		return;
+	if (who == NULL || who->role < ROLE_INSTRUCTOR) {
+		front_api_error(
+		    c, 403, "the wall is for instructors and admins", NULL);
+		return;
+	}
+	ids = req->query != NULL ? query_param(req->query, "ids") : NULL;
+	mw = xcalloc(1, sizeof(*mw));
+	for (tok = ids != NULL ? strtok_r(ids, ",", &save) : NULL;
+	     tok != NULL && mw->count < WALL_MAX;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (!session_id_valid(tok))
+			continue;
+		for (i = 0; i < mw->count; i++)
+			if (strcmp(mw->sessions[i], tok) == 0)
+				break;
+		if (i == mw->count)
+			snprintf(mw->sessions[mw->count++], SESSION_ID_LEN,
+			    "%s", tok);
+	}
+	free(ids);
+	if (mw->count == 0) {
+		free(mw);
+		front_api_error(c, 400,
+		    "ids=ID,ID,... names the sessions of the wall", NULL);
+		return;
+	}
+	snprintf(mw->key, sizeof(mw->key), "%s", key);
+	snprintf(mw->user, sizeof(mw->user), "%s", who->name);
+	p = api_park(c, API_WALL, NULL, who);
+	p->wall = mw;
+	api_ask(MSG_SESSION_LIST, p, REQ_ANY_OWNER, NULL, 0, 0);
+}
+
+/* One session of master's list for a wall: a tile if live and visible. */
+static void
+api_wall_info(struct pending *p, const struct msg_session_info *i)
+{
+	uint32_t k;
+
+	if (i->status != 200 || strcmp(i->state, "ended") == 0 ||
+	    !front_auth_may_see(&p->who, i->owner))
+		return;
+	for (k = 0; k < p->wall->count; k++)
+		if (strcmp(p->wall->sessions[k], i->session) == 0)
+			p->shown |= UINT32_C(1) << k;
+}
+
+/* The list is complete: the socket and the tiles go to master. */
+static void
+api_wall_answer(struct conn *c, struct pending *p)
+{
+	struct msg_wall *mw = p->wall;
+	uint32_t k, n = 0;
+	int fd;
+
+	for (k = 0; k < mw->count; k++)
+		if (p->shown & (UINT32_C(1) << k)) {
+			if (n != k)
+				memcpy(mw->sessions[n], mw->sessions[k],
+				    SESSION_ID_LEN);
+			n++;
+		}
+	mw->count = n;
+	if (n == 0) {
+		front_api_error(c, 403,
+		    "none of these sessions is live and yours to watch", NULL);
+		return;
+	}
+	if ((fd = front_http_detach(c)) == -1) {
+		front_api_error(c, 400,
+		    "data was sent before the websocket handshake completed",
+		    NULL);
+		return;
+	}
+	msgchan_send(fa.master, MSG_SESSION_WALL, 0, fd, mw, sizeof(*mw));
+}
+
 /* GET /api/me: who the caller is. */
 static void
 api_me(struct conn *c, const struct ident *who, char *setcookie)
@@ -950,6 +1062,8 @@ front_api_request(struct conn *c, const struct http_request *req)
 		api_me(c, who, setcookie);
 	else if (strncmp(path, "/ws/sessions/", 13) == 0)
 		api_ws(c, req, path + 13, who);
+	else if (strcmp(path, "/ws/wall") == 0)
+		api_wall(c, req, who);
 	else if (strcmp(path, "/api/sessions") == 0) {
 		api_sessions(c, req, who, setcookie);
 		return; /* setcookie taken */
@@ -1085,6 +1199,15 @@ front_api_master_msg(struct msg *m)
 	if ((p = pending_find(i.req)) == NULL)
 		return;
 	i.owner[sizeof(i.owner) - 1] = '\0';
+	if (p->kind == API_WALL) {
+		api_wall_info(p, &i);
+		if (i.more)
+			return;
+		if ((c = front_http_parked(p->req)) != NULL)
+			api_wall_answer(c, p);
+		pending_free(p);
+		return;
+	}
 	if (p->kind == API_LIST) {
 		if (i.status == 200 && i.session[0] != '\0' &&
 		    front_auth_may_see(&p->who, i.owner))

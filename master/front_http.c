@@ -146,6 +146,7 @@ static const struct route routes[] = {
     {"/metrics", 0, "GET, HEAD", route_api},
     {"/play/", 1, "GET, HEAD", route_play},
     {"/sessions", 0, "GET, HEAD", route_play},
+    {"/wall", 0, "GET, HEAD", route_play},
     {"/", 1, "GET, HEAD", route_static},
 };
 
@@ -455,15 +456,21 @@ route_static(
 	close(fd);
 }
 
-/* /play/ID and /sessions are pages of the app: play.html, sessions.html. */
+/*
+ * /play/ID, /sessions and /wall are pages of the app: play.html,
+ * sessions.html, wall.html.
+ */
 static void
 route_play(
     struct conn *c, const struct http_request *req, const struct route *r)
 {
-	static char play[] = "play.html", list[] = "sessions.html";
+	static char play[] = "play.html", list[] = "sessions.html",
+	            wall[] = "wall.html";
 	struct http_request page = *req;
 
-	page.path = strcmp(r->path, "/play/") == 0 ? play : list;
+	page.path = strcmp(r->path, "/play/") == 0 ? play
+	    : strcmp(r->path, "/wall") == 0        ? wall
+	                                           : list;
 	route_static(c, &page, r);
 }
 

@@ -144,7 +144,7 @@ master_broker_pair(
 		snprintf(p.session, sizeof(p.session), "%s", session);
 	msgchan_send(broker, MSG_BROKER_PEER, sid, sv[0], &p, sizeof(p));
 	msgchan_send(peer,
-	    kind == PEER_WORKER ? MSG_WORKER_BROKER : MSG_RECORDER_PEER, sid,
+	    kind == PEER_RECORDER ? MSG_RECORDER_PEER : MSG_WORKER_BROKER, sid,
 	    sv[1], &p, sizeof(p));
 	return 0;
 }
@@ -384,8 +384,9 @@ master_chan_cb(
 			return;
 		}
 		if (c->role == &role_front &&
-		    msg->hdr.type >= MSG_SESSION_CREATE &&
-		    msg->hdr.type <= MSG_SESSION_ATTACH) {
+		    ((msg->hdr.type >= MSG_SESSION_CREATE &&
+		         msg->hdr.type <= MSG_SESSION_ATTACH) ||
+		        msg->hdr.type == MSG_SESSION_WALL)) {
 			container_front_msg(c->chan, msg);
 			return;
 		}

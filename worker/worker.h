@@ -23,6 +23,10 @@ struct wslay_event_context;
 /* The worker role: runs one session until it ends. */
 int worker_main(int verbose);
 
+/* wall.c */
+/* The wall role: one instructor wall's websocket, many sessions. */
+int wall_main(int verbose);
+
 /* scrollback.c */
 #define SCROLLBACK_SIZE (256 * 1024) /* the most recent output kept */
 

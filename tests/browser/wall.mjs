@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: ISC
+// Browser test (auth = password): the instructor wall. Three learners of
+// irene's group each open a terminal and print a line of their own;
+// irene's /wall shows three live thumbnails with those lines and badges,
+// and a line printed afterwards appears in its thumbnail as it happens.
+// A learner is refused the wall.
+//
+//   ALIA_AUTH=password with-server.sh node tests/browser/wall.mjs
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { STEP_MS, setup, waitFor } from './lib.mjs';
+
+const TOTAL_MS = Number(process.env.ALIA_BROWSER_TIMEOUT_MS || 150000);
+const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
+const LEARNERS = ['lia', 'leo', 'lou'];
+const pw = (name) => `${name}-Wall-5e8d1`;
+
+const { fail, log, base, chromium, artifacts } = setup('browser_wall', TOTAL_MS);
+const alia = (args, input = '') => execFileSync(process.env.ALIA_BIN, args,
+  { input, stdio: ['pipe', 'inherit', 'inherit'] });
+
+// The text of every wall tile, by owner.
+const tileTexts = (page) => page.evaluate(() => {
+  const out = {};
+  for (const t of window.wallTerms.values()) {
+    const b = t.term.buffer.active;
+    const lines = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i)?.translateToString(true) ?? '');
+    out[t.session.owner] = lines.join('\n');
+  }
+  return out;
+});
+
+async function waitTiles(page, what, pred) {
+  const until = Date.now() + STEP_MS;
+  let last = {};
+  while (Date.now() < until) {
+    last = await tileTexts(page);
+    if (pred(last)) return last;
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`${what}: the tiles show ${JSON.stringify(last).slice(0, 600)}`);
+}
+
+let browser;
+const pages = {};
+const problems = [];
+try {
+  alia(['group', 'add', 'g1']);
+  alia(['user', 'add', 'irene', '--role', 'instructor', '--group', 'g1'], `${pw('irene')}\n`);
+  for (const l of LEARNERS) alia(['user', 'add', l, '--role', 'learner', '--group', 'g1'], `${pw(l)}\n`);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: STEP_MS,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  for (const name of ['irene', ...LEARNERS]) {
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 700 } });
+    const r = await ctx.request.post(new URL('/api/login', base).href,
+      { data: { username: name, password: pw(name) } });
+    if (r.status() !== 200) throw new Error(`${name} could not sign in: ${r.status()}`);
+    pages[name] = await ctx.newPage();
+    pages[name].setDefaultTimeout(STEP_MS);
+    pages[name].on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+  }
+
+  for (const l of LEARNERS) {
+    const p = pages[l];
+    await p.goto(new URL('/', base).href);
+    await p.getByRole('button', { name: 'New terminal' }).first().click();
+    await p.waitForURL(/#\/s\/[A-Za-z0-9-]+/);
+    await waitFor(p, `${l}'s prompt`, (b) => /[$#]\s*$/.test(b.cursorLine));
+    await p.keyboard.type(`echo hello-from-${l}-$((6*7))`, { delay: 10 });
+    await p.keyboard.press('Enter');
+    await waitFor(p, `${l}'s line`, (b) => b.lines.some((x) => x.trim() === `hello-from-${l}-42`));
+  }
+  log('three learners have terminals with a line of their own');
+
+  const refused = await pages.lia.goto(new URL('/wall', base).href).then(() =>
+    pages.lia.locator('#notice-title').textContent());
+  if (!/for instructors/.test(refused)) throw new Error(`a learner's wall says "${refused}"`);
+  const ws = await pages.lia.evaluate(() => new Promise((done) => {
+    const w = new WebSocket(`ws://${location.host}/ws/wall?ids=00000000-0000-4000-8000-000000000000`);
+    w.onopen = () => done('open');
+    w.onerror = () => done('refused');
+  }));
+  if (ws !== 'refused') throw new Error(`a learner's /ws/wall was ${ws}`);
+  log('a learner is refused the wall');
+
+  const irene = pages.irene;
+  await irene.goto(new URL('/wall', base).href);
+  await irene.locator('.tile').nth(2).waitFor();
+  const texts = await waitTiles(irene, 'three live thumbnails',
+    (t) => LEARNERS.every((l) => (t[l] || '').includes(`hello-from-${l}-42`)));
+  const n = await irene.locator('.tile').count();
+  if (n !== 3) throw new Error(`the wall has ${n} tiles, not 3`);
+  const badges = await irene.locator('.tile-badges').first().textContent();
+  if (!/active|idle/.test(badges) || !/last output/.test(badges)) throw new Error(`badges: "${badges}"`);
+  await irene.screenshot({ path: path.join(artifacts, 'wall.png') });
+  log(`the wall shows 3 live thumbnails (${Object.keys(texts).join(', ')}); badges "${badges}"`);
+
+  await pages.leo.keyboard.type('echo and-now-$((7*6))-live', { delay: 10 });
+  await pages.leo.keyboard.press('Enter');
+  await waitTiles(irene, "leo's new line on the wall", (t) => (t.leo || '').includes('and-now-42-live'));
+  await irene.screenshot({ path: path.join(artifacts, 'wall-live.png') });
+  log("a new line shows in leo's thumbnail as it happens");
+  if (problems.length) throw new Error(`the pages reported errors:\n  ${problems.join('\n  ')}`);
+} catch (e) {
+  if (problems.length) console.error(problems.join('\n'));
+  if (pages.irene) {
+    const shot = path.join(artifacts, 'wall-failure.png');
+    await pages.irene.screenshot({ path: shot, timeout: 5000 }).then(() => console.error(`screenshot: ${shot}`), () => {});
+  }
+  if (browser) await browser.close().catch(() => {});
+  fail(e.message);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+}
+log('1 passed, 0 failed');
+process.exit(0);
