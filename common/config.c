@@ -67,6 +67,17 @@ static const struct config_key config_keys[] = {
     TEXT("control_consent", control_consent),
     NUM("record", KIND_COUNT, record, 0, 1),
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
+#define ROLE_LIMITS(role, i)                                             \
+	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
+	    100000),                                                     \
+	    NUM(role "_memory", KIND_SIZE, limits[i].memory, 0,          \
+	        INT64_C(1) << 40),                                       \
+	    NUM(role "_cpus", KIND_CPUS, limits[i].nano_cpus, 0,         \
+	        INT64_C(1024) * 1000000000),                             \
+	    NUM(role "_pids", KIND_COUNT, limits[i].pids, 0, 1000000)
+    ROLE_LIMITS("learner", CONFIG_ROLE_LEARNER),
+    ROLE_LIMITS("instructor", CONFIG_ROLE_INSTRUCTOR),
+    ROLE_LIMITS("admin", CONFIG_ROLE_ADMIN),
 };
 
 static int
@@ -384,6 +395,7 @@ int
 config_finish(struct config *c, char *err, size_t errlen)
 {
 	const char *dh;
+	int i;
 
 	if (c->docker[0] == '\0') {
 		dh = getenv("DOCKER_HOST");
@@ -409,6 +421,21 @@ config_finish(struct config *c, char *err, size_t errlen)
 		    "auth = none is allowed only on a loopback listen address "
 		    "(listen = %s): set auth = password",
 		    c->listen);
+	for (i = 0; i < 3; i++) {
+		if (c->limits[i].memory != 0 &&
+		    c->limits[i].memory < 6 * 1024 * 1024)
+			return config_err(err, errlen,
+			    "a role's memory is 0 (the global memory) or at "
+			    "least 6m");
+		if (c->limits[i].nano_cpus != 0 &&
+		    c->limits[i].nano_cpus < 10000000)
+			return config_err(err, errlen,
+			    "a role's cpus is 0 (the global cpus) or at least "
+			    "0.01");
+		if (c->limits[i].pids != 0 && c->limits[i].pids < 8)
+			return config_err(err, errlen,
+			    "a role's pids is 0 (the global pids) or at least 8");
+	}
 	if (strcmp(c->control_consent, "required") != 0 &&
 	    strcmp(c->control_consent, "notify") != 0)
 		return config_err(err, errlen,

@@ -19,6 +19,17 @@ enum config_auth {
 	CONFIG_AUTH_PASSWORD,
 };
 
+/* What one role may use; 0: the global value (memory, cpus, ...). */
+struct config_limits {
+	int64_t max_sessions;
+	int64_t memory;
+	int64_t nano_cpus;
+	int64_t pids;
+};
+#define CONFIG_ROLE_LEARNER    0
+#define CONFIG_ROLE_INSTRUCTOR 1
+#define CONFIG_ROLE_ADMIN      2
+
 struct config {
 	char listen[CONFIG_STR];    /* host:port */
 	char docker[CONFIG_PATH];   /* unix:///path or tcp://host:port */
@@ -43,6 +54,7 @@ struct config {
 	int64_t max_body;     /* bytes of an HTTP request body */
 	int64_t record;       /* 0: sessions are not recorded at all */
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
+	struct config_limits limits[3]; /* per role (auth = password) */
 };
 
 /* Fills in the defaults. */

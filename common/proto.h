@@ -110,7 +110,7 @@ struct msg_session_req {
 	uint16_t cols, rows; /* create: the initial size, 0: 80x24 */
 	uint32_t flags;
 #define REQ_ANY_OWNER 0x1 /* front has authorized it: not only owner's */
-	uint32_t pad2;
+	int32_t role; /* create: CONFIG_ROLE_*, or -1: no role (auth = none) */
 };
 
 /*

@@ -89,6 +89,7 @@ struct session {
 #define S_KILLING 0x1 /* SIGHUP sent; SIGKILL follows */
 #define S_CREATED 0x2 /* the container exists */
 	char end_reason[32];
+	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
 	uint16_t cols, rows;
 	int64_t created_us, started_us, ended_us;
 	int exit_code;
@@ -420,6 +421,12 @@ session_end(struct session *s, int code, const char *reason)
 	}
 }
 
+/* A container limit for s: its owner's role's, else the global one. */
+#define session_limit(s, field)                                  \
+	((s)->role >= 0 && ct.conf->limits[(s)->role].field != 0 \
+	        ? ct.conf->limits[(s)->role].field               \
+	        : ct.conf->field)
+
 /* Ends a session that failed to start, with the daemon's word for why. */
 static void
 session_fail(struct session *s, const char *what, struct docker_result *r)
@@ -610,9 +617,9 @@ session_create_container(struct session *s)
 	o.session = s->id;
 	o.owner = ct.conf->node;
 	o.tty = 1;
-	o.memory = ct.conf->memory;
-	o.nano_cpus = ct.conf->nano_cpus;
-	o.pids_limit = ct.conf->pids;
+	o.memory = session_limit(s, memory);
+	o.nano_cpus = session_limit(s, nano_cpus);
+	o.pids_limit = session_limit(s, pids);
 	o.network = ct.conf->network;
 	docker_create(ct.docker, &o, dcall_cb, dcall(s, session_created, 1));
 }
@@ -837,8 +844,9 @@ session_count(const char *owner)
 	struct session *s;
 	int n = 0;
 
+	/* A session being ended (DELETE) no longer counts. */
 	TAILQ_FOREACH (s, &ct.live, entry)
-		if (strcmp(s->owner, owner) == 0)
+		if (strcmp(s->owner, owner) == 0 && !(s->flags & S_KILLING))
 			n++;
 	return n;
 }
@@ -897,15 +905,25 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	const char *p[6];
 	struct session *s;
 	char msg[128];
+	int64_t max;
 
 	if (ct.stopping) {
 		reply_error(front, r->req, 503, "the server is stopping");
 		return;
 	}
-	if (session_count(r->owner) >= ct.conf->max_sessions_per_user) {
+	max = r->role >= 0 && r->role < 3 &&
+	        ct.conf->limits[r->role].max_sessions != 0
+	    ? ct.conf->limits[r->role].max_sessions
+	    : ct.conf->max_sessions_per_user;
+	if (session_count(r->owner) >= max) {
 		snprintf(msg, sizeof(msg),
-		    "too many sessions: at most %lld at once per user",
-		    (long long)ct.conf->max_sessions_per_user);
+		    "too many sessions: at most %lld at once %s",
+		    (long long)max,
+		    r->role >= 0 && r->role < 3 &&
+		            ct.conf->limits[r->role].max_sessions != 0
+		        ? (const char *[]){"for a learner", "for an instructor",
+		              "for an admin"}[r->role]
+		        : "per user");
 		reply_error(front, r->req, 429, msg);
 		return;
 	}
@@ -919,6 +937,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->rows = r->rows >= 1 && r->rows <= 1000 ? r->rows : 24;
 	s->created_us = clock_wall_us();
 	s->exit_code = -1;
+	s->role = r->role >= 0 && r->role < 3 ? r->role : -1;
 	s->state = SESSION_STARTING;
 	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
 	TAILQ_INIT(&s->waiting);

@@ -360,6 +360,10 @@ api_ask(uint32_t type, struct pending *p, uint32_t flags, const char *session,
 	memset(&r, 0, sizeof(r));
 	r.req = p->req;
 	r.flags = flags;
+	r.role = p->who.role == ROLE_LEARNER ? CONFIG_ROLE_LEARNER
+	    : p->who.role == ROLE_INSTRUCTOR ? CONFIG_ROLE_INSTRUCTOR
+	    : p->who.role == ROLE_ADMIN      ? CONFIG_ROLE_ADMIN
+	                                     : -1;
 	snprintf(r.owner, sizeof(r.owner), "%s", p->who.name);
 	if (session != NULL)
 		snprintf(r.session, sizeof(r.session), "%s", session);

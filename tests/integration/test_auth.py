@@ -216,6 +216,28 @@ def refusals():
     ok(st == 200, f"another user is not limited -> {st}")
 
 
+def quotas():
+    print("# per-role quotas (learner: 1 session, 64 MiB)")
+    a, _, _ = login("alice", PASSWORDS["alice"])
+    s1 = a.create()
+    st, body = a.request("POST", "/api/sessions")
+    ok(st == 429 and b"at most 1 at once for a learner" in body,
+       f"a learner's second session -> {st} {body[:80]!r}")
+    mem = subprocess.run(["docker", "inspect", "-f",
+                          "{{.HostConfig.Memory}}", f"alia-{s1}"],
+                         capture_output=True, text=True).stdout.strip()
+    ok(mem == str(64 << 20), f"a learner's container has 64 MiB ({mem})")
+    i, _, _ = login("irene", PASSWORDS["irene"])
+    s2, s3 = i.create(), i.create()
+    mem = subprocess.run(["docker", "inspect", "-f",
+                          "{{.HostConfig.Memory}}", f"alia-{s2}"],
+                         capture_output=True, text=True).stdout.strip()
+    ok(mem == str(256 << 20),
+       f"an instructor has two, with the global 256 MiB ({mem})")
+    for agent, sid in ((a, s1), (i, s2), (i, s3)):
+        agent.request("DELETE", f"/api/sessions/{sid}")
+
+
 def no_passwords():
     print("# no password in the database or the log")
     dump = psql("select string_agg(t::text, E'\\n') from (select u::text "
@@ -231,7 +253,7 @@ def no_passwords():
 
 
 def main():
-    for part in (setup, matrix, tokens, refusals, no_passwords):
+    for part in (setup, matrix, tokens, refusals, quotas, no_passwords):
         try:
             part()
         except Exception as e:  # a broken step fails, the rest still runs
