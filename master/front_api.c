@@ -68,6 +68,7 @@ struct pending {
 	struct msg_attach attach;
 	struct ident who;      /* the caller */
 	struct msg_wall *wall; /* API_WALL: the sessions asked for */
+	int shared;            /* API_WS: through a share link, checked */
 	uint32_t shown; /* API_WALL: those live and visible, a bit each */
 };
 TAILQ_HEAD(pending_list, pending);
@@ -332,6 +333,8 @@ api_who(struct conn *c, const struct http_request *req, int create,
 	return 1;
 }
 
+static char *query_param(const char *query, const char *name);
+
 static struct pending *
 api_park(struct conn *c, enum api_kind kind, char *setcookie,
     const struct ident *who)
@@ -514,19 +517,36 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 	const char *key;
 	int mode = ATTACH_CONTROL;
 
+	char *m = NULL, *share = NULL;
+
 	if ((key = api_upgrade_ok(c, req)) == NULL)
 		return;
 	if (req->query != NULL) {
-		if (strcmp(req->query, "mode=watch") == 0)
-			mode = ATTACH_WATCH;
-		else if (strcmp(req->query, "mode=control") != 0) {
-			front_api_error(
-			    c, 400, "mode must be control or watch", NULL);
-			return;
-		}
+		m = query_param(req->query, "mode");
+		share = query_param(req->query, "share");
 	}
+	if (m != NULL && strcmp(m, "watch") == 0)
+		mode = ATTACH_WATCH;
+	else if (m != NULL && strcmp(m, "control") != 0) {
+		free(m);
+		free(share);
+		front_api_error(c, 400, "mode must be control or watch", NULL);
+		return;
+	}
+	free(m);
 	if (!session_id_valid(id)) {
+		free(share);
 		front_api_error(c, 404, "no such session", NULL);
+		return;
+	}
+	if (share != NULL) {
+		/* a share link: watching only, whoever holds it */
+		if (mode != ATTACH_WATCH)
+			front_api_error(c, 403,
+			    "a share link is for watching: mode=watch", NULL);
+		else
+			front_share_ws(c, key, id, share);
+		free(share);
 		return;
 	}
 	if (who == NULL) {
@@ -543,6 +563,26 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 	if (mode == ATTACH_WATCH && who->role >= ROLE_INSTRUCTOR)
 		p->attach.flags = REQ_ANY_OWNER | ATTACH_MAY_ASK;
 	api_ask(MSG_SESSION_GET, p, p->attach.flags, id, 0, 0);
+}
+
+void
+front_api_ws_shared(
+    struct conn *c, const char *key, const char *id, const char *viewer)
+{
+	struct ident anon;
+	struct pending *p;
+
+	memset(&anon, 0, sizeof(anon));
+	snprintf(anon.name, sizeof(anon.name), "%s", viewer);
+	anon.role = ROLE_ANON;
+	p = api_park(c, API_WS, NULL, &anon);
+	p->shared = 1;
+	snprintf(p->attach.session, sizeof(p->attach.session), "%s", id);
+	snprintf(p->attach.key, sizeof(p->attach.key), "%s", key);
+	snprintf(p->attach.owner, sizeof(p->attach.owner), "%s", viewer);
+	p->attach.mode = ATTACH_WATCH;
+	p->attach.flags = REQ_ANY_OWNER;
+	api_ask(MSG_SESSION_GET, p, REQ_ANY_OWNER, id, 0, 0);
 }
 
 /*
@@ -1045,6 +1085,16 @@ front_api_request(struct conn *c, const struct http_request *req)
 		front_auth_logout(c, req);
 		return;
 	}
+	/* Share links need no sign-in: the token is the right. */
+	if (strncmp(path, "/api/shares/", 12) == 0) {
+		front_share_get(c, req, path + 12);
+		return;
+	}
+	if (strncmp(path, "/ws/sessions/", 13) == 0 && req->query != NULL &&
+	    strstr(req->query, "share=") != NULL) {
+		api_ws(c, req, path + 13, NULL);
+		return;
+	}
 	if (api_who(c, req, strcmp(path, "/api/sessions") == 0, &who,
 	        &setcookie) == 0)
 		return;
@@ -1074,6 +1124,17 @@ front_api_request(struct conn *c, const struct http_request *req)
 	} else if (strcmp(path, "/api/recordings") == 0)
 		api_recordings(c, req, who);
 	else if (strncmp(path, "/api/sessions/", 14) == 0 &&
+	    (slash = strchr(path + 14, '/')) != NULL &&
+	    strncmp(slash, "/shares", 7) == 0 &&
+	    (slash[7] == '\0' || slash[7] == '/')) {
+		snprintf(rid, sizeof(rid), "%.*s", (int)(slash - path - 14),
+		    path + 14);
+		if (!session_id_valid(rid))
+			front_api_error(c, 404, "no such session", NULL);
+		else
+			front_share_route(c, req, who, rid,
+			    slash[7] == '/' ? slash + 8 : NULL);
+	} else if (strncmp(path, "/api/sessions/", 14) == 0 &&
 	    (slash = strchr(path + 14, '/')) != NULL &&
 	    strcmp(slash, "/recording") == 0) {
 		snprintf(rid, sizeof(rid), "%.*s", (int)(slash - path - 14),
@@ -1229,7 +1290,7 @@ front_api_master_msg(struct msg *m)
 		return;
 	}
 	if (i.status < 300 && (p->kind == API_GET || p->kind == API_WS) &&
-	    !front_auth_may_see(&p->who, i.owner)) {
+	    !p->shared && !front_auth_may_see(&p->who, i.owner)) {
 		/* master answered for any owner: the caller may not see it */
 		i.status = 403;
 		snprintf(i.message, sizeof(i.message), "%s",

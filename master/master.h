@@ -171,7 +171,21 @@ void front_auth_logout(struct conn *, const struct http_request *);
 void front_auth_audit(const char *actor, const char *action,
     const char *session, const char *detail);
 
+/* front_share.c */
+/* /api/sessions/ID/shares[/NAME]: make, list, revoke share links. */
+void front_share_route(struct conn *, const struct http_request *,
+    const struct ident *, const char *session, const char *name);
+/* GET /api/shares/TOKEN: the session a link shows, for anyone. */
+void front_share_get(
+    struct conn *, const struct http_request *, const char *token);
+/* A websocket to watch session through a share link's token. */
+void front_share_ws(
+    struct conn *, const char *key, const char *session, const char *token);
+
 /* front_api.c */
+/* A checked share link's websocket: watch id as viewer (c is parked). */
+void front_api_ws_shared(
+    struct conn *, const char *key, const char *id, const char *viewer);
 /* Whether a browser's request comes from our own pages (or no browser). */
 int front_api_origin_ok(const struct http_request *);
 /* Answers with the JSON g, or {"error": message}; extra: more headers. */

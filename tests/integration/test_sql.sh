@@ -66,7 +66,7 @@ trap cleanup EXIT
 	exit 1
 }
 hold_start || exit 1
-check "migration 3 is applied" 3 "$(q -c 'SELECT max(version) FROM public.alia_migrations')"
+check "migration 4 is applied" 4 "$(q -c 'SELECT max(version) FROM public.alia_migrations')"
 $py "$fixture" sql >"$tmp/fixture.sql"
 q -f "$tmp/fixture.sql" >/dev/null || {
 	not_ok "loading the fixture"

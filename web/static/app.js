@@ -34,6 +34,7 @@
     consentText: $('consent-text'),
     ask: document.querySelector('[data-action="ask"]'),
     giveback: document.querySelector('[data-action="giveback"]'),
+    share: document.querySelector('[data-action="share"]'),
     barNew: document.querySelector('.bar [data-action="new"]'),
   };
 
@@ -250,7 +251,8 @@
   function connect(s) {
     if (s !== cur || s.ended) return;
     setStatus(s.everConnected ? 'wait' : 'starting', 'connecting…');
-    const ws = new WebSocket(wsURL(s.wsPath + (s.watch ? '?mode=watch' : '')));
+    const sep = s.wsPath.includes('?') ? '&' : '?';
+    const ws = new WebSocket(wsURL(s.wsPath + (s.watch ? `${sep}mode=watch` : '')));
     ws.binaryType = 'arraybuffer';
     s.ws = ws;
     ws.onmessage = (ev) => {
@@ -297,6 +299,7 @@
       s.watch = m.mode === 'watch';
       s.user = m.user;
       s.mayAsk = !!m.may_ask_control;
+      ui.share.hidden = s.watch;
       ui.consent.hidden = true;
       setHolder(s, null);
       ui.mode.hidden = !s.watch;
@@ -400,6 +403,8 @@
   // Asks the server whether the session is still there; shows why when not.
   // Resolves true when a (re)connect makes sense.
   async function checkSession(s) {
+    // Through a share link the session API is not ours to ask: try again.
+    if (s.share) return !s.ended;
     let r;
     try {
       r = await api('GET', `/api/sessions/${encodeURIComponent(s.id)}`);
@@ -454,12 +459,44 @@
 
   // --- routing -----------------------------------------------------------------
 
+  async function openShare(token) {
+    stopSession();
+    showSessionView();
+    const r = await api('GET', `/api/shares/${encodeURIComponent(token)}`);
+    if (!r.ok) {
+      setStatus('error', (r.data && r.data.error) || 'this link is not valid');
+      return;
+    }
+    attach(r.data.session, true,
+      `/ws/sessions/${encodeURIComponent(r.data.session)}?share=${encodeURIComponent(token)}`, true);
+    cur.share = true;
+    ui.replay.hidden = true;
+  }
+
+  async function shareSession() {
+    if (!cur) return;
+    const r = await api('POST', `/api/sessions/${encodeURIComponent(cur.id)}/shares`, { minutes: 60 });
+    if (!r.ok) {
+      toast((r.data && r.data.error) || `could not make a link (${r.status})`);
+      return;
+    }
+    const url = new URL(r.data.url, location.href).href;
+    try { await navigator.clipboard.writeText(url); toast('Read-only link copied (valid 60 min)'); } catch {
+      window.prompt('Read-only link, valid 60 minutes:', url);
+    }
+  }
+
   function parseHash() {
     const m = /^#\/s\/([A-Za-z0-9-]{1,64})(\/watch)?\/?$/.exec(location.hash);
     return m ? { id: m[1], watch: !!m[2] } : null;
   }
 
   function route() {
+    const share = /^#\/share\/([0-9a-f]{64})$/.exec(location.hash);
+    if (share) {
+      openShare(share[1]);
+      return;
+    }
     const want = parseHash();
     if (!want) {
       stopSession();
@@ -523,6 +560,7 @@
 
   for (const b of ui.newButtons) b.addEventListener('click', () => { newSession(); });
   ui.ask.addEventListener('click', () => { controlSend('request'); toast('Asked for control…'); });
+  ui.share.addEventListener('click', () => { shareSession(); });
   ui.giveback.addEventListener('click', () => controlSend('return'));
   document.querySelector('[data-action="grant"]').addEventListener('click', () => {
     ui.consent.hidden = true;
@@ -534,7 +572,11 @@
   });
   window.addEventListener('popstate', route);
   window.addEventListener('hashchange', route);
-  api('GET', '/api/me').then((me) => {
-    if (me.status === 401) needSignIn(); else signedIn(me.data || {});
-  }, () => signedIn({}));
+  if (/^#\/share\//.test(location.hash)) {
+    route(); // a share link needs no sign-in
+  } else {
+    api('GET', '/api/me').then((me) => {
+      if (me.status === 401) needSignIn(); else signedIn(me.data || {});
+    }, () => signedIn({}));
+  }
 })();

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Share links: a session's owner makes a link that lets whoever holds it
+ * watch the session, read-only, without signing in, until it expires or
+ * is revoked. The link carries a token (common/token.c); alia.shares
+ * holds its SHA-256, the session and the times. A share is named by the
+ * first 8 bytes of its hash in hex, which is also how its viewers appear
+ * ("link-NAME") in the session's list of viewers and in its markers.
+ *
+ *   POST   /api/sessions/ID/shares {"minutes": N}   the owner makes one
+ *   GET    /api/sessions/ID/shares                  the owner's, listed
+ *   DELETE /api/sessions/ID/shares/NAME             revoked
+ *   GET    /api/shares/TOKEN                        which session (anyone)
+ *   GET    /ws/sessions/ID?mode=watch&share=TOKEN   watching (anyone)
+ *
+ * A revoked or expired link admits nobody new; viewers already watching
+ * keep watching until they leave.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "common/config.h"
+#include "common/http.h"
+#include "common/log.h"
+#include "common/token.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define SHARE_MINUTES     60            /* a link's life unless asked */
+#define SHARE_MINUTES_MAX (7 * 24 * 60) /* a week */
+#define SHARE_BAD         "this share link is not valid (expired or revoked)"
+
+/* A request waiting for the database. */
+struct share_q {
+	uint64_t req;
+	char session[SESSION_ID_LEN];
+	char key[31];
+	char user[OWNER_LEN];
+	char name[2 * 8 + 1];
+	char token[TOKEN_HEX + 1];
+	char bytea[2 * TOKEN_BYTES + 3];
+	char minutes[16];
+	int rows;
+	int allowed;
+	yajl_gen list;
+};
+
+static struct share_q *
+share_q_new(struct conn *c, const char *session)
+{
+	struct share_q *q = xcalloc(1, sizeof(*q));
+
+	q->req = front_http_park(c);
+	if (session != NULL)
+		snprintf(q->session, sizeof(q->session), "%s", session);
+	return q;
+}
+
+static void
+share_q_free(struct share_q *q)
+{
+	if (q->list != NULL)
+		yajl_gen_free(q->list);
+	explicit_bzero(q->token, sizeof(q->token));
+	free(q);
+}
+
+/*
+ * Common to every callback: the parked connection, or NULL when it went
+ * or the query failed (answered 503); then q is freed.
+ */
+static struct conn *
+share_conn(struct share_q *q, enum front_db_event ev, const char *err)
+{
+	struct conn *c = front_http_parked(q->req);
+
+	if (c != NULL && ev == FRONT_DB_ERROR) {
+		front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		c = NULL;
+	}
+	if (c == NULL)
+		share_q_free(q);
+	return c;
+}
+
+static void
+share_gen_str(yajl_gen g, const char *k, const char *v)
+{
+	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
+	if (v != NULL)
+		yajl_gen_string(g, (const unsigned char *)v, strlen(v));
+	else
+		yajl_gen_null(g);
+}
+
+/* The share's name: the first 8 bytes of the hash of token, in hex. */
+static int
+share_name(const char *token, size_t len, char *bytea, char *name)
+{
+	unsigned char hash[TOKEN_BYTES];
+	size_t i;
+
+	if (token_hash(token, len, hash) == -1)
+		return -1;
+	token_bytea(hash, bytea);
+	for (i = 0; i < 8; i++)
+		snprintf(name + 2 * i, 3, "%02x", hash[i]);
+	return 0;
+}
+
+static void
+share_ws_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct share_q *q = arg;
+	char viewer[OWNER_LEN];
+	struct conn *c;
+
+	if (ev == FRONT_DB_ROW) {
+		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->session) == 0;
+		return;
+	}
+	if ((c = share_conn(q, ev, err)) == NULL)
+		return;
+	if (!q->allowed)
+		front_api_error(c, 403, SHARE_BAD, NULL);
+	else {
+		snprintf(viewer, sizeof(viewer), "link-%s", q->name);
+		front_api_ws_shared(c, q->key, q->session, viewer);
+	}
+	share_q_free(q);
+}
+
+void
+front_share_ws(
+    struct conn *c, const char *key, const char *session, const char *token)
+{
+	const char *params[1];
+	struct share_q *q;
+	char bytea[2 * TOKEN_BYTES + 3], name[2 * 8 + 1];
+
+	if (share_name(token, strlen(token), bytea, name) == -1) {
+		front_api_error(c, 403, SHARE_BAD, NULL);
+		return;
+	}
+	q = share_q_new(c, session);
+	snprintf(q->key, sizeof(q->key), "%s", key);
+	memcpy(q->name, name, sizeof(q->name));
+	memcpy(q->bytea, bytea, sizeof(q->bytea));
+	params[0] = q->bytea;
+	front_db_query(
+	    "SELECT session_id::text FROM alia.shares WHERE hash = "
+	    "$1::bytea AND revoked_at IS NULL AND expires_at > now()",
+	    1, params, share_ws_cb, q);
+}
+
+static void
+share_get_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct share_q *q = arg;
+	struct conn *c;
+	yajl_gen g;
+
+	if (ev == FRONT_DB_ROW) {
+		q->rows++;
+		snprintf(q->session, sizeof(q->session), "%s",
+		    PQgetvalue(res, 0, 0));
+		snprintf(q->minutes, sizeof(q->minutes), "%s",
+		    PQgetvalue(res, 0, 1));
+		return;
+	}
+	if ((c = share_conn(q, ev, err)) == NULL)
+		return;
+	if (q->rows == 0)
+		front_api_error(c, 404, SHARE_BAD, NULL);
+	else {
+		g = yajl_gen_alloc(NULL);
+		yajl_gen_map_open(g);
+		share_gen_str(g, "session", q->session);
+		yajl_gen_string(g, (const unsigned char *)"expires_in_s", 12);
+		yajl_gen_number(g, q->minutes, strlen(q->minutes));
+		yajl_gen_map_close(g);
+		front_api_json(c, 200, g, "Cache-Control: no-store\r\n");
+		yajl_gen_free(g);
+	}
+	share_q_free(q);
+}
+
+void
+front_share_get(
+    struct conn *c, const struct http_request *req, const char *token)
+{
+	const char *params[1];
+	struct share_q *q;
+	char bytea[2 * TOKEN_BYTES + 3], name[2 * 8 + 1];
+
+	if (strcmp(req->method, "GET") != 0) {
+		front_api_error(c, 405, "use GET here", "Allow: GET\r\n");
+		return;
+	}
+	if (share_name(token, strlen(token), bytea, name) == -1) {
+		front_api_error(c, 404, SHARE_BAD, NULL);
+		return;
+	}
+	q = share_q_new(c, NULL);
+	memcpy(q->bytea, bytea, sizeof(q->bytea));
+	params[0] = q->bytea;
+	front_db_query("SELECT session_id::text, floor(extract(epoch FROM "
+	               "expires_at - now()))::bigint FROM alia.shares WHERE "
+	               "hash = $1::bytea AND revoked_at IS NULL AND "
+	               "expires_at > now()",
+	    1, params, share_get_cb, q);
+}
+
+static void
+share_made_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct share_q *q = arg;
+	char url[TOKEN_HEX + 16];
+	struct conn *c;
+	yajl_gen g;
+
+	if (ev == FRONT_DB_ROW)
+		return;
+	if ((c = share_conn(q, ev, err)) == NULL)
+		return;
+	front_auth_audit(q->user, "share", q->session, q->name);
+	snprintf(url, sizeof(url), "/#/share/%s", q->token);
+	g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	share_gen_str(g, "name", q->name);
+	share_gen_str(g, "token", q->token);
+	share_gen_str(g, "url", url);
+	yajl_gen_string(g, (const unsigned char *)"minutes", 7);
+	yajl_gen_number(g, q->minutes, strlen(q->minutes));
+	yajl_gen_map_close(g);
+	front_api_json(c, 201, g, "Cache-Control: no-store\r\n");
+	yajl_gen_free(g);
+	share_q_free(q);
+}
+
+/* The session's owner is known: the caller makes the link, or not. */
+static void
+share_owner_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct share_q *q = arg;
+	const char *params[5];
+	struct conn *c;
+
+	if (ev == FRONT_DB_ROW) {
+		q->rows++;
+		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->user) == 0 &&
+		    strcmp(PQgetvalue(res, 0, 1), "ended") != 0;
+		return;
+	}
+	if ((c = share_conn(q, ev, err)) == NULL)
+		return;
+	if (!q->allowed) {
+		front_api_error(c, q->rows == 0 ? 404 : 403,
+		    q->rows == 0 ? "no such session"
+		                 : "only the owner of a live session shares it",
+		    NULL);
+		share_q_free(q);
+		return;
+	}
+	if (token_new(q->token) == -1)
+		fatalx("%s: no random bytes", __func__);
+	(void)share_name(q->token, TOKEN_HEX, q->bytea, q->name);
+	params[0] = q->bytea;
+	params[1] = q->session;
+	params[2] = q->user;
+	params[3] = q->minutes;
+	front_db_query("INSERT INTO alia.shares (hash, session_id, created_by, "
+	               "expires_at) VALUES ($1::bytea, $2::uuid, $3, now() + "
+	               "make_interval(mins => $4::int))",
+	    4, params, share_made_cb, q);
+}
+
+static void
+share_list_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	static const char *keys[] = {
+	    "name", "created_at", "expires_at", "revoked_at"};
+	struct share_q *q = arg;
+	struct conn *c;
+	int i;
+
+	if (ev == FRONT_DB_ROW) {
+		yajl_gen_map_open(q->list);
+		for (i = 0; i < 4; i++)
+			share_gen_str(q->list, keys[i],
+			    PQgetisnull(res, 0, i) ? NULL
+			                           : PQgetvalue(res, 0, i));
+		yajl_gen_map_close(q->list);
+		return;
+	}
+	if ((c = share_conn(q, ev, err)) == NULL)
+		return;
+	yajl_gen_array_close(q->list);
+	front_api_json(c, 200, q->list, "Cache-Control: no-store\r\n");
+	share_q_free(q);
+}
+
+static void
+share_revoke_cb(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct share_q *q = arg;
+	struct conn *c;
+
+	if (ev == FRONT_DB_ROW) {
+		q->rows++;
+		return;
+	}
+	if ((c = share_conn(q, ev, err)) == NULL)
+		return;
+	if (q->rows == 0)
+		front_api_error(c, 404, "no such share link", NULL);
+	else {
+		front_auth_audit(q->user, "share revoked", q->session, q->name);
+		front_http_respond(c, 204, "application/json", "", 0, NULL);
+	}
+	share_q_free(q);
+}
+
+/* The minutes a new link lasts, from {"minutes": N}; -1 when bad. */
+static int
+share_minutes(const struct http_request *req)
+{
+	const char *path[] = {"minutes", NULL};
+	yajl_val tree, v;
+	char err[64];
+	long long n = SHARE_MINUTES;
+
+	if (req->bodylen == 0)
+		return (int)n;
+	if ((tree = yajl_tree_parse(req->body, err, sizeof(err))) == NULL)
+		return -1;
+	if ((v = yajl_tree_get(tree, path, yajl_t_any)) != NULL)
+		n = YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : -1;
+	yajl_tree_free(tree);
+	return n >= 1 && n <= SHARE_MINUTES_MAX ? (int)n : -1;
+}
+
+void
+front_share_route(struct conn *c, const struct http_request *req,
+    const struct ident *who, const char *session, const char *name)
+{
+	const char *params[3];
+	struct share_q *q;
+	char err[96];
+	int minutes;
+
+	if (who == NULL) {
+		front_api_error(c, 403, "this session is not yours", NULL);
+		return;
+	}
+	if (name == NULL && strcmp(req->method, "POST") == 0) {
+		if (!front_api_origin_ok(req)) {
+			front_api_error(
+			    c, 403, "cross-origin request refused", NULL);
+			return;
+		}
+		if ((minutes = share_minutes(req)) == -1) {
+			snprintf(err, sizeof(err),
+			    "the body must be {\"minutes\": N}, N from 1 to "
+			    "%d",
+			    SHARE_MINUTES_MAX);
+			front_api_error(c, 400, err, NULL);
+			return;
+		}
+		q = share_q_new(c, session);
+		snprintf(q->user, sizeof(q->user), "%s", who->name);
+		snprintf(q->minutes, sizeof(q->minutes), "%d", minutes);
+		params[0] = q->session;
+		front_db_query("SELECT owner, state FROM alia.sessions WHERE "
+		               "id = $1::uuid",
+		    1, params, share_owner_cb, q);
+		return;
+	}
+	if (name == NULL && strcmp(req->method, "GET") == 0) {
+		q = share_q_new(c, session);
+		q->list = yajl_gen_alloc(NULL);
+		yajl_gen_array_open(q->list);
+		params[0] = q->session;
+		params[1] = who->name;
+		front_db_query(
+		    "SELECT encode(substr(hash, 1, 8), 'hex'), created_at, "
+		    "expires_at, revoked_at FROM alia.shares WHERE "
+		    "session_id = $1::uuid AND created_by = $2 "
+		    "ORDER BY created_at",
+		    2, params, share_list_cb, q);
+		return;
+	}
+	if (name != NULL && strcmp(req->method, "DELETE") == 0) {
+		if (!front_api_origin_ok(req)) {
+			front_api_error(
+			    c, 403, "cross-origin request refused", NULL);
+			return;
+		}
+		if (strlen(name) != 16 ||
+		    strspn(name, "0123456789abcdef") != 16) {
+			front_api_error(c, 404, "no such share link", NULL);
+			return;
+		}
+		q = share_q_new(c, session);
+		snprintf(q->user, sizeof(q->user), "%s", who->name);
+		memcpy(q->name, name, sizeof(q->name));
+		params[0] = q->session;
+		params[1] = who->name;
+		params[2] = q->name;
+		front_db_query(
+		    "UPDATE alia.shares SET revoked_at = now() "
+		    "WHERE session_id = $1::uuid AND created_by = $2 "
+		    "AND substr(hash, 1, 8) = decode($3, 'hex') "
+		    "AND revoked_at IS NULL RETURNING 1",
+		    3, params, share_revoke_cb, q);
+		return;
+	}
+	front_api_error(c, 405,
+	    name == NULL ? "use GET or POST here" : "use DELETE here",
+	    name == NULL ? "Allow: GET, POST\r\n" : "Allow: DELETE\r\n");
+}
