@@ -83,6 +83,20 @@ try {
   await lea.keyboard.press('Enter');
   await waitFor(lea, 'lea types again', (b) => b.lines.some((l) => l.trim() === 'lea-42'));
   log('control is back with lea');
+
+  // A read-only link: the Share button, then an anonymous browser.
+  await lea.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await lea.getByRole('button', { name: 'Share' }).click();
+  await lea.locator('#toast').filter({ hasText: 'link copied' }).waitFor();
+  const link = await lea.evaluate(() => navigator.clipboard.readText());
+  if (!/#\/share\/[0-9a-f]{64}$/.test(link)) throw new Error(`the link is "${link}"`);
+  const anon = await (await browser.newContext({ viewport: { width: 1000, height: 560 } })).newPage();
+  anon.setDefaultTimeout(STEP_MS);
+  await anon.goto(link);
+  await waitFor(anon, 'the shared terminal', (b) => b.lines.some((l) => l.trim() === 'lea-42'));
+  await anon.locator('#mode').waitFor({ state: 'visible' });
+  await anon.screenshot({ path: path.join(artifacts, 'share-viewer.png') });
+  log('a share link shows the terminal, read-only, without signing in');
   if (problems.length) throw new Error(`the pages reported errors:\n  ${problems.join('\n  ')}`);
 } catch (e) {
   if (problems.length) console.error(problems.join('\n'));
