@@ -65,6 +65,8 @@ static const struct config_key config_keys[] = {
     NUM("max_sessions_per_user", KIND_COUNT, max_sessions_per_user, 1, 100000),
     NUM("max_body", KIND_SIZE, max_body, 1024, 64 * 1024 * 1024),
     TEXT("control_consent", control_consent),
+    TEXT("tls_cert", tls_cert),
+    TEXT("tls_key", tls_key),
     NUM("record", KIND_COUNT, record, 0, 1),
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
 #define ROLE_LIMITS(role, i)                                             \
@@ -436,6 +438,9 @@ config_finish(struct config *c, char *err, size_t errlen)
 			return config_err(err, errlen,
 			    "a role's pids is 0 (the global pids) or at least 8");
 	}
+	if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0'))
+		return config_err(err, errlen,
+		    "tls_cert and tls_key go together: set both, or neither");
 	if (strcmp(c->control_consent, "required") != 0 &&
 	    strcmp(c->control_consent, "notify") != 0)
 		return config_err(err, errlen,

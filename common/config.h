@@ -41,8 +41,10 @@ struct config {
 	char node[CONFIG_STR];     /* this host's name in labels */
 	char image[CONFIG_STR];
 	char network[CONFIG_STR];
-	char control_consent[16]; /* required | notify */
-	int auth;                 /* enum config_auth */
+	char control_consent[16];   /* required | notify */
+	char tls_cert[CONFIG_PATH]; /* PEM chain; set: front speaks HTTPS */
+	char tls_key[CONFIG_PATH];  /* PEM private key */
+	int auth;                   /* enum config_auth */
 	int pad;
 	int64_t memory;    /* bytes */
 	int64_t nano_cpus; /* 1e9 = one cpu */

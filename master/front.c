@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -27,6 +29,7 @@ static struct {
 	struct config conf;
 	int have_conf;
 	int serving;
+	SSL_CTX *tls; /* tls_cert set */
 } f;
 
 static void
@@ -39,6 +42,32 @@ front_shutdown(const char *why)
 	event_base_loopbreak(f.base);
 }
 
+/* An SSL_CTX for tls_cert and tls_key, or NULL (the reason logged). */
+static SSL_CTX *
+front_tls_ctx(void)
+{
+	unsigned long e;
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		goto fail;
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, f.conf.tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(
+	        ctx, f.conf.tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	log_info("TLS with %s", f.conf.tls_cert);
+	return ctx;
+fail:
+	e = ERR_get_error();
+	log_warnx("TLS: tls_cert %s, tls_key %s: %s", f.conf.tls_cert,
+	    f.conf.tls_key, e != 0 ? ERR_reason_error_string(e) : "failed");
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
 static int
 front_serve(int fd)
 {
@@ -49,11 +78,17 @@ front_serve(int fd)
 		close(fd);
 		return -1;
 	}
+	memset(&hc, 0, sizeof(hc));
+	/* The key is read before privileges go: it may be root's alone. */
+	if (f.conf.tls_cert[0] != '\0' &&
+	    (hc.tls = f.tls = front_tls_ctx()) == NULL) {
+		close(fd);
+		return -1;
+	}
 	if (proc_drop_privileges(f.conf.user) == -1) {
 		close(fd);
 		return -1;
 	}
-	memset(&hc, 0, sizeof(hc));
 	hc.web_dir = f.conf.web_dir;
 	hc.max_body = (size_t)f.conf.max_body;
 	hc.header_timeout_ms = 10000;
@@ -136,5 +171,6 @@ front_main(int verbose)
 	event_free(ev_term);
 	msgchan_free(f.chan);
 	event_base_free(f.base);
+	SSL_CTX_free(f.tls);
 	return 0;
 }

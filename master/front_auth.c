@@ -403,8 +403,9 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	front_auth_audit(l->user, "login", NULL, l->peer);
 	xasprintf(&cookie,
 	    "Set-Cookie: " AUTH_COOKIE "=%s; Path=/; HttpOnly; "
-	    "SameSite=Strict; Max-Age=%d\r\nCache-Control: no-store\r\n",
-	    l->token, AUTH_LOGIN_SEC);
+	    "SameSite=Strict; Max-Age=%d%s\r\nCache-Control: no-store\r\n",
+	    l->token, AUTH_LOGIN_SEC,
+	    fa_.conf->tls_cert[0] != '\0' ? "; Secure" : "");
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
 	yajl_gen_string(g, (const unsigned char *)"user", 4);

@@ -47,8 +47,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 #include "common/http.h"
 #include "common/log.h"
@@ -186,7 +188,8 @@ reaper_cb(evutil_socket_t fd, short what, void *arg)
 
 	while ((c = TAILQ_FIRST(&fh.dead)) != NULL) {
 		TAILQ_REMOVE(&fh.dead, c, entry);
-		bufferevent_free(c->bev);
+		if (c->bev != NULL) /* NULL: it went on with a relay */
+			bufferevent_free(c->bev);
 		event_free(c->timer);
 		http_parser_free(c->parser);
 		free(c);
@@ -636,12 +639,128 @@ front_http_respond(struct conn *c, int status, const char *ctype,
 	conn_process(c);
 }
 
+/*
+ * A websocket under TLS: front stays in the middle, relaying between the
+ * TLS connection and a socketpair whose other end went to the worker.
+ * Each direction stops reading while the other side holds more than
+ * RELAY_HIGH unsent, and starts again under RELAY_LOW. When one side
+ * ends, what the other still has to send is sent, then both close.
+ */
+#define RELAY_HIGH (256 * 1024)
+#define RELAY_LOW  (64 * 1024)
+
+struct relay {
+	struct bufferevent *tls, *plain;
+	int closing;
+};
+
+static void
+relay_free(struct relay *r)
+{
+	bufferevent_free(r->tls);
+	bufferevent_free(r->plain);
+	free(r);
+}
+
+static struct bufferevent *
+relay_other(struct relay *r, struct bufferevent *bev)
+{
+	return bev == r->tls ? r->plain : r->tls;
+}
+
+static void
+relay_read_cb(struct bufferevent *from, void *arg)
+{
+	struct relay *r = arg;
+	struct bufferevent *to = relay_other(r, from);
+
+	bufferevent_write_buffer(to, bufferevent_get_input(from));
+	if (evbuffer_get_length(bufferevent_get_output(to)) >= RELAY_HIGH)
+		bufferevent_disable(from, EV_READ);
+}
+
+/* to's output fell under the low mark (or emptied, when closing). */
+static void
+relay_write_cb(struct bufferevent *to, void *arg)
+{
+	struct relay *r = arg;
+
+	if (r->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(to)) == 0)
+			relay_free(r);
+		return;
+	}
+	bufferevent_enable(relay_other(r, to), EV_READ);
+}
+
+static void
+relay_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay *r = arg;
+	struct bufferevent *to = relay_other(r, bev);
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+		return;
+	if (r->closing ||
+	    evbuffer_get_length(bufferevent_get_output(to)) == 0) {
+		relay_free(r);
+		return;
+	}
+	/* Send what is left to the other side, then close. */
+	r->closing = 1;
+	bufferevent_disable(bev, EV_READ);
+	bufferevent_setcb(bev, NULL, NULL, relay_event_cb, r);
+	bufferevent_setwatermark(to, EV_WRITE, 0, 0);
+}
+
+/* The TLS connection of c goes on with a relay; the worker's end back. */
+static int
+front_http_relay(struct conn *c)
+{
+	struct relay *r;
+	int sv[2];
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(sv[0]) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	/* conn_close quiets the bufferevent; the relay takes it over. */
+	conn_close(c, "handed over through a TLS relay");
+	r = xcalloc(1, sizeof(*r));
+	r->tls = c->bev;
+	c->bev = NULL;
+	r->plain =
+	    bufferevent_socket_new(fh.base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	if (r->plain == NULL)
+		fatalx("%s: bufferevent_socket_new failed", __func__);
+	bufferevent_set_timeouts(r->tls, NULL, NULL);
+	bufferevent_setwatermark(r->tls, EV_READ, 0, 0);
+	bufferevent_setwatermark(r->tls, EV_WRITE, RELAY_LOW, 0);
+	bufferevent_setwatermark(r->plain, EV_WRITE, RELAY_LOW, 0);
+	bufferevent_setcb(
+	    r->tls, relay_read_cb, relay_write_cb, relay_event_cb, r);
+	bufferevent_setcb(
+	    r->plain, relay_read_cb, relay_write_cb, relay_event_cb, r);
+	bufferevent_enable(r->tls, EV_READ | EV_WRITE);
+	bufferevent_enable(r->plain, EV_READ | EV_WRITE);
+	return sv[1];
+}
+
 int
 front_http_detach(struct conn *c)
 {
 	char b;
 	int fd;
 
+	if (fh.conf.tls != NULL)
+		return front_http_relay(c);
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
 	    recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT) !=
 	        -1 ||
@@ -689,6 +808,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if (what == BEV_EVENT_CONNECTED)
+		return; /* TLS: the handshake is done */
 	if ((what & BEV_EVENT_EOF) && c->state != CONN_LINGER &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 		/* Half-closed: still send what was asked for. */
@@ -745,7 +866,18 @@ conn_new(evutil_socket_t fd, struct sockaddr *sa, int salen, int refused)
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
 	else
 		snprintf(c->peer, sizeof(c->peer), "fd %d", (int)fd);
-	c->bev = bufferevent_socket_new(fh.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (fh.conf.tls != NULL) {
+		SSL *ssl = SSL_new(fh.conf.tls);
+
+		if (ssl == NULL)
+			fatalx("%s: SSL_new failed", __func__);
+		c->bev = bufferevent_openssl_socket_new(fh.base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev != NULL) /* browsers close without close_notify */
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else
+		c->bev =
+		    bufferevent_socket_new(fh.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("%s: bufferevent_socket_new failed", __func__);
 	c->parser = http_parser_new(&fh.limits);

@@ -396,7 +396,9 @@ master_chan_cb(
 			c->ready = 1;
 			log_debug("%s ready (pid %d)", c->role->name, r.pid);
 			if (c->role == &role_front && c->restarts == 0)
-				log_info("alia is serving http://%s/",
+				log_info("alia is serving %s://%s/",
+				    m.conf.tls_cert[0] != '\0' ? "https"
+				                               : "http",
 				    m.conf.listen);
 			return;
 		}

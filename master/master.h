@@ -113,6 +113,7 @@ struct front_http_conf {
 	int max_conns;
 	/* Answers /api/, /ws/ and /metrics; NULL: they are 404. */
 	void (*api)(struct conn *, const struct http_request *);
+	struct ssl_ctx_st *tls; /* set: every connection speaks TLS */
 };
 /*
  * Serves HTTP on listen_fd (already bound and listening, non-blocking);
@@ -133,7 +134,11 @@ struct conn *front_http_parked(uint64_t req);
 /* Answers the current request (a parked one resumes afterwards). */
 void front_http_respond(struct conn *, int status, const char *ctype,
     const void *body, size_t len, const char *extra);
-/* Hands the socket over: a dup of its fd, or -1 if bytes are pending. */
+/*
+ * Hands the connection over as an fd, or -1 if bytes are pending: a dup
+ * of its socket, or under TLS one end of a socketpair whose other end
+ * front relays to the TLS connection.
+ */
 int front_http_detach(struct conn *);
 const char *front_http_peer(const struct conn *);
 

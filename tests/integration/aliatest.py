@@ -12,7 +12,7 @@ import subprocess
 import time
 
 URL = os.environ["ALIA_URL"]
-HOST, PORT = URL[len("http://"):].split(":")
+HOST, PORT = URL.split("://", 1)[1].split(":")
 PORT = int(PORT)
 ALIA = os.environ["ALIA_BIN"]
 SERVER = int(os.environ["ALIA_SERVER_PID"])

@@ -45,7 +45,10 @@ known=" "
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port"
 ALIA_NODE="test-$$-$(date +%s%N | tail -c 7)$RANDOM"
 export ALIA_NODE
-export ALIA_URL="http://127.0.0.1:$port" ALIA_PORT="$port"
+# With ALIA_TLS_CERT and ALIA_TLS_KEY set, alia speaks HTTPS.
+scheme=http
+[ -n "${ALIA_TLS_CERT:-}" ] && scheme=https
+export ALIA_URL="$scheme://127.0.0.1:$port" ALIA_PORT="$port"
 export ALIA_SERVER_LOG="$log"
 
 # Adds master's descendants to the set of this instance's processes.
@@ -110,7 +113,7 @@ master=$!
 export ALIA_SERVER_PID="$master"
 
 t0=$(ms)
-until [ "$(curl -s --max-time 2 "$ALIA_URL/healthz" 2>/dev/null)" = ok ]; do
+until [ "$(curl -sk --max-time 2 "$ALIA_URL/healthz" 2>/dev/null)" = ok ]; do
 	if ! kill -0 "$master" 2>/dev/null; then
 		say "alia serve exited before /healthz answered"
 		failed=1
