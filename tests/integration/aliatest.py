@@ -7,8 +7,10 @@ import json
 import os
 import re
 import socket
+import ssl
 import struct
 import subprocess
+import sys
 import time
 
 URL = os.environ["ALIA_URL"]
@@ -28,6 +30,27 @@ def ok(cond, what):
     return cond
 
 
+def run(*parts):
+    """Runs each part (a broken one fails, the rest still run); exits."""
+    for part in parts:
+        try:
+            part()
+        except Exception as e:
+            ok(False, f"{part.__name__}: {type(e).__name__}: {e}")
+    print(f"# {failures} failure(s)")
+    sys.exit(1 if failures else 0)
+
+
+def connect(timeout=30):
+    """A connection to the server: TLS when ALIA_URL is https."""
+    s = socket.create_connection((HOST, PORT), timeout=timeout)
+    if URL.startswith("https://"):
+        ctx = ssl.create_default_context(cafile=os.environ["ALIA_TLS_CERT"])
+        ctx.check_hostname = False
+        s = ctx.wrap_socket(s)
+    return s
+
+
 def psql(sql):
     r = subprocess.run([ALIA, "psql", "-XqAt", "-c", sql],
                        capture_output=True, text=True, timeout=300)
@@ -43,7 +66,7 @@ class Agent:
         self.cookie = None
 
     def request(self, method, path, body=None, headers=None):
-        s = socket.create_connection((HOST, PORT), timeout=30)
+        s = connect()
         head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\n"
         head += "Connection: close\r\n"
         if self.cookie:
@@ -61,7 +84,8 @@ class Agent:
             buf += d
         s.close()
         head, _, body = buf.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
+        self.head = head.decode()
+        lines = self.head.split("\r\n")
         status = int(lines[0].split()[1])
         for l in lines[1:]:
             if l.lower().startswith("set-cookie:"):
@@ -88,7 +112,7 @@ class WS:
     """A terminal websocket: masked frames out, whole messages in."""
 
     def __init__(self, agent, sid, mode=None, origin=None):
-        self.s = socket.create_connection((HOST, PORT), timeout=30)
+        self.s = connect()
         key = base64.b64encode(os.urandom(16)).decode()
         q = f"?mode={mode}" if mode else ""
         extra = f"Origin: {origin}\r\n" if origin else ""
@@ -133,10 +157,12 @@ class WS:
         while True:
             if len(self.buf) >= 2:
                 op, n, off = self.buf[0] & 15, self.buf[1] & 127, 2
-                if n == 126:
+                if n == 126 and len(self.buf) >= 4:
                     n, off = struct.unpack(">H", self.buf[2:4])[0], 4
-                elif n == 127:
+                elif n == 127 and len(self.buf) >= 10:
                     n, off = struct.unpack(">Q", self.buf[2:10])[0], 10
+                elif n >= 126:
+                    n, off = 1 << 62, 0  # the length is not all here yet
                 if len(self.buf) >= off + n:
                     data = self.buf[off:off + n]
                     self.buf = self.buf[off + n:]

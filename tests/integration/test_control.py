@@ -13,7 +13,6 @@ second request is declined. Each request, grant, denial and return is an
 'm' marker in alia.events and a row in alia.audit.
 """
 import json
-import sys
 import time
 
 import aliatest
@@ -191,12 +190,7 @@ def check_records(sid):
 
 
 def main():
-    try:
-        main_part()
-    except Exception as e:
-        ok(False, f"{type(e).__name__}: {e}")
-    print(f"# {aliatest.failures} failure(s)")
-    sys.exit(1 if aliatest.failures else 0)
+    aliatest.run(main_part)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import re
 import socket
 import struct
 import subprocess
-import sys
 import time
 
 import aliatest
@@ -235,13 +234,7 @@ def search():
 
 
 def main():
-    for part in (typing, search, chaos_seq):
-        try:
-            part()
-        except Exception as e:  # a broken step fails, the rest still runs
-            ok(False, f"{part.__name__}: {type(e).__name__}: {e}")
-    print(f"# {aliatest.failures} failure(s)")
-    sys.exit(1 if aliatest.failures else 0)
+    aliatest.run(typing, search, chaos_seq)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ unknown token, an expired link and a revoked link admit nobody; sue's
 list shows the link and its revocation; both are audited.
 """
 import json
-import sys
 import time
 
 import aliatest
@@ -120,12 +119,7 @@ def main_part():
 
 
 def main():
-    try:
-        main_part()
-    except Exception as e:
-        ok(False, f"{type(e).__name__}: {e}")
-    print(f"# {aliatest.failures} failure(s)")
-    sys.exit(1 if aliatest.failures else 0)
+    aliatest.run(main_part)
 
 
 if __name__ == "__main__":
