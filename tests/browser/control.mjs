@@ -8,37 +8,26 @@
 //   ALIA_AUTH=password with-server.sh node tests/browser/control.mjs
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { STEP_MS, setup, waitFor } from './lib.mjs';
+import { STEP_MS, noProblems, setup, waitFor, withBrowser } from './lib.mjs';
 
 const TOTAL_MS = Number(process.env.ALIA_BROWSER_TIMEOUT_MS || 120000);
-const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
 const USERS = { lea: ['learner', 'lea-Browser-77a1c'], ian: ['instructor', 'ian-Browser-0c5e3'] };
 
-const { fail, log, base, chromium, artifacts } = setup('browser_control', TOTAL_MS);
+const t = setup('browser_control', TOTAL_MS);
+const { log, base, artifacts } = t;
 const alia = (...args) => execFileSync(process.env.ALIA_BIN, args,
   { input: args.includes('add') && args[0] === 'user' ? `${USERS[args[2]][1]}\n` : '',
     stdio: ['pipe', 'inherit', 'inherit'] });
 
-let browser;
-const pages = {};
-const problems = [];
-try {
+await withBrowser(t, async ({ newPage, problems }) => {
+  const pages = {};
   alia('group', 'add', 'g1');
   for (const [name, [role]] of Object.entries(USERS)) alia('user', 'add', name, '--role', role, '--group', 'g1');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
   for (const name of Object.keys(USERS)) {
-    const ctx = await browser.newContext({ viewport: { width: 1000, height: 560 } });
-    const r = await ctx.request.post(new URL('/api/login', base).href,
+    pages[name] = await newPage(name, { viewport: { width: 1000, height: 560 } });
+    const r = await pages[name].request.post(new URL('/api/login', base).href,
       { data: { username: name, password: USERS[name][1] } });
     if (r.status() !== 200) throw new Error(`${name} could not sign in: ${r.status()}`);
-    pages[name] = await ctx.newPage();
-    pages[name].setDefaultTimeout(STEP_MS);
-    pages[name].on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
   }
   const { lea, ian } = pages;
 
@@ -90,24 +79,11 @@ try {
   await lea.locator('#toast').filter({ hasText: 'link copied' }).waitFor();
   const link = await lea.evaluate(() => navigator.clipboard.readText());
   if (!/#\/share\/[0-9a-f]{64}$/.test(link)) throw new Error(`the link is "${link}"`);
-  const anon = await (await browser.newContext({ viewport: { width: 1000, height: 560 } })).newPage();
-  anon.setDefaultTimeout(STEP_MS);
+  const anon = await newPage('anon', { viewport: { width: 1000, height: 560 } });
   await anon.goto(link);
   await waitFor(anon, 'the shared terminal', (b) => b.lines.some((l) => l.trim() === 'lea-42'));
   await anon.locator('#mode').waitFor({ state: 'visible' });
   await anon.screenshot({ path: path.join(artifacts, 'share-viewer.png') });
   log('a share link shows the terminal, read-only, without signing in');
-  if (problems.length) throw new Error(`the pages reported errors:\n  ${problems.join('\n  ')}`);
-} catch (e) {
-  if (problems.length) console.error(problems.join('\n'));
-  for (const [name, page] of Object.entries(pages)) {
-    const shot = path.join(artifacts, `control-failure-${name}.png`);
-    await page.screenshot({ path: shot, timeout: 5000 }).then(() => console.error(`screenshot: ${shot}`), () => {});
-  }
-  if (browser) await browser.close().catch(() => {});
-  fail(e.message);
-} finally {
-  if (browser) await browser.close().catch(() => {});
-}
-log('1 passed, 0 failed');
-process.exit(0);
+  noProblems(problems);
+});

@@ -32,7 +32,54 @@ export function setup(name, totalMs) {
   mkdirSync(artifacts, { recursive: true });
   const overall = setTimeout(() => fail(`gave up after ${totalMs / 1000}s`), totalMs);
   overall.unref();
-  return { fail, log, base, chromium, artifacts };
+  return { name, fail, log, base, chromium, artifacts };
+}
+
+const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
+
+// Runs body({ browser, newPage, problems }) in Debian's chromium, then
+// ends the test: "1 passed, 0 failed" and exit 0, or, on any error, a
+// screenshot of every page (NAME-failure-PAGE.png) and a failure.
+// newPage(page, contextOptions) opens a page in a fresh context (its own
+// cookies) whose errors, and console errors, land in problems.
+export async function withBrowser(t, body) {
+  const pages = new Map();
+  const problems = [];
+  let browser;
+  const newPage = async (label, options = { viewport: { width: 1100, height: 640 } }) => {
+    const page = await (await browser.newContext(options)).newPage();
+    page.setDefaultTimeout(STEP_MS);
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`${label}: console: ${m.text()}`); });
+    page.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
+    pages.set(label, page);
+    return page;
+  };
+  try {
+    browser = await t.chromium.launch({
+      executablePath: CHROMIUM,
+      timeout: STEP_MS,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    await body({ browser, newPage, problems });
+  } catch (e) {
+    if (problems.length) console.error(problems.join('\n'));
+    for (const [label, page] of pages) {
+      const shot = path.join(t.artifacts, `${t.name}-failure-${label}.png`);
+      await page.screenshot({ path: shot, timeout: 5000 }).then(() => console.error(`screenshot: ${shot}`), () => {});
+    }
+    if (browser) await browser.close().catch(() => {});
+    t.fail(e.message);
+  }
+  await browser.close().catch(() => {});
+  t.log('1 passed, 0 failed');
+  process.exit(0);
+}
+
+// Throws when the pages reported errors that except does not excuse.
+export function noProblems(problems, except = () => false) {
+  const left = problems.filter((p) => !except(p));
+  if (left.length) throw new Error(`the pages reported errors:\n  ${left.join('\n  ')}`);
 }
 
 // Lines of the live terminal's xterm buffer, as text.

@@ -13,17 +13,17 @@
 // meson-logs/browser/). Exits non-zero with a message on any failure.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { STEP_MS, setup, waitFor } from './lib.mjs';
+import { STEP_MS, noProblems, setup, waitFor, withBrowser } from './lib.mjs';
 
 const TOTAL_MS = Number(process.env.ALIA_BROWSER_TIMEOUT_MS || 150000);
 const RECORDING_MS = 20000; // the recording commits within a second or two
-const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
 const TAG = randomBytes(4).toString('hex');
 // Typed as `echo alia-replay-$((40+2))-TAG`: only the command's output, not
 // its echo, holds MARK.
 const MARK = `alia-replay-42-${TAG}`;
 
-const { fail, log, base, chromium, artifacts } = setup('browser_play', TOTAL_MS);
+const t = setup('browser_play', TOTAL_MS);
+const { log, base, artifacts } = t;
 
 async function typeLine(page, text) {
   await page.keyboard.type(text, { delay: 12 });
@@ -39,21 +39,8 @@ async function noticeText(page) {
 
 const promptShown = (b) => /[$#]\s*$/.test(b.cursorLine);
 
-let browser;
-let page;
-const problems = [];
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
-  page = await context.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+await withBrowser(t, async ({ newPage, problems }) => {
+  const page = await newPage('page', { viewport: { width: 1100, height: 760 } });
 
   // --- a session to replay ---------------------------------------------------
   log(`opening ${base}/`);
@@ -206,18 +193,5 @@ try {
   log(`searching finds it; screenshot: ${searchShot}`);
 
   // The unknown session's 404s above are expected; anything else is not.
-  const unexpected = problems.filter((p) => !/status of 404/.test(p));
-  if (unexpected.length) throw new Error(`the pages reported errors:\n  ${unexpected.join('\n  ')}`);
-} catch (e) {
-  if (problems.length) console.error(problems.join('\n'));
-  if (page) {
-    const shot = path.join(artifacts, 'play-failure.png');
-    await page.screenshot({ path: shot, timeout: 5000 }).then(() => console.error(`screenshot: ${shot}`), () => {});
-  }
-  if (browser) await browser.close().catch(() => {});
-  fail(e.message);
-} finally {
-  if (browser) await browser.close().catch(() => {});
-}
-log('1 passed, 0 failed');
-process.exit(0);
+  noProblems(problems, (p) => /status of 404/.test(p));
+});

@@ -7,30 +7,19 @@
 //   ALIA_AUTH=password with-server.sh node tests/browser/signin.mjs
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { STEP_MS, setup, waitFor } from './lib.mjs';
+import { STEP_MS, noProblems, setup, waitFor, withBrowser } from './lib.mjs';
 
 const TOTAL_MS = Number(process.env.ALIA_BROWSER_TIMEOUT_MS || 90000);
-const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
 const USER = 'carol';
 const PASSWORD = 'carol-Browser-9d41e';
 
-const { fail, log, base, chromium, artifacts } = setup('browser_signin', TOTAL_MS);
+const t = setup('browser_signin', TOTAL_MS);
+const { log, base, artifacts } = t;
 
-let browser;
-let page;
-const problems = [];
-try {
+await withBrowser(t, async ({ newPage, problems }) => {
   execFileSync(process.env.ALIA_BIN, ['user', 'add', USER, '--role', 'learner'],
     { input: `${PASSWORD}\n`, stdio: ['pipe', 'inherit', 'inherit'] });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
-  page.setDefaultTimeout(STEP_MS);
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  const page = await newPage('page');
 
   await page.goto(new URL('/', base).href);
   const form = page.locator('[data-signin]');
@@ -65,17 +54,5 @@ try {
   const me = await page.evaluate(async () => (await fetch('/api/me')).status);
   if (me !== 401) throw new Error(`after signing out /api/me answers ${me}`);
   log('signed out');
-  if (problems.length) throw new Error(`the page reported errors:\n  ${problems.join('\n  ')}`);
-} catch (e) {
-  if (problems.length) console.error(problems.join('\n'));
-  if (page) {
-    const shot = path.join(artifacts, 'signin-failure.png');
-    await page.screenshot({ path: shot, timeout: 5000 }).then(() => console.error(`screenshot: ${shot}`), () => {});
-  }
-  if (browser) await browser.close().catch(() => {});
-  fail(e.message);
-} finally {
-  if (browser) await browser.close().catch(() => {});
-}
-log('1 passed, 0 failed');
-process.exit(0);
+  noProblems(problems, (p) => /status of 401/.test(p));
+});

@@ -8,31 +8,19 @@
 // downloaded browser). Screenshots go to $ALIA_ARTIFACTS (default: the build
 // dir's meson-logs/browser/). Exits non-zero with a message on any failure.
 import path from 'node:path';
-import { STEP_MS, setup, waitFor } from './lib.mjs';
+import { STEP_MS, noProblems, setup, waitFor, withBrowser } from './lib.mjs';
 
 const TOTAL_MS = Number(process.env.ALIA_BROWSER_TIMEOUT_MS || 90000);
-const CHROMIUM = process.env.ALIA_CHROMIUM || '/usr/bin/chromium';
 const WORD = 'hello-from-browser';
 
-const { fail, log, base, chromium, artifacts } = setup('browser_terminal', TOTAL_MS);
+const t = setup('browser_terminal', TOTAL_MS);
+const { log, base, artifacts } = t;
 
 const promptShown = (b) => /[$#]\s*$/.test(b.cursorLine);
 const outputShown = (b) => b.lines.some((l) => l.trim() === WORD);
 
-let browser;
-let page;
-const problems = [];
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
-  page.setDefaultTimeout(STEP_MS);
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+await withBrowser(t, async ({ newPage, problems }) => {
+  const page = await newPage('page');
 
   log(`opening ${base}/`);
   const res = await page.goto(new URL('/', base).href);
@@ -77,17 +65,5 @@ try {
   await page.keyboard.press('Enter');
   await waitFor(page, '"again-42" after the reattach', (b) => b.lines.some((l) => l.trim() === 'again-42'));
 
-  if (problems.length) throw new Error(`the page reported errors:\n  ${problems.join('\n  ')}`);
-} catch (e) {
-  if (problems.length) console.error(problems.join('\n'));
-  if (page) {
-    const shot = path.join(artifacts, 'failure.png');
-    await page.screenshot({ path: shot, timeout: 5000 }).then(() => console.error(`screenshot: ${shot}`), () => {});
-  }
-  if (browser) await browser.close().catch(() => {});
-  fail(e.message);
-} finally {
-  if (browser) await browser.close().catch(() => {});
-}
-log('1 passed, 0 failed');
-process.exit(0);
+  noProblems(problems);
+});
