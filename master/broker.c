@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/role.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -61,6 +62,7 @@ struct broker_peer {
 TAILQ_HEAD(broker_peers, broker_peer);
 
 static struct {
+	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
 	struct config conf;
@@ -442,15 +444,7 @@ broker_chan_cb(
 	case MSGCHAN_MSG:
 		switch (msg->hdr.type) {
 		case MSG_CONFIG:
-			if (b.have_conf ||
-			    msg_get(msg, MSG_CONFIG, &b.conf, sizeof(b.conf)) ==
-			        -1)
-				fatalx("bad configuration message");
-			b.conf.user[sizeof(b.conf.user) - 1] = '\0';
-			if (proc_drop_privileges(b.conf.user) == -1)
-				fatalx("cannot drop privileges to %s",
-				    b.conf.user);
-			b.have_conf = 1;
+			role_config(msg, &b.conf, &b.have_conf, 1);
 			msg_send_ready(b.chan, "broker");
 			return;
 		case MSG_BROKER_PEER:
@@ -477,32 +471,15 @@ broker_chan_cb(
 	}
 }
 
-static void
-broker_signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-	broker_shutdown("SIGTERM");
-}
-
 int
 broker_main(int verbose)
 {
-	struct event *ev_term;
-
-	proc_title("broker");
-	log_init("broker", verbose);
-	signal(SIGPIPE, SIG_IGN);
-	if ((b.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
 	TAILQ_INIT(&b.workers);
 	TAILQ_INIT(&b.subs);
-	b.chan = msgchan_new(b.base, PROC_CHAN_FD, broker_chan_cb, NULL);
-	ev_term = evsignal_new(b.base, SIGTERM, broker_signal_cb, NULL);
-	evsignal_add(ev_term, NULL);
-	event_base_dispatch(b.base);
-	/* Runs the deferred frees of the peers closed last. */
-	event_base_loop(b.base, EVLOOP_NONBLOCK);
-	event_free(ev_term);
-	msgchan_free(b.chan);
-	event_base_free(b.base);
+	role_start(&b.role, "broker", verbose, broker_chan_cb, broker_shutdown);
+	b.base = b.role.base;
+	b.chan = b.role.chan;
+	role_run(&b.role);
+	role_free(&b.role);
 	return 0;
 }

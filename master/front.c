@@ -21,9 +21,11 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/role.h"
 #include "master/master.h"
 
 static struct {
+	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
 	struct config conf;
@@ -112,10 +114,8 @@ front_chan_cb(
 	case MSGCHAN_MSG:
 		switch (msg->hdr.type) {
 		case MSG_CONFIG:
-			if (msg_get(msg, MSG_CONFIG, &f.conf, sizeof(f.conf)) ==
-			    -1)
-				fatalx("bad configuration message");
-			f.have_conf = 1;
+			/* Privileges go once the listener is in (front_serve). */
+			role_config(msg, &f.conf, &f.have_conf, 0);
 			return;
 		case MSG_LISTEN_FD:
 			if (f.serving) {
@@ -146,31 +146,16 @@ front_chan_cb(
 	}
 }
 
-static void
-front_signal_cb(int sig, short what, void *arg)
-{
-	front_shutdown("SIGTERM");
-}
-
 int
 front_main(int verbose)
 {
-	struct event *ev_term;
-
-	proc_title("front");
-	log_init("front", verbose);
-	signal(SIGPIPE, SIG_IGN);
-	if ((f.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	f.chan = msgchan_new(f.base, PROC_CHAN_FD, front_chan_cb, NULL);
-	ev_term = evsignal_new(f.base, SIGTERM, front_signal_cb, NULL);
-	evsignal_add(ev_term, NULL);
-	event_base_dispatch(f.base);
+	role_start(&f.role, "front", verbose, front_chan_cb, front_shutdown);
+	f.base = f.role.base;
+	f.chan = f.role.chan;
+	role_run(&f.role);
 	front_auth_free();
 	front_db_free();
-	event_free(ev_term);
-	msgchan_free(f.chan);
-	event_base_free(f.base);
+	role_free(&f.role);
 	SSL_CTX_free(f.tls);
 	return 0;
 }

@@ -44,6 +44,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/role.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -67,6 +68,7 @@ struct recorder_sess {
 TAILQ_HEAD(recorder_sessions, recorder_sess);
 
 static struct {
+	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
 	struct msgchan *broker;
@@ -343,16 +345,20 @@ recorder_config(struct msg *msg)
 {
 	char conninfo[2048];
 
-	if (r.have_conf ||
-	    msg_get(msg, MSG_CONFIG, &r.conf, sizeof(r.conf)) == -1)
-		fatalx("bad configuration message");
-	r.conf.user[sizeof(r.conf.user) - 1] = '\0';
-	if (proc_drop_privileges(r.conf.user) == -1)
-		fatalx("cannot drop privileges to %s", r.conf.user);
-	r.have_conf = 1;
+	role_config(msg, &r.conf, &r.have_conf, 1);
 	pg_conninfo(&r.conf, NULL, conninfo, sizeof(conninfo));
 	r.db = recorder_db_new(r.base, conninfo, recorder_committed, NULL);
 	msg_send_ready(r.chan, "recorder");
+}
+
+/* SIGTERM, or master's channel closed: stop, writing out what is held. */
+static void
+recorder_end(const char *why)
+{
+	if (r.db == NULL)
+		recorder_exit(why);
+	else
+		recorder_stop(why);
 }
 
 static void
@@ -390,39 +396,22 @@ recorder_chan_cb(
 		return;
 	case MSGCHAN_CLOSED:
 	case MSGCHAN_ERROR:
-		if (r.db == NULL)
-			recorder_exit("master's channel closed");
-		else
-			recorder_stop("master's channel closed");
+		recorder_end("master's channel closed");
 		return;
 	}
-}
-
-static void
-recorder_signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-	if (r.db == NULL)
-		recorder_exit("SIGTERM");
-	else
-		recorder_stop("SIGTERM");
 }
 
 int
 recorder_main(int verbose)
 {
 	struct recorder_sess *s;
-	struct event *ev_term;
 
-	proc_title("recorder");
-	log_init("recorder", verbose);
-	signal(SIGPIPE, SIG_IGN);
-	if ((r.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
 	TAILQ_INIT(&r.sessions);
-	r.chan = msgchan_new(r.base, PROC_CHAN_FD, recorder_chan_cb, NULL);
-	ev_term = evsignal_new(r.base, SIGTERM, recorder_signal_cb, NULL);
-	evsignal_add(ev_term, NULL);
-	event_base_dispatch(r.base);
+	role_start(
+	    &r.role, "recorder", verbose, recorder_chan_cb, recorder_end);
+	r.base = r.role.base;
+	r.chan = r.role.chan;
+	role_run(&r.role);
 
 	if (r.db != NULL && recorder_db_held(r.db) > 0)
 		log_warnx("%zu bytes of events not committed; their workers "
@@ -437,9 +426,7 @@ recorder_main(int verbose)
 		event_free(r.ev_exit);
 	if (r.ev_check != NULL)
 		event_free(r.ev_check);
-	event_free(ev_term);
 	msgchan_free(r.broker);
-	msgchan_free(r.chan);
-	event_base_free(r.base);
+	role_free(&r.role);
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/role.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
 
@@ -35,6 +36,7 @@ struct wall_tile {
 };
 
 static struct {
+	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
 	struct msgchan *broker;
@@ -175,15 +177,7 @@ wall_chan_cb(
 	case MSGCHAN_MSG:
 		switch (msg->hdr.type) {
 		case MSG_CONFIG:
-			if (wl.configured ||
-			    msg_get(msg, MSG_CONFIG, &wl.conf,
-			        sizeof(wl.conf)) == -1)
-				fatalx("bad configuration message");
-			wl.conf.user[sizeof(wl.conf.user) - 1] = '\0';
-			if (proc_drop_privileges(wl.conf.user) == -1)
-				fatalx("cannot drop privileges to %s",
-				    wl.conf.user);
-			wl.configured = 1;
+			role_config(msg, &wl.conf, &wl.configured, 1);
 			return;
 		case MSG_WALL_START:
 			wall_start(msg);
@@ -215,39 +209,23 @@ wall_chan_cb(
 	}
 }
 
-static void
-wall_signal_cb(evutil_socket_t sig, short what, void *arg)
-{
-	wall_stop("SIGTERM");
-}
-
 int
 wall_main(int verbose)
 {
-	struct event *ev_term;
-
-	proc_title("wall");
-	log_init("wall", verbose);
-	signal(SIGPIPE, SIG_IGN);
-	if ((wl.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
+	role_start(&wl.role, "wall", verbose, wall_chan_cb, wall_stop);
+	wl.base = wl.role.base;
+	wl.chan = wl.role.chan;
 	wl.sb = scrollback_new(1);
 	wl.frame = xmalloc(MSG_MAX_DATA + 2);
-	wl.chan = msgchan_new(wl.base, PROC_CHAN_FD, wall_chan_cb, NULL);
-	ev_term = evsignal_new(wl.base, SIGTERM, wall_signal_cb, NULL);
-	evsignal_add(ev_term, NULL);
-	if (event_base_dispatch(wl.base) == -1)
-		fatalx("event_base_dispatch");
+	role_run(&wl.role);
 	if (wl.ws != NULL) {
 		ws_close(wl.ws, "the wall ends");
 		/* its deferred free */
 		(void)event_base_loop(wl.base, EVLOOP_NONBLOCK);
 	}
-	event_free(ev_term);
 	msgchan_free(wl.broker);
-	msgchan_free(wl.chan);
 	scrollback_free(wl.sb);
 	free(wl.frame);
-	event_base_free(wl.base);
+	role_free(&wl.role);
 	return 0;
 }

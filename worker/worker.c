@@ -68,6 +68,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/role.h"
 #include "common/proto.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
@@ -92,6 +93,7 @@ enum worker_state {
 };
 
 static struct {
+	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
 	struct config conf;
@@ -909,18 +911,14 @@ static void
 worker_chan_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
+	int configured;
+
 	switch (ev) {
 	case MSGCHAN_MSG:
 		switch (msg->hdr.type) {
 		case MSG_CONFIG:
-			if (w.state != WORKER_CONFIG ||
-			    msg_get(msg, MSG_CONFIG, &w.conf, sizeof(w.conf)) ==
-			        -1)
-				fatalx("bad configuration message");
-			w.conf.user[sizeof(w.conf.user) - 1] = '\0';
-			if (proc_drop_privileges(w.conf.user) == -1)
-				fatalx("cannot drop privileges to %s",
-				    w.conf.user);
+			configured = w.state != WORKER_CONFIG;
+			role_config(msg, &w.conf, &configured, 1);
 			w.state = WORKER_START;
 			return;
 		case MSG_WORKER_START:
@@ -994,32 +992,20 @@ worker_acks_cb(int fd, short what, void *arg)
 	w.acks_waiting = 0;
 }
 
-static void
-worker_signal_cb(int sig, short what, void *arg)
-{
-	worker_shutdown("SIGTERM");
-}
-
 int
 worker_main(int verbose)
 {
 	struct timeval tick = {0, WORKER_TICK_MS * 1000};
-	struct event *ev_term;
 
-	proc_title("worker");
-	log_init("worker", verbose);
-	signal(SIGPIPE, SIG_IGN);
-	if ((w.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
 	w.cfd = w.pipe_r = w.pipe_w = w.jfd = -1;
 	w.state = WORKER_CONFIG;
 	TAILQ_INIT(&w.browsers);
 	w.sb = scrollback_new(SCROLLBACK_SIZE);
 	if ((w.in = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
-	w.chan = msgchan_new(w.base, PROC_CHAN_FD, worker_chan_cb, NULL);
-	ev_term = evsignal_new(w.base, SIGTERM, worker_signal_cb, NULL);
-	evsignal_add(ev_term, NULL);
+	role_start(&w.role, "worker", verbose, worker_chan_cb, worker_shutdown);
+	w.base = w.role.base;
+	w.chan = w.role.chan;
 	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
 	evtimer_add(w.ev_tick, &tick);
 
@@ -1030,7 +1016,6 @@ worker_main(int verbose)
 	if (w.ev_exit != NULL)
 		event_free(w.ev_exit);
 	event_free(w.ev_tick);
-	event_free(ev_term);
 	if (w.ev_acks != NULL)
 		event_free(w.ev_acks);
 	if (w.ev_rec != NULL)
@@ -1041,9 +1026,8 @@ worker_main(int verbose)
 		close(w.pipe_w);
 	}
 	msgchan_free(w.broker);
-	msgchan_free(w.chan);
 	evbuffer_free(w.in);
 	scrollback_free(w.sb);
-	event_base_free(w.base);
+	role_free(&w.role);
 	return 0;
 }

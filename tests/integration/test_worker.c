@@ -502,6 +502,11 @@ ws_expect_binary(struct browser *b, const void *want, size_t len)
 	free(got);
 }
 
+/* The viewers message once a watcher joined the controller. */
+#define VIEWERS_2                                                          \
+	"{\"type\":\"viewers\",\"count\":2,\"who\":[{\"user\":\"tester\"," \
+	"\"mode\":\"control\"},{\"user\":\"tester\",\"mode\":\"watch\"}]}"
+
 static void
 expect_hello(struct browser *b, const char *mode, int cols, int rows)
 {
@@ -509,6 +514,7 @@ expect_hello(struct browser *b, const char *mode, int cols, int rows)
 
 	snprintf(want, sizeof(want),
 	    "{\"type\":\"hello\",\"session\":\"%s\",\"mode\":\"%s\","
+	    "\"user\":\"tester\",\"may_ask_control\":false,"
 	    "\"cols\":%d,\"rows\":%d}",
 	    SESSION, mode, cols, rows);
 	ws_expect_text_has(b, want);
@@ -528,7 +534,9 @@ test_protocol(void)
 	worker_start(&w, 0, 0, 0);
 	browser_attach(&w, &ctl, ATTACH_CONTROL);
 	expect_hello(&ctl, "control", 80, 24);
-	ws_expect_text_has(&ctl, "{\"type\":\"viewers\",\"count\":1}");
+	ws_expect_text_has(&ctl,
+	    "{\"type\":\"viewers\",\"count\":1,\"who\":[{\"user\":"
+	    "\"tester\",\"mode\":\"control\"}]}");
 
 	/* Output, byte-exact and in order, every byte value. */
 	memcpy(all, out1, sizeof(out1) - 1);
@@ -560,10 +568,10 @@ test_protocol(void)
 
 	/* A watcher: both see two viewers, it gets the screen so far. */
 	browser_attach(&w, &watch, ATTACH_WATCH);
-	ws_expect_text(&ctl, "{\"type\":\"viewers\",\"count\":2}");
+	ws_expect_text(&ctl, VIEWERS_2);
 	expect_hello(&watch, "watch", 132, 43);
 	ws_expect_binary(&watch, all, sizeof(out1) - 1 + 256);
-	ws_expect_text(&watch, "{\"type\":\"viewers\",\"count\":2}");
+	ws_expect_text(&watch, VIEWERS_2);
 	ws_send_binary(&watch, "rm -rf /\n", 9);
 	ws_expect_text(&watch,
 	    "{\"type\":\"error\",\"message\":\"this is a "

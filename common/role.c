@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The start, the loop and the end every child role shares (role.h), so
+ * that each role's own file holds only what is its own.
+ */
+#include <signal.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/proc.h"
+#include "common/role.h"
+
+static void
+role_term_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct role *r = arg;
+
+	r->stop("SIGTERM");
+}
+
+void
+role_start(struct role *r, const char *name, int verbose, msgchan_cb cb,
+    void (*stop)(const char *))
+{
+	proc_title(name);
+	log_init(name, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r->base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	r->stop = stop;
+	r->chan = msgchan_new(r->base, PROC_CHAN_FD, cb, NULL);
+	r->ev_term = evsignal_new(r->base, SIGTERM, role_term_cb, r);
+	if (r->ev_term == NULL || evsignal_add(r->ev_term, NULL) == -1)
+		fatalx("%s: SIGTERM", __func__);
+}
+
+void
+role_run(struct role *r)
+{
+	if (event_base_dispatch(r->base) == -1)
+		fatalx("event_base_dispatch");
+	/* The frees deferred by the last callbacks. */
+	(void)event_base_loop(r->base, EVLOOP_NONBLOCK);
+}
+
+void
+role_free(struct role *r)
+{
+	event_free(r->ev_term);
+	msgchan_free(r->chan);
+	event_base_free(r->base);
+}
+
+void
+role_config(struct msg *msg, struct config *conf, int *have, int drop)
+{
+	if (*have || msg_get(msg, MSG_CONFIG, conf, sizeof(*conf)) == -1)
+		fatalx("bad configuration message");
+	conf->user[sizeof(conf->user) - 1] = '\0';
+	if (drop && proc_drop_privileges(conf->user) == -1)
+		fatalx("cannot drop privileges to %s", conf->user);
+	*have = 1;
+}
