@@ -241,15 +241,32 @@ worker_record_unblock(void)
 	}
 }
 
+/* A row in alia.audit, through master. */
+static void
+worker_audit(const char *actor, const char *action, const char *detail)
+{
+	struct msg_audit a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.actor, sizeof(a.actor), "%s", actor);
+	snprintf(a.action, sizeof(a.action), "%s", action);
+	snprintf(a.detail, sizeof(a.detail), "%s", detail);
+	if (msgchan_send(w.chan, MSG_WORKER_AUDIT, w.id, -1, &a, sizeof(a)) ==
+	    -1)
+		log_warnx("cannot send MSG_WORKER_AUDIT");
+}
+
 static void
 worker_marker(const char *what, const struct worker_browser *b)
 {
+	const char *mode = b->mode == ATTACH_CONTROL ? "control" : "watch";
 	char buf[128];
 
+	snprintf(buf, sizeof(buf), "%s %s", what, mode);
+	worker_audit(b->owner, buf, "");
 	if (w.rec == NULL)
 		return;
-	snprintf(buf, sizeof(buf), "%s %s %s", what,
-	    b->mode == ATTACH_CONTROL ? "control" : "watch", b->owner);
+	snprintf(buf, sizeof(buf), "%s %s %s", what, mode, b->owner);
 	record_marker(w.rec, clock_wall_us(), buf);
 }
 
@@ -325,20 +342,14 @@ worker_viewers(void)
 static void
 worker_control_log(const char *actor, const char *action, const char *whom)
 {
-	struct msg_audit a;
 	char buf[128];
 
 	snprintf(buf, sizeof(buf), "control %s %s", action, whom);
 	if (w.rec != NULL)
 		record_marker(w.rec, clock_wall_us(), buf);
-	memset(&a, 0, sizeof(a));
-	snprintf(a.actor, sizeof(a.actor), "%s", actor);
-	snprintf(a.action, sizeof(a.action), "control %s", action);
-	snprintf(a.detail, sizeof(a.detail), "%s", whom);
-	if (msgchan_send(w.chan, MSG_WORKER_AUDIT, w.id, -1, &a, sizeof(a)) ==
-	    -1)
-		log_warnx("cannot send MSG_WORKER_AUDIT");
-	log_info("%s: %s", actor, buf);
+	snprintf(buf, sizeof(buf), "control %s", action);
+	worker_audit(actor, buf, whom);
+	log_info("%s: control %s %s", actor, action, whom);
 }
 
 /* Tells every browser who holds control now. */

@@ -182,11 +182,17 @@ def check_records(sid):
     ok(got == want, f"the recording's markers: {got}")
     audit = psql(f"select string_agg(actor || ':' || action || ':' || "
                  f"detail, '|' order by id) from alia.audit where "
-                 f"session_id = '{sid}'").split("|")
+                 f"session_id = '{sid}' and action like 'control %'"
+                 ).split("|")
     want = ["ian:control request:ian", "lea:control grant:ian",
             "ian:control return:ian", "ian:control request:ian",
             "lea:control deny:ian"]
     ok(audit == want, f"alia.audit: {audit}")
+    joins = psql(f"select string_agg(actor || ':' || action, ' ' order by "
+                 f"actor, action) from alia.audit where session_id = "
+                 f"'{sid}' and action like 'join %'")
+    ok(joins == "ada:join watch ian:join watch lea:join control",
+       f"joins are audited too: {joins}")
 
 
 def main():

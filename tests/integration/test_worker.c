@@ -170,7 +170,9 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	close(br[1]);
 }
 
-/* Waits for a message of type from the worker, skipping stats. */
+static int audits; /* MSG_WORKER_AUDIT seen by worker_recv */
+
+/* Waits for a message of type from the worker, skipping stats, audits. */
 static int
 worker_recv(
     struct worker *w, uint32_t type, void *out, size_t size, int timeout_ms)
@@ -188,6 +190,10 @@ worker_recv(
 		}
 		if (m.hdr.type == MSG_WORKER_STATS)
 			continue;
+		if (m.hdr.type == MSG_WORKER_AUDIT) {
+			audits++; /* a browser joined or left */
+			continue;
+		}
 		CHECK(m.hdr.type == type);
 		CHECK(m.hdr.id == SESSION_NO);
 		return msg_get(&m, type, out, size);
@@ -555,6 +561,7 @@ test_protocol(void)
 	CHECK(
 	    worker_recv(&w, MSG_WORKER_RESIZE, &r, sizeof(r), TIMEOUT_MS) == 0);
 	CHECK(r.cols == 132 && r.rows == 43);
+	CHECK(audits >= 1); /* the control browser's join */
 	ws_send_text(&ctl, "{\"type\":\"resize\",\"cols\":0,\"rows\":43}");
 	ws_expect_text_has(&ctl,
 	    "{\"type\":\"error\",\"message\":\"resize: "
