@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bench/common.h"
 #include "tests/lib/wsclient.h"
 
 #define PROMPT   "learner@alia:~$ "
@@ -53,31 +54,6 @@ static const char *docker_sock = "/var/run/docker.sock";
 static const char *image = "alia-sandbox:latest";
 static const char *node = "bench";
 static size_t tput_bytes = 100000000;
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static double
-percentile(double *v, int n, double p)
-{
-	int i;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	i = (int)(p * (n - 1) + 0.5);
-	return v[i];
-}
 
 static int
 docker_connect(void)
@@ -226,25 +202,15 @@ raw_remove(const char *id)
 static int
 alia_open(struct sess *s, struct wsc_agent *a)
 {
-	struct wsc_response r;
 	struct wsc_msg m;
 	char ws[160];
-	int status;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = ALIA;
 	wsc_init(&s->w, -1);
-	status = wsc_request(
-	    a, "POST", "/api/sessions", "{\"cols\":80,\"rows\":24}", &r);
-	if (status == -1 || r.status != 201 ||
-	    wsc_json_get(r.body, "id", s->id, sizeof(s->id)) == -1 ||
-	    wsc_json_get(r.body, "ws", ws, sizeof(ws)) == -1) {
-		fprintf(stderr, "bench: POST /api/sessions: %d %s\n", r.status,
-		    r.body ? r.body : "");
-		wsc_response_free(&r);
+	if (common_session_create(a, s->id, sizeof(s->id), ws, sizeof(ws)) !=
+	    201)
 		return -1;
-	}
-	wsc_response_free(&r);
 	if (wsc_open(&s->w, a, ws) == -1) {
 		fprintf(stderr, "bench: websocket: %d\n", s->w.resp.status);
 		return -1;
@@ -259,14 +225,8 @@ alia_open(struct sess *s, struct wsc_agent *a)
 static void
 sess_close(struct sess *s, struct wsc_agent *a)
 {
-	struct wsc_response r;
-	char path[160];
-
-	if (s->kind == ALIA && s->id[0] != '\0') {
-		snprintf(path, sizeof(path), "/api/sessions/%s", s->id);
-		wsc_request(a, "DELETE", path, NULL, &r);
-		wsc_response_free(&r);
-	}
+	if (s->kind == ALIA && s->id[0] != '\0')
+		(void)common_session_delete(a, s->id);
 	wsc_free(&s->w);
 	if (s->kind == RAW)
 		raw_remove(s->id);
@@ -438,8 +398,8 @@ bench_one(enum kind k, struct result *res)
 	sess_write(&s, "\x15", 1);
 	while (sess_read(&s, buf, sizeof(buf), 200) > 0)
 		;
-	res->p50_us = percentile(lat, KEYS, 0.50);
-	res->p99_us = percentile(lat, KEYS, 0.99);
+	res->p50_us = common_percentile(lat, KEYS, 0.50);
+	res->p99_us = common_percentile(lat, KEYS, 0.99);
 
 	/* Throughput: from the end of the command's echo to its marker. */
 	/* Short enough not to wrap after the prompt at 80 columns. */
@@ -563,7 +523,7 @@ main(int argc, char **argv)
 			v[k][3][rep] = res[k][rep].startup_ms;
 		}
 		for (j = 0; j < 4; j++)
-			m[k][j] = median(v[k][j], reps);
+			m[k][j] = common_median(v[k][j], reps);
 	}
 	printf("\nalia vs raw Docker attach: medians of %d runs; %d "
 	       "keystrokes per run, %zu bytes of output\n\n",
