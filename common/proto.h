@@ -36,6 +36,7 @@ enum msg_type {
 	MSG_METRICS_GET = 306,    /* front -> master: msg_metrics (req only) */
 	MSG_METRICS = 307,        /* master -> front: msg_metrics */
 	MSG_SESSION_WALL = 308,   /* front -> master: msg_wall + fd */
+	MSG_SESSION_KICK = 309,   /* front -> master: msg_session_req */
 
 	/* worker: 350, master <-> worker */
 	MSG_WORKER_START = 350,   /* master -> worker: msg_worker_start + fd */
@@ -48,6 +49,7 @@ enum msg_type {
 	MSG_WORKER_FD = 357,      /* master -> worker: msg_worker_fd + fd */
 	MSG_WORKER_AUDIT = 358,   /* worker -> master: msg_audit */
 	MSG_WALL_START = 359,     /* master -> wall: msg_wall + fd */
+	MSG_WORKER_KICK = 360,    /* master -> worker: msg_kick */
 
 	/* output: 400, worker -> broker -> recorder and back */
 	MSG_EVENT = 400,  /* msg_event + its data (variable) */
@@ -240,6 +242,12 @@ struct msg_worker_fd {
 #define WORKER_FD_JOURNAL 1
 #define WORKER_FD_PIPE_R  2
 #define WORKER_FD_PIPE_W  3
+};
+
+/* Every browser attached as viewer leaves (a revoked share link). */
+struct msg_kick {
+	char viewer[OWNER_LEN];
+	char why[64];
 };
 
 /* Something to keep in alia.audit about the session. */

@@ -1093,6 +1093,7 @@ void
 container_front_msg(struct msgchan *front, struct msg *m)
 {
 	struct msg_session_req r;
+	struct msg_kick k;
 	struct session *s;
 
 	if (m->hdr.type == MSG_SESSION_ATTACH) {
@@ -1127,6 +1128,17 @@ container_front_msg(struct msgchan *front, struct msg *m)
 			break;
 		session_kill(s, "deleted");
 		reply_info(front, s, r.req, 204, 0);
+		break;
+	case MSG_SESSION_KICK:
+		/* No answer: the viewers of a revoked link go, if any. */
+		if ((s = session_find(r.session)) != NULL && s->chan != NULL) {
+			memset(&k, 0, sizeof(k));
+			snprintf(k.viewer, sizeof(k.viewer), "%s", r.owner);
+			snprintf(k.why, sizeof(k.why), "%s",
+			    "the share link was revoked");
+			msgchan_send(s->chan, MSG_WORKER_KICK, s->sid, -1, &k,
+			    sizeof(k));
+		}
 		break;
 	default:
 		log_warnx("front sent unexpected message %u", m->hdr.type);

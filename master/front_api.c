@@ -566,6 +566,17 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 }
 
 void
+front_api_kick(const char *session, const char *viewer)
+{
+	struct msg_session_req r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.session, sizeof(r.session), "%s", session);
+	snprintf(r.owner, sizeof(r.owner), "%s", viewer);
+	msgchan_send(fa.master, MSG_SESSION_KICK, 0, -1, &r, sizeof(r));
+}
+
+void
 front_api_ws_shared(
     struct conn *c, const char *key, const char *id, const char *viewer)
 {

@@ -13,8 +13,9 @@
  *   GET    /api/shares/TOKEN                        which session (anyone)
  *   GET    /ws/sessions/ID?mode=watch&share=TOKEN   watching (anyone)
  *
- * A revoked or expired link admits nobody new; viewers already watching
- * keep watching until they leave.
+ * A revoked or expired link admits nobody new; revoking one also sends
+ * off its viewers (master tells the worker: MSG_SESSION_KICK); a link
+ * that merely expires lets those already watching finish.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,7 @@ share_revoke_cb(enum front_db_event ev, const struct pg_result *res,
     const char *err, void *arg)
 {
 	struct share_q *q = arg;
+	char viewer[OWNER_LEN];
 	struct conn *c;
 
 	if (ev == FRONT_DB_ROW) {
@@ -327,6 +329,8 @@ share_revoke_cb(enum front_db_event ev, const struct pg_result *res,
 		front_api_error(c, 404, "no such share link", NULL);
 	else {
 		front_auth_audit(q->user, "share revoked", q->session, q->name);
+		snprintf(viewer, sizeof(viewer), "link-%s", q->name);
+		front_api_kick(q->session, viewer);
 		front_http_respond(c, 204, "application/json", "", 0, NULL);
 	}
 	share_q_free(q);

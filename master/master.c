@@ -386,7 +386,8 @@ master_chan_cb(
 		if (c->role == &role_front &&
 		    ((msg->hdr.type >= MSG_SESSION_CREATE &&
 		         msg->hdr.type <= MSG_SESSION_ATTACH) ||
-		        msg->hdr.type == MSG_SESSION_WALL)) {
+		        msg->hdr.type == MSG_SESSION_WALL ||
+		        msg->hdr.type == MSG_SESSION_KICK)) {
 			container_front_msg(c->chan, msg);
 			return;
 		}

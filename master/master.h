@@ -188,6 +188,8 @@ void front_share_ws(
     struct conn *, const char *key, const char *session, const char *token);
 
 /* front_api.c */
+/* Every browser of session attached as viewer leaves (master, worker). */
+void front_api_kick(const char *session, const char *viewer);
 /* A checked share link's websocket: watch id as viewer (c is parked). */
 void front_api_ws_shared(
     struct conn *, const char *key, const char *id, const char *viewer);

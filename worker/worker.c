@@ -816,6 +816,26 @@ worker_start(struct msg *msg)
 	    w.cols, w.rows);
 }
 
+/* Sends off every browser attached as a viewer (a revoked link). */
+static void
+worker_kick(struct msg *msg)
+{
+	struct msg_kick k;
+	struct ws *ws;
+	int n = 0;
+
+	if (msg_get(msg, MSG_WORKER_KICK, &k, sizeof(k)) == -1)
+		fatalx("bad MSG_WORKER_KICK");
+	k.viewer[sizeof(k.viewer) - 1] = '\0';
+	k.why[sizeof(k.why) - 1] = '\0';
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		if (strcmp(ws->who, k.viewer) == 0) {
+			ws_send_off(ws, k.why);
+			n++;
+		}
+	log_info("%s: %d browser(s) sent off: %s", k.viewer, n, k.why);
+}
+
 /* One of the fds that outlive workers (taken), before the start. */
 static void
 worker_fd(struct msg *msg)
@@ -946,6 +966,9 @@ worker_chan_cb(
 			return;
 		case MSG_WORKER_FD:
 			worker_fd(msg);
+			return;
+		case MSG_WORKER_KICK:
+			worker_kick(msg);
 			return;
 		case MSG_SHUTDOWN:
 			worker_shutdown("master asked");

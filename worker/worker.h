@@ -147,6 +147,8 @@ void ws_event(
     struct ws *, const char *type, const char *key, const char *value);
 /* Queues {"type":"error","message":message}. */
 void ws_error(struct ws *, const char *message);
+/* Queues {"type":"error","message":why} and a close 1008 after output. */
+void ws_send_off(struct ws *, const char *why);
 /* Lets a watcher's input through (it holds control), or not. */
 void ws_set_holder(struct ws *, int);
 /* Queues {"type":"exit","code":N} and a close 1000 after all output. */

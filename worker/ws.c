@@ -834,27 +834,49 @@ ws_set_holder(struct ws *ws, int on)
 		ws->flags &= ~WS_F_HOLDER;
 }
 
-void
-ws_exit(struct ws *ws, int code)
+/* Queues g (taken), then a close with status after all output. */
+static void
+ws_last(struct ws *ws, yajl_gen g, uint16_t status)
 {
 	struct timeval tv = {WS_EXIT_SEC, 0};
 	struct ws_chunk *c;
-	yajl_gen g;
 
-	if (ws->state != WS_OPEN)
-		return;
-	/* A re-sync still owed is moot: the exit says what matters. */
+	/* A re-sync still owed is moot: the last word says what matters. */
 	ws->flags &= ~WS_F_RESYNC;
-	g = ws_gen("exit");
-	ws_gen_int(g, "code", code);
 	ws_gen_queue(ws, g);
 	c = xmalloc(sizeof(*c));
 	c->opcode = WSLAY_CONNECTION_CLOSE;
-	c->status = WSLAY_CODE_NORMAL_CLOSURE;
+	c->status = status;
 	c->len = c->cap = 0;
 	TAILQ_INSERT_TAIL(&ws->out, c, entry);
 	evtimer_add(ws->ev_timer, &tv);
 	ws_progress(ws);
+}
+
+void
+ws_exit(struct ws *ws, int code)
+{
+	yajl_gen g;
+
+	if (ws->state != WS_OPEN)
+		return;
+	g = ws_gen("exit");
+	ws_gen_int(g, "code", code);
+	ws_last(ws, g, WSLAY_CODE_NORMAL_CLOSURE);
+}
+
+void
+ws_send_off(struct ws *ws, const char *why)
+{
+	yajl_gen g;
+
+	if (ws->state != WS_OPEN)
+		return;
+	log_info(
+	    "browser %llu: sent off: %s", (unsigned long long)ws->serial, why);
+	g = ws_gen("error");
+	ws_gen_str(g, "message", why);
+	ws_last(ws, g, WSLAY_CODE_POLICY_VIOLATION);
 }
 
 void

@@ -89,8 +89,21 @@ def main_part():
        and lst[0]["revoked_at"] is None, f"sue lists her link ({st})")
     st, _ = tom.request("DELETE", f"/api/sessions/{sid}/shares/{share['name']}")
     ok(st == 404, f"tom cannot revoke it ({st})")
+    watching = WS(anyone, sid + f"?mode=watch&share={tok}")
+    watching.recv(5)
     st, _ = sue.request("DELETE", f"/api/sessions/{sid}/shares/{share['name']}")
     ok(st == 204, f"sue revokes it ({st})")
+    said, code = None, None
+    end = time.time() + 10
+    while time.time() < end and not watching.closed:
+        m = watching.recv(1)
+        if m and m[0] == 1 and b'"error"' in m[1]:
+            said = json.loads(m[1])["message"]
+        elif m and m[0] == 8:
+            code = int.from_bytes(m[1][:2], "big")
+    ok(said == "the share link was revoked" and code == 1008,
+       f"a viewer watching through it is sent off ({said!r}, {code})")
+    watching.close()
     st = ws_refused(anyone, sid, f"?mode=watch&share={tok}")
     ok(st == 403, f"a revoked link admits nobody ({st})")
     st, _ = anyone.request("GET", f"/api/shares/{tok}")
