@@ -21,17 +21,44 @@ role_term_cb(evutil_socket_t sig, short what, void *arg)
 	r->stop("SIGTERM");
 }
 
+static void
+role_chan_cb(
+    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+{
+	struct role *r = arg;
+
+	switch (ev) {
+	case MSGCHAN_MSG:
+		if (msg->hdr.type == MSG_SHUTDOWN)
+			r->stop("master asked");
+		else if (msg->hdr.type == MSG_PING)
+			msgchan_send(r->chan, MSG_PONG, msg->hdr.id, -1,
+			    msg->payload, msg->len);
+		else if (!r->msg(msg))
+			log_warnx("unexpected message type %u from master",
+			    msg->hdr.type);
+		return;
+	case MSGCHAN_LOWAT:
+		return;
+	case MSGCHAN_CLOSED:
+	case MSGCHAN_ERROR:
+		r->stop("master's channel closed");
+		return;
+	}
+}
+
 void
-role_start(struct role *r, const char *name, int verbose, msgchan_cb cb,
-    void (*stop)(const char *))
+role_start(struct role *r, const char *name, int verbose,
+    int (*msg)(struct msg *), void (*stop)(const char *))
 {
 	proc_title(name);
 	log_init(name, verbose);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r->base = event_base_new()) == NULL)
 		fatalx("event_base_new");
+	r->msg = msg;
 	r->stop = stop;
-	r->chan = msgchan_new(r->base, PROC_CHAN_FD, cb, NULL);
+	r->chan = msgchan_new(r->base, PROC_CHAN_FD, role_chan_cb, r);
 	r->ev_term = evsignal_new(r->base, SIGTERM, role_term_cb, r);
 	if (r->ev_term == NULL || evsignal_add(r->ev_term, NULL) == -1)
 		fatalx("%s: SIGTERM", __func__);

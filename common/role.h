@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * What every child role of alia shares at its start and end: its title
- * and log, SIGPIPE ignored, one event base, the channel to master on
- * PROC_CHAN_FD, SIGTERM as a request to stop, and taking the
- * configuration master sends once.
+ * What every child role of alia shares: its title and log, SIGPIPE
+ * ignored, one event base, the channel to master on PROC_CHAN_FD and what
+ * comes on it whatever the role (MSG_PING, MSG_SHUTDOWN, the channel's
+ * end), SIGTERM as a request to stop, and taking the configuration
+ * master sends once.
  */
 #ifndef ALIA_ROLE_H
 #define ALIA_ROLE_H
@@ -18,15 +19,18 @@ struct role {
 	struct event_base *base;
 	struct msgchan *chan; /* to master */
 	struct event *ev_term;
+	int (*msg)(struct msg *);
 	void (*stop)(const char *why);
 };
 
 /*
- * Starts role name: the channel to master reports to cb (with arg NULL),
- * SIGTERM calls stop("SIGTERM").
+ * Starts role name. Each message from master goes to msg, which returns
+ * 0 for a type the role does not take (logged); MSG_PING is answered
+ * here. MSG_SHUTDOWN, the end of master's channel and SIGTERM call
+ * stop(why).
  */
-void role_start(struct role *, const char *name, int verbose, msgchan_cb cb,
-    void (*stop)(const char *why));
+void role_start(struct role *, const char *name, int verbose,
+    int (*msg)(struct msg *), void (*stop)(const char *why));
 /* Runs the loop until it exits, then once more for deferred frees. */
 void role_run(struct role *);
 /* Frees what role_start made. */

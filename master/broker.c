@@ -436,38 +436,20 @@ broker_shutdown(const char *why)
 	event_base_loopexit(b.base, NULL);
 }
 
-static void
-broker_chan_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+/* A message from master for this role; 0: not one it takes. */
+static int
+broker_master_msg(struct msg *msg)
 {
-	switch (ev) {
-	case MSGCHAN_MSG:
-		switch (msg->hdr.type) {
-		case MSG_CONFIG:
-			role_config(msg, &b.conf, &b.have_conf, 1);
-			msg_send_ready(b.chan, "broker");
-			return;
-		case MSG_BROKER_PEER:
-			broker_peer_new(msg);
-			return;
-		case MSG_SHUTDOWN:
-			broker_shutdown("master asked");
-			return;
-		case MSG_PING:
-			msgchan_send(b.chan, MSG_PONG, msg->hdr.id, -1,
-			    msg->payload, msg->len);
-			return;
-		default:
-			log_warnx("unexpected message type %u from master",
-			    msg->hdr.type);
-			return;
-		}
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		broker_shutdown("master's channel closed");
-		return;
+	switch (msg->hdr.type) {
+	case MSG_CONFIG:
+		role_config(msg, &b.conf, &b.have_conf, 1);
+		msg_send_ready(b.chan, "broker");
+		return 1;
+	case MSG_BROKER_PEER:
+		broker_peer_new(msg);
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -476,7 +458,8 @@ broker_main(int verbose)
 {
 	TAILQ_INIT(&b.workers);
 	TAILQ_INIT(&b.subs);
-	role_start(&b.role, "broker", verbose, broker_chan_cb, broker_shutdown);
+	role_start(
+	    &b.role, "broker", verbose, broker_master_msg, broker_shutdown);
 	b.base = b.role.base;
 	b.chan = b.role.chan;
 	role_run(&b.role);

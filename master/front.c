@@ -106,50 +106,36 @@ front_serve(int fd)
 	return msg_send_ready(f.chan, "front");
 }
 
-static void
-front_chan_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+/* A message from master for this role; 0: not one it takes. */
+static int
+front_master_msg(struct msg *msg)
 {
-	switch (ev) {
-	case MSGCHAN_MSG:
-		switch (msg->hdr.type) {
-		case MSG_CONFIG:
-			/* Privileges go once the listener is in (front_serve). */
-			role_config(msg, &f.conf, &f.have_conf, 0);
-			return;
-		case MSG_LISTEN_FD:
-			if (f.serving) {
-				log_warnx("second listening socket refused");
-				return;
-			}
-			if (front_serve(msg_take_fd(msg)) == -1)
-				fatalx("cannot serve");
-			return;
-		case MSG_SHUTDOWN:
-			front_shutdown("master asked");
-			return;
-		case MSG_SESSION_INFO:
-		case MSG_METRICS:
-			front_api_master_msg(msg);
-			return;
-		default:
-			log_warnx("unexpected message type %u from master",
-			    msg->hdr.type);
-			return;
+	switch (msg->hdr.type) {
+	case MSG_CONFIG:
+		/* Privileges go once the listener is in (front_serve). */
+		role_config(msg, &f.conf, &f.have_conf, 0);
+		return 1;
+	case MSG_LISTEN_FD:
+		if (f.serving) {
+			log_warnx("second listening socket refused");
+			return 1;
 		}
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		front_shutdown("master's channel closed");
-		return;
+		if (front_serve(msg_take_fd(msg)) == -1)
+			fatalx("cannot serve");
+		return 1;
+	case MSG_SESSION_INFO:
+	case MSG_METRICS:
+		front_api_master_msg(msg);
+		return 1;
+	default:
+		return 0;
 	}
 }
 
 int
 front_main(int verbose)
 {
-	role_start(&f.role, "front", verbose, front_chan_cb, front_shutdown);
+	role_start(&f.role, "front", verbose, front_master_msg, front_shutdown);
 	f.base = f.role.base;
 	f.chan = f.role.chan;
 	role_run(&f.role);

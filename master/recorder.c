@@ -361,43 +361,25 @@ recorder_end(const char *why)
 		recorder_stop(why);
 }
 
-static void
-recorder_chan_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+/* A message from master for this role; 0: not one it takes. */
+static int
+recorder_master_msg(struct msg *msg)
 {
-	switch (ev) {
-	case MSGCHAN_MSG:
-		switch (msg->hdr.type) {
-		case MSG_CONFIG:
-			recorder_config(msg);
-			return;
-		case MSG_RECORDER_PEER:
-			if (!r.have_conf || r.stopping) {
-				log_warnx("broker channel refused: %s",
-				    r.stopping ? "stopping" : "no config yet");
-				close(msg_take_fd(msg));
-				return;
-			}
-			recorder_peer(msg);
-			return;
-		case MSG_SHUTDOWN:
-			recorder_stop("master asked");
-			return;
-		case MSG_PING:
-			msgchan_send(r.chan, MSG_PONG, msg->hdr.id, -1,
-			    msg->payload, msg->len);
-			return;
-		default:
-			log_warnx("unexpected message type %u from master",
-			    msg->hdr.type);
-			return;
+	switch (msg->hdr.type) {
+	case MSG_CONFIG:
+		recorder_config(msg);
+		return 1;
+	case MSG_RECORDER_PEER:
+		if (!r.have_conf || r.stopping) {
+			log_warnx("broker channel refused: %s",
+			    r.stopping ? "stopping" : "no config yet");
+			close(msg_take_fd(msg));
+			return 1;
 		}
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		recorder_end("master's channel closed");
-		return;
+		recorder_peer(msg);
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -408,7 +390,7 @@ recorder_main(int verbose)
 
 	TAILQ_INIT(&r.sessions);
 	role_start(
-	    &r.role, "recorder", verbose, recorder_chan_cb, recorder_end);
+	    &r.role, "recorder", verbose, recorder_master_msg, recorder_end);
 	r.base = r.role.base;
 	r.chan = r.role.chan;
 	role_run(&r.role);

@@ -167,52 +167,37 @@ wall_start(struct msg *msg)
 		wall_subscribe();
 }
 
-static void
-wall_chan_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+/* A message from master for this role; 0: not one it takes. */
+static int
+wall_master_msg(struct msg *msg)
 {
 	int fd;
 
-	switch (ev) {
-	case MSGCHAN_MSG:
-		switch (msg->hdr.type) {
-		case MSG_CONFIG:
-			role_config(msg, &wl.conf, &wl.configured, 1);
-			return;
-		case MSG_WALL_START:
-			wall_start(msg);
-			return;
-		case MSG_WORKER_BROKER:
-			fd = msg_take_fd(msg);
-			if (fd == -1)
-				return;
-			msgchan_free(wl.broker);
-			wl.broker =
-			    msgchan_new(wl.base, fd, wall_broker_cb, NULL);
-			if (wl.ws != NULL)
-				wall_subscribe();
-			return;
-		case MSG_SHUTDOWN:
-			wall_stop("master asked");
-			return;
-		default:
-			log_warnx("unexpected message type %u from master",
-			    msg->hdr.type);
-			return;
-		}
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		wall_stop("master's channel closed");
-		return;
+	switch (msg->hdr.type) {
+	case MSG_CONFIG:
+		role_config(msg, &wl.conf, &wl.configured, 1);
+		return 1;
+	case MSG_WALL_START:
+		wall_start(msg);
+		return 1;
+	case MSG_WORKER_BROKER:
+		fd = msg_take_fd(msg);
+		if (fd == -1)
+			return 1;
+		msgchan_free(wl.broker);
+		wl.broker = msgchan_new(wl.base, fd, wall_broker_cb, NULL);
+		if (wl.ws != NULL)
+			wall_subscribe();
+		return 1;
+	default:
+		return 0;
 	}
 }
 
 int
 wall_main(int verbose)
 {
-	role_start(&wl.role, "wall", verbose, wall_chan_cb, wall_stop);
+	role_start(&wl.role, "wall", verbose, wall_master_msg, wall_stop);
 	wl.base = wl.role.base;
 	wl.chan = wl.role.chan;
 	wl.sb = scrollback_new(1);

@@ -938,52 +938,38 @@ worker_exited(struct msg *msg)
 	evtimer_add(w.ev_exit, &tv);
 }
 
-static void
-worker_chan_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+/* A message from master for this role; 0: not one it takes. */
+static int
+worker_master_msg(struct msg *msg)
 {
 	int configured;
 
-	switch (ev) {
-	case MSGCHAN_MSG:
-		switch (msg->hdr.type) {
-		case MSG_CONFIG:
-			configured = w.state != WORKER_CONFIG;
-			role_config(msg, &w.conf, &configured, 1);
-			w.state = WORKER_START;
-			return;
-		case MSG_WORKER_START:
-			worker_start(msg);
-			return;
-		case MSG_WORKER_BROWSER:
-			worker_browser(msg);
-			return;
-		case MSG_WORKER_EXITED:
-			worker_exited(msg);
-			return;
-		case MSG_WORKER_BROKER:
-			worker_broker(msg);
-			return;
-		case MSG_WORKER_FD:
-			worker_fd(msg);
-			return;
-		case MSG_WORKER_KICK:
-			worker_kick(msg);
-			return;
-		case MSG_SHUTDOWN:
-			worker_shutdown("master asked");
-			return;
-		default:
-			log_warnx("unexpected message type %u from master",
-			    msg->hdr.type);
-			return;
-		}
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		worker_shutdown("master's channel closed");
-		return;
+	switch (msg->hdr.type) {
+	case MSG_CONFIG:
+		configured = w.state != WORKER_CONFIG;
+		role_config(msg, &w.conf, &configured, 1);
+		w.state = WORKER_START;
+		return 1;
+	case MSG_WORKER_START:
+		worker_start(msg);
+		return 1;
+	case MSG_WORKER_BROWSER:
+		worker_browser(msg);
+		return 1;
+	case MSG_WORKER_EXITED:
+		worker_exited(msg);
+		return 1;
+	case MSG_WORKER_BROKER:
+		worker_broker(msg);
+		return 1;
+	case MSG_WORKER_FD:
+		worker_fd(msg);
+		return 1;
+	case MSG_WORKER_KICK:
+		worker_kick(msg);
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -1037,7 +1023,8 @@ worker_main(int verbose)
 	w.sb = scrollback_new(SCROLLBACK_SIZE);
 	if ((w.in = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
-	role_start(&w.role, "worker", verbose, worker_chan_cb, worker_shutdown);
+	role_start(
+	    &w.role, "worker", verbose, worker_master_msg, worker_shutdown);
 	w.base = w.role.base;
 	w.chan = w.role.chan;
 	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
