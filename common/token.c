@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Tokens: making them from the kernel's random bytes, checking their
- * form, and hashing them for storage.
+ * form, and hashing them for storage; checking a session id's form.
  */
 #include <sys/random.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,4 +48,22 @@ token_bytea(const unsigned char *hash, char *out)
 	memcpy(out, "\\x", 2);
 	for (i = 0; i < TOKEN_BYTES; i++)
 		snprintf(out + 2 + 2 * i, 3, "%02x", hash[i]);
+}
+
+int
+token_uuid_valid(const char *s)
+{
+	size_t i;
+
+	if (strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i]) ||
+		    isupper((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Sign-in and API tokens: 256 random bits written as 64 lowercase hex
- * characters. Only their SHA-256 is ever stored (alia.tokens.hash).
+ * characters. Only their SHA-256 is ever stored (alia.tokens.hash). And
+ * the form of session ids, 128 random bits written as a UUID.
  */
 #ifndef ALIA_TOKEN_H
 #define ALIA_TOKEN_H
@@ -21,5 +22,7 @@ int token_new(char *out);
 int token_hash(const char *s, size_t len, unsigned char *hash);
 /* hash as "\\x" and hex, for a bytea parameter (2 * TOKEN_BYTES + 3). */
 void token_bytea(const unsigned char *hash, char *out);
+/* Whether s has the form of a session id: a UUID in lowercase text. */
+int token_uuid_valid(const char *s);
 
 #endif

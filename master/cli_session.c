@@ -17,6 +17,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/token.h"
 #include "master/master.h"
 
 struct cli_kill {
@@ -24,26 +25,6 @@ struct cli_kill {
 	int status;
 	char message[256];
 };
-
-/* Whether s has the form of a session id (a lowercase UUID). */
-static int
-cli_id_valid(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i]) ||
-		    isupper((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /* The session's state, or NULL (message printed) when there is none. */
 static char *
 cli_state(PGconn *conn, const char *id)
@@ -52,7 +33,7 @@ cli_state(PGconn *conn, const char *id)
 	PGresult *res;
 	char *state;
 
-	if (!cli_id_valid(id)) {
+	if (!token_uuid_valid(id)) {
 		fprintf(stderr, "alia: no such session: %s\n", id);
 		return NULL;
 	}

@@ -40,6 +40,7 @@
 #include "common/http.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/token.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -291,26 +292,6 @@ api_identity(
 		snprintf(owner + 5 + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }
-
-/* Whether s is a session id in form (a UUID in lowercase text). */
-static int
-session_id_valid(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != SESSION_ID_LEN - 1)
-		return 0;
-	for (i = 0; i < SESSION_ID_LEN - 1; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i]) ||
-		    isupper((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 /*
  * Who the caller is: 1 with *id set (NULL: auth = none and no cookie,
  * made only when create is set, its header in *setcookie); 0 when c was
@@ -534,7 +515,7 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 		return;
 	}
 	free(m);
-	if (!session_id_valid(id)) {
+	if (!token_uuid_valid(id)) {
 		free(share);
 		front_api_error(c, 404, "no such session", NULL);
 		return;
@@ -723,7 +704,7 @@ api_recording(struct conn *c, const struct http_request *req, const char *id,
 		front_api_error(c, 405, "use GET here", "Allow: GET\r\n");
 		return;
 	}
-	if (!session_id_valid(id)) {
+	if (!token_uuid_valid(id)) {
 		front_api_error(c, 404, "no such session", NULL);
 		return;
 	}
@@ -732,7 +713,7 @@ api_recording(struct conn *c, const struct http_request *req, const char *id,
 		return;
 	}
 	q = xcalloc(1, sizeof(*q));
-	snprintf(q->id, sizeof(q->id), "%s", id);
+	snprintf(q->id, sizeof(q->id), "%.36s", id);
 	snprintf(q->owner, sizeof(q->owner), "%s", who->name);
 	pending_expire();
 	q->req = front_http_park(c);
@@ -917,7 +898,7 @@ api_wall(
 	for (tok = ids != NULL ? strtok_r(ids, ",", &save) : NULL;
 	     tok != NULL && mw->count < WALL_MAX;
 	     tok = strtok_r(NULL, ",", &save)) {
-		if (!session_id_valid(tok))
+		if (!token_uuid_valid(tok))
 			continue;
 		for (i = 0; i < mw->count; i++)
 			if (strcmp(mw->sessions[i], tok) == 0)
@@ -1010,7 +991,7 @@ api_session(struct conn *c, const struct http_request *req, const char *id,
 {
 	struct pending *p;
 
-	if (!session_id_valid(id)) {
+	if (!token_uuid_valid(id)) {
 		front_api_error(c, 404, "no such session", NULL);
 		return;
 	}
@@ -1140,7 +1121,7 @@ front_api_request(struct conn *c, const struct http_request *req)
 	    (slash[7] == '\0' || slash[7] == '/')) {
 		snprintf(rid, sizeof(rid), "%.*s", (int)(slash - path - 14),
 		    path + 14);
-		if (!session_id_valid(rid))
+		if (!token_uuid_valid(rid))
 			front_api_error(c, 404, "no such session", NULL);
 		else
 			front_share_route(c, req, who, rid,
