@@ -40,6 +40,20 @@ def no_data(body, *secrets):
             and not any(s in body.decode(errors="replace") for s in secrets))
 
 
+def check_list(agent, name, path, visible, secrets):
+    """A list route: anonymous gets 401; others exactly the visible of
+    the sessions in secrets."""
+    st, body = agent.request("GET", path)
+    if name == "anon":
+        ok(st == 401 and no_data(body, *secrets),
+           f"anonymous GET {path} -> {st}")
+        return
+    ids = {x["id"] for x in json.loads(body)} if st == 200 else set()
+    ok(st == 200 and ids & set(secrets) == visible,
+       f"{name} GET {path} lists {len(ids & visible)} of {len(visible)} "
+       f"visible, no other")
+
+
 def ws_status(agent, sid, mode, origin=None):
     try:
         w = WS(agent, sid, mode, origin)
@@ -106,17 +120,9 @@ def matrix():
             ok(st == denied and no_data(body, *secrets),
                f"{name} GET /api/sessions/A -> {st}, no data")
 
-        st, body = a.request("GET", "/api/sessions")
-        if name == "anon":
-            ok(st == 401 and no_data(body, *secrets),
-               f"anonymous GET /api/sessions -> {st}")
-        else:
-            ids = {s["id"] for s in json.loads(body)}
-            want = {x for x, see in ((sa, sees_a[name]), (sb, sees_b[name]))
-                    if see}
-            ok(st == 200 and ids & {sa, sb} == want,
-               f"{name} GET /api/sessions lists {len(ids & want)} of "
-               f"{len(want)} visible, no other")
+        visible = {x for x, see in ((sa, sees_a[name]), (sb, sees_b[name]))
+                   if see}
+        check_list(a, name, "/api/sessions", visible, secrets)
 
         st, body = a.request("GET", f"/api/sessions/{sa}/recording")
         if sees_a[name]:
@@ -126,16 +132,7 @@ def matrix():
             ok(st == denied and no_data(body, *secrets),
                f"{name} GET /api/sessions/A/recording -> {st}, no data")
 
-        st, body = a.request("GET", "/api/recordings")
-        if name == "anon":
-            ok(st == 401 and no_data(body, *secrets),
-               f"anonymous GET /api/recordings -> {st}")
-        else:
-            ids = {r["id"] for r in json.loads(body)}
-            want = {x for x, see in ((sa, sees_a[name]), (sb, sees_b[name]))
-                    if see}
-            ok(st == 200 and ids & {sa, sb} == want,
-               f"{name} GET /api/recordings: the visible ones only")
+        check_list(a, name, "/api/recordings", visible, secrets)
 
         # watching reaches as far as seeing; control is the owner's
         st, body = ws_status(a, sa, "watch")
