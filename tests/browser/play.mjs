@@ -12,6 +12,7 @@
 // sessions-search.png) go to $ALIA_ARTIFACTS (default: the build dir's
 // meson-logs/browser/). Exits non-zero with a message on any failure.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { STEP_MS, noProblems, setup, waitFor, withBrowser } from './lib.mjs';
 
@@ -80,10 +81,15 @@ await withBrowser(t, async ({ newPage, problems }) => {
         return { status: 0, type: '', body: `network error: ${e.message}` };
       }
     }, recURL);
-    if (rec.status === 200 && rec.body.includes(MARK)) break;
+    // Complete once it also holds the marker of the browser's leaving,
+    // recorded after the last output: the player's timeline ends at the
+    // last event, and a click on the progress bar's last pixel seeks just
+    // short of it, so without a later event the last output would be
+    // unreachable by seeking.
+    if (rec.status === 200 && rec.body.includes(MARK) && /"m", "leave /.test(rec.body)) break;
     if (Date.now() > until) {
       const head = rec.body.slice(0, 300).replace(/\n/g, '\\n');
-      throw new Error(`GET ${recURL} did not hold "${MARK}" within ${RECORDING_MS / 1000}s; ` +
+      throw new Error(`GET ${recURL} did not hold "${MARK}" and the leave marker within ${RECORDING_MS / 1000}s; ` +
         `last answer: ${rec.status} (${rec.type || 'no content type'}) "${head}"` +
         (rec.status === 404 ? ' — is the recording endpoint there?' : ''));
     }
@@ -121,7 +127,9 @@ await withBrowser(t, async ({ newPage, problems }) => {
   await bar.waitFor({ state: 'visible' });
   const box = await bar.boundingBox();
   if (!box || box.width < 20) throw new Error(`the progress bar has no usable size: ${JSON.stringify(box)}`);
-  await page.mouse.click(box.x + box.width - 1, box.y + box.height / 2);
+  // A locator click waits for the bar to be stable and scrolled into view,
+  // and takes its position relative to the bar as it is at that moment.
+  await bar.click({ position: { x: box.width - 1, y: box.height / 2 } });
 
   const screen = page.locator('.ap-term-text');
   const seekUntil = Date.now() + 10000;
@@ -133,11 +141,18 @@ await withBrowser(t, async ({ newPage, problems }) => {
     if (notice) throw new Error(`/play/ID shows a notice after seeking: "${notice}"`);
     if (Date.now() > seekUntil) {
       const lines = shown.split('\n').filter((l) => l.trim()).slice(-15).join('\n  ');
-      throw new Error(`after seeking to the end the player's screen does not show "${MARK}":\n  ${lines}`);
+      const at = await page.evaluate(async () => [await window.player.getCurrentTime(),
+        await window.player.getDuration()]).catch((e) => [e.message]);
+      const now = await bar.boundingBox().catch(() => null);
+      writeFileSync(path.join(artifacts, 'browser_play-failure.cast'), rec.body);
+      throw new Error(`after seeking to the end the player's screen does not show "${MARK}" ` +
+        `(player at ${JSON.stringify(at)} s; progress bar ${JSON.stringify(box)} before the click, ` +
+        `${JSON.stringify(now)} now):\n  ${lines}`);
     }
     await page.waitForTimeout(100);
   }
-  const pos = await page.evaluate(() => [window.player.getCurrentTime(), window.player.getDuration()]);
+  const pos = await page.evaluate(async () => [await window.player.getCurrentTime(),
+    await window.player.getDuration()]);
   if (!(pos[0] >= pos[1] * 0.9)) throw new Error(`the player is at ${pos[0]}s of ${pos[1]}s, not near the end`);
   await page.mouse.move(0, 0); // let the controls fade for the screenshot
   await page.evaluate(() => window.scrollTo(0, 0));
