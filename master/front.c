@@ -99,7 +99,7 @@ front_serve(int fd)
 	hc.api = front_api_request;
 	front_api_init(f.chan, &f.conf);
 	front_db_init(f.base, &f.conf);
-	front_auth_init(&f.conf);
+	front_auth_init(f.base, &f.conf);
 	if (front_http_start(f.base, fd, &hc) == -1)
 		return -1;
 	f.serving = 1;

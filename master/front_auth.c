@@ -13,19 +13,20 @@
  * that time. An identity carries the user's role and, for an instructor,
  * the members of their groups: the sessions they may watch.
  *
- * Sign-in checks the password against its crypto_pwhash string in front's
- * own loop (tens of milliseconds each; failures are rate-limited to
- * AUTH_FAILS per AUTH_FAIL_SEC per user name, AUTH_FAILS_ADDR per client
- * address). A
- * name that does not exist is checked against a dummy hash, so the time
- * taken does not tell whether it does. Passwords go nowhere: not to the
- * database, not to the log.
+ * Sign-in checks the password against its crypto_pwhash string on one of
+ * front_pwhash's threads (a tenth of a second or more each; at most
+ * AUTH_VERIFY_MAX at once, past that "busy, retry"). Failures are
+ * rate-limited to AUTH_FAILS per AUTH_FAIL_SEC per user name and
+ * AUTH_FAILS_ADDR per client address. A name that does not exist is
+ * checked against a dummy hash, so the time taken does not tell whether
+ * it does. Passwords go nowhere: not to the database, not to the log.
  */
 #include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sodium.h>
@@ -48,6 +49,8 @@
 #define AUTH_FAIL_SEC     300
 #define AUTH_FAIL_SLOTS   1024
 #define AUTH_PASSWORD_MAX 1024
+#define AUTH_VERIFY_MAX   64 /* sign-ins being checked at once */
+#define AUTH_VERIFY_CPUS  4  /* threads checking them, at most */
 
 struct auth_entry {
 	TAILQ_ENTRY(auth_entry) entry;
@@ -75,9 +78,9 @@ struct auth_login {
 	char user[OWNER_LEN];
 	char peer[64];
 	char *password;
+	char *stored; /* the user's crypto_pwhash string; NULL: none */
 	char token[TOKEN_HEX + 1];
 	char role[16];
-	int found;
 };
 
 static struct {
@@ -89,9 +92,10 @@ static struct {
 } fa_;
 
 void
-front_auth_init(const struct config *conf)
+front_auth_init(struct event_base *base, const struct config *conf)
 {
 	unsigned char pw[16];
+	long cpus;
 
 	fa_.conf = conf;
 	TAILQ_INIT(&fa_.cache);
@@ -104,6 +108,12 @@ front_auth_init(const struct config *conf)
 	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
 		fatalx("crypto_pwhash_str: out of memory");
+	cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	front_pwhash_init(base,
+	    cpus < 1                      ? 1
+	        : cpus > AUTH_VERIFY_CPUS ? AUTH_VERIFY_CPUS
+	                                  : (int)cpus,
+	    AUTH_VERIFY_MAX);
 }
 
 static void
@@ -120,6 +130,7 @@ front_auth_free(void)
 {
 	struct auth_entry *e;
 
+	front_pwhash_free();
 	while ((e = TAILQ_FIRST(&fa_.cache)) != NULL)
 		auth_entry_free(e);
 }
@@ -358,6 +369,7 @@ auth_login_free(struct auth_login *l)
 		sodium_memzero(l->password, strlen(l->password));
 		free(l->password);
 	}
+	free(l->stored);
 	free(l);
 }
 
@@ -420,45 +432,23 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	auth_login_free(l);
 }
 
+/* The password check is done: a new sign-in token, or a refusal. */
 static void
-auth_login_user(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+auth_login_verified(int result, void *arg)
 {
 	struct auth_login *l = arg;
 	unsigned char hash[TOKEN_BYTES];
 	char bytea[2 * TOKEN_BYTES + 3], key[128], secs[16];
 	const char *params[3] = {bytea, l->user, secs};
-	const char *stored;
 	struct conn *c;
-	int ok;
 
-	switch (ev) {
-	case FRONT_DB_ROW:
-		l->found = 1;
-		snprintf(l->role, sizeof(l->role), "%s", PQgetvalue(res, 0, 1));
-		stored =
-		    PQgetisnull(res, 0, 0) ? fa_.dummy : PQgetvalue(res, 0, 0);
-		ok = crypto_pwhash_str_verify(
-		         stored, l->password, strlen(l->password)) == 0;
-		l->found = ok && !PQgetisnull(res, 0, 0);
-		return;
-	case FRONT_DB_ERROR:
-		if ((c = front_http_parked(l->req)) != NULL)
-			front_api_error(c, 503, err, "Retry-After: 5\r\n");
-		auth_login_free(l);
-		return;
-	case FRONT_DB_DONE:
-		break;
-	}
-	if ((c = front_http_parked(l->req)) == NULL) {
+	if (result == -1 || (c = front_http_parked(l->req)) == NULL) {
 		auth_login_free(l);
 		return;
 	}
-	if (!l->found) {
+	if (result != 1 || l->stored == NULL) {
 		/* no such user: the same cost, the same answer */
-		if (l->role[0] == '\0' &&
-		    crypto_pwhash_str_verify(
-		        fa_.dummy, l->password, strlen(l->password)) == 0)
+		if (result == 1)
 			log_warnx("%s: the dummy password matched", __func__);
 		snprintf(key, sizeof(key), "u:%s", l->user);
 		auth_failed(key);
@@ -478,12 +468,52 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 	(void)token_hash(l->token, TOKEN_HEX, hash);
 	token_bytea(hash, bytea);
 	snprintf(secs, sizeof(secs), "%d", AUTH_LOGIN_SEC);
-	sodium_memzero(l->password, strlen(l->password));
 	log_info("%s signed in from %s", l->user, l->peer);
 	front_db_query("INSERT INTO alia.tokens (hash, user_name, kind, "
 	               "expires_at) VALUES ($1::bytea, $2, 'login', now() + "
 	               "make_interval(secs => $3::int))",
 	    3, params, auth_login_done, l);
+}
+
+/* The user's row, if any: their password is checked off the loop. */
+static void
+auth_login_user(enum front_db_event ev, const struct pg_result *res,
+    const char *err, void *arg)
+{
+	struct auth_login *l = arg;
+	struct conn *c;
+
+	switch (ev) {
+	case FRONT_DB_ROW:
+		snprintf(l->role, sizeof(l->role), "%s", PQgetvalue(res, 0, 1));
+		if (!PQgetisnull(res, 0, 0))
+			l->stored = xstrdup(PQgetvalue(res, 0, 0));
+		return;
+	case FRONT_DB_ERROR:
+		if ((c = front_http_parked(l->req)) != NULL)
+			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		auth_login_free(l);
+		return;
+	case FRONT_DB_DONE:
+		break;
+	}
+	if ((c = front_http_parked(l->req)) == NULL) {
+		auth_login_free(l);
+		return;
+	}
+	if (front_pwhash_verify(l->stored != NULL ? l->stored : fa_.dummy,
+	        l->password, auth_login_verified, l) == -1) {
+		log_warnx("sign-in of %s from %s: %d sign-ins are being "
+		          "checked already",
+		    l->user, l->peer, front_pwhash_pending());
+		front_api_error(c, 503,
+		    "too many sign-ins at once: try again in a moment",
+		    "Retry-After: 2\r\n");
+		auth_login_free(l);
+		return;
+	}
+	/* The job holds its own copy. */
+	sodium_memzero(l->password, strlen(l->password));
 }
 
 /* The client address of c: its peer without the port. */

@@ -142,6 +142,20 @@ void front_http_respond(struct conn *, int status, const char *ctype,
 int front_http_detach(struct conn *);
 const char *front_http_peer(const struct conn *);
 
+/* front_pwhash.c */
+/* nthreads threads check passwords; at most max_jobs at once. */
+void front_pwhash_init(struct event_base *, int nthreads, int max_jobs);
+/*
+ * Checks password against stored (a crypto_pwhash string) off the loop;
+ * cb(1 match, 0 no match, -1 dropped at shutdown, arg) runs in the loop.
+ * Returns -1, without calling cb, when max_jobs are pending already.
+ */
+int front_pwhash_verify(const char *stored, const char *password,
+    void (*cb)(int result, void *arg), void *arg);
+int front_pwhash_pending(void);
+/* Stops the threads; pending jobs get cb(-1). */
+void front_pwhash_free(void);
+
 /* front_auth.c */
 /* Who a request comes from. */
 struct ident {
@@ -154,7 +168,7 @@ struct ident {
 	char *sees; /* instructor: " member member ... " of their groups */
 };
 
-void front_auth_init(const struct config *);
+void front_auth_init(struct event_base *, const struct config *);
 void front_auth_free(void);
 /*
  * The caller of req (auth = password): 1 with *id set; 0 when the request

@@ -170,7 +170,7 @@
     if (text) {
       try { data = JSON.parse(text); } catch { data = { message: text.trim() }; }
     }
-    return { status: res.status, ok: res.ok, data };
+    return { status: res.status, ok: res.ok, data, retryAfter: Number(res.headers.get('Retry-After')) || 0 };
   }
 
   function errorText(r) {
@@ -539,8 +539,16 @@
     const f = new FormData(signin);
     const err = signin.querySelector('[data-signin-error]');
     err.textContent = '';
-    const r = await api('POST', '/api/login',
-      { username: f.get('username'), password: f.get('password') });
+    const creds = { username: f.get('username'), password: f.get('password') };
+    let r = await api('POST', '/api/login', creds);
+    // 503 with Retry-After: the server is checking many sign-ins at once
+    // (a class arriving together); wait as told and try again.
+    for (let tries = 0; r.status === 503 && r.retryAfter > 0 && tries < 5; tries++) {
+      err.textContent = 'Many people are signing in; trying again…';
+      await new Promise((ok) => setTimeout(ok, r.retryAfter * 1000));
+      r = await api('POST', '/api/login', creds);
+    }
+    err.textContent = '';
     signin.querySelector('input[name="password"]').value = '';
     if (!r.ok) {
       err.textContent = (r.data && r.data.error) || `sign-in failed (${r.status})`;

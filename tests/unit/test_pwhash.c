@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * front_pwhash: password checks on threads, answered in the event loop;
+ * the bound on jobs; the loop keeps running while a check takes its time;
+ * every job called back exactly once, also when dropped at shutdown.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+#include <sodium.h>
+
+#include "master/master.h"
+
+#define NJOBS 8
+
+struct result {
+	int calls;
+	int result;
+	int order; /* when it was called back, counting the timer too */
+};
+
+static int order;
+static struct result results[NJOBS];
+static struct event_base *base;
+
+static void
+done_cb(int result, void *arg)
+{
+	struct result *r = arg;
+
+	r->calls++;
+	r->result = result;
+	r->order = ++order;
+}
+
+static void
+hash(char *out, const char *pw, int slow)
+{
+	assert_int_equal(crypto_pwhash_str(out, pw, strlen(pw),
+	                     slow ? crypto_pwhash_OPSLIMIT_INTERACTIVE
+	                          : crypto_pwhash_OPSLIMIT_MIN,
+	                     slow ? crypto_pwhash_MEMLIMIT_INTERACTIVE
+	                          : crypto_pwhash_MEMLIMIT_MIN),
+	    0);
+}
+
+/* Runs the loop until n jobs have been called back. */
+static void
+run_until(int n)
+{
+	int i, got;
+
+	for (;;) {
+		for (got = 0, i = 0; i < NJOBS; i++)
+			got += results[i].calls;
+		if (got >= n)
+			return;
+		assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	}
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	assert_true(sodium_init() >= 0);
+	memset(results, 0, sizeof(results));
+	order = 0;
+	base = event_base_new();
+	assert_non_null(base);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	front_pwhash_free();
+	event_base_free(base);
+	return 0;
+}
+
+static void
+test_match_and_mismatch(void **state)
+{
+	char h[crypto_pwhash_STRBYTES];
+
+	(void)state;
+	hash(h, "correct horse", 0);
+	front_pwhash_init(base, 2, 8);
+	assert_int_equal(
+	    front_pwhash_verify(h, "correct horse", done_cb, &results[0]), 0);
+	assert_int_equal(
+	    front_pwhash_verify(h, "correct hors", done_cb, &results[1]), 0);
+	assert_int_equal(
+	    front_pwhash_verify("not a hash", "x", done_cb, &results[2]), 0);
+	run_until(3);
+	assert_int_equal(results[0].calls, 1);
+	assert_int_equal(results[0].result, 1);
+	assert_int_equal(results[1].calls, 1);
+	assert_int_equal(results[1].result, 0);
+	assert_int_equal(results[2].result, 0);
+	assert_int_equal(front_pwhash_pending(), 0);
+}
+
+static void
+test_bound(void **state)
+{
+	char h[crypto_pwhash_STRBYTES];
+
+	(void)state;
+	hash(h, "pw", 0);
+	front_pwhash_init(base, 1, 2);
+	assert_int_equal(front_pwhash_verify(h, "pw", done_cb, &results[0]), 0);
+	assert_int_equal(front_pwhash_verify(h, "no", done_cb, &results[1]), 0);
+	assert_int_equal(front_pwhash_pending(), 2);
+	/* refused, and never called back */
+	assert_int_equal(
+	    front_pwhash_verify(h, "pw", done_cb, &results[2]), -1);
+	run_until(2);
+	assert_int_equal(results[0].result, 1);
+	assert_int_equal(results[1].result, 0);
+	assert_int_equal(results[2].calls, 0);
+	assert_int_equal(front_pwhash_pending(), 0);
+	/* room again */
+	assert_int_equal(front_pwhash_verify(h, "pw", done_cb, &results[3]), 0);
+	run_until(3);
+	assert_int_equal(results[3].result, 1);
+	assert_int_equal(results[2].calls, 0);
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	done_cb(2, arg);
+}
+
+/*
+ * A check at the interactive limits takes a tenth of a second or more; a
+ * 5 ms timer set after it is submitted fires first.
+ */
+static void
+test_loop_not_blocked(void **state)
+{
+	char h[crypto_pwhash_STRBYTES];
+	struct timeval tv = {0, 5000};
+	struct event *tick;
+
+	(void)state;
+	hash(h, "slow", 1);
+	front_pwhash_init(base, 1, 8);
+	assert_int_equal(
+	    front_pwhash_verify(h, "slow", done_cb, &results[0]), 0);
+	tick = evtimer_new(base, tick_cb, &results[1]);
+	evtimer_add(tick, &tv);
+	run_until(2);
+	assert_int_equal(results[1].order, 1);
+	assert_int_equal(results[0].order, 2);
+	assert_int_equal(results[0].result, 1);
+	event_free(tick);
+}
+
+/* Jobs pending at shutdown are each called back once, with -1. */
+static void
+test_free_pending(void **state)
+{
+	char h[crypto_pwhash_STRBYTES];
+	int i;
+
+	(void)state;
+	hash(h, "slow", 1);
+	front_pwhash_init(base, 1, NJOBS);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(
+		    front_pwhash_verify(h, "slow", done_cb, &results[i]), 0);
+	front_pwhash_free();
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(results[i].calls, 1);
+		assert_int_equal(results[i].result, -1);
+	}
+	assert_int_equal(front_pwhash_pending(), 0);
+	/* a second free, as teardown does, is harmless */
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_match_and_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_loop_not_blocked, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_free_pending, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
