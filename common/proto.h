@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 #define MSG_MAX_DATA  (64 * 1024)
 
 enum msg_type {
@@ -216,6 +216,7 @@ struct msg_attach {
 	int32_t mode;          /* ATTACH_CONTROL or ATTACH_WATCH */
 	uint32_t flags;        /* REQ_ANY_OWNER: front authorized a non-owner */
 #define ATTACH_MAY_ASK 0x2     /* a watcher who may ask for control */
+	uint32_t until_s; /* a share link's viewer: seconds left; 0: no end */
 };
 
 /*

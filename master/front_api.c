@@ -558,8 +558,8 @@ front_api_kick(const char *session, const char *viewer)
 }
 
 void
-front_api_ws_shared(
-    struct conn *c, const char *key, const char *id, const char *viewer)
+front_api_ws_shared(struct conn *c, const char *key, const char *id,
+    const char *viewer, uint32_t until_s)
 {
 	struct ident anon;
 	struct pending *p;
@@ -574,6 +574,7 @@ front_api_ws_shared(
 	snprintf(p->attach.owner, sizeof(p->attach.owner), "%s", viewer);
 	p->attach.mode = ATTACH_WATCH;
 	p->attach.flags = REQ_ANY_OWNER;
+	p->attach.until_s = until_s;
 	api_ask(MSG_SESSION_GET, p, REQ_ANY_OWNER, id, 0, 0);
 }
 

@@ -13,9 +13,10 @@
  *   GET    /api/shares/TOKEN                        which session (anyone)
  *   GET    /ws/sessions/ID?mode=watch&share=TOKEN   watching (anyone)
  *
- * A revoked or expired link admits nobody new; revoking one also sends
- * off its viewers (master tells the worker: MSG_SESSION_KICK); a link
- * that merely expires lets those already watching finish.
+ * A revoked or expired link admits nobody new. Revoking one also sends
+ * off its viewers (master tells the worker: MSG_SESSION_KICK); when one
+ * expires, its viewers' workers send them off, having been told how long
+ * the link had left when each viewer came (msg_attach.until_s).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@ struct share_q {
 	char token[TOKEN_HEX + 1];
 	char bytea[2 * TOKEN_BYTES + 3];
 	char minutes[16];
+	uint32_t until_s; /* websocket: seconds the link has left */
 	int rows;
 	int allowed;
 	yajl_gen list;
@@ -124,6 +126,9 @@ share_ws_cb(enum front_db_event ev, const struct pg_result *res,
 
 	if (ev == FRONT_DB_ROW) {
 		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->session) == 0;
+		q->until_s = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+		if (q->until_s == 0)
+			q->until_s = 1; /* less than a second left */
 		return;
 	}
 	if ((c = share_conn(q, ev, err)) == NULL)
@@ -132,7 +137,7 @@ share_ws_cb(enum front_db_event ev, const struct pg_result *res,
 		front_api_error(c, 403, SHARE_BAD, NULL);
 	else {
 		snprintf(viewer, sizeof(viewer), "link-%s", q->name);
-		front_api_ws_shared(c, q->key, q->session, viewer);
+		front_api_ws_shared(c, q->key, q->session, viewer, q->until_s);
 	}
 	share_q_free(q);
 }
@@ -155,8 +160,9 @@ front_share_ws(
 	memcpy(q->bytea, bytea, sizeof(q->bytea));
 	params[0] = q->bytea;
 	front_db_query(
-	    "SELECT session_id::text FROM alia.shares WHERE hash = "
-	    "$1::bytea AND revoked_at IS NULL AND expires_at > now()",
+	    "SELECT session_id::text, ceil(extract(epoch FROM expires_at - "
+	    "now()))::bigint FROM alia.shares WHERE hash = $1::bytea AND "
+	    "revoked_at IS NULL AND expires_at > now()",
 	    1, params, share_ws_cb, q);
 }
 

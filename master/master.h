@@ -204,9 +204,12 @@ void front_share_ws(
 /* front_api.c */
 /* Every browser of session attached as viewer leaves (master, worker). */
 void front_api_kick(const char *session, const char *viewer);
-/* A checked share link's websocket: watch id as viewer (c is parked). */
-void front_api_ws_shared(
-    struct conn *, const char *key, const char *id, const char *viewer);
+/*
+ * A checked share link's websocket: watch id as viewer (c is parked) for
+ * the until_s seconds the link has left.
+ */
+void front_api_ws_shared(struct conn *, const char *key, const char *id,
+    const char *viewer, uint32_t until_s);
 /* Whether a browser's request comes from our own pages (or no browser). */
 int front_api_origin_ok(const struct http_request *);
 /* Answers with the JSON g, or {"error": message}; extra: more headers. */

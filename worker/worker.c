@@ -146,6 +146,8 @@ static struct {
 struct worker_browser {
 	char owner[OWNER_LEN];
 	int mode;
+	struct ws *ws;
+	struct event *expire; /* a share link's end; NULL: none */
 };
 
 static void worker_shutdown(const char *);
@@ -697,6 +699,23 @@ worker_tick_cb(int fd, short what, void *arg)
 }
 
 static void
+worker_browser_free(struct worker_browser *b)
+{
+	if (b->expire != NULL)
+		event_free(b->expire);
+	free(b);
+}
+
+/* The share link a viewer came through has expired: they go. */
+static void
+worker_browser_expired(int fd, short what, void *arg)
+{
+	struct worker_browser *b = arg;
+
+	ws_send_off(b->ws, "the share link has expired");
+}
+
+static void
 worker_ws_cb(
     struct ws *ws, enum ws_event ev, const void *data, size_t len, void *arg)
 {
@@ -743,7 +762,7 @@ worker_ws_cb(
 		if (ws == w.holder)
 			worker_control_return(ws->who); /* left with it */
 		worker_marker("leave", arg);
-		free(arg);
+		worker_browser_free(arg);
 		TAILQ_REMOVE(&w.browsers, ws, entry);
 		w.nbrowsers--;
 		w.resyncs_closed += ws->resyncs;
@@ -870,6 +889,7 @@ worker_browser(struct msg *msg)
 {
 	struct msg_attach a;
 	struct worker_browser *b;
+	struct timeval tv = {0, 0};
 	struct ws *ws;
 	int fd;
 
@@ -895,6 +915,13 @@ worker_browser(struct msg *msg)
 	if (ws == NULL) {
 		free(b);
 		return;
+	}
+	b->ws = ws;
+	if (a.until_s > 0) {
+		tv.tv_sec = a.until_s;
+		b->expire = evtimer_new(w.base, worker_browser_expired, b);
+		if (b->expire == NULL || evtimer_add(b->expire, &tv) == -1)
+			fatalx("%s: evtimer", __func__);
 	}
 	worker_marker("join", b);
 	TAILQ_INSERT_TAIL(&w.browsers, ws, entry);

@@ -6,7 +6,8 @@ Learner sue makes a read-only link to her session. Anyone holding it (no
 sign-in) learns which session it shows and watches it: her output
 arrives, their keys are refused, control mode is refused. Someone else
 cannot make a link to her session; a token for another session, an
-unknown token, an expired link and a revoked link admit nobody; sue's
+unknown token, an expired link and a revoked link admit nobody; those
+watching through a link are sent off when it is revoked or expires; sue's
 list shows the link and its revocation; both are audited.
 """
 import json
@@ -26,6 +27,19 @@ def ws_refused(agent, sid, query):
         return e.status
     w.close()
     return 101
+
+
+def sent_off(ws, timeout):
+    """The error message and close code a websocket gets within timeout."""
+    said, code = None, None
+    end = time.time() + timeout
+    while time.time() < end and not ws.closed:
+        m = ws.recv(1)
+        if m and m[0] == 1 and b'"error"' in m[1]:
+            said = json.loads(m[1])["message"]
+        elif m and m[0] == 8:
+            code = int.from_bytes(m[1][:2], "big")
+    return said, code
 
 
 def main_part():
@@ -93,14 +107,7 @@ def main_part():
     watching.recv(5)
     st, _ = sue.request("DELETE", f"/api/sessions/{sid}/shares/{share['name']}")
     ok(st == 204, f"sue revokes it ({st})")
-    said, code = None, None
-    end = time.time() + 10
-    while time.time() < end and not watching.closed:
-        m = watching.recv(1)
-        if m and m[0] == 1 and b'"error"' in m[1]:
-            said = json.loads(m[1])["message"]
-        elif m and m[0] == 8:
-            code = int.from_bytes(m[1][:2], "big")
+    said, code = sent_off(watching, 10)
     ok(said == "the share link was revoked" and code == 1008,
        f"a viewer watching through it is sent off ({said!r}, {code})")
     watching.close()
@@ -114,8 +121,20 @@ def main_part():
 
     st, body = sue.request("POST", f"/api/sessions/{sid}/shares")
     tok2 = json.loads(body)["token"] if st == 201 else ""
-    psql("update alia.shares set expires_at = now() - interval '1 second' "
+    # A link that expires while someone watches through it sends them off.
+    psql("update alia.shares set expires_at = now() + interval '3 seconds' "
          "where revoked_at is null")
+    watching = WS(anyone, sid + f"?mode=watch&share={tok2}")
+    hello = watching.recv(5)
+    t0 = time.monotonic()
+    said, code = sent_off(watching, 15)
+    took = time.monotonic() - t0
+    ok(hello and b'"hello"' in hello[1]
+       and said == "the share link has expired" and code == 1008
+       and 1 <= took <= 10,
+       f"a viewer is sent off when the link expires ({said!r}, {code}, "
+       f"after {took:.1f} s of 3)")
+    watching.close()
     st = ws_refused(anyone, sid, f"?mode=watch&share={tok2}")
     ok(st == 403, f"an expired link admits nobody ({st})")
 
