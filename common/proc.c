@@ -180,7 +180,7 @@ proc_drop_privileges(const char *user)
 }
 
 pid_t
-proc_exec(char *const argv[], const char *user, const char *dir)
+proc_exec(char *const argv[], const char *user, const char *dir, int outfd)
 {
 	pid_t pid;
 
@@ -194,6 +194,10 @@ proc_exec(char *const argv[], const char *user, const char *dir)
 		return pid;
 	}
 	proc_reset_signals();
+	if (outfd >= 0 &&
+	    (dup2(outfd, STDOUT_FILENO) == -1 ||
+	        dup2(outfd, STDERR_FILENO) == -1))
+		_exit(126);
 	proc_close_from(STDERR_FILENO + 1);
 	proc_null_stdin();
 	if (user != NULL && proc_drop_privileges(user) == -1)

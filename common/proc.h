@@ -23,8 +23,10 @@ pid_t proc_spawn(const char *role, int chan, int verbose);
 /*
  * Forks and executes argv[0] with argv as the given user (NULL: unchanged),
  * with signals reset and fds above 2 closed. dir: working directory or NULL.
+ * outfd >= 0: the child's stdout and stderr go there instead.
  */
-pid_t proc_exec(char *const argv[], const char *user, const char *dir);
+pid_t proc_exec(
+    char *const argv[], const char *user, const char *dir, int outfd);
 /* In a freshly forked child: default signal dispositions, empty mask. */
 void proc_reset_signals(void);
 /* Closes every fd >= from. */

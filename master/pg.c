@@ -34,6 +34,23 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
+/*
+ * Where postgres and initdb write: -1, alia's own stderr (alia serve);
+ * for a one-off command, a file (out_path), so that an admin's
+ * `alia user list` prints what they asked for, not the server's log.
+ */
+static struct {
+	int outfd;
+	char out_path[PATH_MAX];
+} pg_ = {-1, ""};
+
+/* Where to read the server's own words, for a message. */
+static const char *
+pg_output(void)
+{
+	return pg_.outfd >= 0 ? pg_.out_path : "above";
+}
+
 #define PG_ADVISORY_KEY 0x616c6961 /* "alia" */
 
 int
@@ -184,12 +201,12 @@ pg_initdb(const struct config *c)
 	argv[i++] = (char *)"--auth-host=reject";
 	argv[i++] = (char *)"--no-instructions";
 	argv[i] = NULL;
-	if ((pid = proc_exec(argv, user, pgdata)) == -1)
+	if ((pid = proc_exec(argv, user, pgdata, pg_.outfd)) == -1)
 		return -1;
 	if ((st = pg_waitpid(pid)) != 0) {
-		log_warnx("initdb failed (status %d); see its output above; "
+		log_warnx("initdb failed (status %d); see its output %s; "
 		          "remove %s before trying again",
-		    st, pgdata);
+		    st, pg_output(), pgdata);
 		return -1;
 	}
 	return 0;
@@ -226,7 +243,7 @@ pg_spawn(const struct config *c)
 	argv[i++] = (char *)"-c";
 	argv[i++] = (char *)"max_connections=100";
 	argv[i] = NULL;
-	return proc_exec(argv, user, pgdata);
+	return proc_exec(argv, user, pgdata, pg_.outfd);
 }
 
 int
@@ -242,9 +259,10 @@ pg_wait_ready(const struct config *c, pid_t pid, int timeout_ms)
 			return 0;
 		if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
 			log_warnx("postgres exited while starting (status %d); "
-			          "see its log lines above",
+			          "see its log lines %s",
 			    WIFEXITED(status) ? WEXITSTATUS(status)
-			                      : 128 + WTERMSIG(status));
+			                      : 128 + WTERMSIG(status),
+			    pg_output());
 			return -1;
 		}
 		nanosleep(&ts, NULL);
@@ -274,13 +292,29 @@ pg_start_oneshot(const struct config *c)
 {
 	if (!pg_embedded(c) || pg_running(c))
 		return 0;
+	pid_t pid;
+
 	if (pg_server_holds(c)) {
 		log_warnx("alia is running on %s but its database does not "
 		          "answer yet; try again in a moment",
 		    c->data_dir);
 		return -1;
 	}
-	return pg_start(c);
+	if (mkdir(c->data_dir, 0755) == -1 && errno != EEXIST) {
+		log_warn("mkdir %s", c->data_dir);
+		return -1;
+	}
+	snprintf(pg_.out_path, sizeof(pg_.out_path), "%s/postgres-oneshot.log",
+	    c->data_dir);
+	if ((pg_.outfd = open(pg_.out_path,
+	         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
+		log_warn("open %s", pg_.out_path);
+		return -1;
+	}
+	pid = pg_start(c);
+	close(pg_.outfd);
+	pg_.outfd = -1;
+	return pid;
 }
 
 int

@@ -93,6 +93,12 @@ pw="Tr0ub4dor &3 $RANDOM$RANDOM"
 printf '%s\nsecond line\n' "$pw" | run "$ALIA" user add ann --role instructor
 check "user add exits 0" 0 $?
 quiet "user add" "$pw"
+# The embedded server it started for the command logs to a file of its own.
+if grep -q 'postgres\[' "$tmp/err"; then
+	not_ok "the server's log is on the command's stderr: $(head -c 300 "$tmp/err")"
+else
+	ok "the server's log is not on the command's stderr"
+fi
 h1=$(pwhash ann)
 case $h1 in
 '$argon2id$'*) ok "the stored hash is Argon2id" ;;
