@@ -69,6 +69,7 @@ static const struct config_key config_keys[] = {
     TEXT("tls_key", tls_key),
     NUM("record", KIND_COUNT, record, 0, 1),
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
+    NUM("record_max", KIND_SIZE, record_max, 0, INT64_C(1) << 50),
 #define ROLE_LIMITS(role, i)                                             \
 	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
 	    100000),                                                     \
@@ -114,6 +115,7 @@ config_defaults(struct config *c)
 	snprintf(c->control_consent, sizeof(c->control_consent), "required");
 	c->record = 1;
 	c->record_input = 1;
+	c->record_max = INT64_C(1) << 30;
 }
 
 static const struct config_key *

@@ -56,6 +56,7 @@ struct config {
 	int64_t max_body;     /* bytes of an HTTP request body */
 	int64_t record;       /* 0: sessions are not recorded at all */
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
+	int64_t record_max;   /* output bytes recorded per session; 0: all */
 	struct config_limits limits[3]; /* per role (auth = password) */
 };
 

@@ -7,8 +7,9 @@
  * goes on where the dead one stopped, with the same seqs.
  *
  * Layout. The first JOURNAL_HEAD bytes are the head: a magic, the offset
- * of the first record still needed (start) and the next seq at the time
- * start last moved. Records follow, each a 32-byte struct journal_disk
+ * of the first record still needed (start), and the next seq and how far
+ * each stream was done with (emitted or dropped) at the time start last
+ * moved: a journal with no records left still says where they stood. Records follow, each a 32-byte struct journal_disk
  * and its data:
  *   'O'  bytes read from the container, as read; pos is the position of
  *        their first byte in the output stream
@@ -45,13 +46,14 @@
 
 #define JOURNAL_HEAD     4096
 #define JOURNAL_PAGE     4096
-#define JOURNAL_MAGIC    "aliajnl1"
+#define JOURNAL_MAGIC    "aliajnl2"
 #define JOURNAL_DATA_MAX (1024 * 1024) /* of one record: more is damage */
 
 struct journal_head {
 	char magic[8];
 	uint64_t start;
 	uint64_t seq;
+	uint64_t out_done, in_done;
 };
 
 struct journal_disk {
@@ -66,12 +68,13 @@ struct journal_disk {
 
 struct journal {
 	int fd;
-	int broken;          /* a write failed: the journal is given up */
-	off_t end;           /* where the next record goes */
-	off_t start;         /* as in the head */
-	off_t punched;       /* [JOURNAL_HEAD, punched) is a hole */
-	uint64_t seq;        /* as in the head */
-	unsigned char *live; /* read at open, until journal_recovered */
+	int broken;    /* a write failed: the journal is given up */
+	off_t end;     /* where the next record goes */
+	off_t start;   /* as in the head */
+	off_t punched; /* [JOURNAL_HEAD, punched) is a hole */
+	uint64_t seq;  /* as in the head */
+	uint64_t out_done, in_done; /* as in the head */
+	unsigned char *live;        /* read at open, until journal_recovered */
 	struct journal_rec *recs;
 	size_t nrecs;
 };
@@ -94,6 +97,8 @@ journal_write_head(struct journal *j)
 	memcpy(h.magic, JOURNAL_MAGIC, sizeof(h.magic));
 	h.start = (uint64_t)j->start;
 	h.seq = j->seq;
+	h.out_done = j->out_done;
+	h.in_done = j->in_done;
 	if (pwrite(j->fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 		journal_broken(j, "writing its head");
 		return -1;
@@ -195,6 +200,8 @@ journal_open(int fd)
 	    memcmp(h.magic, JOURNAL_MAGIC, sizeof(h.magic)) == 0 &&
 	    h.start >= JOURNAL_HEAD) {
 		j->seq = h.seq;
+		j->out_done = h.out_done;
+		j->in_done = h.in_done;
 		j->start = h.start <= (uint64_t)size ? (off_t)h.start : size;
 	} else {
 		if (size != 0)
@@ -234,6 +241,13 @@ uint64_t
 journal_seq(const struct journal *j)
 {
 	return j->seq;
+}
+
+void
+journal_done(const struct journal *j, uint64_t *out_done, uint64_t *in_done)
+{
+	*out_done = j->out_done;
+	*in_done = j->in_done;
 }
 
 void
@@ -355,12 +369,15 @@ journal_splice(
 }
 
 void
-journal_release(struct journal *j, off_t live, uint64_t seq)
+journal_release(struct journal *j, off_t live, uint64_t seq, uint64_t out_done,
+    uint64_t in_done)
 {
 	off_t page;
 
 	if (j->broken || (live == j->start && seq == j->seq))
 		return;
+	j->out_done = out_done;
+	j->in_done = in_done;
 	if (live >= j->end) {
 		/* Nothing is needed: back to the head alone. */
 		if (ftruncate(j->fd, JOURNAL_HEAD) == -1) {

@@ -43,6 +43,16 @@
  * open), until they fall under RECORD_LOW: output then waits in the
  * kernel, never lost.
  *
+ * Limit. With max_out set, output is recorded up to that many bytes of
+ * the stream and no further: the byte at position max_out is dropped
+ * with a marker saying so, and every later one silently, though each is
+ * still matched as echo and still goes to the browsers. The decision
+ * depends only on the stream position, out_done + outlen for the next
+ * byte taken, so a replacement worker decides as the dead one did; the
+ * marker's journal record carries the position it dropped up to, so the
+ * marker is never made twice, and dropped bytes count as done, so their
+ * raw records are released as emitted ones are.
+ *
  * Journal. With one (journal.c), every call that changes the log writes
  * its record first: raw output and input as they come, each event as it
  * is emitted, each ack. A new record with the journal of a dead worker
@@ -103,6 +113,7 @@ struct record {
 	char session[SESSION_ID_LEN];
 	int64_t started;
 	int mask;
+	uint64_t max_out; /* output bytes recorded at most; 0: all */
 	record_send_cb send;
 	void *arg;
 	uint64_t seq;
@@ -194,7 +205,7 @@ record_release(struct record *r)
 		live = x->off;
 	if ((x = TAILQ_FIRST(&r->inraws)) != NULL && x->off < live)
 		live = x->off;
-	journal_release(r->j, live, r->seq);
+	journal_release(r->j, live, r->seq, r->out_done, r->in_done);
 }
 
 static struct record_ev *
@@ -219,9 +230,13 @@ record_ev_new(struct record *r, char kind, uint64_t seq, int64_t t_us,
 	return ev;
 }
 
+/*
+ * Emits an event; for 'o' and 'i' its journal record says how far the
+ * stream is emitted, for others mpos (0, or where output was dropped to).
+ */
 static void
-record_emit(
-    struct record *r, char kind, int64_t t, const void *data, size_t len)
+record_emit_at(struct record *r, char kind, int64_t t, const void *data,
+    size_t len, uint64_t mpos)
 {
 	struct journal_rec rec;
 	struct record_ev *ev;
@@ -241,13 +256,20 @@ record_emit(
 		rec.seq = ev->e.seq;
 		rec.pos = kind == 'o' ? r->out_done
 		    : kind == 'i'     ? r->in_done
-		                      : 0;
+		                      : mpos;
 		rec.data = data;
 		ev->joff = journal_append(r->j, &rec);
 	}
 	record_raw_pop(&r->outraws, r->out_done);
 	record_raw_pop(&r->inraws, r->in_done);
 	(void)r->send(&ev->e, ev->data, r->arg);
+}
+
+static void
+record_emit(
+    struct record *r, char kind, int64_t t, const void *data, size_t len)
+{
+	record_emit_at(r, kind, t, data, len, 0);
 }
 
 /* The length of buf's prefix that ends on a UTF-8 character boundary. */
@@ -400,6 +422,10 @@ record_recover(struct record *r)
 
 	recs = journal_records(r->j, &n);
 	r->seq = journal_seq(r->j);
+	/* Where the streams stood when no record says otherwise. */
+	journal_done(r->j, &r->out_done, &r->in_done);
+	r->out_pos = r->out_done;
+	r->in_pos = r->in_done;
 	if (n == 0)
 		goto done;
 	/* The state: the events held, how far each stream was emitted. */
@@ -437,6 +463,10 @@ record_recover(struct record *r)
 			if (x->seq >= r->seq)
 				r->seq = x->seq + 1;
 			if (x->kind == 'o') {
+				r->out_done = x->pos;
+				out_known = 1;
+			} else if (x->kind == 'm' && x->pos > r->out_done) {
+				/* the limit's marker: output dropped to pos */
 				r->out_done = x->pos;
 				out_known = 1;
 			} else if (x->kind == 'i') {
@@ -484,8 +514,8 @@ done:
 }
 
 struct record *
-record_new(const char *session, int64_t started_us, int mask, struct journal *j,
-    record_send_cb send, void *arg)
+record_new(const char *session, int64_t started_us, int mask, uint64_t max_out,
+    struct journal *j, record_send_cb send, void *arg)
 {
 	struct record *r;
 
@@ -493,6 +523,7 @@ record_new(const char *session, int64_t started_us, int mask, struct journal *j,
 	strncpy(r->session, session, sizeof(r->session) - 1);
 	r->started = started_us;
 	r->mask = mask;
+	r->max_out = max_out;
 	r->send = send;
 	r->arg = arg;
 	r->out = xmalloc(RECORD_EVENT_MAX);
@@ -596,11 +627,36 @@ record_output_pipe(
 	return n;
 }
 
+/*
+ * Output past the limit: n bytes at stream position at are done with,
+ * unrecorded; the first byte dropped brings the marker.
+ */
+static void
+record_drop_output(struct record *r, int64_t now, uint64_t at, size_t n)
+{
+	char text[128];
+
+	if (at <= r->max_out) {
+		record_emit_open(r, now);
+		r->out_done += n;
+		snprintf(text, sizeof(text),
+		    "recording stopped: output reached record_max (%llu "
+		    "bytes); input is still recorded",
+		    (unsigned long long)r->max_out);
+		record_emit_at(r, 'm', now, text, strlen(text), r->out_done);
+	} else {
+		r->out_done += n;
+		record_raw_pop(&r->outraws, r->out_done);
+	}
+	record_release(r);
+}
+
 static void
 record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	size_t i, n;
+	uint64_t at = r->out_done + r->outlen; /* the stream position of p */
+	size_t i, n, drop = 0;
 
 	/* Echo first: the output came after the waiting keys. */
 	record_expire(r, now);
@@ -619,6 +675,10 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 		while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
 			r->echo++;
 	}
+	if (r->max_out > 0 && at + len > r->max_out) {
+		drop = at >= r->max_out ? len : (size_t)(at + len - r->max_out);
+		len -= drop;
+	}
 	while (len > 0) {
 		if (r->outlen == 0)
 			r->out_first = now;
@@ -632,6 +692,9 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 		if (r->outlen == RECORD_EVENT_MAX)
 			record_emit_output(r, now, 1);
 	}
+	if (drop > 0)
+		record_drop_output(r, now,
+		    at + (uint64_t)(p - (const unsigned char *)data), drop);
 }
 
 /* Whether c, seen in scanner state *esc, is part of a control input. */

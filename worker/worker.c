@@ -805,7 +805,7 @@ worker_start(struct msg *msg)
 		w.rec = record_new(w.session,
 		    w.start.started_us > 0 ? w.start.started_us
 		                           : clock_wall_us(),
-		    w.conf.record_input != 0,
+		    w.conf.record_input != 0, (uint64_t)w.conf.record_max,
 		    w.jfd != -1 ? journal_open(w.jfd) : NULL,
 		    worker_record_send, NULL);
 	else if (w.jfd != -1)

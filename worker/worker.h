@@ -182,6 +182,9 @@ struct journal *journal_open(int fd);
 const struct journal_rec *journal_records(const struct journal *, size_t *);
 /* The next seq as of the last release: at least this. */
 uint64_t journal_seq(const struct journal *);
+/* How far output and input were done with as of the last release. */
+void journal_done(
+    const struct journal *, uint64_t *out_done, uint64_t *in_done);
 /* Frees what journal_open read back. */
 void journal_recovered(struct journal *);
 void journal_free(struct journal *);
@@ -198,8 +201,12 @@ ssize_t journal_splice(
     struct journal *, struct journal_rec *, int pipe_r, unsigned char *buf);
 /* Where the next record goes. */
 off_t journal_end(const struct journal *);
-/* Records before live are no longer needed; seq is the next seq. */
-void journal_release(struct journal *, off_t live, uint64_t seq);
+/*
+ * Records before live are no longer needed; seq is the next seq, and the
+ * streams are done with up to out_done and in_done.
+ */
+void journal_release(struct journal *, off_t live, uint64_t seq,
+    uint64_t out_done, uint64_t in_done);
 
 /* record.c */
 #define RECORD_EVENT_MAX (64 * 1024)        /* data of one event */
@@ -216,11 +223,12 @@ typedef int (*record_send_cb)(const struct msg_event *, const void *, void *);
 
 /*
  * The event log of a session; times are unix microseconds, t_us counts
- * from started_us. mask: record unechoed printable input as '*'. With a
- * journal (taken), what a dead worker left in it is taken up first.
+ * from started_us. mask: record unechoed printable input as '*'.
+ * max_out: output bytes recorded at most (0: all). With a journal
+ * (taken), what a dead worker left in it is taken up first.
  */
 struct record *record_new(const char *session, int64_t started_us, int mask,
-    struct journal *, record_send_cb, void *);
+    uint64_t max_out, struct journal *, record_send_cb, void *);
 void record_free(struct record *);
 /* Whether a journal keeps the log across a worker crash. */
 int record_journaled(const struct record *);

@@ -93,7 +93,7 @@ new_log(int mask)
 {
 
 	cap_reset();
-	return record_new(SESSION, T0, mask, NULL, capture, NULL);
+	return record_new(SESSION, T0, mask, 0, NULL, capture, NULL);
 }
 
 static void
@@ -485,6 +485,9 @@ struct disk_rec {
 };
 
 static uint64_t rnd_state = 88172645463325252ULL;
+static uint64_t max_out;     /* record_max of the logs reopen makes */
+static size_t limit_markers; /* check_stream: the limit's markers seen */
+#define LIMIT_MARKER "recording stopped: output reached record_max ("
 
 static uint64_t
 rnd(void)
@@ -535,6 +538,13 @@ check_stream(const unsigned char *want, size_t wantlen)
 			off += cap.ev[i].e.len;
 		} else if (cap.ev[i].e.kind == 'i')
 			in += cap.ev[i].e.len;
+		else if (cap.ev[i].e.kind == 'm' &&
+		    strncmp((const char *)cap.ev[i].data, LIMIT_MARKER,
+		        strlen(LIMIT_MARKER)) == 0) {
+			/* after all the output it lets through */
+			assert_int_equal(off, wantlen);
+			limit_markers++;
+		}
 	}
 	assert_int_equal(off, wantlen);
 	return in;
@@ -546,7 +556,8 @@ reopen(int mfd)
 	int fd = dup(mfd);
 
 	assert_true(fd >= 0);
-	return record_new(SESSION, T0, 1, journal_open(fd), capture, NULL);
+	return record_new(
+	    SESSION, T0, 1, max_out, journal_open(fd), capture, NULL);
 }
 
 /*
@@ -558,7 +569,7 @@ reopen(int mfd)
  * and once all is acked the journal is back to its head alone.
  */
 static void
-test_journal_crashes(void **state)
+journal_crashes(uint64_t limit)
 {
 	static unsigned char want[8 << 20], chunk[4096];
 	unsigned char buf[4096];
@@ -574,6 +585,8 @@ test_journal_crashes(void **state)
 	assert_true(mfd >= 0);
 	assert_int_equal(pipe(p), 0);
 	cap_reset();
+	max_out = limit;
+	limit_markers = 0;
 	r = reopen(mfd);
 	for (step = 0; step < 20000; step++) {
 		x = rnd();
@@ -672,7 +685,15 @@ test_journal_crashes(void **state)
 	record_resend(r, 0);
 	assert_true(crashes > 500);
 	assert_true(wantlen > 1000000);
-	assert_int_equal(check_stream(want, wantlen), inlen);
+	if (limit == 0) {
+		assert_int_equal(check_stream(want, wantlen), inlen);
+		assert_int_equal(limit_markers, 0);
+	} else {
+		/* output up to the limit, to the byte; one marker; every key */
+		assert_true(limit < wantlen);
+		assert_int_equal(check_stream(want, limit), inlen);
+		assert_int_equal(limit_markers, 1);
+	}
 
 	/* All acked: nothing but the head remains. */
 	record_ack(r, record_next_seq(r) - 1);
@@ -686,10 +707,37 @@ test_journal_crashes(void **state)
 	record_marker(r, now, "after");
 	check_event(0, record_next_seq(r) - 1, 'm', "after");
 	assert_true(record_next_seq(r) > 1000);
+	if (limit > 0) {
+		/* with no records left, the journal still knows it passed */
+		cap_reset();
+		record_output(r, now, "more", 4);
+		record_flush(r, now);
+		assert_int_equal(cap.n, 0);
+	}
 	record_free(r);
+	max_out = 0;
 	close(p[0]);
 	close(p[1]);
 	close(mfd);
+}
+
+static void
+test_journal_crashes(void **state)
+{
+	(void)state;
+	journal_crashes(0);
+}
+
+/*
+ * The same with record_max = 700 000 bytes: the events hold exactly the
+ * output's first 700 000 bytes and one marker, however the crashes fall,
+ * and the dropped output's records are released like the rest.
+ */
+static void
+test_journal_crashes_limited(void **state)
+{
+	(void)state;
+	journal_crashes(700000);
 }
 
 /*
@@ -776,6 +824,7 @@ main(void)
 	    cmocka_unit_test(test_retention),
 	    cmocka_unit_test(test_backpressure),
 	    cmocka_unit_test(test_journal_crashes),
+	    cmocka_unit_test(test_journal_crashes_limited),
 	    cmocka_unit_test(test_journal_torn),
 	};
 	int rc;
