@@ -51,6 +51,13 @@ def connect(timeout=30):
     return s
 
 
+def child_pids(title):
+    """The server's (master's) children whose command line holds title."""
+    r = subprocess.run(["pgrep", "-P", str(SERVER), "-f", title],
+                       capture_output=True, text=True)
+    return [int(p) for p in r.stdout.split()]
+
+
 def psql(sql):
     r = subprocess.run([ALIA, "psql", "-XqAt", "-c", sql],
                        capture_output=True, text=True, timeout=300)

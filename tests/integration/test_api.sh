@@ -13,11 +13,7 @@ url=${ALIA_URL:?run me under with-server.sh}
 host=${url#http://}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-# check NAME WANT GOT
-check() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1: want '$2', got '$3'"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # req JAR METHOD PATH [curl args...]: prints the status; body in $tmp/body
 req() {

@@ -10,10 +10,7 @@
 set -u
 ALIA=${ALIA_BIN:?ALIA_BIN must name the alia binary}
 py=/usr/bin/python3
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-check() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1: want '$2', got '$3'"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export ALIA_DATA_DIR=$(mktemp -d /tmp/alia-user.XXXXXX)
 chmod 755 "$ALIA_DATA_DIR"

@@ -13,7 +13,7 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 url="http://127.0.0.1:$port"
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port"
 master=
-failures=0
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nmig=$(ls "${ALIA_SRCDIR:?}"/sql/[0-9]*.sql | wc -l)
 
 cleanup() {
@@ -24,8 +24,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # Waits up to $1 ms for /healthz to answer 200 ok; prints the ms it took.

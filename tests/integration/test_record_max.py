@@ -12,15 +12,9 @@ import subprocess
 import time
 
 import aliatest
-from aliatest import SERVER, WS, Agent, ok, psql
+from aliatest import WS, Agent, child_pids, ok, psql
 
 LIMIT = 64 * 1024
-
-
-def worker_pids():
-    r = subprocess.run(["pgrep", "-P", str(SERVER), "-f", "alia: worker"],
-                       capture_output=True, text=True)
-    return [int(p) for p in r.stdout.split()]
 
 
 def settled(sid, what, query, want, limit=30):
@@ -54,7 +48,7 @@ def main_part():
                f"'recording stopped: output reached record_max (65536 %'")
     settled(sid, "the limit's markers", markers, "1")
 
-    pids = worker_pids()
+    pids = child_pids("alia: worker")
     ok(len(pids) == 1, f"one worker ({pids})")
     for p in pids:
         subprocess.run(["kill", "-9", str(p)])

@@ -23,19 +23,7 @@ import subprocess
 import time
 
 import aliatest
-from aliatest import ALIA, SERVER, WS, Agent, ok, psql
-
-
-def child_pids(title):
-    r = subprocess.run(["pgrep", "-P", str(SERVER), "-f", title],
-                       capture_output=True, text=True)
-    return [int(p) for p in r.stdout.split()]
-
-
-def postmaster():
-    r = subprocess.run(["pgrep", "-P", str(SERVER), "-f", "postgres -D"],
-                       capture_output=True, text=True)
-    return [int(p) for p in r.stdout.split()]
+from aliatest import ALIA, WS, Agent, child_pids, ok, psql
 
 
 def kill9(pids, what):
@@ -77,7 +65,7 @@ def chaos_seq():
     steps = [(1.0, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
              (2.5, lambda: kill9(child_pids("alia: broker"), "the broker")),
              (4.0, lambda: kill9(child_pids("alia: worker"), "the worker")),
-             (5.5, lambda: kill9(postmaster(), "postgres"))]
+             (5.5, lambda: kill9(child_pids("postgres -D"), "postgres"))]
     done = False
     while time.time() - t0 < 240 and not done:
         if steps and time.time() - t0 >= steps[0][0]:

@@ -9,10 +9,7 @@ url=${ALIA_URL:?run me under with-server.sh}
 ALIA=${ALIA_BIN:?}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-check() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1: want '$2', got '$3'"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 req() {
 	local jar=$1 path=$2
 	curl -s -o "$tmp/body" -D "$tmp/head" -w '%{http_code}' -c "$jar" -b "$jar" "$url$path"

@@ -15,9 +15,7 @@ node="test-shutdown-$$-$RANDOM"
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port" ALIA_NODE="$node"
 export ALIA_MAX_SESSIONS_PER_USER=20
 master=
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 containers() { docker ps -aq --filter "label=io.alia.owner=$node" | wc -l; }
 cleanup() {

@@ -10,10 +10,7 @@ ALIA=${ALIA_BIN:?ALIA_BIN must name the alia binary}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fixture="$here/recording_fixture.py"
 py=/usr/bin/python3
-failures=0
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; failures=$((failures + 1)); }
-check() { [ "$2" = "$3" ] && ok "$1" || not_ok "$1: want '$2', got '$3'"; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export ALIA_DATA_DIR=$(mktemp -d /tmp/alia-sql.XXXXXX)
 chmod 755 "$ALIA_DATA_DIR"
