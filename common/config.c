@@ -63,6 +63,10 @@ static const struct config_key config_keys[] = {
     NUM("max_lifetime", KIND_DURATION, max_lifetime, 0, 365 * 86400),
     NUM("reconnect_grace", KIND_DURATION, reconnect_grace, 0, 86400),
     NUM("max_sessions_per_user", KIND_COUNT, max_sessions_per_user, 1, 100000),
+    NUM("max_sessions", KIND_COUNT, max_sessions, 1, 100000),
+    NUM("max_viewers", KIND_COUNT, max_viewers, 1, 10000),
+    NUM("max_viewers_per_user", KIND_COUNT, max_viewers_per_user, 1, 10000),
+    NUM("max_walls_per_user", KIND_COUNT, max_walls_per_user, 1, 1000),
     NUM("max_body", KIND_SIZE, max_body, 1024, 64 * 1024 * 1024),
     TEXT("control_consent", control_consent),
     TEXT("tls_cert", tls_cert),
@@ -111,6 +115,10 @@ config_defaults(struct config *c)
 	c->max_lifetime = 8 * 3600;
 	c->reconnect_grace = 5 * 60;
 	c->max_sessions_per_user = 4;
+	c->max_sessions = 200;
+	c->max_viewers = 64;
+	c->max_viewers_per_user = 8;
+	c->max_walls_per_user = 4;
 	c->max_body = 1024 * 1024;
 	snprintf(c->control_consent, sizeof(c->control_consent), "required");
 	c->record = 1;

@@ -58,6 +58,10 @@ struct config {
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
 	int64_t record_max;   /* output bytes recorded per session; 0: all */
 	struct config_limits limits[3]; /* per role (auth = password) */
+	int64_t max_sessions;           /* live sessions, all users */
+	int64_t max_viewers;            /* browsers per session */
+	int64_t max_viewers_per_user;   /* ... of one identity (not links) */
+	int64_t max_walls_per_user;     /* open instructor walls */
 };
 
 /* Fills in the defaults. */

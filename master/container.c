@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <errno.h>
@@ -111,6 +112,7 @@ struct wall {
 	TAILQ_ENTRY(wall) entry;
 	uint64_t id;
 	pid_t pid;
+	char user[OWNER_LEN]; /* whose wall: max_walls_per_user */
 	struct msgchan *chan;
 };
 TAILQ_HEAD(wall_list, wall);
@@ -838,6 +840,7 @@ container_child_exited(pid_t pid, int status)
 	return 1;
 }
 
+/* Live sessions of owner, or of everyone when owner is NULL. */
 static int
 session_count(const char *owner)
 {
@@ -846,7 +849,8 @@ session_count(const char *owner)
 
 	/* A session being ended (DELETE) no longer counts. */
 	TAILQ_FOREACH (s, &ct.live, entry)
-		if (strcmp(s->owner, owner) == 0 && !(s->flags & S_KILLING))
+		if ((owner == NULL || strcmp(s->owner, owner) == 0) &&
+		    !(s->flags & S_KILLING))
 			n++;
 	return n;
 }
@@ -909,6 +913,15 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 
 	if (ct.stopping) {
 		reply_error(front, r->req, 503, "the server is stopping");
+		return;
+	}
+	if (session_count(NULL) >= ct.conf->max_sessions) {
+		snprintf(msg, sizeof(msg),
+		    "the server is full: %lld sessions run, the most it takes "
+		    "(max_sessions); try again later",
+		    (long long)ct.conf->max_sessions);
+		log_warnx("session of %s refused: %s", r->owner, msg);
+		reply_error(front, r->req, 503, msg);
 		return;
 	}
 	max = r->role >= 0 && r->role < 3 &&
@@ -1050,18 +1063,53 @@ container_wall_cb(
 		log_warnx("wall sent unexpected message %u", m->hdr.type);
 }
 
+/*
+ * Answers a wall's upgrade request on fd (taken) with 429 and why: the
+ * socket is fresh, so the few bytes fit in one write.
+ */
+static void
+container_wall_refuse(int fd, const char *why)
+{
+	char body[256], head[256];
+	int blen, hlen;
+
+	blen = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
+	hlen = snprintf(head, sizeof(head),
+	    "HTTP/1.1 429 Too Many Requests\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %d\r\n"
+	    "Connection: close\r\n\r\n",
+	    blen);
+	if (send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT) != hlen ||
+	    send(fd, body, (size_t)blen, MSG_NOSIGNAL | MSG_DONTWAIT) != blen)
+		log_warn("%s: send", __func__);
+	close(fd);
+}
+
 /* A wall's websocket from front (fd taken): a wall process for it. */
 static void
 container_wall(struct msg *m)
 {
 	struct msg_wall mw;
 	struct wall *wa;
-	int fd = msg_take_fd(m), sv[2];
+	int fd = msg_take_fd(m), sv[2], n = 0;
 
 	if (msg_get(m, MSG_SESSION_WALL, &mw, sizeof(mw)) == -1 || fd == -1 ||
 	    ct.stopping) {
 		if (fd != -1)
 			close(fd);
+		return;
+	}
+	mw.user[sizeof(mw.user) - 1] = '\0';
+	TAILQ_FOREACH (wa, &ct.walls, entry)
+		if (strcmp(wa->user, mw.user) == 0)
+			n++;
+	if (n >= ct.conf->max_walls_per_user) {
+		log_warnx("wall of %s refused: %d open (max_walls_per_user)",
+		    mw.user, n);
+		container_wall_refuse(fd,
+		    "too many walls open: close one first "
+		    "(max_walls_per_user)");
 		return;
 	}
 	if (msg_socketpair(sv) == -1) {
@@ -1071,6 +1119,7 @@ container_wall(struct msg *m)
 	}
 	wa = xcalloc(1, sizeof(*wa));
 	wa->id = ++ct.next_wall;
+	strlcpy(wa->user, mw.user, sizeof(wa->user));
 	if ((wa->pid = proc_spawn("wall", sv[1], ct.verbose)) == -1) {
 		close(sv[0]);
 		close(sv[1]);

@@ -52,6 +52,7 @@
 #include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@
 #define WORKER_WARN_SEC 60            /* notice before a timeout */
 #define WORKER_EXIT_SEC 3             /* to flush browsers on exit */
 #define WORKER_ACK_SEC  3             /* to get the last acks on exit */
+#define WORKER_REFUSING 64 /* browsers being refused at once; past: cut */
 #define WORKER_NOTICE \
 	"\r\n\x1b[33m[alia] this session ends in %lld s: %s\x1b[0m\r\n"
 
@@ -116,6 +118,10 @@ static struct {
 	struct scrollback *sb;
 	struct ws_list browsers;
 	unsigned int nbrowsers;
+	struct ws_list refused; /* being told why they may not come in */
+	unsigned int nrefused;
+	int viewers_dirty; /* the list changed: tell everyone at the tick */
+	int trim;          /* browsers left: give memory back at the tick */
 
 	struct event *ev_tick;
 	struct event *ev_exit;
@@ -146,6 +152,7 @@ static struct {
 struct worker_browser {
 	char owner[OWNER_LEN];
 	int mode;
+	int refused; /* on w.refused, never let in */
 	struct ws *ws;
 	struct event *expire; /* a share link's end; NULL: none */
 };
@@ -331,11 +338,23 @@ worker_broker(struct msg *msg)
 	record_resend(w.rec, 0);
 }
 
+/*
+ * The list of browsers changed. Everyone hears of it at the next tick,
+ * once however many joined and left since: churn costs each browser one
+ * message per tick at most, and a newer list replaces one not yet sent.
+ */
 static void
 worker_viewers(void)
 {
+	w.viewers_dirty = 1;
+}
+
+static void
+worker_viewers_send(void)
+{
 	struct ws *ws;
 
+	w.viewers_dirty = 0;
 	TAILQ_FOREACH (ws, &w.browsers, entry)
 		ws_viewers(ws, &w.browsers, w.nbrowsers);
 }
@@ -692,9 +711,16 @@ worker_tick_cb(int fd, short what, void *arg)
 		    now - w.alone_since >= w.start.reconnect_grace * 1000000)
 			worker_end("abandoned");
 	}
+	if (w.viewers_dirty)
+		worker_viewers_send();
 	if (++w.ticks * WORKER_TICK_MS >= WORKER_STATS_MS) {
 		w.ticks = 0;
 		worker_stats();
+		if (w.trim) {
+			/* What departed browsers' queues took goes back. */
+			w.trim = 0;
+			malloc_trim(0);
+		}
 	}
 }
 
@@ -757,6 +783,13 @@ worker_ws_cb(
 		worker_control(ws, *(const enum ws_action *)data);
 		return;
 	case WS_CLOSED:
+		w.trim = 1;
+		if (((struct worker_browser *)arg)->refused) {
+			TAILQ_REMOVE(&w.refused, ws, entry);
+			w.nrefused--;
+			worker_browser_free(arg);
+			return;
+		}
 		if (ws == w.asker)
 			w.asker = NULL;
 		if (ws == w.holder)
@@ -884,6 +917,43 @@ worker_fd(struct msg *msg)
 	*slot = fd;
 }
 
+/*
+ * Why the browser a may not come in, or NULL: past max_viewers browsers
+ * (a control browser may go max_viewers_per_user beyond it, so that
+ * watchers cannot keep the owner out), or past max_viewers_per_user of
+ * one identity (a share link's viewers count only in the first).
+ */
+static const char *
+worker_browser_refusal(const struct msg_attach *a, char *buf, size_t len)
+{
+	const struct ws *ws;
+	int64_t mine = 0, cap;
+
+	cap = w.conf.max_viewers;
+	if (a->mode == ATTACH_CONTROL)
+		cap += w.conf.max_viewers_per_user;
+	if ((int64_t)w.nbrowsers >= cap) {
+		snprintf(buf, len,
+		    "this session has %u browsers, the most it takes "
+		    "(max_viewers = %lld)",
+		    w.nbrowsers, (long long)w.conf.max_viewers);
+		return buf;
+	}
+	if (a->until_s > 0)
+		return NULL;
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		if (strncmp(ws->who, a->owner, sizeof(a->owner)) == 0)
+			mine++;
+	if (mine >= w.conf.max_viewers_per_user) {
+		snprintf(buf, len,
+		    "you have %lld browsers on this session, the most one "
+		    "person may (max_viewers_per_user = %lld)",
+		    (long long)mine, (long long)w.conf.max_viewers_per_user);
+		return buf;
+	}
+	return NULL;
+}
+
 static void
 worker_browser(struct msg *msg)
 {
@@ -891,6 +961,8 @@ worker_browser(struct msg *msg)
 	struct worker_browser *b;
 	struct timeval tv = {0, 0};
 	struct ws *ws;
+	char why_buf[160];
+	const char *why;
 	int fd;
 
 	fd = msg_take_fd(msg);
@@ -907,9 +979,28 @@ worker_browser(struct msg *msg)
 		close(fd);
 		return;
 	}
+	why = worker_browser_refusal(&a, why_buf, sizeof(why_buf));
+	if (why != NULL && w.nrefused >= WORKER_REFUSING) {
+		log_warnx("browser of %.*s cut off: %s",
+		    (int)strnlen(a.owner, sizeof(a.owner)), a.owner, why);
+		close(fd);
+		return;
+	}
 	b = xcalloc(1, sizeof(*b));
 	strlcpy(b->owner, a.owner, sizeof(b->owner));
 	b->mode = a.mode;
+	if (why != NULL) {
+		b->refused = 1;
+		if ((ws = ws_refuse(w.base, fd, &a, why, worker_ws_cb, b)) ==
+		    NULL) {
+			free(b);
+			return;
+		}
+		b->ws = ws;
+		TAILQ_INSERT_TAIL(&w.refused, ws, entry);
+		w.nrefused++;
+		return;
+	}
 	ws = ws_new(
 	    w.base, fd, &a, w.session, w.cols, w.rows, w.sb, worker_ws_cb, b);
 	if (ws == NULL) {
@@ -1012,6 +1103,8 @@ worker_shutdown(const char *why)
 	w.done = 1;
 	TAILQ_FOREACH (ws, &w.browsers, entry)
 		ws_close(ws, "the worker is shutting down");
+	TAILQ_FOREACH (ws, &w.refused, entry)
+		ws_close(ws, "the worker is shutting down");
 	worker_container_close();
 	if (w.ev_exit != NULL)
 		event_del(w.ev_exit);
@@ -1047,6 +1140,7 @@ worker_main(int verbose)
 	w.cfd = w.pipe_r = w.pipe_w = w.jfd = -1;
 	w.state = WORKER_CONFIG;
 	TAILQ_INIT(&w.browsers);
+	TAILQ_INIT(&w.refused);
 	w.sb = scrollback_new(SCROLLBACK_SIZE);
 	if ((w.in = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
@@ -1057,7 +1151,8 @@ worker_main(int verbose)
 	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
 	evtimer_add(w.ev_tick, &tick);
 
-	while (!w.done || !TAILQ_EMPTY(&w.browsers) || w.acks_waiting)
+	while (!w.done || !TAILQ_EMPTY(&w.browsers) ||
+	    !TAILQ_EMPTY(&w.refused) || w.acks_waiting)
 		if (event_base_loop(w.base, EVLOOP_ONCE) == -1)
 			fatalx("event_base_loop");
 

@@ -72,8 +72,8 @@ int ws_control_parse(
     const void *, size_t, struct ws_control *, char *err, size_t errlen);
 
 /* ws.c */
-#define WS_MAX_MESSAGE (64 * 1024)   /* largest message a browser may send */
-#define WS_OUT_HIGH    (1024 * 1024) /* queued output that drops a browser */
+#define WS_MAX_MESSAGE (64 * 1024)  /* largest message a browser may send */
+#define WS_OUT_HIGH    (512 * 1024) /* queued output that drops a browser */
 
 enum ws_event {
 	WS_INPUT,  /* binary input from a control browser: data, len */
@@ -138,6 +138,14 @@ TAILQ_HEAD(ws_list, ws);
 struct ws *ws_new(struct event_base *, int fd, const struct msg_attach *,
     const char *session, uint16_t cols, uint16_t rows,
     const struct scrollback *, ws_cb, void *);
+/*
+ * Answers the upgrade on fd (taken) with an error message and close 1008:
+ * the browser is not let in. WS_CLOSED follows as for any other.
+ */
+struct ws *ws_refuse(struct event_base *, int fd, const struct msg_attach *,
+    const char *why, ws_cb, void *);
+/* Everything queued for the browser, ours and wslay's: its budget. */
+size_t ws_queued(const struct ws *);
 /* Queues terminal output; past WS_OUT_HIGH drops it for a re-sync. */
 void ws_output(struct ws *, const void *, size_t);
 /* Queues {"type":"viewers","count":N,"who":[{"user","mode"}...]}. */

@@ -13,13 +13,24 @@
  * socket is full. Output for a fast browser thus goes out at once and is
  * never held back; output for a slow one piles up in our queue.
  *
- * Past WS_OUT_HIGH bytes of queued output the browser is too slow: its
- * binary chunks are dropped (text ones stay: they are small and in order)
- * and it is marked for re-sync. From then on output for it is ignored.
- * Once both queues are empty, it gets {"type":"resync"}, then a binary
- * frame that clears the screen followed by the scrollback ring, and then
- * live output again. Memory per browser is therefore bounded by the high
- * mark plus what wslay holds, whatever the container prints.
+ * One budget per browser. Everything queued for it counts: terminal
+ * bytes and text messages in our queue, and what wslay holds, including
+ * the PONGs it queues by itself for the browser's PINGs (ws_queued).
+ * Terminal output that would take the total past WS_OUT_HIGH means the
+ * browser is too slow: its binary chunks are dropped (text ones stay:
+ * they are small and in order) and it is marked for re-sync. From then on
+ * output for it is ignored. Once both queues are empty, it gets
+ * {"type":"resync"}, then a binary frame that clears the screen followed
+ * by the scrollback ring, and then live output again. A text message
+ * that would take the total past WS_OUT_HIGH + WS_TEXT_MAX sends the
+ * browser off (close 1008): text is never dropped silently. Replies to
+ * the browser's own messages (pongs, errors) stop its reading instead:
+ * past WS_TEXT_HIGH bytes of text, or WS_CTRL_MAX frames in wslay's
+ * queue, nothing more is read from it until they are sent, so a browser
+ * that sends and never reads is held by TCP, not by our memory. The
+ * viewers list is one message at most per browser: a newer list replaces
+ * one not yet sent. Memory per browser is therefore bounded, whatever
+ * the container prints and whatever the browser sends.
  *
  * States: OPEN while speaking; CLOSING once a close frame is handed to
  * wslay (by us, or by wslay on a protocol violation or the browser's own
@@ -48,16 +59,21 @@
 #include "worker/worker.h"
 
 #define WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_CHUNK_MAX  (64 * 1024) /* largest frame we queue */
-#define WS_FEED_MARK  (64 * 1024) /* wslay's queue is fed below this */
-#define WS_TEXT_HIGH  (64 * 1024) /* queued text that stops reading */
-#define WS_EXIT_SEC   3           /* to flush before closing anyway */
-#define WS_LINGER_SEC 2           /* to wait for the browser's hang-up */
+#define WS_CHUNK_MAX  (64 * 1024)  /* largest frame we queue */
+#define WS_FEED_MARK  (64 * 1024)  /* wslay's queue is fed below this */
+#define WS_TEXT_HIGH  (64 * 1024)  /* queued text that stops reading */
+#define WS_TEXT_MAX   (512 * 1024) /* past the output's: sent off */
+#define WS_CTRL_MAX   32           /* wslay's queued frames that stop it */
+#define WS_SNDBUF     (128 * 1024) /* the socket's (the kernel doubles it) */
+#define WS_OMSG_COST  64           /* what wslay spends on a queued frame */
+#define WS_EXIT_SEC   3            /* to flush before closing anyway */
+#define WS_LINGER_SEC 2            /* to wait for the browser's hang-up */
 #define WS_CLEAR      "\x1b[H\x1b[2J\x1b[3J"
 
 struct ws_chunk {
 	TAILQ_ENTRY(ws_chunk) entry;
 	uint8_t opcode; /* WSLAY_TEXT_FRAME, _BINARY_FRAME, _CONNECTION_CLOSE */
+	uint8_t viewers; /* the viewers list: a newer one replaces it */
 	uint16_t status; /* of a close */
 	size_t len, cap;
 	unsigned char data[];
@@ -141,6 +157,7 @@ ws_queue(struct ws *ws, uint8_t opcode, const void *data, size_t len)
 			n = WS_CHUNK_MAX;
 		c = xmalloc(sizeof(*c) + n);
 		c->opcode = opcode;
+		c->viewers = 0;
 		c->status = 0;
 		c->len = c->cap = n;
 		memcpy(c->data, p, n);
@@ -159,6 +176,25 @@ ws_chunk_done(struct ws *ws, struct ws_chunk *c)
 	else
 		ws->out_text -= c->len;
 	free(c);
+}
+
+size_t
+ws_queued(const struct ws *ws)
+{
+	size_t n = ws->out_bytes + ws->out_text;
+
+	if (ws->ctx != NULL)
+		n += wslay_event_get_queued_msg_length(ws->ctx) +
+		    wslay_event_get_queued_msg_count(ws->ctx) * WS_OMSG_COST;
+	return n;
+}
+
+/* Whether what the browser's messages made us queue stops its reading. */
+static int
+ws_replies_full(const struct ws *ws)
+{
+	return ws->out_text > WS_TEXT_HIGH ||
+	    wslay_event_get_queued_msg_count(ws->ctx) > WS_CTRL_MAX;
 }
 
 static yajl_gen
@@ -188,16 +224,37 @@ ws_gen_int(yajl_gen g, const char *key, long long val)
 	yajl_gen_integer(g, val);
 }
 
-/* Closes the object, queues it as a text frame and frees g. */
+static void ws_last(struct ws *, yajl_gen, uint16_t);
+
+/*
+ * Closes the object, queues it as a text frame and frees g; a browser
+ * that this would take over its budget is sent off instead.
+ */
 static void
 ws_gen_queue(struct ws *ws, yajl_gen g)
 {
 	const unsigned char *buf;
+	struct ws_chunk *c;
 	size_t len;
 
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
 		fatalx("%s: cannot generate JSON", __func__);
+	if (ws_queued(ws) + len > WS_OUT_HIGH + WS_TEXT_MAX) {
+		yajl_gen_free(g);
+		if (ws->state != WS_OPEN)
+			return; /* a close is on its way already */
+		log_warnx("browser %llu: %zu bytes queued and not read: sent "
+		          "off",
+		    (unsigned long long)ws->serial, ws_queued(ws));
+		while ((c = TAILQ_FIRST(&ws->out)) != NULL)
+			ws_chunk_done(ws, c);
+		g = ws_gen("error");
+		ws_gen_str(g, "message",
+		    "this browser does not read what it is sent: closed");
+		ws_last(ws, g, WSLAY_CODE_POLICY_VIOLATION);
+		return;
+	}
 	ws_queue(ws, WSLAY_TEXT_FRAME, buf, len);
 	yajl_gen_free(g);
 }
@@ -250,7 +307,7 @@ ws_read_update(struct ws *ws)
 		want = 1;
 	else
 		want = wslay_event_want_read(ws->ctx) &&
-		    !(ws->flags & WS_F_PAUSED) && ws->out_text <= WS_TEXT_HIGH;
+		    !(ws->flags & WS_F_PAUSED) && !ws_replies_full(ws);
 	if (want && !event_pending(ws->ev_read, EV_READ, NULL)) {
 		event_add(ws->ev_read, NULL);
 		/* wslay may hold frames it read before the pause. */
@@ -327,7 +384,7 @@ ws_recv_cb(
 	ssize_t n;
 
 	if (ws->state == WS_DEAD || (ws->flags & WS_F_PAUSED) ||
-	    ws->out_text > WS_TEXT_HIGH || ws->violation != NULL) {
+	    ws_replies_full(ws) || ws->violation != NULL) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
@@ -670,9 +727,9 @@ ws_close(struct ws *ws, const char *reason)
 		fatalx("%s: event_base_once", __func__);
 }
 
-struct ws *
-ws_new(struct event_base *base, int fd, const struct msg_attach *a,
-    const char *session, uint16_t cols, uint16_t rows,
+/* Answers the upgrade on fd (taken) and sets up the conversation. */
+static struct ws *
+ws_open(struct event_base *base, int fd, const struct msg_attach *a,
     const struct scrollback *sb, ws_cb cb, void *arg)
 {
 	static const struct wslay_event_callbacks callbacks = {
@@ -682,9 +739,8 @@ ws_new(struct event_base *base, int fd, const struct msg_attach *a,
 	};
 	struct ws *ws;
 	char key[sizeof(a->key) + 1], accept[32], head[256];
-	yajl_gen g;
 	ssize_t n;
-	int len, flags;
+	int len, flags, sndbuf = WS_SNDBUF;
 
 	memcpy(key, a->key, sizeof(a->key));
 	key[sizeof(a->key)] = '\0';
@@ -699,6 +755,12 @@ ws_new(struct event_base *base, int fd, const struct msg_attach *a,
 		close(fd);
 		return NULL;
 	}
+	/*
+	 * A fixed send buffer: the kernel's autotuning would otherwise hold
+	 * megabytes for a browser that does not read, out of our budget's
+	 * sight. Failing is harmless (a socketpair under TLS may refuse).
+	 */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	len = snprintf(head, sizeof(head),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
@@ -739,10 +801,21 @@ ws_new(struct event_base *base, int fd, const struct msg_attach *a,
 	ws->ev_timer = evtimer_new(base, ws_timer_cb, ws);
 	if (ws->ev_read == NULL || ws->ev_write == NULL || ws->ev_timer == NULL)
 		fatalx("%s: event_new", __func__);
-	log_info("browser %llu: attached in %s mode as %.*s",
-	    (unsigned long long)ws->serial, ws_mode_name(ws->mode),
-	    (int)strnlen(a->owner, sizeof(a->owner)), a->owner);
+	return ws;
+}
 
+struct ws *
+ws_new(struct event_base *base, int fd, const struct msg_attach *a,
+    const char *session, uint16_t cols, uint16_t rows,
+    const struct scrollback *sb, ws_cb cb, void *arg)
+{
+	struct ws *ws;
+	yajl_gen g;
+
+	if ((ws = ws_open(base, fd, a, sb, cb, arg)) == NULL)
+		return NULL;
+	log_info("browser %llu: attached in %s mode as %s",
+	    (unsigned long long)ws->serial, ws_mode_name(ws->mode), ws->who);
 	g = ws_gen("hello");
 	ws_gen_str(g, "session", session);
 	ws_gen_str(g, "mode", ws_mode_name(ws->mode));
@@ -757,6 +830,21 @@ ws_new(struct event_base *base, int fd, const struct msg_attach *a,
 	return ws;
 }
 
+struct ws *
+ws_refuse(struct event_base *base, int fd, const struct msg_attach *a,
+    const char *why, ws_cb cb, void *arg)
+{
+	struct ws *ws;
+
+	if ((ws = ws_open(base, fd, a, NULL, cb, arg)) == NULL)
+		return NULL;
+	log_info("browser %llu: refused (%s mode as %s): %s",
+	    (unsigned long long)ws->serial, ws_mode_name(ws->mode), ws->who,
+	    why);
+	ws_send_off(ws, why);
+	return ws;
+}
+
 void
 ws_output(struct ws *ws, const void *data, size_t len)
 {
@@ -764,10 +852,10 @@ ws_output(struct ws *ws, const void *data, size_t len)
 
 	if (ws->state != WS_OPEN || (ws->flags & WS_F_RESYNC) || len == 0)
 		return;
-	if (ws->out_bytes + len > WS_OUT_HIGH) {
-		log_info("browser %llu: %zu bytes of output queued: too slow, "
+	if (ws_queued(ws) + len > WS_OUT_HIGH) {
+		log_info("browser %llu: %zu bytes queued: too slow, output "
 		         "dropped for a re-sync",
-		    (unsigned long long)ws->serial, ws->out_bytes + len);
+		    (unsigned long long)ws->serial, ws_queued(ws) + len);
 		for (c = TAILQ_FIRST(&ws->out); c != NULL; c = next) {
 			next = TAILQ_NEXT(c, entry);
 			if (c->opcode == WSLAY_BINARY_FRAME)
@@ -786,10 +874,17 @@ void
 ws_viewers(struct ws *ws, const struct ws_list *all, unsigned int count)
 {
 	const struct ws *o;
+	struct ws_chunk *c;
 	yajl_gen g;
 
 	if (ws->state != WS_OPEN)
 		return;
+	/* The latest list wins: one not yet handed to wslay goes. */
+	TAILQ_FOREACH (c, &ws->out, entry)
+		if (c->viewers) {
+			ws_chunk_done(ws, c);
+			break;
+		}
 	g = ws_gen("viewers");
 	ws_gen_int(g, "count", count);
 	yajl_gen_string(g, (const unsigned char *)"who", 3);
@@ -804,6 +899,9 @@ ws_viewers(struct ws *ws, const struct ws_list *all, unsigned int count)
 	}
 	yajl_gen_array_close(g);
 	ws_gen_queue(ws, g);
+	c = TAILQ_LAST(&ws->out, ws_chunks);
+	if (c != NULL && c->opcode == WSLAY_TEXT_FRAME)
+		c->viewers = 1;
 	ws_progress(ws);
 }
 
@@ -846,11 +944,13 @@ ws_last(struct ws *ws, yajl_gen g, uint16_t status)
 	ws_gen_queue(ws, g);
 	c = xmalloc(sizeof(*c));
 	c->opcode = WSLAY_CONNECTION_CLOSE;
+	c->viewers = 0;
 	c->status = status;
 	c->len = c->cap = 0;
 	TAILQ_INSERT_TAIL(&ws->out, c, entry);
 	evtimer_add(ws->ev_timer, &tv);
-	ws_progress(ws);
+	if (!(ws->flags & WS_F_INRECV))
+		ws_progress(ws); /* else: after the read */
 }
 
 void
