@@ -72,8 +72,8 @@ int ws_control_parse(
     const void *, size_t, struct ws_control *, char *err, size_t errlen);
 
 /* ws.c */
-#define WS_MAX_MESSAGE (64 * 1024)  /* largest message a browser may send */
-#define WS_OUT_HIGH    (512 * 1024) /* queued output that drops a browser */
+#define WS_MAX_MESSAGE (64 * 1024)   /* largest message a browser may send */
+#define WS_OUT_HIGH    (1024 * 1024) /* queued output that drops a browser */
 
 enum ws_event {
 	WS_INPUT,  /* binary input from a control browser: data, len */

@@ -17,7 +17,11 @@
  * bytes and text messages in our queue, and what wslay holds, including
  * the PONGs it queues by itself for the browser's PINGs (ws_queued).
  * Terminal output that would take the total past WS_OUT_HIGH means the
- * browser is too slow: its binary chunks are dropped (text ones stay:
+ * browser is too slow; so does holding more than WS_OUT_FAIR while all
+ * the browsers of the process together hold more than WS_ALL_HIGH (the
+ * worker's ceiling: a fast browser never holds that much, so only slow
+ * ones pay). A browser too slow has its binary chunks dropped (text ones
+ * stay:
  * they are small and in order) and it is marked for re-sync. From then on
  * output for it is ignored. Once both queues are empty, it gets
  * {"type":"resync"}, then a binary frame that clears the screen followed
@@ -59,10 +63,12 @@
 #include "worker/worker.h"
 
 #define WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_CHUNK_MAX  (64 * 1024)  /* largest frame we queue */
-#define WS_FEED_MARK  (64 * 1024)  /* wslay's queue is fed below this */
-#define WS_TEXT_HIGH  (64 * 1024)  /* queued text that stops reading */
-#define WS_TEXT_MAX   (512 * 1024) /* past the output's: sent off */
+#define WS_CHUNK_MAX  (64 * 1024)        /* largest frame we queue */
+#define WS_FEED_MARK  (64 * 1024)        /* wslay's queue is fed below this */
+#define WS_TEXT_HIGH  (64 * 1024)        /* queued text that stops reading */
+#define WS_TEXT_MAX   (512 * 1024)       /* past the output's: sent off */
+#define WS_OUT_FAIR   (256 * 1024)       /* ... past WS_ALL_HIGH: re-synced */
+#define WS_ALL_HIGH   (24 * 1024 * 1024) /* every browser's queues */
 #define WS_CTRL_MAX   32           /* wslay's queued frames that stop it */
 #define WS_SNDBUF     (128 * 1024) /* the socket's (the kernel doubles it) */
 #define WS_OMSG_COST  64           /* what wslay spends on a queued frame */
@@ -80,6 +86,7 @@ struct ws_chunk {
 };
 
 static uint64_t ws_serial;
+static size_t ws_all; /* bytes in every browser's queue of ours */
 
 static void ws_progress(struct ws *);
 
@@ -139,6 +146,7 @@ ws_queue(struct ws *ws, uint8_t opcode, const void *data, size_t len)
 		ws->out_bytes += len;
 	else
 		ws->out_text += len;
+	ws_all += len;
 	do {
 		c = TAILQ_LAST(&ws->out, ws_chunks);
 		if (opcode == WSLAY_BINARY_FRAME && c != NULL &&
@@ -175,6 +183,7 @@ ws_chunk_done(struct ws *ws, struct ws_chunk *c)
 		ws->out_bytes -= c->len;
 	else
 		ws->out_text -= c->len;
+	ws_all -= c->len;
 	free(c);
 }
 
@@ -852,7 +861,8 @@ ws_output(struct ws *ws, const void *data, size_t len)
 
 	if (ws->state != WS_OPEN || (ws->flags & WS_F_RESYNC) || len == 0)
 		return;
-	if (ws_queued(ws) + len > WS_OUT_HIGH) {
+	if (ws_queued(ws) + len > WS_OUT_HIGH ||
+	    (ws_all + len > WS_ALL_HIGH && ws_queued(ws) > WS_OUT_FAIR)) {
 		log_info("browser %llu: %zu bytes queued: too slow, output "
 		         "dropped for a re-sync",
 		    (unsigned long long)ws->serial, ws_queued(ws) + len);
