@@ -38,6 +38,7 @@
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/token.h"
@@ -370,7 +371,7 @@ api_create_size(const struct http_request *req, int *cols, int *rows, char *err,
 	*cols = *rows = 0;
 	if (req->bodylen == 0)
 		return 0;
-	if ((tree = yajl_tree_parse(req->body, err, errlen)) == NULL) {
+	if ((tree = json_parse(req->body, err, errlen)) == NULL) {
 		snprintf(err, errlen, "the body is not valid JSON");
 		return -1;
 	}
