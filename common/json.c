@@ -60,6 +60,8 @@ json_depth_ok(const void *text, size_t len, int max)
 yajl_val
 json_parse(const char *text, char *err, size_t errlen)
 {
+	yajl_val tree;
+
 	if (!json_depth_ok(text, strlen(text), JSON_MAX_DEPTH)) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen,
@@ -67,5 +69,9 @@ json_parse(const char *text, char *err, size_t errlen)
 			    JSON_MAX_DEPTH);
 		return NULL;
 	}
-	return yajl_tree_parse(text, err, errlen);
+	tree = yajl_tree_parse(text, err, errlen);
+	/* yajl's message goes on to show the text, on more lines. */
+	if (tree == NULL && err != NULL && errlen > 0)
+		err[strcspn(err, "\n")] = '\0';
+	return tree;
 }

@@ -24,8 +24,8 @@
 int json_depth_ok(const void *text, size_t len, int max);
 /*
  * yajl_tree_parse() of the NUL-terminated text, or NULL with the reason
- * in err (which may be NULL) when it is invalid or nests deeper than
- * JSON_MAX_DEPTH; in that case no tree is built.
+ * on one line in err (which may be NULL) when it is invalid or nests
+ * deeper than JSON_MAX_DEPTH; in the latter case no tree is built.
  */
 yajl_val json_parse(const char *text, char *err, size_t errlen);
 

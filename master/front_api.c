@@ -366,13 +366,15 @@ api_create_size(const struct http_request *req, int *cols, int *rows, char *err,
 	yajl_val tree, v;
 	const char **paths[] = {cp, rp};
 	int *out[] = {cols, rows};
+	char why[96];
 	size_t i;
 
 	*cols = *rows = 0;
 	if (req->bodylen == 0)
 		return 0;
-	if ((tree = json_parse(req->body, err, errlen)) == NULL) {
-		snprintf(err, errlen, "the body is not valid JSON");
+	if ((tree = json_parse(req->body, why, sizeof(why))) == NULL) {
+		snprintf(
+		    err, errlen, "the body is not accepted as JSON: %s", why);
 		return -1;
 	}
 	if (!YAJL_IS_OBJECT(tree)) {
