@@ -49,6 +49,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
@@ -838,7 +839,7 @@ docker_error_message(struct docker_http *http)
 	text = xmalloc(len + 1);
 	evbuffer_copyout(body, text, len);
 	text[len] = '\0';
-	if ((tree = yajl_tree_parse(text, NULL, 0)) != NULL) {
+	if ((tree = json_parse(text, NULL, 0)) != NULL) {
 		v = yajl_tree_get(tree, path, yajl_t_string);
 		if (v != NULL) {
 			msg = xstrdup(YAJL_GET_STRING(v));
@@ -866,7 +867,7 @@ docker_body_tree(struct docker_http *http, char *err, size_t errlen)
 	text = xmalloc(len + 1);
 	evbuffer_copyout(body, text, len);
 	text[len] = '\0';
-	tree = yajl_tree_parse(text, err, errlen);
+	tree = json_parse(text, err, errlen);
 	free(text);
 	return tree;
 }
@@ -1069,8 +1070,7 @@ call_events(struct docker_call *call, struct docker_http *http)
 
 	while (call->evcb != NULL &&
 	    (line = evbuffer_readln(body, &len, EVBUFFER_EOL_LF)) != NULL) {
-		if (len == 0 ||
-		    (tree = yajl_tree_parse(line, NULL, 0)) == NULL) {
+		if (len == 0 || (tree = json_parse(line, NULL, 0)) == NULL) {
 			if (len != 0)
 				log_warnx(
 				    "docker: events: not JSON: %.80s", line);

@@ -38,6 +38,7 @@
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/token.h"
@@ -365,13 +366,15 @@ api_create_size(const struct http_request *req, int *cols, int *rows, char *err,
 	yajl_val tree, v;
 	const char **paths[] = {cp, rp};
 	int *out[] = {cols, rows};
+	char why[96];
 	size_t i;
 
 	*cols = *rows = 0;
 	if (req->bodylen == 0)
 		return 0;
-	if ((tree = yajl_tree_parse(req->body, err, errlen)) == NULL) {
-		snprintf(err, errlen, "the body is not valid JSON");
+	if ((tree = json_parse(req->body, why, sizeof(why))) == NULL) {
+		snprintf(
+		    err, errlen, "the body is not accepted as JSON: %s", why);
 		return -1;
 	}
 	if (!YAJL_IS_OBJECT(tree)) {
@@ -430,25 +433,27 @@ ws_key_valid(const char *k)
 	return 1;
 }
 
-/* A cross-site page must not open a terminal with our cookie. */
+/*
+ * A cross-site page must not open a terminal with our cookie: the origin
+ * is our own scheme (https under TLS, http without) and Host.
+ */
 int
 front_api_origin_ok(const struct http_request *req)
 {
 	const char *origin = http_header_get(req, "Origin");
 	const char *host = http_header_get(req, "Host");
-	const char *p;
+	const char *scheme;
+	size_t n;
 
 	if (origin == NULL)
 		return 1; /* not a browser */
 	if (host == NULL)
 		return 0;
-	if (strncmp(origin, "http://", 7) == 0)
-		p = origin + 7;
-	else if (strncmp(origin, "https://", 8) == 0)
-		p = origin + 8;
-	else
+	scheme = fa.conf->tls_cert[0] != '\0' ? "https://" : "http://";
+	n = strlen(scheme);
+	if (strncmp(origin, scheme, n) != 0)
 		return 0;
-	return strcasecmp(p, host) == 0;
+	return strcasecmp(origin + n, host) == 0;
 }
 
 /*

@@ -35,6 +35,7 @@
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
@@ -552,8 +553,8 @@ front_auth_login(struct conn *c, const struct http_request *req)
 		front_api_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}
-	tree = req->bodylen > 0 ? yajl_tree_parse(req->body, err, sizeof(err))
-	                        : NULL;
+	tree =
+	    req->bodylen > 0 ? json_parse(req->body, err, sizeof(err)) : NULL;
 	u = tree != NULL ? yajl_tree_get(tree, up, yajl_t_string) : NULL;
 	p = tree != NULL ? yajl_tree_get(tree, pp, yajl_t_string) : NULL;
 	user = u != NULL ? u->u.string : NULL;

@@ -28,6 +28,7 @@
 
 #include "common/config.h"
 #include "common/http.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
@@ -353,7 +354,7 @@ share_minutes(const struct http_request *req)
 
 	if (req->bodylen == 0)
 		return (int)n;
-	if ((tree = yajl_tree_parse(req->body, err, sizeof(err))) == NULL)
+	if ((tree = json_parse(req->body, err, sizeof(err))) == NULL)
 		return -1;
 	if ((v = yajl_tree_get(tree, path, yajl_t_any)) != NULL)
 		n = YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : -1;

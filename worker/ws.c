@@ -328,9 +328,11 @@ ws_read_update(struct ws *ws)
 /*
  * Follows frame boundaries in what the browser sends, to catch the header
  * violations that wslay answers with a close that has no status code: a
- * 64-bit length with its top bit set, a fragmented control frame, and a
- * control frame longer than 125 bytes. Returns how many of the n bytes
- * come before such a header (all n when there is none).
+ * 64-bit length with its top bit set, a length in more bytes than it
+ * needs, a fragmented control frame, a control frame longer than 125
+ * bytes, and a close frame of 1 byte (a status code takes 2). Returns how
+ * many of the n bytes come before such a header (all n when there is
+ * none).
  */
 static size_t
 ws_scan(struct ws *ws, const uint8_t *p, size_t n)
@@ -373,6 +375,11 @@ ws_scan(struct ws *ws, const uint8_t *p, size_t n)
 		if (l7 == 127 && (h[2] & 0x80))
 			ws->violation =
 			    "a 64-bit frame length with its top bit set";
+		else if ((l7 == 126 && len < 126) ||
+		    (l7 == 127 && len <= 0xffff))
+			ws->violation = "a length not in its shortest form";
+		else if ((h[0] & 0x0f) == 0x8 && len == 1)
+			ws->violation = "a close frame of 1 byte";
 		else if ((h[0] & 0x08) && !(h[0] & 0x80))
 			ws->violation = "a fragmented control frame";
 		else if ((h[0] & 0x08) && len > 125)

@@ -6,11 +6,12 @@
  * bytes in, a struct ws_control or a reason out, no I/O.
  *
  * It runs yajl's event parser rather than building a tree, so that memory
- * and time stay bounded whatever the browser sends: nesting deeper than
- * WS_CONTROL_MAX_DEPTH stops the parse, only the top-level keys it knows
- * are remembered (a duplicate of one is refused), and other values are
- * skipped as they stream by. Numbers arrive as text and are checked here:
- * only plain integers are accepted for cols and rows.
+ * and time stay bounded whatever the browser sends: a message nesting
+ * deeper than JSON_MAX_DEPTH is refused before it is parsed, only the
+ * top-level keys it knows are remembered (a duplicate of one is refused),
+ * and other values are skipped as they stream by. Numbers arrive as text
+ * and are checked here: only plain integers are accepted for cols and
+ * rows.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -19,10 +20,10 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "common/json.h"
 #include "worker/worker.h"
 
-#define WS_CONTROL_MAX_DEPTH 16
-#define WS_CONTROL_TYPE_LEN  16
+#define WS_CONTROL_TYPE_LEN 16
 
 enum ws_control_key {
 	KEY_OTHER,
@@ -156,8 +157,7 @@ cs_open(struct ws_control_state *cs, int map)
 		return cs_fail(cs, "message must be a JSON object%s", "");
 	if (cs->depth == 1 && (f = cs_field(cs)) != NULL)
 		f->val = VAL_OTHER;
-	if (++cs->depth > WS_CONTROL_MAX_DEPTH)
-		return cs_fail(cs, "message nested too deeply%s", "");
+	cs->depth++;
 	return 1;
 }
 
@@ -269,6 +269,12 @@ ws_control_parse(const void *data, size_t len, struct ws_control *out,
 
 	memset(&cs, 0, sizeof(cs));
 	memset(out, 0, sizeof(*out));
+	if (!json_depth_ok(data, len, JSON_MAX_DEPTH)) {
+		snprintf(err, errlen,
+		    "message nested too deeply (more than %d levels)",
+		    JSON_MAX_DEPTH);
+		return -1;
+	}
 	if ((h = yajl_alloc(&cs_callbacks, NULL, &cs)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -2,13 +2,15 @@
 /*
  * libFuzzer harness for the parser of browsers' JSON control messages:
  * any bytes must give either a well-formed result or a refusal with a
- * one-line reason, never a crash, a hang or a leak.
+ * one-line reason, never a crash, a hang or a leak; whatever nests
+ * deeper than JSON_MAX_DEPTH is refused.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "worker/worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -25,7 +27,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		    (c.cols < 1 || c.cols > WS_CONTROL_MAX_SIZE || c.rows < 1 ||
 		        c.rows > WS_CONTROL_MAX_SIZE))
 			abort();
-		if (c.type != WS_CONTROL_RESIZE && c.type != WS_CONTROL_PING)
+		if (c.type == WS_CONTROL_CONTROL && c.action > WS_ACTION_RETURN)
+			abort();
+		if (c.type != WS_CONTROL_RESIZE && c.type != WS_CONTROL_PING &&
+		    c.type != WS_CONTROL_CONTROL)
+			abort();
+		if (!json_depth_ok(data, len, JSON_MAX_DEPTH))
 			abort();
 	} else if (err[0] == '\0' || strchr(err, '\n') != NULL)
 		abort();

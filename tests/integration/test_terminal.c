@@ -1310,6 +1310,11 @@ check_bad(struct wsc_agent *a, struct term *witness)
 	    {"a 64-bit length with the top bit set",
 	        {0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4}, 14},
 	    {"a fragmented ping", {0x09, 0x80, 1, 2, 3, 4}, 6},
+	    {"a close frame of 1 byte", {0x88, 0x81, 1, 2, 3, 4, 0x7f}, 7},
+	    {"a 16-bit length for 3 bytes",
+	        {0x82, 0xfe, 0, 3, 1, 2, 3, 4, 'a', 'b', 'c'}, 11},
+	    {"a 64-bit length for 1 byte",
+	        {0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 'a'}, 15},
 	};
 	struct wsc_agent other;
 	struct wsc_response r;

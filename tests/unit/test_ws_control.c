@@ -39,6 +39,10 @@ test_good(void **state)
 	        WS_CONTROL_RESIZE, 132, 43},
 	    {"{\"type\":\"res\\u0069ze\",\"cols\":2,\"rows\":3}",
 	        WS_CONTROL_RESIZE, 2, 3},
+	    /* 32 levels, JSON_MAX_DEPTH: deep but allowed. */
+	    {"{\"type\":\"ping\",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	        WS_CONTROL_PING, 0, 0},
 	};
 	struct ws_control c;
 	char err[160];
@@ -156,7 +160,9 @@ test_bad(void **state)
 	        "duplicate key \"cols\""},
 	    {"{\"type\":\"resize\",\"rows\":1,\"cols\":80,\"rows\":24}",
 	        "duplicate key \"rows\""},
-	    {"{\"type\":\"ping\",\"x\":[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]}",
+	    /* 33 levels: one more than JSON_MAX_DEPTH. */
+	    {"{\"type\":\"ping\",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 	        "nested too deeply"},
 	};
 	struct ws_control c;
@@ -191,7 +197,7 @@ test_deep_nesting(void **state)
 	s[2 * depth] = '\0';
 	assert_int_equal(
 	    ws_control_parse(s, 2 * depth, &c, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "must be a JSON object"));
+	assert_non_null(strstr(err, "nested too deeply"));
 	s[0] = '{';
 	memcpy(s + 1, "\"a\":", 4);
 	assert_int_equal(
