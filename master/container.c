@@ -139,6 +139,7 @@ static struct {
 	const struct config *conf;
 	struct event_base *base;
 	struct docker *docker;
+	char instance[INSTANCE_LEN]; /* the label of our containers */
 	struct pgq *db;
 	int verbose;
 	int stopping;
@@ -618,6 +619,7 @@ session_create_container(struct session *s)
 	o.hostname = "alia";
 	o.session = s->id;
 	o.owner = ct.conf->node;
+	o.instance = ct.instance;
 	o.tty = 1;
 	o.memory = session_limit(s, memory);
 	o.nano_cpus = session_limit(s, nano_cpus);
@@ -1231,7 +1233,7 @@ container_metrics(struct msg_metrics *out)
 		out->sessions_active++;
 }
 
-/* Containers of an earlier run of this node: remove them. */
+/* Containers of an earlier run of this instance: remove them. */
 static void
 container_reconciled(struct session *unused, struct docker_result *r)
 {
@@ -1255,9 +1257,12 @@ container_reconciled(struct session *unused, struct docker_result *r)
 
 void
 container_init(struct event_base *base, const struct config *conf,
-    struct pgq *db, int verbose)
+    const char *instance, struct pgq *db, int verbose)
 {
+	char label[64 + INSTANCE_LEN];
+
 	memset(&ct, 0, sizeof(ct));
+	strlcpy(ct.instance, instance, sizeof(ct.instance));
 	ct.base = base;
 	ct.conf = conf;
 	ct.db = db;
@@ -1268,8 +1273,10 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.calls);
 	TAILQ_INIT(&ct.walls);
 	ct.docker = docker_new(base, conf->docker);
-	docker_list(ct.docker, conf->node, dcall_cb,
-	    dcall(NULL, container_reconciled, 1));
+	/* Only this data_dir's: another instance's are not ours to end. */
+	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
+	docker_list(
+	    ct.docker, label, dcall_cb, dcall(NULL, container_reconciled, 1));
 	session_db("UPDATE alia.sessions SET state = 'ended', "
 	           "ended_at = coalesce(ended_at, now()), "
 	           "end_reason = coalesce(end_reason, 'server restart') "

@@ -64,6 +64,7 @@
 #define DOCKER_CONTROL_CONNS 4
 #define DOCKER_LABEL_SESSION "io.alia.session"
 #define DOCKER_LABEL_OWNER   "io.alia.owner"
+#define DOCKER_LABEL_INST    "io.alia.instance"
 
 enum docker_op {
 	OP_NEGOTIATE,
@@ -1364,6 +1365,8 @@ docker_create_body(const struct docker_create_opts *o, size_t *lenp)
 		gen_kv(g, DOCKER_LABEL_SESSION, o->session);
 	if (o->owner != NULL)
 		gen_kv(g, DOCKER_LABEL_OWNER, o->owner);
+	if (o->instance != NULL)
+		gen_kv(g, DOCKER_LABEL_INST, o->instance);
 	yajl_gen_map_close(g);
 
 	gen_str(g, "HostConfig");
@@ -1419,23 +1422,21 @@ docker_create_body(const struct docker_create_opts *o, size_t *lenp)
 	return gen_finish(g, lenp);
 }
 
-/* A %-escaped filters= value with the owner label and more. */
+/* A %-escaped filters= value with a label (KEY=VALUE) and more. */
 static char *
-docker_filters(const char *owner, int events)
+docker_filters(const char *label, int events)
 {
 	static const char *const evs[] = {
 	    "start", "die", "oom", "kill", "destroy", NULL};
 	yajl_gen g = gen_new();
-	char *label, *json, *esc;
+	char *json, *esc;
 
 	yajl_gen_map_open(g);
-	if (owner != NULL) {
-		xasprintf(&label, "%s=%s", DOCKER_LABEL_OWNER, owner);
+	if (label != NULL) {
 		gen_str(g, "label");
 		yajl_gen_array_open(g);
 		gen_str(g, label);
 		yajl_gen_array_close(g);
-		free(label);
 	}
 	if (events) {
 		gen_str(g, "type");
@@ -1580,12 +1581,12 @@ docker_inspect(struct docker *d, const char *id, docker_cb cb, void *arg)
 }
 
 struct docker_call *
-docker_list(struct docker *d, const char *owner, docker_cb cb, void *arg)
+docker_list(struct docker *d, const char *label, docker_cb cb, void *arg)
 {
 	struct docker_call *call;
 	char *filters;
 
-	filters = docker_filters(owner, 0);
+	filters = docker_filters(label, 0);
 	call = call_new(d, OP_LIST, "GET", cb, arg,
 	    "/containers/json?all=1&filters=%s", filters);
 	free(filters);
@@ -1593,13 +1594,13 @@ docker_list(struct docker *d, const char *owner, docker_cb cb, void *arg)
 }
 
 struct docker_call *
-docker_events(struct docker *d, const char *owner, docker_event_cb evcb,
+docker_events(struct docker *d, const char *label, docker_event_cb evcb,
     docker_cb done, void *arg)
 {
 	struct docker_call *call;
 	char *filters;
 
-	filters = docker_filters(owner, 1);
+	filters = docker_filters(label, 1);
 	call = call_new(
 	    d, OP_EVENTS, "GET", done, arg, "/events?filters=%s", filters);
 	call->evcb = evcb;

@@ -15,6 +15,7 @@
  */
 #include <sys/file.h>
 #include <sys/queue.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -86,6 +87,7 @@ static struct {
 	struct event *ev_progress;
 	struct pgq *db;
 	uint64_t child_restarts;
+	char instance[INSTANCE_LEN]; /* data_dir/instance: whose containers */
 } m;
 
 static int master_start_front(struct child *);
@@ -560,6 +562,57 @@ master_lock(void)
 	return 0;
 }
 
+/*
+ * The instance id of data_dir (data_dir/instance, made once: 128 random
+ * bits in hex). Containers carry it as a label; at start an instance
+ * touches only containers with its own id, so two alias on one host,
+ * each with its own data_dir, never end each other's sessions whatever
+ * their node names.
+ */
+static int
+master_instance(void)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 32], buf[64];
+	unsigned char r[16];
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "%s/instance", m.conf.data_dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (strlen(buf) != INSTANCE_LEN - 1 ||
+		    strspn(buf, "0123456789abcdef") != INSTANCE_LEN - 1) {
+			log_warnx("%s: not an instance id; remove the file "
+			          "to make a new one",
+			    path);
+			return -1;
+		}
+		memcpy(m.instance, buf, INSTANCE_LEN);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		log_warn("open %s", path);
+		return -1;
+	}
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		fatal("getrandom");
+	for (i = 0; i < (int)sizeof(r); i++)
+		snprintf(m.instance + 2 * i, 3, "%02x", r[i]);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
+	        -1 ||
+	    dprintf(fd, "%s\n", m.instance) < 0 || fsync(fd) == -1 ||
+	    close(fd) == -1 || rename(tmp, path) == -1) {
+		log_warn("writing %s", path);
+		return -1;
+	}
+	log_info("this data_dir's instance id is %s", m.instance);
+	return 0;
+}
+
 /* Goes into the background, logging to data_dir/alia.log. */
 static int
 master_daemonize(void)
@@ -632,7 +685,7 @@ master_main(struct config *conf, int foreground, int verbose)
 	if (snprintf(m.conf.data_dir, sizeof(m.conf.data_dir), "%s", abs) >=
 	    (int)sizeof(m.conf.data_dir))
 		fatalx("data_dir: %s is too long", abs);
-	if (master_lock() == -1)
+	if (master_lock() == -1 || master_instance() == -1)
 		return 1;
 	if (master_listen() == -1)
 		return 1;
@@ -672,7 +725,7 @@ master_main(struct config *conf, int foreground, int verbose)
 		pg_conninfo(&m.conf, NULL, conninfo, sizeof(conninfo));
 		m.db = pgq_new(m.base, conninfo);
 	}
-	container_init(m.base, &m.conf, m.db, m.verbose);
+	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
 	for (i = 0; i < 3; i++) {
 		ev_sig[i] =
 		    evsignal_new(m.base, sigs[i], master_signal_cb, NULL);

@@ -83,8 +83,10 @@ size_t pgq_pending(const struct pgq *);
 struct msg;
 struct msgchan;
 struct msg_metrics;
-void container_init(
-    struct event_base *, const struct config *, struct pgq *, int verbose);
+#define INSTANCE_LEN 33 /* an instance id in hex, with the NUL */
+
+void container_init(struct event_base *, const struct config *,
+    const char *instance, struct pgq *, int verbose);
 /* Answers front's session requests and takes browsers' websockets. */
 void container_front_msg(struct msgchan *front, struct msg *);
 /* A child exited: 1 if it was a session's worker (handled), else 0. */
@@ -240,7 +242,8 @@ struct docker_create_opts {
 	const char *workdir;    /* gets a tmpfs of home_size */
 	const char *hostname;
 	const char *session;   /* label io.alia.session */
-	const char *owner;     /* label io.alia.owner */
+	const char *owner;     /* label io.alia.owner: the node */
+	const char *instance;  /* label io.alia.instance: the data_dir's */
 	int tty;               /* raw stream; else 8-byte frames */
 	int64_t memory;        /* bytes, also MemorySwap; 0: none */
 	int64_t nano_cpus;     /* 0: no limit */
@@ -329,14 +332,14 @@ struct docker_call *docker_kill(
 /* Force-removes; a container already gone (404) counts as success. */
 struct docker_call *docker_remove(
     struct docker *, const char *, docker_cb, void *);
-/* Containers labelled io.alia.owner=owner, running or not. */
+/* Containers labelled label (KEY=VALUE), running or not. */
 struct docker_call *docker_list(
     struct docker *, const char *, docker_cb, void *);
 struct docker_call *docker_inspect(
     struct docker *, const char *, docker_cb, void *);
 /*
  * Container start, die, oom, kill and destroy events for containers
- * labelled io.alia.owner=owner (all containers when NULL); done runs once
+ * labelled label (KEY=VALUE; all containers when NULL); done runs once
  * when the stream ends or fails.
  */
 struct docker_call *docker_events(

@@ -43,6 +43,7 @@
 static struct event_base *base;
 static struct docker *dk;
 static char owner[64];
+static char owner_label[96]; /* io.alia.owner=OWNER, to list by */
 static int seq;
 
 /* A copy of a docker_result that outlives the callback. */
@@ -184,6 +185,7 @@ setup_group(void **state)
 	}
 	log_init("test_docker", 0);
 	snprintf(owner, sizeof(owner), "alia-test-%ld", (long)getpid());
+	snprintf(owner_label, sizeof(owner_label), "io.alia.owner=%s", owner);
 	unsetenv("DOCKER_TLS_VERIFY");
 	if ((base = event_base_new()) == NULL)
 		return -1;
@@ -351,7 +353,7 @@ test_lifecycle(void **state)
 	assert_null(r.message);
 	res_clear(&r);
 
-	docker_list(dk, owner, on_result, &r);
+	docker_list(dk, owner_label, on_result, &r);
 	run_until(&r.done, 30, "list");
 	expect_ok(&r, 200, "list");
 	assert_int_equal(r.ncontainers, 0);
@@ -398,7 +400,7 @@ test_hardening(void **state)
 	assert_string_equal(r.session, name);
 	res_clear(&r);
 
-	docker_list(dk, owner, on_result, &r);
+	docker_list(dk, owner_label, on_result, &r);
 	run_until(&r.done, 30, "list");
 	expect_ok(&r, 200, "list");
 	assert_int_equal(r.ncontainers, 1);
@@ -582,7 +584,7 @@ test_events(void **state)
 	char name[128], *id;
 
 	memset(&s, 0, sizeof(s));
-	evs = docker_events(dk, owner, on_event, on_events_end, &s);
+	evs = docker_events(dk, owner_label, on_event, on_events_end, &s);
 	/* Give the subscription a moment to be in place. */
 	docker_ping(dk, on_result, &p);
 	run_until(&p.done, 30, "ping");

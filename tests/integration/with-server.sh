@@ -8,9 +8,10 @@
 # SIGTERM. It fails when CMD fails, when the server died early, did not exit
 # cleanly within 10 s, left any process behind, or logged a sanitizer
 # report; the server log is printed then. Whatever happens, leftovers are
-# killed, this run's containers (label io.alia.owner=$ALIA_NODE) removed and
-# the data_dir deleted. Other ALIA_* variables of the caller reach the
-# server as configuration (e.g. ALIA_RECONNECT_GRACE=5).
+# killed, this run's containers (label io.alia.instance=the data_dir's id)
+# removed and the data_dir deleted. Other ALIA_* variables of the caller
+# reach the server as configuration (e.g. ALIA_RECONNECT_GRACE=5);
+# ALIA_NODE=default leaves the node at its default, the host name.
 set -u
 ALIA=${ALIA_BIN:?ALIA_BIN must name the alia binary}
 [ $# -ge 1 ] || {
@@ -43,8 +44,13 @@ failed=0
 known=" "
 
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port"
-ALIA_NODE="test-$$-$(date +%s%N | tail -c 7)$RANDOM"
-export ALIA_NODE
+if [ "${ALIA_NODE:-}" = default ]; then
+	unset ALIA_NODE
+else
+	ALIA_NODE="test-$$-$(date +%s%N | tail -c 7)$RANDOM"
+	export ALIA_NODE
+fi
+instance="" # the data_dir's instance id, once the server made it
 # With ALIA_TLS_CERT and ALIA_TLS_KEY set, alia speaks HTTPS.
 scheme=http
 [ -n "${ALIA_TLS_CERT:-}" ] && scheme=https
@@ -95,7 +101,9 @@ cleanup() {
 	left=$(survivors)
 	# shellcheck disable=SC2086 # a list of pids
 	[ -n "$left" ] && kill -9 $left 2>/dev/null
-	docker ps -aq --filter "label=io.alia.owner=$ALIA_NODE" 2>/dev/null |
+	[ -n "$instance" ] || instance=$(cat "$dir/instance" 2>/dev/null)
+	[ -n "$instance" ] &&
+		docker ps -aq --filter "label=io.alia.instance=$instance" 2>/dev/null |
 		xargs -r docker rm -f >/dev/null 2>&1
 	if [ "$failed" -ne 0 ]; then
 		echo "--- server log ($log)" >&2
@@ -126,7 +134,8 @@ until [ "$(curl -sk --max-time 2 "$ALIA_URL/healthz" 2>/dev/null)" = ok ]; do
 	fi
 	sleep 0.1
 done
-say "alia serve (pid $master) healthy on $ALIA_URL after $(($(ms) - t0)) ms; node $ALIA_NODE"
+instance=$(cat "$dir/instance")
+say "alia serve (pid $master) healthy on $ALIA_URL after $(($(ms) - t0)) ms; node ${ALIA_NODE:-(the host name)}, instance $instance"
 remember_tree
 
 "$@"
@@ -179,7 +188,7 @@ if grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: ThreadS
 	say "the server log shows a sanitizer report"
 	failed=1
 fi
-n=$(docker ps -aq --filter "label=io.alia.owner=$ALIA_NODE" 2>/dev/null | wc -l)
+n=$(docker ps -aq --filter "label=io.alia.instance=$instance" 2>/dev/null | wc -l)
 [ "$n" -gt 0 ] && say "note: $n container(s) of this run remained after shutdown; removing them"
 [ "$failed" -eq 0 ] || exit 1
 exit 0
