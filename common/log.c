@@ -3,6 +3,8 @@
  * Log lines go to stderr, one write(2) each so that lines of concurrent
  * processes sharing the stream do not interleave:
  *   2026-11-28T02:30:01.123Z front[1234] s=0123abcd...: message
+ * Control characters in a message are escaped (log_escape), so that text
+ * from outside (a user name, a header) cannot forge or colour a line.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -44,10 +46,48 @@ log_getverbose(void)
 	return log_verbose;
 }
 
+size_t
+log_escape(char *dst, size_t len, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)src;
+	char e[5];
+	size_t n = 0, k;
+
+	if (len == 0)
+		return 0;
+	for (; *p != '\0'; p++) {
+		e[0] = (char)*p;
+		k = 1;
+		if (*p < 0x20 || *p == 0x7f) {
+			e[0] = '\\';
+			k = 2;
+			if (*p == '\n')
+				e[1] = 'n';
+			else if (*p == '\r')
+				e[1] = 'r';
+			else if (*p == '\t')
+				e[1] = 't';
+			else {
+				e[1] = 'x';
+				e[2] = hex[*p >> 4];
+				e[3] = hex[*p & 15];
+				k = 4;
+			}
+		}
+		if (n + k >= len)
+			break; /* truncated, never in the middle of an escape */
+		memcpy(dst + n, e, k);
+		n += k;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 static void
 log_vline(const char *level, const char *fmt, va_list ap, const char *err)
 {
-	char line[2048], stamp[32];
+	char line[2048], stamp[32], msg[2048];
 	struct timeval tv;
 	struct tm tm;
 	size_t n;
@@ -66,8 +106,12 @@ log_vline(const char *level, const char *fmt, va_list ap, const char *err)
 		    (long)(tv.tv_usec / 1000), log_proc, (long)getpid(), level);
 	n = r < 0 ? 0 : (size_t)r;
 	if (n < sizeof(line)) {
-		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		n += r < 0 ? 0 : (size_t)r;
+		r = vsnprintf(msg, sizeof(msg), fmt, ap);
+		/* A libpq message ends in a newline of its own. */
+		for (r = (int)strnlen(msg, sizeof(msg));
+		     r > 0 && (msg[r - 1] == '\n' || msg[r - 1] == ' ');)
+			msg[--r] = '\0';
+		n += log_escape(line + n, sizeof(line) - n, msg);
 	}
 	if (err != NULL && n < sizeof(line)) {
 		r = snprintf(line + n, sizeof(line) - n, ": %s", err);

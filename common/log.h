@@ -6,6 +6,7 @@
 #ifndef ALIA_LOG_H
 #define ALIA_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define LOG_FMT(a, b) __attribute__((format(printf, a, b)))
@@ -16,6 +17,16 @@ void log_setproc(const char *procname);
 /* Sets the session id prefixed to every line; 0 clears it. */
 void log_setsession(uint64_t id);
 int log_getverbose(void);
+
+/*
+ * Copies src to dst (len bytes, NUL-terminated), its control characters
+ * escaped: \n \r \t, else \xHH; cut short rather than overflow. The one
+ * way text from outside is made safe for a log line or alia.audit.
+ * Returns the length written.
+ */
+size_t log_escape(char *dst, size_t len, const char *src);
+/* A buffer that holds n bytes escaped, and the NUL. */
+#define LOG_ESCAPED(n) (4 * (n) + 1)
 
 void log_warn(const char *, ...) LOG_FMT(1, 2);
 void log_warnx(const char *, ...) LOG_FMT(1, 2);

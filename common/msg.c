@@ -66,6 +66,7 @@ static const struct msg_kind msg_kinds[] = {
     {MSG_WALL_START, sizeof(struct msg_wall), 1},
     {MSG_SESSION_WALL, sizeof(struct msg_wall), 1},
     {MSG_SESSION_KICK, sizeof(struct msg_session_req), 0},
+    {MSG_SIGNOUT, sizeof(struct msg_signout), 0},
     {MSG_WORKER_KICK, sizeof(struct msg_kick), 0},
     {MSG_VIEW_SUBSCRIBE, sizeof(struct msg_view_sub), 0},
     {MSG_EVENT, MSG_VARIABLE, 0},

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 #define MSG_MAX_DATA  (64 * 1024)
 
 enum msg_type {
@@ -37,6 +37,7 @@ enum msg_type {
 	MSG_METRICS = 307,        /* master -> front: msg_metrics */
 	MSG_SESSION_WALL = 308,   /* front -> master: msg_wall + fd */
 	MSG_SESSION_KICK = 309,   /* front -> master: msg_session_req */
+	MSG_SIGNOUT = 310,        /* master -> front: msg_signout */
 
 	/* worker: 350, master <-> worker */
 	MSG_WORKER_START = 350,   /* master -> worker: msg_worker_start + fd */
@@ -245,10 +246,23 @@ struct msg_worker_fd {
 #define WORKER_FD_PIPE_W  3
 };
 
-/* Every browser attached as viewer leaves (a revoked share link). */
+/*
+ * Every browser attached as viewer leaves (a revoked share link, a user
+ * signed out), with an error message why and close 1008. Also to a wall.
+ */
 struct msg_kick {
 	char viewer[OWNER_LEN];
 	char why[64];
+};
+
+/*
+ * A user was signed out everywhere (`alia user passwd` or `disable`):
+ * front forgets what it cached of their tokens. user empty: forget every
+ * cached token (master's listener reconnected and may have missed one).
+ */
+struct msg_signout {
+	char user[OWNER_LEN];
+	int32_t disabled;
 };
 
 /* Something to keep in alia.audit about the session. */

@@ -5,7 +5,17 @@
  * commands on alia's database. A password is the first line of standard
  * input, or is asked twice on the terminal without echo; only its
  * crypto_pwhash string (Argon2id) is stored, and the buffers that held it
- * are wiped. An API token is printed once; only its SHA-256 is stored.
+ * are wiped; it has at least USER_PASSWORD_MIN characters unless --force.
+ * An API token is printed once; only its SHA-256 is stored.
+ *
+ * `alia user passwd` and `alia user disable` sign the user out
+ * everywhere: in the same transaction they delete every token of the
+ * user (sign-ins and API tokens) and NOTIFY alia_signout ("passwd NAME",
+ * "disable NAME"). A running server's master listens: front forgets the
+ * user's cached tokens, their websockets are closed (1008, "signed
+ * out"), and a disabled user's sessions end ("user disabled"). A server
+ * that missed the notice still refuses the tokens once its cache of
+ * them runs out (30 s): they are gone from the database.
  *
  * Each command is one transaction: a statement that fails leaves the
  * transaction open, and closing the connection rolls it back. What
@@ -31,6 +41,7 @@
 #include "master/master.h"
 
 #define USER_PASSWORD_MAX 1024 /* bytes */
+#define USER_PASSWORD_MIN 8    /* characters, unless --force */
 #define USER_DAYS_MAX     3650 /* the longest an API token lives */
 #define USER_NAME_RULE \
 	"a name is 1-63 characters: a-z first, then a-z 0-9 . _ -"
@@ -40,10 +51,11 @@ enum user_opt {
 	USER_GROUP,
 	USER_LABEL,
 	USER_DAYS,
+	USER_FORCE, /* takes no value */
 	USER_NOPTS,
 };
 static const char *const user_opts[USER_NOPTS] = {
-    "--role", "--group", "--label", "--days"};
+    "--role", "--group", "--label", "--days", "--force"};
 
 struct user_args {
 	const char *pos[2];          /* NAME, or G NAME */
@@ -56,6 +68,8 @@ struct user_args {
 
 static int user_add(PGconn *, const struct user_args *);
 static int user_passwd(PGconn *, const struct user_args *);
+static int user_disable(PGconn *, const struct user_args *);
+static int user_enable(PGconn *, const struct user_args *);
 static int user_list(PGconn *, const struct user_args *);
 static int user_token(PGconn *, const struct user_args *);
 static int user_group_add(PGconn *, const struct user_args *);
@@ -71,9 +85,12 @@ static const struct user_cmd {
 	int password; /* reads a password first */
 	int (*run)(PGconn *, const struct user_args *);
 } user_cmds[] = {
-    {"user", "add", 1, USER_BIT(USER_ROLE) | USER_BIT(USER_GROUP),
+    {"user", "add", 1,
+        USER_BIT(USER_ROLE) | USER_BIT(USER_GROUP) | USER_BIT(USER_FORCE),
         USER_BIT(USER_ROLE), 1, user_add},
-    {"user", "passwd", 1, 0, 0, 1, user_passwd},
+    {"user", "passwd", 1, USER_BIT(USER_FORCE), 0, 1, user_passwd},
+    {"user", "disable", 1, 0, 0, 0, user_disable},
+    {"user", "enable", 1, 0, 0, 0, user_enable},
     {"user", "list", 0, 0, 0, 0, user_list},
     {"user", "token", 1, USER_BIT(USER_LABEL) | USER_BIT(USER_DAYS), 0, 0,
         user_token},
@@ -101,14 +118,17 @@ user_usage(void)
 {
 	fprintf(stderr,
 	    "usage: alia user add NAME --role learner|instructor|admin "
-	    "[--group G]...\n"
-	    "       alia user passwd NAME\n"
+	    "[--group G]... [--force]\n"
+	    "       alia user passwd NAME [--force]\n"
+	    "       alia user disable|enable NAME\n"
 	    "       alia user list\n"
 	    "       alia user token NAME [--label L] [--days N]\n"
 	    "       alia group add G\n"
 	    "       alia group member G NAME\n"
 	    "A password is read from standard input (its first line), or "
-	    "asked twice\non the terminal.\n");
+	    "asked twice\non the terminal; at least %d characters, unless "
+	    "--force.\n",
+	    USER_PASSWORD_MIN);
 	return 2;
 }
 
@@ -135,8 +155,13 @@ user_args(
 		for (o = 0; o < USER_NOPTS; o++)
 			if (strcmp(argv[i], user_opts[o]) == 0)
 				break;
-		if (o == USER_NOPTS || !(cmd->opts & USER_BIT(o)) ||
-		    i + 1 == argc)
+		if (o == USER_NOPTS || !(cmd->opts & USER_BIT(o)))
+			return user_usage();
+		if (o == USER_FORCE) {
+			a->opt[o] = argv[i];
+			continue;
+		}
+		if (i + 1 == argc)
 			return user_usage();
 		a->opt[o] = argv[++i];
 		if (o == USER_GROUP)
@@ -170,13 +195,25 @@ user_args(
 	return 0;
 }
 
+/* The characters of UTF-8 s: its bytes but continuation bytes. */
+static size_t
+user_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
 /*
  * The password for name into pw (len bytes, USER_PASSWORD_MAX + 2): the
  * first line of standard input, or asked twice without echo when standard
  * input is a terminal. -1, said, when there is none.
  */
 static int
-user_password(const char *name, char *pw, size_t len)
+user_password(const char *name, char *pw, size_t len, int force)
 {
 	char again[USER_PASSWORD_MAX + 2], prompt[128];
 	int tty = isatty(STDIN_FILENO), flags, r = -1;
@@ -192,6 +229,11 @@ user_password(const char *name, char *pw, size_t len)
 	else if (strlen(pw) > USER_PASSWORD_MAX)
 		fprintf(stderr, "alia: a password is at most %d bytes\n",
 		    USER_PASSWORD_MAX);
+	else if (!force && user_chars(pw) < USER_PASSWORD_MIN)
+		fprintf(stderr,
+		    "alia: a password is at least %d characters "
+		    "(--force takes a shorter one)\n",
+		    USER_PASSWORD_MIN);
 	else if (!tty)
 		r = 0;
 	else if (readpassphrase("Again: ", again, sizeof(again), flags) == NULL)
@@ -207,7 +249,7 @@ user_password(const char *name, char *pw, size_t len)
 
 /* Reads the password for name and stores its crypto_pwhash string. */
 static int
-user_pwhash(const char *name, char *pwhash)
+user_pwhash(const char *name, char *pwhash, int force)
 {
 	char pw[USER_PASSWORD_MAX + 2];
 	int r = -1;
@@ -216,7 +258,7 @@ user_pwhash(const char *name, char *pwhash)
 		fprintf(stderr, "alia: libsodium cannot start\n");
 		return -1;
 	}
-	if (user_password(name, pw, sizeof(pw)) == 0) {
+	if (user_password(name, pw, sizeof(pw), force) == 0) {
 		if (crypto_pwhash_str(pwhash, pw, strlen(pw),
 		        crypto_pwhash_OPSLIMIT_INTERACTIVE,
 		        crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0)
@@ -322,20 +364,60 @@ user_add(PGconn *conn, const struct user_args *a)
 	return user_exec(conn, "COMMIT", 0, NULL, user, NULL) == -1;
 }
 
-/* Sets the password and ends the user's sign-ins (not its API tokens). */
+/*
+ * Runs set (an UPDATE of alia.users returning name, $1 the user) and, in
+ * the same statement and so the same transaction, deletes every token of
+ * the user and notifies alia_signout with "what NAME".
+ */
+static int
+user_signout(PGconn *conn, const char *set, const char *what,
+    const char *const *params, int nparams)
+{
+	char *sql;
+	int n;
+
+	xasprintf(&sql,
+	    "WITH u AS (%s), "
+	    "t AS (DELETE FROM alia.tokens WHERE user_name IN "
+	    "(SELECT name FROM u)) "
+	    "SELECT pg_notify('alia_signout', '%s ' || name) FROM u",
+	    set, what);
+	n = user_exec(conn, sql, nparams, params, params[0], NULL);
+	free(sql);
+	if (n == 0)
+		fprintf(stderr, "alia: no such user: %s\n", params[0]);
+	return n != 1;
+}
+
+/* Sets the password and signs the user out everywhere. */
 static int
 user_passwd(PGconn *conn, const struct user_args *a)
 {
 	const char *params[2] = {a->pos[0], a->pwhash};
+
+	return user_signout(conn,
+	    "UPDATE alia.users SET pwhash = $2 WHERE name = $1 RETURNING name",
+	    "passwd", params, 2);
+}
+
+/* No more sign-ins; signed out everywhere, their sessions end. */
+static int
+user_disable(PGconn *conn, const struct user_args *a)
+{
+	return user_signout(conn,
+	    "UPDATE alia.users SET disabled = true WHERE name = $1 "
+	    "RETURNING name",
+	    "disable", a->pos, 1);
+}
+
+static int
+user_enable(PGconn *conn, const struct user_args *a)
+{
 	int n;
 
 	n = user_exec(conn,
-	    "WITH u AS (UPDATE alia.users SET pwhash = $2 WHERE name = $1 "
-	    "RETURNING name), "
-	    "t AS (DELETE FROM alia.tokens WHERE kind = 'login' "
-	    "AND user_name IN (SELECT name FROM u)) "
-	    "SELECT name FROM u",
-	    2, params, a->pos[0], NULL);
+	    "UPDATE alia.users SET disabled = false WHERE name = $1", 1, a->pos,
+	    a->pos[0], NULL);
 	if (n == 0)
 		fprintf(stderr, "alia: no such user: %s\n", a->pos[0]);
 	return n != 1;
@@ -434,7 +516,9 @@ user_main(const struct config *c, const char *noun, int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	a.groups = xcalloc((size_t)argc, sizeof(*a.groups));
 	if ((r = user_args(cmd, argc - 1, argv + 1, &a)) == 0) {
-		if (cmd->password && user_pwhash(a.pos[0], a.pwhash) == -1)
+		if (cmd->password &&
+		    user_pwhash(
+		        a.pos[0], a.pwhash, a.opt[USER_FORCE] != NULL) == -1)
 			r = 1;
 		else if ((conn = cli_open(c, &server)) == NULL)
 			r = 1;

@@ -112,7 +112,7 @@ struct wall {
 	TAILQ_ENTRY(wall) entry;
 	uint64_t id;
 	pid_t pid;
-	char user[OWNER_LEN]; /* whose wall: max_walls_per_user */
+	char user[OWNER_LEN]; /* whose wall: kicks, max_walls_per_user */
 	struct msgchan *chan;
 };
 TAILQ_HEAD(wall_list, wall);
@@ -649,6 +649,8 @@ session_worker_msg(
 	struct msg_worker_stats st;
 	struct msg_resize rz;
 	struct msg_audit au;
+	char ea[LOG_ESCAPED(OWNER_LEN)], eact[LOG_ESCAPED(32)];
+	char ed[LOG_ESCAPED(128)];
 	const char *p[4];
 	struct msg_end e;
 
@@ -677,10 +679,14 @@ session_worker_msg(
 			au.actor[sizeof(au.actor) - 1] = '\0';
 			au.action[sizeof(au.action) - 1] = '\0';
 			au.detail[sizeof(au.detail) - 1] = '\0';
-			p[0] = au.actor;
-			p[1] = au.action;
+			/* Names come from outside: no control characters. */
+			log_escape(ea, sizeof(ea), au.actor);
+			log_escape(eact, sizeof(eact), au.action);
+			log_escape(ed, sizeof(ed), au.detail);
+			p[0] = ea;
+			p[1] = eact;
 			p[2] = s->id;
-			p[3] = au.detail;
+			p[3] = ed;
 			session_db(
 			    "INSERT INTO alia.audit (actor, action, "
 			    "session_id, detail) VALUES ($1, $2, $3, $4)",
@@ -1194,6 +1200,40 @@ container_front_msg(struct msgchan *front, struct msg *m)
 	default:
 		log_warnx("front sent unexpected message %u", m->hdr.type);
 	}
+}
+
+void
+container_signout(const char *user, int disabled)
+{
+	struct session *s, *next;
+	struct msg_kick k;
+	struct wall *wa;
+	int nkick = 0, nend = 0;
+
+	memset(&k, 0, sizeof(k));
+	snprintf(k.viewer, sizeof(k.viewer), "%s", user);
+	snprintf(k.why, sizeof(k.why), "signed out");
+	/* Their browsers on anyone's session: owner, watcher or holder. */
+	TAILQ_FOREACH (s, &ct.live, entry)
+		if (s->chan != NULL) {
+			msgchan_send(s->chan, MSG_WORKER_KICK, s->sid, -1, &k,
+			    sizeof(k));
+			nkick++;
+		}
+	TAILQ_FOREACH (wa, &ct.walls, entry)
+		if (wa->chan != NULL && strcmp(wa->user, user) == 0)
+			msgchan_send(wa->chan, MSG_WORKER_KICK, wa->id, -1, &k,
+			    sizeof(k));
+	if (disabled)
+		for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
+			next = TAILQ_NEXT(s, entry);
+			if (strcmp(s->owner, user) == 0) {
+				session_kill(s, "user disabled");
+				nend++;
+			}
+		}
+	log_info("%s signed out%s: %d worker(s) told, %d session(s) ended",
+	    user, disabled ? " and disabled" : "", nkick, nend);
 }
 
 void

@@ -127,6 +127,9 @@ front_master_msg(struct msg *msg)
 	case MSG_METRICS:
 		front_api_master_msg(msg);
 		return 1;
+	case MSG_SIGNOUT:
+		front_auth_signout(msg);
+		return 1;
 	default:
 		return 0;
 	}

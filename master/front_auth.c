@@ -15,11 +15,30 @@
  *
  * Sign-in checks the password against its crypto_pwhash string on one of
  * front_pwhash's threads (a tenth of a second or more each; at most
- * AUTH_VERIFY_MAX at once, past that "busy, retry"). Failures are
- * rate-limited to AUTH_FAILS per AUTH_FAIL_SEC per user name and
- * AUTH_FAILS_ADDR per client address. A name that does not exist is
- * checked against a dummy hash, so the time taken does not tell whether
- * it does. Passwords go nowhere: not to the database, not to the log.
+ * AUTH_VERIFY_MAX at once, past that "busy, retry"). A name that does not
+ * exist is checked against a dummy hash, so the time taken does not tell
+ * whether it does. Passwords go nowhere: not to the database, not to the
+ * log.
+ *
+ * The sign-in limiter counts an attempt when it starts, as a failure,
+ * and takes it back only when it succeeds (or was never checked), so
+ * attempts sent in parallel are counted before any of them is checked.
+ * Three counters, each in a slot of fa_.fails keyed by what it counts:
+ *   "p:NAME|ADDR"  AUTH_FAILS per AUTH_FAIL_SEC: a guesser at one address
+ *   "a:ADDR"       AUTH_FAILS_ADDR per AUTH_FAIL_SEC: one address, any name
+ *   "u:NAME"       from any address: past AUTH_FAILS failures, each further
+ *                  attempt waits auth_delay() after the one before (1 s,
+ *                  2 s, 4 s ... AUTH_DELAY_MAX_MS), so that guessing from
+ *                  many addresses is slowed down without locking the real
+ *                  user out for long; forgotten AUTH_FAIL_SEC after the
+ *                  last attempt.
+ * A refused attempt is answered 429 with the Retry-After it must wait.
+ * A sign-in that succeeds clears its name's and its pair's counters.
+ *
+ * `alia user passwd|disable` deletes the user's tokens and notifies
+ * master, which sends MSG_SIGNOUT: the user's cached answers are
+ * forgotten at once (front_auth_signout). Were the notice missed, the
+ * cache still forgets them within AUTH_CACHE_SEC.
  */
 #include <sys/queue.h>
 #include <stdio.h>
@@ -33,10 +52,12 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/http.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
@@ -48,7 +69,8 @@
 #define AUTH_FAILS        5
 #define AUTH_FAILS_ADDR   50 /* per client address: a class shares one */
 #define AUTH_FAIL_SEC     300
-#define AUTH_FAIL_SLOTS   1024
+#define AUTH_FAIL_SLOTS   4096
+#define AUTH_DELAY_MAX_MS 30000 /* the longest wait per name */
 #define AUTH_PASSWORD_MAX 1024
 #define AUTH_VERIFY_MAX   64 /* sign-ins being checked at once */
 #define AUTH_VERIFY_CPUS  4  /* threads checking them, at most */
@@ -65,13 +87,14 @@ TAILQ_HEAD(auth_entries, auth_entry);
 /* A token being looked up, and the requests held for it. */
 struct auth_lookup {
 	unsigned char hash[TOKEN_BYTES];
-	uint64_t held; /* the request waiting for it */
+	uint64_t held;    /* the request waiting for it */
+	uint64_t signout; /* fa_.signouts when it was asked */
 };
 
 struct auth_fail {
-	char key[80];
-	time_t first;
-	int n;
+	char key[2 * OWNER_LEN + 8]; /* "p:NAME|ADDR", "a:ADDR", "u:NAME" */
+	int64_t first, last;         /* monotonic ms: first and last attempt */
+	int n;                       /* attempts not (yet) succeeded */
 };
 
 struct auth_login {
@@ -82,6 +105,7 @@ struct auth_login {
 	char *stored; /* the user's crypto_pwhash string; NULL: none */
 	char token[TOKEN_HEX + 1];
 	char role[16];
+	int counted; /* counted by the limiter, not yet checked */
 };
 
 static struct {
@@ -90,6 +114,7 @@ static struct {
 	size_t ncache;
 	struct auth_fail fails[AUTH_FAIL_SLOTS];
 	char dummy[crypto_pwhash_STRBYTES];
+	uint64_t signouts; /* MSG_SIGNOUTs so far */
 } fa_;
 
 void
@@ -152,6 +177,34 @@ auth_cached(const unsigned char *hash)
 			return e;
 	}
 	return NULL;
+}
+
+void
+front_auth_signout(struct msg *m)
+{
+	struct msg_signout so;
+	struct auth_entry *e, *next;
+	int n = 0;
+
+	if (msg_get(m, MSG_SIGNOUT, &so, sizeof(so)) == -1) {
+		log_warnx("%s: a bad MSG_SIGNOUT", __func__);
+		return;
+	}
+	so.user[sizeof(so.user) - 1] = '\0';
+	fa_.signouts++;
+	for (e = TAILQ_FIRST(&fa_.cache); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		/* Unknown tokens are kept: the notice made none valid. */
+		if (e->valid &&
+		    (so.user[0] == '\0' || strcmp(e->id.name, so.user) == 0)) {
+			auth_entry_free(e);
+			n++;
+		}
+	}
+	if (so.user[0] != '\0')
+		log_info("%s signed out everywhere: %d cached token(s) "
+		         "forgotten",
+		    so.user, n);
 }
 
 static void
@@ -252,6 +305,9 @@ auth_lookup_cb(enum front_db_event ev, const struct pg_result *res,
 		}
 		e->valid = 1;
 		e->until = time(NULL) + AUTH_CACHE_SEC;
+		/* Asked before a sign-out: good for no one, asked again. */
+		if (l->signout != fa_.signouts)
+			e->until = 0;
 		snprintf(e->id.name, sizeof(e->id.name), "%s",
 		    PQgetvalue(res, 0, 0));
 		e->id.role = front_auth_role(PQgetvalue(res, 0, 1));
@@ -309,6 +365,7 @@ front_auth_ident(
 	l = xcalloc(1, sizeof(*l));
 	memcpy(l->hash, hash, TOKEN_BYTES);
 	l->held = front_http_hold(c);
+	l->signout = fa_.signouts;
 	token_bytea(hash, bytea);
 	front_db_query(
 	    "SELECT u.name, u.role, coalesce((SELECT string_agg(DISTINCT "
@@ -321,46 +378,135 @@ front_auth_ident(
 	return 0;
 }
 
+static int64_t
+auth_now_ms(void)
+{
+	return clock_mono_us() / 1000;
+}
+
+/* Whether slot f's count has run out: "u:" a while after the last try. */
+static int
+auth_fail_expired(const struct auth_fail *f, int64_t now)
+{
+	int64_t since = f->key[0] == 'u' ? f->last : f->first;
+
+	return f->n > 0 && now - since >= AUTH_FAIL_SEC * 1000LL;
+}
+
 /* The failure slot of key; NULL when none is kept. create: make one. */
 static struct auth_fail *
 auth_fail_slot(const char *key, int create)
 {
 	struct auth_fail *f, *oldest = &fa_.fails[0];
-	time_t now = time(NULL);
+	int64_t now = auth_now_ms();
 	size_t i;
 
 	for (i = 0; i < AUTH_FAIL_SLOTS; i++) {
 		f = &fa_.fails[i];
-		if (f->n > 0 && now - f->first >= AUTH_FAIL_SEC)
+		if (auth_fail_expired(f, now))
 			f->n = 0;
 		if (f->n > 0 && strcmp(f->key, key) == 0)
 			return f;
-		if (f->n == 0 || f->first < oldest->first)
+		if (oldest->n > 0 && (f->n == 0 || f->last < oldest->last))
 			oldest = f;
 	}
 	if (!create)
 		return NULL;
 	memset(oldest, 0, sizeof(*oldest));
 	snprintf(oldest->key, sizeof(oldest->key), "%s", key);
-	oldest->first = now;
+	oldest->first = oldest->last = now;
 	return oldest;
 }
 
-/* Seconds until key may try again after max failures, or 0. */
-static int
-auth_limited(const char *key, int max)
+/* How long the attempt after n failures of a name waits, in ms. */
+static int64_t
+auth_delay(int n)
 {
-	struct auth_fail *f = auth_fail_slot(key, 0);
+	int shift = n - AUTH_FAILS;
 
-	if (f == NULL || f->n < max)
+	if (shift < 0)
 		return 0;
-	return (int)(f->first + AUTH_FAIL_SEC - time(NULL)) + 1;
+	if (shift > 5)
+		return AUTH_DELAY_MAX_MS;
+	return 1000LL << shift < AUTH_DELAY_MAX_MS ? 1000LL << shift
+	                                           : AUTH_DELAY_MAX_MS;
 }
 
-static void
-auth_failed(const char *key)
+/* Seconds from now until ms (monotonic), at least 1. */
+static int
+auth_secs_until(int64_t ms)
 {
-	auth_fail_slot(key, 1)->n++;
+	int64_t left = ms - auth_now_ms();
+
+	return left <= 1000 ? 1 : (int)((left + 999) / 1000);
+}
+
+/*
+ * An attempt of l starts: 0, and it is counted as a failure; or the
+ * seconds it must wait (and why in *why), and it is not counted.
+ */
+static int
+auth_attempt(struct auth_login *l, const char **why)
+{
+	char pk[sizeof(fa_.fails[0].key)], ak[sizeof(pk)], uk[sizeof(pk)];
+	struct auth_fail *f;
+	int64_t now = auth_now_ms();
+
+	snprintf(pk, sizeof(pk), "p:%s|%s", l->user, l->peer);
+	snprintf(ak, sizeof(ak), "a:%s", l->peer);
+	snprintf(uk, sizeof(uk), "u:%s", l->user);
+	if ((f = auth_fail_slot(pk, 0)) != NULL && f->n >= AUTH_FAILS) {
+		*why = "too many failed sign-ins: wait and try again";
+		return auth_secs_until(f->first + AUTH_FAIL_SEC * 1000LL);
+	}
+	if ((f = auth_fail_slot(ak, 0)) != NULL && f->n >= AUTH_FAILS_ADDR) {
+		*why = "too many failed sign-ins from your address: wait and "
+		       "try again";
+		return auth_secs_until(f->first + AUTH_FAIL_SEC * 1000LL);
+	}
+	if ((f = auth_fail_slot(uk, 0)) != NULL && f->n >= AUTH_FAILS &&
+	    now < f->last + auth_delay(f->n)) {
+		*why = "too many failed sign-ins for this name: wait and try "
+		       "again";
+		return auth_secs_until(f->last + auth_delay(f->n));
+	}
+	f = auth_fail_slot(pk, 1);
+	f->n++;
+	f->last = now;
+	f = auth_fail_slot(ak, 1);
+	f->n++;
+	f->last = now;
+	f = auth_fail_slot(uk, 1);
+	f->n++;
+	f->last = now;
+	l->counted = 1;
+	return 0;
+}
+
+/*
+ * The counted attempt of l ends: ok, it succeeded (its name and pair are
+ * cleared, its address takes it back); else it was never checked (a busy
+ * or failed database, a client gone) and is taken back everywhere. A
+ * checked wrong password stays counted: nothing is called.
+ */
+static void
+auth_attempt_undo(struct auth_login *l, int ok)
+{
+	char key[sizeof(fa_.fails[0].key)];
+	struct auth_fail *f;
+
+	if (!l->counted)
+		return;
+	l->counted = 0;
+	snprintf(key, sizeof(key), "p:%s|%s", l->user, l->peer);
+	if ((f = auth_fail_slot(key, 0)) != NULL)
+		f->n = ok ? 0 : f->n - 1;
+	snprintf(key, sizeof(key), "u:%s", l->user);
+	if ((f = auth_fail_slot(key, 0)) != NULL)
+		f->n = ok ? 0 : f->n - 1;
+	snprintf(key, sizeof(key), "a:%s", l->peer);
+	if ((f = auth_fail_slot(key, 0)) != NULL)
+		f->n--;
 }
 
 static void
@@ -382,11 +528,19 @@ auth_audit_cb(enum front_db_event ev, const struct pg_result *res,
 		log_warnx("audit: %s", err);
 }
 
+/* Control characters in what is stored are escaped (log_escape). */
 void
 front_auth_audit(const char *actor, const char *action, const char *session,
     const char *detail)
 {
-	const char *params[4] = {actor, action, session, detail};
+	char ea[LOG_ESCAPED(OWNER_LEN)], ed[LOG_ESCAPED(256)];
+	const char *params[4] = {ea, action, session, ed};
+
+	log_escape(ea, sizeof(ea), actor);
+	if (detail != NULL)
+		log_escape(ed, sizeof(ed), detail);
+	else
+		params[3] = NULL;
 
 	front_db_query("INSERT INTO alia.audit (actor, action, session_id, "
 	               "detail) VALUES ($1, $2, $3::uuid, $4)",
@@ -439,11 +593,11 @@ auth_login_verified(int result, void *arg)
 {
 	struct auth_login *l = arg;
 	unsigned char hash[TOKEN_BYTES];
-	char bytea[2 * TOKEN_BYTES + 3], key[128], secs[16];
+	char bytea[2 * TOKEN_BYTES + 3], secs[16];
 	const char *params[3] = {bytea, l->user, secs};
 	struct conn *c;
 
-	if (result == -1 || (c = front_http_parked(l->req)) == NULL) {
+	if (result == -1) {
 		auth_login_free(l);
 		return;
 	}
@@ -451,19 +605,20 @@ auth_login_verified(int result, void *arg)
 		/* no such user: the same cost, the same answer */
 		if (result == 1)
 			log_warnx("%s: the dummy password matched", __func__);
-		snprintf(key, sizeof(key), "u:%s", l->user);
-		auth_failed(key);
-		snprintf(key, sizeof(key), "a:%s", l->peer);
-		auth_failed(key);
+		l->counted = 0; /* a failure, as counted */
 		log_info("sign-in of %s from %s refused", l->user, l->peer);
 		front_auth_audit(l->user, "login refused", NULL, l->peer);
-		front_api_error(c, 401, "wrong user name or password", NULL);
+		if ((c = front_http_parked(l->req)) != NULL)
+			front_api_error(
+			    c, 401, "wrong user name or password", NULL);
 		auth_login_free(l);
 		return;
 	}
-	snprintf(key, sizeof(key), "u:%s", l->user);
-	if (auth_fail_slot(key, 0) != NULL)
-		auth_fail_slot(key, 0)->n = 0;
+	auth_attempt_undo(l, 1);
+	if (front_http_parked(l->req) == NULL) {
+		auth_login_free(l);
+		return;
+	}
 	if (token_new(l->token) == -1)
 		fatalx("%s: no random bytes", __func__);
 	(void)token_hash(l->token, TOKEN_HEX, hash);
@@ -491,6 +646,7 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 			l->stored = xstrdup(PQgetvalue(res, 0, 0));
 		return;
 	case FRONT_DB_ERROR:
+		auth_attempt_undo(l, 0);
 		if ((c = front_http_parked(l->req)) != NULL)
 			front_api_error(c, 503, err, "Retry-After: 5\r\n");
 		auth_login_free(l);
@@ -499,6 +655,7 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 		break;
 	}
 	if ((c = front_http_parked(l->req)) == NULL) {
+		auth_attempt_undo(l, 0);
 		auth_login_free(l);
 		return;
 	}
@@ -507,6 +664,7 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 		log_warnx("sign-in of %s from %s: %d sign-ins are being "
 		          "checked already",
 		    l->user, l->peer, front_pwhash_pending());
+		auth_attempt_undo(l, 0);
 		front_api_error(c, 503,
 		    "too many sign-ins at once: try again in a moment",
 		    "Retry-After: 2\r\n");
@@ -531,9 +689,9 @@ void
 front_auth_login(struct conn *c, const struct http_request *req)
 {
 	const char *up[] = {"username", NULL}, *pp[] = {"password", NULL};
-	const char *params[1];
+	const char *params[1], *why;
 	struct auth_login *l;
-	char err[128], key[128], retry[48];
+	char err[128], retry[48];
 	yajl_val tree, u, p;
 	char *user, *pw;
 	int wait;
@@ -574,17 +732,11 @@ front_auth_login(struct conn *c, const struct http_request *req)
 	sodium_memzero(pw, strlen(pw)); /* the tree's copy */
 	yajl_tree_free(tree);
 	auth_peer(c, l->peer, sizeof(l->peer));
-	snprintf(key, sizeof(key), "u:%s", l->user);
-	if ((wait = auth_limited(key, AUTH_FAILS)) == 0) {
-		snprintf(key, sizeof(key), "a:%s", l->peer);
-		wait = auth_limited(key, AUTH_FAILS_ADDR);
-	}
-	if (wait > 0) {
-		log_info("sign-in of %s from %s: too many failures", l->user,
-		    l->peer);
+	if ((wait = auth_attempt(l, &why)) > 0) {
+		log_info("sign-in of %s from %s: too many failures (%d s)",
+		    l->user, l->peer, wait);
 		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", wait);
-		front_api_error(c, 429,
-		    "too many failed sign-ins: wait and try again", retry);
+		front_api_error(c, 429, why, retry);
 		auth_login_free(l);
 		return;
 	}

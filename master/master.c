@@ -638,6 +638,37 @@ master_daemonize(void)
 	return 0;
 }
 
+/*
+ * A notice on alia_signout from `alia user passwd|disable` (payload
+ * "passwd NAME" or "disable NAME"): front forgets the user's cached
+ * tokens, their browsers are sent off, a disabled user's sessions end.
+ * payload NULL: the listener (re)connected and may have missed notices;
+ * front forgets every cached token, so the database (whose tokens the
+ * command deleted in the same transaction) answers again.
+ */
+static void
+master_signout_cb(const char *payload, void *arg)
+{
+	struct msg_signout so;
+	struct msgchan *front;
+	const char *sp;
+
+	memset(&so, 0, sizeof(so));
+	if (payload != NULL) {
+		if ((sp = strchr(payload, ' ')) == NULL || sp[1] == '\0' ||
+		    strlen(sp + 1) >= sizeof(so.user)) {
+			log_warnx("%s: a bad notice on alia_signout", __func__);
+			return;
+		}
+		snprintf(so.user, sizeof(so.user), "%s", sp + 1);
+		so.disabled = strncmp(payload, "disable ", 8) == 0;
+	}
+	if ((front = master_front()) != NULL)
+		msgchan_send(front, MSG_SIGNOUT, 0, -1, &so, sizeof(so));
+	if (payload != NULL)
+		container_signout(so.user, so.disabled);
+}
+
 static void
 master_cleanup(void)
 {
@@ -724,6 +755,7 @@ master_main(struct config *conf, int foreground, int verbose)
 
 		pg_conninfo(&m.conf, NULL, conninfo, sizeof(conninfo));
 		m.db = pgq_new(m.base, conninfo);
+		pgq_listen(m.db, "alia_signout", master_signout_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
 	for (i = 0; i < 3; i++) {

@@ -78,6 +78,10 @@ void pgq_free(struct pgq *);
 void pgq_exec(
     struct pgq *, const char *sql, int nparams, const char *const *params);
 size_t pgq_pending(const struct pgq *);
+/* A notification's payload; NULL: (re)connected, earlier ones may be lost. */
+typedef void (*pgq_notify_cb)(const char *payload, void *arg);
+/* LISTENs on channel on every connection; cb gets each notification. */
+void pgq_listen(struct pgq *, const char *channel, pgq_notify_cb, void *);
 
 /* container.c */
 struct msg;
@@ -92,6 +96,11 @@ void container_front_msg(struct msgchan *front, struct msg *);
 /* A child exited: 1 if it was a session's worker (handled), else 0. */
 int container_child_exited(pid_t, int status);
 void container_metrics(struct msg_metrics *);
+/*
+ * user was signed out everywhere: each of their browsers, on any session
+ * or wall, is sent off; if disabled, their sessions end ("user disabled").
+ */
+void container_signout(const char *user, int disabled);
 /* The broker (re)started: connects every session's worker to it. */
 void container_broker_started(void);
 /* Ends every session; container_busy() says when that is done. */
@@ -188,6 +197,8 @@ const char *front_auth_role_name(int);
 /* POST /api/login, POST /api/logout. */
 void front_auth_login(struct conn *, const struct http_request *);
 void front_auth_logout(struct conn *, const struct http_request *);
+/* MSG_SIGNOUT: forgets the cached tokens of a user (or of everyone). */
+void front_auth_signout(struct msg *);
 /* A row in alia.audit (session and detail may be NULL). */
 void front_auth_audit(const char *actor, const char *action,
     const char *session, const char *detail);
@@ -389,8 +400,8 @@ int cli_session(const struct config *, int argc, char **argv);
 
 /* cli_user.c */
 /*
- * `alia user add|passwd|list|token` and `alia group add|member`: argv[0]
- * is the subcommand; an exit status.
+ * `alia user add|passwd|disable|enable|list|token` and `alia group
+ * add|member`: argv[0] is the subcommand; an exit status.
  */
 int cli_user(const struct config *, int argc, char **argv);
 int cli_user_group(const struct config *, int argc, char **argv);

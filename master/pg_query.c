@@ -9,6 +9,11 @@
  * refuses (an SQL error) is logged and dropped. The queue is bounded;
  * past the bound the oldest statement is dropped with a log line.
  *
+ * The connection can also LISTEN on one channel (pgq_listen): the LISTEN
+ * goes first on every new connection, and while idle the socket is read
+ * for notifications. A notification sent while the connection was down is
+ * lost, so the callback also hears of every (re)connection.
+ *
  * Connection states: DOWN (waiting for the backoff timer), CONNECTING
  * (PQconnectPoll driven by socket events), IDLE, BUSY (a statement sent,
  * its results being read).
@@ -55,10 +60,14 @@ struct pgq {
 	int failed; /* statements refused by the server, for logs */
 	size_t n;
 	struct pgq_list items;
+	char *channel; /* LISTENed on, or NULL */
+	pgq_notify_cb notify;
+	void *notify_arg;
 };
 
 static void pgq_connect(struct pgq *);
 static void pgq_send(struct pgq *);
+static void pgq_wait(struct pgq *, short);
 
 static void
 pgq_item_free(struct pgq_item *it)
@@ -121,6 +130,49 @@ pgq_retry_cb(evutil_socket_t fd, short what, void *arg)
 	pgq_connect(arg);
 }
 
+/* Runs the callback for each notification that has come. */
+static void
+pgq_notifies(struct pgq *q)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(q->conn)) != NULL) {
+		if (q->notify != NULL)
+			q->notify(n->extra, q->notify_arg);
+		PQfreemem(n);
+	}
+}
+
+/* A new connection: LISTEN first, and tell that notices may be lost. */
+static void
+pgq_listen_again(struct pgq *q)
+{
+	struct pgq_item *it;
+	char *id;
+
+	if (q->channel == NULL)
+		return;
+	it = xcalloc(1, sizeof(*it));
+	id = PQescapeIdentifier(q->conn, q->channel, strlen(q->channel));
+	if (id == NULL)
+		fatalx("%s: PQescapeIdentifier", __func__);
+	xasprintf(&it->sql, "LISTEN %s", id);
+	PQfreemem(id);
+	TAILQ_INSERT_HEAD(&q->items, it, entry);
+	q->n++;
+	q->notify(NULL, q->notify_arg);
+}
+
+/* Idle: wait for notifications, if listening. */
+static void
+pgq_idle(struct pgq *q)
+{
+	if (q->channel != NULL)
+		pgq_wait(q, EV_READ);
+	else
+		pgq_unwatch(q);
+}
+
 static void
 pgq_poll_connect(struct pgq *q)
 {
@@ -140,6 +192,7 @@ pgq_poll_connect(struct pgq *q)
 			log_info("database connection back");
 		q->backoff_ms = PGQ_BACKOFF_MIN_MS;
 		q->state = PGQ_IDLE;
+		pgq_listen_again(q);
 		pgq_send(q);
 		return;
 	default:
@@ -169,8 +222,12 @@ pgq_send(struct pgq *q)
 {
 	struct pgq_item *it;
 
-	if (q->state != PGQ_IDLE || (it = TAILQ_FIRST(&q->items)) == NULL)
+	if (q->state != PGQ_IDLE)
 		return;
+	if ((it = TAILQ_FIRST(&q->items)) == NULL) {
+		pgq_idle(q);
+		return;
+	}
 	if (!PQsendQueryParams(q->conn, it->sql, it->nparams, NULL,
 	        (const char *const *)it->params, NULL, NULL, 0)) {
 		pgq_down(q, PQerrorMessage(q->conn));
@@ -194,6 +251,7 @@ pgq_read(struct pgq *q)
 		pgq_down(q, PQerrorMessage(q->conn));
 		return;
 	}
+	pgq_notifies(q);
 	while (!PQisBusy(q->conn)) {
 		if ((res = PQgetResult(q->conn)) == NULL) {
 			/* The statement is done. */
@@ -202,7 +260,6 @@ pgq_read(struct pgq *q)
 			q->n--;
 			pgq_item_free(it);
 			q->state = PGQ_IDLE;
-			pgq_unwatch(q);
 			pgq_send(q);
 			return;
 		}
@@ -247,6 +304,14 @@ pgq_sock_cb(evutil_socket_t fd, short what, void *arg)
 		pgq_read(q);
 		break;
 	case PGQ_IDLE:
+		/* Notifications, or the server hung up. */
+		if (!PQconsumeInput(q->conn)) {
+			pgq_down(q, PQerrorMessage(q->conn));
+			return;
+		}
+		pgq_notifies(q);
+		pgq_wait(q, EV_READ);
+		break;
 	case PGQ_DOWN:
 		break;
 	}
@@ -284,7 +349,20 @@ pgq_free(struct pgq *q)
 		PQfinish(q->conn);
 	event_free(q->ev_retry);
 	free(q->conninfo);
+	free(q->channel);
 	free(q);
+}
+
+void
+pgq_listen(struct pgq *q, const char *channel, pgq_notify_cb cb, void *arg)
+{
+	q->channel = xstrdup(channel);
+	q->notify = cb;
+	q->notify_arg = arg;
+	if (q->state == PGQ_IDLE) {
+		pgq_listen_again(q);
+		pgq_send(q);
+	}
 }
 
 void

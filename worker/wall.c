@@ -171,6 +171,7 @@ wall_start(struct msg *msg)
 static int
 wall_master_msg(struct msg *msg)
 {
+	struct msg_kick k;
 	int fd;
 
 	switch (msg->hdr.type) {
@@ -179,6 +180,14 @@ wall_master_msg(struct msg *msg)
 		return 1;
 	case MSG_WALL_START:
 		wall_start(msg);
+		return 1;
+	case MSG_WORKER_KICK:
+		/* Its user was signed out. */
+		if (msg_get(msg, MSG_WORKER_KICK, &k, sizeof(k)) == -1)
+			fatalx("bad MSG_WORKER_KICK");
+		k.why[sizeof(k.why) - 1] = '\0';
+		if (wl.ws != NULL)
+			ws_send_off(wl.ws, k.why);
 		return 1;
 	case MSG_WORKER_BROKER:
 		fd = msg_take_fd(msg);

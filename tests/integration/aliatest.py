@@ -41,9 +41,12 @@ def run(*parts):
     sys.exit(1 if failures else 0)
 
 
-def connect(timeout=30):
-    """A connection to the server: TLS when ALIA_URL is https."""
-    s = socket.create_connection((HOST, PORT), timeout=timeout)
+def connect(timeout=30, source=None):
+    """A connection to the server: TLS when ALIA_URL is https. source: the
+    local address to connect from (another loopback address, say)."""
+    s = socket.create_connection((HOST, PORT), timeout=timeout,
+                                 source_address=(source, 0) if source
+                                 else None)
     if URL.startswith("https://"):
         ctx = ssl.create_default_context(cafile=os.environ["ALIA_TLS_CERT"])
         ctx.check_hostname = False
@@ -69,11 +72,12 @@ def psql(sql):
 class Agent:
     """One browser: a cookie jar of one cookie."""
 
-    def __init__(self):
+    def __init__(self, source=None):
         self.cookie = None
+        self.source = source
 
     def request(self, method, path, body=None, headers=None):
-        s = connect()
+        s = connect(source=self.source)
         head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{PORT}\r\n"
         head += "Connection: close\r\n"
         if self.cookie:
@@ -220,9 +224,10 @@ def cli(*args, stdin=None):
     return r.stdout
 
 
-def login(name, password, origin=None):
-    """Signs in: (agent holding the cookie, status, body)."""
-    a = Agent()
+def login(name, password, origin=None, source=None):
+    """Signs in: (agent holding the cookie, status, body); source: the
+    local address to come from."""
+    a = Agent(source)
     body = json.dumps({"username": name, "password": password})
     st, resp = a.request("POST", "/api/login", body,
                          {"Origin": origin} if origin else None)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# `alia user add|passwd|list|token` and `alia group add|member` on a fresh
-# embedded cluster with no server running: every command starts and stops
-# PostgreSQL itself. A password comes from standard input, or from a
-# terminal (a pty here), asked twice without echo; what is stored is
+# `alia user add|passwd|disable|enable|list|token` and `alia group
+# add|member` on a fresh embedded cluster with no server running: every
+# command starts and stops PostgreSQL itself. A password comes from
+# standard input, or from a terminal (a pty here), asked twice without
+# echo, and has at least 8 characters unless --force; what is stored is
 # checked with libsodium's own crypto_pwhash_str_verify. Refusals are one
 # line and exit 1, usage errors exit 2, and a refused command changes
 # nothing.
@@ -108,28 +109,28 @@ q -c "SELECT * FROM alia.users" >"$tmp/users"
 grep -qF -- "$pw" "$tmp/users" && not_ok "the password is in alia.users" || ok "the password is not in alia.users"
 check "the role is stored" instructor "$(q -c "SELECT role FROM alia.users WHERE name = 'ann'")"
 
-printf 'other\n' | run "$ALIA" user add ann --role admin
+printf 'other-password\n' | run "$ALIA" user add ann --role admin
 check "adding an existing user exits 1" 1 $?
 said "user ann exists"
 check "and changes nothing" "instructor $h1" "$(q -F' ' -c "SELECT role, pwhash FROM alia.users WHERE name = 'ann'")"
 
 run "$ALIA" group add g1
 check "group add exits 0" 0 $?
-printf 'pw\n' | run "$ALIA" user add bob --role learner --group g1 --group nope
+printf 'pw-long-enough\n' | run "$ALIA" user add bob --role learner --group g1 --group nope
 check "user add with an unknown group exits 1" 1 $?
 said "no such group: nope"
 check "and creates no user" 0 "$(q -c "SELECT count(*) FROM alia.users WHERE name = 'bob'")"
 check "and no membership" 0 "$(q -c "SELECT count(*) FROM alia.group_members WHERE user_name = 'bob'")"
-printf 'pw\n' | run "$ALIA" user add bob --role learner --group g1 --group g1
+printf 'pw-long-enough\n' | run "$ALIA" user add bob --role learner --group g1 --group g1
 check "user add with a group twice exits 0" 0 $?
 check "bob is in g1" "g1" "$(q -c "SELECT string_agg(group_name, ',') FROM alia.group_members WHERE user_name = 'bob'")"
 
-printf 'pw\n' | run "$ALIA" user add carl --role root
+printf 'pw-long-enough\n' | run "$ALIA" user add carl --role root
 check "an unknown role is a usage error" 2 $?
 said "a role is learner, instructor or admin"
-printf 'pw\n' | run "$ALIA" user add carl
+printf 'pw-long-enough\n' | run "$ALIA" user add carl
 check "user add without --role is a usage error" 2 $?
-printf 'pw\n' | run "$ALIA" user add Carl --role admin
+printf 'pw-long-enough\n' | run "$ALIA" user add Carl --role admin
 check "a name against the rule exits 1" 1 $?
 said "a name is 1-63 characters: a-z first, then a-z 0-9 . _ -"
 run "$ALIA" group add 9g
@@ -143,7 +144,7 @@ check "no password at all exits 1" 1 $?
 said "empty password"
 check "no user came of the refused adds" "ann bob" "$(q -c "SELECT string_agg(name, ' ' ORDER BY name) FROM alia.users")"
 
-# user passwd: a new hash; ann's sign-ins end, her API tokens stay
+# user passwd: a new hash; every token of ann's goes (sign-ins and API)
 q -c "INSERT INTO alia.tokens (hash, user_name, kind, expires_at) VALUES
 	(sha256('l1'), 'ann', 'login', now() + '1 day'),
 	(sha256('l2'), 'ann', 'login', now() + '1 day'),
@@ -158,10 +159,10 @@ h2=$(pwhash ann)
 [ "$h2" != "$h1" ] && ok "the hash changed" || not_ok "the hash is the old one"
 verify "$h2" "$pw2" && ok "the new password verifies" || not_ok "the new hash does not verify the new password"
 verify "$h2" "$pw" && not_ok "the old password still verifies" || ok "the old one does not"
-check "ann's login tokens are gone, her API token and bob's login stay" \
-	"ann api|bob login" \
+check "ann's login and API tokens are gone, bob's login stays" \
+	"bob login" \
 	"$(q -c "SELECT string_agg(user_name || ' ' || kind, '|' ORDER BY user_name, kind) FROM alia.tokens")"
-printf 'pw\n' | run "$ALIA" user passwd nobody
+printf 'pw-long-enough\n' | run "$ALIA" user passwd nobody
 check "passwd of an unknown user exits 1" 1 $?
 said "no such user: nobody"
 printf '\n' | run "$ALIA" user passwd ann
@@ -196,7 +197,7 @@ for d in 0 x 3651 -1; do
 	run "$ALIA" user token ann --days "$d"
 	check "--days $d is a usage error" 2 $?
 done
-check "no token came of the refused ones" 3 "$(q -c "SELECT count(*) FROM alia.tokens WHERE kind = 'api'")"
+check "no token came of the refused ones" 2 "$(q -c "SELECT count(*) FROM alia.tokens WHERE kind = 'api'")"
 
 # groups
 run "$ALIA" group add g2
@@ -239,9 +240,44 @@ printf 'abe\tlearner\t\nann\tinstructor\tg1,g2\nbob\tlearner\tg1\n' >"$tmp/list.
 cmp -s "$tmp/list.want" "$tmp/out" && ok "user list: name, role, groups, by name" ||
 	not_ok "user list: $(cat -A "$tmp/out")"
 
+# a password has at least 8 characters, unless --force
+printf 'short7!\n' | run "$ALIA" user add cleo --role learner
+check "a 7-character password exits 1" 1 $?
+said "a password is at least 8 characters (--force takes a shorter one)"
+check "and adds no user" 0 "$(q -c "SELECT count(*) FROM alia.users WHERE name = 'cleo'")"
+printf 'eight ok\n' | run "$ALIA" user add cleo --role learner
+check "8 characters are enough" 0 $?
+printf 'x\n' | run "$ALIA" user passwd cleo
+check "passwd with a 1-character password exits 1" 1 $?
+said "a password is at least 8 characters (--force takes a shorter one)"
+verify "$(pwhash cleo)" "eight ok" && ok "and keeps the password" || not_ok "cleo's password changed"
+printf 'x\n' | run "$ALIA" user passwd cleo --force
+check "passwd --force takes it" 0 $?
+verify "$(pwhash cleo)" "x" && ok "  and stores it" || not_ok "cleo's hash is not of 'x'"
+printf 'pw\n' | run "$ALIA" user add dora --role learner --force
+check "user add --force takes a short one" 0 $?
+
+# user disable, enable: every token goes; the flag is kept
+run "$ALIA" user token cleo
+q -c "INSERT INTO alia.tokens (hash, user_name, kind, expires_at) VALUES
+	(sha256('c1'), 'cleo', 'login', now() + '1 day')"
+run "$ALIA" user disable cleo
+check "user disable exits 0" 0 $?
+check "cleo is disabled" t "$(q -c "SELECT disabled FROM alia.users WHERE name = 'cleo'")"
+check "and has no token left" 0 "$(q -c "SELECT count(*) FROM alia.tokens WHERE user_name = 'cleo'")"
+run "$ALIA" user enable cleo
+check "user enable exits 0" 0 $?
+check "cleo is enabled" f "$(q -c "SELECT disabled FROM alia.users WHERE name = 'cleo'")"
+run "$ALIA" user disable nobody
+check "disable of an unknown user exits 1" 1 $?
+said "no such user: nobody"
+run "$ALIA" user enable nobody
+check "enable of an unknown user exits 1" 1 $?
+
 # usage errors
 for args in "user" "user frob" "user list x" "user add" "user add a b --role admin" \
 	"user passwd" "user token ann --label" "user token ann --role admin" \
+	"user disable" "user enable a b" "user disable ann --force" "user token ann --force" \
 	"group" "group add" "group member g1" "group add g3 --group g1"; do
 	# shellcheck disable=SC2086
 	run "$ALIA" $args </dev/null
