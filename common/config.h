@@ -58,6 +58,12 @@ struct config {
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
 	int64_t record_max;   /* output bytes recorded per session; 0: all */
 	struct config_limits limits[3]; /* per role (auth = password) */
+	int64_t record_quota;        /* output bytes per user per window; 0 */
+	int64_t record_quota_window; /* seconds: the quota's rolling window */
+	int64_t record_disk_floor;   /* free bytes under which output stops */
+	char record_disk_path[CONFIG_PATH]; /* where; empty: data_dir/pg */
+	int64_t record_retention;       /* seconds; 0: recordings kept forever */
+	int64_t record_retention_every; /* seconds between retention runs */
 };
 
 /* Fills in the defaults. */
