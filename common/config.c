@@ -77,8 +77,7 @@ static const struct config_key config_keys[] = {
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
     NUM("record_max", KIND_SIZE, record_max, 0, INT64_C(1) << 50),
     NUM("record_quota", KIND_QUOTA, record_quota, 0, INT64_C(1) << 50),
-    NUM("record_disk_floor", KIND_SIZE, record_disk_floor, 0,
-        INT64_C(1) << 50),
+    NUM("record_disk_floor", KIND_SIZE, record_disk_floor, 0, INT64_C(1) << 50),
     TEXT("record_disk_path", record_disk_path),
     NUM("record_retention", KIND_DURATION, record_retention, 0,
         INT64_C(100) * 365 * 86400),
@@ -325,8 +324,8 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 			    "of hour, day, week or a duration (2g/day, 500m/12h)",
 			    key, value);
 		if (q[0] > k->max)
-			return config_err(
-			    err, errlen, "%s: '%s' is out of range", key, value);
+			return config_err(err, errlen,
+			    "%s: '%s' is out of range", key, value);
 		((int64_t *)field)[0] = q[0];
 		((int64_t *)field)[1] = q[1];
 		return 0;
@@ -596,8 +595,8 @@ config_print(const struct config *c, FILE *fp)
 			    fp, *(const int64_t *)field, "kmgt", size_mult, 4);
 			break;
 		case KIND_QUOTA:
-			config_print_quota(fp, (const int64_t *)field, size_mult,
-			    dur_mult);
+			config_print_quota(
+			    fp, (const int64_t *)field, size_mult, dur_mult);
 			break;
 		case KIND_DURATION:
 			n = *(const int64_t *)field;

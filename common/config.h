@@ -62,7 +62,7 @@ struct config {
 	int64_t record_quota_window; /* seconds: the quota's rolling window */
 	int64_t record_disk_floor;   /* free bytes under which output stops */
 	char record_disk_path[CONFIG_PATH]; /* where; empty: data_dir/pg */
-	int64_t record_retention;       /* seconds; 0: recordings kept forever */
+	int64_t record_retention; /* seconds; 0: recordings kept forever */
 	int64_t record_retention_every; /* seconds between retention runs */
 };
 

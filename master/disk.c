@@ -69,7 +69,8 @@ static void
 disk_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	uint64_t floor = (uint64_t)dk.conf->record_disk_floor;
-	struct timeval tv = {DISK_CHECK_MS / 1000, (DISK_CHECK_MS % 1000) * 1000};
+	struct timeval tv = {
+	    DISK_CHECK_MS / 1000, (DISK_CHECK_MS % 1000) * 1000};
 	struct statvfs st;
 	int was = dk.paused, first = !dk.known;
 
@@ -109,7 +110,8 @@ disk_init(struct event_base *base, const struct config *conf)
 	if (conf->record_disk_floor == 0 || !conf->record)
 		return;
 	if (conf->record_disk_path[0] != '\0')
-		snprintf(dk.path, sizeof(dk.path), "%s", conf->record_disk_path);
+		snprintf(
+		    dk.path, sizeof(dk.path), "%s", conf->record_disk_path);
 	else if (pg_embedded(conf))
 		pg_paths(conf, dk.path, sizeof(dk.path), NULL, 0);
 	else {

@@ -460,5 +460,11 @@ void recorder_db_flush(struct recorder_db *);
 /* Data bytes held: waiting, or written and not yet committed. */
 size_t recorder_db_held(const struct recorder_db *);
 size_t recorder_db_events(const struct recorder_db *);
+struct pg_result;
+/* A side query's answer: its rows, or NULL when it failed. */
+typedef void (*recorder_db_query_cb)(struct pg_result *, void *);
+/* Runs sql (text parameters, copied) between transactions; see the file. */
+void recorder_db_query(struct recorder_db *, const char *sql, int n,
+    const char *const *params, recorder_db_query_cb, void *);
 
 #endif

@@ -903,8 +903,8 @@ record_blocked(struct record *r)
 }
 
 void
-record_pause(struct record *r, int64_t now, uint32_t reason, int paused,
-    const char *why)
+record_pause(
+    struct record *r, int64_t now, uint32_t reason, int paused, const char *why)
 {
 	uint32_t pause = paused ? r->pause | reason : r->pause & ~reason;
 	char text[320];

@@ -278,8 +278,8 @@ worker_record_pause(const struct msg_record_pause *rp)
 {
 	uint32_t before = record_paused(w.rec);
 
-	record_pause(w.rec, clock_wall_us(), rp->reason, rp->paused != 0,
-	    rp->why);
+	record_pause(
+	    w.rec, clock_wall_us(), rp->reason, rp->paused != 0, rp->why);
 	if (record_paused(w.rec) != before)
 		log_info("output recording %s: %s",
 		    record_paused(w.rec) ? "paused" : "resumed", rp->why);

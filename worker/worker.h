@@ -270,8 +270,8 @@ int record_blocked(struct record *);
  * output; each change of the reasons is a marker, why in its text. A no-op
  * when nothing changes.
  */
-void record_pause(struct record *, int64_t now, uint32_t reason, int paused,
-    const char *why);
+void record_pause(
+    struct record *, int64_t now, uint32_t reason, int paused, const char *why);
 /* The reasons output is not recorded now; 0: it is. */
 uint32_t record_paused(const struct record *);
 
