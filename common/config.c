@@ -24,6 +24,7 @@ enum config_kind {
 	KIND_CPUS,
 	KIND_COUNT,
 	KIND_AUTH,
+	KIND_QUOTA, /* SIZE/WINDOW into the field and the next int64_t */
 };
 
 struct config_key {
@@ -43,6 +44,11 @@ struct config_key {
 	{                                                   \
 		n, k, offsetof(struct config, f), 0, lo, hi \
 	}
+
+/* KIND_QUOTA's window is the field after its size. */
+_Static_assert(offsetof(struct config, record_quota_window) ==
+        offsetof(struct config, record_quota) + sizeof(int64_t),
+    "record_quota_window must follow record_quota");
 
 static const struct config_key config_keys[] = {
     TEXT("listen", listen),
@@ -74,6 +80,13 @@ static const struct config_key config_keys[] = {
     NUM("record", KIND_COUNT, record, 0, 1),
     NUM("record_input", KIND_COUNT, record_input, 0, 1),
     NUM("record_max", KIND_SIZE, record_max, 0, INT64_C(1) << 50),
+    NUM("record_quota", KIND_QUOTA, record_quota, 0, INT64_C(1) << 50),
+    NUM("record_disk_floor", KIND_SIZE, record_disk_floor, 0, INT64_C(1) << 50),
+    TEXT("record_disk_path", record_disk_path),
+    NUM("record_retention", KIND_DURATION, record_retention, 0,
+        INT64_C(100) * 365 * 86400),
+    NUM("record_retention_every", KIND_DURATION, record_retention_every, 1,
+        7 * 86400),
 #define ROLE_LIMITS(role, i)                                             \
 	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
 	    100000),                                                     \
@@ -124,6 +137,11 @@ config_defaults(struct config *c)
 	c->record = 1;
 	c->record_input = 1;
 	c->record_max = INT64_C(1) << 30;
+	c->record_quota = INT64_C(2) << 30;
+	c->record_quota_window = 86400;
+	c->record_disk_floor = INT64_C(1) << 30;
+	c->record_retention = 0;
+	c->record_retention_every = 3600;
 }
 
 static const struct config_key *
@@ -196,6 +214,51 @@ config_cpus(const char *v, int64_t *out)
 	return 0;
 }
 
+/* The named windows of record_quota, in seconds. */
+static const struct {
+	const char *name;
+	int64_t secs;
+} config_windows[] = {
+    {"hour", 3600},
+    {"day", 86400},
+    {"week", 7 * 86400},
+};
+
+/*
+ * Parses a quota: 0 (none), or SIZE/WINDOW where WINDOW is hour, day,
+ * week or a duration (24h, 90m); the size goes to out[0], the window in
+ * seconds to out[1] (at least a minute, at most a year).
+ */
+static int
+config_quota(const char *v, const int64_t *size_mult, const int64_t *dur_mult,
+    int64_t *out)
+{
+	char size[64];
+	const char *slash;
+	size_t i;
+
+	if (strcmp(v, "0") == 0) {
+		out[0] = 0;
+		return 0;
+	}
+	if ((slash = strchr(v, '/')) == NULL ||
+	    (size_t)(slash - v) >= sizeof(size))
+		return -1;
+	memcpy(size, v, (size_t)(slash - v));
+	size[slash - v] = '\0';
+	if (config_number(size, "kmgt", size_mult, &out[0]) == -1)
+		return -1;
+	for (i = 0; i < sizeof(config_windows) / sizeof(config_windows[0]); i++)
+		if (strcmp(slash + 1, config_windows[i].name) == 0) {
+			out[1] = config_windows[i].secs;
+			return 0;
+		}
+	if (config_number(slash + 1, "smhd", dur_mult, &out[1]) == -1 ||
+	    out[1] < 60 || out[1] > 365 * 86400)
+		return -1;
+	return 0;
+}
+
 static int
 config_text_ok(
     const struct config_key *k, const char *v, char *err, size_t errlen)
@@ -235,7 +298,7 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	static const int64_t dur_mult[] = {1, 60, 3600, 86400};
 	static const int64_t one[] = {1};
 	const struct config_key *k;
-	int64_t n = 0;
+	int64_t n = 0, q[2];
 	int r = 0;
 	char *field;
 
@@ -260,6 +323,19 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		else
 			return config_err(err, errlen,
 			    "auth: '%s' is neither none nor password", value);
+		return 0;
+	case KIND_QUOTA:
+		q[1] = ((int64_t *)field)[1];
+		if (config_quota(value, size_mult, dur_mult, q) == -1)
+			return config_err(err, errlen,
+			    "%s: bad value '%s': 0, or SIZE/WINDOW with a window "
+			    "of hour, day, week or a duration (2g/day, 500m/12h)",
+			    key, value);
+		if (q[0] > k->max)
+			return config_err(err, errlen,
+			    "%s: '%s' is out of range", key, value);
+		((int64_t *)field)[0] = q[0];
+		((int64_t *)field)[1] = q[1];
 		return 0;
 	case KIND_SIZE:
 		r = config_number(value, "kmgt", size_mult, &n);
@@ -475,6 +551,27 @@ config_print_unit(
 	fprintf(fp, "%lld", (long long)n);
 }
 
+/* Prints a quota as SIZE/WINDOW, naming the window when it has a name. */
+static void
+config_print_quota(FILE *fp, const int64_t *q, const int64_t *size_mult,
+    const int64_t *dur_mult)
+{
+	size_t i;
+
+	if (q[0] == 0) {
+		fprintf(fp, "0");
+		return;
+	}
+	config_print_unit(fp, q[0], "kmgt", size_mult, 4);
+	fputc('/', fp);
+	for (i = 0; i < sizeof(config_windows) / sizeof(config_windows[0]); i++)
+		if (q[1] == config_windows[i].secs) {
+			fprintf(fp, "%s", config_windows[i].name);
+			return;
+		}
+	config_print_unit(fp, q[1], "smhd", dur_mult, 4);
+}
+
 void
 config_print(const struct config *c, FILE *fp)
 {
@@ -504,6 +601,10 @@ config_print(const struct config *c, FILE *fp)
 		case KIND_SIZE:
 			config_print_unit(
 			    fp, *(const int64_t *)field, "kmgt", size_mult, 4);
+			break;
+		case KIND_QUOTA:
+			config_print_quota(
+			    fp, (const int64_t *)field, size_mult, dur_mult);
 			break;
 		case KIND_DURATION:
 			n = *(const int64_t *)field;

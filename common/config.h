@@ -62,6 +62,12 @@ struct config {
 	int64_t max_viewers;            /* browsers per session */
 	int64_t max_viewers_per_user;   /* ... of one identity (not links) */
 	int64_t max_walls_per_user;     /* open instructor walls */
+	int64_t record_quota;        /* output bytes per user per window; 0 */
+	int64_t record_quota_window; /* seconds: the quota's rolling window */
+	int64_t record_disk_floor;   /* free bytes under which output stops */
+	char record_disk_path[CONFIG_PATH]; /* where; empty: data_dir/pg */
+	int64_t record_retention; /* seconds; 0: recordings kept forever */
+	int64_t record_retention_every; /* seconds between retention runs */
 };
 
 /* Fills in the defaults. */

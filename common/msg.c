@@ -71,6 +71,7 @@ static const struct msg_kind msg_kinds[] = {
     {MSG_VIEW_SUBSCRIBE, sizeof(struct msg_view_sub), 0},
     {MSG_EVENT, MSG_VARIABLE, 0},
     {MSG_ACK, sizeof(struct msg_ack), 0},
+    {MSG_RECORD_PAUSE, sizeof(struct msg_record_pause), 0},
     {MSG_BROKER_PEER, sizeof(struct msg_peer), 1},
     {MSG_RECORDER_PEER, sizeof(struct msg_peer), 1},
     {MSG_RESEND, sizeof(struct msg_flow), 0},

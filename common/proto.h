@@ -59,6 +59,8 @@ enum msg_type {
 	MSG_BROKER_PEER = 410,    /* master -> broker: msg_peer + fd */
 	MSG_RECORDER_PEER = 411,  /* master -> recorder: msg_peer + fd */
 	MSG_VIEW_SUBSCRIBE = 412, /* view -> broker: msg_view_sub */
+	/* recorder or master -> broker -> worker: msg_record_pause */
+	MSG_RECORD_PAUSE = 420,
 
 	/* flow: 500 */
 	MSG_FLOW_PAUSE = 500,
@@ -159,6 +161,24 @@ struct msg_ack {
 	uint64_t seq;
 	char session[SESSION_ID_LEN];
 	char pad[3];
+};
+
+/*
+ * Output recording paused or resumed for one reason: by the recorder for
+ * one session (its owner's record_quota), by master for every session
+ * (session empty: the disk under the database is under
+ * record_disk_floor). The broker passes it to the session's worker, or to
+ * every worker and, for the disk, to each worker that connects later.
+ * The worker marks each change in the recording.
+ */
+struct msg_record_pause {
+	char session[SESSION_ID_LEN]; /* empty: every session */
+	char pad[3];
+	uint32_t reason;
+#define RECORD_PAUSE_QUOTA 0x1
+#define RECORD_PAUSE_DISK  0x2
+	uint32_t paused; /* 1: paused for reason; 0: no longer */
+	char why[192];   /* for the marker */
 };
 
 #define PEER_WORKER   1 /* hdr.id: the session's number */
@@ -304,6 +324,10 @@ struct msg_metrics {
 	uint64_t docker_calls, docker_errors;
 	uint64_t docker_latency_us_sum; /* over docker_calls */
 	uint64_t docker_latency_le[8];  /* cumulative, per bucket below */
+	uint64_t disk_measured;         /* record_disk_floor applies */
+	uint64_t disk_free;             /* bytes free under the database */
+	uint64_t disk_paused;           /* 1: output recording paused */
+	uint64_t disk_pauses;           /* times it paused since start */
 };
 #define METRICS_DOCKER_BUCKETS_MS                  \
 	{                                          \

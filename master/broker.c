@@ -17,6 +17,11 @@
  * its high mark it misses events, and once it has drained it gets fresh
  * snapshots. Views see repeats when workers resend; the seqs tell them.
  *
+ * Pausing output recording (MSG_RECORD_PAUSE): the recorder's for one
+ * session (its owner's quota) goes to that session's worker; master's for
+ * every session (the disk floor) goes to every worker, and the broker
+ * keeps the last one to tell each worker that connects later.
+ *
  * Flow control: while the recorder's send queue is over its high mark,
  * no worker channel is read; reading resumes at its low mark. A peer's
  * close path is broker_peer_close; its free is deferred to the loop.
@@ -73,6 +78,8 @@ static struct {
 	struct broker_peer *recorder;
 	int paused; /* worker channels are not read */
 	uint64_t events, bytes, dropped;
+	struct msg_record_pause disk; /* master's last word on the disk */
+	int disk_known;
 } b;
 
 static void
@@ -308,6 +315,32 @@ broker_worker_cb(
 	}
 }
 
+/* A session's pause from the recorder, or everyone's from master. */
+static void
+broker_record_pause(struct msg *msg, int from_master)
+{
+	struct msg_record_pause rp;
+	struct broker_peer *w;
+
+	if (msg_get(msg, MSG_RECORD_PAUSE, &rp, sizeof(rp)) == -1) {
+		log_warnx("bad MSG_RECORD_PAUSE ignored");
+		return;
+	}
+	rp.session[sizeof(rp.session) - 1] = '\0';
+	if (rp.session[0] == '\0' && from_master) {
+		b.disk = rp;
+		b.disk_known = 1;
+		TAILQ_FOREACH (w, &b.workers, entry)
+			msgchan_send(w->chan, MSG_RECORD_PAUSE, w->id, -1, &rp,
+			    sizeof(rp));
+		return;
+	}
+	if (rp.session[0] != '\0' && !from_master &&
+	    (w = broker_worker_find(rp.session, 0)) != NULL)
+		msgchan_send(
+		    w->chan, MSG_RECORD_PAUSE, w->id, -1, &rp, sizeof(rp));
+}
+
 /* The recorder's ack or resend request, passed to the session's worker. */
 static void
 broker_recorder_msg(struct broker_peer *p, struct msg *msg)
@@ -335,6 +368,9 @@ broker_recorder_msg(struct broker_peer *p, struct msg *msg)
 		if ((w = broker_worker_find(NULL, msg->hdr.id)) != NULL)
 			msgchan_send(
 			    w->chan, MSG_RESEND, w->id, -1, &f, sizeof(f));
+		return;
+	case MSG_RECORD_PAUSE:
+		broker_record_pause(msg, 0);
 		return;
 	default:
 		log_warnx(
@@ -397,6 +433,9 @@ broker_peer_new(struct msg *msg)
 		TAILQ_INSERT_TAIL(&b.workers, p, entry);
 		if (b.paused)
 			msgchan_pause(p->chan);
+		if (b.disk_known)
+			msgchan_send(p->chan, MSG_RECORD_PAUSE, p->id, -1,
+			    &b.disk, sizeof(b.disk));
 		log_debug("worker of %s connected", p->session);
 		return;
 	}
@@ -447,6 +486,9 @@ broker_master_msg(struct msg *msg)
 		return 1;
 	case MSG_BROKER_PEER:
 		broker_peer_new(msg);
+		return 1;
+	case MSG_RECORD_PAUSE:
+		broker_record_pause(msg, 1);
 		return 1;
 	default:
 		return 0;

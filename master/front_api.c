@@ -1196,6 +1196,24 @@ api_metrics(struct conn *c, const struct msg_metrics *m)
 	    "alia_docker_call_seconds_count %llu\n",
 	    (unsigned long long)m->docker_calls, m->docker_latency_us_sum / 1e6,
 	    (unsigned long long)m->docker_calls);
+	if (m->disk_measured)
+		evbuffer_add_printf(b,
+		    "# HELP alia_record_disk_free_bytes Free disk under the "
+		    "database.\n"
+		    "# TYPE alia_record_disk_free_bytes gauge\n"
+		    "alia_record_disk_free_bytes %llu\n",
+		    (unsigned long long)m->disk_free);
+	evbuffer_add_printf(b,
+	    "# HELP alia_record_disk_paused Output recording paused: free "
+	    "disk under record_disk_floor.\n"
+	    "# TYPE alia_record_disk_paused gauge\n"
+	    "alia_record_disk_paused %llu\n"
+	    "# HELP alia_record_disk_pauses_total Times output recording "
+	    "paused for the disk floor.\n"
+	    "# TYPE alia_record_disk_pauses_total counter\n"
+	    "alia_record_disk_pauses_total %llu\n",
+	    (unsigned long long)m->disk_paused,
+	    (unsigned long long)m->disk_pauses);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);

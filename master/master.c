@@ -126,6 +126,12 @@ master_front(void)
 	return master_chan(&role_front);
 }
 
+struct msgchan *
+master_broker(void)
+{
+	return master_chan(&role_broker);
+}
+
 int
 master_broker_pair(
     int kind, const char *session, uint64_t sid, struct msgchan *peer)
@@ -380,6 +386,7 @@ master_chan_cb(
 			    -1)
 				break;
 			container_metrics(&mt);
+			disk_metrics(&mt);
 			mt.child_restarts = m.child_restarts;
 			msgchan_send(
 			    c->chan, MSG_METRICS, 0, -1, &mt, sizeof(mt));
@@ -472,6 +479,7 @@ master_start_broker(struct child *c)
 	        PEER_RECORDER, NULL, 0, master_chan(&role_recorder)) == -1)
 		return -1;
 	container_broker_started();
+	disk_broker_started();
 	return 0;
 }
 
@@ -682,6 +690,7 @@ master_cleanup(void)
 	}
 	container_free();
 	pgq_free(m.db);
+	disk_free();
 	if (m.ev_grace != NULL)
 		event_free(m.ev_grace);
 	if (m.ev_progress != NULL)
@@ -758,6 +767,7 @@ master_main(struct config *conf, int foreground, int verbose)
 		pgq_listen(m.db, "alia_signout", master_signout_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
+	disk_init(m.base, &m.conf);
 	for (i = 0; i < 3; i++) {
 		ev_sig[i] =
 		    evsignal_new(m.base, sigs[i], master_signal_cb, NULL);

@@ -23,6 +23,8 @@ int master_main(struct config *, int foreground, int verbose);
 struct msgchan;
 /* The channel to the running front, or NULL. */
 struct msgchan *master_front(void);
+/* The channel to the running broker, or NULL. */
+struct msgchan *master_broker(void);
 /*
  * Connects peer (a session's worker, or the recorder) to the broker with
  * a new socketpair; nothing when either is not running.
@@ -108,6 +110,15 @@ void container_broker_started(void);
 void container_shutdown(void);
 int container_busy(void);
 void container_free(void);
+
+/* disk.c */
+/* Starts measuring the free disk under the database (record_disk_floor). */
+void disk_init(struct event_base *, const struct config *);
+void disk_free(void);
+/* The broker (re)started: tells it whether output recording is paused. */
+void disk_broker_started(void);
+/* Fills the disk floor's part of the metrics. */
+void disk_metrics(struct msg_metrics *);
 
 /* front.c */
 /* The front role: serves HTTP on the socket master hands over. */
@@ -463,5 +474,11 @@ void recorder_db_flush(struct recorder_db *);
 /* Data bytes held: waiting, or written and not yet committed. */
 size_t recorder_db_held(const struct recorder_db *);
 size_t recorder_db_events(const struct recorder_db *);
+struct pg_result;
+/* A side query's answer: its rows, or NULL when it failed. */
+typedef void (*recorder_db_query_cb)(struct pg_result *, void *);
+/* Runs sql (text parameters, copied) between transactions; see the file. */
+void recorder_db_query(struct recorder_db *, const char *sql, int n,
+    const char *const *params, recorder_db_query_cb, void *);
 
 #endif

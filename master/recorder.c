@@ -25,6 +25,20 @@
  * that oldest one, since until then nothing was acked: everything below
  * it was acked by an earlier recorder, and counting starts there.
  *
+ * Quota (record_quota). Each session counts the output bytes of its
+ * committed events; every RECORDER_QUOTA_MS they are added to their
+ * owners' usage of the minute (alia.usage_add), then the usage of every
+ * live session's owner within the window is read (alia.usage_live), and
+ * each live session's worker is told, through the broker, whether its
+ * output recording is paused for the quota (MSG_RECORD_PAUSE, every
+ * time: a worker that already knows does nothing, and a new one learns).
+ * Usage that could not be written is kept and tried again.
+ *
+ * Retention (record_retention). Every record_retention_every (and once
+ * RECORDER_RETAIN_FIRST_MS after the start), alia.purge_ended() runs
+ * again and again, a batch at a time, until it deletes nothing; then the
+ * usage rows older than the quota's window go.
+ *
  * Flow control: while recorder_db holds more than RECORDER_HIGH bytes,
  * the broker's channel is not read; reading resumes under RECORDER_LOW.
  * On MSG_SHUTDOWN, or when master's channel closes, it stops reading,
@@ -37,7 +51,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <libpq-fe.h>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -48,22 +64,27 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
-#define RECORDER_HIGH     (32 * 1024 * 1024) /* held: stop reading */
-#define RECORDER_LOW      (16 * 1024 * 1024) /* held: read again */
-#define RECORDER_EXIT_SEC 4
+#define RECORDER_HIGH            (32 * 1024 * 1024) /* held: stop reading */
+#define RECORDER_LOW             (16 * 1024 * 1024) /* held: read again */
+#define RECORDER_EXIT_SEC        4
+#define RECORDER_QUOTA_MS        2000 /* usage written and checked this often */
+#define RECORDER_RETAIN_FIRST_MS 10000 /* the first retention run */
+#define RECORDER_RETAIN_BATCH    10000 /* rows per retention statement */
 
 struct recorder_sess {
 	TAILQ_ENTRY(recorder_sess) entry;
 	char session[SESSION_ID_LEN];
 	uint64_t id; /* the session's number, for the broker */
 	int state;
-#define SESS_COUNTING 0     /* held and committed are known */
-#define SESS_SYNCING  1     /* waiting for the worker's resend */
-	uint64_t first;     /* syncing: the first seq seen */
-	uint64_t committed; /* every seq below is committed */
-	uint64_t held;      /* every seq below is committed or held */
-	uint64_t gap_asked; /* a resend asked from this seq - 1; 0: none */
-	int ack_due;        /* committed moved: an ack is to go out */
+#define SESS_COUNTING 0      /* held and committed are known */
+#define SESS_SYNCING  1      /* waiting for the worker's resend */
+	uint64_t first;      /* syncing: the first seq seen */
+	uint64_t committed;  /* every seq below is committed */
+	uint64_t held;       /* every seq below is committed or held */
+	uint64_t gap_asked;  /* a resend asked from this seq - 1; 0: none */
+	int ack_due;         /* committed moved: an ack is to go out */
+	uint64_t usage;      /* output bytes committed, not yet in usage */
+	uint64_t usage_sent; /* of which alia.usage_add is writing */
 };
 TAILQ_HEAD(recorder_sessions, recorder_sess);
 
@@ -80,6 +101,11 @@ static struct {
 	int stopping;
 	struct event *ev_exit;
 	struct event *ev_check;
+	struct event *ev_quota;
+	struct event *ev_retain;
+	int quota_busy;    /* a usage write and check in flight */
+	int retain_busy;   /* a retention run in flight */
+	uint64_t retained; /* rows deleted by the current run */
 } r;
 
 static struct recorder_sess *
@@ -237,6 +263,8 @@ recorder_committed(struct recorder_evs *done, void *arg)
 		if ((s = ev->owner) != NULL && ev->seq >= s->committed) {
 			s->committed = ev->seq + 1;
 			s->ack_due = 1;
+			if (ev->kind == 'o')
+				s->usage += ev->len;
 		}
 		free(ev);
 	}
@@ -340,6 +368,196 @@ recorder_stop(const char *why)
 	evtimer_add(r.ev_check, &tick);
 }
 
+/* The quota's window in words, for markers. */
+static void
+recorder_window(char *buf, size_t len)
+{
+	int64_t w = r.conf.record_quota_window;
+
+	if (w == 3600)
+		snprintf(buf, len, "hour");
+	else if (w == 86400)
+		snprintf(buf, len, "day");
+	else if (w == 7 * 86400)
+		snprintf(buf, len, "week");
+	else if (w % 3600 == 0)
+		snprintf(buf, len, "%lld hours", (long long)(w / 3600));
+	else
+		snprintf(buf, len, "%lld minutes", (long long)(w / 60));
+}
+
+/* alia.usage_live's rows: tells each live session's worker. */
+static void
+recorder_quota_checked(struct pg_result *res, void *arg)
+{
+	struct msg_record_pause rp;
+	char win[32];
+	long long used;
+	int i, n;
+
+	r.quota_busy = 0;
+	if (res == NULL || r.broker == NULL)
+		return;
+	recorder_window(win, sizeof(win));
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		memset(&rp, 0, sizeof(rp));
+		snprintf(rp.session, sizeof(rp.session), "%s",
+		    PQgetvalue(res, i, 0));
+		used = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		rp.reason = RECORD_PAUSE_QUOTA;
+		rp.paused = used >= r.conf.record_quota;
+		if (rp.paused)
+			snprintf(rp.why, sizeof(rp.why),
+			    "%.64s used up record_quota (%lld of %lld bytes "
+			    "per %s)",
+			    PQgetvalue(res, i, 1), used,
+			    (long long)r.conf.record_quota, win);
+		else
+			snprintf(rp.why, sizeof(rp.why),
+			    "%.64s is under record_quota again (%lld of %lld "
+			    "bytes per %s)",
+			    PQgetvalue(res, i, 1), used,
+			    (long long)r.conf.record_quota, win);
+		msgchan_send(
+		    r.broker, MSG_RECORD_PAUSE, 0, -1, &rp, sizeof(rp));
+	}
+}
+
+/* alia.usage_add is done: what it wrote is no longer pending. */
+static void
+recorder_usage_added(struct pg_result *res, void *arg)
+{
+	struct recorder_sess *s;
+
+	TAILQ_FOREACH (s, &r.sessions, entry) {
+		if (res != NULL)
+			s->usage -= s->usage_sent;
+		s->usage_sent = 0;
+	}
+}
+
+/* Writes the usage of the last few seconds, then checks the quota. */
+static void
+recorder_quota_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = {
+	    RECORDER_QUOTA_MS / 1000, (RECORDER_QUOTA_MS % 1000) * 1000};
+	struct recorder_sess *s;
+	struct evbuffer *ids, *bytes;
+	const char *params[2];
+	char win[32];
+	size_t n = 0;
+
+	evtimer_add(r.ev_quota, &tv);
+	if (r.quota_busy || r.stopping)
+		return;
+	r.quota_busy = 1;
+	ids = evbuffer_new();
+	bytes = evbuffer_new();
+	TAILQ_FOREACH (s, &r.sessions, entry) {
+		if (s->usage == 0)
+			continue;
+		evbuffer_add_printf(ids, "%s%s", n > 0 ? "," : "{", s->session);
+		evbuffer_add_printf(bytes, "%s%llu", n > 0 ? "," : "{",
+		    (unsigned long long)s->usage);
+		s->usage_sent = s->usage;
+		n++;
+	}
+	if (n > 0) {
+		evbuffer_add(ids, "}", 2);
+		evbuffer_add(bytes, "}", 2);
+		params[0] = (const char *)evbuffer_pullup(ids, -1);
+		params[1] = (const char *)evbuffer_pullup(bytes, -1);
+		recorder_db_query(r.db,
+		    "SELECT alia.usage_add($1::uuid[], $2::int8[])", 2, params,
+		    recorder_usage_added, NULL);
+	}
+	evbuffer_free(ids);
+	evbuffer_free(bytes);
+	snprintf(win, sizeof(win), "%lld seconds",
+	    (long long)r.conf.record_quota_window);
+	params[0] = win;
+	recorder_db_query(r.db,
+	    "SELECT session_id, owner, used FROM alia.usage_live($1::interval)",
+	    1, params, recorder_quota_checked, NULL);
+}
+
+static void recorder_retain_step(void);
+
+/* One retention batch is done: another, or the end of the run. */
+static void
+recorder_retained(struct pg_result *res, void *arg)
+{
+	long long n;
+
+	if (res == NULL || PQntuples(res) != 1) {
+		log_warnx("retention: stopped after %llu rows; tried again "
+		          "at the next run",
+		    (unsigned long long)r.retained);
+		r.retain_busy = 0;
+		return;
+	}
+	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	r.retained += (uint64_t)(n > 0 ? n : 0);
+	if (n > 0 && !r.stopping) {
+		recorder_retain_step();
+		return;
+	}
+	if (r.retained > 0)
+		log_info("retention: %llu rows of sessions ended more than "
+		         "%lld s ago deleted",
+		    (unsigned long long)r.retained,
+		    (long long)r.conf.record_retention);
+	r.retain_busy = 0;
+}
+
+static void
+recorder_retain_step(void)
+{
+	char keep[32], batch[16];
+	const char *params[2];
+
+	snprintf(keep, sizeof(keep), "%lld seconds",
+	    (long long)r.conf.record_retention);
+	snprintf(batch, sizeof(batch), "%d", RECORDER_RETAIN_BATCH);
+	params[0] = keep;
+	params[1] = batch;
+	recorder_db_query(r.db,
+	    "SELECT alia.purge_ended($1::interval, $2::int4)", 2, params,
+	    recorder_retained, NULL);
+}
+
+static void
+recorder_usage_trimmed(struct pg_result *res, void *arg)
+{
+}
+
+/* The retention job: old sessions' rows, and usage past the window. */
+static void
+recorder_retain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = {r.conf.record_retention_every, 0};
+	const char *params[1];
+	char win[48];
+
+	evtimer_add(r.ev_retain, &tv);
+	if (r.stopping)
+		return;
+	snprintf(win, sizeof(win), "%lld seconds",
+	    (long long)r.conf.record_quota_window + 60);
+	params[0] = win;
+	recorder_db_query(r.db,
+	    "DELETE FROM alia.record_usage WHERE minute < now() - "
+	    "$1::interval",
+	    1, params, recorder_usage_trimmed, NULL);
+	if (r.conf.record_retention == 0 || r.retain_busy)
+		return;
+	r.retain_busy = 1;
+	r.retained = 0;
+	recorder_retain_step();
+}
+
 static void
 recorder_config(struct msg *msg)
 {
@@ -348,6 +566,24 @@ recorder_config(struct msg *msg)
 	role_config(msg, &r.conf, &r.have_conf, 1);
 	pg_conninfo(&r.conf, NULL, conninfo, sizeof(conninfo));
 	r.db = recorder_db_new(r.base, conninfo, recorder_committed, NULL);
+	if (r.conf.record_quota > 0) {
+		struct timeval tv = {RECORDER_QUOTA_MS / 1000,
+		    (RECORDER_QUOTA_MS % 1000) * 1000};
+
+		r.ev_quota = evtimer_new(r.base, recorder_quota_cb, NULL);
+		evtimer_add(r.ev_quota, &tv);
+	}
+	{
+		int64_t ms = r.conf.record_retention_every * 1000;
+		struct timeval tv;
+
+		if (ms > RECORDER_RETAIN_FIRST_MS)
+			ms = RECORDER_RETAIN_FIRST_MS;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		r.ev_retain = evtimer_new(r.base, recorder_retain_cb, NULL);
+		evtimer_add(r.ev_retain, &tv);
+	}
 	msg_send_ready(r.chan, "recorder");
 }
 
@@ -408,6 +644,10 @@ recorder_main(int verbose)
 		event_free(r.ev_exit);
 	if (r.ev_check != NULL)
 		event_free(r.ev_check);
+	if (r.ev_quota != NULL)
+		event_free(r.ev_quota);
+	if (r.ev_retain != NULL)
+		event_free(r.ev_retain);
 	msgchan_free(r.broker);
 	role_free(&r.role);
 	return 0;

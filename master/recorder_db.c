@@ -16,6 +16,13 @@
  * came sooner), `SELECT alia.index_pending()`
  * runs on its own; a failure there is logged and changes nothing.
  *
+ * Side queries (recorder_db_query: the quota's usage and check, the
+ * retention job) wait in their own list and run one at a time between
+ * transactions, in autocommit; when a batch of events is ready as well,
+ * the two take turns, so neither starves the other. A side query's
+ * callback gets its result, or NULL when it failed or the connection was
+ * lost (it is not sent again: the caller tries again later).
+ *
  * States: DOWN (waiting for the backoff timer: 100 ms doubling to 5 s),
  * CONNECTING (PQconnectPoll), IDLE (no transaction), OPEN (a transaction
  * open, nothing in flight), BUSY (one statement in flight; busy says
@@ -48,6 +55,7 @@
 #define RECORDER_DB_BACKOFF_MIN_MS 100
 #define RECORDER_DB_BACKOFF_MAX_MS 5000
 #define RECORDER_DB_STATS_US       5000000
+#define RECORDER_DB_SIDE_PARAMS    4
 
 enum recorder_db_state {
 	DB_DOWN,
@@ -62,7 +70,18 @@ enum recorder_db_stmt {
 	STMT_INSERT,
 	STMT_COMMIT,
 	STMT_INDEX,
+	STMT_SIDE,
 };
+
+struct recorder_side {
+	TAILQ_ENTRY(recorder_side) entry;
+	char *sql;
+	int n;
+	char *params[RECORDER_DB_SIDE_PARAMS];
+	recorder_db_query_cb cb;
+	void *arg;
+};
+TAILQ_HEAD(recorder_sides, recorder_side);
 
 struct recorder_db {
 	struct event_base *base;
@@ -96,6 +115,11 @@ struct recorder_db {
 
 	int64_t stats_start;
 	uint64_t stats_rows, stats_bytes, stats_commits;
+
+	struct recorder_sides sides; /* side queries waiting */
+	struct recorder_side *side;  /* the one in flight */
+	PGresult *side_res;          /* its result so far */
+	int side_last;               /* the last statement was a side one */
 };
 
 static void recorder_db_connect(struct recorder_db *);
@@ -120,6 +144,30 @@ recorder_db_unwatch(struct recorder_db *db)
 	db->ev_sock = NULL;
 }
 
+static void
+recorder_side_free(struct recorder_side *q)
+{
+	int i;
+
+	for (i = 0; i < q->n; i++)
+		free(q->params[i]);
+	free(q->sql);
+	free(q);
+}
+
+/* The side query in flight is over: its callback gets res (NULL: failed). */
+static void
+recorder_db_side_done(struct recorder_db *db, PGresult *res)
+{
+	struct recorder_side *q = db->side;
+
+	db->side = NULL;
+	if (q == NULL)
+		return;
+	q->cb(res, q->arg);
+	recorder_side_free(q);
+}
+
 /* Drops the connection, puts the open transaction back, retries later. */
 static void
 recorder_db_down(struct recorder_db *db, const char *why)
@@ -133,6 +181,10 @@ recorder_db_down(struct recorder_db *db, const char *why)
 		db->txn_bytes = 0;
 		db->wait_first = clock_mono_us() - RECORDER_DB_BATCH_US;
 	}
+	if (db->side_res != NULL)
+		PQclear(db->side_res);
+	db->side_res = NULL;
+	recorder_db_side_done(db, NULL);
 	if (db->state != DB_DOWN)
 		log_warnx("database: %s; %zu bytes of events held, retrying "
 		          "in %d ms",
@@ -335,6 +387,17 @@ recorder_db_step(struct recorder_db *db)
 		    db, STMT_COMMIT, "COMMIT", 0, NULL, NULL, NULL);
 		return;
 	case DB_IDLE:
+		if (!TAILQ_EMPTY(&db->sides) &&
+		    !(db->side_last && recorder_db_ready(db, now))) {
+			db->side = TAILQ_FIRST(&db->sides);
+			TAILQ_REMOVE(&db->sides, db->side, entry);
+			db->side_last = 1;
+			recorder_db_send(db, STMT_SIDE, db->side->sql,
+			    db->side->n, (const char *const *)db->side->params,
+			    NULL, NULL);
+			return;
+		}
+		db->side_last = 0;
 		if (recorder_db_ready(db, now)) {
 			db->txn_start = now;
 			recorder_db_send(
@@ -401,6 +464,18 @@ recorder_db_done(struct recorder_db *db)
 	struct recorder_ev *ev;
 	size_t rows = 0;
 
+	if (db->busy == STMT_SIDE) {
+		db->state = DB_IDLE;
+		if (db->failed)
+			log_warnx("a side query failed (%s): %s", db->sqlstate,
+			    db->errmsg);
+		recorder_db_side_done(db, db->failed ? NULL : db->side_res);
+		if (db->side_res != NULL)
+			PQclear(db->side_res);
+		db->side_res = NULL;
+		recorder_db_step(db);
+		return;
+	}
 	if (db->busy == STMT_INDEX) {
 		db->state = DB_IDLE;
 		if (db->failed && !db->index_missing)
@@ -438,6 +513,7 @@ recorder_db_done(struct recorder_db *db)
 		db->cb(&done, db->arg);
 		break;
 	case STMT_INDEX:
+	case STMT_SIDE:
 		break;
 	}
 	recorder_db_step(db);
@@ -478,7 +554,11 @@ recorder_db_read(struct recorder_db *db)
 			db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
 		}
 		snprintf(db->cmd, sizeof(db->cmd), "%s", PQcmdStatus(res));
-		PQclear(res);
+		if (db->busy == STMT_SIDE && st == PGRES_TUPLES_OK &&
+		    db->side_res == NULL)
+			db->side_res = res;
+		else
+			PQclear(res);
 	}
 	recorder_db_watch(db, EV_READ);
 }
@@ -525,6 +605,7 @@ recorder_db_new(
 	db->state = DB_DOWN;
 	TAILQ_INIT(&db->wait);
 	TAILQ_INIT(&db->txn);
+	TAILQ_INIT(&db->sides);
 	db->ev_retry = evtimer_new(base, recorder_db_retry_cb, db);
 	db->ev_batch = evtimer_new(base, recorder_db_batch_cb, db);
 	recorder_db_connect(db);
@@ -534,6 +615,7 @@ recorder_db_new(
 void
 recorder_db_free(struct recorder_db *db)
 {
+	struct recorder_side *q;
 	struct recorder_ev *ev;
 
 	if (db == NULL)
@@ -543,6 +625,14 @@ recorder_db_free(struct recorder_db *db)
 		TAILQ_REMOVE(&db->wait, ev, entry);
 		free(ev);
 	}
+	while ((q = TAILQ_FIRST(&db->sides)) != NULL) {
+		TAILQ_REMOVE(&db->sides, q, entry);
+		recorder_side_free(q);
+	}
+	if (db->side != NULL)
+		recorder_side_free(db->side);
+	if (db->side_res != NULL)
+		PQclear(db->side_res);
 	recorder_db_unwatch(db);
 	if (db->conn != NULL)
 		PQfinish(db->conn);
@@ -590,4 +680,25 @@ recorder_db_events(const struct recorder_db *db)
 	TAILQ_FOREACH (ev, &db->txn, entry)
 		n++;
 	return n;
+}
+
+void
+recorder_db_query(struct recorder_db *db, const char *sql, int n,
+    const char *const *params, recorder_db_query_cb cb, void *arg)
+{
+	struct recorder_side *q;
+	int i;
+
+	if (n > RECORDER_DB_SIDE_PARAMS)
+		fatalx("%s: %d parameters", __func__, n);
+	q = xcalloc(1, sizeof(*q));
+	q->sql = xstrdup(sql);
+	q->n = n;
+	for (i = 0; i < n; i++)
+		q->params[i] = xstrdup(params[i]);
+	q->cb = cb;
+	q->arg = arg;
+	TAILQ_INSERT_TAIL(&db->sides, q, entry);
+	if (db->state == DB_IDLE)
+		recorder_db_step(db);
 }

@@ -9,7 +9,10 @@
  * Layout. The first JOURNAL_HEAD bytes are the head: a magic, the offset
  * of the first record still needed (start), and the next seq and how far
  * each stream was done with (emitted or dropped) at the time start last
- * moved: a journal with no records left still says where they stood. Records follow, each a 32-byte struct journal_disk
+ * moved: a journal with no records left still says where they stood. The
+ * head also says whether output recording is paused (record_pause), so
+ * that a replacement worker goes on paused without a second marker; a
+ * head written before that field existed reads as not paused. Records follow, each a 32-byte struct journal_disk
  * and its data:
  *   'O'  bytes read from the container, as read; pos is the position of
  *        their first byte in the output stream
@@ -54,6 +57,7 @@ struct journal_head {
 	uint64_t start;
 	uint64_t seq;
 	uint64_t out_done, in_done;
+	uint64_t pause; /* output recording paused: RECORD_PAUSE_* bits */
 };
 
 struct journal_disk {
@@ -74,6 +78,7 @@ struct journal {
 	off_t punched; /* [JOURNAL_HEAD, punched) is a hole */
 	uint64_t seq;  /* as in the head */
 	uint64_t out_done, in_done; /* as in the head */
+	uint32_t pause;             /* as in the head */
 	unsigned char *live;        /* read at open, until journal_recovered */
 	struct journal_rec *recs;
 	size_t nrecs;
@@ -99,6 +104,7 @@ journal_write_head(struct journal *j)
 	h.seq = j->seq;
 	h.out_done = j->out_done;
 	h.in_done = j->in_done;
+	h.pause = j->pause;
 	if (pwrite(j->fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
 		journal_broken(j, "writing its head");
 		return -1;
@@ -202,6 +208,7 @@ journal_open(int fd)
 		j->seq = h.seq;
 		j->out_done = h.out_done;
 		j->in_done = h.in_done;
+		j->pause = (uint32_t)h.pause;
 		j->start = h.start <= (uint64_t)size ? (off_t)h.start : size;
 	} else {
 		if (size != 0)
@@ -248,6 +255,21 @@ journal_done(const struct journal *j, uint64_t *out_done, uint64_t *in_done)
 {
 	*out_done = j->out_done;
 	*in_done = j->in_done;
+}
+
+uint32_t
+journal_pause(const struct journal *j)
+{
+	return j->pause;
+}
+
+int
+journal_set_pause(struct journal *j, uint32_t pause)
+{
+	if (j->broken)
+		return -1;
+	j->pause = pause;
+	return journal_write_head(j);
 }
 
 void

@@ -53,6 +53,16 @@
  * marker is never made twice, and dropped bytes count as done, so their
  * raw records are released as emitted ones are.
  *
+ * Pause. Output recording can also be paused for a while, for reasons
+ * that come from outside (the owner's record_quota is used up, the disk
+ * under the database is under record_disk_floor: record_pause). A change
+ * of the reasons emits the open events and then a marker; while any
+ * reason holds, output is dropped from the log as past the limit (it
+ * still counts as done and still goes to the browsers). The reasons are
+ * kept in the journal's head before the marker is emitted, so a
+ * replacement worker goes on paused and makes no marker of its own when
+ * it is told the same again.
+ *
  * Journal. With one (journal.c), every call that changes the log writes
  * its record first: raw output and input as they come, each event as it
  * is emitted, each ack. A new record with the journal of a dead worker
@@ -114,6 +124,7 @@ struct record {
 	int64_t started;
 	int mask;
 	uint64_t max_out; /* output bytes recorded at most; 0: all */
+	uint32_t pause;   /* output not recorded: RECORD_PAUSE_* reasons */
 	record_send_cb send;
 	void *arg;
 	uint64_t seq;
@@ -422,6 +433,7 @@ record_recover(struct record *r)
 
 	recs = journal_records(r->j, &n);
 	r->seq = journal_seq(r->j);
+	r->pause = journal_pause(r->j);
 	/* Where the streams stood when no record says otherwise. */
 	journal_done(r->j, &r->out_done, &r->in_done);
 	r->out_pos = r->out_done;
@@ -651,6 +663,15 @@ record_drop_output(struct record *r, int64_t now, uint64_t at, size_t n)
 	record_release(r);
 }
 
+/* Output while recording is paused: done with, unrecorded. */
+static void
+record_skip_output(struct record *r, size_t n)
+{
+	r->out_done += n;
+	record_raw_pop(&r->outraws, r->out_done);
+	record_release(r);
+}
+
 static void
 record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 {
@@ -674,6 +695,10 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 		r->line_echoed++;
 		while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
 			r->echo++;
+	}
+	if (r->pause != 0) {
+		record_skip_output(r, len);
+		return;
 	}
 	if (r->max_out > 0 && at + len > r->max_out) {
 		drop = at >= r->max_out ? len : (size_t)(at + len - r->max_out);
@@ -875,4 +900,36 @@ record_blocked(struct record *r)
 	else if (r->blocked && n < RECORD_LOW)
 		r->blocked = 0;
 	return r->blocked;
+}
+
+void
+record_pause(
+    struct record *r, int64_t now, uint32_t reason, int paused, const char *why)
+{
+	uint32_t pause = paused ? r->pause | reason : r->pause & ~reason;
+	char text[320];
+
+	if (pause == r->pause)
+		return;
+	record_emit_open(r, now);
+	if (journal_ok(r->j))
+		(void)journal_set_pause(r->j, pause);
+	if (paused)
+		snprintf(text, sizeof(text),
+		    "recording paused: %s; input is still recorded", why);
+	else if (pause == 0)
+		snprintf(text, sizeof(text), "recording resumed: %s", why);
+	else
+		snprintf(text, sizeof(text),
+		    "recording still paused: %s, but another reason holds",
+		    why);
+	r->pause = pause;
+	record_emit(r, 'm', now, text, strlen(text));
+	record_release(r);
+}
+
+uint32_t
+record_paused(const struct record *r)
+{
+	return r->pause;
 }

@@ -279,10 +279,25 @@ worker_marker(const char *what, const struct worker_browser *b)
 	record_marker(w.rec, clock_wall_us(), buf);
 }
 
+/* Output recording paused or resumed (the quota, the disk floor). */
+static void
+worker_record_pause(const struct msg_record_pause *rp)
+{
+	uint32_t before = record_paused(w.rec);
+
+	record_pause(
+	    w.rec, clock_wall_us(), rp->reason, rp->paused != 0, rp->why);
+	if (record_paused(w.rec) != before)
+		log_info("output recording %s: %s",
+		    record_paused(w.rec) ? "paused" : "resumed", rp->why);
+	worker_record_arm();
+}
+
 static void
 worker_broker_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
+	struct msg_record_pause rp;
 	struct msg_ack a;
 	struct msg_flow f;
 
@@ -299,7 +314,14 @@ worker_broker_cb(
 		} else if (msg->hdr.type == MSG_RESEND &&
 		    msg_get(msg, MSG_RESEND, &f, sizeof(f)) == 0)
 			record_resend(w.rec, f.seq);
-		else
+		else if (msg->hdr.type == MSG_RECORD_PAUSE &&
+		    msg_get(msg, MSG_RECORD_PAUSE, &rp, sizeof(rp)) == 0 &&
+		    (rp.session[0] == '\0' ||
+		        strncmp(rp.session, w.session, sizeof(rp.session)) ==
+		            0)) {
+			rp.why[sizeof(rp.why) - 1] = '\0';
+			worker_record_pause(&rp);
+		} else
 			log_warnx("bad message type %u from the broker",
 			    msg->hdr.type);
 		return;

@@ -193,6 +193,10 @@ uint64_t journal_seq(const struct journal *);
 /* How far output and input were done with as of the last release. */
 void journal_done(
     const struct journal *, uint64_t *out_done, uint64_t *in_done);
+/* The pause bits (RECORD_PAUSE_*) the head holds. */
+uint32_t journal_pause(const struct journal *);
+/* Writes the pause bits into the head. */
+int journal_set_pause(struct journal *, uint32_t pause);
 /* Frees what journal_open read back. */
 void journal_recovered(struct journal *);
 void journal_free(struct journal *);
@@ -269,5 +273,14 @@ size_t record_unacked_events(const struct record *);
 uint64_t record_next_seq(const struct record *);
 /* Whether reading the container must stop: past RECORD_HIGH, until LOW. */
 int record_blocked(struct record *);
+/*
+ * Sets (paused) or clears one reason (RECORD_PAUSE_*) for not recording
+ * output; each change of the reasons is a marker, why in its text. A no-op
+ * when nothing changes.
+ */
+void record_pause(
+    struct record *, int64_t now, uint32_t reason, int paused, const char *why);
+/* The reasons output is not recorded now; 0: it is. */
+uint32_t record_paused(const struct record *);
 
 #endif

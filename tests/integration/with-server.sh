@@ -33,7 +33,8 @@ if [ -S "$sock" ] && ! curl -sf --max-time 5 --unix-socket "$sock" \
 
 fi
 
-dir=$(mktemp -d /tmp/alia-ws.XXXXXX) || exit 1
+# ALIA_TEST_TMP: where the data_dir goes (a small file system a test mounted).
+dir=$(mktemp -d "${ALIA_TEST_TMP:-/tmp}/alia-ws.XXXXXX") || exit 1
 chmod 755 "$dir" # PostgreSQL runs as the unprivileged user below it
 log="$dir/serve.log"
 : >"$log"

@@ -51,6 +51,23 @@ static const struct {
     {"", "max_viewers_per_user", "8"},
     {"", "max_walls_per_user", "4"},
     {"max_viewers = 500\n", "max_viewers", "500"},
+    {"", "record_quota", "2g/day"},
+    {"record_quota = 0\n", "record_quota", "0"},
+    {"record_quota = 200k/day\n", "record_quota", "200k/day"},
+    {"record_quota = 1g/24h\n", "record_quota", "1g/day"},
+    {"record_quota = 512M/hour\n", "record_quota", "512m/hour"},
+    {"record_quota = 5g/week\n", "record_quota", "5g/week"},
+    {"record_quota = 100m/90m\n", "record_quota", "100m/90m"},
+    {"record_quota = 3000/2d\n", "record_quota", "3000/2d"},
+    {"", "record_disk_floor", "1g"},
+    {"record_disk_floor = 0\n", "record_disk_floor", "0"},
+    {"record_disk_floor = 300m\n", "record_disk_floor", "300m"},
+    {"", "record_disk_path", ""},
+    {"record_disk_path = /srv/pg\n", "record_disk_path", "/srv/pg"},
+    {"", "record_retention", "0"},
+    {"record_retention = 90d\n", "record_retention", "90d"},
+    {"", "record_retention_every", "1h"},
+    {"record_retention_every = 2\n", "record_retention_every", "2s"},
     {"cpus = 1.25\n", "cpus", "1.25"},
     {"cpus = 2\n", "cpus", "2"},
     {"pids = 64\n", "pids", "64"},
@@ -81,6 +98,17 @@ static const struct {
     {"record_max = -1\n", "record_max: bad value '-1'"},
     {"max_viewers = 0\n", "max_viewers: '0' is out of range"},
     {"max_sessions = 0\n", "max_sessions: '0' is out of range"},
+    {"record_quota = 2g\n", "record_quota: bad value '2g'"},
+    {"record_quota = 2g/fortnight\n", "record_quota: bad value"},
+    {"record_quota = 2g/30s\n", "record_quota: bad value"},
+    {"record_quota = /day\n", "record_quota: bad value"},
+    {"record_quota = -1/day\n", "record_quota: bad value"},
+    {"record_quota = 2x/day\n", "record_quota: bad value"},
+    {"record_quota = 2g/day/day\n", "record_quota: bad value"},
+    {"record_quota = 2000000t/day\n", "record_quota: '2000000t/day' is out"},
+    {"record_disk_floor = 5%\n", "record_disk_floor: bad value"},
+    {"record_retention = forever\n", "record_retention: bad value"},
+    {"record_retention_every = 0\n", "record_retention_every: '0' is out"},
     {"memory = -5\n", "memory: bad value"},
     {"memory = 99999999999999999999t\n", "memory: bad value"},
     {"cpus = 0\n", "cpus: '0' is out of range"},
@@ -172,7 +200,8 @@ static void
 test_env(void **state)
 {
 	char *env_ok[] = {"PATH=/bin", "ALIA_LISTEN=127.0.0.1:7000",
-	    "ALIA_MEMORY=1g", "ALIA_BIN=/ignored/not/a/key", NULL};
+	    "ALIA_MEMORY=1g", "ALIA_BIN=/ignored/not/a/key",
+	    "ALIA_RECORD_QUOTA=200k/hour", NULL};
 	char *env_bad[] = {"ALIA_PIDS=many", NULL};
 	struct config c;
 	char err[512], got[64];
@@ -181,6 +210,8 @@ test_env(void **state)
 	assert_int_equal(config_env(&c, env_ok, err, sizeof(err)), 0);
 	assert_string_equal(c.listen, "127.0.0.1:7000");
 	assert_int_equal(c.memory, INT64_C(1) << 30);
+	assert_int_equal(c.record_quota, 200 * 1024);
+	assert_int_equal(c.record_quota_window, 3600);
 	config_defaults(&c);
 	assert_int_equal(config_env(&c, env_bad, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "ALIA_PIDS"));

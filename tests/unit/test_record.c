@@ -808,6 +808,63 @@ test_journal_torn(void **state)
 	close(mfd);
 }
 
+/*
+ * Pausing: each change of the reasons is one marker; output taken while
+ * paused is not recorded; a log taken up from the journal goes on paused
+ * and makes no marker when told the same again; resumed, output is
+ * recorded again.
+ */
+static void
+test_pause(void **state)
+{
+	struct record *r;
+	int mfd;
+
+	mfd = memfd_create("test-journal", MFD_CLOEXEC);
+	assert_true(mfd >= 0);
+	cap_reset();
+	max_out = 0;
+	r = reopen(mfd);
+	record_output(r, T0, "one ", 4);
+	assert_int_equal(record_paused(r), 0);
+	record_pause(r, T0 + MS, RECORD_PAUSE_QUOTA, 1, "quota");
+	check_event(0, 0, 'o', "one ");
+	check_event(
+	    1, 1, 'm', "recording paused: quota; input is still recorded");
+	record_output(r, T0 + 2 * MS, "two ", 4);
+	record_pause(r, T0 + 3 * MS, RECORD_PAUSE_QUOTA, 1, "quota");
+	record_flush(r, T0 + 4 * MS);
+	assert_int_equal(cap.n, 2);
+	record_free(r); /* a crash */
+
+	r = reopen(mfd);
+	assert_int_equal(record_paused(r), RECORD_PAUSE_QUOTA);
+	record_output(r, T0 + 5 * MS, "three ", 6);
+	record_pause(r, T0 + 6 * MS, RECORD_PAUSE_QUOTA, 1, "quota");
+	record_flush(r, T0 + 7 * MS);
+	assert_int_equal(cap.n, 2);
+	record_pause(r, T0 + 8 * MS, RECORD_PAUSE_DISK, 1, "disk");
+	check_event(
+	    2, 2, 'm', "recording paused: disk; input is still recorded");
+	record_pause(r, T0 + 9 * MS, RECORD_PAUSE_QUOTA, 0, "quota ok");
+	check_event(3, 3, 'm',
+	    "recording still paused: quota ok, but another reason holds");
+	record_output(r, T0 + 10 * MS, "four ", 5);
+	record_pause(r, T0 + 11 * MS, RECORD_PAUSE_DISK, 0, "disk ok");
+	check_event(4, 4, 'm', "recording resumed: disk ok");
+	assert_int_equal(record_paused(r), 0);
+	record_output(r, T0 + 12 * MS, "five", 4);
+	record_flush(r, T0 + 13 * MS);
+	check_event(5, 5, 'o', "five");
+	assert_int_equal(cap.n, 6);
+	record_free(r);
+
+	r = reopen(mfd);
+	assert_int_equal(record_paused(r), 0);
+	record_free(r);
+	close(mfd);
+}
+
 int
 main(void)
 {
@@ -826,6 +883,7 @@ main(void)
 	    cmocka_unit_test(test_journal_crashes),
 	    cmocka_unit_test(test_journal_crashes_limited),
 	    cmocka_unit_test(test_journal_torn),
+	    cmocka_unit_test(test_pause),
 	};
 	int rc;
 
