@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 #define MSG_MAX_DATA  (64 * 1024)
 
 enum msg_type {
@@ -51,6 +51,7 @@ enum msg_type {
 	MSG_WORKER_AUDIT = 358,   /* worker -> master: msg_audit */
 	MSG_WALL_START = 359,     /* master -> wall: msg_wall + fd */
 	MSG_WORKER_KICK = 360,    /* master -> worker: msg_kick */
+	MSG_WORKER_SCREEN = 361,  /* master -> worker: msg_screen + output */
 
 	/* output: 400, worker -> broker -> recorder and back */
 	MSG_EVENT = 400,  /* msg_event + its data (variable) */
@@ -273,6 +274,15 @@ struct msg_worker_fd {
 struct msg_kick {
 	char viewer[OWNER_LEN];
 	char why[64];
+};
+
+/*
+ * MSG_WORKER_SCREEN: recorded output of the session that a replacement
+ * worker puts in front of its scrollback, oldest first, in pieces of at
+ * most MSG_MAX_DATA bytes after this header; more: another piece follows.
+ */
+struct msg_screen {
+	uint32_t more;
 };
 
 /*

@@ -44,6 +44,7 @@
 #include <bsd/sys/tree.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <libpq-fe.h>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -60,6 +61,8 @@
 #define MAX_ENDED        10000
 #define SANDBOX_HOME     "/home/learner"
 #define SANDBOX_USER     "1000:1000"
+#define REFILL_BYTES     (256 * 1024) /* recorded output a new worker gets */
+#define REFILL_WAIT_MS   2000 /* browsers wait this long for it at most */
 
 enum session_state {
 	SESSION_STARTING,
@@ -89,6 +92,7 @@ struct session {
 	int flags;
 #define S_KILLING 0x1 /* SIGHUP sent; SIGKILL follows */
 #define S_CREATED 0x2 /* the container exists */
+#define S_REFILL  0x4 /* browsers wait for the new worker's scrollback */
 	char end_reason[32];
 	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
 	uint16_t cols, rows;
@@ -98,11 +102,13 @@ struct session {
 	struct msgchan *chan;
 	int worker_restarts;
 	int64_t restart_window; /* monotonic us */
+	uint64_t refill;        /* the worker's scrollback refill asked for */
 	/* what outlives a worker; -1 until attached, and after the end */
 	int attach_fd, journal_fd, pipe_r, pipe_w;
 	struct browser_wait_list waiting;
 	struct event *ev_kill;
 	struct event *ev_worker;
+	struct event *ev_refill; /* browsers wait no longer */
 	struct msg_worker_stats stats;
 };
 RB_HEAD(session_tree, session);
@@ -418,6 +424,7 @@ session_end(struct session *s, int code, const char *reason)
 		TAILQ_REMOVE(&ct.ended, old, entry);
 		RB_REMOVE(session_tree, &ct.ids, old);
 		event_free(old->ev_kill);
+		event_free(old->ev_refill);
 		event_free(old->ev_worker);
 		free(old);
 		ct.nended--;
@@ -633,7 +640,8 @@ session_forward_browsers(struct session *s)
 {
 	struct browser_wait *w;
 
-	while (s->chan != NULL && (w = TAILQ_FIRST(&s->waiting)) != NULL) {
+	while (s->chan != NULL && !(s->flags & S_REFILL) &&
+	    (w = TAILQ_FIRST(&s->waiting)) != NULL) {
 		TAILQ_REMOVE(&s->waiting, w, entry);
 		msgchan_send(s->chan, MSG_WORKER_BROWSER, s->sid, w->fd, &w->a,
 		    sizeof(w->a));
@@ -720,6 +728,125 @@ session_worker_msg(
 	}
 }
 
+/* The scrollback is in the worker, or will not come: browsers go on. */
+static void
+session_refill_over(struct session *s)
+{
+	s->flags &= ~S_REFILL;
+	evtimer_del(s->ev_refill);
+	session_forward_browsers(s);
+}
+
+static void
+session_refill_over_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	log_warnx("session %s: the scrollback took over %d ms; browsers "
+	          "go on without it",
+	    s->id, REFILL_WAIT_MS);
+	session_refill_over(s);
+}
+
+/* Whose refill a query answers: a newer worker of s asks anew. */
+struct refill {
+	char id[SESSION_ID_LEN];
+	uint64_t gen;
+};
+
+/*
+ * The recorded output for a replacement worker's scrollback: the last
+ * REFILL_BYTES of the newest 4096 output events, sent in pieces. What
+ * was not yet committed is in the journal, which the worker replays
+ * itself; the worker puts this in front of whatever it has.
+ */
+static void
+session_refill_cb(const struct pg_result *res, void *arg)
+{
+	struct refill *r = arg;
+	struct session *s = session_find(r->id);
+	struct msg_screen *h;
+	size_t total = 0, skip, n, len, off, room;
+	unsigned char *buf;
+	int i, rows;
+
+	if (s == NULL || s->refill != r->gen) {
+		free(r);
+		return;
+	}
+	free(r);
+	if (s->chan == NULL || s->state == SESSION_ENDED) {
+		session_refill_over(s);
+		return;
+	}
+	if (res == NULL) {
+		log_warnx("session %s: no scrollback for the new worker: the "
+		          "database did not answer",
+		    s->id);
+		session_refill_over(s);
+		return;
+	}
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++)
+		total += (size_t)PQgetlength(res, i, 0);
+	skip = total > REFILL_BYTES ? total - REFILL_BYTES : 0;
+	buf = xmalloc(sizeof(*h) + MSG_MAX_DATA);
+	h = (struct msg_screen *)buf;
+	room = 0;
+	for (i = 0; i < rows; i++) {
+		len = (size_t)PQgetlength(res, i, 0);
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		for (off = skip, skip = 0; off < len; off += n) {
+			n = len - off;
+			if (n > MSG_MAX_DATA - room)
+				n = MSG_MAX_DATA - room;
+			memcpy(buf + sizeof(*h) + room,
+			    PQgetvalue(res, i, 0) + off, n);
+			room += n;
+			if (room == MSG_MAX_DATA) {
+				h->more = 1;
+				msgchan_send(s->chan, MSG_WORKER_SCREEN, s->sid,
+				    -1, buf, sizeof(*h) + room);
+				room = 0;
+			}
+		}
+	}
+	h->more = 0;
+	msgchan_send(
+	    s->chan, MSG_WORKER_SCREEN, s->sid, -1, buf, sizeof(*h) + room);
+	free(buf);
+	log_info("session %s: %zu bytes of recorded output for the new "
+	         "worker's scrollback",
+	    s->id, total < REFILL_BYTES ? total : (size_t)REFILL_BYTES);
+	session_refill_over(s);
+}
+
+/* Asks the recording for the scrollback of s's replacement worker. */
+static void
+session_refill(struct session *s)
+{
+	struct refill *r;
+	const char *p[1];
+
+	struct timeval tv = {
+	    REFILL_WAIT_MS / 1000, (REFILL_WAIT_MS % 1000) * 1000};
+
+	r = xcalloc(1, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", s->id);
+	r->gen = ++s->refill;
+	s->flags |= S_REFILL;
+	evtimer_add(s->ev_refill, &tv);
+	p[0] = s->id;
+	pgq_query(ct.db,
+	    "SELECT data FROM (SELECT seq, data FROM alia.events "
+	    "WHERE session_id = $1 AND kind = 'o' ORDER BY seq DESC "
+	    "LIMIT 4096) t ORDER BY seq",
+	    1, p, session_refill_cb, r);
+}
+
 /* Sends a copy of one of the fds that outlive workers; -1 on failure. */
 static int
 session_send_fd(struct session *s, int fd, int32_t which)
@@ -790,6 +917,8 @@ session_start_worker(struct session *s, int restarted)
 		log_warnx(
 		    "session %s: no broker channel for its worker yet", s->id);
 	log_debug("session %s: worker %ld started", s->id, (long)s->worker);
+	if (restarted && ct.conf->record)
+		session_refill(s);
 	session_forward_browsers(s);
 }
 
@@ -963,6 +1092,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
 	TAILQ_INIT(&s->waiting);
 	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
+	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
 	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
 	RB_INSERT(session_tree, &ct.ids, s);
 	TAILQ_INSERT_TAIL(&ct.live, s, entry);
@@ -1380,6 +1510,7 @@ container_free(void)
 		session_drop_waiting(s);
 		msgchan_free(s->chan);
 		event_free(s->ev_kill);
+		event_free(s->ev_refill);
 		event_free(s->ev_worker);
 		free(s);
 	}

@@ -79,6 +79,12 @@ void pgq_free(struct pgq *);
 /* Queues sql with text parameters (copied); retried across reconnects. */
 void pgq_exec(
     struct pgq *, const char *sql, int nparams, const char *const *params);
+struct pg_result;
+/* The result of a query, in binary format; NULL: refused or dropped. */
+typedef void (*pgq_result_cb)(const struct pg_result *, void *arg);
+/* Queues a query (sent again after a reconnect): cb hears it once. */
+void pgq_query(struct pgq *, const char *sql, int nparams,
+    const char *const *params, pgq_result_cb, void *);
 size_t pgq_pending(const struct pgq *);
 /* A notification's payload; NULL: (re)connected, earlier ones may be lost. */
 typedef void (*pgq_notify_cb)(const char *payload, void *arg);

@@ -9,6 +9,9 @@
  * refuses (an SQL error) is logged and dropped. The queue is bounded;
  * past the bound the oldest statement is dropped with a log line.
  *
+ * A query (pgq_query) waits in the same queue and hands its result, in
+ * binary format, to a callback once, or NULL when the server refused it.
+ *
  * The connection can also LISTEN on one channel (pgq_listen): the LISTEN
  * goes first on every new connection, and while idle the socket is read
  * for notifications. A notification sent while the connection was down is
@@ -46,6 +49,9 @@ struct pgq_item {
 	char *sql;
 	int nparams;
 	char *params[PGQ_MAX_PARAMS];
+	pgq_result_cb cb; /* a query's: hears its result once */
+	void *arg;
+	int answered;
 };
 TAILQ_HEAD(pgq_list, pgq_item);
 
@@ -69,11 +75,14 @@ static void pgq_connect(struct pgq *);
 static void pgq_send(struct pgq *);
 static void pgq_wait(struct pgq *, short);
 
+/* Frees it; a query not answered hears NULL. */
 static void
 pgq_item_free(struct pgq_item *it)
 {
 	int i;
 
+	if (it->cb != NULL && !it->answered)
+		it->cb(NULL, it->arg);
 	for (i = 0; i < it->nparams; i++)
 		free(it->params[i]);
 	free(it->sql);
@@ -229,7 +238,7 @@ pgq_send(struct pgq *q)
 		return;
 	}
 	if (!PQsendQueryParams(q->conn, it->sql, it->nparams, NULL,
-	        (const char *const *)it->params, NULL, NULL, 0)) {
+	        (const char *const *)it->params, NULL, NULL, it->cb != NULL)) {
 		pgq_down(q, PQerrorMessage(q->conn));
 		return;
 	}
@@ -269,6 +278,12 @@ pgq_read(struct pgq *q)
 			PQclear(res);
 			pgq_down(q, PQerrorMessage(q->conn));
 			return;
+		}
+		it = TAILQ_FIRST(&q->items);
+		if (it->cb != NULL && !it->answered &&
+		    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+			it->answered = 1;
+			it->cb(res, it->arg);
 		}
 		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !bad) {
 			bad = 1;
@@ -368,6 +383,13 @@ pgq_listen(struct pgq *q, const char *channel, pgq_notify_cb cb, void *arg)
 void
 pgq_exec(struct pgq *q, const char *sql, int nparams, const char *const *params)
 {
+	pgq_query(q, sql, nparams, params, NULL, NULL);
+}
+
+void
+pgq_query(struct pgq *q, const char *sql, int nparams,
+    const char *const *params, pgq_result_cb cb, void *arg)
+{
 	struct pgq_item *it;
 	int i;
 
@@ -387,6 +409,8 @@ pgq_exec(struct pgq *q, const char *sql, int nparams, const char *const *params)
 	}
 	it = xcalloc(1, sizeof(*it));
 	it->sql = xstrdup(sql);
+	it->cb = cb;
+	it->arg = arg;
 	it->nparams = nparams;
 	for (i = 0; i < nparams; i++)
 		it->params[i] = params[i] != NULL ? xstrdup(params[i]) : NULL;

@@ -66,6 +66,20 @@ scrollback_append(struct scrollback *sb, const void *data, size_t len)
 		sb->len = sb->size;
 }
 
+void
+scrollback_prepend(struct scrollback *sb, const void *data, size_t len)
+{
+	unsigned char *held;
+	size_t n;
+
+	held = xmalloc(sb->len + 1);
+	n = scrollback_copy(sb, held, sb->len);
+	sb->head = sb->len = 0;
+	scrollback_append(sb, data, len);
+	scrollback_append(sb, held, n);
+	free(held);
+}
+
 size_t
 scrollback_len(const struct scrollback *sb)
 {

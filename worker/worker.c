@@ -112,8 +112,9 @@ static struct {
 	int jfd;            /* the journal, until the start */
 	struct event *ev_cread;
 	struct event *ev_cwrite;
-	struct evbuffer *in; /* input waiting for the container */
-	int in_paused;       /* browsers stopped: input over the high mark */
+	struct evbuffer *in;     /* input waiting for the container */
+	struct evbuffer *screen; /* recorded output coming: MSG_WORKER_SCREEN */
+	int in_paused; /* browsers stopped: input over the high mark */
 
 	struct scrollback *sb;
 	struct ws_list browsers;
@@ -1078,6 +1079,31 @@ worker_exited(struct msg *msg)
 	evtimer_add(w.ev_exit, &tv);
 }
 
+/*
+ * A piece of the session's recorded output, for a replacement worker's
+ * scrollback: once the last piece is in, it goes in front of the ring,
+ * older than what the journal and the stream put there meanwhile.
+ */
+static void
+worker_screen(struct msg *msg)
+{
+	struct msg_screen h;
+	size_t len;
+
+	if (msg->len < sizeof(h))
+		fatalx("bad MSG_WORKER_SCREEN");
+	memcpy(&h, msg->payload, sizeof(h));
+	evbuffer_add(w.screen, (const unsigned char *)msg->payload + sizeof(h),
+	    msg->len - sizeof(h));
+	if (h.more)
+		return;
+	len = evbuffer_get_length(w.screen);
+	scrollback_prepend(w.sb, evbuffer_pullup(w.screen, -1), len);
+	evbuffer_drain(w.screen, len);
+	log_info(
+	    "%zu bytes of recorded output put back in the scrollback", len);
+}
+
 /* A message from master for this role; 0: not one it takes. */
 static int
 worker_master_msg(struct msg *msg)
@@ -1107,6 +1133,9 @@ worker_master_msg(struct msg *msg)
 		return 1;
 	case MSG_WORKER_KICK:
 		worker_kick(msg);
+		return 1;
+	case MSG_WORKER_SCREEN:
+		worker_screen(msg);
 		return 1;
 	default:
 		return 0;
@@ -1164,7 +1193,8 @@ worker_main(int verbose)
 	TAILQ_INIT(&w.browsers);
 	TAILQ_INIT(&w.refused);
 	w.sb = scrollback_new(SCROLLBACK_SIZE);
-	if ((w.in = evbuffer_new()) == NULL)
+	if ((w.in = evbuffer_new()) == NULL ||
+	    (w.screen = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
 	role_start(
 	    &w.role, "worker", verbose, worker_master_msg, worker_shutdown);
@@ -1192,6 +1222,7 @@ worker_main(int verbose)
 	}
 	msgchan_free(w.broker);
 	evbuffer_free(w.in);
+	evbuffer_free(w.screen);
 	scrollback_free(w.sb);
 	role_free(&w.role);
 	return 0;

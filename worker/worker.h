@@ -36,6 +36,8 @@ struct scrollback;
 struct scrollback *scrollback_new(size_t size);
 void scrollback_free(struct scrollback *);
 void scrollback_append(struct scrollback *, const void *, size_t);
+/* Puts older output in front of what the ring holds (its tail wins). */
+void scrollback_prepend(struct scrollback *, const void *, size_t);
 /* Bytes held: at most the ring's size. */
 size_t scrollback_len(const struct scrollback *);
 /* The contents, oldest first, as two spans (the second may be empty). */

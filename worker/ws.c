@@ -70,7 +70,7 @@
 #define WS_OUT_FAIR   (256 * 1024)       /* ... past WS_ALL_HIGH: re-synced */
 #define WS_ALL_HIGH   (24 * 1024 * 1024) /* every browser's queues */
 #define WS_CTRL_MAX   32           /* wslay's queued frames that stop it */
-#define WS_SNDBUF     (128 * 1024) /* the socket's (the kernel doubles it) */
+#define WS_SNDBUF     (512 * 1024) /* the socket's (the kernel doubles it) */
 #define WS_OMSG_COST  64           /* what wslay spends on a queued frame */
 #define WS_EXIT_SEC   3            /* to flush before closing anyway */
 #define WS_LINGER_SEC 2            /* to wait for the browser's hang-up */

@@ -69,19 +69,28 @@ case $rows in
 *) not_ok "psql: $rows" ;;
 esac
 
-# A container of an earlier run of this node (as a crash would leave).
+# A container of an earlier run of this instance (as a crash would
+# leave), and one of another instance with the same node, which is not
+# ours to remove.
 docker create --label "io.alia.owner=$node" --label io.alia.session=00000000-0000-4000-8000-000000000001 \
+	--label "io.alia.instance=$(cat "$dir/instance")" \
 	--network none alia-sandbox:latest /bin/sh >/dev/null
+other=$(docker create --label "io.alia.owner=$node" --label io.alia.session=00000000-0000-4000-8000-000000000002 \
+	--label "io.alia.instance=0123456789abcdef0123456789abcdef" \
+	--network none alia-sandbox:latest /bin/sh)
 "$ALIA" psql -qc "insert into alia.sessions (id, owner, image, state) values ('00000000-0000-4000-8000-000000000001', 'x', 'alia-sandbox:latest', 'running')" >/dev/null
-[ "$(containers)" = 1 ] && ok "an orphan container exists before the start" || not_ok "could not make an orphan"
+[ "$(containers)" = 2 ] && ok "an orphan container exists before the start" || not_ok "could not make an orphan"
 start || { not_ok "the second start failed"; cat "$dir/serve.log"; exit 1; }
-n=1
+n=2
 for _ in $(seq 1 100); do
 	n=$(containers)
-	[ "$n" = 0 ] && break
+	[ "$n" = 1 ] && break
 	sleep 0.1
 done
-[ "$n" = 0 ] && ok "the start removed the orphan container" || not_ok "orphan still there"
+[ "$n" = 1 ] && [ -n "$(docker ps -aq --filter "id=$other")" ] &&
+	ok "the start removed our orphan and left another instance's container" ||
+	not_ok "containers of the node after the start: $n"
+docker rm -f "$other" >/dev/null 2>&1
 row=
 for _ in $(seq 1 50); do
 	row=$("$ALIA" psql -tAc "select state || '/' || end_reason from alia.sessions where id = '00000000-0000-4000-8000-000000000001'")

@@ -63,7 +63,8 @@ trap cleanup EXIT
 	exit 1
 }
 hold_start || exit 1
-check "migration 4 is applied" 4 "$(q -c 'SELECT max(version) FROM public.alia_migrations')"
+n_sql=$(find "$ALIA_SRCDIR/sql" -name '[0-9][0-9][0-9]_*.sql' | wc -l)
+check "migration $n_sql (the last in sql/) is applied" "$n_sql" "$(q -c 'SELECT max(version) FROM public.alia_migrations')"
 $py "$fixture" sql >"$tmp/fixture.sql"
 q -f "$tmp/fixture.sql" >/dev/null || {
 	not_ok "loading the fixture"

@@ -886,6 +886,8 @@ check_reconnect(struct wsc_agent *a)
 	}
 	old = t;
 	term_init(&t);
+	/* Every event is committed by now: the journal holds none of it. */
+	sleep_ms(1500);
 	kill(worker, SIGKILL);
 	t0 = now_ms();
 	term_until(&old, is_closed, 2000);
@@ -910,6 +912,12 @@ check_reconnect(struct wsc_agent *a)
 		goto out;
 	CHECK(ms <= 2000, "a fresh websocket connected %ld ms after the kill",
 	    ms);
+	/* Recorded long ago: only the recording can give it back. */
+	at = term_wait(&t, uniq, 0, 5000);
+	CHECK(at >= 0,
+	    "the new worker's scrollback holds %s, printed before the kill "
+	    "(refilled from the recording): %zu bytes replayed",
+	    uniq, t.outlen);
 	ms = term_run(&t, "echo $X", val, 5000);
 	CHECK(ms >= 0, "echo $X still prints %s: the same shell (%ld ms)", val,
 	    ms);

@@ -118,6 +118,39 @@ test_full_size_ring(void **state)
 	scrollback_free(sb);
 }
 
+/*
+ * Prepending older output: the ring then holds the last size bytes of
+ * the older output followed by what it held, whatever it held and
+ * wherever its head stood.
+ */
+static void
+test_prepend(void **state)
+{
+	static const size_t sizes[] = {0, 1, 5, 15, 16, 17, 40};
+	unsigned char older[64], model[128];
+	size_t i, j, k, held;
+	struct scrollback *sb;
+
+	for (i = 0; i < sizeof(older); i++)
+		older[i] = (unsigned char)('A' + i % 26);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		for (j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
+			for (k = 0; k < 16; k++) {
+				/* the head at k, sizes[j] bytes held */
+				sb = scrollback_new(16);
+				scrollback_append(sb, "0123456789abcdef", k);
+				scrollback_append(sb,
+				    "zyxwvutsrqponmlkjihgfedcbaZYXWVUTS",
+				    sizes[j] < 34 ? sizes[j] : 34);
+				memcpy(model, older, sizes[i]);
+				held =
+				    scrollback_copy(sb, model + sizes[i], 16);
+				scrollback_prepend(sb, older, sizes[i]);
+				check_contents(sb, model, sizes[i] + held, 16);
+				scrollback_free(sb);
+			}
+}
+
 int
 main(void)
 {
@@ -126,6 +159,7 @@ main(void)
 	    cmocka_unit_test(test_exact_sizes),
 	    cmocka_unit_test(test_wrap_every_offset),
 	    cmocka_unit_test(test_full_size_ring),
+	    cmocka_unit_test(test_prepend),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
