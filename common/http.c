@@ -11,6 +11,11 @@
  *   HEADER collecting header lines up to the empty line that ends the head;
  *          the head is then checked as a whole (framing, Host, Connection)
  *   BODY   copying Content-Length bytes of body
+ *   CHUNK  a chunked body: a chunk-size line (hex, extensions ignored, at
+ *          most HTTP_MAX_CHUNK_LINE bytes), then DATA, that many bytes,
+ *          then CRLF, the LF alone; size 0 ends the chunks and TRAILER
+ *          lines (dropped, counted against the header bytes) follow up to
+ *          the empty line
  *   DONE   a whole request is there; nothing more is consumed until reset
  *   ERROR  a status and message say why; nothing more is consumed
  *
@@ -20,17 +25,24 @@
  * buffer by the longer of the request line and header bytes, the header
  * array by the header count, the body by the body limit.
  *
- * Framing: only Content-Length bodies are accepted. Transfer-Encoding of
- * any kind is answered with 501 (no client of alia needs to send chunked
- * requests), and together with Content-Length with 400, as is a
- * Content-Length that is not a plain decimal or that differs between
- * repeated headers.
+ * Framing: a Content-Length body, or Transfer-Encoding: chunked alone
+ * (decoded; its decoded size held to the same max_body, 413). Any other
+ * transfer coding is answered with 501, Transfer-Encoding together with
+ * Content-Length with 400, as is a Content-Length that is not a plain
+ * decimal or that differs between repeated headers.
+ *
+ * Expect: 100-continue on an HTTP/1.1 request with a body makes
+ * http_parse() stop once after the head with HTTP_CONTINUE, so that the
+ * caller can send "100 Continue" before the client sends the body; a body
+ * declared too large has been refused with 413 by then. Any other
+ * expectation is answered with 417.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -38,11 +50,16 @@
 #include "common/xmalloc.h"
 
 #define HTTP_MAX_EMPTY_LINES 4
+#define HTTP_MAX_CHUNK_LINE  64
 
 enum http_state {
 	HTTP_S_LINE,
 	HTTP_S_HEADER,
 	HTTP_S_BODY,
+	HTTP_S_CHUNK_SIZE,
+	HTTP_S_CHUNK_DATA,
+	HTTP_S_CHUNK_END,
+	HTTP_S_TRAILER,
 	HTTP_S_DONE,
 	HTTP_S_ERROR,
 };
@@ -57,6 +74,9 @@ struct http_parser {
 	size_t hbytes; /* header bytes so far */
 	size_t hcap;   /* slots in req.headers */
 	size_t bodygot;
+	size_t chunkleft; /* bytes left of the current chunk */
+	size_t bodycap;   /* chunked: bytes allocated for req.body */
+	int cont;         /* HTTP_CONTINUE is due before the body */
 	int status;
 	const char *error;
 	struct http_request req;
@@ -130,6 +150,9 @@ http_parser_reset(struct http_parser *p)
 	p->hbytes = 0;
 	p->hcap = 0;
 	p->bodygot = 0;
+	p->chunkleft = 0;
+	p->bodycap = 0;
+	p->cont = 0;
 	p->status = 0;
 	p->error = NULL;
 }
@@ -166,6 +189,12 @@ const char *
 http_parser_error(const struct http_parser *p)
 {
 	return p->state == HTTP_S_ERROR ? p->error : NULL;
+}
+
+const char *
+http_parser_path(const struct http_parser *p)
+{
+	return p->req.path;
 }
 
 const char *
@@ -367,7 +396,7 @@ static int
 http_end_head(struct http_parser *p)
 {
 	struct http_request *req = &p->req;
-	const char *cl = NULL, *te = NULL, *name, *v;
+	const char *cl = NULL, *te = NULL, *expect = NULL, *name, *v;
 	size_t i, d, hosts = 0, body = 0;
 	int close = 0, keep = 0, toobig = 0;
 
@@ -385,7 +414,11 @@ http_end_head(struct http_parser *p)
 			te = v;
 		else if (strcasecmp(name, "Host") == 0)
 			hosts++;
-		else if (strcasecmp(name, "Connection") == 0) {
+		else if (strcasecmp(name, "Expect") == 0) {
+			if (expect != NULL)
+				return http_fail(p, 400, "repeated Expect");
+			expect = v;
+		} else if (strcasecmp(name, "Connection") == 0) {
 			close |= http_list_has(v, "close");
 			keep |= http_list_has(v, "keep-alive");
 		}
@@ -395,8 +428,11 @@ http_end_head(struct http_parser *p)
 	if (te != NULL && cl != NULL)
 		return http_fail(
 		    p, 400, "both Transfer-Encoding and Content-Length");
-	if (te != NULL)
-		return http_fail(p, 501, "Transfer-Encoding is not supported");
+	if (te != NULL && strcasecmp(te, "chunked") != 0)
+		return http_fail(
+		    p, 501, "only the chunked transfer coding is supported");
+	if (expect != NULL && strcasecmp(expect, "100-continue") != 0)
+		return http_fail(p, 417, "only Expect: 100-continue is known");
 	if (cl != NULL) {
 		for (; *cl != '\0' && !toobig; cl++) {
 			d = (size_t)(*cl - '0');
@@ -411,10 +447,61 @@ http_end_head(struct http_parser *p)
 			return http_fail(p, 413, "request body too large");
 	}
 	req->keepalive = !close && (req->minor >= 1 || keep);
-	req->body = xmalloc(body + 1);
-	req->body[0] = '\0';
-	req->bodylen = body;
-	p->state = body > 0 ? HTTP_S_BODY : HTTP_S_DONE;
+	if (te != NULL) {
+		/* Grown as chunks come, up to max_body. */
+		p->bodycap =
+		    256 < p->limits.max_body ? 256 : p->limits.max_body;
+		req->body = xmalloc(p->bodycap + 1);
+		req->body[0] = '\0';
+		req->bodylen = 0;
+		p->state = HTTP_S_CHUNK_SIZE;
+	} else {
+		req->body = xmalloc(body + 1);
+		req->body[0] = '\0';
+		req->bodylen = body;
+		p->state = body > 0 ? HTTP_S_BODY : HTTP_S_DONE;
+	}
+	p->cont = expect != NULL && req->minor >= 1 && p->state != HTTP_S_DONE;
+	return 0;
+}
+
+/* A chunk-size line: hex digits, then nothing or ";" extensions. */
+static int
+http_chunk_size(struct http_parser *p, const char *line, size_t len)
+{
+	size_t i, size = 0;
+	int d;
+
+	for (i = 0; i < len && (d = http_hexval((unsigned char)line[i])) != -1;
+	     i++) {
+		if (size > (SIZE_MAX - (size_t)d) / 16 ||
+		    size * 16 + (size_t)d > p->limits.max_body)
+			return http_fail(p, 413, "request body too large");
+		size = size * 16 + (size_t)d;
+	}
+	if (i == 0)
+		return http_fail(p, 400, "bad chunk size");
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i < len && line[i] != ';')
+		return http_fail(p, 400, "bad chunk size");
+	if (size > p->limits.max_body - p->req.bodylen)
+		return http_fail(p, 413, "request body too large");
+	if (size == 0) {
+		p->state = HTTP_S_TRAILER;
+		return 0;
+	}
+	if (p->req.bodylen + size > p->bodycap) {
+		/* Doubles, but never past max_body. */
+		p->bodycap = p->bodycap * 2 > p->req.bodylen + size
+		    ? p->bodycap * 2
+		    : p->req.bodylen + size;
+		if (p->bodycap > p->limits.max_body)
+			p->bodycap = p->limits.max_body;
+		p->req.body = xreallocarray(p->req.body, p->bodycap + 1, 1);
+	}
+	p->chunkleft = size;
+	p->state = HTTP_S_CHUNK_DATA;
 	return 0;
 }
 
@@ -436,6 +523,27 @@ http_line(struct http_parser *p, char *line, size_t len)
 		p->state = HTTP_S_HEADER;
 		return 0;
 	}
+	if (p->state == HTTP_S_CHUNK_SIZE)
+		return http_chunk_size(p, line, len);
+	if (p->state == HTTP_S_CHUNK_END) {
+		if (len != 0)
+			return http_fail(
+			    p, 400, "chunk data longer than its size");
+		p->state = HTTP_S_CHUNK_SIZE;
+		return 0;
+	}
+	if (p->state == HTTP_S_TRAILER) {
+		if (len == 0) {
+			p->req.body[p->req.bodylen] = '\0';
+			p->state = HTTP_S_DONE;
+			return 0;
+		}
+		/* Trailer fields are dropped, but bounded with the head. */
+		if (p->hbytes + len > p->limits.max_header_bytes)
+			return http_fail(p, 431, "trailer fields too large");
+		p->hbytes += len;
+		return 0;
+	}
 	if (len == 0)
 		return http_end_head(p);
 	if (p->hbytes + len > p->limits.max_header_bytes)
@@ -455,6 +563,11 @@ http_line_append(struct http_parser *p, const char *s, size_t n)
 		max = p->limits.max_line + 1;
 		if (p->linelen + n > max)
 			return http_fail(p, 414, "request line too long");
+	} else if (p->state == HTTP_S_CHUNK_SIZE ||
+	    p->state == HTTP_S_CHUNK_END) {
+		max = HTTP_MAX_CHUNK_LINE + 1;
+		if (p->linelen + n > max)
+			return http_fail(p, 400, "chunk-size line too long");
 	} else {
 		max = p->limits.max_header_bytes - p->hbytes + 1;
 		if (p->linelen + n > max)
@@ -486,6 +599,9 @@ http_parse(struct http_parser *p, const void *buf, size_t len, size_t *used)
 		switch (p->state) {
 		case HTTP_S_LINE:
 		case HTTP_S_HEADER:
+		case HTTP_S_CHUNK_SIZE:
+		case HTTP_S_CHUNK_END:
+		case HTTP_S_TRAILER:
 			lf = memchr(s + off, '\n', len - off);
 			n = lf != NULL ? (size_t)(lf - (s + off)) : len - off;
 			if (http_line_append(p, s + off, n) == HTTP_ERROR) {
@@ -509,6 +625,22 @@ http_parse(struct http_parser *p, const void *buf, size_t len, size_t *used)
 				*used = off;
 				return HTTP_ERROR;
 			}
+			if (p->cont) {
+				p->cont = 0;
+				*used = off;
+				return HTTP_CONTINUE;
+			}
+			break;
+		case HTTP_S_CHUNK_DATA:
+			n = p->chunkleft;
+			if (n > len - off)
+				n = len - off;
+			memcpy(p->req.body + p->req.bodylen, s + off, n);
+			p->req.bodylen += n;
+			p->chunkleft -= n;
+			off += n;
+			if (p->chunkleft == 0)
+				p->state = HTTP_S_CHUNK_END;
 			break;
 		case HTTP_S_BODY:
 			n = p->req.bodylen - p->bodygot;
@@ -576,6 +708,8 @@ http_status_text(int status)
 		return "Content Too Large";
 	case 414:
 		return "URI Too Long";
+	case 417:
+		return "Expectation Failed";
 	case 426:
 		return "Upgrade Required";
 	case 429:
@@ -608,13 +742,14 @@ http_response_head(struct evbuffer *out, int status, const char *ctype,
 	    out, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
 	if (ctype != NULL)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
+	/* A 304 has no body, and its length would be the 200's. */
+	if (status != 304)
+		evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
 	evbuffer_add_printf(out,
-	    "Content-Length: %zu\r\n"
 	    "Connection: %s\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "%s\r\n",
-	    len, keepalive ? "keep-alive" : "close",
-	    extra != NULL ? extra : "");
+	    keepalive ? "keep-alive" : "close", extra != NULL ? extra : "");
 }
 
 void
@@ -624,4 +759,122 @@ http_response_write(struct evbuffer *out, int status, const char *ctype,
 	http_response_head(out, status, ctype, len, keepalive, extra);
 	if (len > 0)
 		evbuffer_add(out, body, len);
+}
+
+/*
+ * The q value of one element of an Accept-style list ("gzip;q=0.5"):
+ * 1000 times it, 1000 when absent, -1 when malformed.
+ */
+static int
+http_qvalue(const char *params, size_t len)
+{
+	const char *q = NULL;
+	size_t i;
+	int v = 0;
+
+	for (i = 0; i < len; i++) {
+		if (params[i] == ';') {
+			i++;
+			while (
+			    i < len && (params[i] == ' ' || params[i] == '\t'))
+				i++;
+			if (i + 1 < len &&
+			    (params[i] == 'q' || params[i] == 'Q') &&
+			    params[i + 1] == '=')
+				q = params + i + 2;
+		}
+	}
+	if (q == NULL)
+		return 1000;
+	len -= (size_t)(q - params);
+	if (len == 0 || (q[0] != '0' && q[0] != '1'))
+		return -1;
+	v = (q[0] - '0') * 1000;
+	if (len > 1 && q[1] == '.') {
+		for (i = 2; i < len && i < 5 && q[i] >= '0' && q[i] <= '9';
+		     i++) {
+			v += (q[i] - '0') * (i == 2 ? 100 : i == 3 ? 10 : 1);
+		}
+	}
+	return v > 1000 ? -1 : v;
+}
+
+int
+http_accepts(const char *list, const char *coding)
+{
+	size_t n = strlen(coding), len, name;
+	const char *s = list;
+	int star = -1, q;
+
+	if (list == NULL)
+		return 0;
+	while (*s != '\0') {
+		s += strspn(s, " \t,");
+		len = strcspn(s, ",");
+		name = strcspn(s, " \t;,");
+		if (name > len)
+			name = len;
+		q = http_qvalue(s + name, len - name);
+		if (name == n && strncasecmp(s, coding, n) == 0)
+			return q > 0;
+		if (name == 1 && s[0] == '*')
+			star = q;
+		s += len;
+	}
+	return star > 0;
+}
+
+int
+http_etag_match(const char *header, const char *etag)
+{
+	const char *s = header, *e;
+	size_t n;
+
+	if (header == NULL)
+		return 0;
+	if (strncmp(etag, "W/", 2) == 0)
+		etag += 2;
+	n = strlen(etag);
+	while (*s != '\0') {
+		s += strspn(s, " \t,");
+		if (*s == '*')
+			return 1;
+		/* Weak comparison: W/ does not matter. */
+		if (strncmp(s, "W/", 2) == 0)
+			s += 2;
+		if (*s != '"')
+			break;
+		if ((e = strchr(s + 1, '"')) == NULL)
+			break;
+		if ((size_t)(e + 1 - s) == n && strncmp(s, etag, n) == 0)
+			return 1;
+		s = e + 1;
+	}
+	return 0;
+}
+
+void
+http_date(char *buf, size_t len, time_t t)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	if (strftime(buf, len, "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0 &&
+	    len > 0)
+		buf[0] = '\0';
+}
+
+int
+http_date_parse(const char *s, time_t *t)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL ||
+	    (end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm)) == NULL ||
+	    *end != '\0')
+		return -1;
+	*t = timegm(&tm);
+	return 0;
 }

@@ -97,6 +97,7 @@ front_serve(int fd)
 	hc.idle_timeout_ms = 60000;
 	hc.max_conns = 4096;
 	hc.api = front_api_request;
+	hc.api_allow = front_api_allow;
 	front_api_init(f.chan, &f.conf);
 	front_db_init(f.base, &f.conf);
 	front_auth_init(f.base, &f.conf);

@@ -1065,6 +1065,35 @@ api_sessions(struct conn *c, const struct http_request *req,
 	free(setcookie);
 }
 
+const char *
+front_api_allow(const char *path)
+{
+	const char *id, *slash;
+
+	if (strcmp(path, "/api/login") == 0 || strcmp(path, "/api/logout") == 0)
+		return "POST";
+	if (strcmp(path, "/api/sessions") == 0)
+		return "GET, POST";
+	if (strcmp(path, "/metrics") == 0)
+		return "GET, HEAD";
+	if (strncmp(path, "/api/sessions/", 14) == 0) {
+		id = path + 14;
+		if ((slash = strchr(id, '/')) == NULL)
+			return "GET, DELETE";
+		if (strcmp(slash, "/shares") == 0)
+			return "GET, POST";
+		if (strncmp(slash, "/shares/", 8) == 0)
+			return "DELETE";
+		return "GET"; /* /recording, or 404 */
+	}
+	if (strcmp(path, "/api/me") == 0 ||
+	    strcmp(path, "/api/recordings") == 0 ||
+	    strncmp(path, "/api/shares/", 12) == 0 ||
+	    strncmp(path, "/ws/", 4) == 0)
+		return "GET";
+	return NULL;
+}
+
 void
 front_api_request(struct conn *c, const struct http_request *req)
 {

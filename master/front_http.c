@@ -32,6 +32,21 @@
  * A closed connection leaves the live list at once but is freed from a
  * separate event, so that no callback frees memory another one still
  * uses.
+ *
+ * Static files are served the way browsers cache best. The build (web/
+ * build.sh) names scripts and style sheets by their content hash
+ * (app.0123456789ab.js): those are sent with a year's immutable
+ * Cache-Control, everything else (the pages) with no-cache, so that it is
+ * revalidated. Every file has an ETag made of its size and modification
+ * time and a Last-Modified; If-None-Match (or, without it,
+ * If-Modified-Since) that still holds gets 304. Beside a text file the
+ * build leaves FILE.gz; it is sent with Content-Encoding: gzip to a client
+ * whose Accept-Encoding allows gzip, with its own ETag, and every answer
+ * for such a file says Vary: Accept-Encoding.
+ *
+ * Errors under /api/ are JSON objects {"error": "..."}, whichever layer
+ * finds them; methods no route knows get 501, methods a route does not
+ * allow 405 with the route's Allow list.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -41,6 +56,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -70,7 +87,13 @@
 #define FRONT_HTTP_IDLE_TIMEOUT_MS   60000
 #define FRONT_HTTP_WAIT_TIMEOUT_MS   30000
 
-#define FRONT_HTTP_TEXT "text/plain; charset=utf-8"
+#define FRONT_HTTP_TEXT      "text/plain; charset=utf-8"
+#define FRONT_HTTP_JSON      "application/json"
+#define FRONT_HTTP_IMMUTABLE "public, max-age=31536000, immutable"
+/* The methods of RFC 9110; others are 501, these 405 where not allowed. */
+#define FRONT_HTTP_METHODS \
+	"GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH"
+#define FRONT_HTTP_HASH_LEN 12 /* hex digits of a hashed name (build.sh) */
 #define FRONT_HTTP_HTML_HEADERS                                      \
 	"Content-Security-Policy: default-src 'self'; "              \
 	"script-src 'self' 'wasm-unsafe-eval'; "                     \
@@ -269,27 +292,86 @@ conn_reply(struct conn *c, const struct http_request *req, int status,
 		evbuffer_add(out, body, len);
 }
 
-/* A plain-text error answer after which the connection is closed. */
-static void
-conn_fail(struct conn *c, int status, const char *message, const char *extra)
+/* Whether errors for path are JSON: the API's. */
+static int
+conn_json_path(const char *path)
 {
+	return path != NULL && strncmp(path, "/api/", 5) == 0;
+}
+
+/*
+ * The body of an error answer: {"error": "message"} for the API, else
+ * "status reason: message" as text. Returns its length; *ctype is set.
+ */
+static int
+conn_error_body(char **body, const char **ctype, const char *path, int status,
+    const char *message)
+{
+	char *esc, *e;
+	const char *m;
+	int len;
+
+	if (!conn_json_path(path)) {
+		*ctype = FRONT_HTTP_TEXT;
+		return xasprintf(body, "%d %s: %s\n", status,
+		    http_status_text(status), message);
+	}
+	/* Our messages are ASCII; escape what JSON needs all the same. */
+	esc = e = xmalloc(6 * strlen(message) + 1);
+	for (m = message; *m != '\0'; m++) {
+		if (*m == '"' || *m == '\\') {
+			*e++ = '\\';
+			*e++ = *m;
+		} else if ((unsigned char)*m < 0x20) {
+			snprintf(e, 7, "\\u%04x", (unsigned char)*m);
+			e += 6;
+		} else
+			*e++ = *m;
+	}
+	*e = '\0';
+	*ctype = FRONT_HTTP_JSON;
+	len = xasprintf(body, "{\"error\": \"%s\"}", esc);
+	free(esc);
+	return len;
+}
+
+/* An error answer to req (JSON under /api/); the connection goes on. */
+static void
+conn_error(struct conn *c, const struct http_request *req, int status,
+    const char *message, const char *extra)
+{
+	const char *ctype;
 	char *body;
 	int len;
 
-	len = xasprintf(
-	    &body, "%d %s: %s\n", status, http_status_text(status), message);
+	len = conn_error_body(&body, &ctype, req->path, status, message);
+	conn_reply(c, req, status, ctype, body, (size_t)len, extra);
+	free(body);
+}
+
+/* An error answer after which the connection is closed. */
+static void
+conn_fail(struct conn *c, int status, const char *message, const char *extra)
+{
+	const char *ctype;
+	char *body;
+	int len;
+
+	len = conn_error_body(
+	    &body, &ctype, http_parser_path(c->parser), status, message);
 	c->flags |= CONN_CLOSE;
 	c->flags &= ~CONN_KEEP;
-	conn_reply(c, NULL, status, FRONT_HTTP_TEXT, body, (size_t)len, extra);
+	conn_reply(c, NULL, status, ctype, body, (size_t)len, extra);
 	free(body);
 	conn_finish(c);
 }
 
+/* Whether the list of methods allow ("GET, HEAD") holds method. */
 static int
-route_allows(const struct route *r, const char *method)
+route_allows(const char *allow, const char *method)
 {
 	size_t n = strlen(method);
-	const char *s = r->allow;
+	const char *s = allow;
 
 	while (*s != '\0') {
 		if (strncmp(s, method, n) == 0 && (s[n] == ',' || s[n] == '\0'))
@@ -306,12 +388,11 @@ route_method_ok(
     struct conn *c, const struct http_request *req, const struct route *r)
 {
 	char *extra;
-	static const char body[] = "method not allowed\n";
 
-	if (route_allows(r, req->method))
+	if (route_allows(r->allow, req->method))
 		return 1;
 	xasprintf(&extra, "Allow: %s\r\n", r->allow);
-	conn_reply(c, req, 405, FRONT_HTTP_TEXT, body, sizeof(body) - 1, extra);
+	conn_error(c, req, 405, "method not allowed", extra);
 	free(extra);
 	return 0;
 }
@@ -341,20 +422,62 @@ static_content_type(const char *name)
 	return "application/octet-stream";
 }
 
+/* A file of web_dir opened for an answer, with its gzip copy if any. */
+struct static_file {
+	int fd;
+	struct stat st;
+	int gzfd; /* FILE.gz beside it, no older than it; or -1 */
+	struct stat gzst;
+	const char *ctype;
+	int hashed; /* named by content hash: never changes */
+};
+
+/* Whether name is NAME.HASH.EXT with HASH FRONT_HTTP_HASH_LEN hex digits. */
+static int
+static_hashed(const char *name)
+{
+	const char *ext, *h;
+	size_t i;
+
+	if ((ext = strrchr(name, '.')) == NULL ||
+	    (size_t)(ext - name) < FRONT_HTTP_HASH_LEN + 2)
+		return 0;
+	h = ext - FRONT_HTTP_HASH_LEN;
+	if (h[-1] != '.')
+		return 0;
+	for (i = 0; i < FRONT_HTTP_HASH_LEN; i++) {
+		if (!((h[i] >= '0' && h[i] <= '9') ||
+		        (h[i] >= 'a' && h[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+static void
+static_close(struct static_file *f)
+{
+	if (f->fd != -1)
+		close(f->fd);
+	if (f->gzfd != -1)
+		close(f->gzfd);
+	f->fd = f->gzfd = -1;
+}
+
 /*
  * Opens path below web_dir one component at a time, following no symbolic
  * link and no dot file, so nothing outside web_dir can be reached. A
- * directory stands for its index.html. Returns the open regular file, or
- * -1 with *ctype unset.
+ * directory stands for its index.html. Fills f with the open regular
+ * file, and its .gz if there is one that is not older; 0 or -1.
  */
 static int
-static_open(const char *path, struct stat *st, const char **ctype)
+static_open(const char *path, struct static_file *f)
 {
-	char *copy, *seg, *next;
+	char *copy, *seg, *next, *gz = NULL;
 	const char *last = "index.html";
-	int dfd = fh.webfd, fd = -1;
+	int dir = fh.webfd, fd = -1;
 	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
 
+	f->fd = f->gzfd = -1;
 	copy = xstrdup(path);
 	for (seg = copy; seg != NULL; seg = next) {
 		if ((next = strchr(seg, '/')) != NULL)
@@ -363,47 +486,67 @@ static_open(const char *path, struct stat *st, const char **ctype)
 			continue;
 		if (*seg == '.')
 			goto fail;
-		if ((fd = openat(dfd, seg, flags)) == -1)
+		if ((fd = openat(dir, seg, flags)) == -1 ||
+		    fstat(fd, &f->st) == -1)
 			goto fail;
-		if (dfd != fh.webfd)
-			close(dfd);
-		dfd = fd;
-		fd = -1;
 		last = seg;
-		if (fstat(dfd, st) == -1)
-			goto fail;
-		if (!S_ISDIR(st->st_mode)) {
+		if (!S_ISDIR(f->st.st_mode)) {
 			if (next != NULL && next[strspn(next, "/")] != '\0')
 				goto fail;
 			break;
 		}
+		if (dir != fh.webfd)
+			close(dir);
+		dir = fd;
+		fd = -1;
 	}
-	if (fstat(dfd, st) == -1)
-		goto fail;
-	if (S_ISDIR(st->st_mode)) {
+	if (fd == -1) {
 		last = "index.html";
-		if ((fd = openat(dfd, last, flags)) == -1 ||
-		    fstat(fd, st) == -1)
+		if ((fd = openat(dir, last, flags)) == -1 ||
+		    fstat(fd, &f->st) == -1)
 			goto fail;
-	} else {
-		fd = dfd;
-		dfd = fh.webfd;
 	}
-	if (!S_ISREG(st->st_mode))
+	if (!S_ISREG(f->st.st_mode))
 		goto fail;
-	*ctype = static_content_type(last);
-	if (dfd != fh.webfd)
-		close(dfd);
+	xasprintf(&gz, "%s.gz", last);
+	if ((f->gzfd = openat(dir, gz, flags)) != -1 &&
+	    (fstat(f->gzfd, &f->gzst) == -1 || !S_ISREG(f->gzst.st_mode) ||
+	        f->gzst.st_mtim.tv_sec < f->st.st_mtim.tv_sec ||
+	        (f->gzst.st_mtim.tv_sec == f->st.st_mtim.tv_sec &&
+	            f->gzst.st_mtim.tv_nsec < f->st.st_mtim.tv_nsec))) {
+		close(f->gzfd);
+		f->gzfd = -1;
+	}
+	free(gz);
+	f->fd = fd;
+	f->ctype = static_content_type(last);
+	f->hashed = static_hashed(last);
+	if (dir != fh.webfd)
+		close(dir);
 	free(copy);
-	return fd;
+	return 0;
 
 fail:
 	if (fd != -1)
 		close(fd);
-	if (dfd != fh.webfd)
-		close(dfd);
+	if (dir != fh.webfd)
+		close(dir);
 	free(copy);
 	return -1;
+}
+
+/* Whether the request's validators say the client's copy is current. */
+static int
+static_fresh(const struct http_request *req, const char *etag, time_t mtime)
+{
+	const char *inm = http_header_get(req, "If-None-Match");
+	time_t since;
+
+	if (inm != NULL)
+		return http_etag_match(inm, etag);
+	return http_date_parse(
+	           http_header_get(req, "If-Modified-Since"), &since) == 0 &&
+	    mtime <= since;
 }
 
 /* Appends exactly len bytes of fd to out. */
@@ -431,32 +574,47 @@ route_static(
     struct conn *c, const struct http_request *req, const struct route *r)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
-	const char *ctype = NULL, *extra = NULL;
-	static const char notfound[] = "not found\n";
-	struct stat st;
-	int fd;
+	struct static_file f;
+	struct stat *st;
+	char etag[80], date[40], *extra;
+	int gzip, fd, status;
 
-	if ((fd = static_open(req->path, &st, &ctype)) == -1) {
-		conn_reply(c, req, 404, FRONT_HTTP_TEXT, notfound,
-		    sizeof(notfound) - 1, NULL);
+	if (static_open(req->path, &f) == -1) {
+		conn_error(c, req, 404, "not found", NULL);
 		return;
 	}
 	if (!route_method_ok(c, req, r)) {
-		close(fd);
+		static_close(&f);
 		return;
 	}
-	if (strncmp(ctype, "text/html", 9) == 0)
-		extra = FRONT_HTTP_HTML_HEADERS;
-	log_debug(
-	    "%s: %s %s %s -> 200", __func__, c->peer, req->method, req->target);
-	http_response_head(
-	    out, 200, ctype, (size_t)st.st_size, req->keepalive, extra);
-	if (strcmp(req->method, "HEAD") != 0 &&
-	    static_read(out, fd, st.st_size) == -1) {
+	gzip = f.gzfd != -1 &&
+	    http_accepts(http_header_get(req, "Accept-Encoding"), "gzip");
+	/* The identity file's size and time name both representations. */
+	snprintf(etag, sizeof(etag), "\"%jx-%jx.%lx%s\"",
+	    (uintmax_t)f.st.st_size, (uintmax_t)f.st.st_mtim.tv_sec,
+	    (long)f.st.st_mtim.tv_nsec, gzip ? "-gz" : "");
+	http_date(date, sizeof(date), f.st.st_mtim.tv_sec);
+	xasprintf(&extra,
+	    "Cache-Control: %s\r\nETag: %s\r\nLast-Modified: %s\r\n%s%s%s",
+	    f.hashed ? FRONT_HTTP_IMMUTABLE : "no-cache", etag, date,
+	    f.gzfd != -1 ? "Vary: Accept-Encoding\r\n" : "",
+	    gzip ? "Content-Encoding: gzip\r\n" : "",
+	    strncmp(f.ctype, "text/html", 9) == 0 ? FRONT_HTTP_HTML_HEADERS
+	                                          : "");
+	status = static_fresh(req, etag, f.st.st_mtim.tv_sec) ? 304 : 200;
+	fd = gzip ? f.gzfd : f.fd;
+	st = gzip ? &f.gzst : &f.st;
+	log_debug("%s: %s %s %s -> %d%s", __func__, c->peer, req->method,
+	    req->target, status, gzip ? " gzip" : "");
+	http_response_head(out, status, f.ctype,
+	    status == 304 ? 0 : (size_t)st->st_size, req->keepalive, extra);
+	if (status == 200 && strcmp(req->method, "HEAD") != 0 &&
+	    static_read(out, fd, st->st_size) == -1) {
 		log_warn("%s: reading %s", __func__, req->path);
 		c->flags |= CONN_CLOSE;
 	}
-	close(fd);
+	free(extra);
+	static_close(&f);
 }
 
 /*
@@ -477,15 +635,23 @@ route_play(
 	route_static(c, &page, r);
 }
 
+/*
+ * The API's own Allow list for the path (conf.api_allow) decides the
+ * 405, so that it and the handler behind it agree; a path it does not
+ * know goes on to the API's 404. Without api_allow, the route's list.
+ */
 static void
 route_api(struct conn *c, const struct http_request *req, const struct route *r)
 {
+	struct route own = *r;
+
 	if (fh.conf.api == NULL) {
-		conn_reply(
-		    c, req, 404, FRONT_HTTP_TEXT, "not found\n", 10, NULL);
+		conn_error(c, req, 404, "not found", NULL);
 		return;
 	}
-	if (!route_method_ok(c, req, r))
+	if (fh.conf.api_allow != NULL)
+		own.allow = fh.conf.api_allow(req->path);
+	if (own.allow != NULL && !route_method_ok(c, req, &own))
 		return;
 	fh.conf.api(c, req);
 }
@@ -502,6 +668,10 @@ conn_dispatch(struct conn *c, const struct http_request *req)
 	if (strcmp(req->method, "HEAD") == 0)
 		c->flags |= CONN_HEAD;
 
+	if (!route_allows(FRONT_HTTP_METHODS, req->method)) {
+		conn_error(c, req, 501, "unknown method", NULL);
+		return;
+	}
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		r = &routes[i];
 		n = strlen(r->path);
@@ -511,7 +681,7 @@ conn_dispatch(struct conn *c, const struct http_request *req)
 			return;
 		}
 	}
-	conn_reply(c, req, 404, FRONT_HTTP_TEXT, "not found\n", 10, NULL);
+	conn_error(c, req, 404, "not found", NULL);
 }
 
 /*
@@ -567,6 +737,12 @@ conn_process(struct conn *c)
 		}
 		if (r == HTTP_MORE)
 			continue;
+		if (r == HTTP_CONTINUE) {
+			/* A body too large was refused with 413 already. */
+			evbuffer_add_printf(out, "HTTP/1.1 100 %s\r\n\r\n",
+			    http_status_text(100));
+			continue;
+		}
 		req = http_parser_request(c->parser);
 		conn_dispatch(c, req);
 		if (conn_dispatched(c) == -1)

@@ -141,6 +141,8 @@ struct front_http_conf {
 	int max_conns;
 	/* Answers /api/, /ws/ and /metrics; NULL: they are 404. */
 	void (*api)(struct conn *, const struct http_request *);
+	/* The methods the API allows at a path ("GET, POST"); NULL: any. */
+	const char *(*api_allow)(const char *path);
 	struct ssl_ctx_st *tls; /* set: every connection speaks TLS */
 };
 /*
@@ -251,6 +253,8 @@ void front_api_error(
 void front_api_init(struct msgchan *master, const struct config *);
 /* Answers /api/, /ws/ and /metrics requests, asking master as needed. */
 void front_api_request(struct conn *, const struct http_request *);
+/* The methods allowed at an API path, for 405's Allow; NULL if unknown. */
+const char *front_api_allow(const char *path);
 /* An answer from master to a parked request. */
 void front_api_master_msg(struct msg *);
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
 # Assembles the directory alia serves: web/static/* plus the xterm.js and
-# asciinema-player files from web/node_modules. Run by the build (meson custom_target 'web'):
+# asciinema-player files from web/node_modules, scripts and style sheets
+# renamed by content hash (the pages rewritten to match) and a gzip copy
+# beside each text file. Run by the build (meson custom_target 'web'):
 #   web/build.sh OUTDIR [STAMP [DEPFILE]]
 # Without node_modules (a C-only build) it warns and copies static files only;
 # script/bootstrap runs `npm ci` first so a full build has everything.
@@ -55,6 +57,37 @@ if [ ${#missing[@]} -gt 0 ]; then
     "copied web/static only (run script/bootstrap or 'npm ci' in web/)" >&2
   [ -d "$web/node_modules" ] && deps+=("$web/node_modules")
 fi
+
+# Content-hashed names for the scripts and style sheets (name.HASH.ext,
+# the first 12 hex digits of their SHA-256), so that alia can let browsers
+# keep them for a year: a changed file is a new name. The pages refer to
+# them by those names.
+rename=()
+while IFS= read -r -d '' f; do
+  base=${f##*/}
+  h=$(sha256sum "$f" | cut -c1-12)
+  new="${base%.*}.$h.${base##*.}"
+  mv "$f" "$tmp/$new"
+  rename+=(-e "s#\([\"/]\)${base//./\\.}\"#\1$new\"#g")
+done < <(find "$tmp" -maxdepth 1 -type f \( -name '*.js' -o -name '*.css' \) \
+  -print0 | sort -z)
+if [ ${#rename[@]} -gt 0 ]; then
+  while IFS= read -r -d '' f; do
+    sed -i "${rename[@]}" "$f"
+  done < <(find "$tmp" -type f -name '*.html' -print0)
+fi
+
+# A gzip -9 copy beside each text file (FILE.gz, no name or time inside,
+# so the same input gives the same bytes), kept when it is smaller; alia
+# sends it to browsers that accept gzip.
+while IFS= read -r -d '' f; do
+  gzip -9 -n -k -f "$f"
+  if [ "$(stat -c %s "$f.gz")" -ge "$(stat -c %s "$f")" ]; then
+    rm -f "$f.gz"
+  fi
+done < <(find "$tmp" -type f \( -name '*.html' -o -name '*.js' -o \
+  -name '*.css' -o -name '*.svg' -o -name '*.json' -o -name '*.map' -o \
+  -name '*.txt' \) -print0)
 
 if [ -d "$out" ] && ! [ -L "$out" ]; then
   # Update in place, one rename per file: a running alia holds the directory

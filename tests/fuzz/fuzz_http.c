@@ -3,7 +3,8 @@
  * libFuzzer harness for the HTTP request parser (common/http.c): feeds
  * the input whole and split in two at an offset taken from its first
  * byte, with small limits, reads back every field of a parsed request,
- * and checks that both feedings agree.
+ * and checks that both feedings agree and that HTTP_CONTINUE comes at
+ * most once a request, before it is done.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -28,7 +29,7 @@ parse_all(const uint8_t *data, size_t len, size_t split, int *status)
 	const struct http_request *req;
 	struct http_parser *p;
 	size_t off = 0, used, i, sum = 0;
-	int r;
+	int r, conts = 0;
 
 	p = http_parser_new(&limits);
 	*status = 0;
@@ -43,6 +44,12 @@ parse_all(const uint8_t *data, size_t len, size_t split, int *status)
 			if (*status < 400 || http_parser_error(p) == NULL)
 				abort();
 			break;
+		}
+		if (r == HTTP_CONTINUE) {
+			/* Once per request, right after a head with a body. */
+			if (http_parser_request(p) != NULL || conts++ > 0)
+				abort();
+			continue;
 		}
 		if (r == HTTP_MORE) {
 			if (off == split)
@@ -63,6 +70,7 @@ parse_all(const uint8_t *data, size_t len, size_t split, int *status)
 			sum += strlen(req->headers[i].value);
 		}
 		http_parser_reset(p);
+		conts = 0;
 	}
 	http_parser_free(p);
 	/* How much an error consumed depends on the split; the rest not. */

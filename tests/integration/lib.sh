@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: ISC
 # What the shell tests share, sourced by each: TAP-like result lines and
 # the failure count their summary reads.

@@ -13,7 +13,8 @@ ALIA=${ALIA_BIN:?ALIA_BIN must name the alia binary}
 py=/usr/bin/python3
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export ALIA_DATA_DIR=$(mktemp -d /tmp/alia-user.XXXXXX)
+ALIA_DATA_DIR=$(mktemp -d /tmp/alia-user.XXXXXX) || exit 1
+export ALIA_DATA_DIR
 chmod 755 "$ALIA_DATA_DIR"
 tmp="$ALIA_DATA_DIR/t"
 mkdir "$tmp"
@@ -98,6 +99,7 @@ else
 	ok "the server's log is not on the command's stderr"
 fi
 h1=$(pwhash ann)
+# shellcheck disable=SC2016 # a literal $, not an expansion
 case $h1 in
 '$argon2id$'*) ok "the stored hash is Argon2id" ;;
 *) not_ok "stored pwhash: '$h1'" ;;

@@ -451,9 +451,14 @@ test_errors(int port)
 	expect_fatal(port, "big body",
 	    "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n", 0,
 	    413);
-	expect_fatal(port, "chunked",
-	    "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+	expect_fatal(port, "gzip, chunked",
+	    "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n"
+	    "\r\n",
 	    0, 501);
+	expect_fatal(port, "chunked over max_body",
+	    "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "fffff\r\n",
+	    0, 413);
 	n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\n");
 	for (i = 0; i < 100; i++)
 		n += (size_t)snprintf(

@@ -14,7 +14,7 @@ url="http://127.0.0.1:$port"
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port"
 master=
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-nmig=$(ls "${ALIA_SRCDIR:?}"/sql/[0-9]*.sql | wc -l)
+nmig=$(find "${ALIA_SRCDIR:?}/sql" -maxdepth 1 -name "[0-9]*.sql" | wc -l)
 
 cleanup() {
 	[ -n "$master" ] && kill -9 "$master" 2>/dev/null
@@ -137,6 +137,8 @@ if t=$(wait_gone 10000); then
 
 else
 	not_ok "SIGTERM: still running after 10 s:"
+	# Every process, with its arguments, for the log: not just pids.
+	# shellcheck disable=SC2009
 	ps -eo pid,ppid,args | grep -e "$dir" -e 'alia: ' | grep -v grep
 fi
 wait "$master" 2>/dev/null

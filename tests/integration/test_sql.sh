@@ -12,7 +12,8 @@ fixture="$here/recording_fixture.py"
 py=/usr/bin/python3
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-export ALIA_DATA_DIR=$(mktemp -d /tmp/alia-sql.XXXXXX)
+ALIA_DATA_DIR=$(mktemp -d /tmp/alia-sql.XXXXXX) || exit 1
+export ALIA_DATA_DIR
 chmod 755 "$ALIA_DATA_DIR"
 tmp="$ALIA_DATA_DIR/t"
 mkdir "$tmp"

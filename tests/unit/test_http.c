@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
@@ -83,6 +84,31 @@ static const struct valid_case valid_cases[] = {
         9, 1, "", NULL, NULL},
     {"obs-text in value", "GET / HTTP/1.1\r\nHost: h\r\nX-U: \xc3\xa9\r\n\r\n",
         "GET", "/", NULL, 1, 1, "", "x-u", "\xc3\xa9"},
+    {"chunked body, extensions and trailer",
+        "POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n6;ext=\"1\"\r\n world\r\n0\r\nX-T: y\r\n\r\n",
+        "POST", "/c", NULL, 1, 1, "hello world", "transfer-encoding",
+        "chunked"},
+    {"chunked, any case, bare LF, hex digits",
+        "POST / HTTP/1.1\nHost: h\nTransfer-Encoding: Chunked\n\n"
+        "A\n0123456789\n00\n\n",
+        "POST", "/", NULL, 1, 1, "0123456789", NULL, NULL},
+    {"chunked, empty",
+        "PUT / HTTP/1.1\r\nHost: h\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "PUT", "/", NULL, 1, 1, "", NULL, NULL},
+    {"chunked body of exactly max_body",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "10\r\n0123456789abcdef\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n",
+        "POST", "/", NULL, 1, 1, "0123456789abcdef0123456789abcdef", NULL,
+        NULL},
+    {"Expect: 100-continue",
+        "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
+        "Content-Length: 2\r\n\r\nhi",
+        "POST", "/", NULL, 1, 1, "hi", "expect", "100-Continue"},
+    {"Expect: 100-continue without a body",
+        "GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", "GET", "/",
+        NULL, 1, 1, "", NULL, NULL},
 };
 
 struct bad_case {
@@ -140,9 +166,60 @@ static const struct bad_case bad_cases[] = {
         "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
         "Content-Length: 3\r\n\r\nabc",
         0, 400},
-    {"chunked",
-        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
-        501},
+    {"gzip, chunked",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n"
+        "\r\n",
+        0, 501},
+    {"unknown coding",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: x\r\n\r\n", 0, 501},
+    {"a chunk over max_body",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "21\r\n",
+        0, 413},
+    {"chunks adding up over max_body",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "20\r\n0123456789abcdef0123456789abcdef\r\n1\r\n",
+        0, 413},
+    {"huge chunk size",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "fffffffffffffffffffffff\r\n",
+        0, 413},
+    {"chunk-size line too long",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "1;xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        "xxxxxxxxxx\r\n",
+        0, 400},
+    {"chunk size not hex",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "g\r\n",
+        0, 400},
+    {"empty chunk size",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "\r\n",
+        0, 400},
+    {"negative chunk size",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "-1\r\n",
+        0, 400},
+    {"chunk longer than its size",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\nabc\r\n0\r\n\r\n",
+        0, 400},
+    {"NUL in chunk size",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "1\0\r\n",
+        sizeof("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+               "\r\n1\0\r\n") -
+            1,
+        400},
+    {"unknown expectation",
+        "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\n"
+        "Content-Length: 1\r\n\r\nx",
+        0, 417},
+    {"100-continue with a body too large",
+        "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+        "Content-Length: 33\r\n\r\n",
+        0, 413},
     {"negative CL", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
         0, 400},
     {"signed CL", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: +1\r\n\r\n", 0,
@@ -197,12 +274,24 @@ static const struct gen_case gen_cases[] = {
     {"body at the limit",
         "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 32\r\n\r\n", "b", 32, "",
         0},
+    {"chunked body, one byte a chunk, at the limit",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "1\r\nb\r\n", 32, "0\r\n\r\n", 0},
+    {"chunked body, one byte a chunk, over the limit",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "1\r\nb\r\n", 33, "0\r\n\r\n", 413},
+    {"trailer bytes over the limit",
+        "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\nX-T: ",
+        "v", 300, "\r\n\r\n", 431},
 };
 
 struct outcome {
 	int rc;
 	int status;
 	size_t used;
+	int conts;     /* HTTP_CONTINUE answers */
+	size_t contat; /* bytes used when the first came */
 };
 
 /*
@@ -213,7 +302,7 @@ static struct outcome
 feed(struct http_parser *p, const char *buf, size_t len, size_t split,
     size_t step)
 {
-	struct outcome o = {HTTP_MORE, 0, 0};
+	struct outcome o = {HTTP_MORE, 0, 0, 0, 0};
 	size_t off = 0, n, used;
 	int calls = 0;
 
@@ -230,7 +319,9 @@ feed(struct http_parser *p, const char *buf, size_t len, size_t split,
 		o.used = off;
 		if (o.rc == HTTP_MORE && used != n)
 			fail_msg("HTTP_MORE left %zu bytes unused", n - used);
-	} while (o.rc == HTTP_MORE && off < len);
+		if (o.rc == HTTP_CONTINUE && o.conts++ == 0)
+			o.contat = off;
+	} while ((o.rc == HTTP_MORE || o.rc == HTTP_CONTINUE) && off < len);
 	if (o.rc == HTTP_MORE && step == 0 && calls == 1 && split < len)
 		fail_msg("stopped early");
 	o.status = http_parser_status(p);
@@ -445,6 +536,120 @@ expect_buffer(struct evbuffer *out, const char *want)
 	evbuffer_drain(out, len);
 }
 
+/*
+ * Expect: 100-continue stops the parser once, right after the head, and
+ * only when a body follows; without Expect it never stops.
+ */
+static void
+test_continue(void **state)
+{
+	static const char head[] = "POST / HTTP/1.1\r\nHost: h\r\n"
+	                           "Expect: 100-continue\r\n"
+	                           "Content-Length: 5\r\n\r\n";
+	static const char chead[] = "POST / HTTP/1.1\r\nHost: h\r\n"
+	                            "Expect: 100-continue\r\n"
+	                            "Transfer-Encoding: chunked\r\n\r\n";
+	char buf[256];
+	struct http_parser *p;
+	struct outcome o;
+	size_t len, split;
+
+	p = http_parser_new(&limits);
+	len = (size_t)snprintf(buf, sizeof(buf), "%shello", head);
+	for (split = 0; split <= len + 1; split++) {
+		http_parser_reset(p);
+		o = split <= len ? feed(p, buf, len, split, 0)
+		                 : feed(p, buf, len, 0, 1);
+		assert_int_equal(o.rc, HTTP_DONE);
+		assert_int_equal(o.conts, 1);
+		assert_int_equal(o.contat, strlen(head));
+		assert_string_equal(http_parser_request(p)->body, "hello");
+	}
+	len =
+	    (size_t)snprintf(buf, sizeof(buf), "%s2\r\nab\r\n0\r\n\r\n", chead);
+	http_parser_reset(p);
+	o = feed(p, buf, len, 0, 1);
+	assert_int_equal(o.rc, HTTP_DONE);
+	assert_int_equal(o.conts, 1);
+	assert_int_equal(o.contat, strlen(chead));
+	assert_string_equal(http_parser_request(p)->body, "ab");
+
+	/* The head alone: CONTINUE, then MORE until the body comes. */
+	http_parser_reset(p);
+	o = feed(p, head, strlen(head), strlen(head), 0);
+	assert_int_equal(o.rc, HTTP_CONTINUE);
+	assert_int_equal(o.used, strlen(head));
+	assert_null(http_parser_request(p));
+
+	/* No Expect, or HTTP/1.0: no stop. */
+	len = (size_t)snprintf(buf, sizeof(buf),
+	    "POST / HTTP/1.0\r\nExpect: 100-continue\r\n"
+	    "Content-Length: 1\r\n\r\nx");
+	http_parser_reset(p);
+	o = feed(p, buf, len, 0, 1);
+	assert_int_equal(o.rc, HTTP_DONE);
+	assert_int_equal(o.conts, 0);
+	http_parser_free(p);
+}
+
+static void
+test_accepts(void **state)
+{
+	static const struct {
+		const char *list;
+		int gzip;
+	} cases[] = {
+	    {"gzip", 1},
+	    {"gzip, deflate, br", 1},
+	    {"deflate, GZIP", 1},
+	    {"br;q=1.0, gzip;q=0.8, *;q=0.1", 1},
+	    {"gzip;q=0", 0},
+	    {"gzip; q=0.000", 0},
+	    {"gzip;q=0.001", 1},
+	    {"identity", 0},
+	    {"", 0},
+	    {"*", 1},
+	    {"*;q=0", 0},
+	    {"*, gzip;q=0", 0},
+	    {"x-gzip", 0},
+	    {"gzipx", 0},
+	    {"deflate,gzip;q=1", 1},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (http_accepts(cases[i].list, "gzip") != cases[i].gzip)
+			fail_msg("Accept-Encoding '%s': want %d", cases[i].list,
+			    cases[i].gzip);
+	}
+	assert_false(http_accepts(NULL, "gzip"));
+}
+
+static void
+test_validators(void **state)
+{
+	char date[40];
+	time_t t;
+
+	assert_true(http_etag_match("\"a-1\"", "\"a-1\""));
+	assert_true(http_etag_match("\"x\", \"a-1\"", "\"a-1\""));
+	assert_true(http_etag_match("W/\"a-1\"", "\"a-1\""));
+	assert_true(http_etag_match("*", "\"a-1\""));
+	assert_false(http_etag_match("\"a-1-gz\"", "\"a-1\""));
+	assert_false(http_etag_match("\"a-\"", "\"a-1\""));
+	assert_false(http_etag_match("a-1", "\"a-1\""));
+	assert_false(http_etag_match("", "\"a-1\""));
+	assert_false(http_etag_match(NULL, "\"a-1\""));
+
+	http_date(date, sizeof(date), 784111777);
+	assert_string_equal(date, "Sun, 06 Nov 1994 08:49:37 GMT");
+	assert_int_equal(http_date_parse(date, &t), 0);
+	assert_int_equal(t, 784111777);
+	assert_int_equal(http_date_parse("Sun, 06 Nov 1994 08:49:37", &t), -1);
+	assert_int_equal(http_date_parse("yesterday", &t), -1);
+	assert_int_equal(http_date_parse(NULL, &t), -1);
+}
+
 static void
 test_response(void **state)
 {
@@ -470,12 +675,21 @@ test_response(void **state)
 	    "Connection: close\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "\r\n");
+	/* A 304 tells no length: it has no body. */
+	http_response_head(out, 304, NULL, 0, 1, "ETag: \"x\"\r\n");
+	expect_buffer(out,
+	    "HTTP/1.1 304 Not Modified\r\n"
+	    "Connection: keep-alive\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "ETag: \"x\"\r\n"
+	    "\r\n");
 	evbuffer_free(out);
 
 	assert_string_equal(
 	    http_status_text(431), "Request Header Fields Too Large");
 	assert_string_equal(
 	    http_status_text(505), "HTTP Version Not Supported");
+	assert_string_equal(http_status_text(417), "Expectation Failed");
 	assert_string_equal(http_status_text(999), "Unknown");
 }
 
@@ -488,6 +702,9 @@ main(void)
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_pipelined),
 	    cmocka_unit_test(test_error_sticks),
+	    cmocka_unit_test(test_continue),
+	    cmocka_unit_test(test_accepts),
+	    cmocka_unit_test(test_validators),
 	    cmocka_unit_test(test_response),
 	};
 
