@@ -330,17 +330,21 @@ pg_running(const struct config *c)
 	return PQping(conninfo) == PQPING_OK;
 }
 
-/* A libpq message without its trailing newline, in a static buffer. */
+/* A libpq message on one line (its "\n\t" made " "), in a static buffer. */
 static const char *
 pg_trim(const char *msg)
 {
 	static char buf[1024];
-	size_t n;
+	size_t n = 0;
 
-	snprintf(buf, sizeof(buf), "%s", msg);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
+	for (; *msg != '\0' && n + 1 < sizeof(buf); msg++) {
+		if (*msg == '\t' && n > 0 && buf[n - 1] == ' ')
+			continue;
+		buf[n++] = *msg == '\n' ? ' ' : *msg;
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
 	return buf;
 }
 
