@@ -57,6 +57,7 @@ static const struct config_key config_keys[] = {
     TEXT("data_dir", data_dir),
     TEXT("web_dir", web_dir),
     TEXT("pg_bin", pg_bin),
+    TEXT("front_role", front_role),
     TEXT("user", user),
     TEXT("node", node),
     {"auth", KIND_AUTH, offsetof(struct config, auth), 0, 0, 0},
@@ -118,6 +119,7 @@ config_defaults(struct config *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:8080");
 	snprintf(c->data_dir, sizeof(c->data_dir), "./var");
 	snprintf(c->user, sizeof(c->user), "alia");
+	snprintf(c->front_role, sizeof(c->front_role), "alia_front");
 	snprintf(c->image, sizeof(c->image), "alia-sandbox:latest");
 	snprintf(c->network, sizeof(c->network), "none");
 	c->auth = CONFIG_AUTH_AUTO;
@@ -259,6 +261,19 @@ config_quota(const char *v, const int64_t *size_mult, const int64_t *dur_mult,
 	return 0;
 }
 
+/* Whether v can be a role name in "-c role=v" without quoting. */
+static int
+config_role_ok(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if (!(v[i] >= 'a' && v[i] <= 'z') && v[i] != '_' &&
+		    !(i > 0 && v[i] >= '0' && v[i] <= '9'))
+			return 0;
+	return i < 64;
+}
+
 static int
 config_text_ok(
     const struct config_key *k, const char *v, char *err, size_t errlen)
@@ -281,6 +296,11 @@ config_text_ok(
 	    v[0] == '\0')
 		return config_err(
 		    err, errlen, "%s: must not be empty", k->name);
+	if (strcmp(k->name, "front_role") == 0 && !config_role_ok(v))
+		return config_err(err, errlen,
+		    "front_role: '%s' is not a role name of lower-case "
+		    "letters, digits and _ (at most 63), or empty",
+		    v);
 	if (strcmp(k->name, "docker") == 0 && v[0] != '\0' &&
 	    strncmp(v, "unix://", 7) != 0 && strncmp(v, "tcp://", 6) != 0)
 		return config_err(err, errlen,

@@ -35,10 +35,11 @@ struct config {
 	char docker[CONFIG_PATH];   /* unix:///path or tcp://host:port */
 	char database[CONFIG_PATH]; /* libpq conninfo; empty: embedded */
 	char data_dir[CONFIG_PATH];
-	char web_dir[CONFIG_PATH]; /* empty: the build's web/ */
-	char pg_bin[CONFIG_PATH];  /* empty: newest installed */
-	char user[CONFIG_STR];     /* unprivileged user when root */
-	char node[CONFIG_STR];     /* this host's name in labels */
+	char web_dir[CONFIG_PATH];   /* empty: the build's web/ */
+	char pg_bin[CONFIG_PATH];    /* empty: newest installed */
+	char front_role[CONFIG_STR]; /* front's database role; empty: none */
+	char user[CONFIG_STR];       /* unprivileged user when root */
+	char node[CONFIG_STR];       /* this host's name in labels */
 	char image[CONFIG_STR];
 	char network[CONFIG_STR];
 	char control_consent[16];   /* required | notify */

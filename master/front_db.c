@@ -3,9 +3,9 @@
  * front's access to alia's database: one libpq connection, asynchronous
  * inside front's event loop, and a queue of queries run one at a time.
  * Rows come back one by one (single-row mode), so a long recording is
- * never held twice. The connection runs as role alia_front (see
- * sql/003_accounts.sql): it reads, and writes only sign-in tokens and the
- * audit trail.
+ * never held twice. The connection runs as role front_role, alia_front
+ * unless configured (see sql/006_front_role.sql): it reads, and writes
+ * only sign-in tokens, share links and the audit trail.
  *
  * A query never waits for ever: when the connection cannot be made, every
  * queued query fails at once and new ones fail until the next attempt
@@ -64,6 +64,7 @@ TAILQ_HEAD(front_db_list, front_db_item);
 static struct {
 	struct event_base *base;
 	char conninfo[PATH_MAX + 64];
+	char options[CONFIG_PATH + CONFIG_STR + 16]; /* with -c role= */
 	PGconn *conn;
 	enum front_db_state state;
 	struct event *ev_sock;
@@ -205,9 +206,9 @@ front_db_poll_connect(void)
 static void
 front_db_connect(void)
 {
-	/* Later keywords override the expanded conninfo's. */
+	/* Later keywords override the expanded conninfo's; empty: none. */
 	const char *keys[] = {"dbname", "options", NULL};
-	const char *vals[] = {fd_.conninfo, "-c role=alia_front", NULL};
+	const char *vals[] = {fd_.conninfo, fd_.options, NULL};
 
 	fd_.conn = PQconnectStartParams(keys, vals, 1);
 	if (fd_.conn == NULL || PQstatus(fd_.conn) == CONNECTION_BAD ||
@@ -345,6 +346,29 @@ front_db_tick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The options front connects with: the conninfo's own, then "-c
+ * role=front_role" (master checked at start that the role may be set).
+ */
+static void
+front_db_options(const struct config *c)
+{
+	PQconninfoOption *opts, *o;
+	const char *own = "";
+
+	if ((opts = PQconninfoParse(fd_.conninfo, NULL)) != NULL)
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "options") == 0 &&
+			    o->val != NULL)
+				own = o->val;
+	if (c->front_role[0] != '\0')
+		snprintf(fd_.options, sizeof(fd_.options), "%s%s-c role=%s",
+		    own, own[0] != '\0' ? " " : "", c->front_role);
+	else
+		snprintf(fd_.options, sizeof(fd_.options), "%s", own);
+	PQconninfoFree(opts);
+}
+
 void
 front_db_init(struct event_base *base, const struct config *c)
 {
@@ -354,6 +378,7 @@ front_db_init(struct event_base *base, const struct config *c)
 	fd_.base = base;
 	TAILQ_INIT(&fd_.items);
 	pg_conninfo(c, NULL, fd_.conninfo, sizeof(fd_.conninfo));
+	front_db_options(c);
 	fd_.backoff_ms = FRONT_DB_BACKOFF_MIN_MS;
 	fd_.state = FRONT_DB_S_DOWN;
 	fd_.ev_retry = evtimer_new(base, front_db_retry_cb, NULL);

@@ -746,7 +746,8 @@ master_main(struct config *conf, int foreground, int verbose)
 	if (pg_embedded(&m.conf)) {
 		if ((pgpid = pg_start(&m.conf)) == -1)
 			return 1;
-	}
+	} else if (pg_wait_external(&m.conf) == -1)
+		return 1;
 	if ((applied = pg_migrate(&m.conf)) == -1) {
 		pg_stop(pgpid);
 		return 1;

@@ -66,7 +66,18 @@ pid_t pg_start_oneshot(const struct config *);
 /* Fast shutdown of a server this process started, KILL after 10 s. */
 
 void pg_stop(pid_t);
-/* Applies pending migrations; returns how many, or -1. */
+/*
+ * Waits for the external database to accept a connection, trying again
+ * 1 s doubling to 30 s with a log line each time (systemd starts services
+ * in parallel); -1 at once when it answers but refuses (a wrong password,
+ * say) or the conninfo is wrong.
+ */
+int pg_wait_external(const struct config *);
+/*
+ * Applies pending migrations, then makes sure front can switch to
+ * front_role and gives that role its rights; returns how many
+ * migrations were applied, or -1.
+ */
 int pg_migrate(const struct config *);
 /* Runs psql on alia's database with the given arguments. */
 int pg_psql(const struct config *, int argc, char **argv);

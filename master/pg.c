@@ -52,6 +52,8 @@ pg_output(void)
 }
 
 #define PG_ADVISORY_KEY 0x616c6961 /* "alia" */
+#define PG_WAIT_MIN_S   1          /* an external database down at start */
+#define PG_WAIT_MAX_S   30
 
 int
 pg_embedded(const struct config *c)
@@ -328,6 +330,71 @@ pg_running(const struct config *c)
 	return PQping(conninfo) == PQPING_OK;
 }
 
+/* A libpq message on one line (its "\n\t" made " "), in a static buffer. */
+static const char *
+pg_trim(const char *msg)
+{
+	static char buf[1024];
+	size_t n = 0;
+
+	for (; *msg != '\0' && n + 1 < sizeof(buf); msg++) {
+		if (*msg == '\t' && n > 0 && buf[n - 1] == ' ')
+			continue;
+		buf[n++] = *msg == '\n' ? ' ' : *msg;
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+int
+pg_wait_external(const struct config *c)
+{
+	char conninfo[PATH_MAX + 64], why[1024];
+	PGconn *conn;
+	int delay = PG_WAIT_MIN_S, tries = 0;
+
+	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	for (;;) {
+		conn = PQconnectdb(conninfo);
+		if (PQstatus(conn) != CONNECTION_OK &&
+		    PQping(conninfo) == PQPING_OK) {
+			/* It may have come up just now: once more. */
+			PQfinish(conn);
+			conn = PQconnectdb(conninfo);
+			if (PQstatus(conn) != CONNECTION_OK &&
+			    PQping(conninfo) == PQPING_OK) {
+				/* Up, and refusing us: no wait will help. */
+				log_warnx("connecting to the database: %s",
+				    pg_trim(PQerrorMessage(conn)));
+				PQfinish(conn);
+				return -1;
+			}
+		}
+		if (PQstatus(conn) == CONNECTION_OK) {
+			PQfinish(conn);
+			if (tries > 0)
+				log_info("the database answers after %d "
+				         "attempts",
+				    tries + 1);
+			return 0;
+		}
+		snprintf(why, sizeof(why), "%s", pg_trim(PQerrorMessage(conn)));
+		PQfinish(conn);
+		if (PQping(conninfo) == PQPING_NO_ATTEMPT) {
+			log_warnx("database: %s", why);
+			return -1;
+		}
+		tries++;
+		log_warnx("the database does not answer (%s); trying again in "
+		          "%d s",
+		    why, delay);
+		sleep(delay);
+		delay = delay * 2 > PG_WAIT_MAX_S ? PG_WAIT_MAX_S : delay * 2;
+	}
+}
+
 /* Runs one statement; logs and returns -1 on failure. */
 static int
 pg_exec(PGconn *conn, const char *sql, const char *what)
@@ -339,6 +406,134 @@ pg_exec(PGconn *conn, const char *sql, const char *what)
 	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		log_warnx("%s: %s", what, PQerrorMessage(conn));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* A role name as SQL: bare when plain, else quoted; into buf. */
+static const char *
+pg_ident(PGconn *conn, const char *name, char *buf, size_t len)
+{
+	const char *p;
+	char *q;
+
+	for (p = name; *p != '\0'; p++)
+		if (!(*p >= 'a' && *p <= 'z') && *p != '_' &&
+		    !(p > name && *p >= '0' && *p <= '9'))
+			break;
+	if (*p == '\0' && p > name) {
+		snprintf(buf, len, "%s", name);
+		return buf;
+	}
+	if ((q = PQescapeIdentifier(conn, name, strlen(name))) == NULL)
+		fatalx("%s: PQescapeIdentifier", __func__);
+	snprintf(buf, len, "%s", q);
+	PQfreemem(q);
+	return buf;
+}
+
+/*
+ * Whether this database role may SET ROLE to front_role: 1, 0, or -1
+ * when front_role does not exist. *me gets the role's name and *may_create
+ * whether it may create roles.
+ */
+static int
+pg_front_member(PGconn *conn, const struct config *c, char *me, size_t melen,
+    int *may_create)
+{
+	const char *params[1] = {c->front_role};
+	PGresult *res;
+	int r;
+
+	/* PostgreSQL 16 split SET from membership. */
+	res = PQexecParams(conn,
+	    "SELECT current_user, "
+	    "(SELECT rolsuper OR rolcreaterole FROM pg_roles "
+	    "WHERE rolname = current_user), "
+	    "(SELECT pg_has_role(current_user, oid, "
+	    "CASE WHEN current_setting('server_version_num')::int >= 160000 "
+	    "THEN 'SET' ELSE 'MEMBER' END) FROM pg_roles WHERE rolname = $1)",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		log_warnx("reading the roles of the database: %s",
+		    PQerrorMessage(conn));
+		PQclear(res);
+		return -2;
+	}
+	snprintf(me, melen, "%s", PQgetvalue(res, 0, 0));
+	*may_create = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	if (PQgetisnull(res, 0, 2))
+		r = -1;
+	else
+		r = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	return r;
+}
+
+/*
+ * front connects as this database role and switches to front_role at once
+ * (front_db.c). Makes that possible when this role may: creates
+ * front_role when it is missing, grants it to this role; then grants it
+ * its rights on alia's tables (alia.grant_front, every time: a role an
+ * operator made after the migrations gets them too). Otherwise says which
+ * statements a superuser has to run.
+ */
+static int
+pg_front_role(PGconn *conn, const struct config *c)
+{
+	char me[256], mq[300], fq[300], sql[700];
+	const char *params[1] = {c->front_role};
+	PGresult *res;
+	int member, may_create;
+
+	if (c->front_role[0] == '\0')
+		return 0;
+	if ((member = pg_front_member(conn, c, me, sizeof(me), &may_create)) ==
+	    -2)
+		return -1;
+	pg_ident(conn, me, mq, sizeof(mq));
+	pg_ident(conn, c->front_role, fq, sizeof(fq));
+	if (member == -1 && !may_create) {
+		log_warnx("role %s does not exist and role %s may not create "
+		          "it: run `CREATE ROLE %s NOLOGIN; GRANT %s TO %s;` "
+		          "as a superuser, or set front_role (empty: front "
+		          "runs as %s)",
+		    c->front_role, me, fq, fq, mq, me);
+		return -1;
+	}
+	if (member == -1) {
+		snprintf(sql, sizeof(sql), "CREATE ROLE %s NOLOGIN", fq);
+		if (pg_exec(conn, sql, "creating front's role") == -1)
+			return -1;
+		log_info("created role %s for front", c->front_role);
+		member = pg_front_member(conn, c, me, sizeof(me), &may_create);
+		if (member < 0)
+			return -1;
+	}
+	if (!member) {
+		snprintf(sql, sizeof(sql), "GRANT %s TO %s", fq, mq);
+		res = PQexec(conn, sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			log_warnx("role %s may not SET ROLE %s, and may not "
+			          "grant it to itself (%s): run `GRANT %s TO "
+			          "%s;` as a superuser, or set front_role "
+			          "(empty: front runs as %s)",
+			    me, c->front_role,
+			    pg_trim(PQresultErrorMessage(res)), fq, mq, me);
+			PQclear(res);
+			return -1;
+		}
+		PQclear(res);
+		log_info("granted role %s to %s", c->front_role, me);
+	}
+	res = PQexecParams(conn, "SELECT alia.grant_front($1)", 1, NULL, params,
+	    NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warnx("granting role %s its rights on schema alia: %s",
+		    c->front_role, PQerrorMessage(conn));
 		PQclear(res);
 		return -1;
 	}
@@ -465,6 +660,8 @@ pg_migrate(const struct config *c)
 		log_warnx("the database has migration %d, newer than this "
 		          "alia knows (%d): is an older binary running?",
 		    newest, pg_migrations[pg_nmigrations - 1].version);
+	if (pg_front_role(conn, c) == -1)
+		goto fail;
 	(void)pg_advisory(conn, "unlock");
 	PQfinish(conn);
 	return applied;
@@ -513,13 +710,134 @@ pg_stop(pid_t pid)
 	(void)pg_waitpid(pid);
 }
 
+/* psql, while pg_psql waits for it: signals to pass on. */
+static volatile pid_t pg_psql_pid;
+
+static void
+pg_psql_forward(int sig)
+{
+	if (pg_psql_pid > 0)
+		kill(pg_psql_pid, sig);
+}
+
+/* Writes a password file that gives password to every server. */
+static int
+pg_passfile(const char *password, char *path, size_t len)
+{
+	const char *p;
+	FILE *f;
+	int fd;
+
+	snprintf(path, len, "%s/alia-pgpass.XXXXXX",
+	    getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] != '\0'
+	        ? getenv("TMPDIR")
+	        : "/tmp");
+	if ((fd = mkstemp(path)) == -1) { /* mode 0600 */
+		log_warn("mkstemp %s", path);
+		path[0] = '\0';
+		return -1;
+	}
+	if ((f = fdopen(fd, "w")) == NULL) {
+		log_warn("fdopen");
+		close(fd);
+		goto fail;
+	}
+	fputs("*:*:*:*:", f);
+	for (p = password; *p != '\0'; p++) {
+		if (*p == ':' || *p == '\\')
+			fputc('\\', f);
+		fputc(*p, f);
+	}
+	fputc('\n', f);
+	if (fclose(f) == EOF) {
+		log_warn("writing %s", path);
+		goto fail;
+	}
+	return 0;
+fail:
+	unlink(path);
+	path[0] = '\0';
+	return -1;
+}
+
+/*
+ * Hands conninfo to psql without putting it on psql's command line, where
+ * ps and /proc/PID/cmdline show it to every local user: each part goes
+ * into its environment variable (PGHOST, PGUSER, PGSSLMODE, ...), the
+ * password into a temporary password file (mode 0600, PGPASSFILE) whose
+ * path goes to passfile (empty: none) for the caller to remove once psql
+ * is done. The few keywords that have no variable (keepalives, say) go
+ * into extra, a conninfo for -d: none of them is a secret.
+ */
+static int
+pg_psql_env(const char *conninfo, char *passfile, size_t passlen, char *extra,
+    size_t extralen)
+{
+	PQconninfoOption *opts, *o;
+	char *err = NULL, *q;
+	size_t n = 0;
+	int r = 0;
+
+	passfile[0] = extra[0] = '\0';
+	if ((opts = PQconninfoParse(conninfo, &err)) == NULL) {
+		log_warnx("database: %s",
+		    err != NULL ? pg_trim(err) : "out of memory");
+		PQfreemem(err);
+		return -1;
+	}
+	for (o = opts; o->keyword != NULL && r == 0; o++) {
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "password") == 0) {
+			if (o->val[0] != '\0')
+				r = pg_passfile(o->val, passfile, passlen);
+			if (r == 0 && passfile[0] != '\0' &&
+			    setenv("PGPASSFILE", passfile, 1) == -1)
+				r = -1;
+		} else if (o->envvar != NULL) {
+			if (setenv(o->envvar, o->val, 1) == -1)
+				r = -1;
+		} else if (strcmp(o->keyword, "sslpassword") == 0) {
+			log_warnx("alia psql cannot pass sslpassword "
+			          "safely; psql will ask for it");
+		} else {
+			/* 'value', with ' and \ escaped. */
+			n += (size_t)snprintf(extra + n,
+			    n < extralen ? extralen - n : 0, "%s%s='",
+			    n > 0 ? " " : "", o->keyword);
+			for (q = o->val; *q != '\0'; q++) {
+				if ((*q == '\'' || *q == '\\') &&
+				    n + 1 < extralen)
+					extra[n++] = '\\';
+				if (n + 1 < extralen)
+					extra[n++] = *q;
+			}
+			if (n + 1 < extralen)
+				extra[n++] = '\'';
+			if (n < extralen)
+				extra[n] = '\0';
+		}
+	}
+	PQconninfoFree(opts);
+	if (r == -1) {
+		log_warn("setting psql's environment");
+		if (passfile[0] != '\0')
+			unlink(passfile);
+		passfile[0] = '\0';
+	}
+	return r;
+}
+
 int
 pg_psql(const struct config *c, int argc, char **argv)
 {
 	char conninfo[PATH_MAX + 64], bindir[PATH_MAX], psql[PATH_MAX + 16];
+	char passfile[PATH_MAX], extra[PATH_MAX];
+	struct sigaction sa, old[3];
+	static const int fwd[] = {SIGTERM, SIGHUP, SIGQUIT};
 	char **args;
 	pid_t pid, server = 0;
-	int i, st;
+	int i, j = 0, st;
 
 	if ((server = pg_start_oneshot(c)) == -1)
 		return 1;
@@ -530,19 +848,26 @@ pg_psql(const struct config *c, int argc, char **argv)
 		}
 	}
 	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	if (pg_psql_env(conninfo, passfile, sizeof(passfile), extra,
+	        sizeof(extra)) == -1) {
+		pg_stop(server);
+		return 1;
+	}
 	psql[0] = '\0';
 	if (pg_bindir(c, bindir, sizeof(bindir)) == 0)
 		snprintf(psql, sizeof(psql), "%s/psql", bindir);
 	if (access(psql, X_OK) == -1)
 		snprintf(psql, sizeof(psql), "/usr/bin/psql");
 	args = xcalloc((size_t)argc + 4, sizeof(*args));
-	args[0] = psql;
-	args[1] = (char *)"-d";
-	args[2] = conninfo;
+	args[j++] = psql;
+	if (extra[0] != '\0') {
+		args[j++] = (char *)"-d";
+		args[j++] = extra;
+	}
 	for (i = 0; i < argc; i++)
-		args[i + 3] = argv[i];
-	if (server == 0) {
-		/* Nothing to stop afterwards: become psql, terminal and all. */
+		args[j++] = argv[i];
+	if (server == 0 && passfile[0] == '\0') {
+		/* Nothing to clean up afterwards: become psql, terminal and all. */
 		execv(psql, args);
 		log_warn("exec %s", psql);
 		free(args);
@@ -558,11 +883,23 @@ pg_psql(const struct config *c, int argc, char **argv)
 		log_warn("exec %s", psql);
 		_exit(127);
 	default:
+		/* psql handles ^C itself; a stop is passed on to it. */
+		pg_psql_pid = pid;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = pg_psql_forward;
+		sigemptyset(&sa.sa_mask);
+		for (i = 0; i < 3; i++)
+			sigaction(fwd[i], &sa, &old[i]);
 		signal(SIGINT, SIG_IGN);
 		st = pg_waitpid(pid);
 		signal(SIGINT, SIG_DFL);
+		for (i = 0; i < 3; i++)
+			sigaction(fwd[i], &old[i], NULL);
+		pg_psql_pid = 0;
 	}
 	free(args);
+	if (passfile[0] != '\0')
+		unlink(passfile);
 	pg_stop(server);
 	return st;
 }

@@ -5,8 +5,12 @@
  * loop. A statement leaves the queue only when the server has answered
  * it; when the connection fails, it is made again with a backoff (100 ms
  * doubling to 5 s) and the statement at the head is sent again, so every
- * statement queued here must be idempotent. A statement the server
- * refuses (an SQL error) is logged and dropped. The queue is bounded;
+ * statement queued here must be idempotent. An error that says the
+ * connection is going away (the server shutting down or restarting, SQLSTATE
+ * classes 08 and 57P) counts as a lost connection: the statement is sent
+ * again, and said to be applied after so many retries once it is. Only a
+ * statement the server refuses (any other SQL error) is logged as
+ * dropped, once its last result has come. The queue is bounded;
  * past the bound the oldest statement is dropped with a log line.
  *
  * A query (pgq_query) waits in the same queue and hands its result, in
@@ -52,6 +56,8 @@ struct pgq_item {
 	pgq_result_cb cb; /* a query's: hears its result once */
 	void *arg;
 	int answered;
+	int retries; /* sent again after a lost connection */
+	char *err;   /* the server refused it: why */
 };
 TAILQ_HEAD(pgq_list, pgq_item);
 
@@ -85,6 +91,7 @@ pgq_item_free(struct pgq_item *it)
 		it->cb(NULL, it->arg);
 	for (i = 0; i < it->nparams; i++)
 		free(it->params[i]);
+	free(it->err);
 	free(it->sql);
 	free(it);
 }
@@ -115,7 +122,14 @@ static void
 pgq_down(struct pgq *q, const char *why)
 {
 	struct timeval tv;
+	struct pgq_item *it;
 
+	/* The head was sent: it goes again, as if never answered. */
+	if (q->state == PGQ_BUSY && (it = TAILQ_FIRST(&q->items)) != NULL) {
+		it->retries++;
+		free(it->err);
+		it->err = NULL;
+	}
 	if (q->state != PGQ_DOWN)
 		log_warnx("database connection lost (%s); %zu statement%s "
 		          "waiting; retrying in %d ms",
@@ -247,6 +261,37 @@ pgq_send(struct pgq *q)
 	pgq_wait(q, PQflush(q->conn) == 1 ? EV_WRITE : EV_READ);
 }
 
+/* Whether an error result means the connection is going away. */
+static int
+pgq_lost(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (state == NULL)
+		return 1; /* made by libpq itself, not the server */
+	return strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0;
+}
+
+/* The head's last result came: logs what became of it, pops it. */
+static void
+pgq_done(struct pgq *q)
+{
+	struct pgq_item *it = TAILQ_FIRST(&q->items);
+
+	if (it->err != NULL) {
+		q->failed++;
+		log_warnx(
+		    "database refused a statement (dropped): %s", it->err);
+	} else if (it->retries > 0)
+		log_info("database statement applied after %d retr%s",
+		    it->retries, it->retries == 1 ? "y" : "ies");
+	TAILQ_REMOVE(&q->items, it, entry);
+	q->n--;
+	pgq_item_free(it);
+	q->state = PGQ_IDLE;
+	pgq_send(q);
+}
+
 /* Reads results; on the statement's last one, pops it and sends the next. */
 static void
 pgq_read(struct pgq *q)
@@ -254,7 +299,8 @@ pgq_read(struct pgq *q)
 	struct pgq_item *it;
 	PGresult *res;
 	ExecStatusType st;
-	int bad = 0;
+	char *msg;
+	size_t n;
 
 	if (!PQconsumeInput(q->conn)) {
 		pgq_down(q, PQerrorMessage(q->conn));
@@ -263,20 +309,18 @@ pgq_read(struct pgq *q)
 	pgq_notifies(q);
 	while (!PQisBusy(q->conn)) {
 		if ((res = PQgetResult(q->conn)) == NULL) {
-			/* The statement is done. */
-			it = TAILQ_FIRST(&q->items);
-			TAILQ_REMOVE(&q->items, it, entry);
-			q->n--;
-			pgq_item_free(it);
-			q->state = PGQ_IDLE;
-			pgq_send(q);
+			pgq_done(q);
 			return;
 		}
 		st = PQresultStatus(res);
-		if (st == PGRES_FATAL_ERROR &&
-		    PQstatus(q->conn) == CONNECTION_BAD) {
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+		    (PQstatus(q->conn) == CONNECTION_BAD || pgq_lost(res))) {
+			msg = xstrdup(PQresultErrorMessage(res));
+			if ((n = strlen(msg)) > 0 && msg[n - 1] == '\n')
+				msg[n - 1] = '\0';
 			PQclear(res);
-			pgq_down(q, PQerrorMessage(q->conn));
+			pgq_down(q, msg);
+			free(msg);
 			return;
 		}
 		it = TAILQ_FIRST(&q->items);
@@ -285,12 +329,9 @@ pgq_read(struct pgq *q)
 			it->answered = 1;
 			it->cb(res, it->arg);
 		}
-		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !bad) {
-			bad = 1;
-			q->failed++;
-			log_warnx("database refused a statement (dropped): %s",
-			    PQresultErrorMessage(res));
-		}
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+		    it->err == NULL)
+			it->err = xstrdup(PQresultErrorMessage(res));
 		PQclear(res);
 	}
 	pgq_wait(q, EV_READ);

@@ -69,20 +69,9 @@ COMMENT ON TABLE alia.audit IS
 COMMENT ON FUNCTION alia.may_see(text, text) IS
 	'whether viewer may see the sessions of owner';
 
--- front's own role: it reads sessions, recordings and accounts, and
--- writes only sign-in tokens and the audit trail. front connects as the
--- database user and switches to this role at once (role=alia_front).
-DO $$
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'alia_front') THEN
-		CREATE ROLE alia_front NOLOGIN;
-	END IF;
-	EXECUTE format('GRANT alia_front TO %I', current_user);
-END
-$$;
-GRANT USAGE ON SCHEMA alia TO alia_front;
-GRANT SELECT ON ALL TABLES IN SCHEMA alia TO alia_front;
-ALTER DEFAULT PRIVILEGES IN SCHEMA alia GRANT SELECT ON TABLES TO alia_front;
-GRANT INSERT, DELETE ON alia.tokens TO alia_front;
-GRANT INSERT ON alia.audit TO alia_front;
-GRANT USAGE ON SEQUENCE alia.audit_id_seq TO alia_front;
+-- front's own role (front_role, default alia_front: it reads sessions,
+-- recordings and accounts, and writes only sign-in tokens and the audit
+-- trail) is made, when the database role may, and granted its rights at
+-- every start, after the migrations: see alia.grant_front (006) and
+-- pg_front_role() in master/pg.c. A role without CREATEROLE can run these
+-- migrations.

@@ -13,8 +13,7 @@ CREATE TABLE alia.shares (
 );
 CREATE INDEX shares_session ON alia.shares (session_id);
 
-GRANT SELECT, INSERT ON alia.shares TO alia_front;
-GRANT UPDATE (revoked_at) ON alia.shares TO alia_front;
+-- front's rights on it: alia.grant_front (006).
 
 COMMENT ON TABLE alia.shares IS
 	'read-only share links of sessions, stored as SHA-256; revocable';

@@ -79,6 +79,9 @@ static const struct {
     {"listen = 0.0.0.0:80\n", "auth", "password"},
     {"", "auth", "none"},
     {"database = host=/tmp dbname=x\n", "database", "host=/tmp dbname=x"},
+    {"", "front_role", "alia_front"},
+    {"front_role = web_ro2\n", "front_role", "web_ro2"},
+    {"front_role =\n", "front_role", ""},
     {"docker = tcp://127.0.0.1:2376\n", "docker", "tcp://127.0.0.1:2376"},
     {"network = none\nimage = my-image:1\n", "image", "my-image:1"},
 };
@@ -122,6 +125,9 @@ static const struct {
     {"docker = http://x\n", "docker: 'http://x' is neither"},
     {"image =\n", "image: must not be empty"},
     {"network =\n", "network: empty"},
+    {"front_role = Front\n", "front_role: 'Front' is not a role name"},
+    {"front_role = a b\n", "front_role: 'a b' is not a role name"},
+    {"front_role = 1x\n", "front_role: '1x' is not a role name"},
 };
 
 /* Loads text as a file and finishes; returns 0/-1 with err filled. */
