@@ -101,6 +101,7 @@ main(int argc, char *argv[])
 {
 	struct config conf;
 	const char *file = NULL, *role = NULL;
+	char bindir[sizeof(conf.pg_bin)];
 	int ch, check = 0, verbose = 0, foreground = 0;
 
 	proc_init(argc, argv);
@@ -145,6 +146,10 @@ main(int argc, char *argv[])
 	}
 	if (check) {
 		alia_config(&conf, file);
+		/* pg_bin as it will be used: the newest when left empty. */
+		if (conf.pg_bin[0] == '\0' &&
+		    pg_bindir(&conf, bindir, sizeof(bindir)) == 0)
+			memcpy(conf.pg_bin, bindir, sizeof(conf.pg_bin));
 		config_print(&conf, stdout);
 		return 0;
 	}

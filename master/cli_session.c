@@ -2,15 +2,23 @@
 /*
  * `alia session list|export|kill`: one-shot commands an operator runs on
  * the server's machine. They read alia's database with blocking libpq (the
- * embedded cluster is started for the command when no server runs it) and
- * end a session by killing its container through the Docker API; master's
- * wait on the container then ends the session as for any other exit.
+ * embedded cluster is started for the command when no server runs it).
+ *
+ * `kill` is an operator ending a session on purpose, recorded with end
+ * reason "killed". With a server on this data_dir it asks that server's
+ * master (NOTIFY alia_session, "kill ID"), which ends the session as a
+ * DELETE does (SIGHUP, SIGKILL after a grace, the end seen through the
+ * wait on the container), and waits for the row to say it ended. With no
+ * server, or one that does not end it within CLI_KILL_WAIT_MS, it kills
+ * the container through the Docker API; with no server it also marks the
+ * row ended, as no master will.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -19,6 +27,9 @@
 #include "common/log.h"
 #include "common/token.h"
 #include "master/master.h"
+
+#define CLI_KILL_WAIT_MS 10000
+#define CLI_KILL_POLL_MS 100
 
 struct cli_kill {
 	struct event_base *base;
@@ -150,14 +161,61 @@ cli_kill_cb(struct docker_result *r, void *arg)
 	event_base_loopbreak(k->base);
 }
 
-/* Kills the session's container alia-ID with SIGKILL. */
+/* Runs sql with id as $1; the rows it changed or returned, or -1. */
+static int
+cli_kill_exec(PGconn *conn, const char *sql, const char *id)
+{
+	const char *params[1] = {id};
+	PGresult *res;
+	int n = -1;
+
+	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		n = PQntuples(res);
+	else if (PQresultStatus(res) == PGRES_COMMAND_OK)
+		n = atoi(PQcmdTuples(res));
+	else
+		fprintf(stderr, "alia: kill: %s", PQerrorMessage(conn));
+	PQclear(res);
+	return n;
+}
+
+/*
+ * Asks the server's master to end the session and waits for its row to
+ * say it ended: 0 when it did, -1 when it did not in time.
+ */
+static int
+cli_kill_ask(PGconn *conn, const char *id)
+{
+	struct timespec ts = {0, CLI_KILL_POLL_MS * 1000000L};
+	char *state;
+	int i, ended;
+
+	if (cli_kill_exec(conn,
+	        "SELECT pg_notify('alia_session', 'kill ' || id::text) "
+	        "FROM alia.sessions WHERE id = $1 AND state <> 'ended'",
+	        id) == -1)
+		return -1;
+	for (i = 0; i < CLI_KILL_WAIT_MS / CLI_KILL_POLL_MS; i++) {
+		nanosleep(&ts, NULL);
+		if ((state = cli_state(conn, id)) == NULL)
+			return -1;
+		ended = strcmp(state, "ended") == 0;
+		free(state);
+		if (ended)
+			return 0;
+	}
+	return -1;
+}
+
+/* Ends a session that runs: see the top of the file. */
 static int
 cli_kill(const struct config *c, PGconn *conn, const char *id)
 {
 	struct cli_kill k;
 	struct docker *d;
 	char *state, name[64];
-	int ended;
+	int ended, server;
 
 	if ((state = cli_state(conn, id)) == NULL)
 		return 1;
@@ -166,6 +224,16 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
 	if (ended) {
 		fprintf(stderr, "alia: session %s has already ended\n", id);
 		return 1;
+	}
+	if ((server = pg_server_holds(c))) {
+		if (cli_kill_ask(conn, id) == 0) {
+			printf("alia: ended session %s (killed)\n", id);
+			return 0;
+		}
+		fprintf(stderr,
+		    "alia: the server did not end session %s within %d s; "
+		    "killing its container\n",
+		    id, CLI_KILL_WAIT_MS / 1000);
 	}
 	memset(&k, 0, sizeof(k));
 	if ((k.base = event_base_new()) == NULL)
@@ -177,6 +245,14 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
 	docker_free(d);
 	event_base_free(k.base);
 	if (k.status / 100 == 2) {
+		/* No master to see it exit: the row says so at once. */
+		if (!server &&
+		    cli_kill_exec(conn,
+		        "UPDATE alia.sessions SET state = 'ended', "
+		        "ended_at = now(), end_reason = 'killed' "
+		        "WHERE id = $1 AND state <> 'ended'",
+		        id) == -1)
+			return 1;
 		printf("alia: killed the container of session %s\n", id);
 		return 0;
 	}

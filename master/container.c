@@ -51,6 +51,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/token.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -1109,9 +1110,9 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	p[4] = cols;
 	p[5] = rows;
 	session_db("INSERT INTO alia.sessions (id, owner, image, state, "
-	           "created_at, cols, rows) VALUES ($1, $2, $3, 'created', "
-	           "to_timestamp($4::float8), $5, $6) "
-	           "ON CONFLICT (id) DO NOTHING",
+	           "created_at, cols, rows, start_cols, start_rows) "
+	           "VALUES ($1, $2, $3, 'created', to_timestamp($4::float8), "
+	           "$5, $6, $5, $6) ON CONFLICT (id) DO NOTHING",
 	    6, p);
 	s->create_req = r->req;
 	session_create_container(s);
@@ -1330,6 +1331,22 @@ container_front_msg(struct msgchan *front, struct msg *m)
 	default:
 		log_warnx("front sent unexpected message %u", m->hdr.type);
 	}
+}
+
+int
+container_kill(const char *id, const char *reason)
+{
+	struct session *s;
+
+	if (!token_uuid_valid(id))
+		return -1;
+	if ((s = session_find(id)) == NULL) {
+		log_info("session %s: asked to end (%s), but it is not here",
+		    id, reason);
+		return 0;
+	}
+	session_kill(s, reason);
+	return 0;
 }
 
 void

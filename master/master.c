@@ -654,6 +654,24 @@ master_daemonize(void)
  * front forgets every cached token, so the database (whose tokens the
  * command deleted in the same transaction) answers again.
  */
+static void master_signout_cb(const char *, void *);
+
+/*
+ * A notice on alia_session from `alia session kill ID` (payload "kill
+ * ID"): the session ends as a DELETE ends it, with end reason "killed".
+ * payload NULL: the listener (re)connected; the command that sent a lost
+ * notice sees the session go on and kills its container itself.
+ */
+static void
+master_session_cb(const char *payload, void *arg)
+{
+	if (payload == NULL)
+		return;
+	if (strncmp(payload, "kill ", 5) != 0 ||
+	    container_kill(payload + 5, "killed") == -1)
+		log_warnx("%s: a bad notice on alia_session", __func__);
+}
+
 static void
 master_signout_cb(const char *payload, void *arg)
 {
@@ -766,6 +784,7 @@ master_main(struct config *conf, int foreground, int verbose)
 		pg_conninfo(&m.conf, NULL, conninfo, sizeof(conninfo));
 		m.db = pgq_new(m.base, conninfo);
 		pgq_listen(m.db, "alia_signout", master_signout_cb, NULL);
+		pgq_listen(m.db, "alia_session", master_session_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
 	disk_init(m.base, &m.conf);

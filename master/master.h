@@ -63,6 +63,10 @@ pid_t pg_start(const struct config *);
  * -1 when alia runs but its database does not answer.
  */
 pid_t pg_start_oneshot(const struct config *);
+/* The directory of postgres and initdb: pg_bin, or the newest installed. */
+int pg_bindir(const struct config *, char *buf, size_t len);
+/* Whether an alia server holds data_dir (its pid file is locked). */
+int pg_server_holds(const struct config *);
 /* Fast shutdown of a server this process started, KILL after 10 s. */
 
 void pg_stop(pid_t);
@@ -99,7 +103,8 @@ void pgq_query(struct pgq *, const char *sql, int nparams,
 size_t pgq_pending(const struct pgq *);
 /* A notification's payload; NULL: (re)connected, earlier ones may be lost. */
 typedef void (*pgq_notify_cb)(const char *payload, void *arg);
-/* LISTENs on channel on every connection; cb gets each notification. */
+/* LISTENs on channel (up to 4 of them) on every connection; cb gets each
+ * notification on it. */
 void pgq_listen(struct pgq *, const char *channel, pgq_notify_cb, void *);
 
 /* container.c */
@@ -120,6 +125,8 @@ void container_metrics(struct msg_metrics *);
  * or wall, is sent off; if disabled, their sessions end ("user disabled").
  */
 void container_signout(const char *user, int disabled);
+/* Ends session id on purpose, as a DELETE does; -1 if id is malformed. */
+int container_kill(const char *id, const char *reason);
 /* The broker (re)started: connects every session's worker to it. */
 void container_broker_started(void);
 /* Ends every session; container_busy() says when that is done. */

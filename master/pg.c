@@ -85,8 +85,7 @@ pg_conninfo(const struct config *c, const char *dbname, char *buf, size_t len)
 	    dbname != NULL ? dbname : "alia");
 }
 
-/* Finds the directory of postgres and initdb: pg_bin, or the newest. */
-static int
+int
 pg_bindir(const struct config *c, char *buf, size_t len)
 {
 	struct dirent *de;
@@ -274,8 +273,7 @@ pg_wait_ready(const struct config *c, pid_t pid, int timeout_ms)
 	return -1;
 }
 
-/* Whether an alia server holds data_dir (its pid file is locked). */
-static int
+int
 pg_server_holds(const struct config *c)
 {
 	char path[PATH_MAX + 16];

@@ -16,10 +16,11 @@
  * A query (pgq_query) waits in the same queue and hands its result, in
  * binary format, to a callback once, or NULL when the server refused it.
  *
- * The connection can also LISTEN on one channel (pgq_listen): the LISTEN
- * goes first on every new connection, and while idle the socket is read
- * for notifications. A notification sent while the connection was down is
- * lost, so the callback also hears of every (re)connection.
+ * The connection can also LISTEN on a few channels (pgq_listen, each with
+ * its callback): the LISTENs go first on every new connection, and while
+ * idle the socket is read for notifications. A notification sent while the
+ * connection was down is lost, so each callback also hears of every
+ * (re)connection.
  *
  * Connection states: DOWN (waiting for the backoff timer), CONNECTING
  * (PQconnectPoll driven by socket events), IDLE, BUSY (a statement sent,
@@ -40,6 +41,7 @@
 #define PGQ_MAX_PARAMS     16
 #define PGQ_BACKOFF_MIN_MS 100
 #define PGQ_BACKOFF_MAX_MS 5000
+#define PGQ_CHANNELS       4
 
 enum pgq_state {
 	PGQ_DOWN,
@@ -72,9 +74,12 @@ struct pgq {
 	int failed; /* statements refused by the server, for logs */
 	size_t n;
 	struct pgq_list items;
-	char *channel; /* LISTENed on, or NULL */
-	pgq_notify_cb notify;
-	void *notify_arg;
+	struct {
+		char *channel; /* LISTENed on */
+		pgq_notify_cb notify;
+		void *arg;
+	} listen[PGQ_CHANNELS];
+	int nlisten;
 };
 
 static void pgq_connect(struct pgq *);
@@ -158,39 +163,50 @@ static void
 pgq_notifies(struct pgq *q)
 {
 	PGnotify *n;
+	int i;
 
 	while ((n = PQnotifies(q->conn)) != NULL) {
-		if (q->notify != NULL)
-			q->notify(n->extra, q->notify_arg);
+		for (i = 0; i < q->nlisten; i++)
+			if (strcmp(n->relname, q->listen[i].channel) == 0)
+				q->listen[i].notify(n->extra, q->listen[i].arg);
 		PQfreemem(n);
 	}
 }
 
-/* A new connection: LISTEN first, and tell that notices may be lost. */
+/* Queues the LISTEN of channel i first; tells that notices may be lost. */
 static void
-pgq_listen_again(struct pgq *q)
+pgq_listen_one(struct pgq *q, int i)
 {
+	const char *channel = q->listen[i].channel;
 	struct pgq_item *it;
 	char *id;
 
-	if (q->channel == NULL)
-		return;
 	it = xcalloc(1, sizeof(*it));
-	id = PQescapeIdentifier(q->conn, q->channel, strlen(q->channel));
+	id = PQescapeIdentifier(q->conn, channel, strlen(channel));
 	if (id == NULL)
 		fatalx("%s: PQescapeIdentifier", __func__);
 	xasprintf(&it->sql, "LISTEN %s", id);
 	PQfreemem(id);
 	TAILQ_INSERT_HEAD(&q->items, it, entry);
 	q->n++;
-	q->notify(NULL, q->notify_arg);
+	q->listen[i].notify(NULL, q->listen[i].arg);
+}
+
+/* A new connection: LISTEN first on every channel. */
+static void
+pgq_listen_again(struct pgq *q)
+{
+	int i;
+
+	for (i = 0; i < q->nlisten; i++)
+		pgq_listen_one(q, i);
 }
 
 /* Idle: wait for notifications, if listening. */
 static void
 pgq_idle(struct pgq *q)
 {
-	if (q->channel != NULL)
+	if (q->nlisten > 0)
 		pgq_wait(q, EV_READ);
 	else
 		pgq_unwatch(q);
@@ -393,6 +409,7 @@ void
 pgq_free(struct pgq *q)
 {
 	struct pgq_item *it;
+	int i;
 
 	if (q == NULL)
 		return;
@@ -405,18 +422,24 @@ pgq_free(struct pgq *q)
 		PQfinish(q->conn);
 	event_free(q->ev_retry);
 	free(q->conninfo);
-	free(q->channel);
+	for (i = 0; i < q->nlisten; i++)
+		free(q->listen[i].channel);
 	free(q);
 }
 
 void
 pgq_listen(struct pgq *q, const char *channel, pgq_notify_cb cb, void *arg)
 {
-	q->channel = xstrdup(channel);
-	q->notify = cb;
-	q->notify_arg = arg;
+	int i;
+
+	if (q->nlisten == PGQ_CHANNELS)
+		fatalx("%s: more than %d channels", __func__, PGQ_CHANNELS);
+	i = q->nlisten++;
+	q->listen[i].channel = xstrdup(channel);
+	q->listen[i].notify = cb;
+	q->listen[i].arg = arg;
 	if (q->state == PGQ_IDLE) {
-		pgq_listen_again(q);
+		pgq_listen_one(q, i);
 		pgq_send(q);
 	}
 }

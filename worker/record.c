@@ -15,26 +15,36 @@
  * between an open 'o' and an open 'i' the one whose first byte is older
  * is emitted first.
  *
- * Masking. Each input byte is recorded as typed or as '*'. Control bytes
+ * Masking. Each input character is recorded as typed or as one '*' (a
+ * UTF-8 character is decided whole, its bytes together). Control bytes
  * (below 0x20, DEL) and every byte of an escape sequence (ESC, then '['
  * and parameters up to the final byte 0x40-0x7e, 'O' and one byte, or one
  * byte) are recorded as typed; escape scanning starts afresh with each
  * browser message, which carries a key's whole sequence. Every other
- * byte is printable and waits for its echo: when output that arrives
- * after it holds the waiting printable bytes in order, with nothing but
- * control bytes and escape sequences (colours) in between, those bytes are
- * echoed and recorded as typed;
- * a printable output byte that is not the next waiting key ends the match
- * for that output (a prompt printed after Enter must not pass for the
- * echo of a password's last characters). A printable byte not echoed within RECORD_ECHO_US is recorded
- * as '*' (a password typed at a prompt that turned echo off). An input
- * event emitted on time carries its still-waiting bytes into the next
- * one; an input event emitted early (full, or before a resize, marker or
- * the end) records its still-waiting bytes as '*'. At the end of a line
- * (Enter), if most of its printable keys went unechoed, its keys still
- * waiting are masked at once: a no-echo prompt is masked as a whole, and
- * output after Enter cannot pass for the echo of its last characters.
- * With masking off every byte is recorded as typed.
+ * character is printable and waits for its echo: when output that
+ * arrives after it holds the waiting characters in order, with nothing
+ * but control bytes and escape sequences (colours) in between, they are
+ * echoed and recorded as typed. Text on a line of output before its
+ * first echoed key (a prompt printed before the echo of keys typed
+ * ahead) is passed over; after it, other text ends the match until the
+ * next line. A '?' echoes a non-ASCII character (a shell in a locale
+ * that cannot show it prints one per byte or per character).
+ *
+ * What the terminal did not echo: a character not echoed within
+ * RECORD_ECHO_US is recorded as '*' (a password typed at a prompt that
+ * turned echo off); for keys typed before the session printed anything
+ * (no prompt yet; the shell is starting) the time runs from its first
+ * output. Each Enter owes a newline to the output, echoed or printed by
+ * the program that read the line: when that newline comes, the keys of
+ * the line still waiting were not echoed and are masked, and the keys
+ * after it (a line pasted or typed ahead) are matched from there, so a
+ * prompt printed after Enter cannot pass for the echo of a password's
+ * last characters either. An input event emitted on time carries its
+ * still-waiting keys into the next one; an input event emitted early
+ * (full, or before a resize, marker or the end) records them as '*'. At
+ * the end of a typed line (Enter), if most of its printable keys went
+ * unechoed, its keys still waiting are masked at once. With masking off
+ * every byte is recorded as typed.
  *
  * Retention. Emitted events stay in a list, in seq order, until an ack
  * covers them; record_resend sends again the ones from a seq on, as after
@@ -107,9 +117,10 @@ struct record_key {
 	int64_t t; /* when it was typed */
 	unsigned char c;
 	unsigned char state;
-#define KEY_KEEP 0 /* recorded as typed */
-#define KEY_WAIT 1 /* printable, its echo not seen yet */
-#define KEY_MASK 2 /* recorded as '*' */
+#define KEY_KEEP 0        /* recorded as typed */
+#define KEY_WAIT 1        /* printable, its echo not seen yet */
+#define KEY_MASK 2        /* recorded as '*' */
+	unsigned char nl; /* an Enter whose newline has not come out yet */
 };
 
 enum record_esc {
@@ -136,7 +147,12 @@ struct record {
 	struct record_key *in; /* the open 'i' event */
 	size_t inlen;
 	int64_t in_first;
-	size_t echo; /* no waiting key before this index */
+	size_t echo;      /* no waiting key before this index */
+	size_t nl_owed;   /* keys with nl set */
+	int64_t out_seen; /* when the first output came; 0: none yet */
+	int out_inline;   /* a key was echoed on this line of output */
+	int out_rest;     /* bytes of the last echoed character to come */
+	int out_wide;     /* the last echoed key was not ASCII */
 	enum record_esc esc;
 	/* printable keys of the current line, decided echoed or masked */
 	unsigned line_echoed, line_masked;
@@ -244,6 +260,8 @@ record_ev_new(struct record *r, char kind, uint64_t seq, int64_t t_us,
 /*
  * Emits an event; for 'o' and 'i' its journal record says how far the
  * stream is emitted, for others mpos (0, or where output was dropped to).
+ * For 'i', mpos is how many input bytes the event stands for (a masked
+ * character is one '*' for all its bytes).
  */
 static void
 record_emit_at(struct record *r, char kind, int64_t t, const void *data,
@@ -257,7 +275,7 @@ record_emit_at(struct record *r, char kind, int64_t t, const void *data,
 	if (kind == 'o')
 		r->out_done += len;
 	else if (kind == 'i')
-		r->in_done += len;
+		r->in_done += mpos;
 	if (journal_ok(r->j)) {
 		memset(&rec, 0, sizeof(rec));
 		rec.type = 'E';
@@ -324,22 +342,80 @@ record_emit_output(struct record *r, int64_t now, int tail)
 	r->out_first = now;
 }
 
-/* Masks the keys that waited for their echo too long. */
+#define RECORD_UTF8_CONT(c) (((c)&0xc0) == 0x80)
+
+/* Moves the echo index past the keys decided. */
+static void
+record_echo_advance(struct record *r)
+{
+	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
+		r->echo++;
+}
+
+/*
+ * Decides waiting key i (and the rest of its character, if it starts a
+ * UTF-8 sequence) as state: a character is echoed or masked whole.
+ */
+static void
+record_decide(struct record *r, size_t i, unsigned char state)
+{
+	if (r->in[i].state != KEY_WAIT)
+		return;
+	r->in[i].state = state;
+	if (state == KEY_KEEP)
+		r->line_echoed++;
+	else
+		r->line_masked++;
+	if (r->in[i].c >= 0xc0)
+		for (i++; i < r->inlen && RECORD_UTF8_CONT(r->in[i].c) &&
+		     r->in[i].state == KEY_WAIT;
+		     i++)
+			r->in[i].state = state;
+}
+
+/*
+ * Masks the keys that waited for their echo too long. Keys typed before
+ * the session printed anything wait until RECORD_ECHO_US after its first
+ * output: no prompt has turned echo off yet, and the shell that echoes
+ * them may still be starting.
+ */
 static void
 record_expire(struct record *r, int64_t now)
 {
+	int64_t since;
 	size_t i;
 
+	if (r->out_seen == 0)
+		return;
 	for (i = r->echo; i < r->inlen; i++) {
 		if (r->in[i].state != KEY_WAIT)
 			continue;
-		if (now - r->in[i].t < RECORD_ECHO_US)
+		since = r->in[i].t > r->out_seen ? r->in[i].t : r->out_seen;
+		if (now - since < RECORD_ECHO_US)
 			break;
-		r->in[i].state = KEY_MASK;
-		r->line_masked++;
+		record_decide(r, i, KEY_MASK);
 	}
-	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
-		r->echo++;
+	record_echo_advance(r);
+}
+
+/*
+ * A newline came out: the first Enter still owed its newline has been
+ * answered, so the keys of its line not echoed by now never will be.
+ */
+static void
+record_newline(struct record *r)
+{
+	size_t i, j;
+
+	for (j = 0; j < r->inlen && !r->in[j].nl; j++)
+		;
+	if (j == r->inlen)
+		return;
+	for (i = r->echo; i < j; i++)
+		record_decide(r, i, KEY_MASK);
+	r->in[j].nl = 0;
+	r->nl_owed--;
+	record_echo_advance(r);
 }
 
 /*
@@ -356,10 +432,8 @@ record_end_line(struct record *r)
 
 	if (r->line_masked > r->line_echoed)
 		for (i = r->echo; i < r->inlen; i++)
-			if (r->in[i].state == KEY_WAIT)
-				r->in[i].state = KEY_MASK;
-	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
-		r->echo++;
+			record_decide(r, i, KEY_MASK);
+	record_echo_advance(r);
 	r->line_echoed = r->line_masked = 0;
 }
 
@@ -368,7 +442,7 @@ static void
 record_emit_input(struct record *r, int64_t now, int force)
 {
 	unsigned char *buf;
-	size_t i, n;
+	size_t i, n, len;
 
 	if (r->inlen == 0)
 		return;
@@ -379,10 +453,18 @@ record_emit_input(struct record *r, int64_t now, int force)
 	}
 	if (n == 0)
 		return;
+	/* One '*' per masked character, not per byte. */
 	buf = xmalloc(n);
-	for (i = 0; i < n; i++)
-		buf[i] = r->in[i].state == KEY_KEEP ? r->in[i].c : '*';
-	record_emit(r, 'i', r->in_first, buf, n);
+	for (i = len = 0; i < n; i++) {
+		if (r->in[i].nl)
+			r->nl_owed--;
+		if (r->in[i].state == KEY_KEEP)
+			buf[len++] = r->in[i].c;
+		else if (!RECORD_UTF8_CONT(r->in[i].c) || i == 0 ||
+		    r->in[i - 1].state == KEY_KEEP || r->in[i - 1].c < 0x80)
+			buf[len++] = '*';
+	}
+	record_emit_at(r, 'i', r->in_first, buf, len, n);
 	free(buf);
 	memmove(r->in, r->in + n, (r->inlen - n) * sizeof(*r->in));
 	r->inlen -= n;
@@ -672,30 +754,75 @@ record_skip_output(struct record *r, size_t n)
 	record_release(r);
 }
 
+/*
+ * Matches output against the waiting keys (see the essay): in order,
+ * skipping control bytes and escape sequences; text before the first
+ * echoed key of an output line (a prompt) is passed over, other text
+ * after it ends the match until the next line. A '?' answers a non-ASCII
+ * character (a shell that cannot show it prints one '?' per character or
+ * per byte: '?'s after such a match are passed over), and the rest of a
+ * character's exact echo is taken with its first byte.
+ */
+static void
+record_echo(struct record *r, const unsigned char *p, size_t len)
+{
+	size_t i;
+	int stop = 0;
+	unsigned char c, k;
+
+	for (i = 0; i < len && (r->echo < r->inlen || r->nl_owed > 0); i++) {
+		c = p[i];
+		if (c == 0x1b) {
+			i = record_skip_escape(p, len, i);
+			continue;
+		}
+		if (c == '\n') {
+			record_newline(r);
+			r->out_inline = 0;
+			stop = 0;
+			r->out_rest = 0;
+			continue;
+		}
+		if (r->out_rest > 0 && RECORD_UTF8_CONT(c)) {
+			r->out_rest--;
+			continue;
+		}
+		r->out_rest = 0;
+		if (stop || r->echo >= r->inlen)
+			continue;
+		k = r->in[r->echo].c;
+		if (c == k || (k >= 0x80 && c == '?')) {
+			record_decide(r, r->echo, KEY_KEEP);
+			/* the rest of the character's exact echo */
+			if (c == k)
+				r->out_rest = k >= 0xf0 ? 3
+				    : k >= 0xe0         ? 2
+				    : k >= 0xc0         ? 1
+				                        : 0;
+			r->out_wide = k >= 0x80;
+			r->out_inline = 1;
+			record_echo_advance(r);
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f || (c == '?' && r->out_wide))
+			continue;
+		if (r->out_inline)
+			stop = 1; /* other text: not an echo */
+	}
+}
+
 static void
 record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	uint64_t at = r->out_done + r->outlen; /* the stream position of p */
-	size_t i, n, drop = 0;
+	size_t n, drop = 0;
 
 	/* Echo first: the output came after the waiting keys. */
 	record_expire(r, now);
-	for (i = 0; i < len && r->echo < r->inlen; i++) {
-		if (p[i] == 0x1b) {
-			i = record_skip_escape(p, len, i);
-			continue;
-		}
-		if (p[i] != r->in[r->echo].c) {
-			if (p[i] >= 0x20 && p[i] != 0x7f)
-				break; /* other text: not an echo */
-			continue;
-		}
-		r->in[r->echo].state = KEY_KEEP;
-		r->line_echoed++;
-		while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
-			r->echo++;
-	}
+	if (r->out_seen == 0 && len > 0)
+		r->out_seen = now;
+	record_echo(r, p, len);
 	if (r->pause != 0) {
 		record_skip_output(r, len);
 		return;
@@ -775,6 +902,12 @@ record_take_input(struct record *r, int64_t now, const void *data, size_t len)
 		k->state = record_key_control(&r->esc, p[i]) || !r->mask
 		    ? KEY_KEEP
 		    : KEY_WAIT;
+		/* an Enter: its newline comes out, echoed or not */
+		k->nl = r->mask &&
+		    (p[i] == '\r' ||
+		        (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')));
+		if (k->nl)
+			r->nl_owed++;
 		if (r->inlen == RECORD_EVENT_MAX)
 			record_emit_input(r, now, 1);
 	}

@@ -33,15 +33,16 @@ def sql():
     out = ["BEGIN;"]
     out.append("INSERT INTO alia.sessions (id, owner, image, state, "
                "created_at, started_at, ended_at, exit_code, end_reason, "
-               "cols, rows) VALUES "
+               "cols, rows, start_cols, start_rows) VALUES "
                f"('{A}', 'alice', 'img', 'running', "
                "'2024-05-01 10:00:00+00', '2024-05-01 10:00:01+00', NULL, "
-               "NULL, NULL, 100, 30), "
+               "NULL, NULL, 100, 30, 80, 24), "
                f"('{B}', 'bob', 'img', 'ended', '2024-05-01 09:00:00+00', "
                "'2024-05-01 09:00:00+00', '2024-05-01 09:01:00+00', 3, "
-               "'exited', 80, 24), "
+               "'exited', 80, 24, 80, 24), "
                f"('{C}', 'carol', 'img', 'created', "
-               "'2024-05-01 11:00:00+00', NULL, NULL, NULL, NULL, 80, 24);")
+               "'2024-05-01 11:00:00+00', NULL, NULL, NULL, NULL, 80, 24, "
+               "NULL, NULL);")
     for sid, evs in ((A, A_EVENTS), (B, B_EVENTS)):
         for seq, t, k, d in evs:
             out.append("INSERT INTO alia.events VALUES "

@@ -12,6 +12,11 @@ hold_stop # the commands start the cluster themselves
 # run NAME: runs the rest, stdout in $tmp/out, stderr in $tmp/err
 run() { "$@" >"$tmp/out" 2>"$tmp/err"; }
 
+# `alia -n` prints the pg_bin it uses: the newest installed when unset.
+newest=$(for d in /usr/lib/postgresql/*/bin; do [ -x "$d/postgres" ] && echo "$d"; done | sort -t/ -k5,5n | tail -1)
+check "alia -n prints the pg_bin it uses" "pg_bin = $newest" "$(env -u ALIA_PG_BIN "$ALIA" -n | grep '^pg_bin = ')"
+check "alia -n prints a pg_bin that is set" "pg_bin = /opt/pg/bin" "$(ALIA_PG_BIN=/opt/pg/bin "$ALIA" -n | grep '^pg_bin = ')"
+
 run "$ALIA" session list
 check "session list exits 0" 0 $?
 out=$(cat "$tmp/out")

@@ -64,8 +64,8 @@ trap cleanup EXIT
 	exit 1
 }
 hold_start || exit 1
-n_sql=$(find "$ALIA_SRCDIR/sql" -name '[0-9][0-9][0-9]_*.sql' | wc -l)
-check "migration $n_sql (the last in sql/) is applied" "$n_sql" "$(q -c 'SELECT max(version) FROM public.alia_migrations')"
+last=$(find "$(dirname "$0")/../../sql" -name '[0-9]*.sql' | sed 's|.*/0*||; s|_.*||' | sort -n | tail -1)
+check "the last migration ($last) is applied" "$last" "$(q -c 'SELECT max(version) FROM public.alia_migrations')"
 $py "$fixture" sql >"$tmp/fixture.sql"
 q -f "$tmp/fixture.sql" >/dev/null || {
 	not_ok "loading the fixture"
@@ -98,7 +98,8 @@ import json, re, sys
 lines = open(sys.argv[1], encoding="utf-8").read().split("\n")[:-1]
 docs = [json.loads(l) for l in lines]
 h = docs[0]
-assert h["version"] == 2 and h["width"] == 100 and h["height"] == 30, h
+# made 80x24, resized to 100x30 at 1 s: the header has the size at the start
+assert h["version"] == 2 and h["width"] == 80 and h["height"] == 24, h
 assert h["timestamp"] == 1714557601, h  # started_at 2024-05-01 10:00:01Z
 assert h["title"] == "alia session " + sys.argv[2], h
 assert h["env"] == {"TERM": "xterm-256color"}, h
@@ -115,6 +116,15 @@ print("ok")
 PY
 )
 check "asciicast: valid JSON lines, header, times, kinds, data" ok "$out"
+# the size at the start: a resize at t = 0 first; a row without start_cols
+# (made before 006) takes its first resize, or its size if never resized
+check "start size: created" "80x24" "$(q -c "SELECT cols || 'x' || rows FROM alia.start_size('$A')")"
+check "start size: an old row never resized" "80x24" "$(q -c "SELECT cols || 'x' || rows FROM alia.start_size('$C')")"
+q -c "BEGIN; UPDATE alia.sessions SET start_cols = NULL, start_rows = NULL WHERE id = '$A';
+	SELECT cols || 'x' || rows FROM alia.start_size('$A');
+	INSERT INTO alia.events VALUES ('$A', 99, 0, 'r', '120x40'::bytea);
+	SELECT cols || 'x' || rows FROM alia.start_size('$A'); ROLLBACK" >"$tmp/start"
+check "start size: an old row resized, then a resize at t = 0" "100x30 120x40" "$(tr '\n' ' ' <"$tmp/start" | sed 's/ $//')"
 q -c "SELECT * FROM alia.asciicast('$B')" >"$tmp/b.cast"
 $py "$fixture" expect B_OUTPUT >"$tmp/b.want"
 $py -c '

@@ -367,12 +367,110 @@ test_echo_window(void **state)
 
 	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		r = new_log(1);
+		/* a prompt: the window runs from the keys on */
+		record_output(r, T0 - 1000 * MS, "$ ", 2);
+		record_tick(r, T0 - 400 * MS);
+		cap_reset();
 		record_input(r, T0, "a", 1);
 		record_output(r, T0 + cases[c].delay, "a", 1);
 		record_tick(r, T0 + 500 * MS);
 		assert_string_equal(cap.ev[0].data, cases[c].want);
 		record_free(r);
 	}
+}
+
+/*
+ * What a terminal did with typed keys, as the log sees it: input and
+ * output in time order; the recorded input must hold what was echoed as
+ * typed and one '*' for each character that was not.
+ */
+static void
+test_masking_sequences(void **state)
+{
+	static const struct {
+		const char *what;
+		struct {
+			int64_t ms; /* from T0 */
+			char kind;  /* 'i' typed, 'o' printed */
+			const char *data;
+		} steps[8];
+		const char *want;
+	} cases[] = {
+	    {"a line pasted with the password at a no-echo prompt",
+	        {{0, 'o', "Password: "}, {1000, 'i', "hunter2\rls -l\r"},
+	            {1010, 'o', "\r\n"},
+	            {1020, 'o', "\x1b[01;32muser@box\x1b[00m:~$ ls -l\r\n"},
+	            {1030, 'o', "total 0\r\n"}},
+	        "*******\rls -l\r"},
+	    {"a line pasted right after a password typed key by key",
+	        {{0, 'o', "Password: "}, {1000, 'i', "h"}, {1100, 'i', "u"},
+	            {1200, 'i', "n"}, {1300, 'i', "t\r"},
+	            {1305, 'i', "ls -l\r"}, {1320, 'o', "\r\n$ ls -l\r\n"}},
+	        "****\rls -l\r"},
+	    {"a line typed before the shell printed anything",
+	        {{0, 'i', "ls\r"}, {100, 'i', "pwd\r"},
+	            {900, 'o', "\x1b]0;user@box: ~\x07user@box:~$ ls\r\n"},
+	            {950, 'o', "$ pwd\r\n/home/user\r\n$ "}},
+	        "ls\rpwd\r"},
+	    {"CJK echoed as one '?' per byte",
+	        {{0, 'o', "$ "}, {1000, 'i', "echo \xe4\xbd\xa0\xe5\xa5\xbd\r"},
+	            {1010, 'o', "echo ??????\r\n??????\r\n$ "}},
+	        "echo \xe4\xbd\xa0\xe5\xa5\xbd\r"},
+	    {"CJK echoed as one '?' per character",
+	        {{0, 'o', "$ "}, {1000, 'i', "\xe4\xbd\xa0\xe5\xa5\xbd"},
+	            {1010, 'o', "??"}},
+	        "\xe4\xbd\xa0\xe5\xa5\xbd"},
+	    {"CJK echoed as typed, split between reads",
+	        {{0, 'o', "$ "}, {1000, 'i', "\xe4\xbd\xa0x"},
+	            {1010, 'o', "\xe4\xbd"}, {1020, 'o', "\xa0x"}},
+	        "\xe4\xbd\xa0x"},
+	    {"one '*' per character of an unechoed password",
+	        {{0, 'o', "Password: "},
+	            {1000, 'i', "p\xc3\xa4ssw\xc3\xb6rd\r"},
+	            {1010, 'o', "\r\n"}},
+	        "********\r"},
+	    {"an unechoed CJK password, then a prompt holding it",
+	        {{0, 'o', "Password: "},
+	            {1000, 'i', "\xe5\xaf\x86\xe7\xa0\x81\r"},
+	            {1010, 'o', "\r\n\xe5\xaf\x86\xe7\xa0\x81$ "}},
+	        "**\r"},
+	    {"a password pasted with Enter, the prompt after it holds its end",
+	        {{0, 'o', "Password: "}, {1000, 'i', "pw1234\r"},
+	            {1050, 'o', "\r\n\x1b[1;34m~\x1b[0m$ 1234"}},
+	        "******\r"},
+	    {"a password whose prompt prints no newline after it",
+	        {{0, 'o', "Password: "}, {1000, 'i', "s3cret\r"},
+	            {1100, 'o', "$ "}, {1500, 'o', "s3cret"}},
+	        "******\r"},
+	};
+	struct record *r;
+	size_t c, s;
+	int64_t t;
+	int bad = 0;
+
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		r = new_log(1);
+		t = T0;
+		for (s = 0; s < 8 && cases[c].steps[s].data != NULL; s++) {
+			t = T0 + cases[c].steps[s].ms * MS;
+			record_tick(r, t);
+			if (cases[c].steps[s].kind == 'i')
+				record_input(r, t, cases[c].steps[s].data,
+				    strlen(cases[c].steps[s].data));
+			else
+				record_output(r, t, cases[c].steps[s].data,
+				    strlen(cases[c].steps[s].data));
+		}
+		record_tick(r, t + 5000 * MS);
+		record_flush(r, t + 5000 * MS);
+		if (strcmp(input_of(), cases[c].want) != 0) {
+			print_error("%s: recorded \"%s\", want \"%s\"\n",
+			    cases[c].what, input_of(), cases[c].want);
+			bad++;
+		}
+		record_free(r);
+	}
+	assert_int_equal(bad, 0);
 }
 
 /* Keys still waiting for their echo at the timer move to the next event. */
@@ -876,6 +974,7 @@ main(void)
 	    cmocka_unit_test(test_seq_across_kinds),
 	    cmocka_unit_test(test_masking),
 	    cmocka_unit_test(test_echo_window),
+	    cmocka_unit_test(test_masking_sequences),
 	    cmocka_unit_test(test_line_masked),
 	    cmocka_unit_test(test_waiting_keys_carried),
 	    cmocka_unit_test(test_retention),
