@@ -25,7 +25,7 @@ if [ "$(id -u)" = 0 ]; then
 	as=(runuser -u alia --)
 	chown alia: "$tmp"
 fi
-bindir=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+bindir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin | sort -V | tail -n 1)
 port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pw="Sec-$RANDOM$RANDOM-ret"
 pgdata=$tmp/pgdata
@@ -68,11 +68,12 @@ su_q -c "CREATE ROLE app LOGIN PASSWORD '$pw' NOCREATEROLE NOSUPERUSER" &&
 }
 export ALIA_DATABASE="host=127.0.0.1 port=$port dbname=appdb user=app password=$pw"
 export EXT_PSQL="$bindir/psql" EXT_SOCK="$tmp/sock" EXT_PORT="$port"
-nmig=$(ls "${ALIA_SRCDIR:-$here/../..}"/sql/[0-9]*.sql | wc -l)
+nmig=$(find "${ALIA_SRCDIR:-$here/../..}/sql" -name '[0-9]*.sql' | wc -l)
 
 # --- 1. a role without CREATEROLE -----------------------------------------
 out=$(ALIA_DATA_DIR="$tmp/d0" "$ALIA" migrate 2>&1)
 rc=$?
+# shellcheck disable=SC2016 # the backquotes are the message's own
 want='role alia_front does not exist and role app may not create it: run `CREATE ROLE alia_front NOLOGIN; GRANT alia_front TO app;` as a superuser'
 [ "$rc" -ne 0 ] && ok "alia migrate stops without front's role" ||
 	not_ok "alia migrate succeeded without front's role: $out"
@@ -160,6 +161,7 @@ pg_down || not_ok "stopping postgres"
 	pg_up
 ) &
 delayed=$!
+# shellcheck disable=SC2016 # expanded by the inner shell
 T0=$(date +%s) PYTHONPATH=$here "$here/with-server.sh" bash -c '
 	took=$(($(date +%s) - T0))
 	n=$(grep -c "the database does not answer (.*); trying again in [0-9]* s" "$ALIA_SERVER_LOG")
