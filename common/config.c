@@ -88,6 +88,7 @@ static const struct config_key config_keys[] = {
         INT64_C(100) * 365 * 86400),
     NUM("record_retention_every", KIND_DURATION, record_retention_every, 1,
         7 * 86400),
+    NUM("live_restore", KIND_COUNT, live_restore, 0, 1),
 #define ROLE_LIMITS(role, i)                                             \
 	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
 	    100000),                                                     \
@@ -144,6 +145,7 @@ config_defaults(struct config *c)
 	c->record_disk_floor = INT64_C(1) << 30;
 	c->record_retention = 0;
 	c->record_retention_every = 3600;
+	c->live_restore = 1;
 }
 
 static const struct config_key *

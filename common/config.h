@@ -69,6 +69,7 @@ struct config {
 	char record_disk_path[CONFIG_PATH]; /* where; empty: data_dir/pg */
 	int64_t record_retention; /* seconds; 0: recordings kept forever */
 	int64_t record_retention_every; /* seconds between retention runs */
+	int64_t live_restore; /* 1: a stop leaves sessions to take up again */
 };
 
 /* Fills in the defaults. */

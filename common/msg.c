@@ -69,6 +69,8 @@ static const struct msg_kind msg_kinds[] = {
     {MSG_SIGNOUT, sizeof(struct msg_signout), 0},
     {MSG_WORKER_KICK, sizeof(struct msg_kick), 0},
     {MSG_WORKER_SCREEN, MSG_VARIABLE, 0},
+    {MSG_WORKER_GAP, MSG_VARIABLE, 0},
+    {MSG_WORKER_DETACH, sizeof(struct msg_detach), 0},
     {MSG_VIEW_SUBSCRIBE, sizeof(struct msg_view_sub), 0},
     {MSG_EVENT, MSG_VARIABLE, 0},
     {MSG_ACK, sizeof(struct msg_ack), 0},
@@ -177,6 +179,11 @@ msg_decode(const void *buf, size_t len, struct msg *m, char *err, size_t errlen)
 	        m->hdr.len - sizeof(struct msg_screen) > MSG_MAX_DATA))
 		return msg_err(
 		    err, errlen, "screen: payload of %u bytes", m->hdr.len);
+	if (k->size == MSG_VARIABLE && m->hdr.type == MSG_WORKER_GAP &&
+	    (m->hdr.len < sizeof(struct msg_gap) ||
+	        m->hdr.len - sizeof(struct msg_gap) > MSG_MAX_DATA))
+		return msg_err(
+		    err, errlen, "gap: payload of %u bytes", m->hdr.len);
 	if (k->size != MSG_VARIABLE && (long)m->hdr.len != k->size)
 		return msg_err(err, errlen,
 		    "type %u: payload of %u bytes, expected %ld", m->hdr.type,

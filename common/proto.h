@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 5
+#define PROTO_VERSION 6
 #define MSG_MAX_DATA  (64 * 1024)
 
 enum msg_type {
@@ -52,6 +52,8 @@ enum msg_type {
 	MSG_WALL_START = 359,     /* master -> wall: msg_wall + fd */
 	MSG_WORKER_KICK = 360,    /* master -> worker: msg_kick */
 	MSG_WORKER_SCREEN = 361,  /* master -> worker: msg_screen + output */
+	MSG_WORKER_GAP = 362,     /* master -> worker: msg_gap + output */
+	MSG_WORKER_DETACH = 363,  /* master -> worker: msg_detach */
 
 	/* output: 400, worker -> broker -> recorder and back */
 	MSG_EVENT = 400,  /* msg_event + its data (variable) */
@@ -251,8 +253,14 @@ struct msg_worker_start {
 	char pad[3];
 	uint16_t cols, rows;
 	int32_t restarted;
+#define WORKER_FIRST   0    /* the session's first worker */
+#define WORKER_REPLACE 1    /* after a worker died */
+#define WORKER_ADOPTED 2    /* after alia itself restarted (live restore) */
 	int64_t started_us; /* when the session started, unix time */
 	int64_t idle_timeout, max_lifetime, reconnect_grace;
+	uint64_t first_seq; /* the recording's next seq, at least */
+	int32_t gap;        /* 1: MSG_WORKER_GAP comes before the stream */
+	int32_t pad2;
 };
 
 /*
@@ -283,6 +291,28 @@ struct msg_kick {
  */
 struct msg_screen {
 	uint32_t more;
+};
+
+/*
+ * MSG_WORKER_GAP: output the container printed while no alia was attached
+ * (from Docker's log), recorded and shown before anything read from the
+ * stream, in pieces of at most MSG_MAX_DATA bytes after this header. The
+ * marker, when not empty, is recorded first (say what may be missing);
+ * more: another piece follows. The worker reads the stream only after
+ * the last piece.
+ */
+/*
+ * MSG_WORKER_DETACH: alia stops or re-executes itself, the session lives
+ * on: the worker closes its browsers with code (1001 going away, 1012
+ * restarting), flushes its recording and exits.
+ */
+struct msg_detach {
+	int32_t code;
+};
+
+struct msg_gap {
+	uint32_t more;
+	char marker[196];
 };
 
 /*

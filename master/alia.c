@@ -176,7 +176,7 @@ main(int argc, char *argv[])
 		if (optind != argc)
 			usage();
 		alia_config(&conf, file);
-		return master_main(&conf, foreground, verbose);
+		return master_main(&conf, file, foreground, verbose);
 	}
 	alia_config(&conf, file);
 	if (strcmp(argv[0], "migrate") == 0) {

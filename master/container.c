@@ -18,6 +18,19 @@
  * SIGHUP and, after KILL_GRACE_MS, SIGKILL; the end itself is still seen
  * through the wait call, so there is one way a session ends.
  *
+ * Live restore (live_restore = 1). A stop (SIGTERM, or SIGUSR2's re-exec)
+ * ends no session: each worker is told to go (its browsers get close
+ * 1001), and containers and rows stay as they are. At start, the rows not
+ * ended and this instance's containers are put side by side
+ * (container_reconcile): a running container whose row is not ended and
+ * whose max_lifetime has not passed is taken up again (session_adopt): a
+ * new attach, a new journal, a worker that goes on at the recording's
+ * next seq, its scrollback refilled from the recording, and first the
+ * output printed while no alia was attached, from Docker's log
+ * (session_gap); every other container is removed and every other row
+ * ended ("server restart"). A crash of master is the same as a stop
+ * without the goodbyes.
+ *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
  * context that is counted for the metrics and freed when they answer.
@@ -63,7 +76,9 @@
 #define SANDBOX_HOME     "/home/learner"
 #define SANDBOX_USER     "1000:1000"
 #define REFILL_BYTES     (256 * 1024) /* recorded output a new worker gets */
-#define REFILL_WAIT_MS   2000 /* browsers wait this long for it at most */
+#define REFILL_WAIT_MS   2000    /* browsers wait this long for it at most */
+#define GAP_BEFORE_US    5000000 /* the log is read from this long before */
+#define GAP_TAIL         1024    /* recorded bytes looked for in the log */
 
 enum session_state {
 	SESSION_STARTING,
@@ -91,9 +106,12 @@ struct session {
 	char container[80];
 	enum session_state state;
 	int flags;
-#define S_KILLING 0x1 /* SIGHUP sent; SIGKILL follows */
-#define S_CREATED 0x2 /* the container exists */
-#define S_REFILL  0x4 /* browsers wait for the new worker's scrollback */
+#define S_KILLING 0x1  /* SIGHUP sent; SIGKILL follows */
+#define S_CREATED 0x2  /* the container exists */
+#define S_REFILL  0x4  /* browsers wait for the new worker's scrollback */
+#define S_ADOPTED 0x8  /* taken up again after alia restarted */
+#define S_GAP     0x10 /* its worker waits for output from Docker's log */
+#define S_DETACH  0x20 /* alia stops; the session lives on */
 	char end_reason[32];
 	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
 	uint16_t cols, rows;
@@ -104,6 +122,11 @@ struct session {
 	int worker_restarts;
 	int64_t restart_window; /* monotonic us */
 	uint64_t refill;        /* the worker's scrollback refill asked for */
+	uint64_t first_seq;     /* adopted: the recording's next seq */
+	int64_t gap_since_us;   /* adopted: Docker's log is read from */
+	int64_t attach_us;      /* ... up to when the attach was asked */
+	unsigned char *tail;    /* adopted: the recording's last bytes */
+	size_t taillen;
 	/* what outlives a worker; -1 until attached, and after the end */
 	int attach_fd, journal_fd, pipe_r, pipe_w;
 	struct browser_wait_list waiting;
@@ -159,7 +182,31 @@ static struct {
 	struct wall_list walls;
 	uint64_t next_wall;
 	struct msg_metrics m;
+	/* live restore at start: both answers, then container_reconcile */
+	struct restore_row *rows; /* not ended in the database */
+	size_t nrows;
+	int rows_in, list_in;
+	struct restore_ctr *list; /* this instance's containers */
+	size_t nlist;
 } ct;
+
+/* One of this instance's containers, as container_reconcile sees it. */
+struct restore_ctr {
+	char id[80];
+	char session[SESSION_ID_LEN];
+	int running;
+};
+
+/* A session row not ended, as container_reconcile sees it. */
+struct restore_row {
+	char id[SESSION_ID_LEN];
+	char owner[OWNER_LEN];
+	uint16_t cols, rows;
+	int64_t created_us, started_us;
+	uint64_t next_seq;
+	int64_t last_us; /* unix us of the last recorded event, or 0 */
+	int taken;
+};
 
 static void session_end(struct session *, int, const char *);
 static void reply_info(
@@ -427,6 +474,7 @@ session_end(struct session *s, int code, const char *reason)
 		event_free(old->ev_kill);
 		event_free(old->ev_refill);
 		event_free(old->ev_worker);
+		free(old->tail);
 		free(old);
 		ct.nended--;
 	}
@@ -554,7 +602,15 @@ session_attached(struct session *s, struct docker_result *r)
 		return;
 	}
 	r->fd = -1;
-	session_start_worker(s, 0);
+	session_start_worker(
+	    s, (s->flags & S_ADOPTED) ? WORKER_ADOPTED : WORKER_FIRST);
+	if (s->flags & S_ADOPTED) {
+		/* It runs already: only its end is to be seen. */
+		docker_wait(ct.docker, s->container, NULL, dcall_cb,
+		    dcall(s, session_exited, 0));
+		session_resize(s);
+		return;
+	}
 	if (s->state == SESSION_STARTING) {
 		if (s->flags & S_KILLING) {
 			session_end(s, -1, s->end_reason);
@@ -749,6 +805,169 @@ session_refill_over_cb(evutil_socket_t fd, short what, void *arg)
 	session_refill_over(s);
 }
 
+static void session_gap(struct session *);
+
+/* Keeps the last GAP_TAIL bytes of the recorded output in res. */
+static void
+session_keep_tail(struct session *s, const struct pg_result *res)
+{
+	size_t n, want = GAP_TAIL, len;
+	int i;
+
+	free(s->tail);
+	s->tail = xmalloc(GAP_TAIL);
+	s->taillen = 0;
+	for (i = PQntuples(res) - 1; i >= 0 && want > 0; i--) {
+		len = (size_t)PQgetlength(res, i, 0);
+		n = len < want ? len : want;
+		memmove(s->tail + n, s->tail, s->taillen);
+		memcpy(s->tail, PQgetvalue(res, i, 0) + len - n, n);
+		s->taillen += n;
+		want -= n;
+	}
+}
+
+/*
+ * Sends the worker what the container printed while no alia was attached
+ * (data, len; may be empty), after marker if not empty, and lets it read
+ * the stream again.
+ */
+static void
+session_gap_send(struct session *s, const char *marker,
+    const unsigned char *data, size_t len)
+{
+	struct msg_gap *h;
+	unsigned char *buf;
+	size_t n;
+
+	s->flags &= ~S_GAP;
+	free(s->tail);
+	s->tail = NULL;
+	if (s->chan == NULL)
+		return;
+	buf = xmalloc(sizeof(*h) + MSG_MAX_DATA);
+	h = (struct msg_gap *)buf;
+	memset(h, 0, sizeof(*h));
+	if (marker != NULL)
+		snprintf(h->marker, sizeof(h->marker), "%s", marker);
+	do {
+		n = len < MSG_MAX_DATA ? len : MSG_MAX_DATA;
+		memcpy(buf + sizeof(*h), data, n);
+		data += n;
+		len -= n;
+		h->more = len > 0;
+		msgchan_send(
+		    s->chan, MSG_WORKER_GAP, s->sid, -1, buf, sizeof(*h) + n);
+		h->marker[0] = '\0';
+	} while (len > 0);
+	free(buf);
+}
+
+/*
+ * Docker's log of a tty container, lines of "TIMESTAMP " and the line:
+ * the lines alone, in out (len bytes of it used).
+ */
+static size_t
+session_gap_lines(const unsigned char *p, size_t len, unsigned char *out)
+{
+	const unsigned char *end = p + len, *sp, *nl;
+	size_t n = 0;
+
+	while (p < end) {
+		if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL)
+			break;
+		sp++;
+		nl = memchr(sp, '\n', (size_t)(end - sp));
+		nl = nl != NULL ? nl + 1 : end;
+		memcpy(out + n, sp, (size_t)(nl - sp));
+		n += (size_t)(nl - sp);
+		p = nl;
+	}
+	return n;
+}
+
+/*
+ * Where the recording's tail ends in the log, or -1: the last place the
+ * longest of its last 1024, 256, 64 or 16 bytes stands.
+ */
+static ssize_t
+session_gap_after(const unsigned char *log, size_t len,
+    const unsigned char *tail, size_t taillen)
+{
+	static const size_t tries[] = {GAP_TAIL, 256, 64, 16};
+	const unsigned char *at, *last, *needle;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if ((k = tries[i]) > taillen)
+			continue;
+		needle = tail + taillen - k;
+		last = NULL;
+		for (at = log; (at = memmem(at, len - (size_t)(at - log),
+		                    needle, k)) != NULL;
+		     at++)
+			last = at;
+		if (last != NULL)
+			return (last - log) + (ssize_t)k;
+	}
+	return -1;
+}
+
+static void
+session_gap_cb(struct session *s, struct docker_result *r)
+{
+	unsigned char *lines;
+	size_t len, n;
+	ssize_t from;
+
+	if (s->state == SESSION_ENDED || !(s->flags & S_GAP))
+		return;
+	if (r->status != 200 || r->body == NULL) {
+		log_warnx("session %s: Docker's log: %s (status %d)", s->id,
+		    r->message != NULL ? r->message : "no body", r->status);
+		session_gap_send(s,
+		    "alia restarted: what the session printed meanwhile "
+		    "could not be read from Docker's log and may be missing",
+		    NULL, 0);
+		return;
+	}
+	len = evbuffer_get_length(r->body);
+	lines = xmalloc(len + 1);
+	n = session_gap_lines(evbuffer_pullup(r->body, -1), len, lines);
+	if (n == 0) {
+		session_gap_send(s, NULL, NULL, 0);
+	} else if (s->taillen == 0) {
+		session_gap_send(s,
+		    "alia restarted: what follows was printed meanwhile "
+		    "(from Docker's log)",
+		    lines, n);
+	} else if ((from = session_gap_after(lines, n, s->tail, s->taillen)) >=
+	    0) {
+		log_info("session %s: %zu bytes printed while alia was "
+		         "away, from Docker's log",
+		    s->id, n - (size_t)from);
+		session_gap_send(s, NULL, lines + from, n - (size_t)from);
+	} else {
+		log_warnx("session %s: the recording's last output is not "
+		          "in Docker's log: some output may be missing",
+		    s->id);
+		session_gap_send(s,
+		    "alia restarted: Docker's log no longer held all that "
+		    "was printed meanwhile; some output before this is "
+		    "missing",
+		    lines, n);
+	}
+	free(lines);
+}
+
+/* Asks Docker's log for what the adopted session printed meanwhile. */
+static void
+session_gap(struct session *s)
+{
+	docker_logs(ct.docker, s->container, s->gap_since_us, s->attach_us,
+	    dcall_cb, dcall(s, session_gap_cb, 1));
+}
+
 /* Whose refill a query answers: a newer worker of s asks anew. */
 struct refill {
 	char id[SESSION_ID_LEN];
@@ -785,6 +1004,8 @@ session_refill_cb(const struct pg_result *res, void *arg)
 		          "database did not answer",
 		    s->id);
 		session_refill_over(s);
+		if (s->flags & S_GAP)
+			session_gap(s);
 		return;
 	}
 	rows = PQntuples(res);
@@ -819,6 +1040,10 @@ session_refill_cb(const struct pg_result *res, void *arg)
 	msgchan_send(
 	    s->chan, MSG_WORKER_SCREEN, s->sid, -1, buf, sizeof(*h) + room);
 	free(buf);
+	if (s->flags & S_GAP) {
+		session_keep_tail(s, res);
+		session_gap(s);
+	}
 	log_info("session %s: %zu bytes of recorded output for the new "
 	         "worker's scrollback",
 	    s->id, total < REFILL_BYTES ? total : (size_t)REFILL_BYTES);
@@ -910,6 +1135,13 @@ session_start_worker(struct session *s, int restarted)
 	w.idle_timeout = ct.conf->idle_timeout;
 	w.max_lifetime = ct.conf->max_lifetime;
 	w.reconnect_grace = ct.conf->reconnect_grace;
+	w.first_seq = s->first_seq;
+	/* An adopted session's first worker: Docker's log comes first. */
+	if (restarted == WORKER_ADOPTED && ct.conf->record &&
+	    !(s->flags & S_GAP)) {
+		s->flags |= S_GAP;
+		w.gap = 1;
+	}
 	msgchan_send(s->chan, MSG_WORKER_START, s->sid, copy, &w, sizeof(w));
 	s->stats.bytes_out = s->stats.bytes_in = 0;
 	s->stats.resyncs = 0;
@@ -1420,6 +1652,168 @@ container_metrics(struct msg_metrics *out)
 		out->sessions_active++;
 }
 
+/*
+ * Takes up a session that outlived the last alia: row is its row, cid its
+ * running container. It is RUNNING at once; the attach brings a worker.
+ */
+static void
+session_adopt(const struct restore_row *row, const char *cid)
+{
+	struct session *s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->sid = ++ct.next_sid;
+	snprintf(s->id, sizeof(s->id), "%s", row->id);
+	snprintf(s->owner, sizeof(s->owner), "%s", row->owner);
+	snprintf(s->container, sizeof(s->container), "%s", cid);
+	s->state = SESSION_RUNNING;
+	s->flags = S_CREATED | S_ADOPTED;
+	s->role = -1;
+	s->cols = row->cols ? row->cols : 80;
+	s->rows = row->rows ? row->rows : 24;
+	s->created_us = row->created_us;
+	s->started_us = row->started_us;
+	s->first_seq = row->next_seq;
+	s->gap_since_us =
+	    (row->last_us > 0 ? row->last_us : row->started_us) - GAP_BEFORE_US;
+	if (s->gap_since_us < 0)
+		s->gap_since_us = 0;
+	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
+	TAILQ_INIT(&s->waiting);
+	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
+	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
+	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
+	RB_INSERT(session_tree, &ct.ids, s);
+	TAILQ_INSERT_TAIL(&ct.live, s, entry);
+	log_info("session %s of %s: taking it up again (container %.12s, "
+	         "next seq %llu)",
+	    s->id, s->owner, s->container, (unsigned long long)s->first_seq);
+	/* Output before this moment is Docker's log's; after, the stream's. */
+	s->attach_us = clock_wall_us();
+	docker_attach(
+	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
+}
+
+/*
+ * Live restore at start, once both the rows not ended and this instance's
+ * containers are known: running containers of rows not ended are taken
+ * up, other containers removed, other rows ended.
+ */
+static void
+container_reconcile(void)
+{
+	struct restore_row *row;
+	struct restore_ctr *c;
+	const char *p[1];
+	char *ids, *at;
+	size_t i, j;
+	int64_t now = clock_wall_us();
+
+	for (i = 0; i < ct.nlist; i++) {
+		c = &ct.list[i];
+		row = NULL;
+		for (j = 0; j < ct.nrows; j++)
+			if (strcmp(ct.rows[j].id, c->session) == 0)
+				row = &ct.rows[j];
+		if (row != NULL && c->running && !ct.stopping &&
+		    session_find(row->id) == NULL &&
+		    (ct.conf->max_lifetime == 0 || row->started_us == 0 ||
+		        now - row->started_us <
+		            ct.conf->max_lifetime * INT64_C(1000000))) {
+			row->taken = 1;
+			session_adopt(row, c->id);
+			continue;
+		}
+		log_info("removing container %.12s of an earlier run "
+		         "(session %s: %s)",
+		    c->id, c->session[0] ? c->session : "?",
+		    row == NULL       ? "its row is ended or gone"
+		        : !c->running ? "it no longer runs"
+		                      : "past max_lifetime");
+		docker_remove(
+		    ct.docker, c->id, dcall_cb, dcall(NULL, session_logged, 1));
+	}
+	/* The rest of the rows: a Postgres array of the ids taken up. */
+	ids = xmalloc(ct.nrows * (SESSION_ID_LEN + 1) + 3);
+	at = ids;
+	*at++ = '{';
+	for (j = 0; j < ct.nrows; j++)
+		if (ct.rows[j].taken)
+			at += sprintf(
+			    at, "%s%s", at > ids + 1 ? "," : "", ct.rows[j].id);
+	*at++ = '}';
+	*at = '\0';
+	p[0] = ids;
+	session_db("UPDATE alia.sessions SET state = 'ended', "
+	           "ended_at = coalesce(ended_at, now()), "
+	           "end_reason = coalesce(end_reason, 'server restart') "
+	           "WHERE state <> 'ended' AND id <> ALL ($1::uuid[])",
+	    1, p);
+	free(ids);
+	free(ct.rows);
+	ct.rows = NULL;
+	free(ct.list);
+	ct.list = NULL;
+}
+
+/* The rows not ended, for live restore; NULL: the database said no. */
+static void
+container_rows_cb(const struct pg_result *res, void *arg)
+{
+	struct restore_row *row;
+	int i, n;
+
+	n = res != NULL ? PQntuples(res) : 0;
+	if (res == NULL)
+		log_warnx("live restore: the sessions not ended could not be "
+		          "read; none is taken up");
+	ct.rows = xcalloc((size_t)n + 1, sizeof(*ct.rows));
+	for (i = 0; i < n; i++) {
+		row = &ct.rows[ct.nrows];
+		if (PQgetlength(res, i, 0) >= SESSION_ID_LEN)
+			continue;
+		snprintf(row->id, sizeof(row->id), "%s", PQgetvalue(res, i, 0));
+		snprintf(row->owner, sizeof(row->owner), "%s",
+		    PQgetvalue(res, i, 1));
+		row->cols = (uint16_t)strtol(PQgetvalue(res, i, 2), NULL, 10);
+		row->rows = (uint16_t)strtol(PQgetvalue(res, i, 3), NULL, 10);
+		row->created_us = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		row->started_us = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+		row->next_seq = strtoull(PQgetvalue(res, i, 6), NULL, 10);
+		row->last_us = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		ct.nrows++;
+	}
+	ct.rows_in = 1;
+	if (ct.list_in)
+		container_reconcile();
+}
+
+/* This instance's containers, for live restore. */
+static void
+container_listed(struct session *unused, struct docker_result *r)
+{
+	size_t i;
+
+	if (r->status != 200)
+		log_warnx("live restore: listing this instance's containers "
+		          "failed: %s (status %d); none is taken up",
+		    r->message != NULL ? r->message : "error", r->status);
+	ct.list = xcalloc(r->ncontainers + 1, sizeof(*ct.list));
+	for (i = 0; r->status == 200 && i < r->ncontainers; i++) {
+		snprintf(ct.list[i].id, sizeof(ct.list[i].id), "%s",
+		    r->containers[i].id != NULL ? r->containers[i].id : "");
+		snprintf(ct.list[i].session, sizeof(ct.list[i].session), "%s",
+		    r->containers[i].session != NULL ? r->containers[i].session
+		                                     : "");
+		ct.list[i].running = r->containers[i].state != NULL &&
+		    strcmp(r->containers[i].state, "running") == 0;
+		ct.nlist++;
+	}
+	ct.list_in = 1;
+	if (ct.rows_in)
+		container_reconcile();
+}
+
 /* Containers of an earlier run of this instance: remove them. */
 static void
 container_reconciled(struct session *unused, struct docker_result *r)
@@ -1462,6 +1856,23 @@ container_init(struct event_base *base, const struct config *conf,
 	ct.docker = docker_new(base, conf->docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
+	if (conf->live_restore) {
+		pgq_query(ct.db,
+		    "SELECT s.id::text, s.owner, s.cols::text, s.rows::text, "
+		    "(extract(epoch FROM s.created_at) * 1e6)::int8::text, "
+		    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8, "
+		    "0)::text, "
+		    "coalesce((SELECT max(e.seq) + 1 FROM alia.events e "
+		    "WHERE e.session_id = s.id), 0)::text, "
+		    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8 + "
+		    "(SELECT max(e.t_us) FROM alia.events e "
+		    "WHERE e.session_id = s.id), 0)::text "
+		    "FROM alia.sessions s WHERE s.state <> 'ended'",
+		    0, NULL, container_rows_cb, NULL);
+		docker_list(ct.docker, label, dcall_cb,
+		    dcall(NULL, container_listed, 1));
+		return;
+	}
 	docker_list(
 	    ct.docker, label, dcall_cb, dcall(NULL, container_reconciled, 1));
 	session_db("UPDATE alia.sessions SET state = 'ended', "
@@ -1472,10 +1883,10 @@ container_init(struct event_base *base, const struct config *conf,
 }
 
 void
-container_shutdown(void)
+container_shutdown(int restarting)
 {
-	struct session *s;
-
+	struct msg_detach d;
+	struct session *s, *next;
 	struct wall *wa;
 
 	ct.stopping = 1;
@@ -1483,7 +1894,18 @@ container_shutdown(void)
 		if (wa->chan != NULL)
 			(void)msg_send_shutdown(wa->chan, 0);
 	/* Workers leave when told the session ended (or are killed later). */
-	while ((s = TAILQ_FIRST(&ct.live)) != NULL) {
+	for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if ((ct.conf->live_restore || restarting) &&
+		    s->state == SESSION_RUNNING && !(s->flags & S_KILLING)) {
+			/* It lives on, for the next alia to take up. */
+			s->flags |= S_DETACH;
+			d.code = restarting ? 1012 : 1001;
+			if (s->chan != NULL)
+				msgchan_send(s->chan, MSG_WORKER_DETACH, s->sid,
+				    -1, &d, sizeof(d));
+			continue;
+		}
 		snprintf(
 		    s->end_reason, sizeof(s->end_reason), "server stopped");
 		session_end(s, -1, "server stopped");
@@ -1501,6 +1923,9 @@ container_busy(void)
 			return 1;
 	TAILQ_FOREACH (s, &ct.ended, entry)
 		if (s->worker != 0)
+			return 1;
+	TAILQ_FOREACH (s, &ct.live, entry)
+		if ((s->flags & S_DETACH) && s->worker != 0)
 			return 1;
 	return pgq_pending(ct.db) > 0;
 }
@@ -1529,6 +1954,9 @@ container_free(void)
 		event_free(s->ev_kill);
 		event_free(s->ev_refill);
 		event_free(s->ev_worker);
+		free(s->tail);
 		free(s);
 	}
+	free(ct.rows);
+	free(ct.list);
 }

@@ -79,6 +79,7 @@ enum docker_op {
 	OP_LIST,
 	OP_INSPECT,
 	OP_EVENTS,
+	OP_LOGS,
 };
 
 enum docker_place {
@@ -945,6 +946,9 @@ call_complete(struct docker_call *call, struct docker_http *http)
 	case OP_PING:
 		res.api_version = docker_http_header(http, "Api-Version");
 		break;
+	case OP_LOGS:
+		res.body = docker_http_body(http);
+		break;
 	case OP_CREATE:
 	case OP_WAIT:
 	case OP_LIST:
@@ -1550,6 +1554,23 @@ docker_wait(struct docker *d, const char *id, const char *condition,
 	call = call_container(d, OP_WAIT, "POST", id, rest, cb, arg);
 	free(rest);
 	free(esc);
+	return call;
+}
+
+struct docker_call *
+docker_logs(struct docker *d, const char *id, int64_t since_us,
+    int64_t until_us, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	char *rest;
+
+	xasprintf(&rest,
+	    "/logs?stdout=1&stderr=1&timestamps=1&since=%lld.%06lld"
+	    "&until=%lld.%06lld",
+	    (long long)(since_us / 1000000), (long long)(since_us % 1000000),
+	    (long long)(until_us / 1000000), (long long)(until_us % 1000000));
+	call = call_container(d, OP_LOGS, "GET", id, rest, cb, arg);
+	free(rest);
 	return call;
 }
 

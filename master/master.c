@@ -12,6 +12,17 @@
  * SIGTERM, SIGKILL after a grace period), then PostgreSQL (fast shutdown,
  * SIGKILL after a grace period), so that nothing writing to the database
  * outlives it. Master exits when the last child has been reaped.
+ *
+ * With live_restore (the default) a stop ends no session: containers go
+ * on, and the next master takes them up (container.c). SIGUSR2 is an
+ * upgrade in place: the same stop, then master executes the binary at
+ * its path again (perhaps a new build), with the listening socket and the
+ * pid file's lock inherited (ALIA_INHERIT_LISTEN_FD, ALIA_INHERIT_LOCK_FD):
+ * connections wait in the socket's backlog meanwhile, none is refused.
+ * SIGHUP reads the configuration again: master's copy takes the new
+ * values (new sessions get them), front, broker and recorder are
+ * restarted with them, running workers keep theirs; keys that only a
+ * restart can change keep their old values, and a log line names them.
  */
 #include <sys/file.h>
 #include <sys/queue.h>
@@ -87,6 +98,9 @@ static struct {
 	struct event *ev_progress;
 	struct pgq *db;
 	uint64_t child_restarts;
+	const char *file; /* the configuration file, or NULL */
+	int foreground;
+	int reexec; /* SIGUSR2: execute the binary again once stopped */
 	char instance[INSTANCE_LEN]; /* data_dir/instance: whose containers */
 } m;
 
@@ -336,10 +350,79 @@ master_stop(void)
 		return;
 	m.stopping = 1;
 	m.phase = 0;
-	log_info("stopping");
-	container_shutdown();
+	log_info(m.reexec ? "stopping to execute %s again" : "stopping",
+	    proc_self());
+	container_shutdown(m.reexec);
 	master_stop_phase(0);
 	master_progress_cb(-1, 0, NULL);
+}
+
+/*
+ * SIGHUP: the configuration again, from the file and the environment.
+ * Keys that need a restart keep their values (a log line names those that
+ * changed); front, broker and recorder are restarted to take the rest.
+ */
+static void
+master_reload(void)
+{
+	static const struct {
+		const char *name;
+		size_t off, len;
+	} fixed[] = {
+#define FIXED(f) {#f, offsetof(struct config, f), sizeof(m.conf.f)}
+	    FIXED(listen),
+	    FIXED(data_dir),
+	    FIXED(database),
+	    FIXED(docker),
+	    FIXED(user),
+	    FIXED(node),
+	    FIXED(pg_bin),
+	    FIXED(tls_cert),
+	    FIXED(tls_key),
+	    FIXED(front_role),
+	    FIXED(web_dir),
+#undef FIXED
+	};
+	struct config c;
+	struct child *ch;
+	char err[1024], kept[512] = "";
+	size_t i;
+
+	if (m.stopping)
+		return;
+	config_defaults(&c);
+	if ((m.file != NULL &&
+	        config_load(&c, m.file, err, sizeof(err)) == -1) ||
+	    config_env(&c, environ, err, sizeof(err)) == -1 ||
+	    config_finish(&c, err, sizeof(err)) == -1) {
+		log_warnx("SIGHUP: the configuration is not reloaded: %s", err);
+		return;
+	}
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		if (strcmp((char *)&c + fixed[i].off,
+		        (char *)&m.conf + fixed[i].off) != 0 &&
+		    strcmp(fixed[i].name, "data_dir") != 0 &&
+		    strcmp(fixed[i].name, "web_dir") != 0)
+			snprintf(kept + strlen(kept),
+			    sizeof(kept) - strlen(kept), "%s%s",
+			    kept[0] ? ", " : "", fixed[i].name);
+		memcpy((char *)&c + fixed[i].off,
+		    (char *)&m.conf + fixed[i].off, fixed[i].len);
+	}
+	if (c.auth != m.conf.auth && c.auth == CONFIG_AUTH_NONE &&
+	    !config_listen_loopback(&c)) {
+		log_warnx("SIGHUP: auth = none on %s is refused; not reloaded",
+		    c.listen);
+		return;
+	}
+	m.conf = c;
+	log_info("SIGHUP: configuration reloaded%s%s%s", kept[0] ? " (" : "",
+	    kept, kept[0] ? " change only with a restart)" : "");
+	/* They start again with it; running sessions keep their workers'. */
+	TAILQ_FOREACH (ch, &m.children, entry)
+		if (ch->pid != 0 && ch->chan != NULL &&
+		    ch->role->start != NULL && ch->role != &role_postgres)
+			msg_send_shutdown(ch->chan, ROLE_GRACE_MS);
 }
 
 static void
@@ -353,6 +436,14 @@ master_signal_cb(int sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		master_stop();
+		break;
+	case SIGUSR2:
+		if (!m.stopping)
+			m.reexec = 1;
+		master_stop();
+		break;
+	case SIGHUP:
+		master_reload();
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -501,6 +592,26 @@ master_start_postgres(struct child *c)
 	return 0;
 }
 
+/* An fd the master before this exec left in var (close-on-exec again). */
+static int
+master_inherited(const char *var)
+{
+	const char *v = getenv(var);
+	char *end;
+	long fd;
+
+	if (v == NULL)
+		return -1;
+	fd = strtol(v, &end, 10);
+	unsetenv(var);
+	if (*v == '\0' || *end != '\0' || fd < 3 || fd > 65535 ||
+	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warnx("%s=%s: not an fd this process has; ignored", var, v);
+		return -1;
+	}
+	return (int)fd;
+}
+
 /* Binds the listening socket once; every front gets a copy of it. */
 static int
 master_listen(void)
@@ -509,6 +620,10 @@ master_listen(void)
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, on = 1, r;
 
+	if ((m.listen_fd = master_inherited("ALIA_INHERIT_LISTEN_FD")) != -1) {
+		log_info("listening on %s still (inherited)", m.conf.listen);
+		return 0;
+	}
 	if (config_listen_split(
 	        &m.conf, host, sizeof(host), port, sizeof(port)) == -1) {
 		log_warnx("listen: '%s' is not HOST:PORT", m.conf.listen);
@@ -551,6 +666,9 @@ master_lock(void)
 	int n;
 
 	snprintf(path, sizeof(path), "%s/alia.pid", m.conf.data_dir);
+	/* Executed again by SIGUSR2: the lock is ours already. */
+	if ((m.lock_fd = master_inherited("ALIA_INHERIT_LOCK_FD")) != -1)
+		return 0;
 	if ((m.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) ==
 	    -1) {
 		log_warn("open %s", path);
@@ -713,15 +831,52 @@ master_cleanup(void)
 		event_free(m.ev_grace);
 	if (m.ev_progress != NULL)
 		event_free(m.ev_progress);
-	if (m.listen_fd != -1)
+	if (m.listen_fd != -1 && !m.reexec)
 		close(m.listen_fd);
 }
 
-int
-master_main(struct config *conf, int foreground, int verbose)
+/*
+ * SIGUSR2, once everything has stopped: the binary at our path again, in
+ * the foreground (this process is already whatever it became), with the
+ * listening socket and the lock. Returns only if the exec failed.
+ */
+static void
+master_reexec(void)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGCHLD};
-	struct event *ev_sig[3];
+	const char *argv[8];
+	char lfd[16], kfd[16];
+	int n = 0;
+
+	snprintf(lfd, sizeof(lfd), "%d", m.listen_fd);
+	snprintf(kfd, sizeof(kfd), "%d", m.lock_fd);
+	if (fcntl(m.listen_fd, F_SETFD, 0) == -1 ||
+	    fcntl(m.lock_fd, F_SETFD, 0) == -1 ||
+	    setenv("ALIA_INHERIT_LISTEN_FD", lfd, 1) == -1 ||
+	    setenv("ALIA_INHERIT_LOCK_FD", kfd, 1) == -1) {
+		log_warn("%s: keeping the socket and the lock", __func__);
+		return;
+	}
+	argv[n++] = proc_self();
+	if (m.verbose)
+		argv[n++] = "-v";
+	argv[n++] = "serve";
+	argv[n++] = "-d";
+	if (m.file != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = m.file;
+	}
+	argv[n] = NULL;
+	log_info("executing %s", proc_self());
+	execv(proc_self(), (char *const *)argv);
+	log_warn("exec %s; sessions live on: start alia again", proc_self());
+}
+
+int
+master_main(struct config *conf, const char *file, int foreground, int verbose)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGCHLD, SIGUSR2, SIGHUP};
+	struct event *ev_sig[5];
+	char fabs[PATH_MAX];
 	struct child *pgc;
 	char abs[PATH_MAX];
 	pid_t pgpid = 0;
@@ -731,6 +886,10 @@ master_main(struct config *conf, int foreground, int verbose)
 	memset(&m, 0, sizeof(m));
 	m.conf = *conf;
 	m.verbose = verbose;
+	m.foreground = foreground;
+	/* The title takes argv's space, and a daemon has / for its cwd. */
+	if (file != NULL)
+		m.file = xstrdup(realpath(file, fabs) != NULL ? fabs : file);
 	m.listen_fd = -1;
 	TAILQ_INIT(&m.children);
 	proc_title("master");
@@ -788,7 +947,7 @@ master_main(struct config *conf, int foreground, int verbose)
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
 	disk_init(m.base, &m.conf);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sig[i] =
 		    evsignal_new(m.base, sigs[i], master_signal_cb, NULL);
 		evsignal_add(ev_sig[i], NULL);
@@ -808,10 +967,13 @@ master_main(struct config *conf, int foreground, int verbose)
 	event_base_dispatch(m.base);
 
 	log_info("stopped");
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(ev_sig[i]);
 	master_cleanup();
 	event_base_free(m.base);
+	if (m.reexec)
+		master_reexec();
 	close(m.lock_fd);
-	return 0;
+	free((char *)m.file);
+	return m.reexec ? 1 : 0;
 }

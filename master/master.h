@@ -19,7 +19,7 @@ struct config;
 
 /* master.c */
 /* Runs the supervisor until SIGTERM or SIGINT; returns the exit status. */
-int master_main(struct config *, int foreground, int verbose);
+int master_main(struct config *, const char *file, int foreground, int verbose);
 struct msgchan;
 /* The channel to the running front, or NULL. */
 struct msgchan *master_front(void);
@@ -129,9 +129,12 @@ void container_signout(const char *user, int disabled);
 int container_kill(const char *id, const char *reason);
 /* The broker (re)started: connects every session's worker to it. */
 void container_broker_started(void);
-/* Ends every session; container_busy() says when that is done. */
-
-void container_shutdown(void);
+/*
+ * Ends every session, or with live_restore (or restarting: SIGUSR2) lets
+ * the running ones live on, their workers gone; container_busy() says
+ * when that is done.
+ */
+void container_shutdown(int restarting);
 int container_busy(void);
 void container_free(void);
 
@@ -337,6 +340,7 @@ struct docker_result {
 	 */
 	int fd;
 	struct evbuffer *pending;
+	struct evbuffer *body; /* logs: the raw body, the callback's to read */
 };
 
 struct docker_event {
@@ -375,6 +379,12 @@ struct docker_call *docker_start(
 struct docker_call *docker_resize(
     struct docker *, const char *, u_int, u_int, docker_cb, void *);
 /* condition: not-running (NULL), next-exit or removed. */
+/*
+ * A tty container's log between two unix times, each line as Docker
+ * keeps it: "TIMESTAMP " and the line with its newline.
+ */
+struct docker_call *docker_logs(struct docker *, const char *, int64_t since_us,
+    int64_t until_us, docker_cb, void *);
 struct docker_call *docker_wait(
     struct docker *, const char *, const char *, docker_cb, void *);
 struct docker_call *docker_kill(

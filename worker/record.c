@@ -631,6 +631,16 @@ record_new(const char *session, int64_t started_us, int mask, uint64_t max_out,
 }
 
 void
+record_first_seq(struct record *r, uint64_t seq)
+{
+	if (r->seq < seq) {
+		log_info("the recording goes on at seq %llu",
+		    (unsigned long long)seq);
+		r->seq = seq;
+	}
+}
+
+void
 record_free(struct record *r)
 {
 	struct record_raw *x;

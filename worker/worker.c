@@ -121,8 +121,10 @@ static struct {
 	unsigned int nbrowsers;
 	struct ws_list refused; /* being told why they may not come in */
 	unsigned int nrefused;
-	int viewers_dirty; /* the list changed: tell everyone at the tick */
-	int trim;          /* browsers left: give memory back at the tick */
+	int viewers_dirty;  /* the list changed: tell everyone at the tick */
+	uint64_t gap_bytes; /* taken from Docker's log (live restore) */
+	int gently;         /* stopping: browsers get 1001 and their time */
+	int trim;           /* browsers left: give memory back at the tick */
 
 	struct event *ev_tick;
 	struct event *ev_exit;
@@ -159,6 +161,8 @@ struct worker_browser {
 };
 
 static void worker_shutdown(const char *);
+static void worker_stop(const char *);
+static void worker_detach(const char *, int);
 static void worker_record_arm(void);
 static void worker_acks_cb(int, short, void *);
 
@@ -867,7 +871,12 @@ worker_start(struct msg *msg)
 	else if (w.jfd != -1)
 		close(w.jfd);
 	w.jfd = -1;
-	if (w.start.restarted && w.rec != NULL)
+	if (w.rec != NULL)
+		record_first_seq(w.rec, w.start.first_seq);
+	if (w.start.restarted == WORKER_ADOPTED && w.rec != NULL)
+		record_marker(w.rec, clock_wall_us(),
+		    "alia restarted: the session was taken up again");
+	else if (w.start.restarted && w.rec != NULL)
 		record_marker(w.rec, clock_wall_us(),
 		    record_journaled(w.rec)
 		        ? "worker restarted"
@@ -880,14 +889,18 @@ worker_start(struct msg *msg)
 	    w.base, fd, EV_WRITE | EV_PERSIST, worker_cwrite_cb, NULL);
 	if (w.ev_cread == NULL || w.ev_cwrite == NULL)
 		fatalx("event_new");
-	event_add(w.ev_cread, NULL);
+	/* Output from Docker's log comes first: the stream waits for it. */
+	if (!w.start.gap)
+		event_add(w.ev_cread, NULL);
 	w.started_mono = clock_mono_us();
 	w.alone_since = w.started_mono;
 	worker_activity();
 	w.state = WORKER_RUNNING;
 	log_info("session %s %s, %ux%u", w.session,
-	    w.start.restarted ? "re-attached after a worker restart"
-	                      : "started",
+	    w.start.restarted == WORKER_ADOPTED ? "taken up after a restart"
+	        : w.start.restarted             ? "re-attached after a worker "
+	                                          "restart"
+	                                        : "started",
 	    w.cols, w.rows);
 }
 
@@ -1104,10 +1117,47 @@ worker_screen(struct msg *msg)
 	    "%zu bytes of recorded output put back in the scrollback", len);
 }
 
+/*
+ * A piece of what the container printed while no alia was attached, from
+ * Docker's log: recorded and shown as output; after the last piece the
+ * stream is read again.
+ */
+static void
+worker_gap(struct msg *msg)
+{
+	struct msg_gap h;
+	size_t len;
+
+	if (msg->len < sizeof(h))
+		fatalx("bad MSG_WORKER_GAP");
+	memcpy(&h, msg->payload, sizeof(h));
+	h.marker[sizeof(h.marker) - 1] = '\0';
+	len = msg->len - sizeof(h);
+	if (h.marker[0] != '\0' && w.rec != NULL)
+		record_marker(w.rec, clock_wall_us(), h.marker);
+	if (len > 0) {
+		if (w.rec != NULL)
+			record_output(w.rec, clock_wall_us(),
+			    (const unsigned char *)msg->payload + sizeof(h),
+			    len);
+		worker_output(
+		    (const unsigned char *)msg->payload + sizeof(h), len, 1);
+		w.gap_bytes += len;
+	}
+	if (h.more || w.state != WORKER_RUNNING || !w.start.gap)
+		return;
+	w.start.gap = 0;
+	log_info("%llu bytes printed while alia was away, from Docker's log",
+	    (unsigned long long)w.gap_bytes);
+	if (w.cfd != -1)
+		event_add(w.ev_cread, NULL);
+}
+
 /* A message from master for this role; 0: not one it takes. */
 static int
 worker_master_msg(struct msg *msg)
 {
+	struct msg_detach d;
 	int configured;
 
 	switch (msg->hdr.type) {
@@ -1137,9 +1187,45 @@ worker_master_msg(struct msg *msg)
 	case MSG_WORKER_SCREEN:
 		worker_screen(msg);
 		return 1;
+	case MSG_WORKER_GAP:
+		worker_gap(msg);
+		return 1;
+	case MSG_WORKER_DETACH:
+		if (msg_get(msg, MSG_WORKER_DETACH, &d, sizeof(d)) == -1 ||
+		    (d.code != WS_GOING_AWAY && d.code != WS_RESTARTING))
+			fatalx("bad MSG_WORKER_DETACH");
+		worker_detach(d.code == WS_RESTARTING
+		        ? "alia is restarting; the session goes on"
+		        : "alia stops; the session goes on",
+		    d.code);
+		return 1;
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Master stops alia, not the session (it lives on, to be taken up again,
+ * or is ended separately): browsers are told 1001 and come back later.
+ */
+static void
+worker_stop(const char *why)
+{
+	worker_detach(why, WS_GOING_AWAY);
+}
+
+/* Browsers get code and their time to hear it; then as worker_shutdown. */
+static void
+worker_detach(const char *why, int code)
+{
+	struct ws *ws;
+
+	if (w.done)
+		return;
+	TAILQ_FOREACH (ws, &w.browsers, entry)
+		ws_going_away(ws, code);
+	w.gently = 1;
+	worker_shutdown(why);
 }
 
 /* Closes everything; the loop ends once the browsers' frees have run. */
@@ -1153,7 +1239,8 @@ worker_shutdown(const char *why)
 	log_info("shutting down: %s", why);
 	w.done = 1;
 	TAILQ_FOREACH (ws, &w.browsers, entry)
-		ws_close(ws, "the worker is shutting down");
+		if (!w.gently)
+			ws_close(ws, "the worker is shutting down");
 	TAILQ_FOREACH (ws, &w.refused, entry)
 		ws_close(ws, "the worker is shutting down");
 	worker_container_close();
@@ -1196,8 +1283,7 @@ worker_main(int verbose)
 	if ((w.in = evbuffer_new()) == NULL ||
 	    (w.screen = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
-	role_start(
-	    &w.role, "worker", verbose, worker_master_msg, worker_shutdown);
+	role_start(&w.role, "worker", verbose, worker_master_msg, worker_stop);
 	w.base = w.role.base;
 	w.chan = w.role.chan;
 	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);

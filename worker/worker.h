@@ -159,6 +159,10 @@ void ws_event(
 void ws_error(struct ws *, const char *message);
 /* Queues {"type":"error","message":why} and a close 1008 after output. */
 void ws_send_off(struct ws *, const char *why);
+#define WS_GOING_AWAY 1001 /* alia stops; the session lives on */
+#define WS_RESTARTING 1012 /* alia re-executes itself (an upgrade) */
+/* Queues a close code after all output: alia stops, the session not. */
+void ws_going_away(struct ws *, int code);
 /* Lets a watcher's input through (it holds control), or not. */
 void ws_set_holder(struct ws *, int);
 /* Queues {"type":"exit","code":N} and a close 1000 after all output. */
@@ -257,6 +261,8 @@ ssize_t record_output_pipe(
 void record_input(struct record *, int64_t now, const void *, size_t);
 void record_resize(struct record *, int64_t now, uint16_t cols, uint16_t rows);
 void record_marker(struct record *, int64_t now, const char *);
+/* The seq of the next event is at least seq (a fresh journal). */
+void record_first_seq(struct record *, uint64_t seq);
 /* Emits open events whose time has come. */
 void record_tick(struct record *, int64_t now);
 /* When record_tick next has work (unix us), or -1 if nothing is open. */

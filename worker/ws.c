@@ -949,7 +949,7 @@ ws_set_holder(struct ws *ws, int on)
 		ws->flags &= ~WS_F_HOLDER;
 }
 
-/* Queues g (taken), then a close with status after all output. */
+/* Queues g (taken; NULL: none), then a close with status after output. */
 static void
 ws_last(struct ws *ws, yajl_gen g, uint16_t status)
 {
@@ -958,7 +958,8 @@ ws_last(struct ws *ws, yajl_gen g, uint16_t status)
 
 	/* A re-sync still owed is moot: the last word says what matters. */
 	ws->flags &= ~WS_F_RESYNC;
-	ws_gen_queue(ws, g);
+	if (g != NULL)
+		ws_gen_queue(ws, g);
 	c = xmalloc(sizeof(*c));
 	c->opcode = WSLAY_CONNECTION_CLOSE;
 	c->viewers = 0;
@@ -980,6 +981,14 @@ ws_exit(struct ws *ws, int code)
 	g = ws_gen("exit");
 	ws_gen_int(g, "code", code);
 	ws_last(ws, g, WSLAY_CODE_NORMAL_CLOSURE);
+}
+
+void
+ws_going_away(struct ws *ws, int code)
+{
+	if (ws->state != WS_OPEN)
+		return;
+	ws_last(ws, NULL, (uint16_t)code);
 }
 
 void

@@ -383,13 +383,18 @@ static long
 term_wait(struct term *t, const char *needle, size_t from, int timeout_ms)
 {
 	long deadline = now_ms() + timeout_ms;
+	size_t nlen = strlen(needle);
 	char *hit;
 
 	for (;;) {
 		if (t->out != NULL && from <= t->outlen &&
 		    (hit = memmem(t->out + from, t->outlen - from, needle,
-		         strlen(needle))) != NULL)
-			return (long)(hit - t->out) + (long)strlen(needle);
+		         nlen)) != NULL)
+			return (long)(hit - t->out) + (long)nlen;
+		/* Only what comes next, and a needle cut at the end, is new. */
+		if (t->out != NULL && t->outlen >= nlen &&
+		    t->outlen - nlen > from)
+			from = t->outlen - nlen + 1;
 		if (now_ms() >= deadline)
 			return -1;
 		if (term_pump(t, (int)(deadline - now_ms())) == -1)

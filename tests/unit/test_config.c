@@ -47,6 +47,8 @@ static const struct {
     {"record_max = 0\n", "record_max", "0"},
     {"record_max = 64k\n", "record_max", "64k"},
     {"", "max_sessions", "200"},
+    {"", "live_restore", "1"},
+    {"live_restore = 0\n", "live_restore", "0"},
     {"", "max_viewers", "64"},
     {"", "max_viewers_per_user", "8"},
     {"", "max_walls_per_user", "4"},
