@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/token.h"
+#include "common/xmalloc.h"
 #include "master/master.h"
 
 #define CLI_KILL_WAIT_MS 10000
@@ -271,13 +272,49 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
 	return 1;
 }
 
+/*
+ * Ends every session not ended, one by one as cli_kill does: what an
+ * operator runs when alia is not coming back (live restore leaves them
+ * running otherwise).
+ */
+static int
+cli_kill_all(const struct config *c, PGconn *conn)
+{
+	PGresult *res;
+	char **ids;
+	int i, n, r = 0;
+
+	res = PQexec(conn,
+	    "SELECT id::text FROM alia.sessions "
+	    "WHERE state <> 'ended' ORDER BY created_at");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "alia: kill --all: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return 1;
+	}
+	n = PQntuples(res);
+	ids = xcalloc((size_t)n + 1, sizeof(*ids));
+	for (i = 0; i < n; i++)
+		ids[i] = xstrdup(PQgetvalue(res, i, 0));
+	PQclear(res);
+	for (i = 0; i < n; i++) {
+		if (cli_kill(c, conn, ids[i]) != 0)
+			r = 1;
+		free(ids[i]);
+	}
+	free(ids);
+	if (n == 0)
+		printf("alia: no session runs\n");
+	return r;
+}
+
 static int
 cli_usage(void)
 {
 	fprintf(stderr,
 	    "usage: alia session list\n"
 	    "       alia session export ID [--format cast|text]\n"
-	    "       alia session kill ID\n");
+	    "       alia session kill ID|--all\n");
 	return 2;
 }
 
@@ -313,6 +350,8 @@ cli_session(const struct config *c, int argc, char **argv)
 		r = cli_list(conn);
 	else if (strcmp(argv[0], "export") == 0)
 		r = cli_export(conn, argv[1], cast);
+	else if (strcmp(argv[1], "--all") == 0)
+		r = cli_kill_all(c, conn);
 	else
 		r = cli_kill(c, conn, argv[1]);
 	cli_close(conn, server);

@@ -186,6 +186,7 @@ static struct {
 	struct restore_row *rows; /* not ended in the database */
 	size_t nrows;
 	int rows_in, list_in;
+	int blind; /* one of the two did not answer: touch nothing */
 	struct restore_ctr *list; /* this instance's containers */
 	size_t nlist;
 } ct;
@@ -1695,9 +1696,9 @@ session_adopt(const struct restore_row *row, const char *cid)
 }
 
 /*
- * Live restore at start, once both the rows not ended and this instance's
- * containers are known: running containers of rows not ended are taken
- * up, other containers removed, other rows ended.
+ * At start, once both the rows not ended and this instance's containers
+ * are known: with live_restore, running containers of rows not ended are
+ * taken up; other containers are removed and other rows ended.
  */
 static void
 container_reconcile(void)
@@ -1709,14 +1710,23 @@ container_reconcile(void)
 	size_t i, j;
 	int64_t now = clock_wall_us();
 
+	if (ct.blind) {
+		/* Half the picture: ending or removing anything could be wrong. */
+		free(ct.rows);
+		ct.rows = NULL;
+		free(ct.list);
+		ct.list = NULL;
+		return;
+	}
+
 	for (i = 0; i < ct.nlist; i++) {
 		c = &ct.list[i];
 		row = NULL;
 		for (j = 0; j < ct.nrows; j++)
 			if (strcmp(ct.rows[j].id, c->session) == 0)
 				row = &ct.rows[j];
-		if (row != NULL && c->running && !ct.stopping &&
-		    session_find(row->id) == NULL &&
+		if (ct.conf->live_restore && row != NULL && c->running &&
+		    !ct.stopping && session_find(row->id) == NULL &&
 		    (ct.conf->max_lifetime == 0 || row->started_us == 0 ||
 		        now - row->started_us <
 		            ct.conf->max_lifetime * INT64_C(1000000))) {
@@ -1727,9 +1737,10 @@ container_reconcile(void)
 		log_info("removing container %.12s of an earlier run "
 		         "(session %s: %s)",
 		    c->id, c->session[0] ? c->session : "?",
-		    row == NULL       ? "its row is ended or gone"
-		        : !c->running ? "it no longer runs"
-		                      : "past max_lifetime");
+		    !ct.conf->live_restore ? "live_restore is off"
+		        : row == NULL      ? "its row is ended or gone"
+		        : !c->running      ? "it no longer runs"
+		                           : "past max_lifetime");
 		docker_remove(
 		    ct.docker, c->id, dcall_cb, dcall(NULL, session_logged, 1));
 	}
@@ -1756,7 +1767,7 @@ container_reconcile(void)
 	ct.list = NULL;
 }
 
-/* The rows not ended, for live restore; NULL: the database said no. */
+/* The rows not ended, for the start's reconcile; NULL: refused. */
 static void
 container_rows_cb(const struct pg_result *res, void *arg)
 {
@@ -1764,9 +1775,11 @@ container_rows_cb(const struct pg_result *res, void *arg)
 	int i, n;
 
 	n = res != NULL ? PQntuples(res) : 0;
-	if (res == NULL)
-		log_warnx("live restore: the sessions not ended could not be "
-		          "read; none is taken up");
+	if (res == NULL) {
+		log_warnx("the sessions not ended could not be read: no "
+		          "session is taken up or ended, no container removed");
+		ct.blind = 1;
+	}
 	ct.rows = xcalloc((size_t)n + 1, sizeof(*ct.rows));
 	for (i = 0; i < n; i++) {
 		row = &ct.rows[ct.nrows];
@@ -1788,16 +1801,18 @@ container_rows_cb(const struct pg_result *res, void *arg)
 		container_reconcile();
 }
 
-/* This instance's containers, for live restore. */
+/* This instance's containers, for the start's reconcile. */
 static void
 container_listed(struct session *unused, struct docker_result *r)
 {
 	size_t i;
 
-	if (r->status != 200)
-		log_warnx("live restore: listing this instance's containers "
-		          "failed: %s (status %d); none is taken up",
+	if (r->status != 200) {
+		log_warnx("listing this instance's containers failed: %s "
+		          "(status %d): no session is taken up or ended",
 		    r->message != NULL ? r->message : "error", r->status);
+		ct.blind = 1;
+	}
 	ct.list = xcalloc(r->ncontainers + 1, sizeof(*ct.list));
 	for (i = 0; r->status == 200 && i < r->ncontainers; i++) {
 		snprintf(ct.list[i].id, sizeof(ct.list[i].id), "%s",
@@ -1812,28 +1827,6 @@ container_listed(struct session *unused, struct docker_result *r)
 	ct.list_in = 1;
 	if (ct.rows_in)
 		container_reconcile();
-}
-
-/* Containers of an earlier run of this instance: remove them. */
-static void
-container_reconciled(struct session *unused, struct docker_result *r)
-{
-	size_t i;
-
-	if (r->status != 200) {
-		log_warnx("listing old containers failed: %s (status %d)",
-		    r->message != NULL ? r->message : "error", r->status);
-		return;
-	}
-	for (i = 0; i < r->ncontainers; i++) {
-		log_info("removing container %.12s of an earlier run "
-		         "(session %s)",
-		    r->containers[i].id,
-		    r->containers[i].session != NULL ? r->containers[i].session
-		                                     : "?");
-		docker_remove(ct.docker, r->containers[i].id, dcall_cb,
-		    dcall(NULL, session_logged, 1));
-	}
 }
 
 void
@@ -1856,30 +1849,20 @@ container_init(struct event_base *base, const struct config *conf,
 	ct.docker = docker_new(base, conf->docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
-	if (conf->live_restore) {
-		pgq_query(ct.db,
-		    "SELECT s.id::text, s.owner, s.cols::text, s.rows::text, "
-		    "(extract(epoch FROM s.created_at) * 1e6)::int8::text, "
-		    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8, "
-		    "0)::text, "
-		    "coalesce((SELECT max(e.seq) + 1 FROM alia.events e "
-		    "WHERE e.session_id = s.id), 0)::text, "
-		    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8 + "
-		    "(SELECT max(e.t_us) FROM alia.events e "
-		    "WHERE e.session_id = s.id), 0)::text "
-		    "FROM alia.sessions s WHERE s.state <> 'ended'",
-		    0, NULL, container_rows_cb, NULL);
-		docker_list(ct.docker, label, dcall_cb,
-		    dcall(NULL, container_listed, 1));
-		return;
-	}
+	pgq_query(ct.db,
+	    "SELECT s.id::text, s.owner, s.cols::text, s.rows::text, "
+	    "(extract(epoch FROM s.created_at) * 1e6)::int8::text, "
+	    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8, "
+	    "0)::text, "
+	    "coalesce((SELECT max(e.seq) + 1 FROM alia.events e "
+	    "WHERE e.session_id = s.id), 0)::text, "
+	    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8 + "
+	    "(SELECT max(e.t_us) FROM alia.events e "
+	    "WHERE e.session_id = s.id), 0)::text "
+	    "FROM alia.sessions s WHERE s.state <> 'ended'",
+	    0, NULL, container_rows_cb, NULL);
 	docker_list(
-	    ct.docker, label, dcall_cb, dcall(NULL, container_reconciled, 1));
-	session_db("UPDATE alia.sessions SET state = 'ended', "
-	           "ended_at = coalesce(ended_at, now()), "
-	           "end_reason = coalesce(end_reason, 'server restart') "
-	           "WHERE state <> 'ended'",
-	    0, NULL);
+	    ct.docker, label, dcall_cb, dcall(NULL, container_listed, 1));
 }
 
 void

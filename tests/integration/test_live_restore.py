@@ -75,10 +75,11 @@ def healthy(seconds):
     return False
 
 
-def start(**extra):
+def start(conf=None, **extra):
     global server
     log = open(LOG, "a")
-    server = subprocess.Popen([binary, "serve", "-d"], env=env(**extra),
+    args = [binary, "serve", "-d"] + (["-c", conf] if conf else [])
+    server = subprocess.Popen(args, env=env(**extra),
                               stdout=log, stderr=subprocess.STDOUT)
     aliatest.SERVER = server.pid
     t0 = time.time()
@@ -271,6 +272,44 @@ def main_part():
                         f"name=alia-{sid2}"], capture_output=True, text=True)
     ok(row == "ended/server stopped" and r.stdout.strip() == "",
        f"the session ended ({row}) and its container is gone")
+
+    print("# 5. alia session kill --all, with alia gone for good")
+    start()
+    sid3 = agent.create()
+    WS(agent, sid3, "control").read_until(rb"\$ ", 20)
+    stop()
+    r = subprocess.run([binary, "session", "kill", "--all"], env=env(),
+                       capture_output=True, text=True, timeout=120)
+    row = psql(f"select state || '/' || end_reason from alia.sessions "
+               f"where id = '{sid3}'")
+    run = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}",
+                          f"alia-{sid3}"], capture_output=True, text=True)
+    ok(r.returncode == 0 and row == "ended/killed"
+       and run.stdout.strip() != "true",
+       f"kill --all ended the session left running ({row}; "
+       f"{r.stdout.strip()} {r.stderr.strip()})")
+
+    print("# 6. SIGHUP reads the configuration again")
+    conf = os.path.join(tmp, "alia.conf")
+    with open(conf, "w") as f:
+        f.write("max_sessions_per_user = 1\n")
+    start(conf)
+    a2 = Agent()
+    first = a2.create()
+    st, _ = a2.request("POST", "/api/sessions")
+    ok(st == 429, f"max_sessions_per_user = 1: a second session gets {st}")
+    with open(conf, "w") as f:
+        f.write("max_sessions_per_user = 3\nlisten = 127.0.0.1:1\n")
+    server.send_signal(signal.SIGHUP)
+    time.sleep(2)
+    healthy(10)
+    st, _ = a2.request("POST", "/api/sessions")
+    ok(st == 201, f"after SIGHUP with max_sessions_per_user = 3: {st}")
+    said = [l for l in open(LOG) if "SIGHUP" in l]
+    ok(any("listen" in l and "restart" in l for l in said),
+       "the log names listen as a key that needs a restart: "
+       + (said[-1].strip() if said else "no line"))
+    stop()
 
 
 def cleanup():

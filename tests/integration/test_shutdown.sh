@@ -14,6 +14,8 @@ url="http://127.0.0.1:$port"
 node="test-shutdown-$$-$RANDOM"
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port" ALIA_NODE="$node"
 export ALIA_MAX_SESSIONS_PER_USER=20
+# A stop that ends every session: live restore has a test of its own.
+export ALIA_LIVE_RESTORE=0
 master=
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ms() { echo $(($(date +%s%N) / 1000000)); }
