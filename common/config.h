@@ -69,6 +69,8 @@ struct config {
 	char record_disk_path[CONFIG_PATH]; /* where; empty: data_dir/pg */
 	int64_t record_retention; /* seconds; 0: recordings kept forever */
 	int64_t record_retention_every; /* seconds between retention runs */
+	/* proxies whose X-Forwarded-For/-Proto are believed (proxy.h) */
+	char trusted_proxies[CONFIG_PATH];
 };
 
 /* Fills in the defaults. */
