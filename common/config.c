@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/proxy.h"
 
 enum config_kind {
 	KIND_TEXT,
@@ -89,6 +90,7 @@ static const struct config_key config_keys[] = {
     NUM("record_retention_every", KIND_DURATION, record_retention_every, 1,
         7 * 86400),
     NUM("live_restore", KIND_COUNT, live_restore, 0, 1),
+    TEXT("trusted_proxies", trusted_proxies),
 #define ROLE_LIMITS(role, i)                                             \
 	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
 	    100000),                                                     \
@@ -320,9 +322,10 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	static const int64_t dur_mult[] = {1, 60, 3600, 86400};
 	static const int64_t one[] = {1};
 	const struct config_key *k;
+	struct proxy_trust trust;
 	int64_t n = 0, q[2];
 	int r = 0;
-	char *field;
+	char *field, msg[256];
 
 	if ((k = config_find(key)) == NULL)
 		return config_err(err, errlen, "unknown key '%s'", key);
@@ -332,6 +335,17 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		if (config_text_ok(k, value, err, errlen) == -1)
 			return -1;
 		snprintf(field, k->len, "%s", value);
+		if (strcmp(key, "trusted_proxies") == 0) {
+			if (proxy_trust_parse(
+			        &trust, value, msg, sizeof(msg)) == -1)
+				return config_err(
+				    err, errlen, "trusted_proxies: %s", msg);
+			if (proxy_trust_format(&trust, field, k->len) == -1)
+				return config_err(err, errlen,
+				    "trusted_proxies: longer than %zu bytes once "
+				    "written as ADDR, ADDR/BITS, ...",
+				    k->len - 1);
+		}
 		if (strcmp(key, "listen") == 0 &&
 		    config_listen_split(c, NULL, 0, NULL, 0) == -1)
 			return config_err(err, errlen,

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/proxy.h"
 #include "common/role.h"
 #include "master/master.h"
 
@@ -32,6 +33,7 @@ static struct {
 	int have_conf;
 	int serving;
 	SSL_CTX *tls; /* tls_cert set */
+	struct proxy_trust trust;
 } f;
 
 static void
@@ -74,6 +76,7 @@ static int
 front_serve(int fd)
 {
 	struct front_http_conf hc;
+	char err[256];
 
 	if (!f.have_conf) {
 		log_warnx("listening socket before configuration");
@@ -98,6 +101,15 @@ front_serve(int fd)
 	hc.max_conns = 4096;
 	hc.api = front_api_request;
 	hc.api_allow = front_api_allow;
+	/* config_set checked the list; master's copy is the same */
+	if (proxy_trust_parse(
+	        &f.trust, f.conf.trusted_proxies, err, sizeof(err)) == -1)
+		fatalx("trusted_proxies: %s", err);
+	if (f.trust.n > 0) {
+		hc.trust = &f.trust;
+		log_info("X-Forwarded-For and -Proto are believed from %s",
+		    f.conf.trusted_proxies);
+	}
 	front_api_init(f.chan, &f.conf);
 	front_db_init(f.base, &f.conf);
 	front_auth_init(f.base, &f.conf);

@@ -435,10 +435,11 @@ ws_key_valid(const char *k)
 
 /*
  * A cross-site page must not open a terminal with our cookie: the origin
- * is our own scheme (https under TLS, http without) and Host.
+ * is our own scheme (https under TLS, http without; behind a trusted
+ * proxy, the one it forwarded) and Host.
  */
 int
-front_api_origin_ok(const struct http_request *req)
+front_api_origin_ok(struct conn *c, const struct http_request *req)
 {
 	const char *origin = http_header_get(req, "Origin");
 	const char *host = http_header_get(req, "Host");
@@ -449,7 +450,7 @@ front_api_origin_ok(const struct http_request *req)
 		return 1; /* not a browser */
 	if (host == NULL)
 		return 0;
-	scheme = fa.conf->tls_cert[0] != '\0' ? "https://" : "http://";
+	scheme = front_http_https(c) ? "https://" : "http://";
 	n = strlen(scheme);
 	if (strncmp(origin, scheme, n) != 0)
 		return 0;
@@ -486,7 +487,7 @@ api_upgrade_ok(struct conn *c, const struct http_request *req)
 		front_api_error(c, 400, "an upgrade request has no body", NULL);
 		return NULL;
 	}
-	if (!front_api_origin_ok(req)) {
+	if (!front_api_origin_ok(c, req)) {
 		log_warnx("%s: cross-origin websocket refused (Origin %s)",
 		    front_http_peer(c), http_header_get(req, "Origin"));
 		front_api_error(c, 403, "cross-origin websocket refused", NULL);
@@ -1012,7 +1013,7 @@ api_session(struct conn *c, const struct http_request *req, const char *id,
 		return;
 	}
 	if (strcmp(req->method, "DELETE") == 0) {
-		if (!front_api_origin_ok(req)) {
+		if (!front_api_origin_ok(c, req)) {
 			front_api_error(
 			    c, 403, "cross-origin request refused", NULL);
 			return;
@@ -1036,7 +1037,7 @@ api_sessions(struct conn *c, const struct http_request *req,
 	int cols, rows;
 
 	if (strcmp(req->method, "POST") == 0) {
-		if (!front_api_origin_ok(req)) {
+		if (!front_api_origin_ok(c, req)) {
 			front_api_error(
 			    c, 403, "cross-origin request refused", setcookie);
 			free(setcookie);

@@ -571,8 +571,7 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	xasprintf(&cookie,
 	    "Set-Cookie: " AUTH_COOKIE "=%s; Path=/; HttpOnly; "
 	    "SameSite=Strict; Max-Age=%d%s\r\nCache-Control: no-store\r\n",
-	    l->token, AUTH_LOGIN_SEC,
-	    fa_.conf->tls_cert[0] != '\0' ? "; Secure" : "");
+	    l->token, AUTH_LOGIN_SEC, front_http_https(c) ? "; Secure" : "");
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
 	yajl_gen_string(g, (const unsigned char *)"user", 4);
@@ -675,16 +674,6 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 	sodium_memzero(l->password, strlen(l->password));
 }
 
-/* The client address of c: its peer without the port. */
-static void
-auth_peer(struct conn *c, char *out, size_t len)
-{
-	const char *p = front_http_peer(c), *colon = strrchr(p, ':');
-
-	snprintf(
-	    out, len, "%.*s", colon != NULL ? (int)(colon - p) : (int)len, p);
-}
-
 void
 front_auth_login(struct conn *c, const struct http_request *req)
 {
@@ -707,7 +696,7 @@ front_auth_login(struct conn *c, const struct http_request *req)
 		    NULL);
 		return;
 	}
-	if (!front_api_origin_ok(req)) {
+	if (!front_api_origin_ok(c, req)) {
 		front_api_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}
@@ -731,7 +720,8 @@ front_auth_login(struct conn *c, const struct http_request *req)
 	l->password = xstrdup(pw);
 	sodium_memzero(pw, strlen(pw)); /* the tree's copy */
 	yajl_tree_free(tree);
-	auth_peer(c, l->peer, sizeof(l->peer));
+	/* the browser's address, also behind a trusted proxy */
+	snprintf(l->peer, sizeof(l->peer), "%s", front_http_client(c));
 	if ((wait = auth_attempt(l, &why)) > 0) {
 		log_info("sign-in of %s from %s: too many failures (%d s)",
 		    l->user, l->peer, wait);
@@ -779,7 +769,7 @@ front_auth_logout(struct conn *c, const struct http_request *req)
 		front_api_error(c, 405, "use POST here", "Allow: POST\r\n");
 		return;
 	}
-	if (!front_api_origin_ok(req)) {
+	if (!front_api_origin_ok(c, req)) {
 		front_api_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}

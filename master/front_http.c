@@ -47,6 +47,13 @@
  * Errors under /api/ are JSON objects {"error": "..."}, whichever layer
  * finds them; methods no route knows get 501, methods a route does not
  * allow 405 with the route's Allow list.
+ *
+ * Behind a reverse proxy in trusted_proxies each request says whom it is
+ * for and over which scheme (common/proxy.c); before a request is
+ * routed, the connection's client address and scheme are set from it, so
+ * the sign-in limiter, the audit trail, the Origin check and the log see
+ * the browser, not the proxy. A connection from any other peer is its
+ * own client, whatever its headers say.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -71,6 +78,7 @@
 
 #include "common/http.h"
 #include "common/log.h"
+#include "common/proxy.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -123,7 +131,11 @@ struct conn {
 #define CONN_HEAD    0x10 /* the current request is HEAD */
 #define CONN_HELD    0x20 /* parked with its request kept for a re-run */
 	uint64_t waiting; /* the parked request's id */
-	char peer[64];
+	int https;        /* the current request's scheme is https */
+	char peer[64];    /* the TCP peer, ADDR:PORT */
+	char addr[PROXY_ADDR_LEN];   /* the TCP peer's address */
+	char client[PROXY_ADDR_LEN]; /* the current request's client */
+	char label[128];             /* for log lines: peer, or client via */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -150,6 +162,7 @@ static struct {
 } fh = {.webfd = -1};
 
 static void conn_process(struct conn *);
+static void conn_forwarded(struct conn *, const struct http_request *);
 static void route_healthz(
     struct conn *, const struct http_request *, const struct route *);
 static void route_static(
@@ -225,7 +238,7 @@ conn_close(struct conn *c, const char *reason)
 {
 	if (c->flags & CONN_DEAD)
 		return;
-	log_debug("%s: %s: %s", __func__, c->peer, reason);
+	log_debug("%s: %s: %s", __func__, c->label, reason);
 	c->flags |= CONN_DEAD;
 	TAILQ_REMOVE(&fh.conns, c, entry);
 	if (c->flags & CONN_REFUSED)
@@ -280,10 +293,10 @@ conn_reply(struct conn *c, const struct http_request *req, int status,
 			c->flags |= CONN_KEEP;
 		if (strcmp(req->method, "HEAD") == 0)
 			c->flags |= CONN_HEAD;
-		log_debug("%s: %s %s %s -> %d", __func__, c->peer, req->method,
+		log_debug("%s: %s %s %s -> %d", __func__, c->label, req->method,
 		    req->target, status);
 	} else
-		log_debug("%s: %s -> %d", __func__, c->peer, status);
+		log_debug("%s: %s -> %d", __func__, c->label, status);
 	keep = (c->flags & CONN_KEEP) && !(c->flags & CONN_CLOSE);
 	if (!keep)
 		c->flags |= CONN_CLOSE;
@@ -604,7 +617,7 @@ route_static(
 	status = static_fresh(req, etag, f.st.st_mtim.tv_sec) ? 304 : 200;
 	fd = gzip ? f.gzfd : f.fd;
 	st = gzip ? &f.gzst : &f.st;
-	log_debug("%s: %s %s %s -> %d%s", __func__, c->peer, req->method,
+	log_debug("%s: %s %s %s -> %d%s", __func__, c->label, req->method,
 	    req->target, status, gzip ? " gzip" : "");
 	http_response_head(out, status, f.ctype,
 	    status == 304 ? 0 : (size_t)st->st_size, req->keepalive, extra);
@@ -667,6 +680,7 @@ conn_dispatch(struct conn *c, const struct http_request *req)
 		c->flags |= CONN_KEEP;
 	if (strcmp(req->method, "HEAD") == 0)
 		c->flags |= CONN_HEAD;
+	conn_forwarded(c, req);
 
 	if (!route_allows(FRONT_HTTP_METHODS, req->method)) {
 		conn_error(c, req, 501, "unknown method", NULL);
@@ -953,7 +967,42 @@ front_http_detach(struct conn *c)
 const char *
 front_http_peer(const struct conn *c)
 {
-	return c->peer;
+	return c->label;
+}
+
+const char *
+front_http_client(const struct conn *c)
+{
+	return c->client;
+}
+
+int
+front_http_https(const struct conn *c)
+{
+	return c->https;
+}
+
+/*
+ * The client and scheme of req: the connection's own, or from a trusted
+ * proxy what its headers say (a malformed header is logged and ignored).
+ */
+static void
+conn_forwarded(struct conn *c, const struct http_request *req)
+{
+	int flags;
+
+	c->https = fh.conf.tls != NULL;
+	flags = proxy_client(fh.conf.trust, req, c->addr, c->client,
+	    sizeof(c->client), &c->https);
+	if (flags & PROXY_FOR)
+		snprintf(c->label, sizeof(c->label), "%s via %s", c->client,
+		    c->peer);
+	else
+		snprintf(c->label, sizeof(c->label), "%s", c->peer);
+	if (flags & PROXY_BAD)
+		log_warnx("%s: malformed X-Forwarded-For or X-Forwarded-Proto "
+		          "from a trusted proxy: ignored (%s %s)",
+		    c->peer, req->method, req->target);
 }
 
 static void
@@ -1038,10 +1087,16 @@ conn_new(evutil_socket_t fd, struct sockaddr *sa, int salen, int refused)
 
 	c = xcalloc(1, sizeof(*c));
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv,
-	        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+	        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);
-	else
+		snprintf(c->addr, sizeof(c->addr), "%s", host);
+	} else {
 		snprintf(c->peer, sizeof(c->peer), "fd %d", (int)fd);
+		snprintf(c->addr, sizeof(c->addr), "fd %d", (int)fd);
+	}
+	snprintf(c->label, sizeof(c->label), "%s", c->peer);
+	snprintf(c->client, sizeof(c->client), "%s", c->addr);
+	c->https = fh.conf.tls != NULL;
 	if (fh.conf.tls != NULL) {
 		SSL *ssl = SSL_new(fh.conf.tls);
 
@@ -1081,7 +1136,7 @@ conn_new(evutil_socket_t fd, struct sockaddr *sa, int salen, int refused)
 	conn_timer_set(c, fh.conf.header_timeout_ms);
 	if (refused) {
 		log_warnx("%s: %s: refused, %d connections already", __func__,
-		    c->peer, fh.nconns);
+		    c->label, fh.nconns);
 		conn_fail(c, 503, "too many connections, try again later",
 		    "Retry-After: 1\r\n");
 	}

@@ -376,7 +376,7 @@ front_share_route(struct conn *c, const struct http_request *req,
 		return;
 	}
 	if (name == NULL && strcmp(req->method, "POST") == 0) {
-		if (!front_api_origin_ok(req)) {
+		if (!front_api_origin_ok(c, req)) {
 			front_api_error(
 			    c, 403, "cross-origin request refused", NULL);
 			return;
@@ -413,7 +413,7 @@ front_share_route(struct conn *c, const struct http_request *req,
 		return;
 	}
 	if (name != NULL && strcmp(req->method, "DELETE") == 0) {
-		if (!front_api_origin_ok(req)) {
+		if (!front_api_origin_ok(c, req)) {
 			front_api_error(
 			    c, 403, "cross-origin request refused", NULL);
 			return;

@@ -154,6 +154,7 @@ int front_main(int verbose);
 /* front_http.c */
 struct conn;
 struct http_request;
+struct proxy_trust;
 struct front_http_conf {
 	const char *web_dir; /* directory served at / */
 	size_t max_body;
@@ -165,6 +166,8 @@ struct front_http_conf {
 	/* The methods the API allows at a path ("GET, POST"); NULL: any. */
 	const char *(*api_allow)(const char *path);
 	struct ssl_ctx_st *tls; /* set: every connection speaks TLS */
+	/* whose forwarded headers are believed; NULL: nobody's */
+	const struct proxy_trust *trust;
 };
 /*
  * Serves HTTP on listen_fd (already bound and listening, non-blocking);
@@ -191,7 +194,12 @@ void front_http_respond(struct conn *, int status, const char *ctype,
  * front relays to the TLS connection.
  */
 int front_http_detach(struct conn *);
+/* The client for log lines: "ADDR:PORT", or "CLIENT via ADDR:PORT". */
 const char *front_http_peer(const struct conn *);
+/* The current request's client address (forwarded by a trusted proxy). */
+const char *front_http_client(const struct conn *);
+/* Whether the current request came over https (here or at the proxy). */
+int front_http_https(const struct conn *);
 
 /* front_pwhash.c */
 /* nthreads threads check passwords; at most max_jobs at once. */
@@ -264,7 +272,7 @@ void front_api_kick(const char *session, const char *viewer);
 void front_api_ws_shared(struct conn *, const char *key, const char *id,
     const char *viewer, uint32_t until_s);
 /* Whether a browser's request comes from our own pages (or no browser). */
-int front_api_origin_ok(const struct http_request *);
+int front_api_origin_ok(struct conn *, const struct http_request *);
 /* Answers with the JSON g, or {"error": message}; extra: more headers. */
 struct yajl_gen_t;
 void front_api_json(

@@ -122,14 +122,17 @@ class UpgradeRefused(RuntimeError):
 class WS:
     """A terminal websocket: masked frames out, whole messages in."""
 
-    def __init__(self, agent, sid, mode=None, origin=None):
-        self.s = connect()
+    def __init__(self, agent, sid, mode=None, origin=None, path=None):
+        """path: another websocket than the session's (/ws/wall?ids=...).
+        It connects from the agent's source address."""
+        self.s = connect(source=agent.source)
         key = base64.b64encode(os.urandom(16)).decode()
         q = f"?mode={mode}" if mode else ""
+        path = path or f"/ws/sessions/{sid}{q}"
         extra = f"Origin: {origin}\r\n" if origin else ""
         if agent.cookie:
             extra += f"Cookie: {agent.cookie}\r\n"
-        self.s.sendall((f"GET /ws/sessions/{sid}{q} HTTP/1.1\r\n"
+        self.s.sendall((f"GET {path} HTTP/1.1\r\n"
                         f"Host: {HOST}:{PORT}\r\nUpgrade: websocket\r\n"
                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                         f"Sec-WebSocket-Version: 13\r\n{extra}"

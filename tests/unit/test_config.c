@@ -86,6 +86,14 @@ static const struct {
     {"front_role =\n", "front_role", ""},
     {"docker = tcp://127.0.0.1:2376\n", "docker", "tcp://127.0.0.1:2376"},
     {"network = none\nimage = my-image:1\n", "image", "my-image:1"},
+    {"", "trusted_proxies", ""},
+    {"trusted_proxies = 127.0.0.1\n", "trusted_proxies", "127.0.0.1"},
+    {"trusted_proxies = 127.0.0.1, 10.0.0.0/8, ::1\n", "trusted_proxies",
+        "127.0.0.1, 10.0.0.0/8, ::1"},
+    {"trusted_proxies = 10.1.0.0/16 fd00::/8,,0:0::1/128\n", "trusted_proxies",
+        "10.1.0.0/16, fd00::/8, ::1"},
+    {"trusted_proxies = ::ffff:192.0.2.1 0.0.0.0/0\n", "trusted_proxies",
+        "192.0.2.1, 0.0.0.0/0"},
 };
 
 static const struct {
@@ -130,6 +138,15 @@ static const struct {
     {"front_role = Front\n", "front_role: 'Front' is not a role name"},
     {"front_role = a b\n", "front_role: 'a b' is not a role name"},
     {"front_role = 1x\n", "front_role: '1x' is not a role name"},
+    {"trusted_proxies = proxy.example\n",
+        "trusted_proxies: 'proxy.example' is not an IPv4 or IPv6"},
+    {"trusted_proxies = 127.0.0.1, 10.0.0.0/33\n",
+        "trusted_proxies: '10.0.0.0/33': the prefix length must be 0 to 32"},
+    {"trusted_proxies = ::/129\n", "must be 0 to 128"},
+    {"trusted_proxies = 10.0.0.0/\n", "must be 0 to 32"},
+    {"trusted_proxies = 10.0.0.0/8x\n", "must be 0 to 32"},
+    {"trusted_proxies = 10.0.0.1/8\n", "'10.0.0.1/8' has bits set past its /8"},
+    {"trusted_proxies = 127.0.0.1:80\n", "is not an IPv4 or IPv6"},
 };
 
 /* Loads text as a file and finishes; returns 0/-1 with err filled. */
