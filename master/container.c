@@ -79,6 +79,7 @@
 #define REFILL_WAIT_MS   2000    /* browsers wait this long for it at most */
 #define GAP_BEFORE_US    5000000 /* the log is read from this long before */
 #define GAP_TAIL         1024    /* recorded bytes looked for in the log */
+#define GAP_HEAD         4096    /* the stream's first bytes, to end it */
 
 enum session_state {
 	SESSION_STARTING,
@@ -124,9 +125,10 @@ struct session {
 	uint64_t refill;        /* the worker's scrollback refill asked for */
 	uint64_t first_seq;     /* adopted: the recording's next seq */
 	int64_t gap_since_us;   /* adopted: Docker's log is read from */
-	int64_t attach_us;      /* ... up to when the attach was asked */
 	unsigned char *tail;    /* adopted: the recording's last bytes */
 	size_t taillen;
+	unsigned char head[GAP_HEAD]; /* adopted: the stream's first bytes */
+	size_t headlen;
 	/* what outlives a worker; -1 until attached, and after the end */
 	int attach_fd, journal_fd, pipe_r, pipe_w;
 	struct browser_wait_list waiting;
@@ -412,6 +414,13 @@ session_keep_fds(struct session *s, int attach_fd, struct evbuffer *pending)
 	}
 	s->pipe_r = p[0];
 	s->pipe_w = p[1];
+	/* The stream's first bytes, for where Docker's log ends (gap). */
+	if ((s->flags & S_ADOPTED) && pending != NULL) {
+		s->headlen =
+		    evbuffer_copyout(pending, s->head, sizeof(s->head));
+		if ((ssize_t)s->headlen < 0)
+			s->headlen = 0;
+	}
 	if (pending != NULL && evbuffer_get_length(pending) > 0 &&
 	    evbuffer_write(pending, s->pipe_w) == -1)
 		log_warn("session %s: output before the worker", s->id);
@@ -914,6 +923,30 @@ session_gap_after(const unsigned char *log, size_t len,
 	return -1;
 }
 
+/*
+ * How much of the log's end (log, len) the stream also holds: the longest
+ * end of the log that the stream's first bytes begin with. The stream is
+ * not read until the gap is in, so its first bytes are those that came
+ * with the attach (kept in head) and those still in the socket (peeked).
+ */
+static size_t
+session_gap_end(struct session *s, const unsigned char *log, size_t len)
+{
+	unsigned char first[GAP_HEAD];
+	size_t n = s->headlen, k;
+	ssize_t got;
+
+	memcpy(first, s->head, n);
+	if (n < sizeof(first) && s->attach_fd != -1 &&
+	    (got = recv(s->attach_fd, first + n, sizeof(first) - n,
+	         MSG_PEEK | MSG_DONTWAIT)) > 0)
+		n += (size_t)got;
+	for (k = n < len ? n : len; k > 0; k--)
+		if (memcmp(log + len - k, first, k) == 0)
+			return k;
+	return 0;
+}
+
 static void
 session_gap_cb(struct session *s, struct docker_result *r)
 {
@@ -935,6 +968,7 @@ session_gap_cb(struct session *s, struct docker_result *r)
 	len = evbuffer_get_length(r->body);
 	lines = xmalloc(len + 1);
 	n = session_gap_lines(evbuffer_pullup(r->body, -1), len, lines);
+	n -= session_gap_end(s, lines, n);
 	if (n == 0) {
 		session_gap_send(s, NULL, NULL, 0);
 	} else if (s->taillen == 0) {
@@ -965,7 +999,12 @@ session_gap_cb(struct session *s, struct docker_result *r)
 static void
 session_gap(struct session *s)
 {
-	docker_logs(ct.docker, s->container, s->gap_since_us, s->attach_us,
+	/*
+	 * Up to now: what came after the attach is also in the stream, and
+	 * session_gap_end cuts it off; the attach's own time would lose what
+	 * Docker read while the attach was being made.
+	 */
+	docker_logs(ct.docker, s->container, s->gap_since_us, clock_wall_us(),
 	    dcall_cb, dcall(s, session_gap_cb, 1));
 }
 
@@ -1689,8 +1728,6 @@ session_adopt(const struct restore_row *row, const char *cid)
 	log_info("session %s of %s: taking it up again (container %.12s, "
 	         "next seq %llu)",
 	    s->id, s->owner, s->container, (unsigned long long)s->first_seq);
-	/* Output before this moment is Docker's log's; after, the stream's. */
-	s->attach_us = clock_wall_us();
 	docker_attach(
 	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
 }
