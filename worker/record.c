@@ -156,6 +156,7 @@ struct record {
 	enum record_esc esc;
 	/* printable keys of the current line, decided echoed or masked */
 	unsigned line_echoed, line_masked;
+	int echo_bol; /* the key at echo begins a typed line */
 
 	struct record_evs evs; /* emitted, not acked, in seq order */
 	size_t unacked;        /* their data bytes */
@@ -348,8 +349,11 @@ record_emit_output(struct record *r, int64_t now, int tail)
 static void
 record_echo_advance(struct record *r)
 {
-	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
+	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT) {
+		r->echo_bol =
+		    r->in[r->echo].c == '\r' || r->in[r->echo].c == '\n';
 		r->echo++;
+	}
 }
 
 /*
@@ -617,6 +621,7 @@ record_new(const char *session, int64_t started_us, int mask, uint64_t max_out,
 	strncpy(r->session, session, sizeof(r->session) - 1);
 	r->started = started_us;
 	r->mask = mask;
+	r->echo_bol = 1; /* the first key typed begins a line */
 	r->max_out = max_out;
 	r->send = send;
 	r->arg = arg;
@@ -816,8 +821,15 @@ record_echo(struct record *r, const unsigned char *p, size_t len)
 		}
 		if (c < 0x20 || c == 0x7f || (c == '?' && r->out_wide))
 			continue;
-		if (r->out_inline)
-			stop = 1; /* other text: not an echo */
+		/*
+		 * Other text: not an echo. Before the first key of a typed
+		 * line it may be a prompt; before a key in the middle of one
+		 * it is not (the keys before went unechoed or echoed already):
+		 * what a shell prints after a password ("got-16") must not pass
+		 * for the echo of its last keys still waiting.
+		 */
+		if (r->out_inline || !r->echo_bol)
+			stop = 1;
 	}
 }
 
@@ -921,8 +933,7 @@ record_take_input(struct record *r, int64_t now, const void *data, size_t len)
 		if (r->inlen == RECORD_EVENT_MAX)
 			record_emit_input(r, now, 1);
 	}
-	while (r->echo < r->inlen && r->in[r->echo].state != KEY_WAIT)
-		r->echo++;
+	record_echo_advance(r);
 }
 
 void

