@@ -951,7 +951,7 @@ static void
 session_gap_cb(struct session *s, struct docker_result *r)
 {
 	unsigned char *lines;
-	size_t len, n;
+	size_t len, n, end;
 	ssize_t from;
 
 	if (s->state == SESSION_ENDED || !(s->flags & S_GAP))
@@ -968,7 +968,8 @@ session_gap_cb(struct session *s, struct docker_result *r)
 	len = evbuffer_get_length(r->body);
 	lines = xmalloc(len + 1);
 	n = session_gap_lines(evbuffer_pullup(r->body, -1), len, lines);
-	n -= session_gap_end(s, lines, n);
+	end = session_gap_end(s, lines, n);
+	n -= end;
 	if (n == 0) {
 		session_gap_send(s, NULL, NULL, 0);
 	} else if (s->taillen == 0) {
@@ -979,8 +980,10 @@ session_gap_cb(struct session *s, struct docker_result *r)
 	} else if ((from = session_gap_after(lines, n, s->tail, s->taillen)) >=
 	    0) {
 		log_info("session %s: %zu bytes printed while alia was "
-		         "away, from Docker's log",
-		    s->id, n - (size_t)from);
+		         "away, from Docker's log (the recording's end found "
+		         "%zd bytes into its %zu; the last %zu also in the "
+		         "stream)",
+		    s->id, n - (size_t)from, from, n + end, end);
 		session_gap_send(s, NULL, lines + from, n - (size_t)from);
 	} else {
 		log_warnx("session %s: the recording's last output is not "
