@@ -1253,6 +1253,19 @@ container_child_exited(pid_t pid, int status)
 	return 1;
 }
 
+/* Makes s, its id and state set, a live session: its fds and timers. */
+static void
+session_live(struct session *s)
+{
+	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
+	TAILQ_INIT(&s->waiting);
+	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
+	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
+	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
+	RB_INSERT(session_tree, &ct.ids, s);
+	TAILQ_INSERT_TAIL(&ct.live, s, entry);
+}
+
 /* Live sessions of owner, or of everyone when owner is NULL. */
 static int
 session_count(const char *owner)
@@ -1365,13 +1378,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->exit_code = -1;
 	s->role = r->role >= 0 && r->role < 3 ? r->role : -1;
 	s->state = SESSION_STARTING;
-	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
-	TAILQ_INIT(&s->waiting);
-	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
-	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
-	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
-	RB_INSERT(session_tree, &ct.ids, s);
-	TAILQ_INSERT_TAIL(&ct.live, s, entry);
+	session_live(s);
 	ct.m.sessions_created++;
 	log_info("session %s: created for %s", s->id, s->owner);
 
@@ -1721,13 +1728,7 @@ session_adopt(const struct restore_row *row, const char *cid)
 	    (row->last_us > 0 ? row->last_us : row->started_us) - GAP_BEFORE_US;
 	if (s->gap_since_us < 0)
 		s->gap_since_us = 0;
-	s->attach_fd = s->journal_fd = s->pipe_r = s->pipe_w = -1;
-	TAILQ_INIT(&s->waiting);
-	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
-	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
-	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
-	RB_INSERT(session_tree, &ct.ids, s);
-	TAILQ_INSERT_TAIL(&ct.live, s, entry);
+	session_live(s);
 	log_info("session %s of %s: taking it up again (container %.12s, "
 	         "next seq %llu)",
 	    s->id, s->owner, s->container, (unsigned long long)s->first_seq);
@@ -1761,12 +1762,14 @@ container_reconcile(void)
 
 	for (i = 0; i < ct.nlist; i++) {
 		c = &ct.list[i];
+		if (session_find(c->session) != NULL)
+			continue; /* made by this master since: its own */
 		row = NULL;
 		for (j = 0; j < ct.nrows; j++)
 			if (strcmp(ct.rows[j].id, c->session) == 0)
 				row = &ct.rows[j];
 		if (ct.conf->live_restore && row != NULL && c->running &&
-		    !ct.stopping && session_find(row->id) == NULL &&
+		    !ct.stopping &&
 		    (ct.conf->max_lifetime == 0 || row->started_us == 0 ||
 		        now - row->started_us <
 		            ct.conf->max_lifetime * INT64_C(1000000))) {
@@ -1784,12 +1787,16 @@ container_reconcile(void)
 		docker_remove(
 		    ct.docker, c->id, dcall_cb, dcall(NULL, session_logged, 1));
 	}
-	/* The rest of the rows: a Postgres array of the ids taken up. */
+	/*
+	 * The rows read and not taken up, as a Postgres array: only those
+	 * end. A session made since the query (browsers do not wait for
+	 * this) is not an earlier run's.
+	 */
 	ids = xmalloc(ct.nrows * (SESSION_ID_LEN + 1) + 3);
 	at = ids;
 	*at++ = '{';
 	for (j = 0; j < ct.nrows; j++)
-		if (ct.rows[j].taken)
+		if (!ct.rows[j].taken && session_find(ct.rows[j].id) == NULL)
 			at += sprintf(
 			    at, "%s%s", at > ids + 1 ? "," : "", ct.rows[j].id);
 	*at++ = '}';
@@ -1798,7 +1805,7 @@ container_reconcile(void)
 	session_db("UPDATE alia.sessions SET state = 'ended', "
 	           "ended_at = coalesce(ended_at, now()), "
 	           "end_reason = coalesce(end_reason, 'server restart') "
-	           "WHERE state <> 'ended' AND id <> ALL ($1::uuid[])",
+	           "WHERE state <> 'ended' AND id = ANY ($1::uuid[])",
 	    1, p);
 	free(ids);
 	free(ct.rows);

@@ -69,6 +69,19 @@ def psql(sql):
     return r.stdout.rstrip("\n")
 
 
+def psql_until(query, want, limit=30, step=0.5):
+    """Asks query until it answers want or limit seconds pass; the last
+    answer."""
+    end = time.time() + limit
+    got = None
+    while time.time() < end:
+        got = psql(query)
+        if got == want:
+            break
+        time.sleep(step)
+    return got
+
+
 class Agent:
     """One browser: a cookie jar of one cookie."""
 

@@ -14,18 +14,7 @@ import tempfile
 import time
 
 import aliatest
-from aliatest import WS, Agent, cli, ok, psql
-
-
-def until(query, want, limit=30):
-    end = time.time() + limit
-    got = None
-    while time.time() < end:
-        got = psql(query)
-        if got == want:
-            break
-        time.sleep(0.3)
-    return got
+from aliatest import WS, Agent, cli, ok, psql, psql_until
 
 
 def cast_start_size():
@@ -42,13 +31,13 @@ def cast_start_size():
                           "rows": 30}).encode())
     w.type("stty size\r")
     ok(w.read_until(rb"30 100", 10) is not None, "then 30 100")
-    got = until(f"select cols || 'x' || rows from alia.sessions "
+    got = psql_until(f"select cols || 'x' || rows from alia.sessions "
                 f"where id = '{sid}'", "100x30")
     ok(got == "100x30", f"the row follows the resize: {got}")
-    got = until(f"select count(*) from alia.events where session_id = "
+    got = psql_until(f"select count(*) from alia.events where session_id = "
                 f"'{sid}' and kind = 'r' and data = '100x30'::bytea", "1")
     ok(got == "1", f"the resize is recorded: {got}")
-    until(f"select count(*) > 0 from alia.events where session_id = "
+    psql_until(f"select count(*) > 0 from alia.events where session_id = "
           f"'{sid}' and kind = 'o' and position('30 100'::bytea in data) "
           f"> 0", "t")
 
@@ -98,7 +87,7 @@ def kill_reason():
     sid = a.create()
     WS(a, sid).read_until(rb"\$ ", 20)
     a.request("DELETE", f"/api/sessions/{sid}")
-    got = until(f"select state || '/' || end_reason from alia.sessions "
+    got = psql_until(f"select state || '/' || end_reason from alia.sessions "
                 f"where id = '{sid}'", "ended/deleted")
     ok(got == "ended/deleted", f"DELETE: {got}")
 

@@ -13,22 +13,11 @@ import os
 import time
 
 import aliatest
-from aliatest import WS, Agent, ok, psql
+from aliatest import WS, Agent, ok, psql, psql_until
 
 DATA = os.environ["ALIA_DATA_DIR"]
 FILLER = os.path.join(DATA, "filler")
 MB = 1024 * 1024
-
-
-def wait_for(query, want, limit=30):
-    end = time.time() + limit
-    got = None
-    while time.time() < end:
-        got = psql(query)
-        if got == want:
-            break
-        time.sleep(0.5)
-    return got
 
 
 def markers(sid, like):
@@ -74,7 +63,7 @@ def main_part():
     w = WS(a, sid)
     ok(w.read_until(rb"\$ ", 20) is not None, "the prompt")
     ok(echo(w, "before", 10), "the browser sees before-11")
-    ok(wait_for(f"select count(*) > 0 from alia.events where session_id = "
+    ok(psql_until(f"select count(*) > 0 from alia.events where session_id = "
                 f"'{sid}' and kind = 'o' and position('before-11' in "
                 f"convert_from(data, 'UTF8')) > 0", "t") == "t",
        "above the floor, output is recorded")
@@ -87,7 +76,7 @@ def main_part():
     os.posix_fallocate(fd, 0, free_bytes() - 40 * MB)
     os.close(fd)
     print(f"# filled: {free_bytes() // MB} MB free")
-    got = wait_for(markers(sid, "recording paused: %record_disk_floor%"),
+    got = psql_until(markers(sid, "recording paused: %record_disk_floor%"),
                    "1")
     ok(got == "1", f"the session has the pause marker ({got})")
     ok(metric(a, "alia_record_disk_paused") == "1", "the metric says 1")
@@ -102,7 +91,7 @@ def main_part():
     w2 = WS(a, sid2)
     ok(w2.read_until(rb"\$ ", 20) is not None, "a second session's prompt")
     ok(echo(w2, "second", 30), "the browser sees second-31")
-    got = wait_for(markers(sid2, "recording paused: %record_disk_floor%"),
+    got = psql_until(markers(sid2, "recording paused: %record_disk_floor%"),
                    "1")
     ok(got == "1", f"the new session has the pause marker ({got})")
     time.sleep(3)  # anything wrongly recorded, committed
@@ -116,13 +105,13 @@ def main_part():
     os.unlink(FILLER)
     print(f"# emptied: {free_bytes() // MB} MB free")
     for s in (sid, sid2):
-        got = wait_for(markers(s, "recording resumed: %"), "1")
+        got = psql_until(markers(s, "recording resumed: %"), "1")
         ok(got == "1", f"the resume marker ({got})")
     ok(metric(a, "alia_record_disk_paused") == "0", "the metric says 0 again")
     ok(echo(w, "after", 40), "the browser sees after-41")
     ok(echo(w2, "again", 50), "and again-51")
     for s, tag in ((sid, "after-41"), (sid2, "again-51")):
-        got = wait_for(f"select count(*) > 0 from alia.events where "
+        got = psql_until(f"select count(*) > 0 from alia.events where "
                        f"session_id = '{s}' and kind = 'o' and position("
                        f"'{tag}' in convert_from(data, 'UTF8')) > 0", "t")
         ok(got == "t", f"{tag} is recorded again")

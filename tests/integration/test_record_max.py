@@ -12,20 +12,14 @@ import subprocess
 import time
 
 import aliatest
-from aliatest import WS, Agent, child_pids, ok, psql
+from aliatest import WS, Agent, child_pids, ok, psql, psql_until
 
 LIMIT = 64 * 1024
 
 
 def settled(sid, what, query, want, limit=30):
     """Waits until query gives want; the last answer."""
-    end = time.time() + limit
-    got = None
-    while time.time() < end:
-        got = psql(query)
-        if got == want:
-            break
-        time.sleep(0.5)
+    got = psql_until(query, want, limit)
     ok(got == want, f"{what}: {got!r}")
     return got
 

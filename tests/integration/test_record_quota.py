@@ -12,20 +12,9 @@ a marker.
 import time
 
 import aliatest
-from aliatest import WS, Agent, ok, psql
+from aliatest import WS, Agent, ok, psql, psql_until
 
 PAUSED = "recording paused: %record_quota%"
-
-
-def wait_for(query, want, limit=30):
-    end = time.time() + limit
-    got = None
-    while time.time() < end:
-        got = psql(query)
-        if got == want:
-            break
-        time.sleep(0.5)
-    return got
 
 
 def marker_seq(sid):
@@ -52,7 +41,7 @@ def main_part():
     wa1 = WS(a, sa1)
     ok(wa1.read_until(rb"\$ ", 20) is not None, "A's first prompt")
     ok(print_lots(wa1, "a-one"), "A's first session prints 130 KB")
-    ok(wait_for(f"select count(*) > 0 from alia.events where session_id = "
+    ok(psql_until(f"select count(*) > 0 from alia.events where session_id = "
                 f"'{sa1}' and kind = 'o' and position('a-one-5' in "
                 f"convert_from(data, 'UTF8')) > 0", "t") == "t",
        "under the quota, A's output is recorded")
@@ -64,7 +53,7 @@ def main_part():
     ok(print_lots(wa2, "a-two"), "A's second session prints 130 KB")
 
     for sid in (sa1, sa2):
-        got = wait_for(f"select count(*) from alia.events where session_id"
+        got = psql_until(f"select count(*) from alia.events where session_id"
                        f" = '{sid}' and kind = 'm' and convert_from(data, "
                        f"'UTF8') like '{PAUSED}'", "1")
         ok(got == "1", f"A's session {sid[:8]} has the pause marker ({got})")
@@ -97,7 +86,7 @@ def main_part():
     wb = WS(b, sb)
     ok(wb.read_until(rb"\$ ", 20) is not None, "B's prompt")
     ok(print_lots(wb, "b-one"), "B prints 130 KB")
-    ok(wait_for(f"select count(*) > 0 from alia.events where session_id = "
+    ok(psql_until(f"select count(*) > 0 from alia.events where session_id = "
                 f"'{sb}' and kind = 'o' and position('b-one-5' in "
                 f"convert_from(data, 'UTF8')) > 0", "t") == "t",
        "B's output is recorded to its end")
