@@ -139,6 +139,17 @@ def running(agent, sid):
     return False
 
 
+def back(agent, sid):
+    """alia started again a second after it went: a websocket to the
+    session within 5 s of the start, or None."""
+    time.sleep(1)
+    t0 = start()
+    ws, took = reconnect(agent, sid)
+    ok(ws is not None and time.time() - t0 < 5,
+       f"reconnected {time.time() - t0:.1f} s after the start")
+    return ws
+
+
 def same_shell(ws, what):
     """The loop is still printing; the variable is still set."""
     out = ws.read_until(rb"n=\d+\r\n(?:.|\n)*n=\d+\r\n", 5)
@@ -165,11 +176,7 @@ def main_part():
 
     print("# 1. kill -9 of master")
     stop(signal.SIGKILL)
-    time.sleep(1)
-    t0 = start()
-    ws, took = reconnect(agent, sid)
-    ok(ws is not None and time.time() - t0 < 5,
-       f"reconnected {time.time() - t0:.1f} s after the start")
+    ws = back(agent, sid)
     if ws is None:
         return
     same_shell(ws, "after kill -9")
@@ -183,11 +190,7 @@ def main_part():
                         f"alia-{sid}"], capture_output=True, text=True)
     ok(r.stdout.strip() == "true", "the container runs on while alia is "
        "stopped")
-    time.sleep(1)
-    t0 = start()
-    ws, took = reconnect(agent, sid)
-    ok(ws is not None and time.time() - t0 < 5,
-       f"reconnected {time.time() - t0:.1f} s after the start")
+    ws = back(agent, sid)
     if ws is None:
         return
     same_shell(ws, "after SIGTERM")
