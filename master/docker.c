@@ -49,6 +49,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/config.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -1627,4 +1628,40 @@ docker_events(struct docker *d, const char *label, docker_event_cb evcb,
 	call->evcb = evcb;
 	free(filters);
 	return call_submit(call);
+}
+
+struct docker_kill_wait {
+	struct event_base *base;
+	int status;
+	char *msg;
+	size_t len;
+};
+
+static void
+docker_kill_now_cb(struct docker_result *r, void *arg)
+{
+	struct docker_kill_wait *k = arg;
+
+	k->status = r->status;
+	snprintf(k->msg, k->len, "%s", r->message != NULL ? r->message : "");
+	event_base_loopbreak(k->base);
+}
+
+int
+docker_kill_now(const struct config *c, const char *id, char *msg, size_t len)
+{
+	struct docker_kill_wait k = {.msg = msg, .len = len};
+	struct docker *d;
+	char name[64];
+
+	msg[0] = '\0';
+	if ((k.base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	d = docker_new(k.base, c->docker[0] != '\0' ? c->docker : NULL);
+	snprintf(name, sizeof(name), "alia-%s", id);
+	docker_kill(d, name, "SIGKILL", docker_kill_now_cb, &k);
+	event_base_dispatch(k.base);
+	docker_free(d);
+	event_base_free(k.base);
+	return k.status;
 }

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The master side: the supervisor and the service roles it runs (front,
- * and later broker and recorder). One header for the whole side; each
- * file family has its own section.
+ * The supervisor: supervision, sessions and their containers, the Docker
+ * client and the embedded PostgreSQL. Each file has its own section.
  */
 #ifndef ALIA_MASTER_H
 #define ALIA_MASTER_H
@@ -12,9 +11,9 @@
 #include <stdint.h>
 
 #include "common/proto.h"
+#include "common/pgc.h"
 
 struct event_base;
-
 struct config;
 
 /* master.c */
@@ -41,11 +40,6 @@ struct pg_migration {
 extern const struct pg_migration pg_migrations[]; /* generated from sql/ */
 extern const int pg_nmigrations;
 
-int pg_embedded(const struct config *);
-void pg_paths(
-    const struct config *, char *pgdata, size_t, char *sockdir, size_t);
-/* The libpq conninfo of alia's database (dbname NULL: alia's own). */
-void pg_conninfo(const struct config *, const char *dbname, char *, size_t);
 /* Creates the embedded cluster unless it exists. */
 int pg_initdb(const struct config *);
 /* Starts postgres on the embedded cluster; returns its pid. */
@@ -146,146 +140,6 @@ void disk_free(void);
 void disk_broker_started(void);
 /* Fills the disk floor's part of the metrics. */
 void disk_metrics(struct msg_metrics *);
-
-/* front.c */
-/* The front role: serves HTTP on the socket master hands over. */
-int front_main(int verbose);
-
-/* front_http.c */
-struct conn;
-struct http_request;
-struct proxy_trust;
-struct front_http_conf {
-	const char *web_dir; /* directory served at / */
-	size_t max_body;
-	int header_timeout_ms; /* whole request head must arrive within */
-	int idle_timeout_ms;   /* keep-alive idle */
-	int max_conns;
-	/* Answers /api/, /ws/ and /metrics; NULL: they are 404. */
-	void (*api)(struct conn *, const struct http_request *);
-	/* The methods the API allows at a path ("GET, POST"); NULL: any. */
-	const char *(*api_allow)(const char *path);
-	struct ssl_ctx_st *tls; /* set: every connection speaks TLS */
-	/* whose forwarded headers are believed; NULL: nobody's */
-	const struct proxy_trust *trust;
-};
-/*
- * Serves HTTP on listen_fd (already bound and listening, non-blocking);
- * takes ownership of the fd.
- */
-int front_http_start(
-    struct event_base *, int listen_fd, const struct front_http_conf *);
-/* Closes the listener and every connection. */
-void front_http_stop(void);
-/* The connection waits for master: returns the id its answer carries. */
-uint64_t front_http_park(struct conn *);
-/* Parks c keeping its request; front_http_redispatch() runs it again. */
-uint64_t front_http_hold(struct conn *);
-/* Runs a held request again; nothing if its connection has gone. */
-void front_http_redispatch(uint64_t req);
-/* The connection waiting for answer req, or NULL if it went away. */
-struct conn *front_http_parked(uint64_t req);
-/* Answers the current request (a parked one resumes afterwards). */
-void front_http_respond(struct conn *, int status, const char *ctype,
-    const void *body, size_t len, const char *extra);
-/*
- * Hands the connection over as an fd, or -1 if bytes are pending: a dup
- * of its socket, or under TLS one end of a socketpair whose other end
- * front relays to the TLS connection.
- */
-int front_http_detach(struct conn *);
-/* The client for log lines: "ADDR:PORT", or "CLIENT via ADDR:PORT". */
-const char *front_http_peer(const struct conn *);
-/* The current request's client address (forwarded by a trusted proxy). */
-const char *front_http_client(const struct conn *);
-/* Whether the current request came over https (here or at the proxy). */
-int front_http_https(const struct conn *);
-
-/* front_pwhash.c */
-/* nthreads threads check passwords; at most max_jobs at once. */
-void front_pwhash_init(struct event_base *, int nthreads, int max_jobs);
-/*
- * Checks password against stored (a crypto_pwhash string) off the loop;
- * cb(1 match, 0 no match, -1 dropped at shutdown, arg) runs in the loop.
- * Returns -1, without calling cb, when max_jobs are pending already.
- */
-int front_pwhash_verify(const char *stored, const char *password,
-    void (*cb)(int result, void *arg), void *arg);
-int front_pwhash_pending(void);
-/* Stops the threads; pending jobs get cb(-1). */
-void front_pwhash_free(void);
-
-/* front_auth.c */
-/* Who a request comes from. */
-struct ident {
-	char name[OWNER_LEN]; /* the user, or an anonymous cookie identity */
-	int role;
-#define ROLE_ANON       0 /* auth = none: a cookie identity */
-#define ROLE_LEARNER    1
-#define ROLE_INSTRUCTOR 2
-#define ROLE_ADMIN      3
-	char *sees; /* instructor: " member member ... " of their groups */
-};
-
-void front_auth_init(struct event_base *, const struct config *);
-void front_auth_free(void);
-/*
- * The caller of req (auth = password): 1 with *id set; 0 when the request
- * is held while its token is looked up, to be dispatched again; -1 when
- * c was answered (401, 503).
- */
-int front_auth_ident(
-    struct conn *, const struct http_request *, const struct ident **);
-/* Whether id may see the sessions of owner. */
-int front_auth_may_see(const struct ident *, const char *owner);
-/* A copy of an identity that outlives the cache (free its sees). */
-void front_auth_copy(struct ident *to, const struct ident *from);
-int front_auth_role(const char *);
-const char *front_auth_role_name(int);
-/* POST /api/login, POST /api/logout. */
-void front_auth_login(struct conn *, const struct http_request *);
-void front_auth_logout(struct conn *, const struct http_request *);
-/* MSG_SIGNOUT: forgets the cached tokens of a user (or of everyone). */
-void front_auth_signout(struct msg *);
-/* A row in alia.audit (session and detail may be NULL). */
-void front_auth_audit(const char *actor, const char *action,
-    const char *session, const char *detail);
-
-/* front_share.c */
-/* /api/sessions/ID/shares[/NAME]: make, list, revoke share links. */
-void front_share_route(struct conn *, const struct http_request *,
-    const struct ident *, const char *session, const char *name);
-/* GET /api/shares/TOKEN: the session a link shows, for anyone. */
-void front_share_get(
-    struct conn *, const struct http_request *, const char *token);
-/* A websocket to watch session through a share link's token. */
-void front_share_ws(
-    struct conn *, const char *key, const char *session, const char *token);
-
-/* front_api.c */
-/* Every browser of session attached as viewer leaves (master, worker). */
-void front_api_kick(const char *session, const char *viewer);
-/*
- * A checked share link's websocket: watch id as viewer (c is parked) for
- * the until_s seconds the link has left.
- */
-void front_api_ws_shared(struct conn *, const char *key, const char *id,
-    const char *viewer, uint32_t until_s);
-/* Whether a browser's request comes from our own pages (or no browser). */
-int front_api_origin_ok(struct conn *, const struct http_request *);
-/* Answers with the JSON g, or {"error": message}; extra: more headers. */
-struct yajl_gen_t;
-void front_api_json(
-    struct conn *, int status, struct yajl_gen_t *, const char *extra);
-void front_api_error(
-    struct conn *, int status, const char *message, const char *extra);
-void front_api_init(struct msgchan *master, const struct config *);
-/* Answers /api/, /ws/ and /metrics requests, asking master as needed. */
-void front_api_request(struct conn *, const struct http_request *);
-/* The methods allowed at an API path, for 405's Allow; NULL if unknown. */
-const char *front_api_allow(const char *path);
-/* An answer from master to a parked request. */
-void front_api_master_msg(struct msg *);
 
 /* docker.c */
 struct evbuffer;
@@ -395,6 +249,11 @@ struct docker_call *docker_logs(struct docker *, const char *, int64_t since_us,
     int64_t until_us, docker_cb, void *);
 struct docker_call *docker_wait(
     struct docker *, const char *, const char *, docker_cb, void *);
+/*
+ * Blocking: SIGKILLs the container of session id on its own event base
+ * (for a one-shot command); the HTTP status, Docker's message in msg.
+ */
+int docker_kill_now(const struct config *, const char *id, char *msg, size_t);
 struct docker_call *docker_kill(
     struct docker *, const char *, const char *, docker_cb, void *);
 /* Force-removes; a container already gone (404) counts as success. */
@@ -439,92 +298,15 @@ int docker_http_keepalive(const struct docker_http *);
 size_t docker_http_consumed(const struct docker_http *);
 const char *docker_http_error(const struct docker_http *);
 
-/* cli.c */
-struct pg_conn;
 /*
  * alia's database for a one-shot command, over blocking libpq: starts
  * the embedded cluster when nothing runs it (*server: its pid, else 0)
  * and migrates it. NULL, message printed and nothing left running, on
  * failure.
  */
-struct pg_conn *cli_open(const struct config *, pid_t *server);
-/* Closes the connection and stops the cluster cli_open() started. */
-void cli_close(struct pg_conn *, pid_t server);
-
-/* cli_session.c */
-/* `alia session list|export|kill`: argv[0] is the subcommand; an exit status. */
-int cli_session(const struct config *, int argc, char **argv);
-
-/* cli_user.c */
-/*
- * `alia user add|passwd|disable|enable|list|token` and `alia group
- * add|member`: argv[0] is the subcommand; an exit status.
- */
-int cli_user(const struct config *, int argc, char **argv);
-int cli_user_group(const struct config *, int argc, char **argv);
-
-/* front_db.c */
-struct pg_result;
-enum front_db_event {
-	FRONT_DB_ROW,   /* one row, in a result of one tuple */
-	FRONT_DB_DONE,  /* every row has come */
-	FRONT_DB_ERROR, /* the query failed or the database is unavailable */
-};
-/*
- * Runs once per row, then once with DONE or ERROR (res NULL, err set on
- * ERROR: a message a client may see); the query is finished after that.
- */
-typedef void (*front_db_cb)(
-    enum front_db_event, const struct pg_result *, const char *err, void *);
-/* front's read-only connection to alia's database, made as needed. */
-void front_db_init(struct event_base *, const struct config *);
-void front_db_free(void);
-/* Queues a read-only query with text parameters (copied). */
-void front_db_query(const char *sql, int nparams, const char *const *params,
-    front_db_cb, void *arg);
-
-/* broker.c */
-/* The broker role: the hub between workers and the recorder. */
-int broker_main(int verbose);
-
-/* recorder.c */
-/* The recorder role: writes session events to PostgreSQL and acks them. */
-int recorder_main(int verbose);
-
-/* recorder_db.c */
-#include <sys/queue.h>
-/* One event on its way to alia.events. */
-struct recorder_ev {
-	TAILQ_ENTRY(recorder_ev) entry;
-	void *owner; /* the recorder's session, NULL: not counted for acks */
-	uint64_t seq;
-	int64_t t_us;
-	char session[37];
-	char kind;
-	uint32_t len;
-	unsigned char data[];
-};
-TAILQ_HEAD(recorder_evs, recorder_ev);
-struct recorder_db;
-/* Committed events, in the order added; the callee takes and frees them. */
-typedef void (*recorder_db_cb)(struct recorder_evs *, void *);
-/* Connects to conninfo now and again after every failure, with backoff. */
-struct recorder_db *recorder_db_new(
-    struct event_base *, const char *conninfo, recorder_db_cb, void *);
-/* Drops the connection and every event held. */
-void recorder_db_free(struct recorder_db *);
-/* Takes ev (malloc'd) for the next batch. */
-void recorder_db_add(struct recorder_db *, struct recorder_ev *);
-/* Writes and commits everything held without waiting for batch timers. */
-void recorder_db_flush(struct recorder_db *);
-/* Data bytes held: waiting, or written and not yet committed. */
-size_t recorder_db_held(const struct recorder_db *);
-size_t recorder_db_events(const struct recorder_db *);
-struct pg_result;
-/* A side query's answer: its rows, or NULL when it failed. */
-typedef void (*recorder_db_query_cb)(struct pg_result *, void *);
-/* Runs sql (text parameters, copied) between transactions; see the file. */
-void recorder_db_query(struct recorder_db *, const char *sql, int n,
-    const char *const *params, recorder_db_query_cb, void *);
+struct pg_conn;
+struct pg_conn *pg_open_oneshot(const struct config *, pid_t *server);
+/* Closes the connection and stops the cluster pg_open_oneshot() started. */
+void pg_close_oneshot(struct pg_conn *, pid_t server);
 
 #endif

@@ -56,36 +56,6 @@ pg_output(void)
 #define PG_WAIT_MAX_S   30
 
 int
-pg_embedded(const struct config *c)
-{
-	return c->database[0] == '\0';
-}
-
-void
-pg_paths(const struct config *c, char *pgdata, size_t pglen, char *sockdir,
-    size_t socklen)
-{
-	if (pgdata != NULL)
-		snprintf(pgdata, pglen, "%s/pg", c->data_dir);
-	if (sockdir != NULL)
-		snprintf(sockdir, socklen, "%s/run", c->data_dir);
-}
-
-void
-pg_conninfo(const struct config *c, const char *dbname, char *buf, size_t len)
-{
-	char sockdir[PATH_MAX];
-
-	if (!pg_embedded(c)) {
-		snprintf(buf, len, "%s", c->database);
-		return;
-	}
-	pg_paths(c, NULL, 0, sockdir, sizeof(sockdir));
-	snprintf(buf, len, "host=%s dbname=%s user=alia", sockdir,
-	    dbname != NULL ? dbname : "alia");
-}
-
-int
 pg_bindir(const struct config *c, char *buf, size_t len)
 {
 	struct dirent *de;
@@ -900,4 +870,35 @@ pg_psql(const struct config *c, int argc, char **argv)
 		unlink(passfile);
 	pg_stop(server);
 	return st;
+}
+
+PGconn *
+pg_open_oneshot(const struct config *c, pid_t *server)
+{
+	char conninfo[PATH_MAX + 64];
+	PGconn *conn;
+
+	if ((*server = pg_start_oneshot(c)) == -1)
+		return NULL;
+	if (*server > 0 && pg_migrate(c) == -1) {
+		pg_stop(*server);
+		return NULL;
+	}
+	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "alia: connecting to the database: %s",
+		    PQerrorMessage(conn));
+		PQfinish(conn);
+		pg_stop(*server);
+		return NULL;
+	}
+	return conn;
+}
+
+void
+pg_close_oneshot(PGconn *conn, pid_t server)
+{
+	PQfinish(conn);
+	pg_stop(server);
 }

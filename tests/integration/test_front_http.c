@@ -26,7 +26,7 @@
 #include <event2/event.h>
 
 #include "common/log.h"
-#include "master/master.h"
+#include "front/front.h"
 
 #define INDEX_HTML "<!doctype html><title>alia</title>\n"
 

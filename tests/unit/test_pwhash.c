@@ -14,7 +14,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
-#include "master/master.h"
+#include "front/front.h"
 
 #define NJOBS    8
 /*

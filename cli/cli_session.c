@@ -20,23 +20,17 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include <event2/event.h>
 #include <libpq-fe.h>
 
 #include "common/config.h"
 #include "common/log.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "cli/cli.h"
 
 #define CLI_KILL_WAIT_MS 10000
 #define CLI_KILL_POLL_MS 100
 
-struct cli_kill {
-	struct event_base *base;
-	int status;
-	char message[256];
-};
 /* The session's state, or NULL (message printed) when there is none. */
 static char *
 cli_state(PGconn *conn, const char *id)
@@ -151,17 +145,6 @@ cli_export(PGconn *conn, const char *id, int cast)
 	return r;
 }
 
-static void
-cli_kill_cb(struct docker_result *r, void *arg)
-{
-	struct cli_kill *k = arg;
-
-	k->status = r->status;
-	snprintf(k->message, sizeof(k->message), "%s",
-	    r->message != NULL ? r->message : "");
-	event_base_loopbreak(k->base);
-}
-
 /* Runs sql with id as $1; the rows it changed or returned, or -1. */
 static int
 cli_kill_exec(PGconn *conn, const char *sql, const char *id)
@@ -211,12 +194,11 @@ cli_kill_ask(PGconn *conn, const char *id)
 
 /* Ends a session that runs: see the top of the file. */
 static int
-cli_kill(const struct config *c, PGconn *conn, const char *id)
+cli_kill(const struct config *c, const struct cli_db *db, PGconn *conn,
+    const char *id)
 {
-	struct cli_kill k;
-	struct docker *d;
-	char *state, name[64];
-	int ended, server;
+	char *state, message[256];
+	int ended, server, status;
 
 	if ((state = cli_state(conn, id)) == NULL)
 		return 1;
@@ -226,7 +208,7 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
 		fprintf(stderr, "alia: session %s has already ended\n", id);
 		return 1;
 	}
-	if ((server = pg_server_holds(c))) {
+	if ((server = db->server_holds(c))) {
 		if (cli_kill_ask(conn, id) == 0) {
 			printf("alia: ended session %s (killed)\n", id);
 			return 0;
@@ -236,16 +218,8 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
 		    "killing its container\n",
 		    id, CLI_KILL_WAIT_MS / 1000);
 	}
-	memset(&k, 0, sizeof(k));
-	if ((k.base = event_base_new()) == NULL)
-		fatalx("event_base_new");
-	d = docker_new(k.base, c->docker[0] != '\0' ? c->docker : NULL);
-	snprintf(name, sizeof(name), "alia-%s", id);
-	docker_kill(d, name, "SIGKILL", cli_kill_cb, &k);
-	event_base_dispatch(k.base);
-	docker_free(d);
-	event_base_free(k.base);
-	if (k.status / 100 == 2) {
+	status = db->kill_container(c, id, message, sizeof(message));
+	if (status / 100 == 2) {
 		/* No master to see it exit: the row says so at once. */
 		if (!server &&
 		    cli_kill_exec(conn,
@@ -257,18 +231,18 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
 		printf("alia: killed the container of session %s\n", id);
 		return 0;
 	}
-	if (k.status == 404)
+	if (status == 404)
 		fprintf(stderr,
 		    "alia: session %s has no container (it is ending, or "
 		    "was never started)\n",
 		    id);
-	else if (k.status == 409)
+	else if (status == 409)
 		fprintf(stderr,
 		    "alia: the container of session %s is not running\n", id);
 	else
 		fprintf(stderr,
 		    "alia: killing the container of session %s: %s\n", id,
-		    k.message[0] != '\0' ? k.message : "Docker call failed");
+		    message[0] != '\0' ? message : "Docker call failed");
 	return 1;
 }
 
@@ -278,7 +252,7 @@ cli_kill(const struct config *c, PGconn *conn, const char *id)
  * running otherwise).
  */
 static int
-cli_kill_all(const struct config *c, PGconn *conn)
+cli_kill_all(const struct config *c, const struct cli_db *db, PGconn *conn)
 {
 	PGresult *res;
 	char **ids;
@@ -298,7 +272,7 @@ cli_kill_all(const struct config *c, PGconn *conn)
 		ids[i] = xstrdup(PQgetvalue(res, i, 0));
 	PQclear(res);
 	for (i = 0; i < n; i++) {
-		if (cli_kill(c, conn, ids[i]) != 0)
+		if (cli_kill(c, db, conn, ids[i]) != 0)
 			r = 1;
 		free(ids[i]);
 	}
@@ -319,7 +293,8 @@ cli_usage(void)
 }
 
 int
-cli_session(const struct config *c, int argc, char **argv)
+cli_session(
+    const struct config *c, const struct cli_db *db, int argc, char **argv)
 {
 	PGconn *conn;
 	pid_t server;
@@ -344,16 +319,16 @@ cli_session(const struct config *c, int argc, char **argv)
 	} else
 		return cli_usage();
 
-	if ((conn = cli_open(c, &server)) == NULL)
+	if ((conn = db->open(c, &server)) == NULL)
 		return 1;
 	if (strcmp(argv[0], "list") == 0)
 		r = cli_list(conn);
 	else if (strcmp(argv[0], "export") == 0)
 		r = cli_export(conn, argv[1], cast);
 	else if (strcmp(argv[1], "--all") == 0)
-		r = cli_kill_all(c, conn);
+		r = cli_kill_all(c, db, conn);
 	else
-		r = cli_kill(c, conn, argv[1]);
-	cli_close(conn, server);
+		r = cli_kill(c, db, conn, argv[1]);
+	db->close(conn, server);
 	return r;
 }

@@ -32,7 +32,7 @@
 #include "common/log.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "front/front.h"
 
 #define SHARE_MINUTES     60            /* a link's life unless asked */
 #define SHARE_MINUTES_MAX (7 * 24 * 60) /* a week */

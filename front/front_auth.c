@@ -60,7 +60,7 @@
 #include "common/msg.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "front/front.h"
 
 #define AUTH_COOKIE       "alia_token"
 #define AUTH_CACHE_SEC    30

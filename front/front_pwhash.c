@@ -30,7 +30,7 @@
 
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "front/front.h"
 
 struct pwhash_job {
 	TAILQ_ENTRY(pwhash_job) entry;

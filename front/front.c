@@ -23,7 +23,7 @@
 #include "common/proc.h"
 #include "common/proxy.h"
 #include "common/role.h"
-#include "master/master.h"
+#include "front/front.h"
 
 static struct {
 	struct role role;

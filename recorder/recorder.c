@@ -58,11 +58,12 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pgc.h"
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/role.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "recorder/recorder.h"
 
 #define RECORDER_HIGH            (32 * 1024 * 1024) /* held: stop reading */
 #define RECORDER_LOW             (16 * 1024 * 1024) /* held: read again */

@@ -43,7 +43,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "recorder/recorder.h"
 
 #define RECORDER_DB_BATCH          (64 * 1024)   /* data that makes a batch */
 #define RECORDER_DB_BATCH_US       50000         /* or its first event's age */

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The alia command line. `alia serve` runs master; `-R ROLE` is how master
+ * The alia binary's entry. `alia serve` runs master; `-R ROLE` is how master
  * re-executes the binary as one of its children; the rest are one-shot
- * commands an operator runs (migrate, psql, -n).
+ * commands an operator runs (migrate, psql, -n, cli/'s commands).
+ *
+ * The one file that sees every process's header: it picks the role, and
+ * hands cli/ what it needs of master/ (struct cli_db). Every other file
+ * includes only its own folder's headers, common/ and sql/.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,10 +19,21 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "broker/broker.h"
+#include "cli/cli.h"
+#include "front/front.h"
 #include "master/master.h"
+#include "recorder/recorder.h"
 #include "worker/worker.h"
 
 extern char **environ;
+
+static const struct cli_db alia_cli_db = {
+    .open = pg_open_oneshot,
+    .close = pg_close_oneshot,
+    .server_holds = pg_server_holds,
+    .kill_container = docker_kill_now,
+};
 
 static __attribute__((noreturn)) void
 usage(void)
@@ -187,11 +202,11 @@ main(int argc, char *argv[])
 	if (strcmp(argv[0], "psql") == 0)
 		return pg_psql(&conf, argc - 1, argv + 1);
 	if (strcmp(argv[0], "session") == 0)
-		return cli_session(&conf, argc - 1, argv + 1);
+		return cli_session(&conf, &alia_cli_db, argc - 1, argv + 1);
 	if (strcmp(argv[0], "user") == 0)
-		return cli_user(&conf, argc - 1, argv + 1);
+		return cli_user(&conf, &alia_cli_db, argc - 1, argv + 1);
 	if (strcmp(argv[0], "group") == 0)
-		return cli_user_group(&conf, argc - 1, argv + 1);
+		return cli_user_group(&conf, &alia_cli_db, argc - 1, argv + 1);
 	fprintf(stderr, "alia: unknown command '%s'\n", argv[0]);
 	usage();
 }

@@ -40,7 +40,7 @@
 #include "common/proc.h"
 #include "common/role.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "broker/broker.h"
 
 #define BROKER_REC_LOW   (1024 * 1024)     /* recorder queue: read again */
 #define BROKER_REC_HIGH  (4 * 1024 * 1024) /* recorder queue: stop reading */

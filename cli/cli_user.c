@@ -38,7 +38,7 @@
 #include "common/log.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "cli/cli.h"
 
 #define USER_PASSWORD_MAX 1024 /* bytes */
 #define USER_PASSWORD_MIN 8    /* characters, unless --force */
@@ -497,7 +497,8 @@ user_group_member(PGconn *conn, const struct user_args *a)
 
 /* `alia NOUN VERB ...`: argv[0] is the verb. */
 static int
-user_main(const struct config *c, const char *noun, int argc, char **argv)
+user_main(const struct config *c, const struct cli_db *db, const char *noun,
+    int argc, char **argv)
 {
 	const struct user_cmd *cmd = NULL;
 	struct user_args a;
@@ -520,11 +521,11 @@ user_main(const struct config *c, const char *noun, int argc, char **argv)
 		    user_pwhash(
 		        a.pos[0], a.pwhash, a.opt[USER_FORCE] != NULL) == -1)
 			r = 1;
-		else if ((conn = cli_open(c, &server)) == NULL)
+		else if ((conn = db->open(c, &server)) == NULL)
 			r = 1;
 		else {
 			r = cmd->run(conn, &a);
-			cli_close(conn, server);
+			db->close(conn, server);
 		}
 	}
 	free(a.groups);
@@ -532,13 +533,14 @@ user_main(const struct config *c, const char *noun, int argc, char **argv)
 }
 
 int
-cli_user(const struct config *c, int argc, char **argv)
+cli_user(const struct config *c, const struct cli_db *db, int argc, char **argv)
 {
-	return user_main(c, "user", argc, argv);
+	return user_main(c, db, "user", argc, argv);
 }
 
 int
-cli_user_group(const struct config *c, int argc, char **argv)
+cli_user_group(
+    const struct config *c, const struct cli_db *db, int argc, char **argv)
 {
-	return user_main(c, "group", argc, argv);
+	return user_main(c, db, "group", argc, argv);
 }

@@ -80,7 +80,7 @@
 #include "common/log.h"
 #include "common/proxy.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "front/front.h"
 
 #define FRONT_HTTP_MAX_LINE          8192
 #define FRONT_HTTP_MAX_HEADERS       64

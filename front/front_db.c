@@ -29,8 +29,9 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/pgc.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "front/front.h"
 
 #define FRONT_DB_MAX_PARAMS     8
 #define FRONT_DB_TIMEOUT        10 /* seconds */

@@ -43,7 +43,7 @@
 #include "common/msg.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
-#include "master/master.h"
+#include "front/front.h"
 
 #define COOKIE_NAME "alia_id"
 #define COOKIE_HEX  32

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The recorder: writes session events to PostgreSQL and acks them.
+ */
+#ifndef ALIA_RECORDER_H
+#define ALIA_RECORDER_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/proto.h"
+
+struct event_base;
+struct config;
+
+/* recorder.c */
+/* The recorder role: writes session events to PostgreSQL and acks them. */
+int recorder_main(int verbose);
+
+/* recorder_db.c */
+#include <sys/queue.h>
+/* One event on its way to alia.events. */
+struct recorder_ev {
+	TAILQ_ENTRY(recorder_ev) entry;
+	void *owner; /* the recorder's session, NULL: not counted for acks */
+	uint64_t seq;
+	int64_t t_us;
+	char session[37];
+	char kind;
+	uint32_t len;
+	unsigned char data[];
+};
+TAILQ_HEAD(recorder_evs, recorder_ev);
+struct recorder_db;
+/* Committed events, in the order added; the callee takes and frees them. */
+typedef void (*recorder_db_cb)(struct recorder_evs *, void *);
+/* Connects to conninfo now and again after every failure, with backoff. */
+struct recorder_db *recorder_db_new(
+    struct event_base *, const char *conninfo, recorder_db_cb, void *);
+/* Drops the connection and every event held. */
+void recorder_db_free(struct recorder_db *);
+/* Takes ev (malloc'd) for the next batch. */
+void recorder_db_add(struct recorder_db *, struct recorder_ev *);
+/* Writes and commits everything held without waiting for batch timers. */
+void recorder_db_flush(struct recorder_db *);
+/* Data bytes held: waiting, or written and not yet committed. */
+size_t recorder_db_held(const struct recorder_db *);
+size_t recorder_db_events(const struct recorder_db *);
+struct pg_result;
+/* A side query's answer: its rows, or NULL when it failed. */
+typedef void (*recorder_db_query_cb)(struct pg_result *, void *);
+/* Runs sql (text parameters, copied) between transactions; see the file. */
+void recorder_db_query(struct recorder_db *, const char *sql, int n,
+    const char *const *params, recorder_db_query_cb, void *);
+
+#endif
