@@ -1543,19 +1543,29 @@ docker_resize(struct docker *d, const char *id, u_int rows, u_int cols,
 	return call;
 }
 
-struct docker_call *
-docker_wait(struct docker *d, const char *id, const char *condition,
-    docker_cb cb, void *arg)
+/* POSTs to /containers/ID + query, value escaped onto its end. */
+static struct docker_call *
+call_container_query(struct docker *d, enum docker_op op, const char *id,
+    const char *query, const char *value, docker_cb cb, void *arg)
 {
 	struct docker_call *call;
 	char *rest, *esc;
 
-	esc = docker_escape(condition != NULL ? condition : "not-running");
-	xasprintf(&rest, "/wait?condition=%s", esc);
-	call = call_container(d, OP_WAIT, "POST", id, rest, cb, arg);
+	esc = docker_escape(value);
+	xasprintf(&rest, "%s%s", query, esc);
+	call = call_container(d, op, "POST", id, rest, cb, arg);
 	free(rest);
 	free(esc);
 	return call;
+}
+
+struct docker_call *
+docker_wait(struct docker *d, const char *id, const char *condition,
+    docker_cb cb, void *arg)
+{
+	return call_container_query(d, OP_WAIT, id,
+	    "/wait?condition=", condition != NULL ? condition : "not-running",
+	    cb, arg);
 }
 
 struct docker_call *
@@ -1579,15 +1589,8 @@ struct docker_call *
 docker_kill(struct docker *d, const char *id, const char *signal, docker_cb cb,
     void *arg)
 {
-	struct docker_call *call;
-	char *rest, *esc;
-
-	esc = docker_escape(signal != NULL ? signal : "SIGKILL");
-	xasprintf(&rest, "/kill?signal=%s", esc);
-	call = call_container(d, OP_KILL, "POST", id, rest, cb, arg);
-	free(rest);
-	free(esc);
-	return call;
+	return call_container_query(d, OP_KILL, id,
+	    "/kill?signal=", signal != NULL ? signal : "SIGKILL", cb, arg);
 }
 
 struct docker_call *

@@ -348,11 +348,24 @@ http_chunk_size(struct docker_http *h, const char *s)
 	return 0;
 }
 
+/* Takes what p[*off] holds of the h->remaining bytes to come: what is left. */
+static uint64_t
+http_take(struct docker_http *h, const char *p, size_t len, size_t *off)
+{
+	size_t n = len - *off;
+
+	if (n > h->remaining)
+		n = (size_t)h->remaining;
+	evbuffer_add(h->body, p + *off, n);
+	*off += n;
+	h->remaining -= n;
+	return h->remaining;
+}
+
 /* Consumes body bytes from p[*off]; returns -1 on a framing error. */
 static int
 http_body(struct docker_http *h, const char *p, size_t len, size_t *off)
 {
-	size_t n;
 	int r;
 
 	switch (h->body_mode) {
@@ -361,13 +374,7 @@ http_body(struct docker_http *h, const char *p, size_t len, size_t *off)
 		*off = len;
 		return 0;
 	case BODY_LENGTH:
-		n = len - *off;
-		if (n > h->remaining)
-			n = (size_t)h->remaining;
-		evbuffer_add(h->body, p + *off, n);
-		*off += n;
-		h->remaining -= n;
-		if (h->remaining == 0)
+		if (http_take(h, p, len, off) == 0)
 			h->state = DOCKER_HTTP_DONE;
 		return 0;
 	case BODY_CHUNKED:
@@ -376,13 +383,7 @@ http_body(struct docker_http *h, const char *p, size_t len, size_t *off)
 		return http_fail(h, "body without framing");
 	}
 	if (h->chunk == CHUNK_DATA) {
-		n = len - *off;
-		if (n > h->remaining)
-			n = (size_t)h->remaining;
-		evbuffer_add(h->body, p + *off, n);
-		*off += n;
-		h->remaining -= n;
-		if (h->remaining == 0)
+		if (http_take(h, p, len, off) == 0)
 			h->chunk = CHUNK_DATA_END;
 		return 0;
 	}
