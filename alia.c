@@ -111,56 +111,86 @@ alia_migrate(struct config *c)
 	return 0;
 }
 
-int
-main(int argc, char *argv[])
-{
-	struct config conf;
-	const char *file = NULL, *role = NULL;
-	char bindir[sizeof(conf.pg_bin)];
-	int ch, check = 0, verbose = 0, foreground = 0;
+/* The options before the command, and those of `serve`. */
+struct alia_opts {
+	const char *file, *role;
+	int check, verbose, foreground;
+};
 
-	proc_init(argc, argv);
-	log_init("alia", 0);
-	while ((ch = getopt(argc, argv, "+c:dnR:vh")) != -1) {
+/* Parses argv with getopt's spec into o; usage() on anything else. */
+static void
+alia_opts(int argc, char **argv, const char *spec, struct alia_opts *o)
+{
+	int ch;
+
+	while ((ch = getopt(argc, argv, spec)) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 'd':
-			foreground = 1;
+			o->foreground = 1;
 			break;
 		case 'n':
-			check = 1;
+			o->check = 1;
 			break;
 		case 'R':
-			role = optarg;
+			o->role = optarg;
 			break;
 		case 'v':
-			verbose = 1;
+			o->verbose = 1;
 			break;
 		default:
 			usage();
 		}
 	}
+	log_init("alia", o->verbose);
+}
+
+/* The roles master re-executes the binary as (-R ROLE). */
+static const struct {
+	const char *name;
+	int (*main)(int verbose);
+} alia_roles[] = {
+    {"front", front_main},
+    {"worker", worker_main},
+    {"wall", wall_main},
+    {"broker", broker_main},
+    {"recorder", recorder_main},
+};
+
+/* The commands of cli/: each takes its own arguments after its name. */
+static const struct {
+	const char *name;
+	int (*run)(const struct config *, const struct cli_db *, int, char **);
+} alia_cli[] = {
+    {"session", cli_session},
+    {"user", cli_user},
+    {"group", cli_user_group},
+};
+
+int
+main(int argc, char *argv[])
+{
+	struct config conf;
+	struct alia_opts o = {0};
+	char bindir[sizeof(conf.pg_bin)];
+	size_t i;
+
+	proc_init(argc, argv);
+	log_init("alia", 0);
+	alia_opts(argc, argv, "+c:dnR:vh", &o);
 	argc -= optind;
 	argv += optind;
-	log_init("alia", verbose);
 
-	if (role != NULL) {
-		if (strcmp(role, "front") == 0)
-			return front_main(verbose);
-		if (strcmp(role, "worker") == 0)
-			return worker_main(verbose);
-		if (strcmp(role, "wall") == 0)
-			return wall_main(verbose);
-		if (strcmp(role, "broker") == 0)
-			return broker_main(verbose);
-		if (strcmp(role, "recorder") == 0)
-			return recorder_main(verbose);
-		fatalx("unknown role '%s'", role);
+	if (o.role != NULL) {
+		for (i = 0; i < sizeof(alia_roles) / sizeof(alia_roles[0]); i++)
+			if (strcmp(o.role, alia_roles[i].name) == 0)
+				return alia_roles[i].main(o.verbose);
+		fatalx("unknown role '%s'", o.role);
 	}
-	if (check) {
-		alia_config(&conf, file);
+	if (o.check) {
+		alia_config(&conf, o.file);
 		/* pg_bin as it will be used: the newest when left empty. */
 		if (conf.pg_bin[0] == '\0' &&
 		    pg_bindir(&conf, bindir, sizeof(bindir)) == 0)
@@ -172,28 +202,13 @@ main(int argc, char *argv[])
 		usage();
 	if (strcmp(argv[0], "serve") == 0) {
 		optind = 1;
-		while ((ch = getopt(argc, argv, "c:dv")) != -1) {
-			switch (ch) {
-			case 'c':
-				file = optarg;
-				break;
-			case 'd':
-				foreground = 1;
-				break;
-			case 'v':
-				verbose = 1;
-				log_init("alia", 1);
-				break;
-			default:
-				usage();
-			}
-		}
+		alia_opts(argc, argv, "c:dv", &o);
 		if (optind != argc)
 			usage();
-		alia_config(&conf, file);
-		return master_main(&conf, file, foreground, verbose);
+		alia_config(&conf, o.file);
+		return master_main(&conf, o.file, o.foreground, o.verbose);
 	}
-	alia_config(&conf, file);
+	alia_config(&conf, o.file);
 	if (strcmp(argv[0], "migrate") == 0) {
 		if (argc != 1)
 			usage();
@@ -201,12 +216,10 @@ main(int argc, char *argv[])
 	}
 	if (strcmp(argv[0], "psql") == 0)
 		return pg_psql(&conf, argc - 1, argv + 1);
-	if (strcmp(argv[0], "session") == 0)
-		return cli_session(&conf, &alia_cli_db, argc - 1, argv + 1);
-	if (strcmp(argv[0], "user") == 0)
-		return cli_user(&conf, &alia_cli_db, argc - 1, argv + 1);
-	if (strcmp(argv[0], "group") == 0)
-		return cli_user_group(&conf, &alia_cli_db, argc - 1, argv + 1);
+	for (i = 0; i < sizeof(alia_cli) / sizeof(alia_cli[0]); i++)
+		if (strcmp(argv[0], alia_cli[i].name) == 0)
+			return alia_cli[i].run(
+			    &conf, &alia_cli_db, argc - 1, argv + 1);
 	fprintf(stderr, "alia: unknown command '%s'\n", argv[0]);
 	usage();
 }
