@@ -97,6 +97,19 @@ proc_null_stdin(void)
 	}
 }
 
+/* Forks for what: the pid in the parent (-1 logged), 0 in the child. */
+static pid_t
+proc_fork(const char *what)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		log_warn("%s: fork %s", __func__, what);
+	else if (pid == 0)
+		proc_reset_signals();
+	return pid;
+}
+
 pid_t
 proc_spawn(const char *role, int chan, int verbose)
 {
@@ -105,16 +118,8 @@ proc_spawn(const char *role, int chan, int verbose)
 	pid_t pid;
 	int i = 0;
 
-	switch ((pid = fork())) {
-	case -1:
-		log_warn("%s: fork %s", __func__, role);
-		return -1;
-	case 0:
-		break;
-	default:
+	if ((pid = proc_fork(role)) != 0)
 		return pid;
-	}
-	proc_reset_signals();
 	if (chan != PROC_CHAN_FD) {
 		if (dup2(chan, PROC_CHAN_FD) == -1)
 			_exit(127);
@@ -184,16 +189,8 @@ proc_exec(char *const argv[], const char *user, const char *dir, int outfd)
 {
 	pid_t pid;
 
-	switch ((pid = fork())) {
-	case -1:
-		log_warn("%s: fork %s", __func__, argv[0]);
-		return -1;
-	case 0:
-		break;
-	default:
+	if ((pid = proc_fork(argv[0])) != 0)
 		return pid;
-	}
-	proc_reset_signals();
 	if (outfd >= 0 &&
 	    (dup2(outfd, STDOUT_FILENO) == -1 ||
 	        dup2(outfd, STDERR_FILENO) == -1))
