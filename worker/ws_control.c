@@ -21,7 +21,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "common/json.h"
-#include "worker/worker.h"
+#include "worker/ws.h"
 
 #define WS_CONTROL_TYPE_LEN 16
 
