@@ -139,15 +139,6 @@ struct session {
 };
 RB_HEAD(session_tree, session);
 
-/* An instructor wall's process (worker/wall.c). */
-struct wall {
-	TAILQ_ENTRY(wall) entry;
-	uint64_t id;
-	pid_t pid;
-	char user[OWNER_LEN]; /* whose wall: kicks, max_walls_per_user */
-	struct msgchan *chan;
-};
-TAILQ_HEAD(wall_list, wall);
 TAILQ_HEAD(session_list, session);
 
 static int
@@ -181,8 +172,6 @@ static struct {
 	struct session_list ended;
 	size_t nended;
 	struct dcall_list calls;
-	struct wall_list walls;
-	uint64_t next_wall;
 	struct msg_metrics m;
 	/* live restore at start: both answers, then container_reconcile */
 	struct restore_row *rows; /* not ended in the database */
@@ -1202,15 +1191,6 @@ int
 container_child_exited(pid_t pid, int status)
 {
 	struct session *s = NULL, *t;
-	struct wall *wa;
-
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->pid == pid) {
-			TAILQ_REMOVE(&ct.walls, wa, entry);
-			msgchan_free(wa->chan);
-			free(wa);
-			return 1;
-		}
 
 	TAILQ_FOREACH (t, &ct.live, entry)
 		if (t->worker == pid) {
@@ -1470,95 +1450,6 @@ container_attach_browser(struct msg *m)
 	session_forward_browsers(s);
 }
 
-static void
-container_wall_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *m, void *arg)
-{
-	struct wall *wa = arg;
-
-	if (ev == MSGCHAN_CLOSED || ev == MSGCHAN_ERROR) {
-		/* It is going; forgotten when reaped. */
-		msgchan_free(wa->chan);
-		wa->chan = NULL;
-	} else if (ev == MSGCHAN_MSG)
-		log_warnx("wall sent unexpected message %u", m->hdr.type);
-}
-
-/*
- * Answers a wall's upgrade request on fd (taken) with 429 and why: the
- * socket is fresh, so the few bytes fit in one write.
- */
-static void
-container_wall_refuse(int fd, const char *why)
-{
-	char body[256], head[256];
-	int blen, hlen;
-
-	blen = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
-	hlen = snprintf(head, sizeof(head),
-	    "HTTP/1.1 429 Too Many Requests\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %d\r\n"
-	    "Connection: close\r\n\r\n",
-	    blen);
-	if (send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT) != hlen ||
-	    send(fd, body, (size_t)blen, MSG_NOSIGNAL | MSG_DONTWAIT) != blen)
-		log_warn("%s: send", __func__);
-	close(fd);
-}
-
-/* A wall's websocket from front (fd taken): a wall process for it. */
-static void
-container_wall(struct msg *m)
-{
-	struct msg_wall mw;
-	struct wall *wa;
-	int fd = msg_take_fd(m), sv[2], n = 0;
-
-	if (msg_get(m, MSG_SESSION_WALL, &mw, sizeof(mw)) == -1 || fd == -1 ||
-	    ct.stopping) {
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	mw.user[sizeof(mw.user) - 1] = '\0';
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (strcmp(wa->user, mw.user) == 0)
-			n++;
-	if (n >= ct.conf->max_walls_per_user) {
-		log_warnx("wall of %s refused: %d open (max_walls_per_user)",
-		    mw.user, n);
-		container_wall_refuse(fd,
-		    "too many walls open: close one first "
-		    "(max_walls_per_user)");
-		return;
-	}
-	if (msg_socketpair(sv) == -1) {
-		log_warn("%s: socketpair", __func__);
-		close(fd);
-		return;
-	}
-	wa = xcalloc(1, sizeof(*wa));
-	wa->id = ++ct.next_wall;
-	strlcpy(wa->user, mw.user, sizeof(wa->user));
-	if ((wa->pid = proc_spawn("wall", sv[1], ct.verbose)) == -1) {
-		close(sv[0]);
-		close(sv[1]);
-		close(fd);
-		free(wa);
-		return;
-	}
-	close(sv[1]);
-	wa->chan = msgchan_new(ct.base, sv[0], container_wall_cb, wa);
-	msgchan_send(
-	    wa->chan, MSG_CONFIG, wa->id, -1, ct.conf, sizeof(*ct.conf));
-	msgchan_send(wa->chan, MSG_WALL_START, wa->id, fd, &mw, sizeof(mw));
-	(void)master_broker_pair(PEER_VIEW, NULL, wa->id, wa->chan);
-	TAILQ_INSERT_TAIL(&ct.walls, wa, entry);
-	log_info("wall %llu of %.*s: %u sessions", (unsigned long long)wa->id,
-	    (int)sizeof(mw.user) - 1, mw.user, mw.count);
-}
-
 void
 container_front_msg(struct msgchan *front, struct msg *m)
 {
@@ -1568,10 +1459,6 @@ container_front_msg(struct msgchan *front, struct msg *m)
 
 	if (m->hdr.type == MSG_SESSION_ATTACH) {
 		container_attach_browser(m);
-		return;
-	}
-	if (m->hdr.type == MSG_SESSION_WALL) {
-		container_wall(m);
 		return;
 	}
 	if (m->len != sizeof(r)) {
@@ -1636,7 +1523,6 @@ container_signout(const char *user, int disabled)
 {
 	struct session *s, *next;
 	struct msg_kick k;
-	struct wall *wa;
 	int nkick = 0, nend = 0;
 
 	memset(&k, 0, sizeof(k));
@@ -1649,10 +1535,6 @@ container_signout(const char *user, int disabled)
 			    sizeof(k));
 			nkick++;
 		}
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->chan != NULL && strcmp(wa->user, user) == 0)
-			msgchan_send(wa->chan, MSG_WORKER_KICK, wa->id, -1, &k,
-			    sizeof(k));
 	if (disabled)
 		for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
 			next = TAILQ_NEXT(s, entry);
@@ -1669,12 +1551,7 @@ void
 container_broker_started(void)
 {
 	struct session *s;
-	struct wall *wa;
 
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->chan != NULL)
-			(void)master_broker_pair(
-			    PEER_VIEW, NULL, wa->id, wa->chan);
 	if (!ct.conf->record)
 		return;
 	TAILQ_FOREACH (s, &ct.live, entry)
@@ -1892,7 +1769,6 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.live);
 	TAILQ_INIT(&ct.ended);
 	TAILQ_INIT(&ct.calls);
-	TAILQ_INIT(&ct.walls);
 	ct.docker = docker_new(base, conf->docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
@@ -1917,12 +1793,8 @@ container_shutdown(int restarting)
 {
 	struct msg_detach d;
 	struct session *s, *next;
-	struct wall *wa;
 
 	ct.stopping = 1;
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->chan != NULL)
-			(void)msg_send_shutdown(wa->chan, 0);
 	/* Workers leave when told the session ended (or are killed later). */
 	for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
@@ -1965,17 +1837,11 @@ container_free(void)
 {
 	struct session *s;
 	struct dcall *c;
-	struct wall *wa;
 
 	docker_free(ct.docker);
 	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
 		TAILQ_REMOVE(&ct.calls, c, entry);
 		free(c);
-	}
-	while ((wa = TAILQ_FIRST(&ct.walls)) != NULL) {
-		TAILQ_REMOVE(&ct.walls, wa, entry);
-		msgchan_free(wa->chan);
-		free(wa);
 	}
 	while ((s = RB_ROOT(&ct.ids)) != NULL) {
 		RB_REMOVE(session_tree, &ct.ids, s);

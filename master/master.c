@@ -352,6 +352,7 @@ master_stop(void)
 	m.phase = 0;
 	log_info(m.reexec ? "stopping to execute %s again" : "stopping",
 	    proc_self());
+	wall_shutdown();
 	container_shutdown(m.reexec);
 	master_stop_phase(0);
 	master_progress_cb(-1, 0, NULL);
@@ -452,7 +453,7 @@ master_signal_cb(int sig, short what, void *arg)
 					break;
 			if (c != NULL)
 				master_child_exited(c, status);
-			else
+			else if (!wall_reaped(pid))
 				(void)container_child_exited(pid, status);
 		}
 		if (m.stopping)
@@ -484,9 +485,13 @@ master_chan_cb(
 			return;
 		}
 		if (c->role == &role_front &&
+		    msg->hdr.type == MSG_SESSION_WALL) {
+			wall_spawn(msg);
+			return;
+		}
+		if (c->role == &role_front &&
 		    ((msg->hdr.type >= MSG_SESSION_CREATE &&
 		         msg->hdr.type <= MSG_SESSION_ATTACH) ||
-		        msg->hdr.type == MSG_SESSION_WALL ||
 		        msg->hdr.type == MSG_SESSION_KICK)) {
 			container_front_msg(c->chan, msg);
 			return;
@@ -569,6 +574,7 @@ master_start_broker(struct child *c)
 	if (master_broker_pair(
 	        PEER_RECORDER, NULL, 0, master_chan(&role_recorder)) == -1)
 		return -1;
+	wall_broker_started();
 	container_broker_started();
 	disk_broker_started();
 	return 0;
@@ -809,8 +815,10 @@ master_signout_cb(const char *payload, void *arg)
 	}
 	if ((front = master_front()) != NULL)
 		msgchan_send(front, MSG_SIGNOUT, 0, -1, &so, sizeof(so));
-	if (payload != NULL)
-		container_signout(so.user, so.disabled);
+	if (payload == NULL)
+		return;
+	wall_signout(so.user);
+	container_signout(so.user, so.disabled);
 }
 
 static void
@@ -825,6 +833,7 @@ master_cleanup(void)
 		free(c);
 	}
 	container_free();
+	wall_free();
 	pgq_free(m.db);
 	disk_free();
 	if (m.ev_grace != NULL)
@@ -946,6 +955,7 @@ master_main(struct config *conf, const char *file, int foreground, int verbose)
 		pgq_listen(m.db, "alia_session", master_session_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
+	wall_init(m.base, &m.conf, m.verbose);
 	disk_init(m.base, &m.conf);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sig[i] =
