@@ -8,10 +8,18 @@
  * role's start function and, when it dies while master is running, is
  * started again after a backoff that doubles from 100 ms to 10 s and
  * resets once the child has stayed up for 30 s. On SIGTERM or SIGINT
- * master stops in two phases: first the alia roles (MSG_SHUTDOWN and
- * SIGTERM, SIGKILL after a grace period), then PostgreSQL (fast shutdown,
- * SIGKILL after a grace period), so that nothing writing to the database
- * outlives it. Master exits when the last child has been reaped.
+ * master stops in three phases, each child told by MSG_SHUTDOWN and its
+ * stop signal, and killed when its phase's grace period runs out:
+ *   0  front and the sessions: each session ends, or with live restore
+ *      its worker goes and it lives on; the phase waits until no worker
+ *      is left and no Docker call or query is in flight (SESSION_GRACE_MS
+ *      longer while a container being created must still be removed).
+ *      The walls are told to go, not waited for;
+ *   1  broker and recorder, which commits the events it holds; then
+ *      master's own database connection closes;
+ *   2  PostgreSQL (fast shutdown),
+ * so that nothing writing to the database outlives it. Master exits once
+ * the last phase has no child left.
  *
  * With live_restore (the default) a stop ends no session: containers go
  * on, and the next master takes them up (container.c). SIGUSR2 is an
@@ -64,7 +72,7 @@ struct child;
 
 struct role {
 	const char *name;
-	int phase; /* shutdown phase: 0 alia roles, 1 postgres */
+	int phase; /* shutdown phase: see the top of this file */
 	int stopsig;
 	int (*start)(struct child *);
 };
@@ -109,11 +117,7 @@ static int master_start_broker(struct child *);
 static int master_start_recorder(struct child *);
 static int master_start_postgres(struct child *);
 
-/*
- * Shutdown phases: 0 front and the sessions' workers, 1 broker and
- * recorder (which commits what it holds), 2 PostgreSQL.
- */
-#define LAST_PHASE 2
+#define LAST_PHASE 2 /* PostgreSQL's: see the top of this file */
 static const struct role role_front = {"front", 0, SIGTERM, master_start_front};
 static const struct role role_broker = {
     "broker", 1, SIGTERM, master_start_broker};
