@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/str.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
@@ -647,7 +649,13 @@ session_created(struct session *s, struct docker_result *r)
 		session_fail(s, "create", r);
 		return;
 	}
-	snprintf(s->container, sizeof(s->container), "%s", r->id);
+	if (str_copy(s->container, sizeof(s->container), r->id) == -1) {
+		/* Docker takes the name wherever it takes the id. */
+		log_warnx("session %s: Docker's container id is longer than "
+		          "%zu bytes: using its name",
+		    s->id, sizeof(s->container) - 1);
+		snprintf(s->container, sizeof(s->container), "alia-%s", s->id);
+	}
 	s->flags |= S_CREATED;
 	if (s->state == SESSION_ENDED) {
 		/* Ended while being created (shutdown): nothing may remain. */
@@ -1691,11 +1699,34 @@ container_reconcile(void)
 	ct.list = NULL;
 }
 
+/* Reads row i of the rows not ended; -1 if a field does not fit. */
+static int
+container_row(const struct pg_result *res, int i, struct restore_row *row)
+{
+	long long v[6];
+	int k;
+
+	if (str_copy(row->id, sizeof(row->id), PQgetvalue(res, i, 0)) == -1 ||
+	    str_copy(row->owner, sizeof(row->owner), PQgetvalue(res, i, 1)) ==
+	        -1)
+		return -1;
+	for (k = 0; k < 6; k++)
+		if (str_num(PQgetvalue(res, i, k + 2), k < 2 ? 0 : LLONG_MIN,
+		        k < 2 ? UINT16_MAX : LLONG_MAX, &v[k]) == -1)
+			return -1;
+	row->cols = (uint16_t)v[0];
+	row->rows = (uint16_t)v[1];
+	row->created_us = v[2];
+	row->started_us = v[3];
+	row->next_seq = (uint64_t)v[4];
+	row->last_us = v[5];
+	return 0;
+}
+
 /* The rows not ended, for the start's reconcile; NULL: refused. */
 static void
 container_rows_cb(const struct pg_result *res, void *arg)
 {
-	struct restore_row *row;
 	int i, n;
 
 	n = res != NULL ? PQntuples(res) : 0;
@@ -1706,18 +1737,12 @@ container_rows_cb(const struct pg_result *res, void *arg)
 	}
 	ct.rows = xcalloc((size_t)n + 1, sizeof(*ct.rows));
 	for (i = 0; i < n; i++) {
-		row = &ct.rows[ct.nrows];
-		if (PQgetlength(res, i, 0) >= SESSION_ID_LEN)
+		if (container_row(res, i, &ct.rows[ct.nrows]) == -1) {
+			log_warnx("session %.*s: its row does not read as one: "
+			          "left alone",
+			    SESSION_ID_LEN - 1, PQgetvalue(res, i, 0));
 			continue;
-		snprintf(row->id, sizeof(row->id), "%s", PQgetvalue(res, i, 0));
-		snprintf(row->owner, sizeof(row->owner), "%s",
-		    PQgetvalue(res, i, 1));
-		row->cols = (uint16_t)strtol(PQgetvalue(res, i, 2), NULL, 10);
-		row->rows = (uint16_t)strtol(PQgetvalue(res, i, 3), NULL, 10);
-		row->created_us = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-		row->started_us = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		row->next_seq = strtoull(PQgetvalue(res, i, 6), NULL, 10);
-		row->last_us = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		}
 		ct.nrows++;
 	}
 	ct.rows_in = 1;
@@ -1729,6 +1754,8 @@ container_rows_cb(const struct pg_result *res, void *arg)
 static void
 container_listed(struct session *unused, struct docker_result *r)
 {
+	const struct docker_container *c;
+	struct restore_ctr *l;
 	size_t i;
 
 	if (r->status != 200) {
@@ -1739,13 +1766,19 @@ container_listed(struct session *unused, struct docker_result *r)
 	}
 	ct.list = xcalloc(r->ncontainers + 1, sizeof(*ct.list));
 	for (i = 0; r->status == 200 && i < r->ncontainers; i++) {
-		snprintf(ct.list[i].id, sizeof(ct.list[i].id), "%s",
-		    r->containers[i].id != NULL ? r->containers[i].id : "");
-		snprintf(ct.list[i].session, sizeof(ct.list[i].session), "%s",
-		    r->containers[i].session != NULL ? r->containers[i].session
-		                                     : "");
-		ct.list[i].running = r->containers[i].state != NULL &&
-		    strcmp(r->containers[i].state, "running") == 0;
+		c = &r->containers[i];
+		l = &ct.list[ct.nlist];
+		if (str_copy(l->id, sizeof(l->id),
+		        c->id != NULL ? c->id : "") == -1 ||
+		    str_copy(l->session, sizeof(l->session),
+		        c->session != NULL ? c->session : "") == -1) {
+			log_warnx("container %.12s: an id or session label too "
+			          "long: left alone",
+			    c->id != NULL ? c->id : "");
+			continue;
+		}
+		l->running =
+		    c->state != NULL && strcmp(c->state, "running") == 0;
 		ct.nlist++;
 	}
 	ct.list_in = 1;

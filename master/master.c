@@ -58,6 +58,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -607,15 +608,14 @@ static int
 master_inherited(const char *var)
 {
 	const char *v = getenv(var);
-	char *end;
-	long fd;
+	long long fd;
+	int r;
 
 	if (v == NULL)
 		return -1;
-	fd = strtol(v, &end, 10);
+	r = str_num(v, STDERR_FILENO + 1, INT_MAX, &fd);
 	unsetenv(var);
-	if (*v == '\0' || *end != '\0' || fd < 3 || fd > 65535 ||
-	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) {
+	if (r == -1 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_warnx("%s=%s: not an fd this process has; ignored", var, v);
 		return -1;
 	}
