@@ -14,6 +14,7 @@
  * row ended, as no master will.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "cli/cli.h"
@@ -151,13 +153,15 @@ cli_kill_exec(PGconn *conn, const char *sql, const char *id)
 {
 	const char *params[1] = {id};
 	PGresult *res;
+	long long v;
 	int n = -1;
 
 	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		n = PQntuples(res);
 	else if (PQresultStatus(res) == PGRES_COMMAND_OK)
-		n = atoi(PQcmdTuples(res));
+		/* "" for a command that counts nothing: 0 rows */
+		n = str_num(PQcmdTuples(res), 0, INT_MAX, &v) == 0 ? (int)v : 0;
 	else
 		fprintf(stderr, "alia: kill: %s", PQerrorMessage(conn));
 	PQclear(res);

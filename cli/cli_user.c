@@ -25,6 +25,7 @@
  */
 #include <sys/types.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/str.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "cli/cli.h"
@@ -307,12 +309,14 @@ user_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
     const char *user, const char *group)
 {
 	PGresult *res;
+	long long v;
 	int n = -1;
 
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK ||
 	    PQresultStatus(res) == PGRES_TUPLES_OK)
-		n = atoi(PQcmdTuples(res));
+		/* "" for a command that counts nothing: 0 rows */
+		n = str_num(PQcmdTuples(res), 0, INT_MAX, &v) == 0 ? (int)v : 0;
 	else
 		user_refused(conn, res, user, group);
 	PQclear(res);

@@ -17,6 +17,7 @@
 
 #include "common/config.h"
 #include "common/proxy.h"
+#include "common/str.h"
 
 enum config_kind {
 	KIND_TEXT,
@@ -523,10 +524,13 @@ config_finish(struct config *c, char *err, size_t errlen)
 
 	if (c->docker[0] == '\0') {
 		dh = getenv("DOCKER_HOST");
-		snprintf(c->docker, sizeof(c->docker), "%s",
-		    dh != NULL && dh[0] != '\0'
-		        ? dh
-		        : "unix:///var/run/docker.sock");
+		if (str_copy(c->docker, sizeof(c->docker),
+		        dh != NULL && dh[0] != '\0'
+		            ? dh
+		            : "unix:///var/run/docker.sock") == -1)
+			return config_err(err, errlen,
+			    "DOCKER_HOST: longer than %zu bytes",
+			    sizeof(c->docker) - 1);
 		if (strncmp(c->docker, "unix://", 7) != 0 &&
 		    strncmp(c->docker, "tcp://", 6) != 0)
 			return config_err(err, errlen,

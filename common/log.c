@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Log lines go to stderr, one write(2) each so that lines of concurrent
- * processes sharing the stream do not interleave:
- *   2026-11-28T02:30:01.123Z front[1234] s=0123abcd...: message
+ * processes sharing the stream do not interleave: the UTC time, the
+ * process name and pid, the session (log_setsession: 16 hex digits) when
+ * one is set, "debug: " or "fatal: " for those levels, the message, and
+ * for log_warn and fatal the error's text after a colon:
+ *   2026-11-28T02:30:01.123Z master[85] stopping
+ *   2026-11-28T02:30:01.125Z master[85] debug: front ready (pid 86)
+ *   2026-11-28T02:30:01.130Z worker[87] s=000000000000002a every event is acked
  * Control characters in a message are escaped (log_escape), so that text
  * from outside (a user name, a header) cannot forge or colour a line.
  */

@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +65,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/str.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
@@ -139,15 +141,6 @@ struct session {
 };
 RB_HEAD(session_tree, session);
 
-/* An instructor wall's process (worker/wall.c). */
-struct wall {
-	TAILQ_ENTRY(wall) entry;
-	uint64_t id;
-	pid_t pid;
-	char user[OWNER_LEN]; /* whose wall: kicks, max_walls_per_user */
-	struct msgchan *chan;
-};
-TAILQ_HEAD(wall_list, wall);
 TAILQ_HEAD(session_list, session);
 
 static int
@@ -181,8 +174,6 @@ static struct {
 	struct session_list ended;
 	size_t nended;
 	struct dcall_list calls;
-	struct wall_list walls;
-	uint64_t next_wall;
 	struct msg_metrics m;
 	/* live restore at start: both answers, then container_reconcile */
 	struct restore_row *rows; /* not ended in the database */
@@ -658,7 +649,13 @@ session_created(struct session *s, struct docker_result *r)
 		session_fail(s, "create", r);
 		return;
 	}
-	snprintf(s->container, sizeof(s->container), "%s", r->id);
+	if (str_copy(s->container, sizeof(s->container), r->id) == -1) {
+		/* Docker takes the name wherever it takes the id. */
+		log_warnx("session %s: Docker's container id is longer than "
+		          "%zu bytes: using its name",
+		    s->id, sizeof(s->container) - 1);
+		snprintf(s->container, sizeof(s->container), "alia-%s", s->id);
+	}
 	s->flags |= S_CREATED;
 	if (s->state == SESSION_ENDED) {
 		/* Ended while being created (shutdown): nothing may remain. */
@@ -1202,15 +1199,6 @@ int
 container_child_exited(pid_t pid, int status)
 {
 	struct session *s = NULL, *t;
-	struct wall *wa;
-
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->pid == pid) {
-			TAILQ_REMOVE(&ct.walls, wa, entry);
-			msgchan_free(wa->chan);
-			free(wa);
-			return 1;
-		}
 
 	TAILQ_FOREACH (t, &ct.live, entry)
 		if (t->worker == pid) {
@@ -1470,95 +1458,6 @@ container_attach_browser(struct msg *m)
 	session_forward_browsers(s);
 }
 
-static void
-container_wall_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *m, void *arg)
-{
-	struct wall *wa = arg;
-
-	if (ev == MSGCHAN_CLOSED || ev == MSGCHAN_ERROR) {
-		/* It is going; forgotten when reaped. */
-		msgchan_free(wa->chan);
-		wa->chan = NULL;
-	} else if (ev == MSGCHAN_MSG)
-		log_warnx("wall sent unexpected message %u", m->hdr.type);
-}
-
-/*
- * Answers a wall's upgrade request on fd (taken) with 429 and why: the
- * socket is fresh, so the few bytes fit in one write.
- */
-static void
-container_wall_refuse(int fd, const char *why)
-{
-	char body[256], head[256];
-	int blen, hlen;
-
-	blen = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
-	hlen = snprintf(head, sizeof(head),
-	    "HTTP/1.1 429 Too Many Requests\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %d\r\n"
-	    "Connection: close\r\n\r\n",
-	    blen);
-	if (send(fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT) != hlen ||
-	    send(fd, body, (size_t)blen, MSG_NOSIGNAL | MSG_DONTWAIT) != blen)
-		log_warn("%s: send", __func__);
-	close(fd);
-}
-
-/* A wall's websocket from front (fd taken): a wall process for it. */
-static void
-container_wall(struct msg *m)
-{
-	struct msg_wall mw;
-	struct wall *wa;
-	int fd = msg_take_fd(m), sv[2], n = 0;
-
-	if (msg_get(m, MSG_SESSION_WALL, &mw, sizeof(mw)) == -1 || fd == -1 ||
-	    ct.stopping) {
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	mw.user[sizeof(mw.user) - 1] = '\0';
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (strcmp(wa->user, mw.user) == 0)
-			n++;
-	if (n >= ct.conf->max_walls_per_user) {
-		log_warnx("wall of %s refused: %d open (max_walls_per_user)",
-		    mw.user, n);
-		container_wall_refuse(fd,
-		    "too many walls open: close one first "
-		    "(max_walls_per_user)");
-		return;
-	}
-	if (msg_socketpair(sv) == -1) {
-		log_warn("%s: socketpair", __func__);
-		close(fd);
-		return;
-	}
-	wa = xcalloc(1, sizeof(*wa));
-	wa->id = ++ct.next_wall;
-	strlcpy(wa->user, mw.user, sizeof(wa->user));
-	if ((wa->pid = proc_spawn("wall", sv[1], ct.verbose)) == -1) {
-		close(sv[0]);
-		close(sv[1]);
-		close(fd);
-		free(wa);
-		return;
-	}
-	close(sv[1]);
-	wa->chan = msgchan_new(ct.base, sv[0], container_wall_cb, wa);
-	msgchan_send(
-	    wa->chan, MSG_CONFIG, wa->id, -1, ct.conf, sizeof(*ct.conf));
-	msgchan_send(wa->chan, MSG_WALL_START, wa->id, fd, &mw, sizeof(mw));
-	(void)master_broker_pair(PEER_VIEW, NULL, wa->id, wa->chan);
-	TAILQ_INSERT_TAIL(&ct.walls, wa, entry);
-	log_info("wall %llu of %.*s: %u sessions", (unsigned long long)wa->id,
-	    (int)sizeof(mw.user) - 1, mw.user, mw.count);
-}
-
 void
 container_front_msg(struct msgchan *front, struct msg *m)
 {
@@ -1568,10 +1467,6 @@ container_front_msg(struct msgchan *front, struct msg *m)
 
 	if (m->hdr.type == MSG_SESSION_ATTACH) {
 		container_attach_browser(m);
-		return;
-	}
-	if (m->hdr.type == MSG_SESSION_WALL) {
-		container_wall(m);
 		return;
 	}
 	if (m->len != sizeof(r)) {
@@ -1636,7 +1531,6 @@ container_signout(const char *user, int disabled)
 {
 	struct session *s, *next;
 	struct msg_kick k;
-	struct wall *wa;
 	int nkick = 0, nend = 0;
 
 	memset(&k, 0, sizeof(k));
@@ -1649,10 +1543,6 @@ container_signout(const char *user, int disabled)
 			    sizeof(k));
 			nkick++;
 		}
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->chan != NULL && strcmp(wa->user, user) == 0)
-			msgchan_send(wa->chan, MSG_WORKER_KICK, wa->id, -1, &k,
-			    sizeof(k));
 	if (disabled)
 		for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
 			next = TAILQ_NEXT(s, entry);
@@ -1669,12 +1559,7 @@ void
 container_broker_started(void)
 {
 	struct session *s;
-	struct wall *wa;
 
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->chan != NULL)
-			(void)master_broker_pair(
-			    PEER_VIEW, NULL, wa->id, wa->chan);
 	if (!ct.conf->record)
 		return;
 	TAILQ_FOREACH (s, &ct.live, entry)
@@ -1814,11 +1699,34 @@ container_reconcile(void)
 	ct.list = NULL;
 }
 
+/* Reads row i of the rows not ended; -1 if a field does not fit. */
+static int
+container_row(const struct pg_result *res, int i, struct restore_row *row)
+{
+	long long v[6];
+	int k;
+
+	if (str_copy(row->id, sizeof(row->id), PQgetvalue(res, i, 0)) == -1 ||
+	    str_copy(row->owner, sizeof(row->owner), PQgetvalue(res, i, 1)) ==
+	        -1)
+		return -1;
+	for (k = 0; k < 6; k++)
+		if (str_num(PQgetvalue(res, i, k + 2), k < 2 ? 0 : LLONG_MIN,
+		        k < 2 ? UINT16_MAX : LLONG_MAX, &v[k]) == -1)
+			return -1;
+	row->cols = (uint16_t)v[0];
+	row->rows = (uint16_t)v[1];
+	row->created_us = v[2];
+	row->started_us = v[3];
+	row->next_seq = (uint64_t)v[4];
+	row->last_us = v[5];
+	return 0;
+}
+
 /* The rows not ended, for the start's reconcile; NULL: refused. */
 static void
 container_rows_cb(const struct pg_result *res, void *arg)
 {
-	struct restore_row *row;
 	int i, n;
 
 	n = res != NULL ? PQntuples(res) : 0;
@@ -1829,18 +1737,12 @@ container_rows_cb(const struct pg_result *res, void *arg)
 	}
 	ct.rows = xcalloc((size_t)n + 1, sizeof(*ct.rows));
 	for (i = 0; i < n; i++) {
-		row = &ct.rows[ct.nrows];
-		if (PQgetlength(res, i, 0) >= SESSION_ID_LEN)
+		if (container_row(res, i, &ct.rows[ct.nrows]) == -1) {
+			log_warnx("session %.*s: its row does not read as one: "
+			          "left alone",
+			    SESSION_ID_LEN - 1, PQgetvalue(res, i, 0));
 			continue;
-		snprintf(row->id, sizeof(row->id), "%s", PQgetvalue(res, i, 0));
-		snprintf(row->owner, sizeof(row->owner), "%s",
-		    PQgetvalue(res, i, 1));
-		row->cols = (uint16_t)strtol(PQgetvalue(res, i, 2), NULL, 10);
-		row->rows = (uint16_t)strtol(PQgetvalue(res, i, 3), NULL, 10);
-		row->created_us = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-		row->started_us = strtoll(PQgetvalue(res, i, 5), NULL, 10);
-		row->next_seq = strtoull(PQgetvalue(res, i, 6), NULL, 10);
-		row->last_us = strtoll(PQgetvalue(res, i, 7), NULL, 10);
+		}
 		ct.nrows++;
 	}
 	ct.rows_in = 1;
@@ -1852,6 +1754,8 @@ container_rows_cb(const struct pg_result *res, void *arg)
 static void
 container_listed(struct session *unused, struct docker_result *r)
 {
+	const struct docker_container *c;
+	struct restore_ctr *l;
 	size_t i;
 
 	if (r->status != 200) {
@@ -1862,13 +1766,19 @@ container_listed(struct session *unused, struct docker_result *r)
 	}
 	ct.list = xcalloc(r->ncontainers + 1, sizeof(*ct.list));
 	for (i = 0; r->status == 200 && i < r->ncontainers; i++) {
-		snprintf(ct.list[i].id, sizeof(ct.list[i].id), "%s",
-		    r->containers[i].id != NULL ? r->containers[i].id : "");
-		snprintf(ct.list[i].session, sizeof(ct.list[i].session), "%s",
-		    r->containers[i].session != NULL ? r->containers[i].session
-		                                     : "");
-		ct.list[i].running = r->containers[i].state != NULL &&
-		    strcmp(r->containers[i].state, "running") == 0;
+		c = &r->containers[i];
+		l = &ct.list[ct.nlist];
+		if (str_copy(l->id, sizeof(l->id),
+		        c->id != NULL ? c->id : "") == -1 ||
+		    str_copy(l->session, sizeof(l->session),
+		        c->session != NULL ? c->session : "") == -1) {
+			log_warnx("container %.12s: an id or session label too "
+			          "long: left alone",
+			    c->id != NULL ? c->id : "");
+			continue;
+		}
+		l->running =
+		    c->state != NULL && strcmp(c->state, "running") == 0;
 		ct.nlist++;
 	}
 	ct.list_in = 1;
@@ -1892,7 +1802,6 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.live);
 	TAILQ_INIT(&ct.ended);
 	TAILQ_INIT(&ct.calls);
-	TAILQ_INIT(&ct.walls);
 	ct.docker = docker_new(base, conf->docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
@@ -1917,12 +1826,8 @@ container_shutdown(int restarting)
 {
 	struct msg_detach d;
 	struct session *s, *next;
-	struct wall *wa;
 
 	ct.stopping = 1;
-	TAILQ_FOREACH (wa, &ct.walls, entry)
-		if (wa->chan != NULL)
-			(void)msg_send_shutdown(wa->chan, 0);
 	/* Workers leave when told the session ended (or are killed later). */
 	for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
@@ -1965,17 +1870,11 @@ container_free(void)
 {
 	struct session *s;
 	struct dcall *c;
-	struct wall *wa;
 
 	docker_free(ct.docker);
 	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
 		TAILQ_REMOVE(&ct.calls, c, entry);
 		free(c);
-	}
-	while ((wa = TAILQ_FIRST(&ct.walls)) != NULL) {
-		TAILQ_REMOVE(&ct.walls, wa, entry);
-		msgchan_free(wa->chan);
-		free(wa);
 	}
 	while ((s = RB_ROOT(&ct.ids)) != NULL) {
 		RB_REMOVE(session_tree, &ct.ids, s);

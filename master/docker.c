@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -1070,6 +1072,7 @@ call_events(struct docker_call *call, struct docker_http *http)
 	struct evbuffer *body = docker_http_body(http);
 	struct docker_event ev;
 	yajl_val tree;
+	long long n;
 	size_t len;
 	char *line;
 	const char *s;
@@ -1089,8 +1092,9 @@ call_events(struct docker_call *call, struct docker_http *http)
 		ev.id = tree_string(tree, p_id);
 		ev.session = tree_string(tree, p_sess);
 		ev.exit_code = -1;
-		if ((s = tree_string(tree, p_exit)) != NULL)
-			ev.exit_code = atoi(s);
+		if ((s = tree_string(tree, p_exit)) != NULL &&
+		    str_num(s, INT_MIN, INT_MAX, &n) == 0)
+			ev.exit_code = (int)n;
 		if (ev.action != NULL)
 			call->evcb(&ev, call->arg);
 		yajl_tree_free(tree);

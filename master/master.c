@@ -8,10 +8,18 @@
  * role's start function and, when it dies while master is running, is
  * started again after a backoff that doubles from 100 ms to 10 s and
  * resets once the child has stayed up for 30 s. On SIGTERM or SIGINT
- * master stops in two phases: first the alia roles (MSG_SHUTDOWN and
- * SIGTERM, SIGKILL after a grace period), then PostgreSQL (fast shutdown,
- * SIGKILL after a grace period), so that nothing writing to the database
- * outlives it. Master exits when the last child has been reaped.
+ * master stops in three phases, each child told by MSG_SHUTDOWN and its
+ * stop signal, and killed when its phase's grace period runs out:
+ *   0  front and the sessions: each session ends, or with live restore
+ *      its worker goes and it lives on; the phase waits until no worker
+ *      is left and no Docker call or query is in flight (SESSION_GRACE_MS
+ *      longer while a container being created must still be removed).
+ *      The walls are told to go, not waited for;
+ *   1  broker and recorder, which commits the events it holds; then
+ *      master's own database connection closes;
+ *   2  PostgreSQL (fast shutdown),
+ * so that nothing writing to the database outlives it. Master exits once
+ * the last phase has no child left.
  *
  * With live_restore (the default) a stop ends no session: containers go
  * on, and the next master takes them up (container.c). SIGUSR2 is an
@@ -50,6 +58,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -64,7 +73,7 @@ struct child;
 
 struct role {
 	const char *name;
-	int phase; /* shutdown phase: 0 alia roles, 1 postgres */
+	int phase; /* shutdown phase: see the top of this file */
 	int stopsig;
 	int (*start)(struct child *);
 };
@@ -109,11 +118,7 @@ static int master_start_broker(struct child *);
 static int master_start_recorder(struct child *);
 static int master_start_postgres(struct child *);
 
-/*
- * Shutdown phases: 0 front and the sessions' workers, 1 broker and
- * recorder (which commits what it holds), 2 PostgreSQL.
- */
-#define LAST_PHASE 2
+#define LAST_PHASE 2 /* PostgreSQL's: see the top of this file */
 static const struct role role_front = {"front", 0, SIGTERM, master_start_front};
 static const struct role role_broker = {
     "broker", 1, SIGTERM, master_start_broker};
@@ -352,6 +357,7 @@ master_stop(void)
 	m.phase = 0;
 	log_info(m.reexec ? "stopping to execute %s again" : "stopping",
 	    proc_self());
+	wall_shutdown();
 	container_shutdown(m.reexec);
 	master_stop_phase(0);
 	master_progress_cb(-1, 0, NULL);
@@ -452,7 +458,7 @@ master_signal_cb(int sig, short what, void *arg)
 					break;
 			if (c != NULL)
 				master_child_exited(c, status);
-			else
+			else if (!wall_reaped(pid))
 				(void)container_child_exited(pid, status);
 		}
 		if (m.stopping)
@@ -484,9 +490,13 @@ master_chan_cb(
 			return;
 		}
 		if (c->role == &role_front &&
+		    msg->hdr.type == MSG_SESSION_WALL) {
+			wall_spawn(msg);
+			return;
+		}
+		if (c->role == &role_front &&
 		    ((msg->hdr.type >= MSG_SESSION_CREATE &&
 		         msg->hdr.type <= MSG_SESSION_ATTACH) ||
-		        msg->hdr.type == MSG_SESSION_WALL ||
 		        msg->hdr.type == MSG_SESSION_KICK)) {
 			container_front_msg(c->chan, msg);
 			return;
@@ -569,6 +579,7 @@ master_start_broker(struct child *c)
 	if (master_broker_pair(
 	        PEER_RECORDER, NULL, 0, master_chan(&role_recorder)) == -1)
 		return -1;
+	wall_broker_started();
 	container_broker_started();
 	disk_broker_started();
 	return 0;
@@ -597,15 +608,14 @@ static int
 master_inherited(const char *var)
 {
 	const char *v = getenv(var);
-	char *end;
-	long fd;
+	long long fd;
+	int r;
 
 	if (v == NULL)
 		return -1;
-	fd = strtol(v, &end, 10);
+	r = str_num(v, STDERR_FILENO + 1, INT_MAX, &fd);
 	unsetenv(var);
-	if (*v == '\0' || *end != '\0' || fd < 3 || fd > 65535 ||
-	    fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) {
+	if (r == -1 || fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) {
 		log_warnx("%s=%s: not an fd this process has; ignored", var, v);
 		return -1;
 	}
@@ -809,8 +819,10 @@ master_signout_cb(const char *payload, void *arg)
 	}
 	if ((front = master_front()) != NULL)
 		msgchan_send(front, MSG_SIGNOUT, 0, -1, &so, sizeof(so));
-	if (payload != NULL)
-		container_signout(so.user, so.disabled);
+	if (payload == NULL)
+		return;
+	wall_signout(so.user);
+	container_signout(so.user, so.disabled);
 }
 
 static void
@@ -825,6 +837,7 @@ master_cleanup(void)
 		free(c);
 	}
 	container_free();
+	wall_free();
 	pgq_free(m.db);
 	disk_free();
 	if (m.ev_grace != NULL)
@@ -946,6 +959,7 @@ master_main(struct config *conf, const char *file, int foreground, int verbose)
 		pgq_listen(m.db, "alia_session", master_session_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
+	wall_init(m.base, &m.conf, m.verbose);
 	disk_init(m.base, &m.conf);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		ev_sig[i] =

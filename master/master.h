@@ -115,8 +115,8 @@ void container_front_msg(struct msgchan *front, struct msg *);
 int container_child_exited(pid_t, int status);
 void container_metrics(struct msg_metrics *);
 /*
- * user was signed out everywhere: each of their browsers, on any session
- * or wall, is sent off; if disabled, their sessions end ("user disabled").
+ * user was signed out everywhere: each of their browsers, on any session,
+ * is sent off; if disabled, their sessions end ("user disabled").
  */
 void container_signout(const char *user, int disabled);
 /* Ends session id on purpose, as a DELETE does; -1 if id is malformed. */
@@ -131,6 +131,20 @@ void container_broker_started(void);
 void container_shutdown(int restarting);
 int container_busy(void);
 void container_free(void);
+
+/* wall.c */
+void wall_init(struct event_base *, const struct config *, int verbose);
+/* A wall's websocket from front (fd taken): a wall process for it. */
+void wall_spawn(struct msg *);
+/* A child exited: 1 if it was a wall's process (forgotten), else 0. */
+int wall_reaped(pid_t);
+/* user was signed out everywhere: their walls are sent off. */
+void wall_signout(const char *user);
+/* The broker (re)started: connects every wall to it as a view. */
+void wall_broker_started(void);
+/* Asks every wall to go; new walls are refused from now on. */
+void wall_shutdown(void);
+void wall_free(void);
 
 /* disk.c */
 /* Starts measuring the free disk under the database (record_disk_floor). */

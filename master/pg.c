@@ -31,6 +31,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/proc.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -60,7 +61,7 @@ pg_bindir(const struct config *c, char *buf, size_t len)
 {
 	struct dirent *de;
 	DIR *d;
-	int best = -1, v;
+	long long v, best = -1;
 	char path[PATH_MAX];
 
 	if (c->pg_bin[0] != '\0') {
@@ -69,7 +70,8 @@ pg_bindir(const struct config *c, char *buf, size_t len)
 	}
 	if ((d = opendir("/usr/lib/postgresql")) != NULL) {
 		while ((de = readdir(d)) != NULL) {
-			if ((v = atoi(de->d_name)) <= best)
+			if (str_num(de->d_name, 0, INT_MAX, &v) == -1 ||
+			    v <= best)
 				continue;
 			snprintf(path, sizeof(path),
 			    "/usr/lib/postgresql/%s/bin/postgres", de->d_name);
@@ -85,7 +87,7 @@ pg_bindir(const struct config *c, char *buf, size_t len)
 		    "or set pg_bin");
 		return -1;
 	}
-	snprintf(buf, len, "/usr/lib/postgresql/%d/bin", best);
+	snprintf(buf, len, "/usr/lib/postgresql/%lld/bin", best);
 	return 0;
 }
 
@@ -555,6 +557,7 @@ pg_migrate(const struct config *c)
 	PGconn *conn;
 	PGresult *res;
 	int i, applied = 0, have, newest;
+	long long n;
 
 	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
 	conn = PQconnectdb(conninfo);
@@ -619,9 +622,10 @@ pg_migrate(const struct config *c)
 	res = PQexec(conn,
 	    "SELECT coalesce(max(version), 0) FROM "
 	    "public.alia_migrations");
-	newest = PQresultStatus(res) == PGRES_TUPLES_OK
-	    ? atoi(PQgetvalue(res, 0, 0))
-	    : 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    str_num(PQgetvalue(res, 0, 0), 0, INT_MAX, &n) == -1)
+		n = 0;
+	newest = (int)n;
 	PQclear(res);
 	if (pg_nmigrations > 0 &&
 	    newest > pg_migrations[pg_nmigrations - 1].version)

@@ -46,6 +46,7 @@
  * most, then exits.
  */
 #include <sys/queue.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/role.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "recorder/recorder.h"
 
@@ -403,9 +405,12 @@ recorder_quota_checked(struct pg_result *res, void *arg)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
 		memset(&rp, 0, sizeof(rp));
-		snprintf(rp.session, sizeof(rp.session), "%s",
-		    PQgetvalue(res, i, 0));
-		used = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		if (str_copy(rp.session, sizeof(rp.session),
+		        PQgetvalue(res, i, 0)) == -1 ||
+		    str_num(PQgetvalue(res, i, 2), 0, LLONG_MAX, &used) == -1) {
+			log_warnx("quota: a row that does not read as one");
+			continue;
+		}
 		rp.reason = RECORD_PAUSE_QUOTA;
 		rp.paused = used >= r.conf.record_quota;
 		if (rp.paused)
@@ -499,7 +504,8 @@ recorder_retained(struct pg_result *res, void *arg)
 		r.retain_busy = 0;
 		return;
 	}
-	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (str_num(PQgetvalue(res, 0, 0), 0, LLONG_MAX, &n) == -1)
+		n = 0;
 	r.retained += (uint64_t)(n > 0 ? n : 0);
 	if (n > 0 && !r.stopping) {
 		recorder_retain_step();

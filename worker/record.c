@@ -93,6 +93,7 @@
 
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
 
@@ -618,7 +619,9 @@ record_new(const char *session, int64_t started_us, int mask, uint64_t max_out,
 	struct record *r;
 
 	r = xcalloc(1, sizeof(*r));
-	strncpy(r->session, session, sizeof(r->session) - 1);
+	if (str_copy(r->session, sizeof(r->session), session) == -1)
+		fatalx("%s: a session id longer than %zu bytes", __func__,
+		    sizeof(r->session) - 1);
 	r->started = started_us;
 	r->mask = mask;
 	r->echo_bol = 1; /* the first key typed begins a line */

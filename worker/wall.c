@@ -28,6 +28,7 @@
 #include "common/role.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
+#include "worker/ws.h"
 
 struct wall_tile {
 	char session[SESSION_ID_LEN];

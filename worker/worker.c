@@ -49,6 +49,7 @@
  * reads the stream again, so the recording goes on without a gap.
  */
 #include <sys/ioctl.h>
+#include <sys/queue.h>
 #include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,7 @@
 #include "common/proto.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
+#include "worker/ws.h"
 
 #define WORKER_READ     (64 * 1024)   /* one read of container output */
 #define WORKER_READS    16            /* reads before other events' turn */
@@ -86,6 +88,17 @@
 #define WORKER_REFUSING 64 /* browsers being refused at once; past: cut */
 #define WORKER_NOTICE \
 	"\r\n\x1b[33m[alia] this session ends in %lld s: %s\x1b[0m\r\n"
+
+/* A browser: its websocket, and its user and mode as the recording names. */
+struct worker_browser {
+	TAILQ_ENTRY(worker_browser) entry; /* w.browsers or w.refused */
+	char owner[OWNER_LEN];
+	int mode;
+	int refused; /* on w.refused, never let in */
+	struct ws *ws;
+	struct event *expire; /* a share link's end; NULL: none */
+};
+TAILQ_HEAD(worker_browsers, worker_browser);
 
 enum worker_state {
 	WORKER_CONFIG,
@@ -117,9 +130,10 @@ static struct {
 	int in_paused; /* browsers stopped: input over the high mark */
 
 	struct scrollback *sb;
-	struct ws_list browsers;
+	struct worker_browsers browsers;
 	unsigned int nbrowsers;
-	struct ws_list refused; /* being told why they may not come in */
+	struct worker_browsers
+	    refused; /* being told why they may not come in */
 	unsigned int nrefused;
 	int viewers_dirty;  /* the list changed: tell everyone at the tick */
 	uint64_t gap_bytes; /* taken from Docker's log (live restore) */
@@ -139,8 +153,9 @@ static struct {
 	struct msg_worker_stats stats, sent;
 	uint64_t resyncs_closed; /* of browsers already gone */
 
-	struct ws *holder; /* a watcher holding control, or NULL: the owner */
-	struct ws *asker;  /* a watcher waiting for the owner's answer */
+	/* a watcher holding control, or NULL: the owner */
+	struct worker_browser *holder;
+	struct worker_browser *asker; /* a watcher waiting for an answer */
 
 	struct record *rec;     /* the session's event log */
 	struct event *ev_rec;   /* its next deadline */
@@ -150,15 +165,6 @@ static struct {
 	struct event *ev_acks; /* exiting: the wait for acks is over */
 	int acks_waiting;
 } w;
-
-/* A browser as the recording names it. */
-struct worker_browser {
-	char owner[OWNER_LEN];
-	int mode;
-	int refused; /* on w.refused, never let in */
-	struct ws *ws;
-	struct event *expire; /* a share link's end; NULL: none */
-};
 
 static void worker_shutdown(const char *);
 static void worker_stop(const char *);
@@ -181,14 +187,14 @@ worker_activity(void)
 static void
 worker_output(const void *data, size_t len, int activity)
 {
-	struct ws *ws;
+	struct worker_browser *b;
 	uint64_t resyncs;
 
 	scrollback_append(w.sb, data, len);
-	TAILQ_FOREACH (ws, &w.browsers, entry) {
-		resyncs = ws->resyncs;
-		ws_output(ws, data, len);
-		if (ws->resyncs != resyncs && w.rec != NULL)
+	TAILQ_FOREACH (b, &w.browsers, entry) {
+		resyncs = ws_resyncs(b->ws);
+		ws_output(b->ws, data, len);
+		if (ws_resyncs(b->ws) != resyncs && w.rec != NULL)
 			record_marker(w.rec, clock_wall_us(), "resync");
 	}
 	if (activity && w.rec != NULL)
@@ -273,7 +279,7 @@ worker_audit(const char *actor, const char *action, const char *detail)
 static void
 worker_marker(const char *what, const struct worker_browser *b)
 {
-	const char *mode = b->mode == ATTACH_CONTROL ? "control" : "watch";
+	const char *mode = ws_mode_name(b->mode);
 	char buf[128];
 
 	snprintf(buf, sizeof(buf), "%s %s", what, mode);
@@ -379,11 +385,19 @@ worker_viewers(void)
 static void
 worker_viewers_send(void)
 {
-	struct ws *ws;
+	struct worker_browser *b;
+	struct ws_viewer *v;
+	size_t n = 0;
 
 	w.viewers_dirty = 0;
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		ws_viewers(ws, &w.browsers, w.nbrowsers);
+	v = xcalloc(w.nbrowsers + 1, sizeof(*v));
+	TAILQ_FOREACH (b, &w.browsers, entry) {
+		v[n].who = b->owner;
+		v[n++].mode = b == w.holder ? "holder" : ws_mode_name(b->mode);
+	}
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		ws_viewers(b->ws, v, n);
+	free(v);
 }
 
 /* A control event: a marker in the recording, a row in alia.audit. */
@@ -404,20 +418,20 @@ worker_control_log(const char *actor, const char *action, const char *whom)
 static void
 worker_control_tell(void)
 {
-	struct ws *ws;
+	struct worker_browser *b;
 
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		ws_event(ws, "control", "holder",
-		    w.holder != NULL ? w.holder->who : NULL);
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		ws_event(b->ws, "control", "holder",
+		    w.holder != NULL ? w.holder->owner : NULL);
 	worker_viewers();
 }
 
 static void
-worker_control_grant(struct ws *to)
+worker_control_grant(struct worker_browser *to)
 {
 	w.asker = NULL;
 	w.holder = to;
-	ws_set_holder(to, 1);
+	ws_set_holder(to->ws, 1);
 	worker_control_tell();
 }
 
@@ -425,87 +439,89 @@ worker_control_grant(struct ws *to)
 static void
 worker_control_return(const char *by)
 {
-	struct ws *h = w.holder;
+	struct worker_browser *h = w.holder;
 
 	if (h == NULL)
 		return;
-	worker_control_log(by, "return", h->who);
-	ws_set_holder(h, 0);
+	worker_control_log(by, "return", h->owner);
+	ws_set_holder(h->ws, 0);
 	w.holder = NULL;
 	worker_control_tell();
 }
 
-/* A "control" message from a browser. */
+/* A "control" message from browser b. */
 static void
-worker_control(struct ws *ws, enum ws_action action)
+worker_control(struct worker_browser *b, enum ws_action action)
 {
-	struct ws *o;
+	struct worker_browser *o;
 	int owners = 0;
 
 	switch (action) {
 	case WS_ACTION_REQUEST:
-		if (!(ws->flags & WS_F_MAY_ASK)) {
-			ws_error(ws,
+		if (!ws_may_ask(b->ws)) {
+			ws_error(b->ws,
 			    "control: you may not ask for control of "
 			    "this session");
 			return;
 		}
 		if (w.holder != NULL || w.asker != NULL) {
-			ws_error(ws,
-			    w.holder == ws
+			ws_error(b->ws,
+			    w.holder == b
 			        ? "control: you hold it already"
 			        : "control: someone holds or asked for it");
 			return;
 		}
-		worker_control_log(ws->who, "request", ws->who);
+		worker_control_log(b->owner, "request", b->owner);
 		if (strcmp(w.conf.control_consent, "notify") == 0) {
-			worker_control_log(ws->who, "grant", ws->who);
-			worker_control_grant(ws);
+			worker_control_log(b->owner, "grant", b->owner);
+			worker_control_grant(b);
 			return;
 		}
 		TAILQ_FOREACH (o, &w.browsers, entry)
 			if (o->mode == ATTACH_CONTROL) {
-				ws_event(o, "control_request", "from", ws->who);
+				ws_event(
+				    o->ws, "control_request", "from", b->owner);
 				owners++;
 			}
 		if (owners == 0) {
-			worker_control_log(ws->who, "deny", ws->who);
-			ws_error(ws,
+			worker_control_log(b->owner, "deny", b->owner);
+			ws_error(b->ws,
 			    "control: nobody is at the terminal to "
 			    "consent");
 			return;
 		}
-		w.asker = ws;
+		w.asker = b;
 		return;
 	case WS_ACTION_GRANT:
 	case WS_ACTION_DENY:
-		if (ws->mode != ATTACH_CONTROL) {
-			ws_error(ws,
+		if (b->mode != ATTACH_CONTROL) {
+			ws_error(b->ws,
 			    "control: only the session's owner "
 			    "answers a request");
 			return;
 		}
 		if (w.asker == NULL) {
-			ws_error(ws, "control: there is no request to answer");
+			ws_error(
+			    b->ws, "control: there is no request to answer");
 			return;
 		}
 		o = w.asker;
 		if (action == WS_ACTION_DENY) {
-			worker_control_log(ws->who, "deny", o->who);
+			worker_control_log(b->owner, "deny", o->owner);
 			w.asker = NULL;
-			ws_event(o, "control_denied", "by", ws->who);
+			ws_event(o->ws, "control_denied", "by", b->owner);
 			return;
 		}
-		worker_control_log(ws->who, "grant", o->who);
+		worker_control_log(b->owner, "grant", o->owner);
 		worker_control_grant(o);
 		return;
 	case WS_ACTION_RETURN:
 		if (w.holder == NULL ||
-		    (ws != w.holder && ws->mode != ATTACH_CONTROL)) {
-			ws_error(ws, "control: you do not hold it");
+		    (b != w.holder && b->mode != ATTACH_CONTROL)) {
+			ws_error(b->ws, "control: you do not hold it");
 			return;
 		}
-		worker_control_return(ws->who);
+		worker_control_return(b->owner);
 		return;
 	}
 }
@@ -602,18 +618,18 @@ static void
 worker_input_marks(void)
 {
 	size_t len = evbuffer_get_length(w.in);
-	struct ws *ws;
+	struct worker_browser *b;
 
 	if (!w.in_paused && len > WORKER_IN_HIGH) {
 		w.in_paused = 1;
 		log_debug(
 		    "input buffer full (%zu bytes): pausing browsers", len);
-		TAILQ_FOREACH (ws, &w.browsers, entry)
-			ws_pause(ws);
+		TAILQ_FOREACH (b, &w.browsers, entry)
+			ws_pause(b->ws);
 	} else if (w.in_paused && len < WORKER_IN_LOW) {
 		w.in_paused = 0;
-		TAILQ_FOREACH (ws, &w.browsers, entry)
-			ws_resume(ws);
+		TAILQ_FOREACH (b, &w.browsers, entry)
+			ws_resume(b->ws);
 	}
 }
 
@@ -701,12 +717,12 @@ worker_timeout(int64_t timeout, int64_t elapsed, int *warned, const char *why,
 static void
 worker_stats(void)
 {
-	struct ws *ws;
+	struct worker_browser *b;
 
 	w.stats.browsers = w.nbrowsers;
 	w.stats.resyncs = (uint32_t)w.resyncs_closed;
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		w.stats.resyncs += (uint32_t)ws->resyncs;
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		w.stats.resyncs += (uint32_t)ws_resyncs(b->ws);
 	w.stats.last_activity_us = w.last_wall;
 	if (memcmp(&w.stats, &w.sent, sizeof(w.stats)) == 0)
 		return;
@@ -772,13 +788,14 @@ static void
 worker_ws_cb(
     struct ws *ws, enum ws_event ev, const void *data, size_t len, void *arg)
 {
+	struct worker_browser *b = arg;
 	const struct msg_resize *r;
 
 	switch (ev) {
 	case WS_INPUT:
 		if (w.cfd == -1 || w.state != WORKER_RUNNING)
 			return;
-		if (w.holder != NULL && ws != w.holder) {
+		if (w.holder != NULL && b != w.holder) {
 			/* the owner's keys, while a watcher holds control */
 			ws_error(ws,
 			    "control is with someone else: your keys "
@@ -807,25 +824,25 @@ worker_ws_cb(
 			log_warnx("cannot send MSG_WORKER_RESIZE");
 		return;
 	case WS_ACTION:
-		worker_control(ws, *(const enum ws_action *)data);
+		worker_control(b, *(const enum ws_action *)data);
 		return;
 	case WS_CLOSED:
 		w.trim = 1;
-		if (((struct worker_browser *)arg)->refused) {
-			TAILQ_REMOVE(&w.refused, ws, entry);
+		if (b->refused) {
+			TAILQ_REMOVE(&w.refused, b, entry);
 			w.nrefused--;
-			worker_browser_free(arg);
+			worker_browser_free(b);
 			return;
 		}
-		if (ws == w.asker)
+		if (b == w.asker)
 			w.asker = NULL;
-		if (ws == w.holder)
-			worker_control_return(ws->who); /* left with it */
-		worker_marker("leave", arg);
-		worker_browser_free(arg);
-		TAILQ_REMOVE(&w.browsers, ws, entry);
+		if (b == w.holder)
+			worker_control_return(b->owner); /* left with it */
+		worker_marker("leave", b);
+		TAILQ_REMOVE(&w.browsers, b, entry);
+		worker_browser_free(b);
 		w.nbrowsers--;
-		w.resyncs_closed += ws->resyncs;
+		w.resyncs_closed += ws_resyncs(ws);
 		if (w.nbrowsers == 0)
 			w.alone_since = clock_mono_us();
 		if (w.state == WORKER_EXITING && w.nbrowsers == 0)
@@ -908,17 +925,17 @@ worker_start(struct msg *msg)
 static void
 worker_kick(struct msg *msg)
 {
+	struct worker_browser *b;
 	struct msg_kick k;
-	struct ws *ws;
 	int n = 0;
 
 	if (msg_get(msg, MSG_WORKER_KICK, &k, sizeof(k)) == -1)
 		fatalx("bad MSG_WORKER_KICK");
 	k.viewer[sizeof(k.viewer) - 1] = '\0';
 	k.why[sizeof(k.why) - 1] = '\0';
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		if (strcmp(ws->who, k.viewer) == 0) {
-			ws_send_off(ws, k.why);
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		if (strcmp(b->owner, k.viewer) == 0) {
+			ws_send_off(b->ws, k.why);
 			n++;
 		}
 	log_info("%s: %d browser(s) sent off: %s", k.viewer, n, k.why);
@@ -962,7 +979,7 @@ worker_fd(struct msg *msg)
 static const char *
 worker_browser_refusal(const struct msg_attach *a, char *buf, size_t len)
 {
-	const struct ws *ws;
+	const struct worker_browser *b;
 	int64_t mine = 0, cap;
 
 	cap = w.conf.max_viewers;
@@ -977,8 +994,8 @@ worker_browser_refusal(const struct msg_attach *a, char *buf, size_t len)
 	}
 	if (a->until_s > 0)
 		return NULL;
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		if (strncmp(ws->who, a->owner, sizeof(a->owner)) == 0)
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		if (strncmp(b->owner, a->owner, sizeof(a->owner)) == 0)
 			mine++;
 	if (mine >= w.conf.max_viewers_per_user) {
 		snprintf(buf, len,
@@ -1033,7 +1050,7 @@ worker_browser(struct msg *msg)
 			return;
 		}
 		b->ws = ws;
-		TAILQ_INSERT_TAIL(&w.refused, ws, entry);
+		TAILQ_INSERT_TAIL(&w.refused, b, entry);
 		w.nrefused++;
 		return;
 	}
@@ -1051,7 +1068,7 @@ worker_browser(struct msg *msg)
 			fatalx("%s: evtimer", __func__);
 	}
 	worker_marker("join", b);
-	TAILQ_INSERT_TAIL(&w.browsers, ws, entry);
+	TAILQ_INSERT_TAIL(&w.browsers, b, entry);
 	w.nbrowsers++;
 	if (w.in_paused)
 		ws_pause(ws);
@@ -1068,8 +1085,8 @@ static void
 worker_exited(struct msg *msg)
 {
 	struct timeval tv = {WORKER_EXIT_SEC, 0};
+	struct worker_browser *b;
 	struct msg_exit e;
-	struct ws *ws;
 
 	if (msg_get(msg, MSG_WORKER_EXITED, &e, sizeof(e)) == -1)
 		fatalx("bad MSG_WORKER_EXITED");
@@ -1086,8 +1103,8 @@ worker_exited(struct msg *msg)
 		worker_shutdown("the session has ended");
 		return;
 	}
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		ws_exit(ws, e.code);
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		ws_exit(b->ws, e.code);
 	w.ev_exit = evtimer_new(w.base, worker_exit_cb, NULL);
 	evtimer_add(w.ev_exit, &tv);
 }
@@ -1218,12 +1235,12 @@ worker_stop(const char *why)
 static void
 worker_detach(const char *why, int code)
 {
-	struct ws *ws;
+	struct worker_browser *b;
 
 	if (w.done)
 		return;
-	TAILQ_FOREACH (ws, &w.browsers, entry)
-		ws_going_away(ws, code);
+	TAILQ_FOREACH (b, &w.browsers, entry)
+		ws_going_away(b->ws, code);
 	w.gently = 1;
 	worker_shutdown(why);
 }
@@ -1232,17 +1249,17 @@ worker_detach(const char *why, int code)
 static void
 worker_shutdown(const char *why)
 {
-	struct ws *ws;
+	struct worker_browser *b;
 
 	if (w.done)
 		return;
 	log_info("shutting down: %s", why);
 	w.done = 1;
-	TAILQ_FOREACH (ws, &w.browsers, entry)
+	TAILQ_FOREACH (b, &w.browsers, entry)
 		if (!w.gently)
-			ws_close(ws, "the worker is shutting down");
-	TAILQ_FOREACH (ws, &w.refused, entry)
-		ws_close(ws, "the worker is shutting down");
+			ws_close(b->ws, "the worker is shutting down");
+	TAILQ_FOREACH (b, &w.refused, entry)
+		ws_close(b->ws, "the worker is shutting down");
 	worker_container_close();
 	if (w.ev_exit != NULL)
 		event_del(w.ev_exit);

@@ -1,23 +1,19 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The worker side: one process per terminal session, owning the
- * container's attach stream and every websocket attached to the session.
- * One header for the side; each file family has its own section.
+ * container's attach stream and every websocket attached to the session,
+ * and the instructor wall's process, which shares its websocket code.
+ * One header for the side, each file with its own section; the websocket
+ * (ws.c, ws_control.c) has its own, ws.h.
  */
 #ifndef ALIA_WORKER_H
 #define ALIA_WORKER_H
 
-#include <sys/queue.h>
 #include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/proto.h"
-
-struct event;
-struct event_base;
-struct msg_attach;
-struct wslay_event_context;
 
 /* worker.c */
 /* The worker role: runs one session until it ends. */
@@ -45,135 +41,6 @@ void scrollback_spans(const struct scrollback *, const unsigned char **,
     size_t *, const unsigned char **, size_t *);
 /* Copies up to len bytes of the contents, oldest first; returns the count. */
 size_t scrollback_copy(const struct scrollback *, void *, size_t len);
-
-/* ws_control.c */
-#define WS_CONTROL_MAX_SIZE 1000 /* cols and rows: 1 to this */
-
-enum ws_control_type {
-	WS_CONTROL_RESIZE,
-	WS_CONTROL_PING,
-	WS_CONTROL_CONTROL,
-};
-
-/* What a "control" message asks: see worker.c on control with consent. */
-enum ws_action {
-	WS_ACTION_REQUEST, /* a watcher who may take control asks for it */
-	WS_ACTION_GRANT,   /* the session's owner agrees */
-	WS_ACTION_DENY,    /* ... or does not */
-	WS_ACTION_RETURN,  /* the holder gives it back, or the owner takes it */
-};
-
-struct ws_control {
-	enum ws_control_type type;
-	uint16_t cols, rows;   /* resize */
-	enum ws_action action; /* control */
-};
-
-/* Parses one text frame from a browser; on refusal err says why. */
-int ws_control_parse(
-    const void *, size_t, struct ws_control *, char *err, size_t errlen);
-
-/* ws.c */
-#define WS_MAX_MESSAGE (64 * 1024)   /* largest message a browser may send */
-#define WS_OUT_HIGH    (1024 * 1024) /* queued output that drops a browser */
-
-enum ws_event {
-	WS_INPUT,  /* binary input from a control browser: data, len */
-	WS_RESIZE, /* a control browser's new size: data is a msg_resize */
-	WS_ACTION, /* a "control" message: data is an enum ws_action */
-	WS_CLOSED, /* gone; freed once the callback returns */
-};
-
-struct ws;
-typedef void (*ws_cb)(struct ws *, enum ws_event, const void *, size_t, void *);
-
-struct ws_chunk;
-TAILQ_HEAD(ws_chunks, ws_chunk);
-
-struct ws {
-	TAILQ_ENTRY(ws) entry; /* the worker's list of browsers */
-	int fd;
-	int mode; /* ATTACH_CONTROL or ATTACH_WATCH */
-	uint64_t serial;
-	int state;
-#define WS_OPEN    0 /* speaking websocket */
-#define WS_CLOSING 1 /* a close frame is queued; sending what is left */
-#define WS_LINGER  2 /* close sent and write side shut; draining reads */
-#define WS_DEAD    3 /* closed; the free is deferred */
-	int flags;
-#define WS_F_RESYNC  0x01    /* output was dropped: re-send the screen */
-#define WS_F_PAUSED  0x02    /* input is not read (backpressure) */
-#define WS_F_EOF     0x04    /* the browser closed its side */
-#define WS_F_WREADY  0x08    /* the write event is armed */
-#define WS_F_BLOCKED 0x10    /* the socket is full */
-#define WS_F_HOLDER  0x20    /* a watcher holding control: its input goes in */
-#define WS_F_MAY_ASK 0x40    /* a watcher who may ask for control */
-#define WS_F_INRECV  0x80    /* inside wslay's receive: no sending now */
-	char who[OWNER_LEN]; /* the user, as msg_attach named them */
-	int error;           /* errno of a failed read or write */
-	struct {
-		uint8_t hdr[14]; /* the frame header being read */
-		uint8_t have, need;
-		uint64_t left; /* payload bytes of the current frame to come */
-	} scan;
-	const char *violation; /* a header wslay would refuse silently */
-
-	struct event_base *base;
-	struct wslay_event_context *ctx;
-	struct event *ev_read;
-	struct event *ev_write;
-	struct event *ev_timer; /* linger and closing deadline */
-	struct ws_chunks out;   /* not yet handed to wslay, in order */
-	size_t out_bytes;       /* binary bytes in out */
-	size_t out_text;        /* text bytes in out */
-	uint64_t resyncs;
-	const struct scrollback *sb;
-	ws_cb cb;
-	void *arg;
-};
-TAILQ_HEAD(ws_list, ws);
-
-/*
- * Answers a browser's upgrade and starts speaking websocket on fd (taken
- * even on failure): the 101, hello, then the scrollback.
- */
-struct ws *ws_new(struct event_base *, int fd, const struct msg_attach *,
-    const char *session, uint16_t cols, uint16_t rows,
-    const struct scrollback *, ws_cb, void *);
-/*
- * Answers the upgrade on fd (taken) with an error message and close 1008:
- * the browser is not let in. WS_CLOSED follows as for any other.
- */
-struct ws *ws_refuse(struct event_base *, int fd, const struct msg_attach *,
-    const char *why, ws_cb, void *);
-/* Everything queued for the browser, ours and wslay's: its budget. */
-size_t ws_queued(const struct ws *);
-/* Queues terminal output; past WS_OUT_HIGH drops it for a re-sync. */
-void ws_output(struct ws *, const void *, size_t);
-/* Queues {"type":"viewers","count":N,"who":[{"user","mode"}...]}. */
-void ws_viewers(struct ws *, const struct ws_list *, unsigned int count);
-/* Queues {"type":type, key:value} (value NULL: null). */
-void ws_event(
-    struct ws *, const char *type, const char *key, const char *value);
-/* Queues {"type":"error","message":message}. */
-void ws_error(struct ws *, const char *message);
-/* Queues {"type":"error","message":why} and a close 1008 after output. */
-void ws_send_off(struct ws *, const char *why);
-#define WS_GOING_AWAY 1001 /* alia stops; the session lives on */
-#define WS_RESTARTING 1012 /* alia re-executes itself (an upgrade) */
-/* Queues a close code after all output: alia stops, the session not. */
-void ws_going_away(struct ws *, int code);
-/* Lets a watcher's input through (it holds control), or not. */
-void ws_set_holder(struct ws *, int);
-/* Queues {"type":"exit","code":N} and a close 1000 after all output. */
-void ws_exit(struct ws *, int code);
-/* Stops or restarts reading the browser's input. */
-void ws_pause(struct ws *);
-void ws_resume(struct ws *);
-/* Closes at once; the WS_CLOSED report follows, the free is deferred. */
-void ws_close(struct ws *, const char *reason);
-/* Sec-WebSocket-Accept for key into out (29 bytes with the NUL). */
-int ws_accept_key(const char *key, char *out, size_t outlen);
 
 /* journal.c */
 struct journal;

@@ -44,6 +44,7 @@
  * frames; DEAD once ws_close() has closed the fd. The free is deferred to
  * a fresh turn of the event loop, where the owner hears WS_CLOSED.
  */
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -61,6 +62,7 @@
 #include "common/proto.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
+#include "worker/ws.h"
 
 #define WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_CHUNK_MAX  (64 * 1024)        /* largest frame we queue */
@@ -84,13 +86,55 @@ struct ws_chunk {
 	size_t len, cap;
 	unsigned char data[];
 };
+TAILQ_HEAD(ws_chunks, ws_chunk);
+
+struct ws {
+	int fd;
+	int mode; /* ATTACH_CONTROL or ATTACH_WATCH */
+	uint64_t serial;
+	int state;
+#define WS_OPEN    0 /* speaking websocket */
+#define WS_CLOSING 1 /* a close frame is queued; sending what is left */
+#define WS_LINGER  2 /* close sent and write side shut; draining reads */
+#define WS_DEAD    3 /* closed; the free is deferred */
+	int flags;
+#define WS_F_RESYNC  0x01    /* output was dropped: re-send the screen */
+#define WS_F_PAUSED  0x02    /* input is not read (backpressure) */
+#define WS_F_EOF     0x04    /* the browser closed its side */
+#define WS_F_WREADY  0x08    /* the write event is armed */
+#define WS_F_BLOCKED 0x10    /* the socket is full */
+#define WS_F_HOLDER  0x20    /* a watcher holding control: its input goes in */
+#define WS_F_MAY_ASK 0x40    /* a watcher who may ask for control */
+#define WS_F_INRECV  0x80    /* inside wslay's receive: no sending now */
+	char who[OWNER_LEN]; /* the user, as msg_attach named them */
+	int error;           /* errno of a failed read or write */
+	struct {
+		uint8_t hdr[14]; /* the frame header being read */
+		uint8_t have, need;
+		uint64_t left; /* payload bytes of the current frame to come */
+	} scan;
+	const char *violation; /* a header wslay would refuse silently */
+
+	struct event_base *base;
+	struct wslay_event_context *ctx;
+	struct event *ev_read;
+	struct event *ev_write;
+	struct event *ev_timer; /* linger and closing deadline */
+	struct ws_chunks out;   /* not yet handed to wslay, in order */
+	size_t out_bytes;       /* binary bytes in out */
+	size_t out_text;        /* text bytes in out */
+	uint64_t resyncs;
+	const struct scrollback *sb;
+	ws_cb cb;
+	void *arg;
+};
 
 static uint64_t ws_serial;
 static size_t ws_all; /* bytes in every browser's queue of ours */
 
 static void ws_progress(struct ws *);
 
-static const char *
+const char *
 ws_mode_name(int mode)
 {
 	return mode == ATTACH_CONTROL ? "control" : "watch";
@@ -196,6 +240,18 @@ ws_queued(const struct ws *ws)
 		n += wslay_event_get_queued_msg_length(ws->ctx) +
 		    wslay_event_get_queued_msg_count(ws->ctx) * WS_OMSG_COST;
 	return n;
+}
+
+int
+ws_may_ask(const struct ws *ws)
+{
+	return (ws->flags & WS_F_MAY_ASK) != 0;
+}
+
+uint64_t
+ws_resyncs(const struct ws *ws)
+{
+	return ws->resyncs;
 }
 
 /* Whether what the browser's messages made us queue stops its reading. */
@@ -888,11 +944,11 @@ ws_output(struct ws *ws, const void *data, size_t len)
 }
 
 void
-ws_viewers(struct ws *ws, const struct ws_list *all, unsigned int count)
+ws_viewers(struct ws *ws, const struct ws_viewer *v, size_t n)
 {
-	const struct ws *o;
 	struct ws_chunk *c;
 	yajl_gen g;
+	size_t i;
 
 	if (ws->state != WS_OPEN)
 		return;
@@ -903,15 +959,13 @@ ws_viewers(struct ws *ws, const struct ws_list *all, unsigned int count)
 			break;
 		}
 	g = ws_gen("viewers");
-	ws_gen_int(g, "count", count);
+	ws_gen_int(g, "count", (long long)n);
 	yajl_gen_string(g, (const unsigned char *)"who", 3);
 	yajl_gen_array_open(g);
-	TAILQ_FOREACH (o, all, entry) {
+	for (i = 0; i < n; i++) {
 		yajl_gen_map_open(g);
-		ws_gen_str(g, "user", o->who);
-		ws_gen_str(g, "mode",
-		    (o->flags & WS_F_HOLDER) ? "holder"
-		                             : ws_mode_name(o->mode));
+		ws_gen_str(g, "user", v[i].who);
+		ws_gen_str(g, "mode", v[i].mode);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);

@@ -14,6 +14,7 @@
  * rows.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,8 @@
 #include <yajl/yajl_parse.h>
 
 #include "common/json.h"
-#include "worker/worker.h"
+#include "common/str.h"
+#include "worker/ws.h"
 
 #define WS_CONTROL_TYPE_LEN 16
 
@@ -110,10 +112,8 @@ cs_scalar(struct ws_control_state *cs, enum ws_control_val val,
 		}
 		memcpy(num, text, len);
 		num[len] = '\0';
-		if (len > 18 + (num[0] == '-'))
+		if (str_num(num, LLONG_MIN, LLONG_MAX, &f->n) == -1)
 			f->val = VAL_BIGINT;
-		else
-			f->n = strtoll(num, NULL, 10);
 	}
 	return 1;
 }

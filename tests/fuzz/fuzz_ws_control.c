@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/json.h"
-#include "worker/worker.h"
+#include "worker/ws.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 

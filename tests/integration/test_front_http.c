@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Integration test of master/front_http.c: runs the server in a forked
+ * Integration test of front/front_http.c: runs the server in a forked
  * child on a real loopback socket with a temporary web directory, and
  * talks to it over TCP as browsers and misbehaving clients would.
  */

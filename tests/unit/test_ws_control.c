@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "worker/worker.h"
+#include "worker/ws.h"
 
 #define RANGE "resize: cols and rows must be between 1 and 1000"
 

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: ISC */
+/* Checked copies, formats and number parsing; see str.h. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+
+#include "common/str.h"
+
+int
+str_copy(char *dst, size_t size, const char *src)
+{
+	return strlcpy(dst, src, size) < size ? 0 : -1;
+}
+
+int
+str_fmt(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+int
+str_num(const char *s, long long min, long long max, long long *out)
+{
+	const char *err = NULL;
+	const char *p = s[0] == '-' ? s + 1 : s;
+	long long n;
+
+	/* strtonum would take leading spaces and a '+'; text is exact. */
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; *p != '\0'; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	n = strtonum(s, min, max, &err);
+	if (err != NULL)
+		return -1;
+	*out = n;
+	return 0;
+}

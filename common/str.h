@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Checked strings and numbers for text from outside (configuration,
+ * environment, Docker's answers, database rows): a copy or a format that
+ * says when it did not fit instead of cutting silently, and a decimal
+ * parser with a range that refuses anything but a whole number.
+ */
+#ifndef ALIA_STR_H
+#define ALIA_STR_H
+
+#include <stddef.h>
+
+/* Copies src into dst of size bytes; -1 if it did not fit (cut short). */
+int str_copy(char *dst, size_t size, const char *src);
+/* snprintf into dst of size bytes; -1 if it failed or was cut short. */
+int str_fmt(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/*
+ * Parses s, a whole decimal number (an optional '-', then digits only),
+ * into *out when it lies in [min, max]; else -1 and *out is untouched.
+ */
+int str_num(const char *s, long long min, long long max, long long *out);
+
+#endif

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Checked strings and numbers: a copy or a format that does not fit says
+ * so, and only a whole decimal number in range parses.
+ */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/str.h"
+
+static void
+test_copy(void **state)
+{
+	char buf[4];
+
+	assert_int_equal(str_copy(buf, sizeof(buf), "abc"), 0);
+	assert_string_equal(buf, "abc");
+	assert_int_equal(str_copy(buf, sizeof(buf), ""), 0);
+	assert_string_equal(buf, "");
+	assert_int_equal(str_copy(buf, sizeof(buf), "abcd"), -1);
+	assert_string_equal(buf, "abc"); /* cut, but terminated */
+}
+
+static void
+test_fmt(void **state)
+{
+	char buf[6];
+
+	assert_int_equal(str_fmt(buf, sizeof(buf), "%d-%s", 12, "ab"), 0);
+	assert_string_equal(buf, "12-ab");
+	assert_int_equal(str_fmt(buf, sizeof(buf), "%d-%s", 123, "ab"), -1);
+	assert_string_equal(buf, "123-a");
+}
+
+static void
+test_num(void **state)
+{
+	static const struct {
+		const char *text;
+		long long min, max;
+		int ok;
+		long long want;
+	} cases[] = {
+	    {"0", 0, 10, 1, 0},
+	    {"10", 0, 10, 1, 10},
+	    {"11", 0, 10, 0, 0},
+	    {"-1", 0, 10, 0, 0},
+	    {"-1", -5, 10, 1, -1},
+	    {"", 0, 10, 0, 0},
+	    {"-", -5, 10, 0, 0},
+	    {" 1", 0, 10, 0, 0},
+	    {"+1", 0, 10, 0, 0},
+	    {"1 ", 0, 10, 0, 0},
+	    {"1x", 0, 10, 0, 0},
+	    {"0x1", 0, 10, 0, 0},
+	    {"9223372036854775807", 0, LLONG_MAX, 1, LLONG_MAX},
+	    {"9223372036854775808", 0, LLONG_MAX, 0, 0},
+	    {"-9223372036854775808", LLONG_MIN, 0, 1, LLONG_MIN},
+	    {"-9223372036854775809", LLONG_MIN, 0, 0, 0},
+	    {"65535", 0, UINT16_MAX, 1, 65535},
+	    {"65536", 0, UINT16_MAX, 0, 0},
+	};
+	long long n;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = 42;
+		if ((str_num(cases[i].text, cases[i].min, cases[i].max, &n) ==
+		        0) != cases[i].ok)
+			fail_msg("'%s' in [%lld, %lld]: %s", cases[i].text,
+			    cases[i].min, cases[i].max,
+			    cases[i].ok ? "refused" : "taken");
+		if (cases[i].ok && n != cases[i].want)
+			fail_msg("'%s': %lld, not %lld", cases[i].text, n,
+			    cases[i].want);
+		if (!cases[i].ok && n != 42)
+			fail_msg(
+			    "'%s': refused but *out changed", cases[i].text);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_copy),
+	    cmocka_unit_test(test_fmt),
+	    cmocka_unit_test(test_num),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
