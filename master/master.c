@@ -45,6 +45,7 @@
 
 #include <event2/event.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -76,7 +77,7 @@ struct child {
 	struct msgchan *chan;
 	int ready;
 	int64_t started; /* monotonic us */
-	int backoff_ms;
+	struct backoff backoff;
 	unsigned restarts;
 	struct event *ev_restart;
 };
@@ -180,7 +181,7 @@ master_child_add(const struct role *role)
 
 	c = xcalloc(1, sizeof(*c));
 	c->role = role;
-	c->backoff_ms = BACKOFF_MIN_MS;
+	backoff_init(&c->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 	c->ev_restart = evtimer_new(m.base, master_child_restart_cb, c);
 	TAILQ_INSERT_TAIL(&m.children, c, entry);
 	return c;
@@ -210,8 +211,9 @@ master_child_restart_cb(int fd, short what, void *arg)
 	master_child_start(c);
 	if (c->pid == 0) {
 		/* Could not even fork or exec: try again later. */
-		struct timeval tv = {
-		    c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+		int ms = backoff_due(&c->backoff);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
 		evtimer_add(c->ev_restart, &tv);
 	}
 }
@@ -220,7 +222,6 @@ master_child_restart_cb(int fd, short what, void *arg)
 static void
 master_child_exited(struct child *c, int status)
 {
-	struct timeval tv;
 	char how[64];
 
 	if (WIFEXITED(status))
@@ -238,15 +239,9 @@ master_child_exited(struct child *c, int status)
 		return;
 	}
 	if ((clock_mono_us() - c->started) / 1000 >= STABLE_MS)
-		c->backoff_ms = BACKOFF_MIN_MS;
+		backoff_reset(&c->backoff);
 	log_warnx("%s %s; restarting it in %d ms (restart %u)", c->role->name,
-	    how, c->backoff_ms, c->restarts + 1);
-	tv.tv_sec = c->backoff_ms / 1000;
-	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
-	evtimer_add(c->ev_restart, &tv);
-	c->backoff_ms *= 2;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
+	    how, backoff_arm(&c->backoff, c->ev_restart), c->restarts + 1);
 }
 
 static int
