@@ -97,7 +97,7 @@ static struct {
 	int session_grace; /* phase 0 waits longer for Docker calls */
 
 	struct event *ev_progress;
-	struct pgq *db;
+	struct pgc *db;
 	uint64_t child_restarts;
 	const char *file; /* the configuration file, or NULL */
 	int foreground;
@@ -269,7 +269,7 @@ master_stop_progress(void)
 		m.forced = 0;
 		evtimer_del(m.ev_grace);
 		if (m.phase == LAST_PHASE) {
-			pgq_free(m.db);
+			pgc_free(m.db);
 			m.db = NULL;
 		}
 		if (m.phase <= LAST_PHASE)
@@ -820,7 +820,7 @@ master_cleanup(void)
 		free(c);
 	}
 	container_free();
-	pgq_free(m.db);
+	pgc_free(m.db);
 	disk_free();
 	if (m.ev_grace != NULL)
 		event_free(m.ev_grace);
@@ -936,9 +936,9 @@ master_main(struct config *conf, const char *file, int foreground, int verbose)
 		char conninfo[PATH_MAX + 64];
 
 		pg_conninfo(&m.conf, NULL, conninfo, sizeof(conninfo));
-		m.db = pgq_new(m.base, conninfo);
-		pgq_listen(m.db, "alia_signout", master_signout_cb, NULL);
-		pgq_listen(m.db, "alia_session", master_session_cb, NULL);
+		m.db = pgc_new(m.base, conninfo, NULL, 0);
+		pgc_listen(m.db, "alia_signout", master_signout_cb, NULL);
+		pgc_listen(m.db, "alia_session", master_session_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
 	disk_init(m.base, &m.conf);
