@@ -406,6 +406,8 @@ pgc_up(struct pgc *q)
 static void
 pgc_poll_connect(struct pgc *q)
 {
+	/* libpq may have moved to another socket (the next address). */
+	pgc_unwatch(q);
 	switch (PQconnectPoll(q->conn)) {
 	case PGRES_POLLING_READING:
 		pgc_wait(q, EV_READ);
