@@ -31,14 +31,22 @@ backoff_due(const struct backoff *b)
 }
 
 int
+backoff_next(struct backoff *b)
+{
+	int ms = b->ms;
+
+	b->ms = ms > b->max_ms / 2 ? b->max_ms : ms * 2;
+	return ms;
+}
+
+int
 backoff_arm(struct backoff *b, struct event *ev)
 {
 	struct timeval tv;
-	int ms = b->ms;
+	int ms = backoff_next(b);
 
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(ev, &tv);
-	b->ms = ms > b->max_ms / 2 ? b->max_ms : ms * 2;
 	return ms;
 }

@@ -22,6 +22,8 @@ void backoff_reset(struct backoff *);
 int backoff_failing(const struct backoff *);
 /* The wait due now, in ms, without counting it. */
 int backoff_due(const struct backoff *);
+/* The wait due now, in ms; the next one doubles. */
+int backoff_next(struct backoff *);
 /* Adds timer ev for the wait due now and doubles the next; returns it. */
 int backoff_arm(struct backoff *, struct event *ev);
 

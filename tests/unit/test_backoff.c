@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The backoff: waits double from the minimum to the maximum and stay
- * there, a reset starts again at the minimum, and arming adds the timer
- * for the wait due.
+ * there, a reset starts again at the minimum, arming adds the timer for
+ * the wait due, and backoff_next counts the same waits without a timer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +49,9 @@ test_doubling(void **state)
 			assert_true(evtimer_pending(ev, NULL));
 			event_del(ev);
 		}
+		backoff_reset(&b);
+		for (k = 0; k < 8; k++)
+			assert_int_equal(backoff_next(&b), cases[i].waits[k]);
 		assert_int_equal(
 		    backoff_failing(&b), cases[i].max_ms > cases[i].min_ms);
 		backoff_reset(&b);
