@@ -171,9 +171,12 @@ enum front_db_event {
  */
 typedef void (*front_db_cb)(
     enum front_db_event, const struct pg_result *, const char *err, void *);
-/* front's read-only connection to alia's database, made as needed. */
+/* front's read-only connection to alia's database (common/pgc.c). */
 void front_db_init(struct event_base *, const struct config *);
 void front_db_free(void);
+struct pgc;
+/* The connection itself, for common/audit.c. */
+struct pgc *front_db_pgc(void);
 /* Queues a read-only query with text parameters (copied). */
 void front_db_query(const char *sql, int nparams, const char *const *params,
     front_db_cb, void *arg);

@@ -52,6 +52,7 @@
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
+#include "common/audit.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/http.h"
@@ -520,31 +521,12 @@ auth_login_free(struct auth_login *l)
 	free(l);
 }
 
-static void
-auth_audit_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
-{
-	if (ev == FRONT_DB_ERROR)
-		log_warnx("audit: %s", err);
-}
-
-/* Control characters in what is stored are escaped (log_escape). */
+/* The row goes through common/audit.c, as master's do. */
 void
 front_auth_audit(const char *actor, const char *action, const char *session,
     const char *detail)
 {
-	char ea[LOG_ESCAPED(OWNER_LEN)], ed[LOG_ESCAPED(256)];
-	const char *params[4] = {ea, action, session, ed};
-
-	log_escape(ea, sizeof(ea), actor);
-	if (detail != NULL)
-		log_escape(ed, sizeof(ed), detail);
-	else
-		params[3] = NULL;
-
-	front_db_query("INSERT INTO alia.audit (actor, action, session_id, "
-	               "detail) VALUES ($1, $2, $3::uuid, $4)",
-	    4, params, auth_audit_cb, NULL);
+	audit_write(front_db_pgc(), actor, action, session, detail);
 }
 
 static void

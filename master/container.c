@@ -60,6 +60,7 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
+#include "common/audit.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -165,7 +166,7 @@ static struct {
 	struct event_base *base;
 	struct docker *docker;
 	char instance[INSTANCE_LEN]; /* the label of our containers */
-	struct pgq *db;
+	struct pgc *db;
 	int verbose;
 	int stopping;
 	uint64_t next_sid;
@@ -239,7 +240,7 @@ session_find(const char *id)
 static void
 session_db(const char *sql, int n, const char *const *params)
 {
-	pgq_exec(ct.db, sql, n, params);
+	pgc_exec(ct.db, sql, n, params, PGC_RETRY);
 }
 
 static void
@@ -721,9 +722,6 @@ session_worker_msg(
 	struct msg_worker_stats st;
 	struct msg_resize rz;
 	struct msg_audit au;
-	char ea[LOG_ESCAPED(OWNER_LEN)], eact[LOG_ESCAPED(32)];
-	char ed[LOG_ESCAPED(128)];
-	const char *p[4];
 	struct msg_end e;
 
 	switch (ev) {
@@ -751,18 +749,8 @@ session_worker_msg(
 			au.actor[sizeof(au.actor) - 1] = '\0';
 			au.action[sizeof(au.action) - 1] = '\0';
 			au.detail[sizeof(au.detail) - 1] = '\0';
-			/* Names come from outside: no control characters. */
-			log_escape(ea, sizeof(ea), au.actor);
-			log_escape(eact, sizeof(eact), au.action);
-			log_escape(ed, sizeof(ed), au.detail);
-			p[0] = ea;
-			p[1] = eact;
-			p[2] = s->id;
-			p[3] = ed;
-			session_db(
-			    "INSERT INTO alia.audit (actor, action, "
-			    "session_id, detail) VALUES ($1, $2, $3, $4)",
-			    4, p);
+			audit_write(
+			    ct.db, au.actor, au.action, s->id, au.detail);
 			return;
 		case MSG_WORKER_STATS:
 			if (msg_get(m, MSG_WORKER_STATS, &st, sizeof(st)) == -1)
@@ -1106,11 +1094,11 @@ session_refill(struct session *s)
 	s->flags |= S_REFILL;
 	evtimer_add(s->ev_refill, &tv);
 	p[0] = s->id;
-	pgq_query(ct.db,
+	pgc_fetch(ct.db,
 	    "SELECT data FROM (SELECT seq, data FROM alia.events "
 	    "WHERE session_id = $1 AND kind = 'o' ORDER BY seq DESC "
 	    "LIMIT 4096) t ORDER BY seq",
-	    1, p, session_refill_cb, r);
+	    1, p, PGC_RETRY | PGC_BINARY, session_refill_cb, r);
 }
 
 /* Sends a copy of one of the fds that outlive workers; -1 on failure. */
@@ -1788,7 +1776,7 @@ container_listed(struct session *unused, struct docker_result *r)
 
 void
 container_init(struct event_base *base, const struct config *conf,
-    const char *instance, struct pgq *db, int verbose)
+    const char *instance, struct pgc *db, int verbose)
 {
 	char label[64 + INSTANCE_LEN];
 
@@ -1805,7 +1793,7 @@ container_init(struct event_base *base, const struct config *conf,
 	ct.docker = docker_new(base, conf->docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
-	pgq_query(ct.db,
+	pgc_fetch(ct.db,
 	    "SELECT s.id::text, s.owner, s.cols::text, s.rows::text, "
 	    "(extract(epoch FROM s.created_at) * 1e6)::int8::text, "
 	    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8, "
@@ -1816,7 +1804,7 @@ container_init(struct event_base *base, const struct config *conf,
 	    "(SELECT max(e.t_us) FROM alia.events e "
 	    "WHERE e.session_id = s.id), 0)::text "
 	    "FROM alia.sessions s WHERE s.state <> 'ended'",
-	    0, NULL, container_rows_cb, NULL);
+	    0, NULL, PGC_RETRY | PGC_BINARY, container_rows_cb, NULL);
 	docker_list(
 	    ct.docker, label, dcall_cb, dcall(NULL, container_listed, 1));
 }
@@ -1862,7 +1850,7 @@ container_busy(void)
 	TAILQ_FOREACH (s, &ct.live, entry)
 		if ((s->flags & S_DETACH) && s->worker != 0)
 			return 1;
-	return pgq_pending(ct.db) > 0;
+	return pgc_pending(ct.db) > 0;
 }
 
 void

@@ -53,6 +53,7 @@
 
 #include <event2/event.h>
 
+#include "common/backoff.h"
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -85,7 +86,7 @@ struct child {
 	struct msgchan *chan;
 	int ready;
 	int64_t started; /* monotonic us */
-	int backoff_ms;
+	struct backoff backoff;
 	unsigned restarts;
 	struct event *ev_restart;
 };
@@ -105,7 +106,7 @@ static struct {
 	int session_grace; /* phase 0 waits longer for Docker calls */
 
 	struct event *ev_progress;
-	struct pgq *db;
+	struct pgc *db;
 	uint64_t child_restarts;
 	const char *file; /* the configuration file, or NULL */
 	int foreground;
@@ -185,7 +186,7 @@ master_child_add(const struct role *role)
 
 	c = xcalloc(1, sizeof(*c));
 	c->role = role;
-	c->backoff_ms = BACKOFF_MIN_MS;
+	backoff_init(&c->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 	c->ev_restart = evtimer_new(m.base, master_child_restart_cb, c);
 	TAILQ_INSERT_TAIL(&m.children, c, entry);
 	return c;
@@ -215,8 +216,9 @@ master_child_restart_cb(int fd, short what, void *arg)
 	master_child_start(c);
 	if (c->pid == 0) {
 		/* Could not even fork or exec: try again later. */
-		struct timeval tv = {
-		    c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+		int ms = backoff_due(&c->backoff);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
 		evtimer_add(c->ev_restart, &tv);
 	}
 }
@@ -225,7 +227,6 @@ master_child_restart_cb(int fd, short what, void *arg)
 static void
 master_child_exited(struct child *c, int status)
 {
-	struct timeval tv;
 	char how[64];
 
 	if (WIFEXITED(status))
@@ -243,15 +244,9 @@ master_child_exited(struct child *c, int status)
 		return;
 	}
 	if ((clock_mono_us() - c->started) / 1000 >= STABLE_MS)
-		c->backoff_ms = BACKOFF_MIN_MS;
+		backoff_reset(&c->backoff);
 	log_warnx("%s %s; restarting it in %d ms (restart %u)", c->role->name,
-	    how, c->backoff_ms, c->restarts + 1);
-	tv.tv_sec = c->backoff_ms / 1000;
-	tv.tv_usec = (c->backoff_ms % 1000) * 1000;
-	evtimer_add(c->ev_restart, &tv);
-	c->backoff_ms *= 2;
-	if (c->backoff_ms > BACKOFF_MAX_MS)
-		c->backoff_ms = BACKOFF_MAX_MS;
+	    how, backoff_arm(&c->backoff, c->ev_restart), c->restarts + 1);
 }
 
 static int
@@ -279,7 +274,7 @@ master_stop_progress(void)
 		m.forced = 0;
 		evtimer_del(m.ev_grace);
 		if (m.phase == LAST_PHASE) {
-			pgq_free(m.db);
+			pgc_free(m.db);
 			m.db = NULL;
 		}
 		if (m.phase <= LAST_PHASE)
@@ -838,7 +833,7 @@ master_cleanup(void)
 	}
 	container_free();
 	wall_free();
-	pgq_free(m.db);
+	pgc_free(m.db);
 	disk_free();
 	if (m.ev_grace != NULL)
 		event_free(m.ev_grace);
@@ -954,9 +949,9 @@ master_main(struct config *conf, const char *file, int foreground, int verbose)
 		char conninfo[PATH_MAX + 64];
 
 		pg_conninfo(&m.conf, NULL, conninfo, sizeof(conninfo));
-		m.db = pgq_new(m.base, conninfo);
-		pgq_listen(m.db, "alia_signout", master_signout_cb, NULL);
-		pgq_listen(m.db, "alia_session", master_session_cb, NULL);
+		m.db = pgc_new(m.base, conninfo, NULL, 0);
+		pgc_listen(m.db, "alia_signout", master_signout_cb, NULL);
+		pgc_listen(m.db, "alia_session", master_session_cb, NULL);
 	}
 	container_init(m.base, &m.conf, m.instance, m.db, m.verbose);
 	wall_init(m.base, &m.conf, m.verbose);

@@ -80,27 +80,6 @@ int pg_migrate(const struct config *);
 /* Runs psql on alia's database with the given arguments. */
 int pg_psql(const struct config *, int argc, char **argv);
 
-/* pg_query.c */
-struct pgq;
-/* Queues idempotent statements for alia's database, run in order. */
-struct pgq *pgq_new(struct event_base *, const char *conninfo);
-void pgq_free(struct pgq *);
-/* Queues sql with text parameters (copied); retried across reconnects. */
-void pgq_exec(
-    struct pgq *, const char *sql, int nparams, const char *const *params);
-struct pg_result;
-/* The result of a query, in binary format; NULL: refused or dropped. */
-typedef void (*pgq_result_cb)(const struct pg_result *, void *arg);
-/* Queues a query (sent again after a reconnect): cb hears it once. */
-void pgq_query(struct pgq *, const char *sql, int nparams,
-    const char *const *params, pgq_result_cb, void *);
-size_t pgq_pending(const struct pgq *);
-/* A notification's payload; NULL: (re)connected, earlier ones may be lost. */
-typedef void (*pgq_notify_cb)(const char *payload, void *arg);
-/* LISTENs on channel (up to 4 of them) on every connection; cb gets each
- * notification on it. */
-void pgq_listen(struct pgq *, const char *channel, pgq_notify_cb, void *);
-
 /* container.c */
 struct msg;
 struct msgchan;
@@ -108,7 +87,7 @@ struct msg_metrics;
 #define INSTANCE_LEN 33 /* an instance id in hex, with the NUL */
 
 void container_init(struct event_base *, const struct config *,
-    const char *instance, struct pgq *, int verbose);
+    const char *instance, struct pgc *, int verbose);
 /* Answers front's session requests and takes browsers' websockets. */
 void container_front_msg(struct msgchan *front, struct msg *);
 /* A child exited: 1 if it was a session's worker (handled), else 0. */

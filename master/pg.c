@@ -28,6 +28,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/backoff.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/proc.h"
@@ -323,9 +324,11 @@ pg_wait_external(const struct config *c)
 {
 	char conninfo[PATH_MAX + 64], why[1024];
 	PGconn *conn;
-	int delay = PG_WAIT_MIN_S, tries = 0;
+	struct backoff b;
+	int delay, tries = 0;
 
 	pg_conninfo(c, NULL, conninfo, sizeof(conninfo));
+	backoff_init(&b, PG_WAIT_MIN_S * 1000, PG_WAIT_MAX_S * 1000);
 	for (;;) {
 		conn = PQconnectdb(conninfo);
 		if (PQstatus(conn) != CONNECTION_OK &&
@@ -357,11 +360,11 @@ pg_wait_external(const struct config *c)
 			return -1;
 		}
 		tries++;
+		delay = backoff_next(&b) / 1000;
 		log_warnx("the database does not answer (%s); trying again in "
 		          "%d s",
 		    why, delay);
 		sleep(delay);
-		delay = delay * 2 > PG_WAIT_MAX_S ? PG_WAIT_MAX_S : delay * 2;
 	}
 }
 

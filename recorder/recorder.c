@@ -391,7 +391,7 @@ recorder_window(char *buf, size_t len)
 
 /* alia.usage_live's rows: tells each live session's worker. */
 static void
-recorder_quota_checked(struct pg_result *res, void *arg)
+recorder_quota_checked(const struct pg_result *res, void *arg)
 {
 	struct msg_record_pause rp;
 	char win[32];
@@ -432,7 +432,7 @@ recorder_quota_checked(struct pg_result *res, void *arg)
 
 /* alia.usage_add is done: what it wrote is no longer pending. */
 static void
-recorder_usage_added(struct pg_result *res, void *arg)
+recorder_usage_added(const struct pg_result *res, void *arg)
 {
 	struct recorder_sess *s;
 
@@ -493,7 +493,7 @@ static void recorder_retain_step(void);
 
 /* One retention batch is done: another, or the end of the run. */
 static void
-recorder_retained(struct pg_result *res, void *arg)
+recorder_retained(const struct pg_result *res, void *arg)
 {
 	long long n;
 
@@ -536,7 +536,7 @@ recorder_retain_step(void)
 }
 
 static void
-recorder_usage_trimmed(struct pg_result *res, void *arg)
+recorder_usage_trimmed(const struct pg_result *res, void *arg)
 {
 }
 

@@ -35,7 +35,7 @@ TAILQ_HEAD(recorder_evs, recorder_ev);
 struct recorder_db;
 /* Committed events, in the order added; the callee takes and frees them. */
 typedef void (*recorder_db_cb)(struct recorder_evs *, void *);
-/* Connects to conninfo now and again after every failure, with backoff. */
+/* Connects to conninfo (common/pgc.c: again after every failure). */
 struct recorder_db *recorder_db_new(
     struct event_base *, const char *conninfo, recorder_db_cb, void *);
 /* Drops the connection and every event held. */
@@ -49,7 +49,7 @@ size_t recorder_db_held(const struct recorder_db *);
 size_t recorder_db_events(const struct recorder_db *);
 struct pg_result;
 /* A side query's answer: its rows, or NULL when it failed. */
-typedef void (*recorder_db_query_cb)(struct pg_result *, void *);
+typedef void (*recorder_db_query_cb)(const struct pg_result *, void *);
 /* Runs sql (text parameters, copied) between transactions; see the file. */
 void recorder_db_query(struct recorder_db *, const char *sql, int n,
     const char *const *params, recorder_db_query_cb, void *);

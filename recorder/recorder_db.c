@@ -2,8 +2,8 @@
 /*
  * The recorder's connection to PostgreSQL: it takes session events, writes
  * them to alia.events in transactions and reports each transaction's
- * events once its COMMIT has succeeded. The connection is asynchronous,
- * driven by socket events of the recorder's loop.
+ * events once its COMMIT has succeeded, on an asynchronous connection
+ * of common/pgc.c (see the last paragraph).
  *
  * Events wait in a list until a batch is ready: RECORDER_DB_BATCH bytes
  * of data, or the first waiting event is RECORDER_DB_BATCH_US old. A
@@ -23,13 +23,17 @@
  * callback gets its result, or NULL when it failed or the connection was
  * lost (it is not sent again: the caller tries again later).
  *
- * States: DOWN (waiting for the backoff timer: 100 ms doubling to 5 s),
- * CONNECTING (PQconnectPoll), IDLE (no transaction), OPEN (a transaction
- * open, nothing in flight), BUSY (one statement in flight; busy says
- * which). Any failure (connection lost, statement refused) drops the
- * connection: the events of the open transaction go back to the head of
- * the waiting list and are written again after the reconnect. Nothing is
- * ever dropped; the insert is idempotent on (session_id, seq).
+ * The connection is common/pgc.c's, which this file is the only user of:
+ * it queues one statement at a time, the next from the callback of the
+ * last (in a transaction with PGC_INTXN), and connecting, the backoff
+ * (100 ms doubling to 5 s) and waiting for a connection are pgc's. States:
+ * IDLE (no transaction), OPEN (a transaction open, nothing queued), BUSY
+ * (one statement queued or in flight; busy says which). Any failure of
+ * the transaction's statements (connection lost, statement refused, which
+ * then drops the connection) puts the events of the open transaction back
+ * at the head of the waiting list, to be written again on the next
+ * connection. Nothing is ever dropped; the insert is idempotent on
+ * (session_id, seq).
  */
 #include <sys/queue.h>
 #include <inttypes.h>
@@ -42,24 +46,20 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/pgc.h"
 #include "common/xmalloc.h"
 #include "recorder/recorder.h"
 
-#define RECORDER_DB_BATCH          (64 * 1024)   /* data that makes a batch */
-#define RECORDER_DB_BATCH_US       50000         /* or its first event's age */
-#define RECORDER_DB_INSERT_MAX     (1024 * 1024) /* data of one INSERT */
-#define RECORDER_DB_ROWS_MAX       1000          /* rows of one INSERT */
-#define RECORDER_DB_TXN_US         1000000 /* commit at least this often */
-#define RECORDER_DB_TXN_BYTES      (4 * 1024 * 1024) /* or at this much data */
-#define RECORDER_DB_INDEX_US       1000000
-#define RECORDER_DB_BACKOFF_MIN_MS 100
-#define RECORDER_DB_BACKOFF_MAX_MS 5000
-#define RECORDER_DB_STATS_US       5000000
-#define RECORDER_DB_SIDE_PARAMS    4
+#define RECORDER_DB_BATCH      (64 * 1024)   /* data that makes a batch */
+#define RECORDER_DB_BATCH_US   50000         /* or its first event's age */
+#define RECORDER_DB_INSERT_MAX (1024 * 1024) /* data of one INSERT */
+#define RECORDER_DB_ROWS_MAX   1000          /* rows of one INSERT */
+#define RECORDER_DB_TXN_US     1000000       /* commit at least this often */
+#define RECORDER_DB_TXN_BYTES  (4 * 1024 * 1024) /* or at this much data */
+#define RECORDER_DB_INDEX_US   1000000
+#define RECORDER_DB_STATS_US   5000000
 
 enum recorder_db_state {
-	DB_DOWN,
-	DB_CONNECTING,
 	DB_IDLE,
 	DB_OPEN,
 	DB_BUSY,
@@ -77,22 +77,18 @@ struct recorder_side {
 	TAILQ_ENTRY(recorder_side) entry;
 	char *sql;
 	int n;
-	char *params[RECORDER_DB_SIDE_PARAMS];
+	char **params;
 	recorder_db_query_cb cb;
 	void *arg;
 };
 TAILQ_HEAD(recorder_sides, recorder_side);
 
 struct recorder_db {
-	struct event_base *base;
-	char *conninfo;
-	PGconn *conn;
+	struct pgc *pgc;
+	int closing; /* pgc_free's callbacks change nothing */
 	enum recorder_db_state state;
 	enum recorder_db_stmt busy;
-	struct event *ev_sock;
-	struct event *ev_retry;
 	struct event *ev_batch;
-	int backoff_ms;
 	recorder_db_cb cb;
 	void *arg;
 
@@ -104,10 +100,7 @@ struct recorder_db {
 	int64_t txn_start;
 	int flushing; /* write everything now */
 
-	int failed; /* the statement in flight failed: why */
-	char sqlstate[8];
-	char errmsg[256];
-	char cmd[32]; /* its command status */
+	char cmd[32]; /* the command status of the statement in flight */
 
 	int64_t last_index;
 	int index_due;     /* a commit since the last index_pending() */
@@ -118,31 +111,10 @@ struct recorder_db {
 
 	struct recorder_sides sides; /* side queries waiting */
 	struct recorder_side *side;  /* the one in flight */
-	PGresult *side_res;          /* its result so far */
 	int side_last;               /* the last statement was a side one */
 };
 
-static void recorder_db_connect(struct recorder_db *);
 static void recorder_db_step(struct recorder_db *);
-static void recorder_db_sock_cb(evutil_socket_t, short, void *);
-
-static void
-recorder_db_watch(struct recorder_db *db, short what)
-{
-	if (db->ev_sock != NULL)
-		event_free(db->ev_sock);
-	db->ev_sock = event_new(
-	    db->base, PQsocket(db->conn), what, recorder_db_sock_cb, db);
-	event_add(db->ev_sock, NULL);
-}
-
-static void
-recorder_db_unwatch(struct recorder_db *db)
-{
-	if (db->ev_sock != NULL)
-		event_free(db->ev_sock);
-	db->ev_sock = NULL;
-}
 
 static void
 recorder_side_free(struct recorder_side *q)
@@ -151,61 +123,22 @@ recorder_side_free(struct recorder_side *q)
 
 	for (i = 0; i < q->n; i++)
 		free(q->params[i]);
+	free(q->params);
 	free(q->sql);
 	free(q);
 }
 
-/* The side query in flight is over: its callback gets res (NULL: failed). */
+/* Puts the open transaction's events back at the head of the waiting. */
 static void
-recorder_db_side_done(struct recorder_db *db, PGresult *res)
+recorder_db_requeue(struct recorder_db *db)
 {
-	struct recorder_side *q = db->side;
-
-	db->side = NULL;
-	if (q == NULL)
+	if (TAILQ_EMPTY(&db->txn))
 		return;
-	q->cb(res, q->arg);
-	recorder_side_free(q);
-}
-
-/* Drops the connection, puts the open transaction back, retries later. */
-static void
-recorder_db_down(struct recorder_db *db, const char *why)
-{
-	struct timeval tv;
-
-	if (!TAILQ_EMPTY(&db->txn)) {
-		TAILQ_CONCAT(&db->txn, &db->wait, entry);
-		TAILQ_CONCAT(&db->wait, &db->txn, entry);
-		db->wait_bytes += db->txn_bytes;
-		db->txn_bytes = 0;
-		db->wait_first = clock_mono_us() - RECORDER_DB_BATCH_US;
-	}
-	if (db->side_res != NULL)
-		PQclear(db->side_res);
-	db->side_res = NULL;
-	recorder_db_side_done(db, NULL);
-	if (db->state != DB_DOWN)
-		log_warnx("database: %s; %zu bytes of events held, retrying "
-		          "in %d ms",
-		    why, db->wait_bytes, db->backoff_ms);
-	recorder_db_unwatch(db);
-	if (db->conn != NULL)
-		PQfinish(db->conn);
-	db->conn = NULL;
-	db->state = DB_DOWN;
-	tv.tv_sec = db->backoff_ms / 1000;
-	tv.tv_usec = (db->backoff_ms % 1000) * 1000;
-	evtimer_add(db->ev_retry, &tv);
-	db->backoff_ms *= 2;
-	if (db->backoff_ms > RECORDER_DB_BACKOFF_MAX_MS)
-		db->backoff_ms = RECORDER_DB_BACKOFF_MAX_MS;
-}
-
-static void
-recorder_db_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	recorder_db_connect(arg);
+	TAILQ_CONCAT(&db->txn, &db->wait, entry);
+	TAILQ_CONCAT(&db->wait, &db->txn, entry);
+	db->wait_bytes += db->txn_bytes;
+	db->txn_bytes = 0;
+	db->wait_first = clock_mono_us() - RECORDER_DB_BATCH_US;
 }
 
 static void
@@ -214,81 +147,36 @@ recorder_db_batch_cb(evutil_socket_t fd, short what, void *arg)
 	recorder_db_step(arg);
 }
 
-static void
-recorder_db_poll(struct recorder_db *db)
-{
-	switch (PQconnectPoll(db->conn)) {
-	case PGRES_POLLING_READING:
-		recorder_db_watch(db, EV_READ);
-		return;
-	case PGRES_POLLING_WRITING:
-		recorder_db_watch(db, EV_WRITE);
-		return;
-	case PGRES_POLLING_OK:
-		if (PQsetnonblocking(db->conn, 1) == -1) {
-			recorder_db_down(db, "cannot make it non-blocking");
-			return;
-		}
-		if (db->backoff_ms > RECORDER_DB_BACKOFF_MIN_MS)
-			log_info("database connection back");
-		db->backoff_ms = RECORDER_DB_BACKOFF_MIN_MS;
-		recorder_db_unwatch(db);
-		db->state = DB_IDLE;
-		recorder_db_step(db);
-		return;
-	default:
-		recorder_db_down(db, PQerrorMessage(db->conn));
-		return;
-	}
-}
+static void recorder_db_event(
+    enum pgc_event, const struct pg_result *, const char *, void *);
 
-static void
-recorder_db_connect(struct recorder_db *db)
-{
-	db->conn = PQconnectStart(db->conninfo);
-	if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD ||
-	    PQsocket(db->conn) < 0) {
-		recorder_db_down(db,
-		    db->conn != NULL ? PQerrorMessage(db->conn)
-		                     : "out of memory");
-		return;
-	}
-	db->state = DB_CONNECTING;
-	recorder_db_poll(db);
-}
-
-/* Sends one statement; the answer comes to recorder_db_read. */
+/* Queues one statement; how it went comes to recorder_db_event. */
 static void
 recorder_db_send(struct recorder_db *db, enum recorder_db_stmt stmt,
     const char *sql, int n, const char *const *values, const int *lengths,
     const int *formats)
 {
-	int ok;
-
-	if (n == 0)
-		ok = PQsendQuery(db->conn, sql);
-	else
-		ok = PQsendQueryParams(
-		    db->conn, sql, n, NULL, values, lengths, formats, 0);
-	if (!ok) {
-		recorder_db_down(db, PQerrorMessage(db->conn));
-		return;
-	}
 	db->state = DB_BUSY;
-	db->failed = 0;
 	db->cmd[0] = '\0';
 	db->busy = stmt;
-	switch (PQflush(db->conn)) {
-	case 0:
-		recorder_db_watch(db, EV_READ);
-		return;
-	case 1:
-		recorder_db_watch(db, EV_READ | EV_WRITE);
-		return;
-	default:
-		recorder_db_down(db, PQerrorMessage(db->conn));
-		return;
-	}
+	pgc_query(db->pgc, sql, n, values, lengths, formats,
+	    stmt == STMT_INSERT || stmt == STMT_COMMIT ? PGC_INTXN : 0,
+	    recorder_db_event, db);
+}
+
+static void recorder_db_side_cb(const struct pg_result *, void *);
+
+/* Queues the first waiting side query. */
+static void
+recorder_db_side(struct recorder_db *db)
+{
+	db->side = TAILQ_FIRST(&db->sides);
+	TAILQ_REMOVE(&db->sides, db->side, entry);
+	db->side_last = 1;
+	db->state = DB_BUSY;
+	db->busy = STMT_SIDE;
+	pgc_fetch(db->pgc, db->side->sql, db->side->n,
+	    (const char *const *)db->side->params, 0, recorder_db_side_cb, db);
 }
 
 /* Sends the waiting events at the head as one INSERT. */
@@ -389,12 +277,7 @@ recorder_db_step(struct recorder_db *db)
 	case DB_IDLE:
 		if (!TAILQ_EMPTY(&db->sides) &&
 		    !(db->side_last && recorder_db_ready(db, now))) {
-			db->side = TAILQ_FIRST(&db->sides);
-			TAILQ_REMOVE(&db->sides, db->side, entry);
-			db->side_last = 1;
-			recorder_db_send(db, STMT_SIDE, db->side->sql,
-			    db->side->n, (const char *const *)db->side->params,
-			    NULL, NULL);
+			recorder_db_side(db);
 			return;
 		}
 		db->side_last = 0;
@@ -456,138 +339,107 @@ recorder_db_stats(struct recorder_db *db, size_t rows, size_t bytes)
 	db->stats_rows = db->stats_bytes = 0;
 }
 
-/* The statement in flight has its answer: what comes next. */
+/* A side query's answer (NULL: it failed): its callback, then the next. */
 static void
-recorder_db_done(struct recorder_db *db)
+recorder_db_side_cb(const struct pg_result *res, void *arg)
+{
+	struct recorder_db *db = arg;
+	struct recorder_side *q = db->side;
+
+	db->side = NULL;
+	if (!db->closing) {
+		db->state = DB_IDLE;
+		q->cb(res, q->arg);
+	}
+	recorder_side_free(q);
+	if (!db->closing)
+		recorder_db_step(db);
+}
+
+/* The transaction's COMMIT is done: its events go to the callback. */
+static void
+recorder_db_committed(struct recorder_db *db)
 {
 	struct recorder_evs done;
 	struct recorder_ev *ev;
 	size_t rows = 0;
 
-	if (db->busy == STMT_SIDE) {
-		db->state = DB_IDLE;
-		if (db->failed)
-			log_warnx("a side query failed (%s): %s", db->sqlstate,
-			    db->errmsg);
-		recorder_db_side_done(db, db->failed ? NULL : db->side_res);
-		if (db->side_res != NULL)
-			PQclear(db->side_res);
-		db->side_res = NULL;
-		recorder_db_step(db);
-		return;
-	}
-	if (db->busy == STMT_INDEX) {
-		db->state = DB_IDLE;
-		if (db->failed && !db->index_missing)
-			log_debug("alia.index_pending() failed (%s), skipped: "
-			          "%s",
-			    db->sqlstate, db->errmsg);
-		db->index_missing = db->failed;
-		recorder_db_step(db);
-		return;
-	}
-	if (db->failed) {
-		log_warnx("database refused a statement (%s): %s", db->sqlstate,
-		    db->errmsg);
-		recorder_db_down(db, "statement failed");
-		return;
-	}
-	switch (db->busy) {
-	case STMT_BEGIN:
-	case STMT_INSERT:
-		db->state = DB_OPEN;
-		break;
-	case STMT_COMMIT:
-		if (strcmp(db->cmd, "COMMIT") != 0) {
-			recorder_db_down(db, "the transaction rolled back");
-			return;
-		}
-		db->state = DB_IDLE;
-		db->index_due = 1;
-		TAILQ_INIT(&done);
-		TAILQ_CONCAT(&done, &db->txn, entry);
-		TAILQ_FOREACH (ev, &done, entry)
-			rows++;
-		recorder_db_stats(db, rows, db->txn_bytes);
-		db->txn_bytes = 0;
-		db->cb(&done, db->arg);
-		break;
-	case STMT_INDEX:
-	case STMT_SIDE:
-		break;
-	}
-	recorder_db_step(db);
+	db->state = DB_IDLE;
+	db->index_due = 1;
+	TAILQ_INIT(&done);
+	TAILQ_CONCAT(&done, &db->txn, entry);
+	TAILQ_FOREACH (ev, &done, entry)
+		rows++;
+	recorder_db_stats(db, rows, db->txn_bytes);
+	db->txn_bytes = 0;
+	db->cb(&done, db->arg);
 }
 
-/* Reads the answer of the statement in flight; it may come in pieces. */
+/*
+ * A statement of the transaction failed (res: the server refused it, and
+ * the connection is dropped to roll the transaction back): its events are
+ * written again on the next connection.
+ */
 static void
-recorder_db_read(struct recorder_db *db)
+recorder_db_failed(
+    struct recorder_db *db, const struct pg_result *res, const char *why)
 {
-	PGresult *res;
-	ExecStatusType st;
-	const char *f;
+	const char *state;
 
-	if (!PQconsumeInput(db->conn)) {
-		recorder_db_down(db, PQerrorMessage(db->conn));
+	recorder_db_requeue(db);
+	db->state = DB_IDLE;
+	if (res == NULL) {
+		log_warnx("database: %s; %zu bytes of events held", why,
+		    db->wait_bytes);
 		return;
 	}
-	while (!PQisBusy(db->conn)) {
-		if ((res = PQgetResult(db->conn)) == NULL) {
-			recorder_db_unwatch(db);
-			recorder_db_done(db);
-			return;
-		}
-		st = PQresultStatus(res);
-		if (PQstatus(db->conn) == CONNECTION_BAD) {
-			PQclear(res);
-			recorder_db_down(db, PQerrorMessage(db->conn));
-			return;
-		}
-		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-		    !db->failed) {
-			db->failed = 1;
-			f = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-			snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
-			    f != NULL ? f : "?");
-			snprintf(db->errmsg, sizeof(db->errmsg), "%s",
-			    PQresultErrorMessage(res));
-			db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
-		}
-		snprintf(db->cmd, sizeof(db->cmd), "%s", PQcmdStatus(res));
-		if (db->busy == STMT_SIDE && st == PGRES_TUPLES_OK &&
-		    db->side_res == NULL)
-			db->side_res = res;
-		else
-			PQclear(res);
-	}
-	recorder_db_watch(db, EV_READ);
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	log_warnx("database refused a statement (%s): %s",
+	    state != NULL ? state : "?", why);
+	pgc_reset(db->pgc, "statement failed");
 }
 
+/* alia.index_pending() is over; a refusal is logged once. */
 static void
-recorder_db_sock_cb(evutil_socket_t fd, short what, void *arg)
+recorder_db_indexed(struct recorder_db *db, const struct pg_result *res)
+{
+	const char *state;
+
+	db->state = DB_IDLE;
+	if (res != NULL && !db->index_missing) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		log_debug("alia.index_pending() failed (%s), skipped",
+		    state != NULL ? state : "?");
+	}
+	db->index_missing = res != NULL;
+}
+
+/* How the statement in flight went: what comes next. */
+static void
+recorder_db_event(
+    enum pgc_event ev, const struct pg_result *res, const char *err, void *arg)
 {
 	struct recorder_db *db = arg;
 
-	switch (db->state) {
-	case DB_CONNECTING:
-		recorder_db_poll(db);
+	if (db->closing)
 		return;
-	case DB_BUSY:
-		if (what & EV_WRITE) {
-			switch (PQflush(db->conn)) {
-			case 1:
-				recorder_db_watch(db, EV_READ | EV_WRITE);
-				return;
-			case -1:
-				recorder_db_down(db, PQerrorMessage(db->conn));
-				return;
-			}
-		}
-		recorder_db_read(db);
-		return;
-	default:
+	if (ev == PGC_RESULT) {
+		snprintf(db->cmd, sizeof(db->cmd), "%s",
+		    PQcmdStatus((PGresult *)res));
 		return;
 	}
+	if (db->busy == STMT_INDEX)
+		recorder_db_indexed(db, ev == PGC_ERROR ? res : NULL);
+	else if (ev == PGC_ERROR)
+		recorder_db_failed(db, res, err);
+	else if (db->busy != STMT_COMMIT)
+		db->state = DB_OPEN;
+	else if (strcmp(db->cmd, "COMMIT") != 0) {
+		pgc_reset(db->pgc, "the transaction rolled back");
+		recorder_db_failed(db, NULL, "the transaction rolled back");
+	} else
+		recorder_db_committed(db);
+	recorder_db_step(db);
 }
 
 struct recorder_db *
@@ -597,18 +449,14 @@ recorder_db_new(
 	struct recorder_db *db;
 
 	db = xcalloc(1, sizeof(*db));
-	db->base = base;
-	db->conninfo = xstrdup(conninfo);
 	db->cb = cb;
 	db->arg = arg;
-	db->backoff_ms = RECORDER_DB_BACKOFF_MIN_MS;
-	db->state = DB_DOWN;
+	db->state = DB_IDLE;
 	TAILQ_INIT(&db->wait);
 	TAILQ_INIT(&db->txn);
 	TAILQ_INIT(&db->sides);
-	db->ev_retry = evtimer_new(base, recorder_db_retry_cb, db);
 	db->ev_batch = evtimer_new(base, recorder_db_batch_cb, db);
-	recorder_db_connect(db);
+	db->pgc = pgc_new(base, conninfo, NULL, 0);
 	return db;
 }
 
@@ -620,6 +468,8 @@ recorder_db_free(struct recorder_db *db)
 
 	if (db == NULL)
 		return;
+	db->closing = 1;
+	pgc_free(db->pgc);
 	TAILQ_CONCAT(&db->wait, &db->txn, entry);
 	while ((ev = TAILQ_FIRST(&db->wait)) != NULL) {
 		TAILQ_REMOVE(&db->wait, ev, entry);
@@ -629,16 +479,7 @@ recorder_db_free(struct recorder_db *db)
 		TAILQ_REMOVE(&db->sides, q, entry);
 		recorder_side_free(q);
 	}
-	if (db->side != NULL)
-		recorder_side_free(db->side);
-	if (db->side_res != NULL)
-		PQclear(db->side_res);
-	recorder_db_unwatch(db);
-	if (db->conn != NULL)
-		PQfinish(db->conn);
-	event_free(db->ev_retry);
 	event_free(db->ev_batch);
-	free(db->conninfo);
 	free(db);
 }
 
@@ -689,11 +530,10 @@ recorder_db_query(struct recorder_db *db, const char *sql, int n,
 	struct recorder_side *q;
 	int i;
 
-	if (n > RECORDER_DB_SIDE_PARAMS)
-		fatalx("%s: %d parameters", __func__, n);
 	q = xcalloc(1, sizeof(*q));
 	q->sql = xstrdup(sql);
 	q->n = n;
+	q->params = xcalloc((size_t)n + 1, sizeof(*q->params));
 	for (i = 0; i < n; i++)
 		q->params[i] = xstrdup(params[i]);
 	q->cb = cb;
