@@ -187,7 +187,6 @@ broker_view_snapshot(struct broker_peer *v, struct broker_peer *w)
 	size_t start;
 
 	memset(&e, 0, sizeof(e));
-	memcpy(e.session, w->session, sizeof(e.session));
 	e.kind = 's';
 	e.seq = w->ring_seq;
 	e.len = (uint32_t)w->ring_len;

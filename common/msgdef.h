@@ -72,9 +72,9 @@ MSGDEF(SIGNOUT, signout, 211, msg_signout, MSG_P_MASTER, MSG_P_FRONT, NEVER,
 MSGDEF(WORKER_FD, worker_fd, 300, msg_worker_fd, MSG_P_MASTER, MSG_P_WORKER,
     ALWAYS, FIXED, )
 MSGDEF(WORKER_START, worker_start, 301, msg_worker_start, MSG_P_MASTER,
-    MSG_P_WORKER, ALWAYS, FIXED, MSG_STR(session))
+    MSG_P_WORKER, ALWAYS, FIXED, )
 MSGDEF(WORKER_BROKER, worker_broker, 302, msg_peer, MSG_P_MASTER, MSG_P_WORKER,
-    ALWAYS, FIXED, MSG_STR(session))
+    ALWAYS, FIXED, )
 MSGDEF(WORKER_BROWSER, worker_browser, 303, msg_attach, MSG_P_MASTER,
     MSG_P_WORKER, ALWAYS, FIXED, MSG_STR(session) MSG_STR(key) MSG_STR(owner))
 MSGDEF(WORKER_SCREEN, worker_screen, 304, msg_screen, MSG_P_MASTER,
@@ -100,29 +100,29 @@ MSGDEF(WORKER_AUDIT, worker_audit, 313, msg_audit, MSG_P_WORKER, MSG_P_MASTER,
 MSGDEF(WALL_START, wall_start, 400, msg_wall, MSG_P_MASTER, MSG_P_WALL, ALWAYS,
     FIXED, MSG_STR(key) MSG_STR(user) MSG_STRV(sessions))
 MSGDEF(WALL_BROKER, wall_broker, 401, msg_peer, MSG_P_MASTER, MSG_P_WALL,
-    ALWAYS, FIXED, MSG_STR(session))
+    ALWAYS, FIXED, )
 MSGDEF(WALL_KICK, wall_kick, 402, msg_kick, MSG_P_MASTER, MSG_P_WALL, NEVER,
     FIXED, MSG_STR(viewer) MSG_STR(why))
 
 /* master <-> broker, recorder */
 MSGDEF(BROKER_PEER, broker_peer, 500, msg_peer, MSG_P_MASTER, MSG_P_BROKER,
-    ALWAYS, FIXED, MSG_STR(session))
+    ALWAYS, FIXED, )
 MSGDEF(BROKER_DISK, broker_disk, 501, msg_record_pause, MSG_P_MASTER,
-    MSG_P_BROKER, NEVER, FIXED, MSG_STR(session) MSG_STR(why))
+    MSG_P_BROKER, NEVER, FIXED, MSG_STR(why))
 MSGDEF(RECORDER_PEER, recorder_peer, 510, msg_peer, MSG_P_MASTER,
-    MSG_P_RECORDER, ALWAYS, FIXED, MSG_STR(session))
+    MSG_P_RECORDER, ALWAYS, FIXED, )
 
 /* output: worker, wall <-> broker <-> recorder */
 MSGDEF(EVENT, event, 600, msg_event, MSG_P_WORKER | MSG_P_BROKER,
-    MSG_P_BROKER | MSG_P_RECORDER | MSG_P_WALL, NEVER, VAR, MSG_STR(session))
+    MSG_P_BROKER | MSG_P_RECORDER | MSG_P_WALL, NEVER, VAR, )
 MSGDEF(ACK, ack, 601, msg_ack, MSG_P_RECORDER | MSG_P_BROKER,
-    MSG_P_BROKER | MSG_P_WORKER, NEVER, FIXED, MSG_STR(session))
+    MSG_P_BROKER | MSG_P_WORKER, NEVER, FIXED, )
 MSGDEF(RESEND, resend, 602, msg_flow, MSG_P_RECORDER | MSG_P_BROKER,
     MSG_P_BROKER | MSG_P_WORKER, NEVER, FIXED, )
 MSGDEF(RECORD_PAUSE, record_pause, 603, msg_record_pause,
     MSG_P_RECORDER | MSG_P_BROKER, MSG_P_BROKER | MSG_P_WORKER, NEVER, FIXED,
-    MSG_STR(session) MSG_STR(why))
+    MSG_STR(why))
 MSGDEF(VIEW_SUBSCRIBE, view_subscribe, 604, msg_view_sub, MSG_P_WALL,
-    MSG_P_BROKER, NEVER, FIXED, MSG_STR(session))
+    MSG_P_BROKER, NEVER, FIXED, )
 
 /* clang-format on */

@@ -129,39 +129,34 @@ struct msg_session_info {
 };
 
 /*
- * One recorded event of a session, followed by len bytes of data. seq
- * numbers a session's events from 0 without gaps; t_us is microseconds
- * since the session started. kind: 'o' output, 'i' input, 'r' resize
- * (data "COLSxROWS"), 'm' marker (data: what happened).
+ * One recorded event of the header's session, followed by len bytes of
+ * data. seq numbers a session's events from 0 without gaps; t_us is
+ * microseconds since the session started. kind: 'o' output, 'i' input,
+ * 'r' resize (data "COLSxROWS"), 'm' marker (data: what happened).
  */
 struct msg_event {
 	uint64_t seq;
 	int64_t t_us;
-	char session[SESSION_ID_LEN];
 	char kind;
-	char pad[2];
+	char pad[3];
 	uint32_t len;
 };
 
-/* Every event of session up to and including seq is committed. */
+/* Every event of the header's session up to and including seq is in. */
 struct msg_ack {
 	uint64_t seq;
-	char session[SESSION_ID_LEN];
-	char pad[3];
 };
 
 /*
  * Output recording paused or resumed for one reason: by the recorder for
  * one session (MSG_RECORD_PAUSE, its owner's record_quota), by master for
- * every session (MSG_BROKER_DISK, session empty: the disk under the
- * database is under record_disk_floor). The broker passes it as
+ * every session (MSG_BROKER_DISK, no session in the header: the disk
+ * under the database is under record_disk_floor). The broker passes it as
  * MSG_RECORD_PAUSE to the session's worker, or to every worker and, for
  * the disk, to each worker that connects later. The worker marks each
  * change in the recording.
  */
 struct msg_record_pause {
-	char session[SESSION_ID_LEN]; /* empty: every session */
-	char pad[3];
 	uint32_t reason;
 #define RECORD_PAUSE_QUOTA 0x1
 #define RECORD_PAUSE_DISK  0x2
@@ -174,13 +169,12 @@ struct msg_record_pause {
 #define PEER_VIEW     3 /* a live view of many sessions (the wall) */
 
 /*
- * A view asks for a session's output: first the broker's copy of its
- * recent output (an event of kind 's', a snapshot, whose seq is the last
- * one it holds), then every output event as it comes.
+ * A view asks for the header's session's output: first the broker's copy
+ * of its recent output (an event of kind 's', a snapshot, whose seq is
+ * the last one it holds), then every output event as it comes.
  */
 struct msg_view_sub {
-	char session[SESSION_ID_LEN];
-	char pad[3];
+	uint32_t pad;
 };
 
 /*
@@ -199,14 +193,12 @@ struct msg_wall {
 
 /*
  * master hands out one end of a fresh socketpair to the broker
- * (MSG_BROKER_PEER) and the other to a worker (MSG_WORKER_BROKER, session
- * set), a wall (MSG_WALL_BROKER) or the recorder (MSG_RECORDER_PEER),
- * whenever either side (re)starts.
+ * (MSG_BROKER_PEER) and the other to a worker (MSG_WORKER_BROKER, its
+ * session in the header), a wall (MSG_WALL_BROKER) or the recorder
+ * (MSG_RECORDER_PEER), whenever either side (re)starts.
  */
 struct msg_peer {
-	int32_t kind;
-	char session[SESSION_ID_LEN];
-	char pad[3];
+	int32_t kind; /* PEER_*; a worker's session is the header's */
 };
 
 #define ATTACH_CONTROL 0
@@ -235,8 +227,6 @@ struct msg_attach {
  * none. restarted: this worker replaces one that died.
  */
 struct msg_worker_start {
-	char session[SESSION_ID_LEN];
-	char pad[3];
 	uint16_t cols, rows;
 	int32_t restarted;
 #define WORKER_FIRST   0    /* the session's first worker */

@@ -1154,7 +1154,6 @@ session_start_worker(struct session *s, int restarted)
 		return;
 	}
 	memset(&w, 0, sizeof(w));
-	snprintf(w.session, sizeof(w.session), "%s", s->id);
 	w.cols = s->cols;
 	w.rows = s->rows;
 	w.restarted = restarted;

@@ -161,8 +161,6 @@ master_broker_pair(int kind, const struct uuid *session, struct msgchan *peer)
 	}
 	memset(&p, 0, sizeof(p));
 	p.kind = kind;
-	if (session != NULL)
-		uuid_format(session, p.session);
 	msg_send_broker_peer(broker, session, sv[0], &p);
 	if (kind == PEER_RECORDER)
 		msg_send_recorder_peer(peer, session, sv[1], &p);

@@ -154,7 +154,6 @@ recorder_ack(struct recorder_sess *s)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.seq = s->committed - 1;
-	memcpy(a.session, s->session, sizeof(a.session));
 	msg_send_ack(r.broker, &s->id, &a);
 }
 
@@ -409,7 +408,6 @@ recorder_quota_checked(struct pg_result *res, void *arg)
 		memset(&rp, 0, sizeof(rp));
 		if (uuid_parse(PQgetvalue(res, i, 0), &id) == -1)
 			continue;
-		uuid_format(&id, rp.session);
 		used = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		rp.reason = RECORD_PAUSE_QUOTA;
 		rp.paused = used >= r.conf.record_quota;

@@ -78,7 +78,6 @@ wall_subscribe(void)
 		if (uuid_is_zero(&wl.tiles[i].id))
 			continue;
 		memset(&vs, 0, sizeof(vs));
-		uuid_format(&wl.tiles[i].id, vs.session);
 		msg_send_view_subscribe(wl.broker, &wl.tiles[i].id, &vs);
 	}
 }

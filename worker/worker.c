@@ -856,9 +856,8 @@ worker_start(struct msg *msg)
 	if ((w.pipe_r == -1) != (w.pipe_w == -1))
 		fatalx("only one end of the output pipe");
 	if (w.conf.record)
-		w.rec = record_new(w.session,
-		    w.start.started_us > 0 ? w.start.started_us
-		                           : clock_wall_us(),
+		w.rec = record_new(w.start.started_us > 0 ? w.start.started_us
+		                                          : clock_wall_us(),
 		    w.conf.record_input != 0, (uint64_t)w.conf.record_max,
 		    w.jfd != -1 ? journal_open(w.jfd) : NULL,
 		    worker_record_send, NULL);

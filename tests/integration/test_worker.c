@@ -84,7 +84,6 @@ acker_run(int fd)
 			continue;
 		memset(&a, 0, sizeof(a));
 		a.seq = e.seq;
-		memcpy(a.session, e.session, sizeof(a.session));
 		if (msg_send_ack_blocking(fd, &m.hdr.session, &a) == -1)
 			_exit(0);
 	}
@@ -144,7 +143,6 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	snprintf(conf.user, sizeof(conf.user), "alia");
 	CHECK(msg_send_config_blocking(w->chan, NULL, &conf) == 0);
 	memset(&s, 0, sizeof(s));
-	snprintf(s.session, sizeof(s.session), "%s", SESSION);
 	s.cols = 80;
 	s.rows = 24;
 	s.started_us = 0;
@@ -165,7 +163,6 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	close(br[0]);
 	memset(&peer, 0, sizeof(peer));
 	peer.kind = PEER_WORKER;
-	snprintf(peer.session, sizeof(peer.session), "%s", SESSION);
 	CHECK(msg_send_worker_broker_blocking(
 	          w->chan, &session_id, br[1], &peer) == 0);
 	close(br[1]);

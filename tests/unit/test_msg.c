@@ -512,7 +512,6 @@ test_event(void **state)
 	e.seq = 41;
 	e.t_us = 1234567;
 	e.kind = 'o';
-	strcpy(e.session, "0123abcd-0000-0000-0000-000000000000");
 	e.len = 7;
 	memcpy(data + 100, &e, sizeof(e));
 	memcpy(data + 100 + sizeof(e), "hello\r\n", 7);
@@ -524,7 +523,7 @@ test_event(void **state)
 	assert_int_equal(got.t_us, 1234567);
 	assert_int_equal(got.kind, 'o');
 	assert_int_equal(got.len, 7);
-	assert_string_equal(got.session, e.session);
+	assert_true(uuid_equal(&m.hdr.session, &test_id));
 	assert_memory_equal(d, "hello\r\n", 7);
 
 	/* the event's own length must match the packet */
