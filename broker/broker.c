@@ -19,8 +19,12 @@
  *
  * Pausing output recording (MSG_RECORD_PAUSE): the recorder's for one
  * session (its owner's quota) goes to that session's worker; master's for
- * every session (the disk floor) goes to every worker, and the broker
- * keeps the last one to tell each worker that connects later.
+ * every session (MSG_BROKER_DISK, the disk floor) goes to every worker,
+ * and the broker keeps the last one to tell each worker that connects
+ * later.
+ *
+ * Every message on the output path names its session in the header, and
+ * peers are found by it.
  *
  * Flow control: while the recorder's send queue is over its high mark,
  * no worker channel is read; reading resumes at its low mark. A peer's
@@ -39,6 +43,7 @@
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/role.h"
+#include "common/uuid.h"
 #include "common/xmalloc.h"
 #include "broker/broker.h"
 
@@ -51,8 +56,8 @@
 struct broker_peer {
 	TAILQ_ENTRY(broker_peer) entry; /* workers, or subscribers */
 	int kind;                       /* PEER_WORKER, _RECORDER or _VIEW */
-	uint64_t id;                    /* a worker's session number */
-	char session[SESSION_ID_LEN];   /* a worker's session */
+	struct uuid id;                 /* a worker's session */
+	char session[SESSION_ID_LEN];   /* the same, in text, for logs */
 	struct msgchan *chan;
 	int dead;
 	/* a worker: its session's recent output, a ring */
@@ -60,7 +65,7 @@ struct broker_peer {
 	size_t ring_len, ring_head; /* bytes held; where the next one goes */
 	uint64_t ring_seq;          /* the last event in it */
 	/* a view: the sessions it watches */
-	char (*views)[SESSION_ID_LEN];
+	struct uuid *views;
 	size_t nviews;
 	int missed; /* events were dropped: snapshots when drained */
 };
@@ -117,16 +122,13 @@ broker_peer_close(struct broker_peer *p, const char *why)
 }
 
 static struct broker_peer *
-broker_worker_find(const char *session, uint64_t id)
+broker_worker_find(const struct uuid *id)
 {
 	struct broker_peer *p;
 
-	TAILQ_FOREACH (p, &b.workers, entry) {
-		if (session != NULL && strcmp(p->session, session) == 0)
+	TAILQ_FOREACH (p, &b.workers, entry)
+		if (uuid_equal(&p->id, id))
 			return p;
-		if (session == NULL && p->id == id)
-			return p;
-	}
 	return NULL;
 }
 
@@ -185,7 +187,6 @@ broker_view_snapshot(struct broker_peer *v, struct broker_peer *w)
 	size_t start;
 
 	memset(&e, 0, sizeof(e));
-	memcpy(e.session, w->session, sizeof(e.session));
 	e.kind = 's';
 	e.seq = w->ring_seq;
 	e.len = (uint32_t)w->ring_len;
@@ -198,17 +199,17 @@ broker_view_snapshot(struct broker_peer *v, struct broker_peer *w)
 		memcpy(buf + BROKER_RING - start, w->ring,
 		    w->ring_len - (BROKER_RING - start));
 	}
-	(void)msg_send_event(v->chan, v->id, &e, buf);
+	(void)msg_send_event(v->chan, &w->id, &e, buf);
 	free(buf);
 }
 
 static int
-broker_view_has(const struct broker_peer *v, const char *session)
+broker_view_has(const struct broker_peer *v, const struct uuid *session)
 {
 	size_t i;
 
 	for (i = 0; i < v->nviews; i++)
-		if (strcmp(v->views[i], session) == 0)
+		if (uuid_equal(&v->views[i], session))
 			return 1;
 	return 0;
 }
@@ -220,8 +221,8 @@ broker_worker_event(struct broker_peer *p, struct msg *msg)
 	struct msg_event e;
 	const void *data;
 
-	if (msg_recv_event(msg, &e, &data) == -1 ||
-	    strcmp(e.session, p->session) != 0) {
+	if (msg_get_event(msg, &e, &data) == -1 ||
+	    !uuid_equal(&msg->hdr.session, &p->id)) {
 		broker_peer_close(p, "bad or foreign event");
 		return;
 	}
@@ -233,15 +234,14 @@ broker_worker_event(struct broker_peer *p, struct msg *msg)
 		b.dropped++;
 	TAILQ_FOREACH (s, &b.subs, entry) {
 		if (s->kind == PEER_VIEW) {
-			if (e.kind != 'o' || !broker_view_has(s, p->session))
+			if (e.kind != 'o' || !broker_view_has(s, &p->id))
 				continue;
 			if (msgchan_over_high(s->chan)) {
 				s->missed = 1;
 				continue;
 			}
 		}
-		if (msgchan_send(s->chan, MSG_EVENT, p->id, -1, msg->payload,
-		        msg->len) == -1)
+		if (msg_send_event(s->chan, &p->id, &e, data) == -1)
 			continue;
 		if (s == b.recorder && msgchan_over_high(s->chan))
 			broker_flow(1);
@@ -261,18 +261,17 @@ broker_view_cb(
 		return;
 	switch (ev) {
 	case MSGCHAN_MSG:
-		if (msg_get(msg, MSG_VIEW_SUBSCRIBE, &vs, sizeof(vs)) == -1 ||
-		    p->nviews >= WALL_MAX) {
+		if (msg_get_view_subscribe(msg, &vs) == -1 ||
+		    uuid_is_zero(&msg->hdr.session) || p->nviews >= WALL_MAX) {
 			broker_peer_close(p, "bad MSG_VIEW_SUBSCRIBE");
 			return;
 		}
-		vs.session[sizeof(vs.session) - 1] = '\0';
-		if (broker_view_has(p, vs.session))
+		if (broker_view_has(p, &msg->hdr.session))
 			return;
 		p->views =
 		    xreallocarray(p->views, p->nviews + 1, sizeof(*p->views));
-		memcpy(p->views[p->nviews++], vs.session, SESSION_ID_LEN);
-		if ((w = broker_worker_find(vs.session, 0)) != NULL)
+		p->views[p->nviews++] = msg->hdr.session;
+		if ((w = broker_worker_find(&msg->hdr.session)) != NULL)
 			broker_view_snapshot(p, w);
 		return;
 	case MSGCHAN_LOWAT:
@@ -280,7 +279,7 @@ broker_view_cb(
 			return;
 		p->missed = 0;
 		for (i = 0; i < p->nviews; i++)
-			if ((w = broker_worker_find(p->views[i], 0)) != NULL)
+			if ((w = broker_worker_find(&p->views[i])) != NULL)
 				broker_view_snapshot(p, w);
 		return;
 	case MSGCHAN_CLOSED:
@@ -303,8 +302,8 @@ broker_worker_cb(
 		if (msg->hdr.type == MSG_EVENT)
 			broker_worker_event(p, msg);
 		else
-			log_warnx("worker of %s: unexpected message type %u",
-			    p->session, msg->hdr.type);
+			log_warnx("worker of %s: unexpected message %s",
+			    p->session, msg_name(msg->hdr.type));
 		return;
 	case MSGCHAN_LOWAT:
 		return;
@@ -315,68 +314,55 @@ broker_worker_cb(
 	}
 }
 
-/* A session's pause from the recorder, or everyone's from master. */
+/* Master's pause for every session (the disk): to every worker, now and
+ * later. */
 static void
-broker_record_pause(struct msg *msg, int from_master)
+broker_disk(struct msg *msg)
 {
 	struct msg_record_pause rp;
 	struct broker_peer *w;
 
-	if (msg_get(msg, MSG_RECORD_PAUSE, &rp, sizeof(rp)) == -1) {
-		log_warnx("bad MSG_RECORD_PAUSE ignored");
+	if (msg_get_broker_disk(msg, &rp) == -1) {
+		log_warnx("bad MSG_BROKER_DISK ignored");
 		return;
 	}
-	rp.session[sizeof(rp.session) - 1] = '\0';
-	if (rp.session[0] == '\0' && from_master) {
-		b.disk = rp;
-		b.disk_known = 1;
-		TAILQ_FOREACH (w, &b.workers, entry)
-			msgchan_send(w->chan, MSG_RECORD_PAUSE, w->id, -1, &rp,
-			    sizeof(rp));
-		return;
-	}
-	if (rp.session[0] != '\0' && !from_master &&
-	    (w = broker_worker_find(rp.session, 0)) != NULL)
-		msgchan_send(
-		    w->chan, MSG_RECORD_PAUSE, w->id, -1, &rp, sizeof(rp));
+	b.disk = rp;
+	b.disk_known = 1;
+	TAILQ_FOREACH (w, &b.workers, entry)
+		msg_send_record_pause(w->chan, &w->id, &b.disk);
 }
 
-/* The recorder's ack or resend request, passed to the session's worker. */
+/* The recorder's ack, resend request or pause, to the session's worker. */
 static void
 broker_recorder_msg(struct broker_peer *p, struct msg *msg)
 {
+	struct msg_record_pause rp;
 	struct broker_peer *w;
 	struct msg_ack a;
 	struct msg_flow f;
+	int r;
 
+	w = broker_worker_find(&msg->hdr.session);
 	switch (msg->hdr.type) {
 	case MSG_ACK:
-		if (msg_get(msg, MSG_ACK, &a, sizeof(a)) == -1) {
-			broker_peer_close(p, "bad MSG_ACK");
-			return;
-		}
-		a.session[sizeof(a.session) - 1] = '\0';
-		if ((w = broker_worker_find(a.session, 0)) != NULL)
-			msgchan_send(
-			    w->chan, MSG_ACK, w->id, -1, &a, sizeof(a));
-		return;
+		if ((r = msg_get_ack(msg, &a)) == 0 && w != NULL)
+			msg_send_ack(w->chan, &w->id, &a);
+		break;
 	case MSG_RESEND:
-		if (msg_get(msg, MSG_RESEND, &f, sizeof(f)) == -1) {
-			broker_peer_close(p, "bad MSG_RESEND");
-			return;
-		}
-		if ((w = broker_worker_find(NULL, msg->hdr.id)) != NULL)
-			msgchan_send(
-			    w->chan, MSG_RESEND, w->id, -1, &f, sizeof(f));
-		return;
+		if ((r = msg_get_resend(msg, &f)) == 0 && w != NULL)
+			msg_send_resend(w->chan, &w->id, &f);
+		break;
 	case MSG_RECORD_PAUSE:
-		broker_record_pause(msg, 0);
-		return;
+		if ((r = msg_get_record_pause(msg, &rp)) == 0 && w != NULL)
+			msg_send_record_pause(w->chan, &w->id, &rp);
+		break;
 	default:
 		log_warnx(
-		    "recorder: unexpected message type %u", msg->hdr.type);
+		    "recorder: unexpected message %s", msg_name(msg->hdr.type));
 		return;
 	}
+	if (r == -1)
+		broker_peer_close(p, "a bad message");
 }
 
 static void
@@ -413,38 +399,38 @@ broker_peer_new(struct msg *msg)
 	struct msg_flow f;
 	int fd;
 
-	fd = msg_take_fd(msg);
-	if (msg_get(msg, MSG_BROKER_PEER, &mp, sizeof(mp)) == -1 ||
-	    (mp.kind != PEER_WORKER && mp.kind != PEER_RECORDER &&
-	        mp.kind != PEER_VIEW)) {
+	if (msg_get_broker_peer(msg, &mp, &fd) == -1) {
 		log_warnx("bad MSG_BROKER_PEER refused");
+		return;
+	}
+	if ((mp.kind != PEER_WORKER && mp.kind != PEER_RECORDER &&
+	        mp.kind != PEER_VIEW) ||
+	    (mp.kind == PEER_WORKER && uuid_is_zero(&msg->hdr.session))) {
+		log_warnx("MSG_BROKER_PEER of kind %d refused", mp.kind);
 		close(fd);
 		return;
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->kind = mp.kind;
 	if (mp.kind == PEER_WORKER) {
-		p->id = msg->hdr.id;
-		memcpy(p->session, mp.session, sizeof(p->session));
-		p->session[sizeof(p->session) - 1] = '\0';
-		if ((old = broker_worker_find(p->session, 0)) != NULL)
+		p->id = msg->hdr.session;
+		uuid_format(&p->id, p->session);
+		if ((old = broker_worker_find(&p->id)) != NULL)
 			broker_peer_close(old, "replaced");
 		p->chan = msgchan_new(b.base, fd, broker_worker_cb, p);
 		TAILQ_INSERT_TAIL(&b.workers, p, entry);
 		if (b.paused)
 			msgchan_pause(p->chan);
 		if (b.disk_known)
-			msgchan_send(p->chan, MSG_RECORD_PAUSE, p->id, -1,
-			    &b.disk, sizeof(b.disk));
+			msg_send_record_pause(p->chan, &p->id, &b.disk);
 		log_debug("worker of %s connected", p->session);
 		return;
 	}
 	if (mp.kind == PEER_VIEW) {
-		p->id = msg->hdr.id;
 		p->chan = msgchan_new(b.base, fd, broker_view_cb, p);
 		msgchan_set_marks(p->chan, BROKER_VIEW_LOW, BROKER_VIEW_HIGH);
 		TAILQ_INSERT_TAIL(&b.subs, p, entry);
-		log_debug("view %llu connected", (unsigned long long)p->id);
+		log_debug("a view connected");
 		return;
 	}
 	if (b.recorder != NULL)
@@ -457,7 +443,7 @@ broker_peer_new(struct msg *msg)
 	log_info("recorder connected; asking every worker to resend");
 	memset(&f, 0, sizeof(f));
 	TAILQ_FOREACH (old, &b.workers, entry)
-		msgchan_send(old->chan, MSG_RESEND, old->id, -1, &f, sizeof(f));
+		msg_send_resend(old->chan, &old->id, &f);
 }
 
 static void
@@ -482,13 +468,13 @@ broker_master_msg(struct msg *msg)
 	switch (msg->hdr.type) {
 	case MSG_CONFIG:
 		role_config(msg, &b.conf, &b.have_conf, 1);
-		msg_send_ready(b.chan, "broker");
+		role_ready(&b.role, "broker");
 		return 1;
 	case MSG_BROKER_PEER:
 		broker_peer_new(msg);
 		return 1;
-	case MSG_RECORD_PAUSE:
-		broker_record_pause(msg, 1);
+	case MSG_BROKER_DISK:
+		broker_disk(msg);
 		return 1;
 	default:
 		return 0;

@@ -20,10 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "common/log.h"
+#include "common/uuid.h"
 
 static char log_proc[32] = "alia";
-static uint64_t log_session;
+static char log_session[UUID_TEXT]; /* empty: none */
 static int log_verbose;
 
 void
@@ -40,9 +41,12 @@ log_setproc(const char *procname)
 }
 
 void
-log_setsession(uint64_t id)
+log_setsession(const struct uuid *session)
 {
-	log_session = id;
+	if (session == NULL)
+		log_session[0] = '\0';
+	else
+		uuid_format(session, log_session);
 }
 
 int
@@ -101,11 +105,10 @@ log_vline(const char *level, const char *fmt, va_list ap, const char *err)
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (log_session != 0)
-		r = snprintf(line, sizeof(line),
-		    "%s.%03ldZ %s[%ld] s=%016llx %s", stamp,
-		    (long)(tv.tv_usec / 1000), log_proc, (long)getpid(),
-		    (unsigned long long)log_session, level);
+	if (log_session[0] != '\0')
+		r = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] s=%s %s",
+		    stamp, (long)(tv.tv_usec / 1000), log_proc, (long)getpid(),
+		    log_session, level);
 	else
 		r = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s", stamp,
 		    (long)(tv.tv_usec / 1000), log_proc, (long)getpid(), level);

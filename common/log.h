@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct uuid;
+
 #define LOG_FMT(a, b) __attribute__((format(printf, a, b)))
 
 /* Starts logging to stderr; verbose enables log_debug. */
 void log_init(const char *procname, int verbose);
 void log_setproc(const char *procname);
-/* Sets the session id prefixed to every line; 0 clears it. */
-void log_setsession(uint64_t id);
+/* Sets the session prefixed to every line; NULL clears it. */
+void log_setsession(const struct uuid *);
 int log_getverbose(void);
 
 /*

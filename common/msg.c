@@ -7,6 +7,12 @@
  * payload whose size is not exactly its type's, an fd where none belongs
  * and a missing one where it must travel.
  *
+ * The kinds come from common/msgdef.h, read here three times: for each
+ * kind a function that checks its string fields, a row of the table the
+ * decoder and the getters check against, and the typed senders and
+ * getters themselves, thin wrappers around msgchan_put, msg_put_blocking
+ * and msg_check.
+ *
  * A channel queues outgoing packets and writes them when the socket is
  * writable. Queued bytes are compared with a high and a low mark: the
  * owner stops producing while msgchan_over_high() holds and hears
@@ -19,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,55 +38,84 @@
 #include "common/msg.h"
 #include "common/xmalloc.h"
 
-#define MSG_VARIABLE -2
+#define MSG_FD_NEVER    0
+#define MSG_FD_ALWAYS   1
+#define MSG_FD_OPTIONAL 2
+#define MSG_DATA_FIXED  0
+#define MSG_DATA_VAR    1
 
 struct msg_kind {
 	uint32_t type;
-	long size; /* exact payload size, or MSG_VARIABLE */
-	int fd;    /* 1: an fd must travel, 0: none may */
+	const char *name;
+	size_t size;   /* the payload struct's */
+	int fd;        /* MSG_FD_* */
+	int var;       /* the struct's len bytes of data follow it */
+	size_t lenoff; /* var: where the struct's uint32_t len is */
+	int (*strings)(const void *); /* -1: a string field lacks its NUL */
 };
 
-static const struct msg_kind msg_kinds[] = {
-    {MSG_READY, sizeof(struct msg_ready), 0},
-    {MSG_SHUTDOWN, sizeof(struct msg_shutdown), 0},
-    {MSG_PING, sizeof(struct msg_ping), 0},
-    {MSG_PONG, sizeof(struct msg_ping), 0},
-    {MSG_CONFIG, sizeof(struct config), 0},
-    {MSG_LISTEN_FD, sizeof(struct msg_listen_fd), 1},
-    {MSG_SESSION_CREATE, sizeof(struct msg_session_req), 0},
-    {MSG_SESSION_GET, sizeof(struct msg_session_req), 0},
-    {MSG_SESSION_LIST, sizeof(struct msg_session_req), 0},
-    {MSG_SESSION_DELETE, sizeof(struct msg_session_req), 0},
-    {MSG_SESSION_INFO, sizeof(struct msg_session_info), 0},
-    {MSG_SESSION_ATTACH, sizeof(struct msg_attach), 1},
-    {MSG_METRICS_GET, sizeof(struct msg_metrics), 0},
-    {MSG_METRICS, sizeof(struct msg_metrics), 0},
-    {MSG_WORKER_START, sizeof(struct msg_worker_start), 1},
-    {MSG_WORKER_BROWSER, sizeof(struct msg_attach), 1},
-    {MSG_WORKER_RESIZE, sizeof(struct msg_resize), 0},
-    {MSG_WORKER_EXITED, sizeof(struct msg_exit), 0},
-    {MSG_WORKER_END, sizeof(struct msg_end), 0},
-    {MSG_WORKER_STATS, sizeof(struct msg_worker_stats), 0},
-    {MSG_WORKER_BROKER, sizeof(struct msg_peer), 1},
-    {MSG_WORKER_FD, sizeof(struct msg_worker_fd), 1},
-    {MSG_WORKER_AUDIT, sizeof(struct msg_audit), 0},
-    {MSG_WALL_START, sizeof(struct msg_wall), 1},
-    {MSG_SESSION_WALL, sizeof(struct msg_wall), 1},
-    {MSG_SESSION_KICK, sizeof(struct msg_session_req), 0},
-    {MSG_SIGNOUT, sizeof(struct msg_signout), 0},
-    {MSG_WORKER_KICK, sizeof(struct msg_kick), 0},
-    {MSG_WORKER_SCREEN, MSG_VARIABLE, 0},
-    {MSG_WORKER_GAP, MSG_VARIABLE, 0},
-    {MSG_WORKER_DETACH, sizeof(struct msg_detach), 0},
-    {MSG_VIEW_SUBSCRIBE, sizeof(struct msg_view_sub), 0},
-    {MSG_EVENT, MSG_VARIABLE, 0},
-    {MSG_ACK, sizeof(struct msg_ack), 0},
-    {MSG_RECORD_PAUSE, sizeof(struct msg_record_pause), 0},
-    {MSG_BROKER_PEER, sizeof(struct msg_peer), 1},
-    {MSG_RECORDER_PEER, sizeof(struct msg_peer), 1},
-    {MSG_RESEND, sizeof(struct msg_flow), 0},
-    {MSG_FLOW_PAUSE, sizeof(struct msg_flow), 0},
-    {MSG_FLOW_RESUME, sizeof(struct msg_flow), 0},
+/* Whether a string field of len bytes holds its NUL. */
+static int
+msg_terminated(const char *s, size_t len)
+{
+	return memchr(s, '\0', len) != NULL;
+}
+
+#define MSG_STR(f)                               \
+	if (!msg_terminated(p->f, sizeof(p->f))) \
+		return -1;
+#define MSG_STRV(f)                                            \
+	for (i = 0; i < sizeof(p->f) / sizeof(p->f[0]); i++)   \
+		if (!msg_terminated(p->f[i], sizeof(p->f[i]))) \
+			return -1;
+#define MSGDEF(K, name, num, T, from, to, fd, data, strings) \
+	static int msg_strings_##name(const void *v)         \
+	{                                                    \
+		const struct T *p = v;                       \
+		size_t i = 0;                                \
+                                                             \
+		(void)p;                                     \
+		(void)i;                                     \
+		strings return 0;                            \
+	}
+#include "common/msgdef.h"
+#undef MSGDEF
+#undef MSG_STR
+#undef MSG_STRV
+
+/*
+ * Every payload fits in a packet, with MSG_MAX_DATA after a VAR kind's
+ * struct, which says how much data follows; no fd travels with data.
+ */
+#define MSG_ASSERT_FIXED(T) \
+	_Static_assert(sizeof(struct T) <= MSG_MAX_PAYLOAD, #T ": too large");
+#define MSG_ASSERT_VAR(T)                                                  \
+	_Static_assert(sizeof(((struct T *)0)->len) == sizeof(uint32_t),   \
+	    #T ": the length of the data that follows");                   \
+	_Static_assert(sizeof(struct T) <= MSG_MAX_PAYLOAD - MSG_MAX_DATA, \
+	    #T ": too large");
+#define MSGDEF(K, name, num, T, from, to, fd, data, strings)                  \
+	MSG_ASSERT_##data(T) _Static_assert(                                  \
+	    MSG_FD_##fd == MSG_FD_NEVER || MSG_DATA_##data == MSG_DATA_FIXED, \
+	    #K ": an fd never travels with data");
+#include "common/msgdef.h"
+#undef MSGDEF
+
+enum msg_index {
+#define MSGDEF(K, ...) MSG_I_##K,
+#include "common/msgdef.h"
+#undef MSGDEF
+	MSG_NKINDS
+};
+
+#define MSG_LENOFF_FIXED(T) 0
+#define MSG_LENOFF_VAR(T)   offsetof(struct T, len)
+static const struct msg_kind msg_kinds[MSG_NKINDS] = {
+#define MSGDEF(K, name, num, T, from, to, fd, data, strings)       \
+	[MSG_I_##K] = {MSG_##K, #K, sizeof(struct T), MSG_FD_##fd, \
+	    MSG_DATA_##data, MSG_LENOFF_##data(T), msg_strings_##name},
+#include "common/msgdef.h"
+#undef MSGDEF
 };
 
 struct msgq {
@@ -122,11 +158,13 @@ msg_err(char *err, size_t errlen, const char *fmt, ...)
 static const struct msg_kind *
 msg_kind(uint32_t type)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(msg_kinds) / sizeof(msg_kinds[0]); i++)
-		if (msg_kinds[i].type == type)
-			return &msg_kinds[i];
+	switch (type) {
+#define MSGDEF(K, ...) \
+	case MSG_##K:  \
+		return &msg_kinds[MSG_I_##K];
+#include "common/msgdef.h"
+#undef MSGDEF
+	}
 	return NULL;
 }
 
@@ -137,7 +175,15 @@ msg_payload_size(uint32_t type)
 
 	if ((k = msg_kind(type)) == NULL)
 		return -1;
-	return k->size;
+	return k->var ? -2 : (long)k->size;
+}
+
+const char *
+msg_name(uint32_t type)
+{
+	const struct msg_kind *k;
+
+	return (k = msg_kind(type)) != NULL ? k->name : "unknown";
 }
 
 int
@@ -146,10 +192,20 @@ msg_socketpair(int fds[2])
 	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
 }
 
+/* Whether a payload of len bytes has the size kind k says. */
+static int
+msg_size_ok(const struct msg_kind *k, size_t len)
+{
+	if (k->var)
+		return len >= k->size && len - k->size <= MSG_MAX_DATA;
+	return len == k->size;
+}
+
 int
 msg_decode(const void *buf, size_t len, struct msg *m, char *err, size_t errlen)
 {
 	const struct msg_kind *k;
+	int fd;
 
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
@@ -164,68 +220,84 @@ msg_decode(const void *buf, size_t len, struct msg *m, char *err, size_t errlen)
 		    err, errlen, "unknown message type %u", m->hdr.type);
 	if (m->hdr.len != len - sizeof(struct msg_hdr))
 		return msg_err(err, errlen,
-		    "type %u: header says %u payload bytes, packet has %zu",
-		    m->hdr.type, m->hdr.len, len - sizeof(struct msg_hdr));
-	if (m->hdr.len > MSG_MAX_PAYLOAD)
-		return msg_err(err, errlen, "type %u: payload of %u bytes",
-		    m->hdr.type, m->hdr.len);
-	if (k->size == MSG_VARIABLE && m->hdr.type == MSG_EVENT &&
-	    (m->hdr.len < sizeof(struct msg_event) ||
-	        m->hdr.len - sizeof(struct msg_event) > MSG_MAX_DATA))
-		return msg_err(
-		    err, errlen, "event: payload of %u bytes", m->hdr.len);
-	if (k->size == MSG_VARIABLE && m->hdr.type == MSG_WORKER_SCREEN &&
-	    (m->hdr.len < sizeof(struct msg_screen) ||
-	        m->hdr.len - sizeof(struct msg_screen) > MSG_MAX_DATA))
-		return msg_err(
-		    err, errlen, "screen: payload of %u bytes", m->hdr.len);
-	if (k->size == MSG_VARIABLE && m->hdr.type == MSG_WORKER_GAP &&
-	    (m->hdr.len < sizeof(struct msg_gap) ||
-	        m->hdr.len - sizeof(struct msg_gap) > MSG_MAX_DATA))
-		return msg_err(
-		    err, errlen, "gap: payload of %u bytes", m->hdr.len);
-	if (k->size != MSG_VARIABLE && (long)m->hdr.len != k->size)
+		    "%s: header says %u payload bytes, packet has %zu", k->name,
+		    m->hdr.len, len - sizeof(struct msg_hdr));
+	if (!msg_size_ok(k, m->hdr.len))
 		return msg_err(err, errlen,
-		    "type %u: payload of %u bytes, expected %ld", m->hdr.type,
-		    m->hdr.len, k->size);
+		    "%s: payload of %u bytes, expected %s%zu", k->name,
+		    m->hdr.len, k->var ? "at least " : "", k->size);
 	if ((m->hdr.flags & ~MSG_F_FD) != 0)
-		return msg_err(err, errlen, "type %u: unknown flags %#x",
-		    m->hdr.type, m->hdr.flags);
-	if (((m->hdr.flags & MSG_F_FD) != 0) != k->fd)
-		return msg_err(err, errlen, "type %u: fd flag %s", m->hdr.type,
-		    k->fd ? "missing" : "set where no fd belongs");
+		return msg_err(err, errlen, "%s: unknown flags %#x", k->name,
+		    m->hdr.flags);
+	fd = (m->hdr.flags & MSG_F_FD) != 0;
+	if ((k->fd == MSG_FD_NEVER && fd) || (k->fd == MSG_FD_ALWAYS && !fd))
+		return msg_err(err, errlen, "%s: fd flag %s", k->name,
+		    fd ? "set where no fd belongs" : "missing");
 	m->payload = (const unsigned char *)buf + sizeof(struct msg_hdr);
 	m->len = m->hdr.len;
 	return 0;
 }
 
-size_t
-msg_encode(void *buf, size_t buflen, uint32_t type, uint64_t id, uint16_t flags,
-    const void *payload, size_t len)
+/* Encodes a packet of the struct p and data after it; 0: won't fit. */
+static size_t
+msg_encode_parts(void *buf, size_t buflen, uint32_t type,
+    const struct uuid *session, uint16_t flags, const void *p, size_t size,
+    const void *data, size_t dlen)
 {
+	unsigned char *out = buf;
 	struct msg_hdr hdr;
 
-	if (len > MSG_MAX_PAYLOAD || buflen < sizeof(hdr) + len)
+	if (size > MSG_MAX_PAYLOAD || dlen > MSG_MAX_DATA ||
+	    dlen > MSG_MAX_PAYLOAD - size || buflen < sizeof(hdr) + size + dlen)
 		return 0;
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.version = PROTO_VERSION;
 	hdr.flags = flags;
 	hdr.type = type;
-	hdr.len = (uint32_t)len;
-	hdr.id = id;
-	memcpy(buf, &hdr, sizeof(hdr));
-	if (len > 0)
-		memcpy((unsigned char *)buf + sizeof(hdr), payload, len);
-	return sizeof(hdr) + len;
+	hdr.len = (uint32_t)(size + dlen);
+	if (session != NULL)
+		hdr.session = *session;
+	memcpy(out, &hdr, sizeof(hdr));
+	if (size > 0)
+		memcpy(out + sizeof(hdr), p, size);
+	if (dlen > 0)
+		memcpy(out + sizeof(hdr) + size, data, dlen);
+	return sizeof(hdr) + size + dlen;
 }
 
-int
-msg_get(const struct msg *m, uint32_t type, void *out, size_t size)
+size_t
+msg_encode(void *buf, size_t buflen, uint32_t type, const struct uuid *session,
+    uint16_t flags, const void *payload, size_t len)
 {
-	if (m->hdr.type != type || m->len != size)
+	return msg_encode_parts(
+	    buf, buflen, type, session, flags, payload, len, NULL, 0);
+}
+
+/*
+ * The getters' one check: type, size, fd rule, the data's declared
+ * length and every string field; copies the struct into out.
+ */
+static int
+msg_check(const struct msg *m, uint32_t type, void *out, size_t size,
+    const void **data)
+{
+	const struct msg_kind *k = msg_kind(type);
+	uint32_t dlen;
+
+	if (k == NULL || m->hdr.type != type || k->size != size ||
+	    m->payload == NULL || !msg_size_ok(k, m->len))
+		return -1;
+	if ((k->fd == MSG_FD_NEVER && m->fd != -1) ||
+	    (k->fd == MSG_FD_ALWAYS && m->fd == -1))
 		return -1;
 	memcpy(out, m->payload, size);
-	return 0;
+	if (k->var) {
+		memcpy(&dlen, (unsigned char *)out + k->lenoff, sizeof(dlen));
+		if (dlen != m->len - size)
+			return -1;
+		*data = (const unsigned char *)m->payload + size;
+	}
+	return k->strings(out);
 }
 
 int
@@ -327,17 +399,18 @@ msg_recvpacket(
 	return n;
 }
 
-int
-msg_send_blocking(int sock, uint32_t type, uint64_t id, int fd,
-    const void *payload, size_t len)
+/* Sends one packet on a blocking socket; fd (if >= 0) is not closed. */
+static int
+msg_put_blocking(int sock, uint32_t type, const struct uuid *session, int fd,
+    const void *p, size_t size, const void *data, size_t dlen)
 {
 	unsigned char *buf;
-	size_t n;
+	size_t n, len = sizeof(struct msg_hdr) + size + dlen;
 	ssize_t r;
 
-	buf = xmalloc(sizeof(struct msg_hdr) + len);
-	n = msg_encode(buf, sizeof(struct msg_hdr) + len, type, id,
-	    fd >= 0 ? MSG_F_FD : 0, payload, len);
+	buf = xmalloc(len);
+	n = msg_encode_parts(buf, len, type, session, fd >= 0 ? MSG_F_FD : 0, p,
+	    size, data, dlen);
 	if (n == 0) {
 		free(buf);
 		errno = EMSGSIZE;
@@ -348,6 +421,13 @@ msg_send_blocking(int sock, uint32_t type, uint64_t id, int fd,
 	while (r == -1 && errno == EINTR);
 	free(buf);
 	return r == (ssize_t)n ? 0 : -1;
+}
+
+int
+msg_send_blocking(int sock, uint32_t type, const struct uuid *session, int fd,
+    const void *payload, size_t len)
+{
+	return msg_put_blocking(sock, type, session, fd, payload, len, NULL, 0);
 }
 
 int
@@ -377,8 +457,12 @@ msg_recv_blocking(int sock, void *buf, size_t buflen, struct msg *m,
 			close(fd);
 		return -1;
 	}
-	if ((m->hdr.flags & MSG_F_FD) && fd == -1)
-		return msg_err(err, errlen, "type %u: fd missing", m->hdr.type);
+	if (((m->hdr.flags & MSG_F_FD) != 0) != (fd != -1)) {
+		if (fd != -1)
+			close(fd);
+		return msg_err(err, errlen, "%s: fd %s", msg_name(m->hdr.type),
+		    fd == -1 ? "missing" : "not flagged");
+	}
 	m->fd = fd;
 	return 0;
 }
@@ -459,21 +543,26 @@ msgchan_report(struct msgchan *ch, enum msgchan_event ev, struct msg *m)
 	return ch->dead ? -1 : 0;
 }
 
-int
-msgchan_send(struct msgchan *ch, uint32_t type, uint64_t id, int fd,
-    const void *payload, size_t len)
+/*
+ * Queues a packet of the struct p and data after it; takes ownership of
+ * fd (closed once sent), -1 for none.
+ */
+static int
+msgchan_put(struct msgchan *ch, uint32_t type, const struct uuid *session,
+    int fd, const void *p, size_t size, const void *data, size_t dlen)
 {
 	struct msgq *q;
+	size_t len = sizeof(struct msg_hdr) + size + dlen;
 
-	if (ch->dead || len > MSG_MAX_PAYLOAD) {
+	if (ch->dead || size + dlen > MSG_MAX_PAYLOAD || dlen > MSG_MAX_DATA) {
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	q = xmalloc(sizeof(*q) + sizeof(struct msg_hdr) + len);
+	q = xmalloc(sizeof(*q) + len);
 	q->fd = fd;
-	q->len = msg_encode(q->data, sizeof(struct msg_hdr) + len, type, id,
-	    fd >= 0 ? MSG_F_FD : 0, payload, len);
+	q->len = msg_encode_parts(q->data, len, type, session,
+	    fd >= 0 ? MSG_F_FD : 0, p, size, data, dlen);
 	TAILQ_INSERT_TAIL(&ch->queue, q, entry);
 	ch->queued += q->len;
 	if (ch->queued > ch->high)
@@ -583,7 +672,7 @@ msgchan_read_cb(int fd, short what, void *arg)
 		if (n > 0 &&
 		    msg_decode(ch->rbuf, (size_t)n, &m, err, sizeof(err)) ==
 		        0 &&
-		    (!(m.hdr.flags & MSG_F_FD) || rfd != -1)) {
+		    ((m.hdr.flags & MSG_F_FD) != 0) == (rfd != -1)) {
 			m.fd = rfd;
 			if (msgchan_report(ch, MSGCHAN_MSG, &m) == -1) {
 				if (m.fd != -1)
@@ -597,76 +686,46 @@ msgchan_read_cb(int fd, short what, void *arg)
 		if (rfd != -1)
 			close(rfd);
 		log_warnx("%s: refused message: %s", __func__,
-		    n > 0 ? (err[0] ? err : "fd missing") : err);
+		    n > 0 ? (err[0] ? err : "fd missing or not flagged") : err);
 		event_del(ch->ev_read);
 		msgchan_report(ch, MSGCHAN_ERROR, NULL);
 		return;
 	}
 }
 
-int
-msg_send_ready(struct msgchan *ch, const char *role)
-{
-	struct msg_ready r;
+#define MSG_FD_ARG_NEVER       -1
+#define MSG_FD_ARG_ALWAYS      fd
+#define MSG_FD_ARG_OPTIONAL    fd
+#define MSG_DATA_ARG_FIXED     NULL, 0
+#define MSG_DATA_ARG_VAR       data, p->len
+#define MSG_GET_DATA_ARG_FIXED NULL
+#define MSG_GET_DATA_ARG_VAR   data
+#define MSG_GET_TAKE_NEVER
+#define MSG_GET_TAKE_ALWAYS   *fd = msg_take_fd(m);
+#define MSG_GET_TAKE_OPTIONAL *fd = msg_take_fd(m);
 
-	memset(&r, 0, sizeof(r));
-	r.pid = (int32_t)getpid();
-	snprintf(r.role, sizeof(r.role), "%s", role);
-	return msgchan_send(ch, MSG_READY, 0, -1, &r, sizeof(r));
-}
-
-int
-msg_recv_ready(const struct msg *m, struct msg_ready *r)
-{
-	if (msg_get(m, MSG_READY, r, sizeof(*r)) == -1)
-		return -1;
-	r->role[sizeof(r->role) - 1] = '\0';
-	return 0;
-}
-
-int
-msg_send_shutdown(struct msgchan *ch, int grace_ms)
-{
-	struct msg_shutdown s;
-
-	memset(&s, 0, sizeof(s));
-	s.grace_ms = grace_ms;
-	return msgchan_send(ch, MSG_SHUTDOWN, 0, -1, &s, sizeof(s));
-}
-
-int
-msg_recv_shutdown(const struct msg *m, struct msg_shutdown *s)
-{
-	return msg_get(m, MSG_SHUTDOWN, s, sizeof(*s));
-}
-
-int
-msg_send_event(struct msgchan *ch, uint64_t id, const struct msg_event *e,
-    const void *data)
-{
-	unsigned char *buf;
-	int r;
-
-	if (e->len > MSG_MAX_DATA)
-		return -1;
-	buf = xmalloc(sizeof(*e) + e->len + 1);
-	memcpy(buf, e, sizeof(*e));
-	if (e->len > 0)
-		memcpy(buf + sizeof(*e), data, e->len);
-	r = msgchan_send(ch, MSG_EVENT, id, -1, buf, sizeof(*e) + e->len);
-	free(buf);
-	return r;
-}
-
-int
-msg_recv_event(const struct msg *m, struct msg_event *e, const void **data)
-{
-	if (m->hdr.type != MSG_EVENT || m->len < sizeof(*e))
-		return -1;
-	memcpy(e, m->payload, sizeof(*e));
-	if (e->len != m->len - sizeof(*e))
-		return -1;
-	e->session[sizeof(e->session) - 1] = '\0';
-	*data = (const unsigned char *)m->payload + sizeof(*e);
-	return 0;
-}
+#define MSGDEF(K, name, num, T, from, to, fd, data, strings)                 \
+	int msg_send_##name(struct msgchan *ch,                              \
+	    const struct uuid *session MSG_FD_PARAM_##fd,                    \
+	    const struct T *p MSG_DATA_PARAM_##data)                         \
+	{                                                                    \
+		return msgchan_put(ch, MSG_##K, session, MSG_FD_ARG_##fd, p, \
+		    sizeof(*p), MSG_DATA_ARG_##data);                        \
+	}                                                                    \
+	int msg_send_##name##_blocking(int sock,                             \
+	    const struct uuid *session MSG_FD_PARAM_##fd,                    \
+	    const struct T *p MSG_DATA_PARAM_##data)                         \
+	{                                                                    \
+		return msg_put_blocking(sock, MSG_##K, session,              \
+		    MSG_FD_ARG_##fd, p, sizeof(*p), MSG_DATA_ARG_##data);    \
+	}                                                                    \
+	int msg_get_##name(MSG_GET_MSG_##fd *m,                              \
+	    struct T *out MSG_GET_FD_##fd MSG_GET_DATA_##data)               \
+	{                                                                    \
+		if (msg_check(m, MSG_##K, out, sizeof(*out),                 \
+		        MSG_GET_DATA_ARG_##data) == -1)                      \
+			return -1;                                           \
+		MSG_GET_TAKE_##fd return 0;                                  \
+	}
+#include "common/msgdef.h"
+#undef MSGDEF

@@ -1,74 +1,57 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The wire format between alia's processes, alone. Every message is one
- * SOCK_SEQPACKET packet: a fixed header, then the payload of its type.
- * Types come in numbered blocks; each has one fixed-size payload struct,
- * except the few marked variable, whose payload is a fixed struct followed
- * by at most MSG_MAX_DATA bytes. The header carries the protocol version,
- * checked on every message, and whether an fd travels with the packet.
+ * SOCK_SEQPACKET packet: a fixed header, then the payload of its kind.
+ * Each kind is declared once, in common/msgdef.h: its number, its payload
+ * struct (below), who sends it to whom, whether an fd travels with it,
+ * whether data follows the struct and which fields are strings. The
+ * header carries the protocol version, checked on every message, whether
+ * an fd travels, and the 128-bit id of the session the message concerns
+ * (all zero when it concerns none).
+ *
+ * Kinds come in numbered blocks, one per pair of processes that talk:
+ *   100 control  master <-> every child: ready, shutdown, ping, config
+ *   200 front    front <-> master: sessions, websockets, metrics, signouts
+ *   300 worker   master <-> a session's worker (300 down, 310 up)
+ *   400 wall     master <-> an instructor wall
+ *   500 service  master <-> broker, recorder: their peers, the disk
+ *   600 output   worker, wall <-> broker <-> recorder: events, acks
+ * A process dispatches what it reads by block (MSG_BLOCK) first.
  */
 #ifndef ALIA_PROTO_H
 #define ALIA_PROTO_H
 
 #include <stdint.h>
 
-#define PROTO_VERSION 6
+#include "common/uuid.h"
+
+#define PROTO_VERSION 7
 #define MSG_MAX_DATA  (64 * 1024)
 
+/* Who sends and receives a kind (msgdef.h). */
+#define MSG_P_MASTER   0x01
+#define MSG_P_FRONT    0x02
+#define MSG_P_WORKER   0x04
+#define MSG_P_WALL     0x08
+#define MSG_P_BROKER   0x10
+#define MSG_P_RECORDER 0x20
+#define MSG_P_CHILD    0x3e /* any child */
+
 enum msg_type {
-	/* control: 100 */
-	MSG_READY = 100,    /* child -> master: set up and serving */
-	MSG_SHUTDOWN = 101, /* master -> child: stop gracefully */
-	MSG_PING = 102,     /* either way; answered with MSG_PONG */
-	MSG_PONG = 103,
-
-	/* config: 200 */
-	MSG_CONFIG = 200,    /* master -> child: the whole configuration */
-	MSG_LISTEN_FD = 201, /* master -> front: the listening socket (fd) */
-
-	/* session: 300, front <-> master */
-	MSG_SESSION_CREATE = 300, /* front -> master: msg_session_req */
-	MSG_SESSION_GET = 301,    /* front -> master: msg_session_req */
-	MSG_SESSION_LIST = 302,   /* front -> master: msg_session_req */
-	MSG_SESSION_DELETE = 303, /* front -> master: msg_session_req */
-	MSG_SESSION_INFO = 304,   /* master -> front: msg_session_info */
-	MSG_SESSION_ATTACH = 305, /* front -> master: msg_attach + fd */
-	MSG_METRICS_GET = 306,    /* front -> master: msg_metrics (req only) */
-	MSG_METRICS = 307,        /* master -> front: msg_metrics */
-	MSG_SESSION_WALL = 308,   /* front -> master: msg_wall + fd */
-	MSG_SESSION_KICK = 309,   /* front -> master: msg_session_req */
-	MSG_SIGNOUT = 310,        /* master -> front: msg_signout */
-
-	/* worker: 350, master <-> worker */
-	MSG_WORKER_START = 350,   /* master -> worker: msg_worker_start + fd */
-	MSG_WORKER_BROWSER = 351, /* master -> worker: msg_attach + fd */
-	MSG_WORKER_RESIZE = 352,  /* worker -> master: msg_resize */
-	MSG_WORKER_EXITED = 353,  /* master -> worker: msg_exit */
-	MSG_WORKER_END = 354,     /* worker -> master: msg_end */
-	MSG_WORKER_STATS = 355,   /* worker -> master: msg_worker_stats */
-	MSG_WORKER_BROKER = 356,  /* master -> worker: msg_peer + fd */
-	MSG_WORKER_FD = 357,      /* master -> worker: msg_worker_fd + fd */
-	MSG_WORKER_AUDIT = 358,   /* worker -> master: msg_audit */
-	MSG_WALL_START = 359,     /* master -> wall: msg_wall + fd */
-	MSG_WORKER_KICK = 360,    /* master -> worker: msg_kick */
-	MSG_WORKER_SCREEN = 361,  /* master -> worker: msg_screen + output */
-	MSG_WORKER_GAP = 362,     /* master -> worker: msg_gap + output */
-	MSG_WORKER_DETACH = 363,  /* master -> worker: msg_detach */
-
-	/* output: 400, worker -> broker -> recorder and back */
-	MSG_EVENT = 400,  /* msg_event + its data (variable) */
-	MSG_ACK = 401,    /* recorder -> broker -> worker: msg_ack */
-	MSG_RESEND = 402, /* broker -> worker: msg_flow: resend from seq on */
-	MSG_BROKER_PEER = 410,    /* master -> broker: msg_peer + fd */
-	MSG_RECORDER_PEER = 411,  /* master -> recorder: msg_peer + fd */
-	MSG_VIEW_SUBSCRIBE = 412, /* view -> broker: msg_view_sub */
-	/* recorder or master -> broker -> worker: msg_record_pause */
-	MSG_RECORD_PAUSE = 420,
-
-	/* flow: 500 */
-	MSG_FLOW_PAUSE = 500,
-	MSG_FLOW_RESUME = 501,
+#define MSGDEF(K, name, num, ...) MSG_##K = num,
+#include "common/msgdef.h"
+#undef MSGDEF
 };
+
+enum msg_block {
+	MSG_BLOCK_CONTROL = 100,
+	MSG_BLOCK_FRONT = 200,
+	MSG_BLOCK_WORKER = 300,
+	MSG_BLOCK_WALL = 400,
+	MSG_BLOCK_SERVICE = 500,
+	MSG_BLOCK_OUTPUT = 600,
+};
+#define MSG_BLOCK(type) ((enum msg_block)((type) / 100 * 100))
 
 struct msg_hdr {
 	uint16_t version;
@@ -77,7 +60,7 @@ struct msg_hdr {
 	uint32_t type;
 	uint32_t len; /* payload bytes after the header */
 	uint32_t pad;
-	uint64_t id; /* the session (or other object) concerned; 0 if none */
+	struct uuid session; /* the session concerned; all zero if none */
 };
 
 struct msg_ready {
@@ -102,6 +85,7 @@ struct msg_flow {
 };
 
 /* MSG_CONFIG's payload is struct config from common/config.h. */
+struct config;
 
 #define SESSION_ID_LEN 37 /* a UUID in text form and its NUL */
 #define OWNER_LEN      64
@@ -145,38 +129,34 @@ struct msg_session_info {
 };
 
 /*
- * One recorded event of a session, followed by len bytes of data. seq
- * numbers a session's events from 0 without gaps; t_us is microseconds
- * since the session started. kind: 'o' output, 'i' input, 'r' resize
- * (data "COLSxROWS"), 'm' marker (data: what happened).
+ * One recorded event of the header's session, followed by len bytes of
+ * data. seq numbers a session's events from 0 without gaps; t_us is
+ * microseconds since the session started. kind: 'o' output, 'i' input,
+ * 'r' resize (data "COLSxROWS"), 'm' marker (data: what happened).
  */
 struct msg_event {
 	uint64_t seq;
 	int64_t t_us;
-	char session[SESSION_ID_LEN];
 	char kind;
-	char pad[2];
+	char pad[3];
 	uint32_t len;
 };
 
-/* Every event of session up to and including seq is committed. */
+/* Every event of the header's session up to and including seq is in. */
 struct msg_ack {
 	uint64_t seq;
-	char session[SESSION_ID_LEN];
-	char pad[3];
 };
 
 /*
  * Output recording paused or resumed for one reason: by the recorder for
- * one session (its owner's record_quota), by master for every session
- * (session empty: the disk under the database is under
- * record_disk_floor). The broker passes it to the session's worker, or to
- * every worker and, for the disk, to each worker that connects later.
- * The worker marks each change in the recording.
+ * one session (MSG_RECORD_PAUSE, its owner's record_quota), by master for
+ * every session (MSG_BROKER_DISK, no session in the header: the disk
+ * under the database is under record_disk_floor). The broker passes it as
+ * MSG_RECORD_PAUSE to the session's worker, or to every worker and, for
+ * the disk, to each worker that connects later. The worker marks each
+ * change in the recording.
  */
 struct msg_record_pause {
-	char session[SESSION_ID_LEN]; /* empty: every session */
-	char pad[3];
 	uint32_t reason;
 #define RECORD_PAUSE_QUOTA 0x1
 #define RECORD_PAUSE_DISK  0x2
@@ -184,18 +164,17 @@ struct msg_record_pause {
 	char why[192];   /* for the marker */
 };
 
-#define PEER_WORKER   1 /* hdr.id: the session's number */
+#define PEER_WORKER   1 /* hdr.session: the worker's session */
 #define PEER_RECORDER 2
 #define PEER_VIEW     3 /* a live view of many sessions (the wall) */
 
 /*
- * A view asks for a session's output: first the broker's copy of its
- * recent output (an event of kind 's', a snapshot, whose seq is the last
- * one it holds), then every output event as it comes.
+ * A view asks for the header's session's output: first the broker's copy
+ * of its recent output (an event of kind 's', a snapshot, whose seq is
+ * the last one it holds), then every output event as it comes.
  */
 struct msg_view_sub {
-	char session[SESSION_ID_LEN];
-	char pad[3];
+	uint32_t pad;
 };
 
 /*
@@ -213,14 +192,13 @@ struct msg_wall {
 };
 
 /*
- * master hands out one end of a fresh socketpair to the broker and the
- * other to a worker (session set) or to the recorder, whenever either
- * side (re)starts.
+ * master hands out one end of a fresh socketpair to the broker
+ * (MSG_BROKER_PEER) and the other to a worker (MSG_WORKER_BROKER, its
+ * session in the header), a wall (MSG_WALL_BROKER) or the recorder
+ * (MSG_RECORDER_PEER), whenever either side (re)starts.
  */
 struct msg_peer {
-	int32_t kind;
-	char session[SESSION_ID_LEN];
-	char pad[3];
+	int32_t kind; /* PEER_*; a worker's session is the header's */
 };
 
 #define ATTACH_CONTROL 0
@@ -249,8 +227,6 @@ struct msg_attach {
  * none. restarted: this worker replaces one that died.
  */
 struct msg_worker_start {
-	char session[SESSION_ID_LEN];
-	char pad[3];
 	uint16_t cols, rows;
 	int32_t restarted;
 #define WORKER_FIRST   0    /* the session's first worker */
@@ -291,6 +267,7 @@ struct msg_kick {
  */
 struct msg_screen {
 	uint32_t more;
+	uint32_t len; /* bytes that follow */
 };
 
 /*
@@ -301,6 +278,12 @@ struct msg_screen {
  * more: another piece follows. The worker reads the stream only after
  * the last piece.
  */
+struct msg_gap {
+	uint32_t more;
+	uint32_t len; /* bytes that follow */
+	char marker[196];
+};
+
 /*
  * MSG_WORKER_DETACH: alia stops or re-executes itself, the session lives
  * on: the worker closes its browsers with code (1001 going away, 1012
@@ -308,11 +291,6 @@ struct msg_screen {
  */
 struct msg_detach {
 	int32_t code;
-};
-
-struct msg_gap {
-	uint32_t more;
-	char marker[196];
 };
 
 /*

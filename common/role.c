@@ -5,6 +5,9 @@
  */
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -26,17 +29,17 @@ role_chan_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
 	struct role *r = arg;
+	struct msg_ping p;
 
 	switch (ev) {
 	case MSGCHAN_MSG:
 		if (msg->hdr.type == MSG_SHUTDOWN)
 			r->stop("master asked");
-		else if (msg->hdr.type == MSG_PING)
-			msgchan_send(r->chan, MSG_PONG, msg->hdr.id, -1,
-			    msg->payload, msg->len);
+		else if (msg_get_ping(msg, &p) == 0)
+			msg_send_pong(r->chan, &msg->hdr.session, &p);
 		else if (!r->msg(msg))
-			log_warnx("unexpected message type %u from master",
-			    msg->hdr.type);
+			log_warnx("unexpected message %s (%u) from master",
+			    msg_name(msg->hdr.type), msg->hdr.type);
 		return;
 	case MSGCHAN_LOWAT:
 		return;
@@ -84,10 +87,20 @@ role_free(struct role *r)
 void
 role_config(struct msg *msg, struct config *conf, int *have, int drop)
 {
-	if (*have || msg_get(msg, MSG_CONFIG, conf, sizeof(*conf)) == -1)
+	if (*have || msg_get_config(msg, conf) == -1)
 		fatalx("bad configuration message");
-	conf->user[sizeof(conf->user) - 1] = '\0';
 	if (drop && proc_drop_privileges(conf->user) == -1)
 		fatalx("cannot drop privileges to %s", conf->user);
 	*have = 1;
+}
+
+int
+role_ready(struct role *r, const char *name)
+{
+	struct msg_ready rd;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.pid = (int32_t)getpid();
+	snprintf(rd.role, sizeof(rd.role), "%s", name);
+	return msg_send_ready(r->chan, NULL, &rd);
 }

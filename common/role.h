@@ -40,5 +40,7 @@ void role_free(struct role *);
  * user when drop is set. A second or bad one is fatal.
  */
 void role_config(struct msg *, struct config *, int *have, int drop);
+/* Tells master the role name is set up and serving (MSG_READY). */
+int role_ready(struct role *, const char *name);
 
 #endif

@@ -116,24 +116,27 @@ front_serve(int fd)
 	if (front_http_start(f.base, fd, &hc) == -1)
 		return -1;
 	f.serving = 1;
-	return msg_send_ready(f.chan, "front");
+	return role_ready(&f.role, "front");
 }
 
 /* A message from master for this role; 0: not one it takes. */
 static int
 front_master_msg(struct msg *msg)
 {
+	struct msg_listen_fd l;
+	int fd;
+
 	switch (msg->hdr.type) {
 	case MSG_CONFIG:
 		/* Privileges go once the listener is in (front_serve). */
 		role_config(msg, &f.conf, &f.have_conf, 0);
 		return 1;
 	case MSG_LISTEN_FD:
-		if (f.serving) {
-			log_warnx("second listening socket refused");
+		if (f.serving || msg_get_listen_fd(msg, &l, &fd) == -1) {
+			log_warnx("second or bad listening socket refused");
 			return 1;
 		}
-		if (front_serve(msg_take_fd(msg)) == -1)
+		if (front_serve(fd) == -1)
 			fatalx("cannot serve");
 		return 1;
 	case MSG_SESSION_INFO:

@@ -335,10 +335,14 @@ api_park(struct conn *c, enum api_kind kind, char *setcookie,
 	return p;
 }
 
-/* Asks master; flags REQ_ANY_OWNER: front checks the answer instead. */
+/*
+ * Asks master with sender (msg_send_session_get, ...); flags
+ * REQ_ANY_OWNER: front checks the answer instead.
+ */
 static void
-api_ask(uint32_t type, struct pending *p, uint32_t flags, const char *session,
-    int cols, int rows)
+api_ask(int (*sender)(struct msgchan *, const struct uuid *,
+            const struct msg_session_req *),
+    struct pending *p, uint32_t flags, const char *session, int cols, int rows)
 {
 	struct msg_session_req r;
 
@@ -354,7 +358,7 @@ api_ask(uint32_t type, struct pending *p, uint32_t flags, const char *session,
 		snprintf(r.session, sizeof(r.session), "%s", session);
 	r.cols = (uint16_t)cols;
 	r.rows = (uint16_t)rows;
-	msgchan_send(fa.master, type, 0, -1, &r, sizeof(r));
+	sender(fa.master, NULL, &r);
 }
 
 /* Reads {"cols": C, "rows": R} (both optional) from a create body. */
@@ -549,7 +553,7 @@ api_ws(struct conn *c, const struct http_request *req, const char *id,
 	/* Watching reaches as far as the caller's role; control does not. */
 	if (mode == ATTACH_WATCH && who->role >= ROLE_INSTRUCTOR)
 		p->attach.flags = REQ_ANY_OWNER | ATTACH_MAY_ASK;
-	api_ask(MSG_SESSION_GET, p, p->attach.flags, id, 0, 0);
+	api_ask(msg_send_session_get, p, p->attach.flags, id, 0, 0);
 }
 
 void
@@ -560,7 +564,7 @@ front_api_kick(const char *session, const char *viewer)
 	memset(&r, 0, sizeof(r));
 	snprintf(r.session, sizeof(r.session), "%s", session);
 	snprintf(r.owner, sizeof(r.owner), "%s", viewer);
-	msgchan_send(fa.master, MSG_SESSION_KICK, 0, -1, &r, sizeof(r));
+	msg_send_session_kick(fa.master, NULL, &r);
 }
 
 void
@@ -581,7 +585,7 @@ front_api_ws_shared(struct conn *c, const char *key, const char *id,
 	p->attach.mode = ATTACH_WATCH;
 	p->attach.flags = REQ_ANY_OWNER;
 	p->attach.until_s = until_s;
-	api_ask(MSG_SESSION_GET, p, REQ_ANY_OWNER, id, 0, 0);
+	api_ask(msg_send_session_get, p, REQ_ANY_OWNER, id, 0, 0);
 }
 
 /*
@@ -925,7 +929,7 @@ api_wall(
 	snprintf(mw->user, sizeof(mw->user), "%s", who->name);
 	p = api_park(c, API_WALL, NULL, who);
 	p->wall = mw;
-	api_ask(MSG_SESSION_LIST, p, REQ_ANY_OWNER, NULL, 0, 0);
+	api_ask(msg_send_session_list, p, REQ_ANY_OWNER, NULL, 0, 0);
 }
 
 /* One session of master's list for a wall: a tile if live and visible. */
@@ -969,7 +973,7 @@ api_wall_answer(struct conn *c, struct pending *p)
 		    NULL);
 		return;
 	}
-	msgchan_send(fa.master, MSG_SESSION_WALL, 0, fd, mw, sizeof(*mw));
+	msg_send_session_wall(fa.master, NULL, fd, mw);
 }
 
 /* GET /api/me: who the caller is. */
@@ -1008,7 +1012,7 @@ api_session(struct conn *c, const struct http_request *req, const char *id,
 	}
 	if (strcmp(req->method, "GET") == 0) {
 		p = api_park(c, API_GET, NULL, who);
-		api_ask(MSG_SESSION_GET, p,
+		api_ask(msg_send_session_get, p,
 		    who->role >= ROLE_INSTRUCTOR ? REQ_ANY_OWNER : 0, id, 0, 0);
 		return;
 	}
@@ -1019,7 +1023,7 @@ api_session(struct conn *c, const struct http_request *req, const char *id,
 			return;
 		}
 		p = api_park(c, API_DELETE, NULL, who);
-		api_ask(MSG_SESSION_DELETE, p,
+		api_ask(msg_send_session_delete, p,
 		    who->role == ROLE_ADMIN ? REQ_ANY_OWNER : 0, id, 0, 0);
 		return;
 	}
@@ -1050,14 +1054,14 @@ api_sessions(struct conn *c, const struct http_request *req,
 			return;
 		}
 		p = api_park(c, API_CREATE, setcookie, who);
-		api_ask(MSG_SESSION_CREATE, p, 0, NULL, cols, rows);
+		api_ask(msg_send_session_create, p, 0, NULL, cols, rows);
 		return;
 	}
 	if (strcmp(req->method, "GET") == 0) {
 		p = api_park(c, API_LIST, setcookie, who);
 		p->list = yajl_gen_alloc(NULL);
 		yajl_gen_array_open(p->list);
-		api_ask(MSG_SESSION_LIST, p,
+		api_ask(msg_send_session_list, p,
 		    who->role >= ROLE_INSTRUCTOR ? REQ_ANY_OWNER : 0, NULL, 0,
 		    0);
 		return;
@@ -1136,8 +1140,7 @@ front_api_request(struct conn *c, const struct http_request *req)
 		p = api_park(c, API_METRICS, NULL, NULL);
 		memset(&mt, 0, sizeof(mt));
 		mt.req = p->req;
-		msgchan_send(
-		    fa.master, MSG_METRICS_GET, 0, -1, &mt, sizeof(mt));
+		msg_send_metrics_get(fa.master, NULL, &mt);
 		return;
 	}
 	if (strcmp(path, "/api/me") == 0)
@@ -1276,8 +1279,7 @@ api_ws_answer(
 		    NULL);
 		return;
 	}
-	msgchan_send(fa.master, MSG_SESSION_ATTACH, 0, fd, &p->attach,
-	    sizeof(p->attach));
+	msg_send_session_attach(fa.master, NULL, fd, &p->attach);
 }
 
 void
@@ -1290,7 +1292,7 @@ front_api_master_msg(struct msg *m)
 	yajl_gen g;
 
 	if (m->hdr.type == MSG_METRICS) {
-		if (msg_get(m, MSG_METRICS, &mt, sizeof(mt)) == -1 ||
+		if (msg_get_metrics(m, &mt) == -1 ||
 		    (p = pending_find(mt.req)) == NULL)
 			return;
 		if ((c = front_http_parked(p->req)) != NULL)
@@ -1298,18 +1300,13 @@ front_api_master_msg(struct msg *m)
 		pending_free(p);
 		return;
 	}
-	if (msg_get(m, MSG_SESSION_INFO, &i, sizeof(i)) == -1) {
-		log_warnx("unexpected message %u from master", m->hdr.type);
+	if (msg_get_session_info(m, &i) == -1) {
+		log_warnx("a bad or unexpected message %s from master",
+		    msg_name(m->hdr.type));
 		return;
 	}
-	i.message[sizeof(i.message) - 1] = '\0';
-	i.session[sizeof(i.session) - 1] = '\0';
-	i.state[sizeof(i.state) - 1] = '\0';
-	i.image[sizeof(i.image) - 1] = '\0';
-	i.end_reason[sizeof(i.end_reason) - 1] = '\0';
 	if ((p = pending_find(i.req)) == NULL)
 		return;
-	i.owner[sizeof(i.owner) - 1] = '\0';
 	if (p->kind == API_WALL) {
 		api_wall_info(p, &i);
 		if (i.more)

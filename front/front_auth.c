@@ -187,11 +187,10 @@ front_auth_signout(struct msg *m)
 	struct auth_entry *e, *next;
 	int n = 0;
 
-	if (msg_get(m, MSG_SIGNOUT, &so, sizeof(so)) == -1) {
+	if (msg_get_signout(m, &so) == -1) {
 		log_warnx("%s: a bad MSG_SIGNOUT", __func__);
 		return;
 	}
-	so.user[sizeof(so.user) - 1] = '\0';
 	fa_.signouts++;
 	for (e = TAILQ_FIRST(&fa_.cache); e != NULL; e = next) {
 		next = TAILQ_NEXT(e, entry);

@@ -68,6 +68,7 @@
 #include "common/proc.h"
 #include "common/str.h"
 #include "common/token.h"
+#include "common/uuid.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -103,9 +104,9 @@ TAILQ_HEAD(browser_wait_list, browser_wait);
 struct session {
 	RB_ENTRY(session) by_id;
 	TAILQ_ENTRY(session) entry; /* live or ended list */
-	uint64_t sid;
-	uint64_t create_req; /* front's request, answered once created */
-	char id[SESSION_ID_LEN];
+	struct uuid uuid;
+	uint64_t create_req;     /* front's request, answered once created */
+	char id[SESSION_ID_LEN]; /* uuid in text */
 	char owner[OWNER_LEN];
 	char container[80];
 	enum session_state state;
@@ -147,7 +148,7 @@ TAILQ_HEAD(session_list, session);
 static int
 session_cmp(struct session *a, struct session *b)
 {
-	return strcmp(a->id, b->id);
+	return memcmp(&a->uuid, &b->uuid, sizeof(a->uuid));
 }
 RB_GENERATE_STATIC(session_tree, session, by_id, session_cmp)
 
@@ -169,7 +170,6 @@ static struct {
 	struct pgc *db;
 	int verbose;
 	int stopping;
-	uint64_t next_sid;
 	struct session_tree ids;
 	struct session_list live;
 	struct session_list ended;
@@ -214,27 +214,31 @@ static void session_start_worker(struct session *, int);
  * but with no version bits fixed, so that all 128 are unguessable.
  */
 static void
-session_new_id(char *out)
+session_new_id(struct session *s)
 {
-	unsigned char b[16];
-
-	if (getrandom(b, sizeof(b), 0) != sizeof(b))
+	if (getrandom(s->uuid.b, sizeof(s->uuid.b), 0) != sizeof(s->uuid.b))
 		fatal("%s: getrandom", __func__);
-
-	snprintf(out, SESSION_ID_LEN,
-	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-	    "%02x%02x%02x%02x%02x%02x",
-	    b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
-	    b[11], b[12], b[13], b[14], b[15]);
+	uuid_format(&s->uuid, s->id);
 }
 
 static struct session *
-session_find(const char *id)
+session_find(const struct uuid *id)
 {
 	struct session key;
 
-	snprintf(key.id, sizeof(key.id), "%s", id);
+	key.uuid = *id;
 	return RB_FIND(session_tree, &ct.ids, &key);
+}
+
+/* The session whose id is text, or NULL (none, or not a session id). */
+static struct session *
+session_lookup(const char *text)
+{
+	struct uuid id;
+
+	if (uuid_parse(text, &id) == -1)
+		return NULL;
+	return session_find(&id);
 }
 
 static void
@@ -461,8 +465,7 @@ session_end(struct session *s, int code, const char *reason)
 		memset(&e, 0, sizeof(e));
 		e.code = code;
 		snprintf(e.reason, sizeof(e.reason), "%s", s->end_reason);
-		msgchan_send(
-		    s->chan, MSG_WORKER_EXITED, s->sid, -1, &e, sizeof(e));
+		msg_send_worker_exited(s->chan, &s->uuid, &e);
 	}
 	if (s->worker != 0)
 		evtimer_add(s->ev_worker, &tv);
@@ -708,8 +711,7 @@ session_forward_browsers(struct session *s)
 	while (s->chan != NULL && !(s->flags & S_REFILL) &&
 	    (w = TAILQ_FIRST(&s->waiting)) != NULL) {
 		TAILQ_REMOVE(&s->waiting, w, entry);
-		msgchan_send(s->chan, MSG_WORKER_BROWSER, s->sid, w->fd, &w->a,
-		    sizeof(w->a));
+		msg_send_worker_browser(s->chan, &s->uuid, w->fd, &w->a);
 		free(w);
 	}
 }
@@ -728,8 +730,7 @@ session_worker_msg(
 	case MSGCHAN_MSG:
 		switch (m->hdr.type) {
 		case MSG_WORKER_RESIZE:
-			if (msg_get(m, MSG_WORKER_RESIZE, &rz, sizeof(rz)) ==
-			        -1 ||
+			if (msg_get_worker_resize(m, &rz) == -1 ||
 			    rz.cols == 0 || rz.rows == 0 || rz.cols > 1000 ||
 			    rz.rows > 1000)
 				break;
@@ -738,22 +739,18 @@ session_worker_msg(
 			session_resize(s);
 			return;
 		case MSG_WORKER_END:
-			if (msg_get(m, MSG_WORKER_END, &e, sizeof(e)) == -1)
+			if (msg_get_worker_end(m, &e) == -1)
 				break;
-			e.reason[sizeof(e.reason) - 1] = '\0';
 			session_kill(s, e.reason);
 			return;
 		case MSG_WORKER_AUDIT:
-			if (msg_get(m, MSG_WORKER_AUDIT, &au, sizeof(au)) == -1)
+			if (msg_get_worker_audit(m, &au) == -1)
 				break;
-			au.actor[sizeof(au.actor) - 1] = '\0';
-			au.action[sizeof(au.action) - 1] = '\0';
-			au.detail[sizeof(au.detail) - 1] = '\0';
 			audit_write(
 			    ct.db, au.actor, au.action, s->id, au.detail);
 			return;
 		case MSG_WORKER_STATS:
-			if (msg_get(m, MSG_WORKER_STATS, &st, sizeof(st)) == -1)
+			if (msg_get_worker_stats(m, &st) == -1)
 				break;
 			if (st.bytes_out >= s->stats.bytes_out)
 				ct.m.bytes_out +=
@@ -766,8 +763,9 @@ session_worker_msg(
 			s->stats = st;
 			return;
 		}
-		log_warnx("session %s: worker sent unexpected message %u",
-		    s->id, m->hdr.type);
+		log_warnx("session %s: worker sent a bad or unexpected "
+		          "message %s",
+		    s->id, msg_name(m->hdr.type));
 		return;
 	case MSGCHAN_LOWAT:
 		return;
@@ -831,8 +829,7 @@ static void
 session_gap_send(struct session *s, const char *marker,
     const unsigned char *data, size_t len)
 {
-	struct msg_gap *h;
-	unsigned char *buf;
+	struct msg_gap h;
 	size_t n;
 
 	s->flags &= ~S_GAP;
@@ -840,22 +837,18 @@ session_gap_send(struct session *s, const char *marker,
 	s->tail = NULL;
 	if (s->chan == NULL)
 		return;
-	buf = xmalloc(sizeof(*h) + MSG_MAX_DATA);
-	h = (struct msg_gap *)buf;
-	memset(h, 0, sizeof(*h));
+	memset(&h, 0, sizeof(h));
 	if (marker != NULL)
-		snprintf(h->marker, sizeof(h->marker), "%s", marker);
+		snprintf(h.marker, sizeof(h.marker), "%s", marker);
 	do {
 		n = len < MSG_MAX_DATA ? len : MSG_MAX_DATA;
-		memcpy(buf + sizeof(*h), data, n);
+		h.len = (uint32_t)n;
+		h.more = len > n;
+		msg_send_worker_gap(s->chan, &s->uuid, &h, data);
 		data += n;
 		len -= n;
-		h->more = len > 0;
-		msgchan_send(
-		    s->chan, MSG_WORKER_GAP, s->sid, -1, buf, sizeof(*h) + n);
-		h->marker[0] = '\0';
+		h.marker[0] = '\0';
 	} while (len > 0);
-	free(buf);
 }
 
 /*
@@ -998,7 +991,7 @@ session_gap(struct session *s)
 
 /* Whose refill a query answers: a newer worker of s asks anew. */
 struct refill {
-	char id[SESSION_ID_LEN];
+	struct uuid id;
 	uint64_t gen;
 };
 
@@ -1012,8 +1005,8 @@ static void
 session_refill_cb(const struct pg_result *res, void *arg)
 {
 	struct refill *r = arg;
-	struct session *s = session_find(r->id);
-	struct msg_screen *h;
+	struct session *s = session_find(&r->id);
+	struct msg_screen h;
 	size_t total = 0, skip, n, len, off, room;
 	unsigned char *buf;
 	int i, rows;
@@ -1040,8 +1033,8 @@ session_refill_cb(const struct pg_result *res, void *arg)
 	for (i = 0; i < rows; i++)
 		total += (size_t)PQgetlength(res, i, 0);
 	skip = total > REFILL_BYTES ? total - REFILL_BYTES : 0;
-	buf = xmalloc(sizeof(*h) + MSG_MAX_DATA);
-	h = (struct msg_screen *)buf;
+	buf = xmalloc(MSG_MAX_DATA);
+	memset(&h, 0, sizeof(h));
 	room = 0;
 	for (i = 0; i < rows; i++) {
 		len = (size_t)PQgetlength(res, i, 0);
@@ -1053,20 +1046,20 @@ session_refill_cb(const struct pg_result *res, void *arg)
 			n = len - off;
 			if (n > MSG_MAX_DATA - room)
 				n = MSG_MAX_DATA - room;
-			memcpy(buf + sizeof(*h) + room,
-			    PQgetvalue(res, i, 0) + off, n);
+			memcpy(buf + room, PQgetvalue(res, i, 0) + off, n);
 			room += n;
 			if (room == MSG_MAX_DATA) {
-				h->more = 1;
-				msgchan_send(s->chan, MSG_WORKER_SCREEN, s->sid,
-				    -1, buf, sizeof(*h) + room);
+				h.more = 1;
+				h.len = (uint32_t)room;
+				msg_send_worker_screen(
+				    s->chan, &s->uuid, &h, buf);
 				room = 0;
 			}
 		}
 	}
-	h->more = 0;
-	msgchan_send(
-	    s->chan, MSG_WORKER_SCREEN, s->sid, -1, buf, sizeof(*h) + room);
+	h.more = 0;
+	h.len = (uint32_t)room;
+	msg_send_worker_screen(s->chan, &s->uuid, &h, buf);
 	free(buf);
 	if (s->flags & S_GAP) {
 		session_keep_tail(s, res);
@@ -1089,7 +1082,7 @@ session_refill(struct session *s)
 	    REFILL_WAIT_MS / 1000, (REFILL_WAIT_MS % 1000) * 1000};
 
 	r = xcalloc(1, sizeof(*r));
-	snprintf(r->id, sizeof(r->id), "%s", s->id);
+	r->id = s->uuid;
 	r->gen = ++s->refill;
 	s->flags |= S_REFILL;
 	evtimer_add(s->ev_refill, &tv);
@@ -1112,8 +1105,7 @@ session_send_fd(struct session *s, int fd, int32_t which)
 		return -1;
 	memset(&f, 0, sizeof(f));
 	f.which = which;
-	return msgchan_send(
-	    s->chan, MSG_WORKER_FD, s->sid, copy, &f, sizeof(f));
+	return msg_send_worker_fd(s->chan, &s->uuid, copy, &f);
 }
 
 /* Forks the session's worker and hands it the session's fds. */
@@ -1137,8 +1129,7 @@ session_start_worker(struct session *s, int restarted)
 	}
 	close(sv[1]);
 	s->chan = msgchan_new(ct.base, sv[0], session_worker_msg, s);
-	msgchan_send(
-	    s->chan, MSG_CONFIG, s->sid, -1, ct.conf, sizeof(*ct.conf));
+	msg_send_config(s->chan, &s->uuid, ct.conf);
 	if (session_send_fd(s, s->journal_fd, WORKER_FD_JOURNAL) == -1 ||
 	    session_send_fd(s, s->pipe_r, WORKER_FD_PIPE_R) == -1 ||
 	    session_send_fd(s, s->pipe_w, WORKER_FD_PIPE_W) == -1 ||
@@ -1149,7 +1140,6 @@ session_start_worker(struct session *s, int restarted)
 		return;
 	}
 	memset(&w, 0, sizeof(w));
-	snprintf(w.session, sizeof(w.session), "%s", s->id);
 	w.cols = s->cols;
 	w.rows = s->rows;
 	w.restarted = restarted;
@@ -1170,11 +1160,11 @@ session_start_worker(struct session *s, int restarted)
 		s->flags |= S_GAP;
 		w.gap = 1;
 	}
-	msgchan_send(s->chan, MSG_WORKER_START, s->sid, copy, &w, sizeof(w));
+	msg_send_worker_start(s->chan, &s->uuid, copy, &w);
 	s->stats.bytes_out = s->stats.bytes_in = 0;
 	s->stats.resyncs = 0;
 	if (ct.conf->record &&
-	    master_broker_pair(PEER_WORKER, s->id, s->sid, s->chan) == -1)
+	    master_broker_pair(PEER_WORKER, &s->uuid, s->chan) == -1)
 		log_warnx(
 		    "session %s: no broker channel for its worker yet", s->id);
 	log_debug("session %s: worker %ld started", s->id, (long)s->worker);
@@ -1290,7 +1280,7 @@ reply_error(
 	i.status = status;
 	i.exit_code = -1;
 	snprintf(i.message, sizeof(i.message), "%s", message);
-	msgchan_send(front, MSG_SESSION_INFO, 0, -1, &i, sizeof(i));
+	msg_send_session_info(front, NULL, &i);
 }
 
 static void
@@ -1301,7 +1291,7 @@ reply_info(struct msgchan *front, const struct session *s, uint64_t req,
 
 	session_info(s, req, status, &i);
 	i.more = more;
-	msgchan_send(front, MSG_SESSION_INFO, s->sid, -1, &i, sizeof(i));
+	msg_send_session_info(front, &s->uuid, &i);
 }
 
 static void
@@ -1343,10 +1333,9 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
-	s->sid = ++ct.next_sid;
 	do
-		session_new_id(s->id);
-	while (session_find(s->id) != NULL);
+		session_new_id(s);
+	while (session_find(&s->uuid) != NULL);
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
 	s->cols = r->cols >= 1 && r->cols <= 1000 ? r->cols : 80;
 	s->rows = r->rows >= 1 && r->rows <= 1000 ? r->rows : 24;
@@ -1382,7 +1371,7 @@ container_lookup(struct msgchan *front, struct msg_session_req *r)
 {
 	struct session *s;
 
-	if ((s = session_find(r->session)) == NULL) {
+	if ((s = session_lookup(r->session)) == NULL) {
 		reply_error(front, r->req, 404, "no such session");
 		return NULL;
 	}
@@ -1421,15 +1410,13 @@ container_attach_browser(struct msg *m)
 	struct browser_wait *w;
 	struct msg_attach a;
 	struct session *s;
-	int fd = msg_take_fd(m);
+	int fd;
 
-	if (msg_get(m, MSG_SESSION_ATTACH, &a, sizeof(a)) == -1) {
-		close(fd);
+	if (msg_get_session_attach(m, &a, &fd) == -1) {
+		log_warnx("front sent a bad MSG_SESSION_ATTACH");
 		return;
 	}
-	a.session[sizeof(a.session) - 1] = '\0';
-	a.owner[sizeof(a.owner) - 1] = '\0';
-	if ((s = session_find(a.session)) == NULL ||
+	if ((s = session_lookup(a.session)) == NULL ||
 	    (!(a.flags & REQ_ANY_OWNER) && strcmp(s->owner, a.owner) != 0) ||
 	    s->state == SESSION_ENDED) {
 		log_info("browser for session %s refused: %s", a.session,
@@ -1446,25 +1433,56 @@ container_attach_browser(struct msg *m)
 	session_forward_browsers(s);
 }
 
+/* A request about sessions from front, any MSG_SESSION_* but the two. */
+static int
+container_front_req(struct msg *m, struct msg_session_req *r)
+{
+	switch (m->hdr.type) {
+	case MSG_SESSION_CREATE:
+		return msg_get_session_create(m, r);
+	case MSG_SESSION_LIST:
+		return msg_get_session_list(m, r);
+	case MSG_SESSION_GET:
+		return msg_get_session_get(m, r);
+	case MSG_SESSION_DELETE:
+		return msg_get_session_delete(m, r);
+	case MSG_SESSION_KICK:
+		return msg_get_session_kick(m, r);
+	default:
+		return -1;
+	}
+}
+
+/* The viewers of a revoked share link go, if any; no answer. */
+static void
+container_kick(const struct msg_session_req *r)
+{
+	struct msg_kick k;
+	struct session *s;
+
+	if ((s = session_lookup(r->session)) == NULL || s->chan == NULL)
+		return;
+	memset(&k, 0, sizeof(k));
+	snprintf(k.viewer, sizeof(k.viewer), "%s", r->owner);
+	snprintf(k.why, sizeof(k.why), "%s", "the share link was revoked");
+	msg_send_worker_kick(s->chan, &s->uuid, &k);
+}
+
 void
 container_front_msg(struct msgchan *front, struct msg *m)
 {
 	struct msg_session_req r;
-	struct msg_kick k;
 	struct session *s;
 
 	if (m->hdr.type == MSG_SESSION_ATTACH) {
 		container_attach_browser(m);
 		return;
 	}
-	if (m->len != sizeof(r)) {
-		log_warnx(
-		    "front sent a bad session request (type %u)", m->hdr.type);
+	if (container_front_req(m, &r) == -1) {
+		log_warnx("front sent a bad or unexpected message %s",
+		    msg_name(m->hdr.type));
 		return;
 	}
-	memcpy(&r, m->payload, sizeof(r));
-	r.owner[sizeof(r.owner) - 1] = '\0';
-	r.session[sizeof(r.session) - 1] = '\0';
 	switch (m->hdr.type) {
 	case MSG_SESSION_CREATE:
 		container_create_session(front, &r);
@@ -1483,18 +1501,8 @@ container_front_msg(struct msgchan *front, struct msg *m)
 		reply_info(front, s, r.req, 204, 0);
 		break;
 	case MSG_SESSION_KICK:
-		/* No answer: the viewers of a revoked link go, if any. */
-		if ((s = session_find(r.session)) != NULL && s->chan != NULL) {
-			memset(&k, 0, sizeof(k));
-			snprintf(k.viewer, sizeof(k.viewer), "%s", r.owner);
-			snprintf(k.why, sizeof(k.why), "%s",
-			    "the share link was revoked");
-			msgchan_send(s->chan, MSG_WORKER_KICK, s->sid, -1, &k,
-			    sizeof(k));
-		}
+		container_kick(&r);
 		break;
-	default:
-		log_warnx("front sent unexpected message %u", m->hdr.type);
 	}
 }
 
@@ -1502,10 +1510,11 @@ int
 container_kill(const char *id, const char *reason)
 {
 	struct session *s;
+	struct uuid u;
 
-	if (!token_uuid_valid(id))
+	if (uuid_parse(id, &u) == -1)
 		return -1;
-	if ((s = session_find(id)) == NULL) {
+	if ((s = session_find(&u)) == NULL) {
 		log_info("session %s: asked to end (%s), but it is not here",
 		    id, reason);
 		return 0;
@@ -1527,8 +1536,7 @@ container_signout(const char *user, int disabled)
 	/* Their browsers on anyone's session: owner, watcher or holder. */
 	TAILQ_FOREACH (s, &ct.live, entry)
 		if (s->chan != NULL) {
-			msgchan_send(s->chan, MSG_WORKER_KICK, s->sid, -1, &k,
-			    sizeof(k));
+			msg_send_worker_kick(s->chan, &s->uuid, &k);
 			nkick++;
 		}
 	if (disabled)
@@ -1553,12 +1561,12 @@ container_broker_started(void)
 	TAILQ_FOREACH (s, &ct.live, entry)
 		if (s->chan != NULL)
 			(void)master_broker_pair(
-			    PEER_WORKER, s->id, s->sid, s->chan);
+			    PEER_WORKER, &s->uuid, s->chan);
 	/* Ended sessions' workers may still be sending their last events. */
 	TAILQ_FOREACH (s, &ct.ended, entry)
 		if (s->chan != NULL)
 			(void)master_broker_pair(
-			    PEER_WORKER, s->id, s->sid, s->chan);
+			    PEER_WORKER, &s->uuid, s->chan);
 }
 
 void
@@ -1585,8 +1593,12 @@ session_adopt(const struct restore_row *row, const char *cid)
 	struct session *s;
 
 	s = xcalloc(1, sizeof(*s));
-	s->sid = ++ct.next_sid;
-	snprintf(s->id, sizeof(s->id), "%s", row->id);
+	if (uuid_parse(row->id, &s->uuid) == -1) {
+		log_warnx("session %s: not a session id; left alone", row->id);
+		free(s);
+		return;
+	}
+	uuid_format(&s->uuid, s->id);
 	snprintf(s->owner, sizeof(s->owner), "%s", row->owner);
 	snprintf(s->container, sizeof(s->container), "%s", cid);
 	s->state = SESSION_RUNNING;
@@ -1635,7 +1647,7 @@ container_reconcile(void)
 
 	for (i = 0; i < ct.nlist; i++) {
 		c = &ct.list[i];
-		if (session_find(c->session) != NULL)
+		if (session_lookup(c->session) != NULL)
 			continue; /* made by this master since: its own */
 		row = NULL;
 		for (j = 0; j < ct.nrows; j++)
@@ -1669,7 +1681,7 @@ container_reconcile(void)
 	at = ids;
 	*at++ = '{';
 	for (j = 0; j < ct.nrows; j++)
-		if (!ct.rows[j].taken && session_find(ct.rows[j].id) == NULL)
+		if (!ct.rows[j].taken && session_lookup(ct.rows[j].id) == NULL)
 			at += sprintf(
 			    at, "%s%s", at > ids + 1 ? "," : "", ct.rows[j].id);
 	*at++ = '}';
@@ -1825,8 +1837,7 @@ container_shutdown(int restarting)
 			s->flags |= S_DETACH;
 			d.code = restarting ? 1012 : 1001;
 			if (s->chan != NULL)
-				msgchan_send(s->chan, MSG_WORKER_DETACH, s->sid,
-				    -1, &d, sizeof(d));
+				msg_send_worker_detach(s->chan, &s->uuid, &d);
 			continue;
 		}
 		snprintf(

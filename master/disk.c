@@ -7,7 +7,7 @@
  * measured and the floor does not apply. When the space free to
  * unprivileged users falls under record_disk_floor, output recording
  * pauses for every session: a log line, the metrics, and a
- * MSG_RECORD_PAUSE for every session to the broker, which passes it to
+ * MSG_BROKER_DISK to the broker, which passes it as MSG_RECORD_PAUSE to
  * each worker (now and as they connect), and each worker marks it in its
  * recording. It resumes the same way once the free space is back above
  * the floor plus a tenth of it (the margin keeps a disk that hovers at
@@ -62,7 +62,7 @@ disk_tell(void)
 		snprintf(rp.why, sizeof(rp.why),
 		    "%llu MB free under the database again",
 		    (unsigned long long)(dk.free >> 20));
-	msgchan_send(broker, MSG_RECORD_PAUSE, 0, -1, &rp, sizeof(rp));
+	msg_send_broker_disk(broker, NULL, &rp);
 }
 
 static void

@@ -153,8 +153,7 @@ master_broker(void)
 }
 
 int
-master_broker_pair(
-    int kind, const char *session, uint64_t sid, struct msgchan *peer)
+master_broker_pair(int kind, const struct uuid *session, struct msgchan *peer)
 {
 	struct msgchan *broker = master_chan(&role_broker);
 	struct msg_peer p;
@@ -168,12 +167,13 @@ master_broker_pair(
 	}
 	memset(&p, 0, sizeof(p));
 	p.kind = kind;
-	if (session != NULL)
-		snprintf(p.session, sizeof(p.session), "%s", session);
-	msgchan_send(broker, MSG_BROKER_PEER, sid, sv[0], &p, sizeof(p));
-	msgchan_send(peer,
-	    kind == PEER_RECORDER ? MSG_RECORDER_PEER : MSG_WORKER_BROKER, sid,
-	    sv[1], &p, sizeof(p));
+	msg_send_broker_peer(broker, session, sv[0], &p);
+	if (kind == PEER_RECORDER)
+		msg_send_recorder_peer(peer, session, sv[1], &p);
+	else if (kind == PEER_VIEW)
+		msg_send_wall_broker(peer, session, sv[1], &p);
+	else
+		msg_send_worker_broker(peer, session, sv[1], &p);
 	return 0;
 }
 
@@ -335,7 +335,8 @@ master_stop_phase(int phase)
 		if (c->pid == 0)
 			continue;
 		if (c->chan != NULL)
-			msg_send_shutdown(c->chan, grace);
+			msg_send_shutdown(c->chan, NULL,
+			    &(struct msg_shutdown){.grace_ms = grace});
 		kill(c->pid, c->role->stopsig);
 	}
 	tv.tv_sec = grace / 1000;
@@ -423,7 +424,8 @@ master_reload(void)
 	TAILQ_FOREACH (ch, &m.children, entry)
 		if (ch->pid != 0 && ch->chan != NULL &&
 		    ch->role->start != NULL && ch->role != &role_postgres)
-			msg_send_shutdown(ch->chan, ROLE_GRACE_MS);
+			msg_send_shutdown(ch->chan, NULL,
+			    &(struct msg_shutdown){.grace_ms = ROLE_GRACE_MS});
 }
 
 static void
@@ -462,54 +464,63 @@ master_signal_cb(int sig, short what, void *arg)
 	}
 }
 
+/* MSG_BLOCK_CONTROL from a child: it says it is ready. */
+static void
+master_control_msg(struct child *c, struct msg *msg)
+{
+	struct msg_ready r;
+
+	if (msg_get_ready(msg, &r) == -1) {
+		log_warnx("%s sent unexpected message %s", c->role->name,
+		    msg_name(msg->hdr.type));
+		return;
+	}
+	c->ready = 1;
+	log_debug("%s ready (pid %d)", c->role->name, r.pid);
+	if (c->role == &role_front && c->restarts == 0)
+		log_info("alia is serving %s://%s/",
+		    m.conf.tls_cert[0] != '\0' ? "https" : "http",
+		    m.conf.listen);
+}
+
+/* MSG_BLOCK_FRONT from front: the metrics here, the rest about sessions. */
+static void
+master_front_msg(struct child *c, struct msg *msg)
+{
+	struct msg_metrics mt;
+
+	if (msg->hdr.type == MSG_SESSION_WALL) {
+		wall_spawn(msg);
+		return;
+	}
+	if (msg->hdr.type != MSG_METRICS_GET) {
+		container_front_msg(c->chan, msg);
+		return;
+	}
+	if (msg_get_metrics_get(msg, &mt) == -1)
+		return;
+	container_metrics(&mt);
+	disk_metrics(&mt);
+	mt.child_restarts = m.child_restarts;
+	msg_send_metrics(c->chan, NULL, &mt);
+}
+
 static void
 master_chan_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
 	struct child *c = arg;
-	struct msg_metrics mt;
-	struct msg_ready r;
 
 	switch (ev) {
 	case MSGCHAN_MSG:
-		if (c->role == &role_front &&
-		    msg->hdr.type == MSG_METRICS_GET) {
-			if (msg_get(msg, MSG_METRICS_GET, &mt, sizeof(mt)) ==
-			    -1)
-				break;
-			container_metrics(&mt);
-			disk_metrics(&mt);
-			mt.child_restarts = m.child_restarts;
-			msgchan_send(
-			    c->chan, MSG_METRICS, 0, -1, &mt, sizeof(mt));
-			return;
-		}
-		if (c->role == &role_front &&
-		    msg->hdr.type == MSG_SESSION_WALL) {
-			wall_spawn(msg);
-			return;
-		}
-		if (c->role == &role_front &&
-		    ((msg->hdr.type >= MSG_SESSION_CREATE &&
-		         msg->hdr.type <= MSG_SESSION_ATTACH) ||
-		        msg->hdr.type == MSG_SESSION_KICK)) {
-			container_front_msg(c->chan, msg);
-			return;
-		}
-		if (msg->hdr.type == MSG_READY &&
-
-		    msg_recv_ready(msg, &r) == 0) {
-			c->ready = 1;
-			log_debug("%s ready (pid %d)", c->role->name, r.pid);
-			if (c->role == &role_front && c->restarts == 0)
-				log_info("alia is serving %s://%s/",
-				    m.conf.tls_cert[0] != '\0' ? "https"
-				                               : "http",
-				    m.conf.listen);
-			return;
-		}
-		log_warnx("%s sent unexpected message type %u", c->role->name,
-		    msg->hdr.type);
+		if (MSG_BLOCK(msg->hdr.type) == MSG_BLOCK_CONTROL)
+			master_control_msg(c, msg);
+		else if (MSG_BLOCK(msg->hdr.type) == MSG_BLOCK_FRONT &&
+		    c->role == &role_front)
+			master_front_msg(c, msg);
+		else
+			log_warnx("%s sent unexpected message %s",
+			    c->role->name, msg_name(msg->hdr.type));
 		break;
 	case MSGCHAN_LOWAT:
 		break;
@@ -542,8 +553,7 @@ master_spawn_role(struct child *c)
 	}
 	close(sv[1]);
 	c->chan = msgchan_new(m.base, sv[0], master_chan_cb, c);
-	return msgchan_send(
-	    c->chan, MSG_CONFIG, 0, -1, &m.conf, sizeof(m.conf));
+	return msg_send_config(c->chan, NULL, &m.conf);
 }
 
 static int
@@ -562,7 +572,7 @@ master_start_front(struct child *c)
 	if (snprintf(l.addr, sizeof(l.addr), "%s", m.conf.listen) >=
 	    (int)sizeof(l.addr))
 		l.addr[sizeof(l.addr) - 1] = '\0';
-	return msgchan_send(c->chan, MSG_LISTEN_FD, 0, fd, &l, sizeof(l));
+	return msg_send_listen_fd(c->chan, NULL, fd, &l);
 }
 
 static int
@@ -572,7 +582,7 @@ master_start_broker(struct child *c)
 		return -1;
 	/* Every peer gets a fresh channel to the new broker. */
 	if (master_broker_pair(
-	        PEER_RECORDER, NULL, 0, master_chan(&role_recorder)) == -1)
+	        PEER_RECORDER, NULL, master_chan(&role_recorder)) == -1)
 		return -1;
 	wall_broker_started();
 	container_broker_started();
@@ -585,7 +595,7 @@ master_start_recorder(struct child *c)
 {
 	if (master_spawn_role(c) == -1)
 		return -1;
-	return master_broker_pair(PEER_RECORDER, NULL, 0, c->chan);
+	return master_broker_pair(PEER_RECORDER, NULL, c->chan);
 }
 
 static int
@@ -813,7 +823,7 @@ master_signout_cb(const char *payload, void *arg)
 		so.disabled = strncmp(payload, "disable ", 8) == 0;
 	}
 	if ((front = master_front()) != NULL)
-		msgchan_send(front, MSG_SIGNOUT, 0, -1, &so, sizeof(so));
+		msg_send_signout(front, NULL, &so);
 	if (payload == NULL)
 		return;
 	wall_signout(so.user);

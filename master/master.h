@@ -25,11 +25,11 @@ struct msgchan *master_front(void);
 /* The channel to the running broker, or NULL. */
 struct msgchan *master_broker(void);
 /*
- * Connects peer (a session's worker, or the recorder) to the broker with
- * a new socketpair; nothing when either is not running.
+ * Connects peer (a session's worker, a wall or the recorder) to the
+ * broker with a new socketpair; nothing when either is not running.
  */
 int master_broker_pair(
-    int kind, const char *session, uint64_t sid, struct msgchan *peer);
+    int kind, const struct uuid *session, struct msgchan *peer);
 
 /* pg.c */
 struct pg_migration {

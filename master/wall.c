@@ -67,7 +67,8 @@ wall_chan_cb(
 		msgchan_free(wa->chan);
 		wa->chan = NULL;
 	} else if (ev == MSGCHAN_MSG)
-		log_warnx("wall sent unexpected message %u", m->hdr.type);
+		log_warnx(
+		    "wall sent unexpected message %s", msg_name(m->hdr.type));
 }
 
 /*
@@ -111,15 +112,16 @@ wall_spawn(struct msg *m)
 {
 	struct msg_wall mw;
 	struct wall *wa;
-	int fd = msg_take_fd(m), sv[2], n;
+	int fd, sv[2], n;
 
-	if (msg_get(m, MSG_SESSION_WALL, &mw, sizeof(mw)) == -1 || fd == -1 ||
-	    wls.stopping) {
-		if (fd != -1)
-			close(fd);
+	if (msg_get_session_wall(m, &mw, &fd) == -1) {
+		log_warnx("front sent a bad MSG_SESSION_WALL");
 		return;
 	}
-	mw.user[sizeof(mw.user) - 1] = '\0';
+	if (wls.stopping) {
+		close(fd);
+		return;
+	}
 	if ((n = wall_count(mw.user)) >= wls.conf->max_walls_per_user) {
 		log_warnx("wall of %s refused: %d open (max_walls_per_user)",
 		    mw.user, n);
@@ -145,13 +147,12 @@ wall_spawn(struct msg *m)
 	}
 	close(sv[1]);
 	wa->chan = msgchan_new(wls.base, sv[0], wall_chan_cb, wa);
-	msgchan_send(
-	    wa->chan, MSG_CONFIG, wa->id, -1, wls.conf, sizeof(*wls.conf));
-	msgchan_send(wa->chan, MSG_WALL_START, wa->id, fd, &mw, sizeof(mw));
-	(void)master_broker_pair(PEER_VIEW, NULL, wa->id, wa->chan);
+	msg_send_config(wa->chan, NULL, wls.conf);
+	msg_send_wall_start(wa->chan, NULL, fd, &mw);
+	(void)master_broker_pair(PEER_VIEW, NULL, wa->chan);
 	TAILQ_INSERT_TAIL(&wls.walls, wa, entry);
-	log_info("wall %llu of %.*s: %u sessions", (unsigned long long)wa->id,
-	    (int)sizeof(mw.user) - 1, mw.user, mw.count);
+	log_info("wall %llu of %s: %u sessions", (unsigned long long)wa->id,
+	    mw.user, mw.count);
 }
 
 int
@@ -180,8 +181,7 @@ wall_signout(const char *user)
 	snprintf(k.why, sizeof(k.why), "signed out");
 	TAILQ_FOREACH (wa, &wls.walls, entry)
 		if (wa->chan != NULL && strcmp(wa->user, user) == 0)
-			msgchan_send(wa->chan, MSG_WORKER_KICK, wa->id, -1, &k,
-			    sizeof(k));
+			msg_send_wall_kick(wa->chan, NULL, &k);
 }
 
 void
@@ -191,8 +191,7 @@ wall_broker_started(void)
 
 	TAILQ_FOREACH (wa, &wls.walls, entry)
 		if (wa->chan != NULL)
-			(void)master_broker_pair(
-			    PEER_VIEW, NULL, wa->id, wa->chan);
+			(void)master_broker_pair(PEER_VIEW, NULL, wa->chan);
 }
 
 void
@@ -203,7 +202,8 @@ wall_shutdown(void)
 	wls.stopping = 1;
 	TAILQ_FOREACH (wa, &wls.walls, entry)
 		if (wa->chan != NULL)
-			(void)msg_send_shutdown(wa->chan, 0);
+			(void)msg_send_shutdown(
+			    wa->chan, NULL, &(struct msg_shutdown){0});
 }
 
 void

@@ -64,6 +64,7 @@
 #include "common/proc.h"
 #include "common/role.h"
 #include "common/str.h"
+#include "common/uuid.h"
 #include "common/xmalloc.h"
 #include "recorder/recorder.h"
 
@@ -76,8 +77,8 @@
 
 struct recorder_sess {
 	TAILQ_ENTRY(recorder_sess) entry;
-	char session[SESSION_ID_LEN];
-	uint64_t id; /* the session's number, for the broker */
+	struct uuid id;
+	char session[SESSION_ID_LEN]; /* id in text */
 	int state;
 #define SESS_COUNTING 0      /* held and committed are known */
 #define SESS_SYNCING  1      /* waiting for the worker's resend */
@@ -112,23 +113,22 @@ static struct {
 } r;
 
 static struct recorder_sess *
-recorder_sess_get(const char *session, uint64_t id, uint64_t seq)
+recorder_sess_get(const struct uuid *id, uint64_t seq)
 {
 	struct recorder_sess *s;
 
 	TAILQ_FOREACH (s, &r.sessions, entry) {
-		if (strcmp(s->session, session) == 0) {
+		if (uuid_equal(&s->id, id)) {
 			if (s != TAILQ_FIRST(&r.sessions)) {
 				TAILQ_REMOVE(&r.sessions, s, entry);
 				TAILQ_INSERT_HEAD(&r.sessions, s, entry);
 			}
-			s->id = id;
 			return s;
 		}
 	}
 	s = xcalloc(1, sizeof(*s));
-	memcpy(s->session, session, sizeof(s->session));
-	s->id = id;
+	s->id = *id;
+	uuid_format(id, s->session);
 	s->first = s->committed = s->held = seq;
 	s->state = seq == 0 ? SESS_COUNTING : SESS_SYNCING;
 	TAILQ_INSERT_HEAD(&r.sessions, s, entry);
@@ -144,7 +144,7 @@ recorder_resend(struct recorder_sess *s, uint64_t seq)
 		return;
 	memset(&f, 0, sizeof(f));
 	f.seq = seq;
-	msgchan_send(r.broker, MSG_RESEND, s->id, -1, &f, sizeof(f));
+	msg_send_resend(r.broker, &s->id, &f);
 }
 
 static void
@@ -156,8 +156,7 @@ recorder_ack(struct recorder_sess *s)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.seq = s->committed - 1;
-	memcpy(a.session, s->session, sizeof(a.session));
-	msgchan_send(r.broker, MSG_ACK, s->id, -1, &a, sizeof(a));
+	msg_send_ack(r.broker, &s->id, &a);
 }
 
 /* Stops or restarts reading the broker as recorder_db fills. */
@@ -205,14 +204,15 @@ recorder_event(struct msg *msg)
 	struct msg_event e;
 	const void *data;
 
-	if (msg_recv_event(msg, &e, &data) == -1 ||
+	if (msg_get_event(msg, &e, &data) == -1 ||
+	    uuid_is_zero(&msg->hdr.session) ||
 	    (e.kind != 'o' && e.kind != 'i' && e.kind != 'r' &&
 	        e.kind != 'm') ||
 	    e.t_us < 0 || e.seq > INT64_MAX) {
 		log_warnx("a bad event from the broker, ignored");
 		return;
 	}
-	s = recorder_sess_get(e.session, msg->hdr.id, e.seq);
+	s = recorder_sess_get(&msg->hdr.session, e.seq);
 	if (s->state == SESS_SYNCING) {
 		if (e.seq <= s->first && e.seq != s->held) {
 			/* The worker's oldest unacked event: count from it. */
@@ -288,8 +288,8 @@ recorder_broker_cb(
 		if (msg->hdr.type == MSG_EVENT)
 			recorder_event(msg);
 		else
-			log_warnx("unexpected message type %u from the broker",
-			    msg->hdr.type);
+			log_warnx("unexpected message %s from the broker",
+			    msg_name(msg->hdr.type));
 		return;
 	case MSGCHAN_LOWAT:
 		return;
@@ -310,10 +310,12 @@ recorder_peer(struct msg *msg)
 	struct msg_peer p;
 	int fd;
 
-	fd = msg_take_fd(msg);
-	if (msg_get(msg, MSG_RECORDER_PEER, &p, sizeof(p)) == -1 ||
-	    p.kind != PEER_RECORDER) {
+	if (msg_get_recorder_peer(msg, &p, &fd) == -1) {
 		log_warnx("bad MSG_RECORDER_PEER refused");
+		return;
+	}
+	if (p.kind != PEER_RECORDER) {
+		log_warnx("MSG_RECORDER_PEER of kind %d refused", p.kind);
 		close(fd);
 		return;
 	}
@@ -394,6 +396,7 @@ static void
 recorder_quota_checked(const struct pg_result *res, void *arg)
 {
 	struct msg_record_pause rp;
+	struct uuid id;
 	char win[32];
 	long long used;
 	int i, n;
@@ -405,8 +408,7 @@ recorder_quota_checked(const struct pg_result *res, void *arg)
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
 		memset(&rp, 0, sizeof(rp));
-		if (str_copy(rp.session, sizeof(rp.session),
-		        PQgetvalue(res, i, 0)) == -1 ||
+		if (uuid_parse(PQgetvalue(res, i, 0), &id) == -1 ||
 		    str_num(PQgetvalue(res, i, 2), 0, LLONG_MAX, &used) == -1) {
 			log_warnx("quota: a row that does not read as one");
 			continue;
@@ -425,8 +427,7 @@ recorder_quota_checked(const struct pg_result *res, void *arg)
 			    "bytes per %s)",
 			    PQgetvalue(res, i, 1), used,
 			    (long long)r.conf.record_quota, win);
-		msgchan_send(
-		    r.broker, MSG_RECORD_PAUSE, 0, -1, &rp, sizeof(rp));
+		msg_send_record_pause(r.broker, &id, &rp);
 	}
 }
 
@@ -591,7 +592,7 @@ recorder_config(struct msg *msg)
 		r.ev_retain = evtimer_new(r.base, recorder_retain_cb, NULL);
 		evtimer_add(r.ev_retain, &tv);
 	}
-	msg_send_ready(r.chan, "recorder");
+	role_ready(&r.role, "recorder");
 }
 
 /* SIGTERM, or master's channel closed: stop, writing out what is held. */

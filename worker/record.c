@@ -132,7 +132,6 @@ enum record_esc {
 };
 
 struct record {
-	char session[SESSION_ID_LEN];
 	int64_t started;
 	int mask;
 	uint64_t max_out; /* output bytes recorded at most; 0: all */
@@ -248,7 +247,6 @@ record_ev_new(struct record *r, char kind, uint64_t seq, int64_t t_us,
 	ev->joff = -1;
 	ev->e.seq = seq;
 	ev->e.t_us = t_us;
-	memcpy(ev->e.session, r->session, sizeof(ev->e.session));
 	ev->e.kind = kind;
 	ev->e.len = (uint32_t)len;
 	if (len > 0)
@@ -613,15 +611,12 @@ done:
 }
 
 struct record *
-record_new(const char *session, int64_t started_us, int mask, uint64_t max_out,
-    struct journal *j, record_send_cb send, void *arg)
+record_new(int64_t started_us, int mask, uint64_t max_out, struct journal *j,
+    record_send_cb send, void *arg)
 {
 	struct record *r;
 
 	r = xcalloc(1, sizeof(*r));
-	if (str_copy(r->session, sizeof(r->session), session) == -1)
-		fatalx("%s: a session id longer than %zu bytes", __func__,
-		    sizeof(r->session) - 1);
 	r->started = started_us;
 	r->mask = mask;
 	r->echo_bol = 1; /* the first key typed begins a line */

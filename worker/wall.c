@@ -26,14 +26,15 @@
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/role.h"
+#include "common/uuid.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
 #include "worker/ws.h"
 
 struct wall_tile {
-	char session[SESSION_ID_LEN];
-	uint64_t seq; /* the last event shown */
-	int have;     /* a snapshot arrived: seq means something */
+	struct uuid id; /* its session; zero: not a session id */
+	uint64_t seq;   /* the last event shown */
+	int have;       /* a snapshot arrived: seq means something */
 };
 
 static struct {
@@ -74,11 +75,11 @@ wall_subscribe(void)
 	unsigned int i;
 
 	for (i = 0; i < wl.ntiles; i++) {
-		memset(&vs, 0, sizeof(vs));
-		memcpy(vs.session, wl.tiles[i].session, sizeof(vs.session));
 		wl.tiles[i].have = 0;
-		msgchan_send(
-		    wl.broker, MSG_VIEW_SUBSCRIBE, 0, -1, &vs, sizeof(vs));
+		if (uuid_is_zero(&wl.tiles[i].id))
+			continue;
+		memset(&vs, 0, sizeof(vs));
+		msg_send_view_subscribe(wl.broker, &wl.tiles[i].id, &vs);
 	}
 }
 
@@ -91,11 +92,11 @@ wall_event(struct msg *msg)
 	const void *data;
 	unsigned int i;
 
-	if (msg_recv_event(msg, &e, &data) == -1 || wl.ws == NULL)
+	if (msg_get_event(msg, &e, &data) == -1 || wl.ws == NULL ||
+	    uuid_is_zero(&msg->hdr.session))
 		return;
 	for (i = 0; i < wl.ntiles; i++)
-		if (strncmp(wl.tiles[i].session, e.session,
-		        sizeof(e.session)) == 0) {
+		if (uuid_equal(&wl.tiles[i].id, &msg->hdr.session)) {
 			t = &wl.tiles[i];
 			break;
 		}
@@ -139,24 +140,25 @@ wall_start(struct msg *msg)
 	unsigned int i;
 	int fd;
 
-	fd = msg_take_fd(msg);
-	if (!wl.configured || wl.ws != NULL ||
-	    msg_get(msg, MSG_WALL_START, &mw, sizeof(mw)) == -1 ||
-	    mw.count == 0 || mw.count > WALL_MAX) {
+	if (msg_get_wall_start(msg, &mw, &fd) == -1) {
 		log_warnx("bad MSG_WALL_START");
+		wall_stop("no wall");
+		return;
+	}
+	if (!wl.configured || wl.ws != NULL || mw.count == 0 ||
+	    mw.count > WALL_MAX) {
+		log_warnx("MSG_WALL_START refused");
 		close(fd);
 		wall_stop("no wall");
 		return;
 	}
 	wl.ntiles = mw.count;
 	for (i = 0; i < mw.count; i++)
-		snprintf(wl.tiles[i].session, sizeof(wl.tiles[i].session),
-		    "%.*s", (int)sizeof(mw.sessions[i]) - 1, mw.sessions[i]);
+		if (uuid_parse(mw.sessions[i], &wl.tiles[i].id) == -1)
+			memset(&wl.tiles[i].id, 0, sizeof(wl.tiles[i].id));
 	memset(&a, 0, sizeof(a));
-	memcpy(a.key, mw.key, sizeof(a.key));
-	a.key[sizeof(a.key) - 1] = '\0';
-	snprintf(a.owner, sizeof(a.owner), "%.*s", (int)sizeof(mw.user) - 1,
-	    mw.user);
+	snprintf(a.key, sizeof(a.key), "%s", mw.key);
+	snprintf(a.owner, sizeof(a.owner), "%s", mw.user);
 	a.mode = ATTACH_WATCH;
 	if ((wl.ws = ws_new(wl.base, fd, &a, "wall", 80, 24, wl.sb, wall_ws_cb,
 	         NULL)) == NULL) {
@@ -172,6 +174,7 @@ wall_start(struct msg *msg)
 static int
 wall_master_msg(struct msg *msg)
 {
+	struct msg_peer p;
 	struct msg_kick k;
 	int fd;
 
@@ -182,18 +185,18 @@ wall_master_msg(struct msg *msg)
 	case MSG_WALL_START:
 		wall_start(msg);
 		return 1;
-	case MSG_WORKER_KICK:
+	case MSG_WALL_KICK:
 		/* Its user was signed out. */
-		if (msg_get(msg, MSG_WORKER_KICK, &k, sizeof(k)) == -1)
-			fatalx("bad MSG_WORKER_KICK");
-		k.why[sizeof(k.why) - 1] = '\0';
+		if (msg_get_wall_kick(msg, &k) == -1)
+			fatalx("bad MSG_WALL_KICK");
 		if (wl.ws != NULL)
 			ws_send_off(wl.ws, k.why);
 		return 1;
-	case MSG_WORKER_BROKER:
-		fd = msg_take_fd(msg);
-		if (fd == -1)
+	case MSG_WALL_BROKER:
+		if (msg_get_wall_broker(msg, &p, &fd) == -1) {
+			log_warnx("bad MSG_WALL_BROKER");
 			return 1;
+		}
 		msgchan_free(wl.broker);
 		wl.broker = msgchan_new(wl.base, fd, wall_broker_cb, NULL);
 		if (wl.ws != NULL)

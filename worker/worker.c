@@ -115,7 +115,7 @@ static struct {
 	enum worker_state state;
 	int done;
 
-	uint64_t id;
+	struct uuid id; /* the session, as master names it */
 	struct msg_worker_start start;
 	char session[SESSION_ID_LEN];
 	uint16_t cols, rows;
@@ -241,7 +241,7 @@ worker_record_send(const struct msg_event *e, const void *data, void *arg)
 {
 	if (w.broker == NULL)
 		return -1;
-	return msg_send_event(w.broker, w.id, e, data);
+	return msg_send_event(w.broker, &w.id, e, data);
 }
 
 /* After acks: reads the container again once under the low mark. */
@@ -271,8 +271,7 @@ worker_audit(const char *actor, const char *action, const char *detail)
 	snprintf(a.actor, sizeof(a.actor), "%s", actor);
 	snprintf(a.action, sizeof(a.action), "%s", action);
 	snprintf(a.detail, sizeof(a.detail), "%s", detail);
-	if (msgchan_send(w.chan, MSG_WORKER_AUDIT, w.id, -1, &a, sizeof(a)) ==
-	    -1)
+	if (msg_send_worker_audit(w.chan, &w.id, &a) == -1)
 		log_warnx("cannot send MSG_WORKER_AUDIT");
 }
 
@@ -317,24 +316,20 @@ worker_broker_cb(
 		if (w.rec == NULL)
 			log_warnx("broker message %u while not recording",
 			    msg->hdr.type);
-		else if (msg->hdr.type == MSG_ACK &&
-		    msg_get(msg, MSG_ACK, &a, sizeof(a)) == 0 &&
-		    strncmp(a.session, w.session, sizeof(a.session)) == 0) {
+		else if (!uuid_equal(&msg->hdr.session, &w.id))
+			log_warnx("%s from the broker about another session",
+			    msg_name(msg->hdr.type));
+		else if (msg_get_ack(msg, &a) == 0) {
 			record_ack(w.rec, a.seq);
 			worker_record_unblock();
-		} else if (msg->hdr.type == MSG_RESEND &&
-		    msg_get(msg, MSG_RESEND, &f, sizeof(f)) == 0)
+		} else if (msg_get_resend(msg, &f) == 0)
 			record_resend(w.rec, f.seq);
-		else if (msg->hdr.type == MSG_RECORD_PAUSE &&
-		    msg_get(msg, MSG_RECORD_PAUSE, &rp, sizeof(rp)) == 0 &&
-		    (rp.session[0] == '\0' ||
-		        strncmp(rp.session, w.session, sizeof(rp.session)) ==
-		            0)) {
-			rp.why[sizeof(rp.why) - 1] = '\0';
+		else if (msg_get_record_pause(msg, &rp) == 0)
 			worker_record_pause(&rp);
-		} else
-			log_warnx("bad message type %u from the broker",
-			    msg->hdr.type);
+		else
+			log_warnx("a bad or unexpected message %s from the "
+			          "broker",
+			    msg_name(msg->hdr.type));
 		return;
 	case MSGCHAN_LOWAT:
 		return;
@@ -354,11 +349,14 @@ worker_broker(struct msg *msg)
 	struct msg_peer p;
 	int fd;
 
-	fd = msg_take_fd(msg);
-	if (msg_get(msg, MSG_WORKER_BROKER, &p, sizeof(p)) == -1 ||
-	    p.kind != PEER_WORKER || w.rec == NULL ||
-	    strncmp(p.session, w.session, sizeof(p.session)) != 0) {
-		log_warnx("broker channel refused: bad, or before the start");
+	if (msg_get_worker_broker(msg, &p, &fd) == -1) {
+		log_warnx("a bad broker channel refused");
+		return;
+	}
+	if (p.kind != PEER_WORKER || w.rec == NULL ||
+	    !uuid_equal(&msg->hdr.session, &w.id)) {
+		log_warnx("broker channel refused: before the start, or not "
+		          "this session's");
 		close(fd);
 		return;
 	}
@@ -676,7 +674,7 @@ worker_end(const char *reason)
 	log_info("asking master to end the session: %s", reason);
 	memset(&e, 0, sizeof(e));
 	strlcpy(e.reason, reason, sizeof(e.reason));
-	if (msgchan_send(w.chan, MSG_WORKER_END, w.id, -1, &e, sizeof(e)) == -1)
+	if (msg_send_worker_end(w.chan, &w.id, &e) == -1)
 		log_warnx("cannot send MSG_WORKER_END");
 }
 
@@ -726,8 +724,7 @@ worker_stats(void)
 	w.stats.last_activity_us = w.last_wall;
 	if (memcmp(&w.stats, &w.sent, sizeof(w.stats)) == 0)
 		return;
-	if (msgchan_send(w.chan, MSG_WORKER_STATS, w.id, -1, &w.stats,
-	        sizeof(w.stats)) == -1)
+	if (msg_send_worker_stats(w.chan, &w.id, &w.stats) == -1)
 		log_warnx("cannot send MSG_WORKER_STATS");
 	w.sent = w.stats;
 }
@@ -819,8 +816,7 @@ worker_ws_cb(
 		if (w.rec != NULL)
 			record_resize(w.rec, clock_wall_us(), r->cols, r->rows);
 		worker_activity();
-		if (msgchan_send(w.chan, MSG_WORKER_RESIZE, w.id, -1, r,
-		        sizeof(*r)) == -1)
+		if (msg_send_worker_resize(w.chan, &w.id, r) == -1)
 			log_warnx("cannot send MSG_WORKER_RESIZE");
 		return;
 	case WS_ACTION:
@@ -858,18 +854,16 @@ worker_start(struct msg *msg)
 {
 	int fd, flags;
 
-	fd = msg_take_fd(msg);
 	if (w.state != WORKER_START) {
 		log_warnx("unexpected MSG_WORKER_START");
-		close(fd);
 		return;
 	}
-	if (msg_get(msg, MSG_WORKER_START, &w.start, sizeof(w.start)) == -1)
+	if (msg_get_worker_start(msg, &w.start, &fd) == -1 ||
+	    uuid_is_zero(&msg->hdr.session))
 		fatalx("bad MSG_WORKER_START");
-	w.id = msg->hdr.id;
-	log_setsession(w.id);
-	memcpy(w.session, w.start.session, sizeof(w.session));
-	w.session[sizeof(w.session) - 1] = '\0';
+	w.id = msg->hdr.session;
+	log_setsession(&w.id);
+	uuid_format(&w.id, w.session);
 	w.cols = w.start.cols ? w.start.cols : 80;
 	w.rows = w.start.rows ? w.start.rows : 24;
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
@@ -879,9 +873,8 @@ worker_start(struct msg *msg)
 	if ((w.pipe_r == -1) != (w.pipe_w == -1))
 		fatalx("only one end of the output pipe");
 	if (w.conf.record)
-		w.rec = record_new(w.session,
-		    w.start.started_us > 0 ? w.start.started_us
-		                           : clock_wall_us(),
+		w.rec = record_new(w.start.started_us > 0 ? w.start.started_us
+		                                          : clock_wall_us(),
 		    w.conf.record_input != 0, (uint64_t)w.conf.record_max,
 		    w.jfd != -1 ? journal_open(w.jfd) : NULL,
 		    worker_record_send, NULL);
@@ -929,10 +922,8 @@ worker_kick(struct msg *msg)
 	struct msg_kick k;
 	int n = 0;
 
-	if (msg_get(msg, MSG_WORKER_KICK, &k, sizeof(k)) == -1)
+	if (msg_get_worker_kick(msg, &k) == -1)
 		fatalx("bad MSG_WORKER_KICK");
-	k.viewer[sizeof(k.viewer) - 1] = '\0';
-	k.why[sizeof(k.why) - 1] = '\0';
 	TAILQ_FOREACH (b, &w.browsers, entry)
 		if (strcmp(b->owner, k.viewer) == 0) {
 			ws_send_off(b->ws, k.why);
@@ -948,8 +939,7 @@ worker_fd(struct msg *msg)
 	struct msg_worker_fd f;
 	int fd, *slot;
 
-	fd = msg_take_fd(msg);
-	if (msg_get(msg, MSG_WORKER_FD, &f, sizeof(f)) == -1 || fd == -1)
+	if (msg_get_worker_fd(msg, &f, &fd) == -1)
 		fatalx("bad MSG_WORKER_FD");
 	switch (f.which) {
 	case WORKER_FD_JOURNAL:
@@ -995,7 +985,7 @@ worker_browser_refusal(const struct msg_attach *a, char *buf, size_t len)
 	if (a->until_s > 0)
 		return NULL;
 	TAILQ_FOREACH (b, &w.browsers, entry)
-		if (strncmp(b->owner, a->owner, sizeof(a->owner)) == 0)
+		if (strcmp(b->owner, a->owner) == 0)
 			mine++;
 	if (mine >= w.conf.max_viewers_per_user) {
 		snprintf(buf, len,
@@ -1018,15 +1008,14 @@ worker_browser(struct msg *msg)
 	const char *why;
 	int fd;
 
-	fd = msg_take_fd(msg);
-	if (msg_get(msg, MSG_WORKER_BROWSER, &a, sizeof(a)) == -1)
+	if (msg_get_worker_browser(msg, &a, &fd) == -1)
 		fatalx("bad MSG_WORKER_BROWSER");
 	if (w.state != WORKER_RUNNING) {
 		log_warnx("browser refused: the session is not running");
 		close(fd);
 		return;
 	}
-	if (strncmp(a.session, w.session, sizeof(a.session)) != 0 ||
+	if (!uuid_equal(&msg->hdr.session, &w.id) ||
 	    (a.mode != ATTACH_CONTROL && a.mode != ATTACH_WATCH)) {
 		log_warnx("browser refused: wrong session or mode");
 		close(fd);
@@ -1034,8 +1023,7 @@ worker_browser(struct msg *msg)
 	}
 	why = worker_browser_refusal(&a, why_buf, sizeof(why_buf));
 	if (why != NULL && w.nrefused >= WORKER_REFUSING) {
-		log_warnx("browser of %.*s cut off: %s",
-		    (int)strnlen(a.owner, sizeof(a.owner)), a.owner, why);
+		log_warnx("browser of %s cut off: %s", a.owner, why);
 		close(fd);
 		return;
 	}
@@ -1088,9 +1076,8 @@ worker_exited(struct msg *msg)
 	struct worker_browser *b;
 	struct msg_exit e;
 
-	if (msg_get(msg, MSG_WORKER_EXITED, &e, sizeof(e)) == -1)
+	if (msg_get_worker_exited(msg, &e) == -1)
 		fatalx("bad MSG_WORKER_EXITED");
-	e.reason[sizeof(e.reason) - 1] = '\0';
 	log_info("the container exited with %d%s%s", e.code,
 	    e.reason[0] != '\0' ? ": " : "", e.reason);
 	/* What it printed last is still in the stream. */
@@ -1118,13 +1105,12 @@ static void
 worker_screen(struct msg *msg)
 {
 	struct msg_screen h;
+	const void *data;
 	size_t len;
 
-	if (msg->len < sizeof(h))
+	if (msg_get_worker_screen(msg, &h, &data) == -1)
 		fatalx("bad MSG_WORKER_SCREEN");
-	memcpy(&h, msg->payload, sizeof(h));
-	evbuffer_add(w.screen, (const unsigned char *)msg->payload + sizeof(h),
-	    msg->len - sizeof(h));
+	evbuffer_add(w.screen, data, h.len);
 	if (h.more)
 		return;
 	len = evbuffer_get_length(w.screen);
@@ -1143,23 +1129,17 @@ static void
 worker_gap(struct msg *msg)
 {
 	struct msg_gap h;
-	size_t len;
+	const void *data;
 
-	if (msg->len < sizeof(h))
+	if (msg_get_worker_gap(msg, &h, &data) == -1)
 		fatalx("bad MSG_WORKER_GAP");
-	memcpy(&h, msg->payload, sizeof(h));
-	h.marker[sizeof(h.marker) - 1] = '\0';
-	len = msg->len - sizeof(h);
 	if (h.marker[0] != '\0' && w.rec != NULL)
 		record_marker(w.rec, clock_wall_us(), h.marker);
-	if (len > 0) {
+	if (h.len > 0) {
 		if (w.rec != NULL)
-			record_output(w.rec, clock_wall_us(),
-			    (const unsigned char *)msg->payload + sizeof(h),
-			    len);
-		worker_output(
-		    (const unsigned char *)msg->payload + sizeof(h), len, 1);
-		w.gap_bytes += len;
+			record_output(w.rec, clock_wall_us(), data, h.len);
+		worker_output(data, h.len, 1);
+		w.gap_bytes += h.len;
 	}
 	if (h.more || w.state != WORKER_RUNNING || !w.start.gap)
 		return;
@@ -1208,7 +1188,7 @@ worker_master_msg(struct msg *msg)
 		worker_gap(msg);
 		return 1;
 	case MSG_WORKER_DETACH:
-		if (msg_get(msg, MSG_WORKER_DETACH, &d, sizeof(d)) == -1 ||
+		if (msg_get_worker_detach(msg, &d) == -1 ||
 		    (d.code != WS_GOING_AWAY && d.code != WS_RESTARTING))
 			fatalx("bad MSG_WORKER_DETACH");
 		worker_detach(d.code == WS_RESTARTING

@@ -112,8 +112,8 @@ typedef int (*record_send_cb)(const struct msg_event *, const void *, void *);
  * max_out: output bytes recorded at most (0: all). With a journal
  * (taken), what a dead worker left in it is taken up first.
  */
-struct record *record_new(const char *session, int64_t started_us, int mask,
-    uint64_t max_out, struct journal *, record_send_cb, void *);
+struct record *record_new(int64_t started_us, int mask, uint64_t max_out,
+    struct journal *, record_send_cb, void *);
 void record_free(struct record *);
 /* Whether a journal keeps the log across a worker crash. */
 int record_journaled(const struct record *);

@@ -810,13 +810,11 @@ ws_open(struct event_base *base, int fd, const struct msg_attach *a,
 	    .on_msg_recv_callback = ws_msg_cb,
 	};
 	struct ws *ws;
-	char key[sizeof(a->key) + 1], accept[32], head[256];
+	char accept[32], head[256];
 	ssize_t n;
 	int len, flags, sndbuf = WS_SNDBUF;
 
-	memcpy(key, a->key, sizeof(a->key));
-	key[sizeof(a->key)] = '\0';
-	if (ws_accept_key(key, accept, sizeof(accept)) == -1) {
+	if (ws_accept_key(a->key, accept, sizeof(accept)) == -1) {
 		log_warnx("%s: bad Sec-WebSocket-Key", __func__);
 		close(fd);
 		return NULL;
@@ -854,8 +852,7 @@ ws_open(struct event_base *base, int fd, const struct msg_attach *a,
 	ws->fd = fd;
 	ws->base = base;
 	ws->mode = a->mode;
-	snprintf(ws->who, sizeof(ws->who), "%.*s",
-	    (int)strnlen(a->owner, sizeof(a->owner)), a->owner);
+	snprintf(ws->who, sizeof(ws->who), "%s", a->owner);
 	if (a->mode == ATTACH_WATCH && (a->flags & ATTACH_MAY_ASK))
 		ws->flags |= WS_F_MAY_ASK;
 	ws->serial = ++ws_serial;

@@ -62,6 +62,7 @@ static struct role broker = {-1, -1}, recorder = {-1, -1};
 
 struct fworker {
 	char session[SESSION_ID_LEN];
+	struct uuid uuid; /* session, as messages carry it */
 	uint64_t id;
 	int fd; /* the test's end of the broker channel, -1: none */
 	uint64_t first, total; /* seqs first to total - 1 */
@@ -245,8 +246,7 @@ role_start(struct role *r, const char *name)
 	CHECK(config_finish(&conf, err, sizeof(err)) == 0);
 	snprintf(conf.user, sizeof(conf.user), "alia");
 	snprintf(conf.database, sizeof(conf.database), "%s", conninfo);
-	CHECK(msg_send_blocking(
-	          r->chan, MSG_CONFIG, 0, -1, &conf, sizeof(conf)) == 0);
+	CHECK(msg_send_config_blocking(r->chan, NULL, &conf) == 0);
 }
 
 static void
@@ -269,10 +269,9 @@ pair_recorder(void)
 	CHECK(msg_socketpair(sp) == 0);
 	memset(&p, 0, sizeof(p));
 	p.kind = PEER_RECORDER;
-	CHECK(msg_send_blocking(
-	          broker.chan, MSG_BROKER_PEER, 0, sp[0], &p, sizeof(p)) == 0);
-	CHECK(msg_send_blocking(recorder.chan, MSG_RECORDER_PEER, 0, sp[1], &p,
-	          sizeof(p)) == 0);
+	CHECK(msg_send_broker_peer_blocking(broker.chan, NULL, sp[0], &p) == 0);
+	CHECK(msg_send_recorder_peer_blocking(recorder.chan, NULL, sp[1], &p) ==
+	    0);
 	close(sp[0]);
 	close(sp[1]);
 }
@@ -287,9 +286,8 @@ pair_worker(struct fworker *w)
 	CHECK(msg_socketpair(sp) == 0);
 	memset(&p, 0, sizeof(p));
 	p.kind = PEER_WORKER;
-	memcpy(p.session, w->session, sizeof(p.session));
-	CHECK(msg_send_blocking(broker.chan, MSG_BROKER_PEER, w->id, sp[0], &p,
-	          sizeof(p)) == 0);
+	CHECK(msg_send_broker_peer_blocking(broker.chan, &w->uuid, sp[0], &p) ==
+	    0);
 	close(sp[0]);
 	if (w->fd != -1)
 		close(w->fd);
@@ -315,19 +313,16 @@ gen(const struct fworker *w, uint64_t seq, unsigned char *buf, char *kind)
 static int
 worker_send(struct fworker *w)
 {
-	static unsigned char buf[sizeof(struct msg_event) + MSG_MAX_DATA];
+	static unsigned char buf[MSG_MAX_DATA];
 	struct msg_event e;
 	size_t len;
 
 	memset(&e, 0, sizeof(e));
-	len = gen(w, w->sent, buf + sizeof(e), &e.kind);
+	len = gen(w, w->sent, buf, &e.kind);
 	e.seq = w->sent;
 	e.t_us = (int64_t)w->sent * 1000;
 	e.len = (uint32_t)len;
-	memcpy(e.session, w->session, sizeof(e.session));
-	memcpy(buf, &e, sizeof(e));
-	if (msg_send_blocking(
-	        w->fd, MSG_EVENT, w->id, -1, buf, sizeof(e) + len) == -1)
+	if (msg_send_event_blocking(w->fd, &w->uuid, &e, buf) == -1)
 		return -1;
 	w->sent++;
 	return 0;
@@ -344,9 +339,9 @@ worker_recv(struct fworker *w)
 
 	while (msg_recv_blocking(
 	           w->fd, buf, sizeof(buf), &m, 0, err, sizeof(err)) == 0) {
+		CHECK(uuid_equal(&m.hdr.session, &w->uuid));
 		if (m.hdr.type == MSG_ACK) {
-			CHECK(msg_get(&m, MSG_ACK, &a, sizeof(a)) == 0);
-			CHECK(strcmp(a.session, w->session) == 0);
+			CHECK(msg_get_ack(&m, &a) == 0);
 			CHECK(a.seq < w->total);
 			if (a.seq + 1 > w->acked)
 				w->acked = a.seq + 1;
@@ -354,7 +349,7 @@ worker_recv(struct fworker *w)
 			if (w->sent < w->acked)
 				w->sent = w->acked;
 		} else if (m.hdr.type == MSG_RESEND) {
-			CHECK(msg_get(&m, MSG_RESEND, &f, sizeof(f)) == 0);
+			CHECK(msg_get_resend(&m, &f) == 0);
 			w->resends++;
 			w->sent = f.seq > w->acked ? f.seq : w->acked;
 		} else
@@ -481,6 +476,7 @@ workers_init(
 		    "%08llx-0000-4000-8000-%012llx",
 		    (unsigned long long)(base >> 8),
 		    (unsigned long long)ws[i].id);
+		CHECK(uuid_parse(ws[i].session, &ws[i].uuid) == 0);
 		ws[i].total = total;
 		ws[i].size = size;
 		ws[i].fd = -1;
@@ -615,12 +611,10 @@ main(void)
 	workers_close(ws, 1);
 
 	/* A clean stop: both leave on MSG_SHUTDOWN. */
-	CHECK(msg_send_blocking(recorder.chan, MSG_SHUTDOWN, 0, -1,
-	          &(struct msg_shutdown){1000},
-	          sizeof(struct msg_shutdown)) == 0);
-	CHECK(msg_send_blocking(broker.chan, MSG_SHUTDOWN, 0, -1,
-	          &(struct msg_shutdown){1000},
-	          sizeof(struct msg_shutdown)) == 0);
+	CHECK(msg_send_shutdown_blocking(
+	          recorder.chan, NULL, &(struct msg_shutdown){1000}) == 0);
+	CHECK(msg_send_shutdown_blocking(
+	          broker.chan, NULL, &(struct msg_shutdown){1000}) == 0);
 	{
 		int status;
 

@@ -24,9 +24,9 @@
 #include "common/msg.h"
 #include "common/proc.h"
 #include "common/proto.h"
+#include "common/uuid.h"
 
 #define SESSION    "0b6a2c1e-8f4d-4c1a-9e6b-3f2d1c0b9a87"
-#define SESSION_NO 0x1234abcdULL
 #define KEY        "dGhlIHNhbXBsZSBub25jZQ=="     /* RFC 6455's example */
 #define ACCEPT     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" /* and its answer */
 #define TIMEOUT_MS 10000
@@ -48,6 +48,9 @@ now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* SESSION, as messages carry it (set in main). */
+static struct uuid session_id;
 
 /* The worker as master sees it. */
 struct worker {
@@ -77,13 +80,11 @@ acker_run(int fd)
 		if (msg_recv_blocking(fd, buf, sizeof(buf), &m, 60000, err,
 		        sizeof(err)) == -1)
 			_exit(0);
-		if (msg_recv_event(&m, &e, &data) == -1)
+		if (msg_get_event(&m, &e, &data) == -1)
 			continue;
 		memset(&a, 0, sizeof(a));
 		a.seq = e.seq;
-		memcpy(a.session, e.session, sizeof(a.session));
-		if (msg_send_blocking(
-		        fd, MSG_ACK, m.hdr.id, -1, &a, sizeof(a)) == -1)
+		if (msg_send_ack_blocking(fd, &m.hdr.session, &a) == -1)
 			_exit(0);
 	}
 }
@@ -140,18 +141,16 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	config_defaults(&conf);
 	CHECK(config_finish(&conf, err, sizeof(err)) == 0);
 	snprintf(conf.user, sizeof(conf.user), "alia");
-	CHECK(msg_send_blocking(
-	          w->chan, MSG_CONFIG, 0, -1, &conf, sizeof(conf)) == 0);
+	CHECK(msg_send_config_blocking(w->chan, NULL, &conf) == 0);
 	memset(&s, 0, sizeof(s));
-	snprintf(s.session, sizeof(s.session), "%s", SESSION);
 	s.cols = 80;
 	s.rows = 24;
 	s.started_us = 0;
 	s.idle_timeout = idle;
 	s.max_lifetime = lifetime;
 	s.reconnect_grace = grace;
-	CHECK(msg_send_blocking(w->chan, MSG_WORKER_START, SESSION_NO, tty[1],
-	          &s, sizeof(s)) == 0);
+	CHECK(msg_send_worker_start_blocking(
+	          w->chan, &session_id, tty[1], &s) == 0);
 	close(tty[1]);
 
 	/* Its broker channel, answered by the acker. */
@@ -164,39 +163,39 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	close(br[0]);
 	memset(&peer, 0, sizeof(peer));
 	peer.kind = PEER_WORKER;
-	snprintf(peer.session, sizeof(peer.session), "%s", SESSION);
-	CHECK(msg_send_blocking(w->chan, MSG_WORKER_BROKER, SESSION_NO, br[1],
-	          &peer, sizeof(peer)) == 0);
+	CHECK(msg_send_worker_broker_blocking(
+	          w->chan, &session_id, br[1], &peer) == 0);
 	close(br[1]);
 }
 
 static int audits; /* MSG_WORKER_AUDIT seen by worker_recv */
 
-/* Waits for a message of type from the worker, skipping stats, audits. */
+/*
+ * Waits for a message of type from the worker, skipping stats, audits;
+ * m points into a buffer the next call reuses.
+ */
 static int
-worker_recv(
-    struct worker *w, uint32_t type, void *out, size_t size, int timeout_ms)
+worker_recv(struct worker *w, uint32_t type, struct msg *m, int timeout_ms)
 {
 	static unsigned char buf[MSG_MAX_PACKET];
 	char err[256];
-	struct msg m;
 	long long end = now_ms() + timeout_ms;
 
 	while (now_ms() < end) {
-		if (msg_recv_blocking(w->chan, buf, sizeof(buf), &m,
+		if (msg_recv_blocking(w->chan, buf, sizeof(buf), m,
 		        (int)(end - now_ms()), err, sizeof(err)) == -1) {
 			fprintf(stderr, "worker_recv: %s\n", err);
 			return -1;
 		}
-		if (m.hdr.type == MSG_WORKER_STATS)
+		CHECK(uuid_equal(&m->hdr.session, &session_id));
+		if (m->hdr.type == MSG_WORKER_STATS)
 			continue;
-		if (m.hdr.type == MSG_WORKER_AUDIT) {
+		if (m->hdr.type == MSG_WORKER_AUDIT) {
 			audits++; /* a browser joined or left */
 			continue;
 		}
-		CHECK(m.hdr.type == type);
-		CHECK(m.hdr.id == SESSION_NO);
-		return msg_get(&m, type, out, size);
+		CHECK(m->hdr.type == type);
+		return 0;
 	}
 	return -1;
 }
@@ -212,8 +211,7 @@ worker_exit(struct worker *w, int code)
 
 	memset(&e, 0, sizeof(e));
 	e.code = code;
-	CHECK(msg_send_blocking(w->chan, MSG_WORKER_EXITED, SESSION_NO, -1, &e,
-	          sizeof(e)) == 0);
+	CHECK(msg_send_worker_exited_blocking(w->chan, &session_id, &e) == 0);
 	while ((r = waitpid(w->pid, &status, WNOHANG)) == 0 && now_ms() < end)
 		usleep(10000);
 	CHECK(r == w->pid);
@@ -296,8 +294,8 @@ browser_attach(struct worker *w, struct browser *b, int mode)
 	snprintf(a.key, sizeof(a.key), "%s", KEY);
 	snprintf(a.owner, sizeof(a.owner), "tester");
 	a.mode = mode;
-	CHECK(msg_send_blocking(w->chan, MSG_WORKER_BROWSER, SESSION_NO, sv[1],
-	          &a, sizeof(a)) == 0);
+	CHECK(msg_send_worker_browser_blocking(
+	          w->chan, &session_id, sv[1], &a) == 0);
 	close(sv[1]);
 	memset(b, 0, sizeof(*b));
 	b->fd = sv[0];
@@ -532,6 +530,7 @@ test_protocol(void)
 	static const char out1[] = "welcome\r\n$ ";
 	struct browser ctl, watch, bad;
 	struct msg_resize r;
+	struct msg m;
 	unsigned char all[256 + sizeof(out1)], in[3];
 	char *big;
 	size_t i;
@@ -558,8 +557,8 @@ test_protocol(void)
 
 	/* Resize goes to master; bad messages get errors, then a pong. */
 	ws_send_text(&ctl, "{\"type\":\"resize\",\"cols\":132,\"rows\":43}");
-	CHECK(
-	    worker_recv(&w, MSG_WORKER_RESIZE, &r, sizeof(r), TIMEOUT_MS) == 0);
+	CHECK(worker_recv(&w, MSG_WORKER_RESIZE, &m, TIMEOUT_MS) == 0);
+	CHECK(msg_get_worker_resize(&m, &r) == 0);
 	CHECK(r.cols == 132 && r.rows == 43);
 	CHECK(audits >= 1); /* the control browser's join */
 	ws_send_text(&ctl, "{\"type\":\"resize\",\"cols\":0,\"rows\":43}");
@@ -612,8 +611,8 @@ test_protocol(void)
 	ws_expect_binary(&watch, "ok", 2);
 
 	/* The end: exit code, close 1000, the worker leaves with 0. */
-	CHECK(msg_send_blocking(w.chan, MSG_WORKER_EXITED, SESSION_NO, -1,
-	          &(struct msg_exit){.code = 3}, sizeof(struct msg_exit)) == 0);
+	CHECK(msg_send_worker_exited_blocking(
+	          w.chan, &session_id, &(struct msg_exit){.code = 3}) == 0);
 	ws_expect_text(&ctl, "{\"type\":\"exit\",\"code\":3}");
 	CHECK(ws_expect_close(&ctl) == 1000);
 	ws_expect_text(&watch, "{\"type\":\"exit\",\"code\":3}");
@@ -755,6 +754,7 @@ test_idle(void)
 {
 	struct browser b;
 	struct msg_end e;
+	struct msg m;
 	struct frame f;
 	char *text = NULL;
 	size_t len = 0;
@@ -777,7 +777,8 @@ test_idle(void)
 	CHECK(strstr(text, "[alia] this session ends in") != NULL);
 	CHECK(strstr(text, "idle") != NULL);
 	free(text);
-	CHECK(worker_recv(&w, MSG_WORKER_END, &e, sizeof(e), TIMEOUT_MS) == 0);
+	CHECK(worker_recv(&w, MSG_WORKER_END, &m, TIMEOUT_MS) == 0);
+	CHECK(msg_get_worker_end(&m, &e) == 0);
 	CHECK(strcmp(e.reason, "idle") == 0);
 	worker_exit(&w, 137);
 	browser_close(&b);
@@ -789,6 +790,7 @@ test_abandoned(void)
 {
 	struct browser b;
 	struct msg_end e;
+	struct msg m;
 	struct worker w;
 	long long t;
 
@@ -798,7 +800,8 @@ test_abandoned(void)
 	usleep(1500 * 1000);
 	browser_close(&b); /* attached past the grace: nothing ended yet */
 	t = now_ms();
-	CHECK(worker_recv(&w, MSG_WORKER_END, &e, sizeof(e), TIMEOUT_MS) == 0);
+	CHECK(worker_recv(&w, MSG_WORKER_END, &m, TIMEOUT_MS) == 0);
+	CHECK(msg_get_worker_end(&m, &e) == 0);
 	CHECK(strcmp(e.reason, "abandoned") == 0);
 	CHECK(now_ms() - t >= 700);
 	worker_exit(&w, 137);
@@ -809,6 +812,7 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	CHECK(uuid_parse(SESSION, &session_id) == 0);
 	test_protocol();
 	test_slow_browser();
 	test_idle();

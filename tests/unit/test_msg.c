@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The message layer: encode/decode round trips, refusal of truncated,
- * oversized, unknown-type and wrong-version packets, fd passing between
- * two real processes, and the send queue's high/low marks.
+ * The message layer: a round trip of every kind in common/msgdef.h
+ * through its typed sender and getter (a kind added there is covered
+ * here at once), getters refusing a wrong kind, size or fd rule and an
+ * unterminated string, the blocks' pairs of processes, refusal of
+ * truncated, oversized, unknown-type and wrong-version packets, fd
+ * passing between two real processes, the send queue's high/low marks,
+ * and the text form of session ids.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -22,61 +26,245 @@
 #include "common/config.h"
 #include "common/msg.h"
 
+/* The session id every generated round trip carries. */
+static const struct uuid test_id = {{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
+    0xef, 0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54, 0x32, 0x10}};
+
+/*
+ * One kind's message through a real socketpair: p sent with the typed
+ * blocking sender (with the read end of a fresh pipe when an fd travels,
+ * and "hello" after a VAR kind's struct, p->len set here), received, and
+ * handed to the typed getter, whose answer is returned. On success out
+ * holds the payload, and the fd received is checked to be the pipe.
+ */
+#define T_FD_MAKE_NEVER
+#define T_FD_MAKE_ALWAYS   assert_int_equal(pipe(pp), 0);
+#define T_FD_MAKE_OPTIONAL T_FD_MAKE_ALWAYS
+#define T_FD_SEND_NEVER
+#define T_FD_SEND_ALWAYS   , pp[0]
+#define T_FD_SEND_OPTIONAL , pp[0]
+#define T_FD_GET_NEVER
+#define T_FD_GET_ALWAYS   , &fd
+#define T_FD_GET_OPTIONAL , &fd
+#define T_DATA_SET_FIXED
+#define T_DATA_SET_VAR p->len = 5;
+#define T_DATA_SEND_FIXED
+#define T_DATA_SEND_VAR , "hello"
+#define T_DATA_GET_FIXED
+#define T_DATA_GET_VAR , &data
+#define T_DATA_CHECK_FIXED
+#define T_DATA_CHECK_VAR \
+	if (r == 0)      \
+		assert_memory_equal(data, "hello", 5);
+#define MSGDEF(K, name, num, T, from, to, fd_, dt, strings)                   \
+	static int rt_##name(struct T *p, struct T *out)                      \
+	{                                                                     \
+		unsigned char buf[MSG_MAX_PACKET];                            \
+		const void *data = NULL;                                      \
+		int sv[2], pp[2] = {-1, -1}, fd = -1, r;                      \
+		struct msg m;                                                 \
+		char err[128], c;                                             \
+                                                                              \
+		(void)data;                                                   \
+		T_DATA_SET_##dt T_FD_MAKE_##fd_ assert_int_equal(             \
+		    msg_socketpair(sv), 0);                                   \
+		assert_int_equal(                                             \
+		    msg_send_##name##_blocking(                               \
+		        sv[0], &test_id T_FD_SEND_##fd_, p T_DATA_SEND_##dt), \
+		    0);                                                       \
+		assert_int_equal(msg_recv_blocking(sv[1], buf, sizeof(buf),   \
+		                     &m, 1000, err, sizeof(err)),             \
+		    0);                                                       \
+		assert_int_equal(m.hdr.type, MSG_##K);                        \
+		assert_true(uuid_equal(&m.hdr.session, &test_id));            \
+		r = msg_get_##name(&m, out T_FD_GET_##fd_ T_DATA_GET_##dt);   \
+		T_DATA_CHECK_##dt if (pp[0] != -1)                            \
+		{                                                             \
+			assert_int_equal(r == 0, fd != -1);                   \
+			if (fd == -1)                                         \
+				fd = msg_take_fd(&m);                         \
+			assert_int_equal(write(pp[1], "x", 1), 1);            \
+			assert_int_equal(read(fd, &c, 1), 1);                 \
+			close(fd);                                            \
+			close(pp[0]);                                         \
+			close(pp[1]);                                         \
+		}                                                             \
+		close(sv[0]);                                                 \
+		close(sv[1]);                                                 \
+		return r;                                                     \
+	}
+#include "common/msgdef.h"
+#undef MSGDEF
+
+/* A payload of bytes that are not zero, every string terminated. */
+#define MSG_STR(f) p->f[sizeof(p->f) - 1] = '\0';
+#define MSG_STRV(f)                                          \
+	for (i = 0; i < sizeof(p->f) / sizeof(p->f[0]); i++) \
+		p->f[i][sizeof(p->f[i]) - 1] = '\0';
+#define MSGDEF(K, name, num, T, from, to, fd, dt, strings)                \
+	static void fill_##name(struct T *p, unsigned seed)               \
+	{                                                                 \
+		unsigned char *b = (unsigned char *)p;                    \
+		size_t i;                                                 \
+                                                                          \
+		for (i = 0; i < sizeof(*p); i++)                          \
+			b[i] = (unsigned char)(1 + (i * 7 + seed) % 250); \
+		strings                                                   \
+	}
+#include "common/msgdef.h"
+#undef MSGDEF
+#undef MSG_STR
+#undef MSG_STRV
+
+/* Every kind goes through and comes back the same, fd and data too. */
 static void
 test_round_trip(void **state)
 {
-	static const struct {
-		uint32_t type;
-		size_t size;
-		uint16_t flags;
-	} cases[] = {
-	    {MSG_READY, sizeof(struct msg_ready), 0},
-	    {MSG_SHUTDOWN, sizeof(struct msg_shutdown), 0},
-	    {MSG_PING, sizeof(struct msg_ping), 0},
-	    {MSG_PONG, sizeof(struct msg_ping), 0},
-	    {MSG_CONFIG, sizeof(struct config), 0},
-	    {MSG_LISTEN_FD, sizeof(struct msg_listen_fd), MSG_F_FD},
-	    {MSG_SESSION_CREATE, sizeof(struct msg_session_req), 0},
-	    {MSG_SESSION_GET, sizeof(struct msg_session_req), 0},
-	    {MSG_SESSION_LIST, sizeof(struct msg_session_req), 0},
-	    {MSG_SESSION_DELETE, sizeof(struct msg_session_req), 0},
-	    {MSG_SESSION_INFO, sizeof(struct msg_session_info), 0},
-	    {MSG_SESSION_ATTACH, sizeof(struct msg_attach), MSG_F_FD},
-	    {MSG_METRICS_GET, sizeof(struct msg_metrics), 0},
-	    {MSG_METRICS, sizeof(struct msg_metrics), 0},
-	    {MSG_WORKER_START, sizeof(struct msg_worker_start), MSG_F_FD},
-	    {MSG_WORKER_BROWSER, sizeof(struct msg_attach), MSG_F_FD},
-	    {MSG_WORKER_RESIZE, sizeof(struct msg_resize), 0},
-	    {MSG_WORKER_EXITED, sizeof(struct msg_exit), 0},
-	    {MSG_WORKER_END, sizeof(struct msg_end), 0},
-	    {MSG_WORKER_STATS, sizeof(struct msg_worker_stats), 0},
-	    {MSG_FLOW_PAUSE, sizeof(struct msg_flow), 0},
-	    {MSG_FLOW_RESUME, sizeof(struct msg_flow), 0},
-	};
-	unsigned char payload[sizeof(struct config)], buf[MSG_MAX_PACKET];
-	struct msg m;
-	char err[128];
-	size_t i, n, j;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		for (j = 0; j < cases[i].size; j++)
-			payload[j] = (unsigned char)(j * 7 + i);
-		n = msg_encode(buf, sizeof(buf), cases[i].type,
-		    0x0123456789abcdefULL + i, cases[i].flags, payload,
-		    cases[i].size);
-
-		assert_int_equal(n, sizeof(struct msg_hdr) + cases[i].size);
-		assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
-		assert_int_equal(m.hdr.type, cases[i].type);
-		assert_int_equal(m.hdr.id, 0x0123456789abcdefULL + i);
-		assert_int_equal(m.len, cases[i].size);
-		assert_memory_equal(m.payload, payload, cases[i].size);
-		assert_int_equal(m.fd, -1);
-		assert_int_equal(
-		    msg_payload_size(cases[i].type), (long)cases[i].size);
+#define MSGDEF(K, name, num, T, from, to, fd, dt, strings)                   \
+	{                                                                    \
+		struct T p, out;                                             \
+                                                                             \
+		fill_##name(&p, MSG_##K);                                    \
+		assert_int_equal(rt_##name(&p, &out), 0);                    \
+		assert_memory_equal(&p, &out, sizeof(p));                    \
+		assert_int_equal(MSG_BLOCK(MSG_##K), (MSG_##K) / 100 * 100); \
+		assert_string_equal(msg_name(MSG_##K), #K);                  \
+		assert_int_equal(msg_payload_size(MSG_##K),                  \
+		    MSG_DATA_##dt ? -2 : (long)sizeof(struct T));            \
 	}
+#define MSG_DATA_FIXED 0
+#define MSG_DATA_VAR   1
+#include "common/msgdef.h"
+#undef MSGDEF
 }
 
+/* A string field that lacks its NUL makes the getter refuse the message. */
+static void
+test_unterminated(void **state)
+{
+	size_t i, n = 0;
+
+#define MSG_STR(f)                                  \
+	{                                           \
+		__typeof__(p) q = p;                \
+		memset(q.f, 'x', sizeof(q.f));      \
+		assert_int_equal(rt(&q, &out), -1); \
+		n++;                                \
+	}
+#define MSG_STRV(f)                                             \
+	for (i = 0; i < sizeof(p.f) / sizeof(p.f[0]); i += 7) { \
+		__typeof__(p) q = p;                            \
+		memset(q.f[i], 'x', sizeof(q.f[i]));            \
+		assert_int_equal(rt(&q, &out), -1);             \
+		n++;                                            \
+	}
+#define MSGDEF(K, name, num, T, from, to, fd, dt, strings)     \
+	{                                                      \
+		int (*rt)(struct T *, struct T *) = rt_##name; \
+		struct T p, out;                               \
+                                                               \
+		(void)rt;                                      \
+		(void)out;                                     \
+		fill_##name(&p, MSG_##K);                      \
+		strings                                        \
+	}
+#include "common/msgdef.h"
+#undef MSGDEF
+#undef MSG_STR
+#undef MSG_STRV
+	assert_true(n > 50);
+	(void)i;
+}
+
+/*
+ * Each getter refuses another kind, a payload a byte short or long, and
+ * the wrong fd rule: the struct msg made by hand, as a peer's bug would.
+ */
+#define T_FDRULE_NEVER(get) \
+	m.fd = 0;           \
+	assert_int_equal(get, -1);
+#define T_FDRULE_ALWAYS(get) \
+	m.fd = -1;           \
+	assert_int_equal(get, -1);
+#define T_FDRULE_OPTIONAL(get)
+#define T_FDV_NEVER    -1
+#define T_FDV_ALWAYS   0
+#define T_FDV_OPTIONAL -1
+static void
+test_getters_refuse(void **state)
+{
+	static unsigned char buf[MSG_MAX_PAYLOAD + 1];
+	const void *data;
+	struct msg m;
+	int fd;
+
+	(void)data;
+	(void)fd;
+#define GET(name, fd_, dt) \
+	msg_get_##name(&m, &out T_FD_GET_##fd_ T_DATA_GET_##dt)
+#define MSGDEF(K, name, num, T, from, to, fd_, dt, strings)                   \
+	{                                                                     \
+		struct T p, out;                                              \
+                                                                              \
+		fill_##name(&p, 3);                                           \
+		T_DATA_SET_VAR_##dt memcpy(buf, &p, sizeof(p));               \
+		memset(&m, 0, sizeof(m));                                     \
+		m.hdr.version = PROTO_VERSION;                                \
+		m.hdr.type = MSG_##K;                                         \
+		m.payload = buf;                                              \
+		m.len = sizeof(p) + (MSG_DATA_##dt ? 5 : 0);                  \
+		m.fd = T_FDV_##fd_;                                           \
+		assert_int_equal(GET(name, fd_, dt), 0);                      \
+		T_FDRULE_##fd_(GET(name, fd_, dt)) m.fd = T_FDV_##fd_;        \
+		m.len--;                                                      \
+		assert_int_equal(GET(name, fd_, dt), -1);                     \
+		m.len += 2;                                                   \
+		assert_int_equal(GET(name, fd_, dt), -1);                     \
+		m.len--;                                                      \
+		m.hdr.type = MSG_##K == MSG_READY ? MSG_SHUTDOWN : MSG_READY; \
+		assert_int_equal(GET(name, fd_, dt), -1);                     \
+	}
+#define T_DATA_SET_VAR_FIXED
+#define T_DATA_SET_VAR_VAR p.len = 5;
+#include "common/msgdef.h"
+#undef MSGDEF
+#undef GET
+}
+
+/* Each block is the two processes its comment in proto.h says. */
+static void
+test_blocks(void **state)
+{
+	static const struct {
+		enum msg_block block;
+		unsigned who;
+	} blocks[] = {
+	    {MSG_BLOCK_CONTROL, MSG_P_MASTER | MSG_P_CHILD},
+	    {MSG_BLOCK_FRONT, MSG_P_MASTER | MSG_P_FRONT},
+	    {MSG_BLOCK_WORKER, MSG_P_MASTER | MSG_P_WORKER},
+	    {MSG_BLOCK_WALL, MSG_P_MASTER | MSG_P_WALL},
+	    {MSG_BLOCK_SERVICE, MSG_P_MASTER | MSG_P_BROKER | MSG_P_RECORDER},
+	    {MSG_BLOCK_OUTPUT,
+	        MSG_P_WORKER | MSG_P_WALL | MSG_P_BROKER | MSG_P_RECORDER},
+	};
+	size_t i, n;
+
+#define MSGDEF(K, name, num, T, from, to, fd, dt, strings)                     \
+	for (i = n = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)           \
+		if (blocks[i].block == MSG_BLOCK(MSG_##K)) {                   \
+			assert_true((from) != 0 && (to) != 0);                 \
+			assert_int_equal(((from) | (to)) & ~blocks[i].who, 0); \
+			n++;                                                   \
+		}                                                              \
+	assert_int_equal(n, 1);
+#include "common/msgdef.h"
+#undef MSGDEF
+}
+
+/*
+ * The header, and a packet refused before any getter: truncated,
+ * oversized, unknown type, wrong version, wrong fd flag.
+ */
 static void
 test_refused(void **state)
 {
@@ -88,8 +276,13 @@ test_refused(void **state)
 	size_t n;
 
 	memset(&r, 0, sizeof(r));
-	n = msg_encode(buf, sizeof(buf), MSG_READY, 1, 0, &r, sizeof(r));
+	n = msg_encode(buf, sizeof(buf), MSG_READY, &test_id, 0, &r, sizeof(r));
 	assert_true(n > 0);
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
+	assert_true(uuid_equal(&m.hdr.session, &test_id));
+	n = msg_encode(buf, sizeof(buf), MSG_READY, NULL, 0, &r, sizeof(r));
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
+	assert_true(uuid_is_zero(&m.hdr.session));
 
 	/* truncated: header, and payload */
 	assert_int_equal(
@@ -113,12 +306,12 @@ test_refused(void **state)
 	h->type = MSG_READY;
 
 	/* a payload size that is not the type's, consistent with the header */
-	n = msg_encode(buf, sizeof(buf), MSG_READY, 1, 0, buf + 2000, 3);
+	n = msg_encode(buf, sizeof(buf), MSG_READY, NULL, 0, buf + 2000, 3);
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "expected"));
 
 	/* oversized */
-	assert_int_equal(msg_encode(buf, sizeof(buf), MSG_READY, 1, 0, buf,
+	assert_int_equal(msg_encode(buf, sizeof(buf), MSG_READY, NULL, 0, buf,
 	                     MSG_MAX_PAYLOAD + 1),
 	    0);
 	memset(buf, 0, sizeof(buf));
@@ -129,21 +322,26 @@ test_refused(void **state)
 	    msg_decode(buf, sizeof(*h) + h->len, &m, err, sizeof(err)), -1);
 
 	/* fd flag where none belongs, and missing where one must travel */
-	n = msg_encode(buf, sizeof(buf), MSG_READY, 1, MSG_F_FD, &r, sizeof(r));
+	n = msg_encode(
+	    buf, sizeof(buf), MSG_READY, NULL, MSG_F_FD, &r, sizeof(r));
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
-	n = msg_encode(buf, sizeof(buf), MSG_LISTEN_FD, 1, 0, buf + 1000,
+	n = msg_encode(buf, sizeof(buf), MSG_LISTEN_FD, NULL, 0, buf + 1000,
 	    sizeof(struct msg_listen_fd));
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
 	/* unknown flags */
-	n = msg_encode(buf, sizeof(buf), MSG_READY, 1, 0x80, &r, sizeof(r));
+	n = msg_encode(buf, sizeof(buf), MSG_READY, NULL, 0x80, &r, sizeof(r));
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
 
-	/* msg_get checks type and size */
-	n = msg_encode(buf, sizeof(buf), MSG_READY, 1, 0, &r, sizeof(r));
+	/* the getter checks the type and every string */
+	memset(&r, 0, sizeof(r));
+	n = msg_encode(buf, sizeof(buf), MSG_READY, NULL, 0, &r, sizeof(r));
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
-	assert_int_equal(msg_get(&m, MSG_SHUTDOWN, &r, sizeof(r)), -1);
-	assert_int_equal(msg_get(&m, MSG_READY, &r, sizeof(r) - 1), -1);
-	assert_int_equal(msg_get(&m, MSG_READY, &r, sizeof(r)), 0);
+	assert_int_equal(msg_get_shutdown(&m, &(struct msg_shutdown){0}), -1);
+	assert_int_equal(msg_get_ready(&m, &r), 0);
+	memset(r.role, 'x', sizeof(r.role));
+	n = msg_encode(buf, sizeof(buf), MSG_READY, NULL, 0, &r, sizeof(r));
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
+	assert_int_equal(msg_get_ready(&m, &r), -1);
 }
 
 /*
@@ -171,8 +369,8 @@ test_fd_passing(void **state)
 			_exit(1);
 		memset(&l, 0, sizeof(l));
 		strcpy(l.addr, "a pipe");
-		if (msg_send_blocking(
-		        sv[1], MSG_LISTEN_FD, 42, p[0], &l, sizeof(l)) == -1)
+		if (msg_send_listen_fd_blocking(sv[1], &test_id, p[0], &l) ==
+		    -1)
 			_exit(2);
 		close(p[0]);
 		if (write(p[1], "through the fd", 14) != 14)
@@ -185,11 +383,10 @@ test_fd_passing(void **state)
 	                     err, sizeof(err)),
 	    0);
 	assert_int_equal(m.hdr.type, MSG_LISTEN_FD);
-	assert_int_equal(m.hdr.id, 42);
+	assert_true(uuid_equal(&m.hdr.session, &test_id));
 	assert_true(m.fd >= 0);
-	assert_int_equal(msg_get(&m, MSG_LISTEN_FD, &l, sizeof(l)), 0);
+	assert_int_equal(msg_get_listen_fd(&m, &l, &fd), 0);
 	assert_string_equal(l.addr, "a pipe");
-	fd = msg_take_fd(&m);
 	assert_int_equal(m.fd, -1);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	n = read(fd, got, sizeof(got));
@@ -229,7 +426,7 @@ test_oversized_packet(void **state)
 
 struct chan_state {
 	int msgs, lowat, closed;
-	uint64_t last_id;
+	uint8_t last_id;
 	struct event_base *base;
 };
 
@@ -241,7 +438,7 @@ chan_cb(struct msgchan *ch, enum msgchan_event ev, struct msg *m, void *arg)
 	switch (ev) {
 	case MSGCHAN_MSG:
 		s->msgs++;
-		s->last_id = m->hdr.id;
+		s->last_id = m->hdr.session.b[15];
 		break;
 	case MSGCHAN_LOWAT:
 		s->lowat++;
@@ -266,6 +463,7 @@ test_channel_marks(void **state)
 	struct msgchan *ca, *cb;
 	struct msg_ping p = {0};
 	unsigned char junk[8] = {1, 2, 3};
+	struct uuid id = {{0}};
 	int sv[2], i;
 
 	a.base = b.base = event_base_new();
@@ -274,10 +472,10 @@ test_channel_marks(void **state)
 	cb = msgchan_new(b.base, sv[1], chan_cb, &b);
 	msgchan_set_marks(ca, 1024, 4096);
 	msgchan_pause(cb);
-	for (i = 0; i < 200; i++)
-		assert_int_equal(msgchan_send(ca, MSG_PING, (uint64_t)i + 1, -1,
-		                     &p, sizeof(p)),
-		    0);
+	for (i = 0; i < 200; i++) {
+		id.b[15] = (uint8_t)(i + 1);
+		assert_int_equal(msg_send_ping(ca, &id, &p), 0);
+	}
 	assert_true(msgchan_over_high(ca));
 	assert_true(msgchan_queued(ca) > 4096);
 	msgchan_resume(cb);
@@ -314,37 +512,73 @@ test_event(void **state)
 	e.seq = 41;
 	e.t_us = 1234567;
 	e.kind = 'o';
-	strcpy(e.session, "0123abcd-0000-0000-0000-000000000000");
-	memcpy(data, "hello\r\n", 7);
 	e.len = 7;
 	memcpy(data + 100, &e, sizeof(e));
 	memcpy(data + 100 + sizeof(e), "hello\r\n", 7);
-	n = msg_encode(
-	    buf, sizeof(buf), MSG_EVENT, 9, 0, data + 100, sizeof(e) + 7);
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, &test_id, 0, data + 100,
+	    sizeof(e) + 7);
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
-	assert_int_equal(msg_recv_event(&m, &got, &d), 0);
+	assert_int_equal(msg_get_event(&m, &got, &d), 0);
 	assert_int_equal(got.seq, 41);
 	assert_int_equal(got.t_us, 1234567);
 	assert_int_equal(got.kind, 'o');
 	assert_int_equal(got.len, 7);
-	assert_string_equal(got.session, e.session);
+	assert_true(uuid_equal(&m.hdr.session, &test_id));
 	assert_memory_equal(d, "hello\r\n", 7);
 
 	/* the event's own length must match the packet */
 	e.len = 8;
 	memcpy(data + 100, &e, sizeof(e));
-	n = msg_encode(
-	    buf, sizeof(buf), MSG_EVENT, 9, 0, data + 100, sizeof(e) + 7);
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, &test_id, 0, data + 100,
+	    sizeof(e) + 7);
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
-	assert_int_equal(msg_recv_event(&m, &got, &d), -1);
+	assert_int_equal(msg_get_event(&m, &got, &d), -1);
 
 	/* shorter than the fixed part, and more data than allowed */
-	n = msg_encode(buf, sizeof(buf), MSG_EVENT, 9, 0, data, 4);
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, NULL, 0, data, 4);
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
 	memset(data, 0, sizeof(data));
-	n = msg_encode(buf, sizeof(buf), MSG_EVENT, 9, 0, data,
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, NULL, 0, data,
 	    sizeof(e) + MSG_MAX_DATA + 1);
 	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), -1);
+
+	/* exactly MSG_MAX_DATA is taken; one more byte is not even sent */
+	e.len = MSG_MAX_DATA;
+	memcpy(data, &e, sizeof(e));
+	n = msg_encode(buf, sizeof(buf), MSG_EVENT, NULL, 0, data,
+	    sizeof(e) + MSG_MAX_DATA);
+	assert_int_equal(msg_decode(buf, n, &m, err, sizeof(err)), 0);
+	assert_int_equal(msg_get_event(&m, &got, &d), 0);
+	e.len = MSG_MAX_DATA + 1;
+	assert_int_equal(msg_send_event_blocking(-1, NULL, &e, data), -1);
+	assert_int_equal(errno, EMSGSIZE);
+}
+
+/* The text form of a session id, both ways, and what is not one. */
+static void
+test_uuid(void **state)
+{
+	static const char *const bad[] = {"",
+	    "0123456789abcdeffedcba9876543210",
+	    "01234567-89ab-cdef-fedc-ba987654321",
+	    "01234567-89ab-cdef-fedc-ba98765432100",
+	    "01234567-89AB-cdef-fedc-ba9876543210",
+	    "01234567-89ab-cdef-fedc_ba9876543210",
+	    "0123456-789ab-cdef-fedc-ba9876543210",
+	    "01234567-89ab-cdef-fedc-ba987654321g"};
+	char text[UUID_TEXT];
+	struct uuid u;
+	size_t i;
+
+	uuid_format(&test_id, text);
+	assert_string_equal(text, "01234567-89ab-cdef-fedc-ba9876543210");
+	assert_int_equal(uuid_parse(text, &u), 0);
+	assert_true(uuid_equal(&u, &test_id));
+	assert_false(uuid_is_zero(&u));
+	memset(&u, 0, sizeof(u));
+	assert_true(uuid_is_zero(&u));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(uuid_parse(bad[i], &u), -1);
 }
 
 int
@@ -353,11 +587,15 @@ main(void)
 
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_unterminated),
+	    cmocka_unit_test(test_getters_refuse),
+	    cmocka_unit_test(test_blocks),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_fd_passing),
 	    cmocka_unit_test(test_oversized_packet),
 	    cmocka_unit_test(test_channel_marks),
 	    cmocka_unit_test(test_event),
+	    cmocka_unit_test(test_uuid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

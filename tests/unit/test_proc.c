@@ -55,8 +55,8 @@ child_fds(void)
 	if (getsockopt(PROC_CHAN_FD, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 	    type == SOCK_SEQPACKET)
 		p.nonce += 1;
-	return msg_send_blocking(
-	           PROC_CHAN_FD, MSG_PING, 7, -1, &p, sizeof(p)) == -1;
+	return msg_send_ping_blocking(
+	           PROC_CHAN_FD, &(struct uuid){{[15] = 7}}, &p) == -1;
 }
 
 static void
@@ -77,8 +77,8 @@ test_spawn_clean(void **state)
 	assert_int_equal(msg_recv_blocking(sv[0], buf, sizeof(buf), &m, 10000,
 	                     err, sizeof(err)),
 	    0);
-	assert_int_equal(msg_get(&m, MSG_PING, &p, sizeof(p)), 0);
-	assert_int_equal(m.hdr.id, 7);
+	assert_int_equal(msg_get_ping(&m, &p), 0);
+	assert_int_equal(m.hdr.session.b[15], 7);
 	/* exactly one fd above stderr, and it is the channel */
 	assert_int_equal(p.nonce, 11);
 	assert_int_equal(waitpid(pid, &status, 0), pid);

@@ -23,9 +23,8 @@
 #include "common/proto.h"
 #include "worker/worker.h"
 
-#define SESSION "0b6a2c1e-8f4d-4c1a-9e6b-3f2d1c0b9a87"
-#define T0      INT64_C(1700000000000000)
-#define MS      INT64_C(1000)
+#define T0 INT64_C(1700000000000000)
+#define MS INT64_C(1000)
 
 struct sent {
 	struct msg_event e;
@@ -93,7 +92,7 @@ new_log(int mask)
 {
 
 	cap_reset();
-	return record_new(SESSION, T0, mask, 0, NULL, capture, NULL);
+	return record_new(T0, mask, 0, NULL, capture, NULL);
 }
 
 static void
@@ -102,7 +101,6 @@ check_event(size_t i, uint64_t seq, char kind, const char *data)
 	assert_true(i < cap.n);
 	assert_int_equal(cap.ev[i].e.seq, seq);
 	assert_int_equal(cap.ev[i].e.kind, kind);
-	assert_string_equal(cap.ev[i].e.session, SESSION);
 	assert_int_equal(cap.ev[i].e.len, strlen(data));
 	assert_memory_equal(cap.ev[i].data, data, strlen(data));
 }
@@ -658,8 +656,7 @@ reopen(int mfd)
 	int fd = dup(mfd);
 
 	assert_true(fd >= 0);
-	return record_new(
-	    SESSION, T0, 1, max_out, journal_open(fd), capture, NULL);
+	return record_new(T0, 1, max_out, journal_open(fd), capture, NULL);
 }
 
 /*
