@@ -25,6 +25,11 @@
 #include "common/role.h"
 #include "front/front.h"
 
+#define FRONT_HEADER_TIMEOUT_MS 10000 /* a request's head must be in */
+#define FRONT_IDLE_TIMEOUT_MS   60000 /* a keep-alive connection idles */
+#define FRONT_MAX_CONNS         4096  /* browser connections at once */
+#define FRONT_ERR_LEN           256
+
 static struct {
 	struct role role;
 	struct event_base *base;
@@ -76,7 +81,7 @@ static int
 front_serve(int fd)
 {
 	struct front_http_conf hc;
-	char err[256];
+	char err[FRONT_ERR_LEN];
 
 	if (!f.have_conf) {
 		log_warnx("listening socket before configuration");
@@ -99,9 +104,9 @@ front_serve(int fd)
 		return -1;
 	}
 	hc.max_body = (size_t)f.conf.max_body;
-	hc.header_timeout_ms = 10000;
-	hc.idle_timeout_ms = 60000;
-	hc.max_conns = 4096;
+	hc.header_timeout_ms = FRONT_HEADER_TIMEOUT_MS;
+	hc.idle_timeout_ms = FRONT_IDLE_TIMEOUT_MS;
+	hc.max_conns = FRONT_MAX_CONNS;
 	hc.route = front_route_request;
 	/* config_set checked the list; master's copy is the same */
 	if (proxy_trust_parse(

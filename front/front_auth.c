@@ -67,6 +67,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/proxy.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "front/front.h"
@@ -88,6 +89,10 @@
 #define AUTH_PASSWORD_MAX 1024
 #define AUTH_VERIFY_MAX   64 /* sign-ins being checked at once */
 #define AUTH_VERIFY_CPUS  4  /* threads checking them, at most */
+#define AUTH_ROLE_LEN     16 /* "instructor" and room */
+#define AUTH_NUMBER_LEN   16 /* an int in text */
+#define AUTH_HEADER_LEN   48 /* "Retry-After: N" */
+#define AUTH_ERR_LEN      128
 
 struct auth_entry {
 	TAILQ_ENTRY(auth_entry) entry;
@@ -114,11 +119,11 @@ struct auth_fail {
 struct auth_login {
 	uint64_t req;
 	char user[OWNER_LEN];
-	char peer[64];
+	char peer[PROXY_ADDR_LEN]; /* the client's address */
 	char *password;
 	char *stored; /* the user's crypto_pwhash string; NULL: none */
 	char token[TOKEN_HEX + 1];
-	char role[16];
+	char role[AUTH_ROLE_LEN];
 	int counted; /* counted by the limiter, not yet checked */
 };
 
@@ -723,7 +728,7 @@ auth_login_verified(int result, void *arg)
 {
 	struct auth_login *l = arg;
 	unsigned char hash[TOKEN_BYTES];
-	char bytea[2 * TOKEN_BYTES + 3], secs[16];
+	char bytea[2 * TOKEN_BYTES + 3], secs[AUTH_NUMBER_LEN];
 	const char *params[3] = {bytea, l->user, secs};
 	struct conn *c;
 
@@ -812,7 +817,7 @@ front_auth_login(struct conn *c, const struct http_request *req,
 	const char *up[] = {"username", NULL}, *pp[] = {"password", NULL};
 	const char *params[1], *why;
 	struct auth_login *l;
-	char err[128], retry[48];
+	char err[AUTH_ERR_LEN], retry[AUTH_HEADER_LEN];
 	yajl_val tree, u, p;
 	char *user, *pw;
 	int wait;
