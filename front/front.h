@@ -2,7 +2,13 @@
 /*
  * front: the HTTP and websocket face of alia. It serves the pages and the
  * API, checks who calls, and hands websockets to master. Each file has its
- * own section.
+ * own section. They stand in layers: at the bottom the HTTP server
+ * (front_http.c) and the database (front_db.c); over them the JSON
+ * answers, identity (front_auth.c) and the asks to master
+ * (front_master.c); then the handlers, a file per concern; at the top
+ * the route table (front_route.c) that calls them. A file calls only
+ * what stands under it (front_share.c uses front_ws.c's websocket
+ * checks and attach), never back up.
  */
 #ifndef ALIA_FRONT_H
 #define ALIA_FRONT_H
