@@ -25,6 +25,11 @@
 #include "common/role.h"
 #include "front/front.h"
 
+#define FRONT_HEADER_TIMEOUT_MS 10000 /* a request's head must be in */
+#define FRONT_IDLE_TIMEOUT_MS   60000 /* a keep-alive connection idles */
+#define FRONT_MAX_CONNS         4096  /* browser connections at once */
+#define FRONT_ERR_LEN           256
+
 static struct {
 	struct role role;
 	struct event_base *base;
@@ -76,7 +81,7 @@ static int
 front_serve(int fd)
 {
 	struct front_http_conf hc;
-	char err[256];
+	char err[FRONT_ERR_LEN];
 
 	if (!f.have_conf) {
 		log_warnx("listening socket before configuration");
@@ -94,13 +99,15 @@ front_serve(int fd)
 		close(fd);
 		return -1;
 	}
-	hc.web_dir = f.conf.web_dir;
+	if (front_static_init(f.conf.web_dir) == -1) {
+		close(fd);
+		return -1;
+	}
 	hc.max_body = (size_t)f.conf.max_body;
-	hc.header_timeout_ms = 10000;
-	hc.idle_timeout_ms = 60000;
-	hc.max_conns = 4096;
-	hc.api = front_api_request;
-	hc.api_allow = front_api_allow;
+	hc.header_timeout_ms = FRONT_HEADER_TIMEOUT_MS;
+	hc.idle_timeout_ms = FRONT_IDLE_TIMEOUT_MS;
+	hc.max_conns = FRONT_MAX_CONNS;
+	hc.route = front_route_request;
 	/* config_set checked the list; master's copy is the same */
 	if (proxy_trust_parse(
 	        &f.trust, f.conf.trusted_proxies, err, sizeof(err)) == -1)
@@ -110,7 +117,7 @@ front_serve(int fd)
 		log_info("X-Forwarded-For and -Proto are believed from %s",
 		    f.conf.trusted_proxies);
 	}
-	front_api_init(f.chan, &f.conf);
+	front_master_init(f.chan);
 	front_db_init(f.base, &f.conf);
 	front_auth_init(f.base, &f.conf);
 	if (front_http_start(f.base, fd, &hc) == -1)
@@ -121,7 +128,7 @@ front_serve(int fd)
 
 /* A message from master for this role; 0: not one it takes. */
 static int
-front_master_msg(struct msg *msg)
+front_msg(struct msg *msg)
 {
 	struct msg_listen_fd l;
 	int fd;
@@ -141,7 +148,7 @@ front_master_msg(struct msg *msg)
 		return 1;
 	case MSG_SESSION_INFO:
 	case MSG_METRICS:
-		front_api_master_msg(msg);
+		front_master_msg(msg);
 		return 1;
 	case MSG_SIGNOUT:
 		front_auth_signout(msg);
@@ -154,12 +161,13 @@ front_master_msg(struct msg *msg)
 int
 front_main(int verbose)
 {
-	role_start(&f.role, "front", verbose, front_master_msg, front_shutdown);
+	role_start(&f.role, "front", verbose, front_msg, front_shutdown);
 	f.base = f.role.base;
 	f.chan = f.role.chan;
 	role_run(&f.role);
 	front_auth_free();
 	front_db_free();
+	front_static_free();
 	role_free(&f.role);
 	SSL_CTX_free(f.tls);
 	return 0;

@@ -2,14 +2,22 @@
 /*
  * front: the HTTP and websocket face of alia. It serves the pages and the
  * API, checks who calls, and hands websockets to master. Each file has its
- * own section.
+ * own section. They stand in layers: at the bottom the HTTP server
+ * (front_http.c) and the database (front_db.c); over them the JSON
+ * answers, identity (front_auth.c) and the asks to master
+ * (front_master.c); then the handlers, a file per concern; at the top
+ * the route table (front_route.c) that calls them. A file calls only
+ * what stands under it (front_share.c uses front_ws.c's websocket
+ * checks and attach), never back up.
  */
 #ifndef ALIA_FRONT_H
 #define ALIA_FRONT_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "common/proto.h"
 
@@ -27,15 +35,12 @@ struct conn;
 struct http_request;
 struct proxy_trust;
 struct front_http_conf {
-	const char *web_dir; /* directory served at / */
 	size_t max_body;
 	int header_timeout_ms; /* whole request head must arrive within */
 	int idle_timeout_ms;   /* keep-alive idle */
 	int max_conns;
-	/* Answers /api/, /ws/ and /metrics; NULL: they are 404. */
-	void (*api)(struct conn *, const struct http_request *);
-	/* The methods the API allows at a path ("GET, POST"); NULL: any. */
-	const char *(*api_allow)(const char *path);
+	/* Answers every request (front_route_request); NULL: each is 404. */
+	void (*route)(struct conn *, const struct http_request *);
 	struct ssl_ctx_st *tls; /* set: every connection speaks TLS */
 	/* whose forwarded headers are believed; NULL: nobody's */
 	const struct proxy_trust *trust;
@@ -59,6 +64,12 @@ struct conn *front_http_parked(uint64_t req);
 /* Answers the current request (a parked one resumes afterwards). */
 void front_http_respond(struct conn *, int status, const char *ctype,
     const void *body, size_t len, const char *extra);
+/* Answers req with len bytes of fd as its body (none for HEAD). */
+void front_http_respond_file(struct conn *, const struct http_request *,
+    int status, const char *ctype, int fd, off_t len, const char *extra);
+/* An error answer to req: {"error": message} under /api/, else text. */
+void front_http_error(struct conn *, const struct http_request *, int status,
+    const char *message, const char *extra);
 /*
  * Hands the connection over as an fd, or -1 if bytes are pending: a dup
  * of its socket, or under TLS one end of a socketpair whose other end
@@ -71,6 +82,42 @@ const char *front_http_peer(const struct conn *);
 const char *front_http_client(const struct conn *);
 /* Whether the current request came over https (here or at the proxy). */
 int front_http_https(const struct conn *);
+/* Whether a browser's request comes from our own pages (or no browser). */
+int front_http_origin_ok(struct conn *, const struct http_request *);
+/*
+ * Parameter name of req's query, decoded: 1 with *value set (free it),
+ * 0 when absent, -1 when it is longer than max bytes or holds a NUL.
+ */
+int front_http_query(
+    const struct http_request *, const char *name, size_t max, char **value);
+
+/* front_static.c */
+/* Opens the directory of the pages; -1 when it cannot be. */
+int front_static_init(const char *web_dir);
+void front_static_free(void);
+struct route_call;
+/* GET /healthz. */
+void front_static_healthz(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* /play/ID, /sessions and /wall: play.html, sessions.html, wall.html. */
+void front_static_page(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* A file of the web directory, any method (405 unless GET or HEAD). */
+void front_static_file(
+    struct conn *, const struct http_request *, const struct route_call *);
+
+/* front_json.c */
+struct yajl_gen_t;
+void front_json_str(struct yajl_gen_t *, const char *);
+/* "k": v, or "k": null when v is NULL. */
+void front_json_key_str(struct yajl_gen_t *, const char *k, const char *v);
+void front_json_key_int(struct yajl_gen_t *, const char *k, long long v);
+/* Answers with the JSON g; extra: more headers. */
+void front_json_send(
+    struct conn *, int status, struct yajl_gen_t *, const char *extra);
+/* Answers {"error": message}. */
+void front_json_error(
+    struct conn *, int status, const char *message, const char *extra);
 
 /* front_pwhash.c */
 /* nthreads threads check passwords; at most max_jobs at once. */
@@ -100,63 +147,153 @@ struct ident {
 
 void front_auth_init(struct event_base *, const struct config *);
 void front_auth_free(void);
+/* Whether this server has accounts (auth = password). */
+int front_auth_accounts(void);
 /*
- * The caller of req (auth = password): 1 with *id set; 0 when the request
- * is held while its token is looked up, to be dispatched again; -1 when
- * c was answered (401, 503).
+ * Who the caller of req is: 1 with *id set (NULL: auth = none and no
+ * cookie; one is made when create is set, its Set-Cookie header in
+ * *setcookie, to free); 0 when c was answered (401, 503) or held while
+ * its token is looked up, to be dispatched again.
  */
-int front_auth_ident(
-    struct conn *, const struct http_request *, const struct ident **);
+int front_auth_who(struct conn *, const struct http_request *, int create,
+    const struct ident **id, char **setcookie);
 /* Whether id may see the sessions of owner. */
 int front_auth_may_see(const struct ident *, const char *owner);
 /* A copy of an identity that outlives the cache (free its sees). */
 void front_auth_copy(struct ident *to, const struct ident *from);
 int front_auth_role(const char *);
 const char *front_auth_role_name(int);
-/* POST /api/login, POST /api/logout. */
-void front_auth_login(struct conn *, const struct http_request *);
-void front_auth_logout(struct conn *, const struct http_request *);
+/* POST /api/login, POST /api/logout, GET /api/me. */
+void front_auth_login(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_auth_logout(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_auth_me(
+    struct conn *, const struct http_request *, const struct route_call *);
 /* MSG_SIGNOUT: forgets the cached tokens of a user (or of everyone). */
 void front_auth_signout(struct msg *);
 /* A row in alia.audit (session and detail may be NULL). */
 void front_auth_audit(const char *actor, const char *action,
     const char *session, const char *detail);
 
-/* front_share.c */
-/* /api/sessions/ID/shares[/NAME]: make, list, revoke share links. */
-void front_share_route(struct conn *, const struct http_request *,
-    const struct ident *, const char *session, const char *name);
-/* GET /api/shares/TOKEN: the session a link shows, for anyone. */
-void front_share_get(
-    struct conn *, const struct http_request *, const char *token);
-/* A websocket to watch session through a share link's token. */
-void front_share_ws(
-    struct conn *, const char *key, const char *session, const char *token);
-
-/* front_api.c */
+/* front_master.c */
+struct msg_session_info;
+struct msg_metrics;
+/*
+ * A request parked until master answers it. info runs for each answer
+ * (a list has several; the last has more unset), metrics for MSG_METRICS;
+ * c is the parked connection, or NULL when it went away. After the last
+ * answer the ask is freed, with arg_free(arg).
+ */
+struct front_ask {
+	TAILQ_ENTRY(front_ask) entry;
+	uint64_t req;
+	time_t since;
+	struct ident who; /* the caller (a copy) */
+	char *setcookie;  /* extra headers for the answer, or NULL */
+	void (*info)(
+	    struct front_ask *, struct conn *, struct msg_session_info *);
+	void (*metrics)(struct conn *, const struct msg_metrics *);
+	void *arg;
+	void (*arg_free)(void *);
+};
+void front_master_init(struct msgchan *master);
+/* Parks c for master's answer; who and setcookie (copied) may be NULL. */
+struct front_ask *front_master_park(
+    struct conn *, const struct ident *who, const char *setcookie);
+/* Asks master; flags REQ_ANY_OWNER: front checks the answer instead. */
+void front_master_ask(uint32_t type, struct front_ask *, uint32_t flags,
+    const char *session, int cols, int rows);
+/* Asks master for its counters (MSG_METRICS_GET). */
+void front_master_metrics(struct front_ask *);
+/* Hands a checked websocket (fd, taken) to master for the session. */
+void front_master_attach(int fd, const struct msg_attach *);
+/* Hands a checked wall websocket (fd, taken) to master. */
+void front_master_wall(int fd, const struct msg_wall *);
 /* Every browser of session attached as viewer leaves (master, worker). */
-void front_api_kick(const char *session, const char *viewer);
+void front_master_kick(const char *session, const char *viewer);
+/* An answer from master to a parked request. */
+void front_master_msg(struct msg *);
+
+/* front_ws.c */
+/*
+ * The checks every websocket upgrade passes: its shape and version, its
+ * key (returned), no body, and our own origin. NULL: c was answered.
+ */
+const char *front_ws_upgrade(struct conn *, const struct http_request *);
+/* The ?mode= of a terminal websocket: 0 with *mode; -1: c was answered. */
+int front_ws_mode(struct conn *, const struct http_request *, int *mode);
+/* GET /ws/sessions/ID: the caller's own terminal, or one they may watch. */
+void front_ws_session(
+    struct conn *, const struct http_request *, const struct route_call *);
 /*
  * A checked share link's websocket: watch id as viewer (c is parked) for
  * the until_s seconds the link has left.
  */
-void front_api_ws_shared(struct conn *, const char *key, const char *id,
+void front_ws_shared(struct conn *, const char *key, const char *id,
     const char *viewer, uint32_t until_s);
-/* Whether a browser's request comes from our own pages (or no browser). */
-int front_api_origin_ok(struct conn *, const struct http_request *);
-/* Answers with the JSON g, or {"error": message}; extra: more headers. */
-struct yajl_gen_t;
-void front_api_json(
-    struct conn *, int status, struct yajl_gen_t *, const char *extra);
-void front_api_error(
-    struct conn *, int status, const char *message, const char *extra);
-void front_api_init(struct msgchan *master, const struct config *);
-/* Answers /api/, /ws/ and /metrics requests, asking master as needed. */
-void front_api_request(struct conn *, const struct http_request *);
-/* The methods allowed at an API path, for 405's Allow; NULL if unknown. */
-const char *front_api_allow(const char *path);
-/* An answer from master to a parked request. */
-void front_api_master_msg(struct msg *);
+
+/* front_sessions.c */
+/* GET and POST /api/sessions, GET and DELETE /api/sessions/ID. */
+void front_sessions_list(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_sessions_create(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_sessions_get(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_sessions_delete(
+    struct conn *, const struct http_request *, const struct route_call *);
+
+/* front_share.c */
+/* /api/sessions/ID/shares[/NAME]: list, make, revoke share links. */
+void front_share_list(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_share_make(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_share_revoke(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* GET /api/shares/TOKEN: the session a link shows, for anyone. */
+void front_share_get(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* GET /ws/sessions/ID?mode=watch&share=TOKEN: watching through a link. */
+void front_share_ws(
+    struct conn *, const struct http_request *, const struct route_call *);
+
+/* front_wall.c */
+/* GET /ws/wall?ids=ID,ID,...: an instructor's wall of terminals. */
+void front_wall_open(
+    struct conn *, const struct http_request *, const struct route_call *);
+
+/* front_recordings.c */
+/* GET /api/sessions/ID/recording: the asciicast. */
+void front_recordings_cast(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* GET /api/recordings[?q=TEXT]: the caller's visible recordings. */
+void front_recordings_list(
+    struct conn *, const struct http_request *, const struct route_call *);
+
+/* front_metrics.c */
+/* GET /metrics: master's counters as Prometheus text. */
+void front_metrics_get(
+    struct conn *, const struct http_request *, const struct route_call *);
+
+/* front_route.c */
+#define ROUTE_ARGS    2   /* '*' segments a pattern may have */
+#define ROUTE_ARG_MAX 128 /* bytes a '*' segment may have */
+/* What the router found out about a request for its handler. */
+struct route_call {
+	/* the caller; NULL: anyone's route, or auth = none and no cookie */
+	const struct ident *who;
+	const char *setcookie; /* a new cookie identity's header, or NULL */
+	const char *key;       /* websocket routes: the Sec-WebSocket-Key */
+	char arg[ROUTE_ARGS][ROUTE_ARG_MAX]; /* the '*' segments, in order */
+};
+/*
+ * Routes a request through the one route table: 501, 404, 405 with the
+ * Allow list of the path's routes, the caller's identity and role, then
+ * the route's handler.
+ */
+void front_route_request(struct conn *, const struct http_request *);
 
 /* front_db.c */
 struct pg_result;

@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * front's accounts (auth = password): who a request comes from, sign-in,
- * sign-out, and who may see whose sessions.
+ * Who a request comes from, sign-in, sign-out, who may see whose
+ * sessions, and the audit trail of what front did for whom.
  *
+ * Without accounts (auth = none), a browser gets a random 128-bit value
+ * in an HttpOnly cookie (alia_id) when it first creates or lists
+ * sessions; its owner name is a hash of that value ("anon-" and hex), so
+ * neither the database nor the logs ever hold the secret itself.
+ *
+ * With accounts (auth = password):
  * A caller proves who they are with a token: the alia_token cookie that
  * POST /api/login sets, or an API token in "Authorization: Bearer".
  * Tokens are 256 random bits; the database holds only their SHA-256
@@ -41,6 +47,8 @@
  * cache still forgets them within AUTH_CACHE_SEC.
  */
 #include <sys/queue.h>
+#include <sys/random.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +56,7 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -59,11 +68,17 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/proxy.h"
 #include "common/token.h"
 #include "common/xmalloc.h"
 #include "front/front.h"
 
 #define AUTH_COOKIE       "alia_token"
+#define AUTH_BEARER       "Bearer " /* Authorization: Bearer TOKEN */
+#define AUTH_ANON_COOKIE  "alia_id"
+#define AUTH_ANON_HEX     32       /* the cookie's value: 128 bits in hex */
+#define AUTH_ANON_HASH    12       /* bytes of its hash in the owner name */
+#define AUTH_ANON_AGE     31536000 /* the cookie lasts a year */
 #define AUTH_CACHE_SEC    30
 #define AUTH_CACHE_MAX    4096
 #define AUTH_LOGIN_SEC    (12 * 3600) /* a sign-in lasts */
@@ -75,6 +90,10 @@
 #define AUTH_PASSWORD_MAX 1024
 #define AUTH_VERIFY_MAX   64 /* sign-ins being checked at once */
 #define AUTH_VERIFY_CPUS  4  /* threads checking them, at most */
+#define AUTH_ROLE_LEN     16 /* "instructor" and room */
+#define AUTH_NUMBER_LEN   16 /* an int in text */
+#define AUTH_HEADER_LEN   48 /* "Retry-After: N" */
+#define AUTH_ERR_LEN      128
 
 struct auth_entry {
 	TAILQ_ENTRY(auth_entry) entry;
@@ -101,11 +120,11 @@ struct auth_fail {
 struct auth_login {
 	uint64_t req;
 	char user[OWNER_LEN];
-	char peer[64];
+	char peer[PROXY_ADDR_LEN]; /* the client's address */
 	char *password;
 	char *stored; /* the user's crypto_pwhash string; NULL: none */
 	char token[TOKEN_HEX + 1];
-	char role[16];
+	char role[AUTH_ROLE_LEN];
 	int counted; /* counted by the limiter, not yet checked */
 };
 
@@ -260,31 +279,143 @@ front_auth_copy(struct ident *to, const struct ident *from)
 	to->sees = from->sees != NULL ? xstrdup(from->sees) : NULL;
 }
 
+static int auth_ident(
+    struct conn *, const struct http_request *, const struct ident **);
+
+int
+front_auth_accounts(void)
+{
+	return fa_.conf->auth == CONFIG_AUTH_PASSWORD;
+}
+
+/* Whether the cookie value is ours in form: lowercase hex digits. */
+static int
+auth_anon_valid(const char *v, size_t n)
+{
+	size_t i;
+
+	if (n != AUTH_ANON_HEX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)v[i]) ||
+		    isupper((unsigned char)v[i]))
+			return 0;
+	return 1;
+}
+
+/* The value of cookie name in req's Cookie header; its length in *n. */
+static const char *
+auth_cookie(const struct http_request *req, const char *name, size_t *n)
+{
+	const char *p = http_header_get(req, "Cookie");
+	size_t klen = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		p += strspn(p, " \t;");
+		if (strncmp(p, name, klen) == 0 && p[klen] == '=') {
+			p += klen + 1;
+			*n = strcspn(p, "; \t");
+			return p;
+		}
+		p = strchr(p, ';');
+	}
+	return NULL;
+}
+
+/*
+ * The cookie identity's owner name (auth = none). Without a valid
+ * cookie, a new identity is made when create is set (its Set-Cookie
+ * header in *setcookie), else -1.
+ */
+static int
+auth_anon(
+    const struct http_request *req, int create, char *owner, char **setcookie)
+{
+	unsigned char raw[AUTH_ANON_HEX / 2], md[EVP_MAX_MD_SIZE];
+	char value[AUTH_ANON_HEX + 1];
+	const char *v;
+	unsigned int mdlen, i;
+	size_t n = 0;
+
+	*setcookie = NULL;
+	v = auth_cookie(req, AUTH_ANON_COOKIE, &n);
+	if (v != NULL && auth_anon_valid(v, n))
+		memcpy(value, v, AUTH_ANON_HEX);
+	else if (!create)
+		return -1;
+	else {
+		if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
+			fatal("%s: getrandom", __func__);
+		for (i = 0; i < sizeof(raw); i++)
+			snprintf(value + 2 * i, 3, "%02x", raw[i]);
+		xasprintf(setcookie,
+		    "Set-Cookie: " AUTH_ANON_COOKIE "=%.*s; Path=/; HttpOnly; "
+		    "SameSite=Strict; Max-Age=%d\r\n",
+		    AUTH_ANON_HEX, value, AUTH_ANON_AGE);
+	}
+	value[AUTH_ANON_HEX] = '\0';
+	if (!EVP_Digest(value, AUTH_ANON_HEX, md, &mdlen, EVP_sha256(), NULL))
+		fatalx("%s: sha256", __func__);
+	memcpy(owner, "anon-", 5);
+	for (i = 0; i < AUTH_ANON_HASH; i++)
+		snprintf(owner + 5 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int
+front_auth_who(struct conn *c, const struct http_request *req, int create,
+    const struct ident **id, char **setcookie)
+{
+	static struct ident anon;
+
+	*setcookie = NULL;
+	*id = NULL;
+	if (front_auth_accounts())
+		return auth_ident(c, req, id) == 1;
+	if (auth_anon(req, create, anon.name, setcookie) == 0) {
+		anon.role = ROLE_ANON;
+		*id = &anon;
+	}
+	return 1;
+}
+
+void
+front_auth_me(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	const struct ident *who = call->who;
+	yajl_gen g;
+
+	g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	/* auth = none: no cookie yet is nobody yet, not an error */
+	front_json_key_str(g, "user", who != NULL ? who->name : NULL);
+	front_json_key_str(
+	    g, "role", front_auth_role_name(who ? who->role : ROLE_ANON));
+	front_json_key_str(
+	    g, "auth", front_auth_accounts() ? "password" : "none");
+	yajl_gen_map_close(g);
+	front_json_send(c, 200, g, call->setcookie);
+	yajl_gen_free(g);
+}
+
 /* The token a request carries (cookie or bearer), hashed; -1: none. */
 static int
 auth_token(const struct http_request *req, unsigned char *hash)
 {
 	const char *v, *p;
-	size_t n, klen = strlen(AUTH_COOKIE);
+	size_t n;
 
 	if ((v = http_header_get(req, "Authorization")) != NULL) {
-		if (strncasecmp(v, "Bearer ", 7) != 0)
+		if (strncasecmp(v, AUTH_BEARER, strlen(AUTH_BEARER)) != 0)
 			return -1;
-		for (p = v + 7; *p == ' '; p++)
+		for (p = v + strlen(AUTH_BEARER); *p == ' '; p++)
 			;
 		return token_hash(p, strcspn(p, " \t"), hash);
 	}
-	if ((v = http_header_get(req, "Cookie")) == NULL)
+	if ((v = auth_cookie(req, AUTH_COOKIE, &n)) == NULL)
 		return -1;
-	for (p = v; p != NULL && *p != '\0'; p = strchr(p, ';')) {
-		p += strspn(p, " \t;");
-		if (strncmp(p, AUTH_COOKIE, klen) == 0 && p[klen] == '=') {
-			p += klen + 1;
-			n = strcspn(p, "; \t");
-			return token_hash(p, n, hash);
-		}
-	}
-	return -1;
+	return token_hash(v, n, hash);
 }
 
 static void
@@ -316,7 +447,7 @@ auth_lookup_cb(enum front_db_event ev, const struct pg_result *res,
 		return;
 	case FRONT_DB_ERROR:
 		if ((c = front_http_parked(l->held)) != NULL)
-			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+			front_json_error(c, 503, err, "Retry-After: 5\r\n");
 		free(l);
 		return;
 	case FRONT_DB_DONE:
@@ -336,8 +467,13 @@ auth_lookup_cb(enum front_db_event ev, const struct pg_result *res,
 	free(l);
 }
 
-int
-front_auth_ident(
+/*
+ * The caller of req (auth = password): 1 with *id set; 0 when the
+ * request is held while its token is looked up, to be dispatched again;
+ * -1 when c was answered (401, 503).
+ */
+static int
+auth_ident(
     struct conn *c, const struct http_request *req, const struct ident **id)
 {
 	unsigned char hash[TOKEN_BYTES];
@@ -347,13 +483,13 @@ front_auth_ident(
 	struct auth_entry *e;
 
 	if (auth_token(req, hash) == -1) {
-		front_api_error(c, 401, "sign in first",
+		front_json_error(c, 401, "sign in first",
 		    "WWW-Authenticate: Bearer realm=\"alia\"\r\n");
 		return -1;
 	}
 	if ((e = auth_cached(hash)) != NULL) {
 		if (!e->valid) {
-			front_api_error(c, 401,
+			front_json_error(c, 401,
 			    "your sign-in is not valid (expired or signed "
 			    "out): sign in again",
 			    "WWW-Authenticate: Bearer realm=\"alia\"\r\n");
@@ -544,7 +680,7 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 		return;
 	}
 	if (ev == FRONT_DB_ERROR) {
-		front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		front_json_error(c, 503, err, "Retry-After: 5\r\n");
 		auth_login_free(l);
 		return;
 	}
@@ -560,7 +696,7 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	yajl_gen_string(g, (const unsigned char *)"role", 4);
 	yajl_gen_string(g, (const unsigned char *)l->role, strlen(l->role));
 	yajl_gen_map_close(g);
-	front_api_json(c, 200, g, cookie);
+	front_json_send(c, 200, g, cookie);
 	yajl_gen_free(g);
 	sodium_memzero(l->token, sizeof(l->token));
 	free(cookie);
@@ -573,7 +709,7 @@ auth_login_verified(int result, void *arg)
 {
 	struct auth_login *l = arg;
 	unsigned char hash[TOKEN_BYTES];
-	char bytea[2 * TOKEN_BYTES + 3], secs[16];
+	char bytea[2 * TOKEN_BYTES + 3], secs[AUTH_NUMBER_LEN];
 	const char *params[3] = {bytea, l->user, secs};
 	struct conn *c;
 
@@ -589,7 +725,7 @@ auth_login_verified(int result, void *arg)
 		log_info("sign-in of %s from %s refused", l->user, l->peer);
 		front_auth_audit(l->user, "login refused", NULL, l->peer);
 		if ((c = front_http_parked(l->req)) != NULL)
-			front_api_error(
+			front_json_error(
 			    c, 401, "wrong user name or password", NULL);
 		auth_login_free(l);
 		return;
@@ -628,7 +764,7 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 	case FRONT_DB_ERROR:
 		auth_attempt_undo(l, 0);
 		if ((c = front_http_parked(l->req)) != NULL)
-			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+			front_json_error(c, 503, err, "Retry-After: 5\r\n");
 		auth_login_free(l);
 		return;
 	case FRONT_DB_DONE:
@@ -645,7 +781,7 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 		          "checked already",
 		    l->user, l->peer, front_pwhash_pending());
 		auth_attempt_undo(l, 0);
-		front_api_error(c, 503,
+		front_json_error(c, 503,
 		    "too many sign-ins at once: try again in a moment",
 		    "Retry-After: 2\r\n");
 		auth_login_free(l);
@@ -656,29 +792,26 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 }
 
 void
-front_auth_login(struct conn *c, const struct http_request *req)
+front_auth_login(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
 {
 	const char *up[] = {"username", NULL}, *pp[] = {"password", NULL};
 	const char *params[1], *why;
 	struct auth_login *l;
-	char err[128], retry[48];
+	char err[AUTH_ERR_LEN], retry[AUTH_HEADER_LEN];
 	yajl_val tree, u, p;
 	char *user, *pw;
 	int wait;
 
-	if (strcmp(req->method, "POST") != 0) {
-		front_api_error(c, 405, "use POST here", "Allow: POST\r\n");
-		return;
-	}
 	if (fa_.conf->auth != CONFIG_AUTH_PASSWORD) {
-		front_api_error(c, 404,
+		front_json_error(c, 404,
 		    "this server has no accounts (auth = none): no sign-in "
 		    "needed",
 		    NULL);
 		return;
 	}
-	if (!front_api_origin_ok(c, req)) {
-		front_api_error(c, 403, "cross-origin request refused", NULL);
+	if (!front_http_origin_ok(c, req)) {
+		front_json_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}
 	tree =
@@ -691,7 +824,7 @@ front_auth_login(struct conn *c, const struct http_request *req)
 	    strlen(user) >= OWNER_LEN || strlen(pw) > AUTH_PASSWORD_MAX) {
 		if (tree != NULL)
 			yajl_tree_free(tree);
-		front_api_error(c, 400,
+		front_json_error(c, 400,
 		    "the body must be {\"username\": U, \"password\": P}",
 		    NULL);
 		return;
@@ -707,7 +840,7 @@ front_auth_login(struct conn *c, const struct http_request *req)
 		log_info("sign-in of %s from %s: too many failures (%d s)",
 		    l->user, l->peer, wait);
 		snprintf(retry, sizeof(retry), "Retry-After: %d\r\n", wait);
-		front_api_error(c, 429, why, retry);
+		front_json_error(c, 429, why, retry);
 		auth_login_free(l);
 		return;
 	}
@@ -729,7 +862,7 @@ auth_logout_cb(enum front_db_event ev, const struct pg_result *res,
 		return;
 	if ((c = front_http_parked(*req)) != NULL) {
 		if (ev == FRONT_DB_ERROR)
-			front_api_error(c, 503, err, "Retry-After: 5\r\n");
+			front_json_error(c, 503, err, "Retry-After: 5\r\n");
 		else
 			front_http_respond(c, 204, "application/json", "", 0,
 			    "Set-Cookie: " AUTH_COOKIE "=; Path=/; HttpOnly; "
@@ -739,19 +872,16 @@ auth_logout_cb(enum front_db_event ev, const struct pg_result *res,
 }
 
 void
-front_auth_logout(struct conn *c, const struct http_request *req)
+front_auth_logout(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
 {
 	unsigned char hash[TOKEN_BYTES];
 	char bytea[2 * TOKEN_BYTES + 3];
 	const char *params[1] = {bytea};
 	uint64_t *id;
 
-	if (strcmp(req->method, "POST") != 0) {
-		front_api_error(c, 405, "use POST here", "Allow: POST\r\n");
-		return;
-	}
-	if (!front_api_origin_ok(c, req)) {
-		front_api_error(c, 403, "cross-origin request refused", NULL);
+	if (!front_http_origin_ok(c, req)) {
+		front_json_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}
 	if (fa_.conf->auth != CONFIG_AUTH_PASSWORD ||

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The HTTP server of the front role: it owns the listening socket, every
- * browser connection until it is handed elsewhere, and the route table
- * that decides what a request gets. Requests are parsed by common/http.c;
- * this file adds time limits, connection limits and the answers.
+ * The HTTP server of the front role: it owns the listening socket and
+ * every browser connection until it is handed elsewhere. Requests are
+ * parsed by common/http.c; this file adds time limits, connection limits
+ * and the answers, and hands each request to the router (conf.route,
+ * front_route.c), which decides what it gets.
  *
- * A connection is in one of four states, each with its own timer:
+ * A connection is in one of five states, each with its own timer:
  *
  *   IDLE     waiting for the first byte of a request: idle_timeout_ms,
  *            then it is closed without a word
@@ -18,9 +19,9 @@
  *            and dropped for a short while so that the close does not turn
  *            into a reset that would destroy the response before the
  *            client has read it
- *   WAITING  a request's answer comes from master (front_api.c): nothing
- *            more is parsed until front_http_respond() answers it, or the
- *            wait times out with 504
+ *   WAITING  a request's answer comes later, from master or the
+ *            database: nothing more is parsed until front_http_respond()
+ *            answers it, or the wait times out with 504
  *
  * Every request is answered at once and in order, so pipelined requests
  * need nothing special; but input is only parsed while the queued output
@@ -33,20 +34,8 @@
  * separate event, so that no callback frees memory another one still
  * uses.
  *
- * Static files are served the way browsers cache best. The build (web/
- * build.sh) names scripts and style sheets by their content hash
- * (app.0123456789ab.js): those are sent with a year's immutable
- * Cache-Control, everything else (the pages) with no-cache, so that it is
- * revalidated. Every file has an ETag made of its size and modification
- * time and a Last-Modified; If-None-Match (or, without it,
- * If-Modified-Since) that still holds gets 304. Beside a text file the
- * build leaves FILE.gz; it is sent with Content-Encoding: gzip to a client
- * whose Accept-Encoding allows gzip, with its own ETag, and every answer
- * for such a file says Vary: Accept-Encoding.
- *
  * Errors under /api/ are JSON objects {"error": "..."}, whichever layer
- * finds them; methods no route knows get 501, methods a route does not
- * allow 405 with the route's Allow list.
+ * finds them (front_http_error); elsewhere they are text.
  *
  * Behind a reverse proxy in trusted_proxies each request says whom it is
  * for and over which scheme (common/proxy.c); before a request is
@@ -60,6 +49,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -95,19 +85,11 @@
 #define FRONT_HTTP_IDLE_TIMEOUT_MS   60000
 #define FRONT_HTTP_WAIT_TIMEOUT_MS   30000
 
-#define FRONT_HTTP_TEXT      "text/plain; charset=utf-8"
-#define FRONT_HTTP_JSON      "application/json"
-#define FRONT_HTTP_IMMUTABLE "public, max-age=31536000, immutable"
-/* The methods of RFC 9110; others are 501, these 405 where not allowed. */
-#define FRONT_HTTP_METHODS \
-	"GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH"
-#define FRONT_HTTP_HASH_LEN 12 /* hex digits of a hashed name (build.sh) */
-#define FRONT_HTTP_HTML_HEADERS                                      \
-	"Content-Security-Policy: default-src 'self'; "              \
-	"script-src 'self' 'wasm-unsafe-eval'; "                     \
-	"connect-src 'self' ws: wss:; img-src 'self' data:; "        \
-	"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; " \
-	"base-uri 'none'; form-action 'self'\r\n"
+#define FRONT_HTTP_TEXT       "text/plain; charset=utf-8"
+#define FRONT_HTTP_JSON       "application/json"
+#define FRONT_HTTP_READ_CHUNK 16384 /* bytes of a file read at once */
+#define FRONT_HTTP_PEER_LEN   64
+#define FRONT_HTTP_LABEL_LEN  128
 
 enum conn_state {
 	CONN_IDLE,
@@ -132,20 +114,13 @@ struct conn {
 #define CONN_HELD    0x20 /* parked with its request kept for a re-run */
 	uint64_t waiting; /* the parked request's id */
 	int https;        /* the current request's scheme is https */
-	char peer[64];    /* the TCP peer, ADDR:PORT */
-	char addr[PROXY_ADDR_LEN];   /* the TCP peer's address */
-	char client[PROXY_ADDR_LEN]; /* the current request's client */
-	char label[128];             /* for log lines: peer, or client via */
+	char peer[FRONT_HTTP_PEER_LEN]; /* the TCP peer, ADDR:PORT */
+	char addr[PROXY_ADDR_LEN];      /* the TCP peer's address */
+	char client[PROXY_ADDR_LEN];    /* the current request's client */
+	char label
+	    [FRONT_HTTP_LABEL_LEN]; /* for log lines: peer, or client via */
 };
 TAILQ_HEAD(conn_list, conn);
-
-struct route {
-	const char *path;
-	int prefix; /* path is a prefix rather than the whole path */
-	const char *allow;
-	void (*handler)(
-	    struct conn *, const struct http_request *, const struct route *);
-};
 
 static struct {
 	struct event_base *base;
@@ -154,58 +129,16 @@ static struct {
 	struct event *reaper;
 	struct front_http_conf conf;
 	struct http_limits limits;
-	int webfd;
 	int nconns;
 	int nrefusing;
 	struct conn_list conns;
 	struct conn_list dead;
-} fh = {.webfd = -1};
+} fh;
 
 static void conn_process(struct conn *);
 static void conn_forwarded(struct conn *, const struct http_request *);
-static void route_healthz(
-    struct conn *, const struct http_request *, const struct route *);
-static void route_static(
-    struct conn *, const struct http_request *, const struct route *);
-static void route_api(
-    struct conn *, const struct http_request *, const struct route *);
-static void route_play(
-    struct conn *, const struct http_request *, const struct route *);
-
-/*
- * The route table, matched in order against the decoded path. Later
- * routes (the JSON API under /api/, websocket upgrades under /ws/) go
- * before the static files, which take everything else.
- */
-static const struct route routes[] = {
-    {"/healthz", 0, "GET, HEAD", route_healthz},
-    {"/api/", 1, "GET, POST, DELETE", route_api},
-    {"/ws/", 1, "GET", route_api},
-    {"/metrics", 0, "GET, HEAD", route_api},
-    {"/play/", 1, "GET, HEAD", route_play},
-    {"/sessions", 0, "GET, HEAD", route_play},
-    {"/wall", 0, "GET, HEAD", route_play},
-    {"/", 1, "GET, HEAD", route_static},
-};
 
 static uint64_t front_http_next_req;
-
-static const struct {
-	const char *ext;
-	const char *type;
-} content_types[] = {
-    {"html", "text/html; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"json", "application/json"},
-    {"map", "application/json"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"ico", "image/x-icon"},
-    {"woff2", "font/woff2"},
-    {"txt", FRONT_HTTP_TEXT},
-};
 
 static void
 conn_timer_set(struct conn *c, int ms)
@@ -380,322 +313,20 @@ conn_fail(struct conn *c, int status, const char *message, const char *extra)
 }
 
 /* Whether the list of methods allow ("GET, HEAD") holds method. */
-static int
-route_allows(const char *allow, const char *method)
-{
-	size_t n = strlen(method);
-	const char *s = allow;
-
-	while (*s != '\0') {
-		if (strncmp(s, method, n) == 0 && (s[n] == ',' || s[n] == '\0'))
-			return 1;
-		s += strcspn(s, ",");
-		s += strspn(s, ", ");
-	}
-	return 0;
-}
-
-/* Answers 405 and returns 0 unless the route allows the method. */
-static int
-route_method_ok(
-    struct conn *c, const struct http_request *req, const struct route *r)
-{
-	char *extra;
-
-	if (route_allows(r->allow, req->method))
-		return 1;
-	xasprintf(&extra, "Allow: %s\r\n", r->allow);
-	conn_error(c, req, 405, "method not allowed", extra);
-	free(extra);
-	return 0;
-}
-
-static void
-route_healthz(
-    struct conn *c, const struct http_request *req, const struct route *r)
-{
-	if (!route_method_ok(c, req, r))
-		return;
-	conn_reply(c, req, 200, FRONT_HTTP_TEXT, "ok\n", 3,
-	    "Cache-Control: no-store\r\n");
-}
-
-static const char *
-static_content_type(const char *name)
-{
-	const char *dot;
-	size_t i;
-
-	if ((dot = strrchr(name, '.')) == NULL)
-		return "application/octet-stream";
-	for (i = 0; i < sizeof(content_types) / sizeof(content_types[0]); i++) {
-		if (strcasecmp(dot + 1, content_types[i].ext) == 0)
-			return content_types[i].type;
-	}
-	return "application/octet-stream";
-}
-
-/* A file of web_dir opened for an answer, with its gzip copy if any. */
-struct static_file {
-	int fd;
-	struct stat st;
-	int gzfd; /* FILE.gz beside it, no older than it; or -1 */
-	struct stat gzst;
-	const char *ctype;
-	int hashed; /* named by content hash: never changes */
-};
-
-/* Whether name is NAME.HASH.EXT with HASH FRONT_HTTP_HASH_LEN hex digits. */
-static int
-static_hashed(const char *name)
-{
-	const char *ext, *h;
-	size_t i;
-
-	if ((ext = strrchr(name, '.')) == NULL ||
-	    (size_t)(ext - name) < FRONT_HTTP_HASH_LEN + 2)
-		return 0;
-	h = ext - FRONT_HTTP_HASH_LEN;
-	if (h[-1] != '.')
-		return 0;
-	for (i = 0; i < FRONT_HTTP_HASH_LEN; i++) {
-		if (!((h[i] >= '0' && h[i] <= '9') ||
-		        (h[i] >= 'a' && h[i] <= 'f')))
-			return 0;
-	}
-	return 1;
-}
-
-static void
-static_close(struct static_file *f)
-{
-	if (f->fd != -1)
-		close(f->fd);
-	if (f->gzfd != -1)
-		close(f->gzfd);
-	f->fd = f->gzfd = -1;
-}
-
-/*
- * Opens path below web_dir one component at a time, following no symbolic
- * link and no dot file, so nothing outside web_dir can be reached. A
- * directory stands for its index.html. Fills f with the open regular
- * file, and its .gz if there is one that is not older; 0 or -1.
- */
-static int
-static_open(const char *path, struct static_file *f)
-{
-	char *copy, *seg, *next, *gz = NULL;
-	const char *last = "index.html";
-	int dir = fh.webfd, fd = -1;
-	const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-
-	f->fd = f->gzfd = -1;
-	copy = xstrdup(path);
-	for (seg = copy; seg != NULL; seg = next) {
-		if ((next = strchr(seg, '/')) != NULL)
-			*next++ = '\0';
-		if (*seg == '\0')
-			continue;
-		if (*seg == '.')
-			goto fail;
-		if ((fd = openat(dir, seg, flags)) == -1 ||
-		    fstat(fd, &f->st) == -1)
-			goto fail;
-		last = seg;
-		if (!S_ISDIR(f->st.st_mode)) {
-			if (next != NULL && next[strspn(next, "/")] != '\0')
-				goto fail;
-			break;
-		}
-		if (dir != fh.webfd)
-			close(dir);
-		dir = fd;
-		fd = -1;
-	}
-	if (fd == -1) {
-		last = "index.html";
-		if ((fd = openat(dir, last, flags)) == -1 ||
-		    fstat(fd, &f->st) == -1)
-			goto fail;
-	}
-	if (!S_ISREG(f->st.st_mode))
-		goto fail;
-	xasprintf(&gz, "%s.gz", last);
-	if ((f->gzfd = openat(dir, gz, flags)) != -1 &&
-	    (fstat(f->gzfd, &f->gzst) == -1 || !S_ISREG(f->gzst.st_mode) ||
-	        f->gzst.st_mtim.tv_sec < f->st.st_mtim.tv_sec ||
-	        (f->gzst.st_mtim.tv_sec == f->st.st_mtim.tv_sec &&
-	            f->gzst.st_mtim.tv_nsec < f->st.st_mtim.tv_nsec))) {
-		close(f->gzfd);
-		f->gzfd = -1;
-	}
-	free(gz);
-	f->fd = fd;
-	f->ctype = static_content_type(last);
-	f->hashed = static_hashed(last);
-	if (dir != fh.webfd)
-		close(dir);
-	free(copy);
-	return 0;
-
-fail:
-	if (fd != -1)
-		close(fd);
-	if (dir != fh.webfd)
-		close(dir);
-	free(copy);
-	return -1;
-}
-
-/* Whether the request's validators say the client's copy is current. */
-static int
-static_fresh(const struct http_request *req, const char *etag, time_t mtime)
-{
-	const char *inm = http_header_get(req, "If-None-Match");
-	time_t since;
-
-	if (inm != NULL)
-		return http_etag_match(inm, etag);
-	return http_date_parse(
-	           http_header_get(req, "If-Modified-Since"), &since) == 0 &&
-	    mtime <= since;
-}
-
-/* Appends exactly len bytes of fd to out. */
-static int
-static_read(struct evbuffer *out, int fd, off_t len)
-{
-	char buf[16384];
-	ssize_t n;
-
-	while (len > 0) {
-		n = read(fd, buf,
-		    len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		evbuffer_add(out, buf, (size_t)n);
-		len -= n;
-	}
-	return 0;
-}
-
-static void
-route_static(
-    struct conn *c, const struct http_request *req, const struct route *r)
-{
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct static_file f;
-	struct stat *st;
-	char etag[80], date[40], *extra;
-	int gzip, fd, status;
-
-	if (static_open(req->path, &f) == -1) {
-		conn_error(c, req, 404, "not found", NULL);
-		return;
-	}
-	if (!route_method_ok(c, req, r)) {
-		static_close(&f);
-		return;
-	}
-	gzip = f.gzfd != -1 &&
-	    http_accepts(http_header_get(req, "Accept-Encoding"), "gzip");
-	/* The identity file's size and time name both representations. */
-	snprintf(etag, sizeof(etag), "\"%jx-%jx.%lx%s\"",
-	    (uintmax_t)f.st.st_size, (uintmax_t)f.st.st_mtim.tv_sec,
-	    (long)f.st.st_mtim.tv_nsec, gzip ? "-gz" : "");
-	http_date(date, sizeof(date), f.st.st_mtim.tv_sec);
-	xasprintf(&extra,
-	    "Cache-Control: %s\r\nETag: %s\r\nLast-Modified: %s\r\n%s%s%s",
-	    f.hashed ? FRONT_HTTP_IMMUTABLE : "no-cache", etag, date,
-	    f.gzfd != -1 ? "Vary: Accept-Encoding\r\n" : "",
-	    gzip ? "Content-Encoding: gzip\r\n" : "",
-	    strncmp(f.ctype, "text/html", 9) == 0 ? FRONT_HTTP_HTML_HEADERS
-	                                          : "");
-	status = static_fresh(req, etag, f.st.st_mtim.tv_sec) ? 304 : 200;
-	fd = gzip ? f.gzfd : f.fd;
-	st = gzip ? &f.gzst : &f.st;
-	log_debug("%s: %s %s %s -> %d%s", __func__, c->label, req->method,
-	    req->target, status, gzip ? " gzip" : "");
-	http_response_head(out, status, f.ctype,
-	    status == 304 ? 0 : (size_t)st->st_size, req->keepalive, extra);
-	if (status == 200 && strcmp(req->method, "HEAD") != 0 &&
-	    static_read(out, fd, st->st_size) == -1) {
-		log_warn("%s: reading %s", __func__, req->path);
-		c->flags |= CONN_CLOSE;
-	}
-	free(extra);
-	static_close(&f);
-}
-
-/*
- * /play/ID, /sessions and /wall are pages of the app: play.html,
- * sessions.html, wall.html.
- */
-static void
-route_play(
-    struct conn *c, const struct http_request *req, const struct route *r)
-{
-	static char play[] = "play.html", list[] = "sessions.html",
-	            wall[] = "wall.html";
-	struct http_request page = *req;
-
-	page.path = strcmp(r->path, "/play/") == 0 ? play
-	    : strcmp(r->path, "/wall") == 0        ? wall
-	                                           : list;
-	route_static(c, &page, r);
-}
-
-/*
- * The API's own Allow list for the path (conf.api_allow) decides the
- * 405, so that it and the handler behind it agree; a path it does not
- * know goes on to the API's 404. Without api_allow, the route's list.
- */
-static void
-route_api(struct conn *c, const struct http_request *req, const struct route *r)
-{
-	struct route own = *r;
-
-	if (fh.conf.api == NULL) {
-		conn_error(c, req, 404, "not found", NULL);
-		return;
-	}
-	if (fh.conf.api_allow != NULL)
-		own.allow = fh.conf.api_allow(req->path);
-	if (own.allow != NULL && !route_method_ok(c, req, &own))
-		return;
-	fh.conf.api(c, req);
-}
 
 static void
 conn_dispatch(struct conn *c, const struct http_request *req)
 {
-	const struct route *r;
-	size_t i, n;
-
 	c->flags &= ~(CONN_KEEP | CONN_HEAD);
 	if (req->keepalive)
 		c->flags |= CONN_KEEP;
 	if (strcmp(req->method, "HEAD") == 0)
 		c->flags |= CONN_HEAD;
 	conn_forwarded(c, req);
-
-	if (!route_allows(FRONT_HTTP_METHODS, req->method)) {
-		conn_error(c, req, 501, "unknown method", NULL);
-		return;
-	}
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		r = &routes[i];
-		n = strlen(r->path);
-		if (r->prefix ? strncmp(req->path, r->path, n) == 0
-		              : strcmp(req->path, r->path) == 0) {
-			r->handler(c, req, r);
-			return;
-		}
-	}
-	conn_error(c, req, 404, "not found", NULL);
+	if (fh.conf.route != NULL)
+		fh.conf.route(c, req);
+	else
+		conn_error(c, req, 404, "not found", NULL);
 }
 
 /*
@@ -827,6 +458,122 @@ front_http_respond(struct conn *c, int status, const char *ctype,
 	c->state = CONN_IDLE;
 	conn_timer_set(c, fh.conf.idle_timeout_ms);
 	conn_process(c);
+}
+
+/* Appends exactly len bytes of fd to out. */
+static int
+conn_read_file(struct evbuffer *out, int fd, off_t len)
+{
+	char buf[FRONT_HTTP_READ_CHUNK];
+	ssize_t n;
+
+	while (len > 0) {
+		n = read(fd, buf,
+		    len < (off_t)sizeof(buf) ? (size_t)len : sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		evbuffer_add(out, buf, (size_t)n);
+		len -= n;
+	}
+	return 0;
+}
+
+void
+front_http_respond_file(struct conn *c, const struct http_request *req,
+    int status, const char *ctype, int fd, off_t len, const char *extra)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	http_response_head(
+	    out, status, ctype, (size_t)len, req->keepalive, extra);
+	if (len > 0 && strcmp(req->method, "HEAD") != 0 &&
+	    conn_read_file(out, fd, len) == -1) {
+		log_warn("%s: reading %s", __func__, req->path);
+		c->flags |= CONN_CLOSE;
+	}
+}
+
+void
+front_http_error(struct conn *c, const struct http_request *req, int status,
+    const char *message, const char *extra)
+{
+	conn_error(c, req, status, message, extra);
+}
+
+/*
+ * A cross-site page must not act with our cookie: the origin is our own
+ * scheme (https under TLS, http without; behind a trusted proxy, the one
+ * it forwarded) and Host.
+ */
+int
+front_http_origin_ok(struct conn *c, const struct http_request *req)
+{
+	const char *origin = http_header_get(req, "Origin");
+	const char *host = http_header_get(req, "Host");
+	const char *scheme;
+	size_t n;
+
+	if (origin == NULL)
+		return 1; /* not a browser */
+	if (host == NULL)
+		return 0;
+	scheme = front_http_https(c) ? "https://" : "http://";
+	n = strlen(scheme);
+	if (strncmp(origin, scheme, n) != 0)
+		return 0;
+	return strcasecmp(origin + n, host) == 0;
+}
+
+/* Decodes len bytes of a query value (%XX, '+') into out; its length. */
+static size_t
+conn_query_decode(const char *p, size_t len, char *out)
+{
+	char hex[3] = {0}, *o = out;
+
+	for (; len > 0; p++, len--) {
+		if (*p == '+')
+			*o++ = ' ';
+		else if (*p == '%' && len >= 3 &&
+		    isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2])) {
+			memcpy(hex, p + 1, 2);
+			*o++ = (char)strtol(hex, NULL, 16);
+			p += 2;
+			len -= 2;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+int
+front_http_query(
+    const struct http_request *req, const char *name, size_t max, char **value)
+{
+	size_t n = strlen(name), len, got;
+	const char *p = req->query;
+
+	*value = NULL;
+	while (p != NULL && *p != '\0') {
+		len = strcspn(p, "&");
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+			*value = xmalloc(len - n);
+			got = conn_query_decode(p + n + 1, len - n - 1, *value);
+			if (got > max || strlen(*value) != got) {
+				free(*value);
+				*value = NULL;
+				return -1;
+			}
+			return 1;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
 }
 
 /*
@@ -1178,15 +925,8 @@ front_http_start(
 {
 	if (fh.listener != NULL)
 		fatalx("%s: already started", __func__);
-	fh.webfd = open(conf->web_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fh.webfd == -1) {
-		log_warn("%s: web directory %s", __func__, conf->web_dir);
-		close(listen_fd);
-		return -1;
-	}
 	fh.base = base;
 	fh.conf = *conf;
-	fh.conf.web_dir = NULL;
 	/* A zero timeout would fire at once; unset values get defaults. */
 	if (fh.conf.header_timeout_ms <= 0)
 		fh.conf.header_timeout_ms = FRONT_HTTP_HEADER_TIMEOUT_MS;
@@ -1229,6 +969,4 @@ front_http_stop(void)
 	event_free(fh.reaper);
 	event_free(fh.accept_pause);
 	fh.reaper = fh.accept_pause = NULL;
-	close(fh.webfd);
-	fh.webfd = -1;
 }

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
 #include <libpq-fe.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -37,14 +39,17 @@
 #define SHARE_MINUTES     60            /* a link's life unless asked */
 #define SHARE_MINUTES_MAX (7 * 24 * 60) /* a week */
 #define SHARE_BAD         "this share link is not valid (expired or revoked)"
+#define SHARE_NAME_BYTES  8 /* of the token's hash, naming the share */
+#define SHARE_NAME_LEN    (2 * SHARE_NAME_BYTES) /* in hex */
+#define SHARE_ERR_LEN     96
 
 /* A request waiting for the database. */
 struct share_q {
 	uint64_t req;
 	char session[SESSION_ID_LEN];
-	char key[31];
+	char key[sizeof(((struct msg_attach *)0)->key)];
 	char user[OWNER_LEN];
-	char name[2 * 8 + 1];
+	char name[SHARE_NAME_LEN + 1];
 	char token[TOKEN_HEX + 1];
 	char bytea[2 * TOKEN_BYTES + 3];
 	char minutes[16];
@@ -54,14 +59,17 @@ struct share_q {
 	yajl_gen list;
 };
 
+/* A request for session (a checked uuid, or NULL) parks c. */
 static struct share_q *
 share_q_new(struct conn *c, const char *session)
 {
 	struct share_q *q = xcalloc(1, sizeof(*q));
 
+	if (session != NULL &&
+	    strlcpy(q->session, session, sizeof(q->session)) >=
+	        sizeof(q->session))
+		fatalx("%s: %s is not a checked session id", __func__, session);
 	q->req = front_http_park(c);
-	if (session != NULL)
-		snprintf(q->session, sizeof(q->session), "%s", session);
 	return q;
 }
 
@@ -84,7 +92,7 @@ share_conn(struct share_q *q, enum front_db_event ev, const char *err)
 	struct conn *c = front_http_parked(q->req);
 
 	if (c != NULL && ev == FRONT_DB_ERROR) {
-		front_api_error(c, 503, err, "Retry-After: 5\r\n");
+		front_json_error(c, 503, err, "Retry-After: 5\r\n");
 		c = NULL;
 	}
 	if (c == NULL)
@@ -92,17 +100,7 @@ share_conn(struct share_q *q, enum front_db_event ev, const char *err)
 	return c;
 }
 
-static void
-share_gen_str(yajl_gen g, const char *k, const char *v)
-{
-	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-	if (v != NULL)
-		yajl_gen_string(g, (const unsigned char *)v, strlen(v));
-	else
-		yajl_gen_null(g);
-}
-
-/* The share's name: the first 8 bytes of the hash of token, in hex. */
+/* The share's name: the first bytes of the hash of token, in hex. */
 static int
 share_name(const char *token, size_t len, char *bytea, char *name)
 {
@@ -112,7 +110,7 @@ share_name(const char *token, size_t len, char *bytea, char *name)
 	if (token_hash(token, len, hash) == -1)
 		return -1;
 	token_bytea(hash, bytea);
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < SHARE_NAME_BYTES; i++)
 		snprintf(name + 2 * i, 3, "%02x", hash[i]);
 	return 0;
 }
@@ -123,11 +121,13 @@ share_ws_cb(enum front_db_event ev, const struct pg_result *res,
 {
 	struct share_q *q = arg;
 	char viewer[OWNER_LEN];
+	const char *bad;
 	struct conn *c;
 
 	if (ev == FRONT_DB_ROW) {
 		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->session) == 0;
-		q->until_s = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+		q->until_s = (uint32_t)strtonum(
+		    PQgetvalue(res, 0, 1), 0, UINT32_MAX, &bad);
 		if (q->until_s == 0)
 			q->until_s = 1; /* less than a second left */
 		return;
@@ -135,27 +135,29 @@ share_ws_cb(enum front_db_event ev, const struct pg_result *res,
 	if ((c = share_conn(q, ev, err)) == NULL)
 		return;
 	if (!q->allowed)
-		front_api_error(c, 403, SHARE_BAD, NULL);
+		front_json_error(c, 403, SHARE_BAD, NULL);
 	else {
 		snprintf(viewer, sizeof(viewer), "link-%s", q->name);
-		front_api_ws_shared(c, q->key, q->session, viewer, q->until_s);
+		front_ws_shared(c, q->key, q->session, viewer, q->until_s);
 	}
 	share_q_free(q);
 }
 
-void
-front_share_ws(
+/* Looks the link's token up: its viewer watches, or 403. */
+static void
+share_ws_check(
     struct conn *c, const char *key, const char *session, const char *token)
 {
 	const char *params[1];
 	struct share_q *q;
-	char bytea[2 * TOKEN_BYTES + 3], name[2 * 8 + 1];
+	char bytea[2 * TOKEN_BYTES + 3], name[SHARE_NAME_LEN + 1];
 
 	if (share_name(token, strlen(token), bytea, name) == -1) {
-		front_api_error(c, 403, SHARE_BAD, NULL);
+		front_json_error(c, 403, SHARE_BAD, NULL);
 		return;
 	}
 	q = share_q_new(c, session);
+	/* the key was checked by front_ws_upgrade: 24 characters */
 	snprintf(q->key, sizeof(q->key), "%s", key);
 	memcpy(q->name, name, sizeof(q->name));
 	memcpy(q->bytea, bytea, sizeof(q->bytea));
@@ -165,6 +167,33 @@ front_share_ws(
 	    "now()))::bigint FROM alia.shares WHERE hash = $1::bytea AND "
 	    "revoked_at IS NULL AND expires_at > now()",
 	    1, params, share_ws_cb, q);
+}
+
+void
+front_share_ws(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	char *token = NULL;
+	int mode;
+
+	if (front_ws_mode(c, req, &mode) == -1)
+		return;
+	if (!token_uuid_valid(call->arg[0])) {
+		front_json_error(c, 404, "no such session", NULL);
+		return;
+	}
+	/* a share link: watching only, whoever holds it */
+	if (mode != ATTACH_WATCH) {
+		front_json_error(
+		    c, 403, "a share link is for watching: mode=watch", NULL);
+		return;
+	}
+	if (front_http_query(req, "share", TOKEN_HEX, &token) != 1) {
+		front_json_error(c, 403, SHARE_BAD, NULL);
+		return;
+	}
+	share_ws_check(c, call->key, call->arg[0], token);
+	free(token);
 }
 
 static void
@@ -186,34 +215,30 @@ share_get_cb(enum front_db_event ev, const struct pg_result *res,
 	if ((c = share_conn(q, ev, err)) == NULL)
 		return;
 	if (q->rows == 0)
-		front_api_error(c, 404, SHARE_BAD, NULL);
+		front_json_error(c, 404, SHARE_BAD, NULL);
 	else {
 		g = yajl_gen_alloc(NULL);
 		yajl_gen_map_open(g);
-		share_gen_str(g, "session", q->session);
+		front_json_key_str(g, "session", q->session);
 		yajl_gen_string(g, (const unsigned char *)"expires_in_s", 12);
 		yajl_gen_number(g, q->minutes, strlen(q->minutes));
 		yajl_gen_map_close(g);
-		front_api_json(c, 200, g, "Cache-Control: no-store\r\n");
+		front_json_send(c, 200, g, "Cache-Control: no-store\r\n");
 		yajl_gen_free(g);
 	}
 	share_q_free(q);
 }
 
 void
-front_share_get(
-    struct conn *c, const struct http_request *req, const char *token)
+front_share_get(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
 {
-	const char *params[1];
+	const char *params[1], *token = call->arg[0];
 	struct share_q *q;
-	char bytea[2 * TOKEN_BYTES + 3], name[2 * 8 + 1];
+	char bytea[2 * TOKEN_BYTES + 3], name[SHARE_NAME_LEN + 1];
 
-	if (strcmp(req->method, "GET") != 0) {
-		front_api_error(c, 405, "use GET here", "Allow: GET\r\n");
-		return;
-	}
 	if (share_name(token, strlen(token), bytea, name) == -1) {
-		front_api_error(c, 404, SHARE_BAD, NULL);
+		front_json_error(c, 404, SHARE_BAD, NULL);
 		return;
 	}
 	q = share_q_new(c, NULL);
@@ -243,13 +268,13 @@ share_made_cb(enum front_db_event ev, const struct pg_result *res,
 	snprintf(url, sizeof(url), "/#/share/%s", q->token);
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	share_gen_str(g, "name", q->name);
-	share_gen_str(g, "token", q->token);
-	share_gen_str(g, "url", url);
+	front_json_key_str(g, "name", q->name);
+	front_json_key_str(g, "token", q->token);
+	front_json_key_str(g, "url", url);
 	yajl_gen_string(g, (const unsigned char *)"minutes", 7);
 	yajl_gen_number(g, q->minutes, strlen(q->minutes));
 	yajl_gen_map_close(g);
-	front_api_json(c, 201, g, "Cache-Control: no-store\r\n");
+	front_json_send(c, 201, g, "Cache-Control: no-store\r\n");
 	yajl_gen_free(g);
 	share_q_free(q);
 }
@@ -272,7 +297,7 @@ share_owner_cb(enum front_db_event ev, const struct pg_result *res,
 	if ((c = share_conn(q, ev, err)) == NULL)
 		return;
 	if (!q->allowed) {
-		front_api_error(c, q->rows == 0 ? 404 : 403,
+		front_json_error(c, q->rows == 0 ? 404 : 403,
 		    q->rows == 0 ? "no such session"
 		                 : "only the owner of a live session shares it",
 		    NULL);
@@ -305,7 +330,7 @@ share_list_cb(enum front_db_event ev, const struct pg_result *res,
 	if (ev == FRONT_DB_ROW) {
 		yajl_gen_map_open(q->list);
 		for (i = 0; i < 4; i++)
-			share_gen_str(q->list, keys[i],
+			front_json_key_str(q->list, keys[i],
 			    PQgetisnull(res, 0, i) ? NULL
 			                           : PQgetvalue(res, 0, i));
 		yajl_gen_map_close(q->list);
@@ -314,7 +339,7 @@ share_list_cb(enum front_db_event ev, const struct pg_result *res,
 	if ((c = share_conn(q, ev, err)) == NULL)
 		return;
 	yajl_gen_array_close(q->list);
-	front_api_json(c, 200, q->list, "Cache-Control: no-store\r\n");
+	front_json_send(c, 200, q->list, "Cache-Control: no-store\r\n");
 	share_q_free(q);
 }
 
@@ -333,11 +358,11 @@ share_revoke_cb(enum front_db_event ev, const struct pg_result *res,
 	if ((c = share_conn(q, ev, err)) == NULL)
 		return;
 	if (q->rows == 0)
-		front_api_error(c, 404, "no such share link", NULL);
+		front_json_error(c, 404, "no such share link", NULL);
 	else {
 		front_auth_audit(q->user, "share revoked", q->session, q->name);
 		snprintf(viewer, sizeof(viewer), "link-%s", q->name);
-		front_api_kick(q->session, viewer);
+		front_master_kick(q->session, viewer);
 		front_http_respond(c, 204, "application/json", "", 0, NULL);
 	}
 	share_q_free(q);
@@ -362,82 +387,100 @@ share_minutes(const struct http_request *req)
 	return n >= 1 && n <= SHARE_MINUTES_MAX ? (int)n : -1;
 }
 
-void
-front_share_route(struct conn *c, const struct http_request *req,
-    const struct ident *who, const char *session, const char *name)
+/* A share route's session and caller: 0, or -1 when c was answered. */
+static int
+share_caller(struct conn *c, const struct route_call *call)
 {
-	const char *params[3];
+	if (!token_uuid_valid(call->arg[0])) {
+		front_json_error(c, 404, "no such session", NULL);
+		return -1;
+	}
+	if (call->who == NULL) {
+		front_json_error(c, 403, "this session is not yours", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+front_share_make(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	const char *params[1];
 	struct share_q *q;
-	char err[96];
+	char err[SHARE_ERR_LEN];
 	int minutes;
 
-	if (who == NULL) {
-		front_api_error(c, 403, "this session is not yours", NULL);
+	if (share_caller(c, call) == -1)
+		return;
+	if (!front_http_origin_ok(c, req)) {
+		front_json_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}
-	if (name == NULL && strcmp(req->method, "POST") == 0) {
-		if (!front_api_origin_ok(c, req)) {
-			front_api_error(
-			    c, 403, "cross-origin request refused", NULL);
-			return;
-		}
-		if ((minutes = share_minutes(req)) == -1) {
-			snprintf(err, sizeof(err),
-			    "the body must be {\"minutes\": N}, N from 1 to "
-			    "%d",
-			    SHARE_MINUTES_MAX);
-			front_api_error(c, 400, err, NULL);
-			return;
-		}
-		q = share_q_new(c, session);
-		snprintf(q->user, sizeof(q->user), "%s", who->name);
-		snprintf(q->minutes, sizeof(q->minutes), "%d", minutes);
-		params[0] = q->session;
-		front_db_query("SELECT owner, state FROM alia.sessions WHERE "
-		               "id = $1::uuid",
-		    1, params, share_owner_cb, q);
+	if ((minutes = share_minutes(req)) == -1) {
+		snprintf(err, sizeof(err),
+		    "the body must be {\"minutes\": N}, N from 1 to %d",
+		    SHARE_MINUTES_MAX);
+		front_json_error(c, 400, err, NULL);
 		return;
 	}
-	if (name == NULL && strcmp(req->method, "GET") == 0) {
-		q = share_q_new(c, session);
-		q->list = yajl_gen_alloc(NULL);
-		yajl_gen_array_open(q->list);
-		params[0] = q->session;
-		params[1] = who->name;
-		front_db_query(
-		    "SELECT encode(substr(hash, 1, 8), 'hex'), created_at, "
-		    "expires_at, revoked_at FROM alia.shares WHERE "
-		    "session_id = $1::uuid AND created_by = $2 "
-		    "ORDER BY created_at",
-		    2, params, share_list_cb, q);
+	q = share_q_new(c, call->arg[0]);
+	snprintf(q->user, sizeof(q->user), "%s", call->who->name);
+	snprintf(q->minutes, sizeof(q->minutes), "%d", minutes);
+	params[0] = q->session;
+	front_db_query(
+	    "SELECT owner, state FROM alia.sessions WHERE id = $1::uuid", 1,
+	    params, share_owner_cb, q);
+}
+
+void
+front_share_list(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	const char *params[2];
+	struct share_q *q;
+
+	if (share_caller(c, call) == -1)
+		return;
+	q = share_q_new(c, call->arg[0]);
+	q->list = yajl_gen_alloc(NULL);
+	yajl_gen_array_open(q->list);
+	params[0] = q->session;
+	params[1] = call->who->name;
+	front_db_query("SELECT encode(substr(hash, 1, 8), 'hex'), created_at, "
+	               "expires_at, revoked_at FROM alia.shares WHERE "
+	               "session_id = $1::uuid AND created_by = $2 "
+	               "ORDER BY created_at",
+	    2, params, share_list_cb, q);
+}
+
+void
+front_share_revoke(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	const char *params[3], *name = call->arg[1];
+	struct share_q *q;
+
+	if (share_caller(c, call) == -1)
+		return;
+	if (!front_http_origin_ok(c, req)) {
+		front_json_error(c, 403, "cross-origin request refused", NULL);
 		return;
 	}
-	if (name != NULL && strcmp(req->method, "DELETE") == 0) {
-		if (!front_api_origin_ok(c, req)) {
-			front_api_error(
-			    c, 403, "cross-origin request refused", NULL);
-			return;
-		}
-		if (strlen(name) != 16 ||
-		    strspn(name, "0123456789abcdef") != 16) {
-			front_api_error(c, 404, "no such share link", NULL);
-			return;
-		}
-		q = share_q_new(c, session);
-		snprintf(q->user, sizeof(q->user), "%s", who->name);
-		memcpy(q->name, name, sizeof(q->name));
-		params[0] = q->session;
-		params[1] = who->name;
-		params[2] = q->name;
-		front_db_query(
-		    "UPDATE alia.shares SET revoked_at = now() "
-		    "WHERE session_id = $1::uuid AND created_by = $2 "
-		    "AND substr(hash, 1, 8) = decode($3, 'hex') "
-		    "AND revoked_at IS NULL RETURNING 1",
-		    3, params, share_revoke_cb, q);
+	if (strlen(name) != SHARE_NAME_LEN ||
+	    strspn(name, "0123456789abcdef") != SHARE_NAME_LEN) {
+		front_json_error(c, 404, "no such share link", NULL);
 		return;
 	}
-	front_api_error(c, 405,
-	    name == NULL ? "use GET or POST here" : "use DELETE here",
-	    name == NULL ? "Allow: GET, POST\r\n" : "Allow: DELETE\r\n");
+	q = share_q_new(c, call->arg[0]);
+	snprintf(q->user, sizeof(q->user), "%s", call->who->name);
+	memcpy(q->name, name, sizeof(q->name));
+	params[0] = q->session;
+	params[1] = call->who->name;
+	params[2] = q->name;
+	front_db_query("UPDATE alia.shares SET revoked_at = now() "
+	               "WHERE session_id = $1::uuid AND created_by = $2 "
+	               "AND substr(hash, 1, 8) = decode($3, 'hex') "
+	               "AND revoked_at IS NULL RETURNING 1",
+	    3, params, share_revoke_cb, q);
 }

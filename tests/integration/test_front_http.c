@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Integration test of front/front_http.c: runs the server in a forked
- * child on a real loopback socket with a temporary web directory, and
- * talks to it over TCP as browsers and misbehaving clients would.
+ * Integration test of front/front_http.c and the pages' routes
+ * (front_route.c, front_static.c): runs the server in a forked child on
+ * a real loopback socket with a temporary web directory, and talks to it
+ * over TCP as browsers and misbehaving clients would.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -107,11 +108,13 @@ server_start(const struct front_http_conf *conf)
 			fatalx("event_base_new");
 		ev = evsignal_new(base, SIGTERM, server_stop_cb, base);
 		event_add(ev, NULL);
-		if (front_http_start(base, fd, conf) == -1)
+		if (front_static_init(webdir) == -1 ||
+		    front_http_start(base, fd, conf) == -1)
 			_exit(2);
 		event_base_dispatch(base);
 		event_free(ev);
 		event_base_free(base);
+		front_static_free();
 		exit(0);
 	}
 	close(fd);
@@ -726,13 +729,13 @@ main(void)
 	    .header_timeout_ms = 500,
 	    .idle_timeout_ms = 1000,
 	    .max_conns = 64,
+	    .route = front_route_request,
 	};
 	struct server s;
 
 	log_init("test", 0);
 	signal(SIGPIPE, SIG_IGN);
 	make_webdir();
-	conf.web_dir = webdir;
 
 	s = server_start(&conf);
 	test_healthz(s.port);

@@ -178,12 +178,23 @@ check "PUT /api/sessions/ID is 405" 405 "$(get "/api/sessions/$id" -X PUT)"
 check "PUT /api/sessions/ID: Allow" "GET, DELETE" "$(hdr Allow)"
 check "GET /api/login is 405" 405 "$(get /api/login)"
 check "GET /api/login: Allow" "POST" "$(hdr Allow)"
+check "GET /api/sessions/ID/shares/NAME is 405" 405 \
+	"$(get "/api/sessions/$id/shares/0123456789abcdef")"
+check "GET /api/sessions/ID/shares/NAME: Allow" "DELETE" "$(hdr Allow)"
+check "PUT /metrics is 405" 405 "$(get /metrics -X PUT)"
+check "PUT /metrics: Allow" "GET, HEAD" "$(hdr Allow)"
 check "PUT / is 405" 405 "$(get / -X PUT)"
 check "PUT /: Allow" "GET, HEAD" "$(hdr Allow)"
 
 # --- API errors are JSON -----------------------------------------------------
 check "an unknown API route is 404" 404 "$(get /api/nothing)"
 is_json_error && ok "its 404 is JSON" || not_ok "404 body: $(cat "$tmp/body")"
+long=$(printf 'x%.0s' {1..201})
+check "a path segment too long is 400" 400 "$(get "/api/sessions/$long$long")"
+is_json_error && ok "its 400 is JSON" || not_ok "400 body: $(cat "$tmp/body")"
+check "a search too long is 400" 400 \
+	"$(get "/api/recordings?q=$long" -b "$tmp/jar")"
+is_json_error && ok "its 400 is JSON" || not_ok "400 body: $(cat "$tmp/body")"
 check "a bad Content-Length under /api/ is 400" 400 \
 	"$(get /api/sessions -X POST -H 'Content-Length: x')"
 is_json_error && ok "the parser's 400 under /api/ is JSON" ||

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * What front asks of master, and master's answers. Everything about a
+ * session is master's to say, so a request about one is parked
+ * (front_http.c) and a struct front_ask remembers it until master's
+ * answer comes: the caller, the headers the answer adds, and the
+ * callback of the handler that asked, which gets each answer (a list is
+ * several, the last with more unset). An ask whose answer never comes
+ * (master restarted, say) is forgotten after ASK_TTL seconds. The
+ * websockets front has checked, and the viewers a revoked share link
+ * sends off, go to master from here too: this file holds front's end of
+ * master's channel.
+ */
+#include <sys/queue.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/xmalloc.h"
+#include "front/front.h"
+
+#define ASK_TTL 60 /* seconds an answer may take before it is forgotten */
+
+TAILQ_HEAD(front_asks, front_ask);
+
+static struct {
+	struct msgchan *master;
+	struct front_asks pending;
+} fa;
+
+void
+front_master_init(struct msgchan *master)
+{
+	fa.master = master;
+	TAILQ_INIT(&fa.pending);
+}
+
+static void
+ask_free(struct front_ask *p)
+{
+	TAILQ_REMOVE(&fa.pending, p, entry);
+	if (p->arg_free != NULL)
+		p->arg_free(p->arg);
+	free(p->setcookie);
+	free(p->who.sees);
+	free(p);
+}
+
+static struct front_ask *
+ask_find(uint64_t req)
+{
+	struct front_ask *p;
+
+	TAILQ_FOREACH (p, &fa.pending, entry)
+		if (p->req == req)
+			return p;
+	return NULL;
+}
+
+/* Forgets answers that never came (master restarted, say). */
+static void
+ask_expire(void)
+{
+	struct front_ask *p, *next;
+	time_t now = time(NULL);
+
+	for (p = TAILQ_FIRST(&fa.pending); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (now - p->since > ASK_TTL)
+			ask_free(p);
+	}
+}
+
+struct front_ask *
+front_master_park(
+    struct conn *c, const struct ident *who, const char *setcookie)
+{
+	struct front_ask *p;
+
+	ask_expire();
+	p = xcalloc(1, sizeof(*p));
+	p->req = front_http_park(c);
+	p->since = time(NULL);
+	if (setcookie != NULL)
+		p->setcookie = xstrdup(setcookie);
+	if (who != NULL)
+		front_auth_copy(&p->who, who);
+	TAILQ_INSERT_TAIL(&fa.pending, p, entry);
+	return p;
+}
+
+/* The role master knows for a caller's: CONFIG_ROLE_*, or -1: none. */
+static int32_t
+ask_role(int role)
+{
+	switch (role) {
+	case ROLE_LEARNER:
+		return CONFIG_ROLE_LEARNER;
+	case ROLE_INSTRUCTOR:
+		return CONFIG_ROLE_INSTRUCTOR;
+	case ROLE_ADMIN:
+		return CONFIG_ROLE_ADMIN;
+	}
+	return -1;
+}
+
+void
+front_master_ask(uint32_t type, struct front_ask *p, uint32_t flags,
+    const char *session, int cols, int rows)
+{
+	struct msg_session_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.req = p->req;
+	r.flags = flags;
+	r.role = ask_role(p->who.role);
+	if (strlcpy(r.owner, p->who.name, sizeof(r.owner)) >= sizeof(r.owner))
+		fatalx("%s: an identity longer than OWNER_LEN", __func__);
+	if (session != NULL &&
+	    strlcpy(r.session, session, sizeof(r.session)) >= sizeof(r.session))
+		fatalx("%s: a session id longer than a uuid", __func__);
+	r.cols = (uint16_t)cols;
+	r.rows = (uint16_t)rows;
+	switch (type) {
+	case MSG_SESSION_CREATE:
+		msg_send_session_create(fa.master, NULL, &r);
+		break;
+	case MSG_SESSION_GET:
+		msg_send_session_get(fa.master, NULL, &r);
+		break;
+	case MSG_SESSION_LIST:
+		msg_send_session_list(fa.master, NULL, &r);
+		break;
+	case MSG_SESSION_DELETE:
+		msg_send_session_delete(fa.master, NULL, &r);
+		break;
+	default:
+		fatalx("%s: %s is not a session request", __func__,
+		    msg_name(type));
+	}
+}
+
+void
+front_master_metrics(struct front_ask *p)
+{
+	struct msg_metrics mt;
+
+	memset(&mt, 0, sizeof(mt));
+	mt.req = p->req;
+	msg_send_metrics_get(fa.master, NULL, &mt);
+}
+
+void
+front_master_attach(int fd, const struct msg_attach *attach)
+{
+	msg_send_session_attach(fa.master, NULL, fd, attach);
+}
+
+void
+front_master_wall(int fd, const struct msg_wall *mw)
+{
+	msg_send_session_wall(fa.master, NULL, fd, mw);
+}
+
+void
+front_master_kick(const char *session, const char *viewer)
+{
+	struct msg_session_req r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.session, sizeof(r.session), "%s", session);
+	snprintf(r.owner, sizeof(r.owner), "%s", viewer);
+	msg_send_session_kick(fa.master, NULL, &r);
+}
+
+static void
+master_metrics(struct msg *m)
+{
+	struct msg_metrics mt;
+	struct front_ask *p;
+	struct conn *c;
+
+	if (msg_get_metrics(m, &mt) == -1 || (p = ask_find(mt.req)) == NULL)
+		return;
+	if ((c = front_http_parked(p->req)) != NULL && p->metrics != NULL)
+		p->metrics(c, &mt);
+	ask_free(p);
+}
+
+void
+front_master_msg(struct msg *m)
+{
+	struct msg_session_info i;
+	struct front_ask *p;
+
+	if (m->hdr.type == MSG_METRICS) {
+		master_metrics(m);
+		return;
+	}
+	if (msg_get_session_info(m, &i) == -1) {
+		log_warnx("a bad or unexpected message %s from master",
+		    msg_name(m->hdr.type));
+		return;
+	}
+	if ((p = ask_find(i.req)) == NULL)
+		return;
+	if (p->info != NULL)
+		p->info(p, front_http_parked(p->req), &i);
+	if (!i.more)
+		ask_free(p);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * GET /metrics: master's counters (sessions, bytes, restarts, Docker
+ * calls and their latency, the recording's disk floor) in Prometheus'
+ * text format. front asks master (front_master.c) on each request; the
+ * route table lets only admins this far, or anyone when there are no
+ * accounts (auth = none).
+ */
+#include <stdlib.h>
+
+#include <event2/buffer.h>
+
+#include "common/xmalloc.h"
+#include "front/front.h"
+
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static void
+metrics_answer(struct conn *c, const struct msg_metrics *m)
+{
+	static const long buckets[] = METRICS_DOCKER_BUCKETS_MS;
+	struct {
+		const char *name, *type, *help;
+		uint64_t v;
+	} rows[] = {
+	    {"alia_sessions_active", "gauge", "Sessions starting or running.",
+	        m->sessions_active},
+	    {"alia_sessions_created_total", "counter",
+	        "Sessions created since start.", m->sessions_created},
+	    {"alia_sessions_ended_total", "counter",
+	        "Sessions ended since start.", m->sessions_ended},
+	    {"alia_output_bytes_total", "counter",
+	        "Terminal bytes from containers to browsers.", m->bytes_out},
+	    {"alia_input_bytes_total", "counter",
+	        "Bytes from browsers to containers.", m->bytes_in},
+	    {"alia_resyncs_total", "counter",
+	        "Slow browsers re-synced from the scrollback.", m->resyncs},
+	    {"alia_worker_restarts_total", "counter",
+	        "Session workers that died and were replaced.",
+	        m->worker_restarts},
+	    {"alia_child_restarts_total", "counter",
+	        "Service processes restarted by master.", m->child_restarts},
+	    {"alia_docker_errors_total", "counter", "Docker calls that failed.",
+	        m->docker_errors},
+	};
+	struct evbuffer *b;
+	size_t i, len;
+	char *text;
+
+	b = evbuffer_new();
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n",
+		    rows[i].name, rows[i].help, rows[i].name, rows[i].type,
+		    rows[i].name, (unsigned long long)rows[i].v);
+	evbuffer_add_printf(b,
+	    "# HELP alia_docker_call_seconds Docker Engine API call latency.\n"
+	    "# TYPE alia_docker_call_seconds histogram\n");
+	for (i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++)
+		evbuffer_add_printf(b,
+		    "alia_docker_call_seconds_bucket{le=\"%g\"} %llu\n",
+		    buckets[i] / 1000.0,
+		    (unsigned long long)m->docker_latency_le[i]);
+	evbuffer_add_printf(b,
+	    "alia_docker_call_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "alia_docker_call_seconds_sum %.6f\n"
+	    "alia_docker_call_seconds_count %llu\n",
+	    (unsigned long long)m->docker_calls, m->docker_latency_us_sum / 1e6,
+	    (unsigned long long)m->docker_calls);
+	if (m->disk_measured)
+		evbuffer_add_printf(b,
+		    "# HELP alia_record_disk_free_bytes Free disk under the "
+		    "database.\n"
+		    "# TYPE alia_record_disk_free_bytes gauge\n"
+		    "alia_record_disk_free_bytes %llu\n",
+		    (unsigned long long)m->disk_free);
+	evbuffer_add_printf(b,
+	    "# HELP alia_record_disk_paused Output recording paused: free "
+	    "disk under record_disk_floor.\n"
+	    "# TYPE alia_record_disk_paused gauge\n"
+	    "alia_record_disk_paused %llu\n"
+	    "# HELP alia_record_disk_pauses_total Times output recording "
+	    "paused for the disk floor.\n"
+	    "# TYPE alia_record_disk_pauses_total counter\n"
+	    "alia_record_disk_pauses_total %llu\n",
+	    (unsigned long long)m->disk_paused,
+	    (unsigned long long)m->disk_pauses);
+	len = evbuffer_get_length(b);
+	text = xmalloc(len + 1);
+	evbuffer_remove(b, text, len);
+	evbuffer_free(b);
+	front_http_respond(
+	    c, 200, METRICS_TYPE, text, len, "Cache-Control: no-store\r\n");
+	free(text);
+}
+
+void
+front_metrics_get(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	struct front_ask *p;
+
+	p = front_master_park(c, NULL, NULL);
+	p->metrics = metrics_answer;
+	front_master_metrics(p);
+}
