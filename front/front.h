@@ -155,6 +155,11 @@ int front_auth_accounts(void);
  * *setcookie, to free); 0 when c was answered (401, 503) or held while
  * its token is looked up, to be dispatched again.
  */
+/*
+ * A route on /api/sessions/ID...: the id is a uuid and the call has a
+ * caller; 0, or -1 when c was answered (404, 403).
+ */
+int front_auth_session(struct conn *, const struct route_call *);
 int front_auth_who(struct conn *, const struct http_request *, int create,
     const struct ident **id, char **setcookie);
 /* Whether id may see the sessions of owner. */

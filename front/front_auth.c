@@ -897,3 +897,17 @@ front_auth_logout(struct conn *c, const struct http_request *req,
 	               "AND kind = 'login'",
 	    1, params, auth_logout_cb, id);
 }
+
+int
+front_auth_session(struct conn *c, const struct route_call *call)
+{
+	if (!token_uuid_valid(call->arg[0])) {
+		front_json_error(c, 404, "no such session", NULL);
+		return -1;
+	}
+	if (call->who == NULL) {
+		front_json_error(c, 403, "this session is not yours", NULL);
+		return -1;
+	}
+	return 0;
+}

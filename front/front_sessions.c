@@ -225,28 +225,13 @@ front_sessions_list(struct conn *c, const struct http_request *req,
 	    NULL, 0, 0);
 }
 
-/* The session of /api/sessions/ID and a caller: 0, or -1 if answered. */
-static int
-sessions_one(struct conn *c, const struct route_call *call)
-{
-	if (!token_uuid_valid(call->arg[0])) {
-		front_json_error(c, 404, "no such session", NULL);
-		return -1;
-	}
-	if (call->who == NULL) {
-		front_json_error(c, 403, "this session is not yours", NULL);
-		return -1;
-	}
-	return 0;
-}
-
 void
 front_sessions_get(struct conn *c, const struct http_request *req,
     const struct route_call *call)
 {
 	struct front_ask *p;
 
-	if (sessions_one(c, call) == -1)
+	if (front_auth_session(c, call) == -1)
 		return;
 	p = front_master_park(c, call->who, NULL);
 	p->info = sessions_get_answer;
@@ -261,7 +246,7 @@ front_sessions_delete(struct conn *c, const struct http_request *req,
 {
 	struct front_ask *p;
 
-	if (sessions_one(c, call) == -1)
+	if (front_auth_session(c, call) == -1)
 		return;
 	if (!front_http_origin_ok(c, req)) {
 		front_json_error(c, 403, "cross-origin request refused", NULL);

@@ -387,21 +387,6 @@ share_minutes(const struct http_request *req)
 	return n >= 1 && n <= SHARE_MINUTES_MAX ? (int)n : -1;
 }
 
-/* A share route's session and caller: 0, or -1 when c was answered. */
-static int
-share_caller(struct conn *c, const struct route_call *call)
-{
-	if (!token_uuid_valid(call->arg[0])) {
-		front_json_error(c, 404, "no such session", NULL);
-		return -1;
-	}
-	if (call->who == NULL) {
-		front_json_error(c, 403, "this session is not yours", NULL);
-		return -1;
-	}
-	return 0;
-}
-
 void
 front_share_make(struct conn *c, const struct http_request *req,
     const struct route_call *call)
@@ -411,7 +396,7 @@ front_share_make(struct conn *c, const struct http_request *req,
 	char err[SHARE_ERR_LEN];
 	int minutes;
 
-	if (share_caller(c, call) == -1)
+	if (front_auth_session(c, call) == -1)
 		return;
 	if (!front_http_origin_ok(c, req)) {
 		front_json_error(c, 403, "cross-origin request refused", NULL);
@@ -440,7 +425,7 @@ front_share_list(struct conn *c, const struct http_request *req,
 	const char *params[2];
 	struct share_q *q;
 
-	if (share_caller(c, call) == -1)
+	if (front_auth_session(c, call) == -1)
 		return;
 	q = share_q_new(c, call->arg[0]);
 	q->list = yajl_gen_alloc(NULL);
@@ -461,7 +446,7 @@ front_share_revoke(struct conn *c, const struct http_request *req,
 	const char *params[3], *name = call->arg[1];
 	struct share_q *q;
 
-	if (share_caller(c, call) == -1)
+	if (front_auth_session(c, call) == -1)
 		return;
 	if (!front_http_origin_ok(c, req)) {
 		front_json_error(c, 403, "cross-origin request refused", NULL);

@@ -61,6 +61,7 @@
 #include "common/log.h"
 #include "common/pgc.h"
 #include "common/msg.h"
+#include "common/peer.h"
 #include "common/proc.h"
 #include "common/role.h"
 #include "common/str.h"
@@ -96,7 +97,7 @@ static struct {
 	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
-	struct msgchan *broker;
+	struct peer broker;
 	struct config conf;
 	int have_conf;
 	struct recorder_db *db;
@@ -140,11 +141,11 @@ recorder_resend(struct recorder_sess *s, uint64_t seq)
 {
 	struct msg_flow f;
 
-	if (r.broker == NULL)
+	if (r.broker.chan == NULL)
 		return;
 	memset(&f, 0, sizeof(f));
 	f.seq = seq;
-	msg_send_resend(r.broker, &s->id, &f);
+	msg_send_resend(r.broker.chan, &s->id, &f);
 }
 
 static void
@@ -152,11 +153,11 @@ recorder_ack(struct recorder_sess *s)
 {
 	struct msg_ack a;
 
-	if (r.broker == NULL || s->committed == 0)
+	if (r.broker.chan == NULL || s->committed == 0)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.seq = s->committed - 1;
-	msg_send_ack(r.broker, &s->id, &a);
+	msg_send_ack(r.broker.chan, &s->id, &a);
 }
 
 /* Stops or restarts reading the broker as recorder_db fills. */
@@ -165,18 +166,18 @@ recorder_flow(void)
 {
 	size_t held = recorder_db_held(r.db);
 
-	if (r.broker == NULL)
+	if (r.broker.chan == NULL)
 		return;
 	if (!r.paused && (held > RECORDER_HIGH || r.stopping)) {
 		r.paused = 1;
-		msgchan_pause(r.broker);
+		msgchan_pause(r.broker.chan);
 		if (!r.stopping)
 			log_info("%zu bytes of events held: not reading the "
 			         "broker until the database catches up",
 			    held);
 	} else if (r.paused && held < RECORDER_LOW && !r.stopping) {
 		r.paused = 0;
-		msgchan_resume(r.broker);
+		msgchan_resume(r.broker.chan);
 	}
 }
 
@@ -279,28 +280,22 @@ recorder_committed(struct recorder_evs *done, void *arg)
 	recorder_flow();
 }
 
+/* A message from the broker: an event to record. */
 static void
-recorder_broker_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+recorder_broker_msg(struct msg *msg)
 {
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (msg->hdr.type == MSG_EVENT)
-			recorder_event(msg);
-		else
-			log_warnx("unexpected message %s from the broker",
-			    msg_name(msg->hdr.type));
-		return;
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		log_info("the broker's channel closed");
-		msgchan_free(r.broker);
-		r.broker = NULL;
-		r.paused = 0;
-		return;
-	}
+	if (msg->hdr.type == MSG_EVENT)
+		recorder_event(msg);
+	else
+		log_warnx("unexpected message %s from the broker",
+		    msg_name(msg->hdr.type));
+}
+
+/* The broker's channel ended: nothing is paused on it any more. */
+static void
+recorder_broker_closed(void)
+{
+	r.paused = 0;
 }
 
 static void
@@ -319,9 +314,7 @@ recorder_peer(struct msg *msg)
 		close(fd);
 		return;
 	}
-	if (r.broker != NULL)
-		msgchan_free(r.broker);
-	r.broker = msgchan_new(r.base, fd, recorder_broker_cb, NULL);
+	peer_take(&r.broker, r.base, fd);
 	r.paused = 0;
 	log_info("connected to the broker");
 	/*
@@ -351,7 +344,7 @@ static void
 recorder_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	if (recorder_db_held(r.db) == 0 &&
-	    (r.broker == NULL || msgchan_queued(r.broker) == 0))
+	    (r.broker.chan == NULL || msgchan_queued(r.broker.chan) == 0))
 		recorder_exit("everything held is committed and acked");
 }
 
@@ -402,7 +395,7 @@ recorder_quota_checked(const struct pg_result *res, void *arg)
 	int i, n;
 
 	r.quota_busy = 0;
-	if (res == NULL || r.broker == NULL)
+	if (res == NULL || r.broker.chan == NULL)
 		return;
 	recorder_window(win, sizeof(win));
 	n = PQntuples(res);
@@ -427,7 +420,7 @@ recorder_quota_checked(const struct pg_result *res, void *arg)
 			    "bytes per %s)",
 			    PQgetvalue(res, i, 1), used,
 			    (long long)r.conf.record_quota, win);
-		msg_send_record_pause(r.broker, &id, &rp);
+		msg_send_record_pause(r.broker.chan, &id, &rp);
 	}
 }
 
@@ -636,6 +629,9 @@ recorder_main(int verbose)
 	role_start(
 	    &r.role, "recorder", verbose, recorder_master_msg, recorder_end);
 	r.base = r.role.base;
+	r.broker.name = "the broker";
+	r.broker.msg = recorder_broker_msg;
+	r.broker.closed = recorder_broker_closed;
 	r.chan = r.role.chan;
 	role_run(&r.role);
 
@@ -656,7 +652,7 @@ recorder_main(int verbose)
 		event_free(r.ev_quota);
 	if (r.ev_retain != NULL)
 		event_free(r.ev_retain);
-	msgchan_free(r.broker);
+	peer_close(&r.broker);
 	role_free(&r.role);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/peer.h"
 #include "common/proc.h"
 #include "common/role.h"
 #include "common/uuid.h"
@@ -41,7 +42,7 @@ static struct {
 	struct role role;
 	struct event_base *base;
 	struct msgchan *chan;
-	struct msgchan *broker;
+	struct peer broker;
 	struct config conf;
 	int configured;
 	struct ws *ws;
@@ -79,7 +80,7 @@ wall_subscribe(void)
 		if (uuid_is_zero(&wl.tiles[i].id))
 			continue;
 		memset(&vs, 0, sizeof(vs));
-		msg_send_view_subscribe(wl.broker, &wl.tiles[i].id, &vs);
+		msg_send_view_subscribe(wl.broker.chan, &wl.tiles[i].id, &vs);
 	}
 }
 
@@ -112,24 +113,12 @@ wall_event(struct msg *msg)
 	ws_output(wl.ws, wl.frame, e.len + 2);
 }
 
+/* A message from the broker: output of one of the tiles' sessions. */
 static void
-wall_broker_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+wall_broker_msg(struct msg *msg)
 {
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (msg->hdr.type == MSG_EVENT)
-			wall_event(msg);
-		return;
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		log_info("the broker's channel closed");
-		msgchan_free(wl.broker);
-		wl.broker = NULL;
-		return;
-	}
+	if (msg->hdr.type == MSG_EVENT)
+		wall_event(msg);
 }
 
 static void
@@ -166,7 +155,7 @@ wall_start(struct msg *msg)
 		return;
 	}
 	log_info("wall of %s: %u sessions", a.owner, wl.ntiles);
-	if (wl.broker != NULL)
+	if (wl.broker.chan != NULL)
 		wall_subscribe();
 }
 
@@ -197,8 +186,7 @@ wall_master_msg(struct msg *msg)
 			log_warnx("bad MSG_WALL_BROKER");
 			return 1;
 		}
-		msgchan_free(wl.broker);
-		wl.broker = msgchan_new(wl.base, fd, wall_broker_cb, NULL);
+		peer_take(&wl.broker, wl.base, fd);
 		if (wl.ws != NULL)
 			wall_subscribe();
 		return 1;
@@ -213,6 +201,8 @@ wall_main(int verbose)
 	role_start(&wl.role, "wall", verbose, wall_master_msg, wall_stop);
 	wl.base = wl.role.base;
 	wl.chan = wl.role.chan;
+	wl.broker.name = "the broker";
+	wl.broker.msg = wall_broker_msg;
 	wl.sb = scrollback_new(1);
 	wl.frame = xmalloc(MSG_MAX_DATA + 2);
 	role_run(&wl.role);
@@ -221,7 +211,7 @@ wall_main(int verbose)
 		/* its deferred free */
 		(void)event_base_loop(wl.base, EVLOOP_NONBLOCK);
 	}
-	msgchan_free(wl.broker);
+	peer_close(&wl.broker);
 	scrollback_free(wl.sb);
 	free(wl.frame);
 	role_free(&wl.role);

@@ -69,6 +69,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/peer.h"
 #include "common/proc.h"
 #include "common/role.h"
 #include "common/proto.h"
@@ -157,9 +158,9 @@ static struct {
 	struct worker_browser *holder;
 	struct worker_browser *asker; /* a watcher waiting for an answer */
 
-	struct record *rec;     /* the session's event log */
-	struct event *ev_rec;   /* its next deadline */
-	struct msgchan *broker; /* events out, acks in; NULL: none now */
+	struct record *rec;   /* the session's event log */
+	struct event *ev_rec; /* its next deadline */
+	struct peer broker;   /* events out, acks in */
 	int had_broker;
 	int cblocked;          /* the stream is not read: too much unacked */
 	struct event *ev_acks; /* exiting: the wait for acks is over */
@@ -239,9 +240,9 @@ worker_record_arm(void)
 static int
 worker_record_send(const struct msg_event *e, const void *data, void *arg)
 {
-	if (w.broker == NULL)
+	if (w.broker.chan == NULL)
 		return -1;
-	return msg_send_event(w.broker, &w.id, e, data);
+	return msg_send_event(w.broker.chan, &w.id, e, data);
 }
 
 /* After acks: reads the container again once under the low mark. */
@@ -303,43 +304,31 @@ worker_record_pause(const struct msg_record_pause *rp)
 	worker_record_arm();
 }
 
+/* A message from the broker about this session's recording. */
 static void
-worker_broker_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+worker_broker_msg(struct msg *msg)
 {
 	struct msg_record_pause rp;
 	struct msg_ack a;
 	struct msg_flow f;
 
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (w.rec == NULL)
-			log_warnx("broker message %u while not recording",
-			    msg->hdr.type);
-		else if (!uuid_equal(&msg->hdr.session, &w.id))
-			log_warnx("%s from the broker about another session",
-			    msg_name(msg->hdr.type));
-		else if (msg_get_ack(msg, &a) == 0) {
-			record_ack(w.rec, a.seq);
-			worker_record_unblock();
-		} else if (msg_get_resend(msg, &f) == 0)
-			record_resend(w.rec, f.seq);
-		else if (msg_get_record_pause(msg, &rp) == 0)
-			worker_record_pause(&rp);
-		else
-			log_warnx("a bad or unexpected message %s from the "
-			          "broker",
-			    msg_name(msg->hdr.type));
-		return;
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		log_info("the broker's channel closed");
-		msgchan_free(w.broker);
-		w.broker = NULL;
-		return;
-	}
+	if (w.rec == NULL)
+		log_warnx(
+		    "broker message %u while not recording", msg->hdr.type);
+	else if (!uuid_equal(&msg->hdr.session, &w.id))
+		log_warnx("%s from the broker about another session",
+		    msg_name(msg->hdr.type));
+	else if (msg_get_ack(msg, &a) == 0) {
+		record_ack(w.rec, a.seq);
+		worker_record_unblock();
+	} else if (msg_get_resend(msg, &f) == 0)
+		record_resend(w.rec, f.seq);
+	else if (msg_get_record_pause(msg, &rp) == 0)
+		worker_record_pause(&rp);
+	else
+		log_warnx("a bad or unexpected message %s from the "
+		          "broker",
+		    msg_name(msg->hdr.type));
 }
 
 /* A new channel to the broker (fd taken): everything unacked again. */
@@ -360,9 +349,7 @@ worker_broker(struct msg *msg)
 		close(fd);
 		return;
 	}
-	if (w.broker != NULL)
-		msgchan_free(w.broker);
-	w.broker = msgchan_new(w.base, fd, worker_broker_cb, NULL);
+	peer_take(&w.broker, w.base, fd);
 	w.had_broker = 1;
 	log_debug("connected to the broker; %zu events unacked",
 	    record_unacked_events(w.rec));
@@ -1282,6 +1269,8 @@ worker_main(int verbose)
 		fatalx("evbuffer_new");
 	role_start(&w.role, "worker", verbose, worker_master_msg, worker_stop);
 	w.base = w.role.base;
+	w.broker.name = "the broker";
+	w.broker.msg = worker_broker_msg;
 	w.chan = w.role.chan;
 	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
 	evtimer_add(w.ev_tick, &tick);
@@ -1303,7 +1292,7 @@ worker_main(int verbose)
 		close(w.pipe_r);
 		close(w.pipe_w);
 	}
-	msgchan_free(w.broker);
+	peer_close(&w.broker);
 	evbuffer_free(w.in);
 	evbuffer_free(w.screen);
 	scrollback_free(w.sb);
