@@ -178,6 +178,16 @@ struct msg_view_sub {
 };
 
 /*
+ * The broker to the recorder (MSG_WORKER_GONE): the channel of the
+ * header's session's worker closed, or a new worker replaced it; no more
+ * events of the session come from that worker. The recorder frees the
+ * session's state once what it holds is committed and acked.
+ */
+struct msg_worker_gone {
+	uint32_t pad;
+};
+
+/*
  * The instructor wall: a browser's websocket (fd attached) showing the
  * live output of count sessions, which front has checked the user may
  * see. Tiles are numbered in this order.
