@@ -8,7 +8,9 @@
  * event is dropped, since the worker keeps it until acked and sends it
  * again. The recorder's MSG_ACKs go back to the session's worker, and its
  * MSG_RESENDs (a gap it saw) too. When a recorder arrives, every worker is
- * asked to resend from its oldest unacked event.
+ * asked to resend from its oldest unacked event. When a worker's channel
+ * closes (or a new worker replaces it), the recorder is told
+ * (MSG_WORKER_GONE), after that worker's last event.
  *
  * Views (the instructor wall) subscribe to chosen sessions. The broker
  * keeps each session's last BROKER_RING bytes of output, so a view first
@@ -93,6 +95,22 @@ broker_peer_free_cb(evutil_socket_t fd, short what, void *arg)
 	free(arg);
 }
 
+/*
+ * Tells the recorder that no more events of p's session come from p (its
+ * events went before, on the same channel), so it may free the session's
+ * state. With no recorder there is nothing to free.
+ */
+static void
+broker_worker_gone(struct broker_peer *p)
+{
+	struct msg_worker_gone g;
+
+	if (b.recorder == NULL)
+		return;
+	memset(&g, 0, sizeof(g));
+	msg_send_worker_gone(b.recorder->chan, &p->id, &g);
+}
+
 /* The one close path of a peer; the free waits for the loop. */
 static void
 broker_peer_close(struct broker_peer *p, const char *why)
@@ -105,6 +123,7 @@ broker_peer_close(struct broker_peer *p, const char *why)
 	if (p->kind == PEER_WORKER) {
 		log_debug("worker of %s gone: %s", p->session, why);
 		TAILQ_REMOVE(&b.workers, p, entry);
+		broker_worker_gone(p);
 	} else {
 		if (p->kind == PEER_RECORDER)
 			log_info("recorder gone: %s", why);

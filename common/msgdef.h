@@ -124,5 +124,7 @@ MSGDEF(RECORD_PAUSE, record_pause, 603, msg_record_pause,
     MSG_STR(why))
 MSGDEF(VIEW_SUBSCRIBE, view_subscribe, 604, msg_view_sub, MSG_P_WALL,
     MSG_P_BROKER, NEVER, FIXED, )
+MSGDEF(WORKER_GONE, worker_gone, 605, msg_worker_gone, MSG_P_BROKER,
+    MSG_P_RECORDER, NEVER, FIXED, )
 
 /* clang-format on */

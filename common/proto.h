@@ -25,7 +25,7 @@
 
 #include "common/uuid.h"
 
-#define PROTO_VERSION 7
+#define PROTO_VERSION 8
 #define MSG_MAX_DATA  (64 * 1024)
 
 /* Who sends and receives a kind (msgdef.h). */
@@ -174,6 +174,16 @@ struct msg_record_pause {
  * the last one it holds), then every output event as it comes.
  */
 struct msg_view_sub {
+	uint32_t pad;
+};
+
+/*
+ * The broker to the recorder (MSG_WORKER_GONE): the channel of the
+ * header's session's worker closed, or a new worker replaced it; no more
+ * events of the session come from that worker. The recorder frees the
+ * session's state once what it holds is committed and acked.
+ */
+struct msg_worker_gone {
 	uint32_t pad;
 };
 

@@ -33,7 +33,8 @@
  *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
- * context that is counted for the metrics and freed when they answer.
+ * context that is counted for the metrics and freed when they answer; it
+ * names its session by id, found again in the tree when Docker answers.
  */
 #include <sys/mman.h>
 #include <sys/queue.h>
@@ -152,10 +153,16 @@ session_cmp(struct session *a, struct session *b)
 }
 RB_GENERATE_STATIC(session_tree, session, by_id, session_cmp)
 
-/* A docker call in flight, for the metrics and to find its session. */
+/*
+ * A docker call in flight, for the metrics and to find its session. The
+ * session is parked by id, not by pointer: the ended-sessions cap may free
+ * it before Docker answers, and the answer then finds nothing to do.
+ */
 struct dcall {
 	TAILQ_ENTRY(dcall) entry;
-	struct session *s;
+	int has_session;
+	struct uuid id;
+	char text[SESSION_ID_LEN]; /* id in text, for the logs */
 	void (*done)(struct session *, struct docker_result *);
 	int64_t t0; /* monotonic us */
 	int timed;  /* counts toward the latency metric */
@@ -204,6 +211,11 @@ struct restore_row {
 };
 
 static void session_end(struct session *, int, const char *);
+static void dcall_cb(struct docker_result *, void *);
+static struct dcall *dcall(
+    struct session *, void (*)(struct session *, struct docker_result *), int);
+static void session_logged(struct session *, struct docker_result *);
+static void session_created(struct session *, struct docker_result *);
 static void reply_info(
     struct msgchan *, const struct session *, uint64_t, int, int);
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
@@ -254,6 +266,51 @@ session_fmt_us(char *buf, size_t len, int64_t us)
 	    (long long)(us % 1000000));
 }
 
+static void
+dcall_log_error(const char *id, struct docker_result *r)
+{
+	if (r->status == 0 || r->status >= 400)
+		log_warnx("session %s: docker: %s (status %d)", id,
+		    r->message != NULL ? r->message : "error", r->status);
+}
+
+/*
+ * The answer to a call for a session already forgotten (ended, and freed
+ * by the ended-sessions cap): errors are still logged, and a container
+ * created meanwhile is removed, as for an ended session; else nothing.
+ */
+static void
+dcall_gone(struct dcall *c, struct docker_result *r)
+{
+	log_debug("session %s: forgotten before docker answered (status %d)",
+	    c->text, r->status);
+	if (c->done == session_logged)
+		dcall_log_error(c->text, r);
+	else if (c->done == session_created && r->status == 201 &&
+	    r->id != NULL)
+		docker_remove(
+		    ct.docker, r->id, dcall_cb, dcall(NULL, session_logged, 1));
+}
+
+/* Calls c's continuation with its session, found again by id. */
+static void
+dcall_done(struct dcall *c, struct docker_result *r)
+{
+	struct session *s;
+
+	if (c->done == NULL)
+		return;
+	if (!c->has_session) {
+		c->done(NULL, r);
+		return;
+	}
+	if ((s = session_find(&c->id)) == NULL) {
+		dcall_gone(c, r);
+		return;
+	}
+	c->done(s, r);
+}
+
 /* Runs a docker call's continuation, with its latency counted. */
 static void
 dcall_cb(struct docker_result *r, void *arg)
@@ -274,8 +331,7 @@ dcall_cb(struct docker_result *r, void *arg)
 	}
 	if (r->status == 0 || r->status >= 400)
 		ct.m.docker_errors++;
-	if (c->done != NULL)
-		c->done(c->s, r);
+	dcall_done(c, r);
 	free(c);
 }
 
@@ -286,7 +342,11 @@ dcall(struct session *s, void (*done)(struct session *, struct docker_result *),
 	struct dcall *c;
 
 	c = xcalloc(1, sizeof(*c));
-	c->s = s;
+	if (s != NULL) {
+		c->has_session = 1;
+		c->id = s->uuid;
+		memcpy(c->text, s->id, sizeof(c->text));
+	}
 	c->done = done;
 	c->timed = timed;
 	c->t0 = clock_mono_us();
@@ -298,10 +358,7 @@ dcall(struct session *s, void (*done)(struct session *, struct docker_result *),
 static void
 session_logged(struct session *s, struct docker_result *r)
 {
-	if (r->status == 0 || r->status >= 400)
-		log_warnx("session %s: docker: %s (status %d)",
-		    s != NULL ? s->id : "-",
-		    r->message != NULL ? r->message : "error", r->status);
+	dcall_log_error(s != NULL ? s->id : "-", r);
 }
 
 static void

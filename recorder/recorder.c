@@ -25,6 +25,14 @@
  * that oldest one, since until then nothing was acked: everything below
  * it was acked by an earlier recorder, and counting starts there.
  *
+ * Sessions are kept in a tree by id. When the broker says a session's
+ * worker is gone (MSG_WORKER_GONE, after that worker's last event; or
+ * when a new broker arrives, whose word on the old workers is lost), the
+ * session's state is freed once no counted event of it is left in
+ * recorder_db (each holds a pointer to it) and its usage is written. An
+ * event that comes after (a replacement worker) makes a new state, first
+ * seen later, and counting starts over as above.
+ *
  * Quota (record_quota). Each session counts the output bytes of its
  * committed events; every RECORDER_QUOTA_MS they are added to their
  * owners' usage of the minute (alia.usage_add), then the usage of every
@@ -52,6 +60,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/sys/tree.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
@@ -77,7 +89,7 @@
 #define RECORDER_RETAIN_BATCH    10000 /* rows per retention statement */
 
 struct recorder_sess {
-	TAILQ_ENTRY(recorder_sess) entry;
+	RB_ENTRY(recorder_sess) by_id;
 	struct uuid id;
 	char session[SESSION_ID_LEN]; /* id in text */
 	int state;
@@ -90,8 +102,17 @@ struct recorder_sess {
 	int ack_due;         /* committed moved: an ack is to go out */
 	uint64_t usage;      /* output bytes committed, not yet in usage */
 	uint64_t usage_sent; /* of which alia.usage_add is writing */
+	size_t pending; /* counted events in recorder_db: they point here */
+	int gone;       /* its worker is gone (MSG_WORKER_GONE) */
 };
-TAILQ_HEAD(recorder_sessions, recorder_sess);
+RB_HEAD(recorder_tree, recorder_sess);
+
+static int
+recorder_sess_cmp(struct recorder_sess *a, struct recorder_sess *b)
+{
+	return memcmp(&a->id, &b->id, sizeof(a->id));
+}
+RB_GENERATE_STATIC(recorder_tree, recorder_sess, by_id, recorder_sess_cmp)
 
 static struct {
 	struct role role;
@@ -101,7 +122,7 @@ static struct {
 	struct config conf;
 	int have_conf;
 	struct recorder_db *db;
-	struct recorder_sessions sessions;
+	struct recorder_tree sessions;
 	int paused; /* the broker's channel is not read */
 	int stopping;
 	struct event *ev_exit;
@@ -114,26 +135,45 @@ static struct {
 } r;
 
 static struct recorder_sess *
+recorder_sess_find(const struct uuid *id)
+{
+	struct recorder_sess key;
+
+	key.id = *id;
+	return RB_FIND(recorder_tree, &r.sessions, &key);
+}
+
+/* The session's state; a new one when first seen (or seen again). */
+static struct recorder_sess *
 recorder_sess_get(const struct uuid *id, uint64_t seq)
 {
 	struct recorder_sess *s;
 
-	TAILQ_FOREACH (s, &r.sessions, entry) {
-		if (uuid_equal(&s->id, id)) {
-			if (s != TAILQ_FIRST(&r.sessions)) {
-				TAILQ_REMOVE(&r.sessions, s, entry);
-				TAILQ_INSERT_HEAD(&r.sessions, s, entry);
-			}
-			return s;
-		}
-	}
+	if ((s = recorder_sess_find(id)) != NULL)
+		return s;
 	s = xcalloc(1, sizeof(*s));
 	s->id = *id;
 	uuid_format(id, s->session);
 	s->first = s->committed = s->held = seq;
 	s->state = seq == 0 ? SESS_COUNTING : SESS_SYNCING;
-	TAILQ_INSERT_HEAD(&r.sessions, s, entry);
+	RB_INSERT(recorder_tree, &r.sessions, s);
 	return s;
+}
+
+/*
+ * Frees s once its worker is gone, no counted event of it is left in
+ * recorder_db (so every ack is out) and its usage is written. An event
+ * that comes later makes a new state, as for a session first seen.
+ */
+static void
+recorder_sess_reap(struct recorder_sess *s)
+{
+	if (!s->gone || s->pending > 0 || s->usage_sent > 0 ||
+	    (s->usage > 0 && r.conf.record_quota > 0))
+		return;
+	log_debug("%s: done, its state freed", s->session);
+	RB_REMOVE(recorder_tree, &r.sessions, s);
+	free(s);
 }
 
 static void
@@ -189,6 +229,8 @@ recorder_take(struct recorder_sess *s, const struct msg_event *e,
 
 	ev = xmalloc(sizeof(*ev) + e->len);
 	ev->owner = counted ? s : NULL;
+	if (counted)
+		s->pending++;
 	ev->seq = e->seq;
 	ev->t_us = e->t_us;
 	memcpy(ev->session, s->session, sizeof(ev->session));
@@ -214,6 +256,7 @@ recorder_event(struct msg *msg)
 		return;
 	}
 	s = recorder_sess_get(&msg->hdr.session, e.seq);
+	s->gone = 0;
 	if (s->state == SESS_SYNCING) {
 		if (e.seq <= s->first && e.seq != s->held) {
 			/* The worker's oldest unacked event: count from it. */
@@ -259,12 +302,14 @@ recorder_event(struct msg *msg)
 static void
 recorder_committed(struct recorder_evs *done, void *arg)
 {
-	struct recorder_sess *s;
+	struct recorder_sess *s, *next;
 	struct recorder_ev *ev;
 
 	while ((ev = TAILQ_FIRST(done)) != NULL) {
 		TAILQ_REMOVE(done, ev, entry);
-		if ((s = ev->owner) != NULL && ev->seq >= s->committed) {
+		if ((s = ev->owner) != NULL)
+			s->pending--;
+		if (s != NULL && ev->seq >= s->committed) {
 			s->committed = ev->seq + 1;
 			s->ack_due = 1;
 			if (ev->kind == 'o')
@@ -272,12 +317,30 @@ recorder_committed(struct recorder_evs *done, void *arg)
 		}
 		free(ev);
 	}
-	TAILQ_FOREACH (s, &r.sessions, entry) {
+	RB_FOREACH_SAFE (s, recorder_tree, &r.sessions, next) {
 		if (s->ack_due)
 			recorder_ack(s);
 		s->ack_due = 0;
+		recorder_sess_reap(s);
 	}
 	recorder_flow();
+}
+
+/* The broker: the session's worker is gone, its events all sent. */
+static void
+recorder_worker_gone(struct msg *msg)
+{
+	struct recorder_sess *s;
+	struct msg_worker_gone g;
+
+	if (msg_get_worker_gone(msg, &g) == -1) {
+		log_warnx("a bad MSG_WORKER_GONE from the broker, ignored");
+		return;
+	}
+	if ((s = recorder_sess_find(&msg->hdr.session)) == NULL)
+		return;
+	s->gone = 1;
+	recorder_sess_reap(s);
 }
 
 /* A message from the broker: an event to record. */
@@ -286,6 +349,8 @@ recorder_broker_msg(struct msg *msg)
 {
 	if (msg->hdr.type == MSG_EVENT)
 		recorder_event(msg);
+	else if (msg->hdr.type == MSG_WORKER_GONE)
+		recorder_worker_gone(msg);
 	else
 		log_warnx("unexpected message %s from the broker",
 		    msg_name(msg->hdr.type));
@@ -301,7 +366,7 @@ recorder_broker_closed(void)
 static void
 recorder_peer(struct msg *msg)
 {
-	struct recorder_sess *s;
+	struct recorder_sess *s, *next;
 	struct msg_peer p;
 	int fd;
 
@@ -319,10 +384,15 @@ recorder_peer(struct msg *msg)
 	log_info("connected to the broker");
 	/*
 	 * What the old broker had in flight is lost: a session that was
-	 * counting starts over from its worker's resend.
+	 * counting starts over from its worker's resend. Its word that a
+	 * worker is gone is lost too: every session counts as gone until an
+	 * event of it comes (the new broker has every worker resend).
 	 */
-	TAILQ_FOREACH (s, &r.sessions, entry)
+	RB_FOREACH_SAFE (s, recorder_tree, &r.sessions, next) {
 		s->gap_asked = 0;
+		s->gone = 1;
+		recorder_sess_reap(s);
+	}
 	recorder_flow();
 }
 
@@ -428,12 +498,13 @@ recorder_quota_checked(const struct pg_result *res, void *arg)
 static void
 recorder_usage_added(const struct pg_result *res, void *arg)
 {
-	struct recorder_sess *s;
+	struct recorder_sess *s, *next;
 
-	TAILQ_FOREACH (s, &r.sessions, entry) {
+	RB_FOREACH_SAFE (s, recorder_tree, &r.sessions, next) {
 		if (res != NULL)
 			s->usage -= s->usage_sent;
 		s->usage_sent = 0;
+		recorder_sess_reap(s);
 	}
 }
 
@@ -455,7 +526,7 @@ recorder_quota_cb(evutil_socket_t fd, short what, void *arg)
 	r.quota_busy = 1;
 	ids = evbuffer_new();
 	bytes = evbuffer_new();
-	TAILQ_FOREACH (s, &r.sessions, entry) {
+	RB_FOREACH (s, recorder_tree, &r.sessions) {
 		if (s->usage == 0)
 			continue;
 		evbuffer_add_printf(ids, "%s%s", n > 0 ? "," : "{", s->session);
@@ -625,7 +696,7 @@ recorder_main(int verbose)
 {
 	struct recorder_sess *s;
 
-	TAILQ_INIT(&r.sessions);
+	RB_INIT(&r.sessions);
 	role_start(
 	    &r.role, "recorder", verbose, recorder_master_msg, recorder_end);
 	r.base = r.role.base;
@@ -640,8 +711,8 @@ recorder_main(int verbose)
 		          "send them again",
 		    recorder_db_held(r.db));
 	recorder_db_free(r.db);
-	while ((s = TAILQ_FIRST(&r.sessions)) != NULL) {
-		TAILQ_REMOVE(&r.sessions, s, entry);
+	while ((s = RB_ROOT(&r.sessions)) != NULL) {
+		RB_REMOVE(recorder_tree, &r.sessions, s);
 		free(s);
 	}
 	if (r.ev_exit != NULL)

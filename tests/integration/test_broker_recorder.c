@@ -10,7 +10,8 @@
  * worker/record.c does. Phases: two sessions undisturbed; the recorder
  * killed with SIGKILL mid-stream and replaced; PostgreSQL stopped for 3 s
  * mid-stream; the broker killed and replaced; a replacement worker whose
- * seqs jump to a new range; a 50 MB bulk run, timed.
+ * seqs jump to a new range; a 50 MB bulk run, timed; a replacement worker
+ * after the recorder freed the session's state.
  * After each phase every session's rows are read back: seq 0..N-1 once
  * each, every byte as sent, and the last ack covering them all.
  */
@@ -607,6 +608,22 @@ main(void)
 	    "(committed and acked)\n",
 	    (unsigned long long)ws[0].total, (double)bytes / 1e6, t,
 	    (double)ws[0].total / t, (double)bytes / 1e6 / t);
+	verify(ws, 1);
+	workers_close(ws, 1);
+
+	/*
+	 * The recorder frees a session's state once its worker is gone and
+	 * its usage is written (every 2 s): a replacement worker that comes
+	 * after is taken up from scratch, its seqs going on.
+	 */
+	fprintf(stderr, "a replacement worker after the state was freed\n");
+	sleep(3);
+	ws[0].first = ws[0].sent = ws[0].acked = ws[0].total;
+	ws[0].total = ws[0].first + 500;
+	ws[0].size = 0;
+	ws[0].fd = -1;
+	pair_worker(&ws[0]);
+	drive(ws, 1, NULL);
 	verify(ws, 1);
 	workers_close(ws, 1);
 
