@@ -549,7 +549,7 @@ config_finish(struct config *c, char *err, size_t errlen)
 		    "auth = none is allowed only on a loopback listen address "
 		    "(listen = %s): set auth = password",
 		    c->listen);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < CONFIG_NROLES; i++) {
 		if (c->limits[i].memory != 0 &&
 		    c->limits[i].memory < 6 * 1024 * 1024)
 			return config_err(err, errlen,

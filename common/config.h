@@ -29,6 +29,7 @@ struct config_limits {
 #define CONFIG_ROLE_LEARNER    0
 #define CONFIG_ROLE_INSTRUCTOR 1
 #define CONFIG_ROLE_ADMIN      2
+#define CONFIG_NROLES          3
 
 struct config {
 	char listen[CONFIG_STR];    /* host:port */
@@ -58,14 +59,15 @@ struct config {
 	int64_t record;       /* 0: sessions are not recorded at all */
 	int64_t record_input; /* 1: unechoed typed input recorded as '*' */
 	int64_t record_max;   /* output bytes recorded per session; 0: all */
-	struct config_limits limits[3]; /* per role (auth = password) */
-	int64_t max_sessions;           /* live sessions, all users */
-	int64_t max_viewers;            /* browsers per session */
-	int64_t max_viewers_per_user;   /* ... of one identity (not links) */
-	int64_t max_walls_per_user;     /* open instructor walls */
-	int64_t record_quota;        /* output bytes per user per window; 0 */
-	int64_t record_quota_window; /* seconds: the quota's rolling window */
-	int64_t record_disk_floor;   /* free bytes under which output stops */
+	/* per role (auth = password) */
+	struct config_limits limits[CONFIG_NROLES];
+	int64_t max_sessions;         /* live sessions, all users */
+	int64_t max_viewers;          /* browsers per session */
+	int64_t max_viewers_per_user; /* ... of one identity (not links) */
+	int64_t max_walls_per_user;   /* open instructor walls */
+	int64_t record_quota;         /* output bytes per user per window; 0 */
+	int64_t record_quota_window;  /* seconds: the quota's rolling window */
+	int64_t record_disk_floor;    /* free bytes under which output stops */
 	char record_disk_path[CONFIG_PATH]; /* where; empty: data_dir/pg */
 	int64_t record_retention; /* seconds; 0: recordings kept forever */
 	int64_t record_retention_every; /* seconds between retention runs */

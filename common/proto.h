@@ -89,6 +89,7 @@ struct config;
 
 #define SESSION_ID_LEN 37 /* a UUID in text form and its NUL */
 #define OWNER_LEN      64
+#define TERM_SIZE_MAX  1000 /* a terminal's columns or rows: 1 to this */
 
 /*
  * A request from front about sessions; req is echoed in every answer.

@@ -28,8 +28,7 @@
 #include "common/xmalloc.h"
 #include "front/front.h"
 
-#define SESSION_SIZE_MAX 1000 /* columns or rows a create may ask for */
-#define SESSION_TIME_LEN 40   /* "2024-01-02T03:04:05.123456Z" and room */
+#define SESSION_TIME_LEN 40 /* "2024-01-02T03:04:05.123456Z" and room */
 #define SESSION_WS_LEN   (sizeof("/ws/sessions/") + SESSION_ID_LEN)
 #define SESSION_ERR_LEN  256
 #define SESSION_WHY_LEN  96
@@ -171,11 +170,11 @@ sessions_size(const struct http_request *req, int *cols, int *rows, char *err,
 		if ((v = yajl_tree_get(tree, paths[i], yajl_t_any)) == NULL)
 			continue;
 		if (!YAJL_IS_INTEGER(v) || YAJL_GET_INTEGER(v) < 1 ||
-		    YAJL_GET_INTEGER(v) > SESSION_SIZE_MAX) {
+		    YAJL_GET_INTEGER(v) > TERM_SIZE_MAX) {
 			yajl_tree_free(tree);
 			snprintf(err, errlen,
 			    "%s must be a whole number from 1 to %d",
-			    paths[i][0], SESSION_SIZE_MAX);
+			    paths[i][0], TERM_SIZE_MAX);
 			return -1;
 		}
 		*out[i] = (int)YAJL_GET_INTEGER(v);

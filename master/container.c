@@ -788,8 +788,8 @@ session_worker_msg(
 		switch (m->hdr.type) {
 		case MSG_WORKER_RESIZE:
 			if (msg_get_worker_resize(m, &rz) == -1 ||
-			    rz.cols == 0 || rz.rows == 0 || rz.cols > 1000 ||
-			    rz.rows > 1000)
+			    rz.cols == 0 || rz.rows == 0 ||
+			    rz.cols > TERM_SIZE_MAX || rz.rows > TERM_SIZE_MAX)
 				break;
 			s->cols = rz.cols;
 			s->rows = rz.rows;
@@ -1351,6 +1351,13 @@ reply_info(struct msgchan *front, const struct session *s, uint64_t req,
 	msg_send_session_info(front, &s->uuid, &i);
 }
 
+/* Whom a role's own session cap applies to, as a refusal names it. */
+static const char *const role_scope[CONFIG_NROLES] = {
+    [CONFIG_ROLE_LEARNER] = "for a learner",
+    [CONFIG_ROLE_INSTRUCTOR] = "for an instructor",
+    [CONFIG_ROLE_ADMIN] = "for an admin",
+};
+
 static void
 container_create_session(struct msgchan *front, struct msg_session_req *r)
 {
@@ -1359,6 +1366,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	struct session *s;
 	char msg[128];
 	int64_t max;
+	int role, by_role;
 
 	if (ct.stopping) {
 		reply_error(front, r->req, 503, "the server is stopping");
@@ -1373,19 +1381,14 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		reply_error(front, r->req, 503, msg);
 		return;
 	}
-	max = r->role >= 0 && r->role < 3 &&
-	        ct.conf->limits[r->role].max_sessions != 0
-	    ? ct.conf->limits[r->role].max_sessions
-	    : ct.conf->max_sessions_per_user;
+	role = r->role >= 0 && r->role < CONFIG_NROLES ? r->role : -1;
+	by_role = role != -1 && ct.conf->limits[role].max_sessions != 0;
+	max = by_role ? ct.conf->limits[role].max_sessions
+	              : ct.conf->max_sessions_per_user;
 	if (session_count(r->owner) >= max) {
 		snprintf(msg, sizeof(msg),
 		    "too many sessions: at most %lld at once %s",
-		    (long long)max,
-		    r->role >= 0 && r->role < 3 &&
-		            ct.conf->limits[r->role].max_sessions != 0
-		        ? (const char *[]){"for a learner", "for an instructor",
-		              "for an admin"}[r->role]
-		        : "per user");
+		    (long long)max, by_role ? role_scope[role] : "per user");
 		reply_error(front, r->req, 429, msg);
 		return;
 	}
@@ -1394,11 +1397,11 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		session_new_id(s);
 	while (session_find(&s->uuid) != NULL);
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
-	s->cols = r->cols >= 1 && r->cols <= 1000 ? r->cols : 80;
-	s->rows = r->rows >= 1 && r->rows <= 1000 ? r->rows : 24;
+	s->cols = r->cols >= 1 && r->cols <= TERM_SIZE_MAX ? r->cols : 80;
+	s->rows = r->rows >= 1 && r->rows <= TERM_SIZE_MAX ? r->rows : 24;
 	s->created_us = clock_wall_us();
 	s->exit_code = -1;
-	s->role = r->role >= 0 && r->role < 3 ? r->role : -1;
+	s->role = role;
 	s->state = SESSION_STARTING;
 	session_live(s);
 	ct.m.sessions_created++;

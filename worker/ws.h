@@ -11,12 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/proto.h"
+
 struct event_base;
 struct msg_attach;
 struct scrollback;
 
 /* ws_control.c */
-#define WS_CONTROL_MAX_SIZE 1000 /* cols and rows: 1 to this */
 
 enum ws_control_type {
 	WS_CONTROL_RESIZE,

@@ -231,7 +231,7 @@ cs_dimension(const struct ws_control_field *f, const char *name, uint16_t *out,
 		snprintf(err, errlen, "resize: %s is missing", name);
 		return -1;
 	case VAL_INT:
-		if (f->n < 1 || f->n > WS_CONTROL_MAX_SIZE)
+		if (f->n < 1 || f->n > TERM_SIZE_MAX)
 			break;
 		*out = (uint16_t)f->n;
 		return 0;
@@ -244,7 +244,7 @@ cs_dimension(const struct ws_control_field *f, const char *name, uint16_t *out,
 		return -1;
 	}
 	snprintf(err, errlen, "resize: cols and rows must be between 1 and %d",
-	    WS_CONTROL_MAX_SIZE);
+	    TERM_SIZE_MAX);
 	return -1;
 }
 

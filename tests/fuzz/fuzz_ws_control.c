@@ -24,8 +24,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	err[0] = '\0';
 	if (ws_control_parse(data, len, &c, err, sizeof(err)) == 0) {
 		if (c.type == WS_CONTROL_RESIZE &&
-		    (c.cols < 1 || c.cols > WS_CONTROL_MAX_SIZE || c.rows < 1 ||
-		        c.rows > WS_CONTROL_MAX_SIZE))
+		    (c.cols < 1 || c.cols > TERM_SIZE_MAX || c.rows < 1 ||
+		        c.rows > TERM_SIZE_MAX))
 			abort();
 		if (c.type == WS_CONTROL_CONTROL && c.action > WS_ACTION_RETURN)
 			abort();
