@@ -496,6 +496,35 @@ workers_close(struct fworker *ws, int n)
 	}
 }
 
+/*
+ * Drives n workers, through disrupt when not NULL, checks what the
+ * database holds and closes their channels; how long the drive took.
+ */
+static double
+workers_run(struct fworker *ws, int n, void (*disrupt)(struct fworker *, int))
+{
+	double t;
+
+	t = drive(ws, n, disrupt);
+	verify(ws, n);
+	workers_close(ws, n);
+	return t;
+}
+
+/*
+ * A replacement for w: it goes on with count more events, of varying
+ * sizes, after the seqs of the one it replaces, on a new channel.
+ */
+static void
+worker_replace(struct fworker *w, uint64_t count)
+{
+	w->first = w->sent = w->acked = w->total;
+	w->total = w->first + count;
+	w->size = 0;
+	w->fd = -1;
+	pair_worker(w);
+}
+
 static void
 kill_recorder(struct fworker *ws, int n)
 {
@@ -563,53 +592,38 @@ main(void)
 
 	fprintf(stderr, "two sessions, undisturbed\n");
 	workers_init(ws, 2, 3000, 0, 0x1000);
-	drive(ws, 2, NULL);
-	verify(ws, 2);
-	workers_close(ws, 2);
+	workers_run(ws, 2, NULL);
 
 	/*
 	 * A replacement worker goes on with the seqs of the one it replaces,
 	 * on a new channel: the recorder takes them up where it was.
 	 */
 	fprintf(stderr, "a replacement worker goes on\n");
-	ws[0].first = ws[0].sent = ws[0].acked = ws[0].total;
-	ws[0].total = ws[0].first + 1000;
-	ws[0].fd = -1;
-	pair_worker(&ws[0]);
-	drive(ws, 1, NULL);
-	verify(ws, 1);
-	workers_close(ws, 1);
+	worker_replace(&ws[0], 1000);
+	workers_run(ws, 1, NULL);
 
 	fprintf(stderr, "recorder killed mid-stream\n");
 	workers_init(ws, 2, 6000, 0, 0x2000);
-	drive(ws, 2, kill_recorder);
-	verify(ws, 2);
+	workers_run(ws, 2, kill_recorder);
 	CHECK(ws[0].resends > 0 && ws[1].resends > 0);
-	workers_close(ws, 2);
 
 	fprintf(stderr, "PostgreSQL stopped mid-stream\n");
 	workers_init(ws, 2, 6000, 0, 0x3000);
-	drive(ws, 2, stop_postgres);
-	verify(ws, 2);
-	workers_close(ws, 2);
+	workers_run(ws, 2, stop_postgres);
 
 	fprintf(stderr, "broker killed mid-stream\n");
 	workers_init(ws, 2, 6000, 0, 0x4000);
-	drive(ws, 2, kill_broker);
-	verify(ws, 2);
-	workers_close(ws, 2);
+	workers_run(ws, 2, kill_broker);
 
 	fprintf(stderr, "bulk: 50 MB in 4 KiB events\n");
 	workers_init(ws, 1, 12800, 4096, 0x5000);
-	t = drive(ws, 1, NULL);
+	t = workers_run(ws, 1, NULL);
 	bytes = ws[0].total * 4096;
 	fprintf(stderr,
 	    "bulk: %llu rows, %.1f MB in %.2f s: %.0f rows/s, %.1f MB/s "
 	    "(committed and acked)\n",
 	    (unsigned long long)ws[0].total, (double)bytes / 1e6, t,
 	    (double)ws[0].total / t, (double)bytes / 1e6 / t);
-	verify(ws, 1);
-	workers_close(ws, 1);
 
 	/*
 	 * The recorder frees a session's state once its worker is gone and
@@ -618,14 +632,8 @@ main(void)
 	 */
 	fprintf(stderr, "a replacement worker after the state was freed\n");
 	sleep(3);
-	ws[0].first = ws[0].sent = ws[0].acked = ws[0].total;
-	ws[0].total = ws[0].first + 500;
-	ws[0].size = 0;
-	ws[0].fd = -1;
-	pair_worker(&ws[0]);
-	drive(ws, 1, NULL);
-	verify(ws, 1);
-	workers_close(ws, 1);
+	worker_replace(&ws[0], 500);
+	workers_run(ws, 1, NULL);
 
 	/* A clean stop: both leave on MSG_SHUTDOWN. */
 	CHECK(msg_send_shutdown_blocking(

@@ -753,6 +753,24 @@ peer_call(const struct peer_conn *conns, size_t nconns, int op, struct res *r)
 	peer_stop(pid, path);
 }
 
+/*
+ * Runs call op against a peer of one scripted connection, and expects a
+ * failure with status whose message holds part.
+ */
+static void
+peer_fails(const struct peer_conn *conn, int op, int status, const char *part,
+    const char *what)
+{
+	struct res r = {.fd = -1};
+
+	peer_call(conn, 1, op, &r);
+	assert_int_equal(r.status, status);
+	assert_non_null(r.message);
+	if (strstr(r.message, part) == NULL)
+		fail_msg("%s: %s", what, r.message);
+	res_clear(&r);
+}
+
 static void
 test_faulty_peer(void **state)
 {
@@ -788,19 +806,9 @@ test_faulty_peer(void **state)
 	assert_string_equal(r.api_version, "1.40");
 	res_clear(&r);
 
-	peer_call(midway, 1, 1, &r);
-	assert_int_equal(r.status, 200);
-	assert_non_null(r.message);
-	if (strstr(r.message, "middle of a response") == NULL)
-		fail_msg("mid-response close: %s", r.message);
-	res_clear(&r);
-
-	peer_call(garbage, 1, 0, &r);
-	assert_int_equal(r.status, 0);
-	assert_non_null(r.message);
-	if (strstr(r.message, "malformed response") == NULL)
-		fail_msg("garbage: %s", r.message);
-	res_clear(&r);
+	peer_fails(
+	    midway, 1, 200, "middle of a response", "mid-response close");
+	peer_fails(garbage, 0, 0, "malformed response", "garbage");
 
 	peer_call(too_old, 1, 2, &r);
 	assert_int_equal(r.status, 400);
@@ -810,12 +818,7 @@ test_faulty_peer(void **state)
 	    "Minimum x");
 	res_clear(&r);
 
-	peer_call(silent_close, 1, 0, &r);
-	assert_int_equal(r.status, 0);
-	assert_non_null(r.message);
-	if (strstr(r.message, "closed the connection") == NULL)
-		fail_msg("silent close: %s", r.message);
-	res_clear(&r);
+	peer_fails(silent_close, 0, 0, "closed the connection", "silent close");
 }
 
 int

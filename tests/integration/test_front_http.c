@@ -268,6 +268,16 @@ response_free(struct response *r)
 	free(r);
 }
 
+/* Reads one response on c; its status must be status. */
+static void
+expect_status(struct client *c, int status, const char *what)
+{
+	struct response *r = client_response(c, 0);
+
+	CHECK(r->status == status, "%s: %d", what, r->status);
+	response_free(r);
+}
+
 /* Whether the server closes the connection (EOF) within ms. */
 static int
 client_closed(struct client *c, int ms)
@@ -442,7 +452,6 @@ expect_fatal(
 static void
 test_errors(int port)
 {
-	struct response *r;
 	struct client *c;
 	char req[8192];
 	size_t n;
@@ -471,13 +480,9 @@ test_errors(int port)
 	/* Garbage after a good request: that is answered, then 400. */
 	c = client_connect(port);
 	client_sends(c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02\r\n");
-	r = client_response(c, 0);
-	CHECK(r->status == 200, "before garbage: %d", r->status);
-	response_free(r);
-	r = client_response(c, 0);
-	CHECK(r->status == 400, "garbage after request: %d", r->status);
+	expect_status(c, 200, "before garbage");
+	expect_status(c, 400, "garbage after request");
 	CHECK(client_closed(c, 3000), "left open after garbage");
-	response_free(r);
 	client_close(c);
 }
 
@@ -544,28 +549,22 @@ test_keepalive(int port)
 	/* Connection: close is honoured. */
 	client_sends(
 	    c, "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
-	r = client_response(c, 0);
-	CHECK(r->status == 200, "close: %d", r->status);
+	expect_status(c, 200, "close");
 	CHECK(client_closed(c, 3000), "not closed after Connection: close");
-	response_free(r);
 	client_close(c);
 
 	/* HTTP/1.0 closes by default. */
 	c = client_connect(port);
 	client_sends(c, "GET /healthz HTTP/1.0\r\n\r\n");
-	r = client_response(c, 0);
-	CHECK(r->status == 200, "1.0: %d", r->status);
+	expect_status(c, 200, "1.0");
 	CHECK(client_closed(c, 3000), "1.0 not closed");
-	response_free(r);
 	client_close(c);
 
 	/* Half-close after a request: the answer still comes. */
 	c = client_connect(port);
 	client_sends(c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
 	shutdown(c->fd, SHUT_WR);
-	r = client_response(c, 0);
-	CHECK(r->status == 200, "half-closed: %d", r->status);
-	response_free(r);
+	expect_status(c, 200, "half-closed");
 	client_close(c);
 }
 
@@ -615,9 +614,7 @@ test_timeouts(int port)
 	/* An idle keep-alive connection is closed after idle_timeout. */
 	idle = client_connect(port);
 	client_sends(idle, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-	r = client_response(idle, 0);
-	CHECK(r->status == 200, "idle: %d", r->status);
-	response_free(r);
+	expect_status(idle, 200, "idle");
 	start = now_ms();
 	CHECK(client_closed(idle, 3000), "idle connection left open");
 	t = now_ms() - start;
@@ -626,9 +623,7 @@ test_timeouts(int port)
 
 	/* A connection that sends nothing gets 408 too. */
 	c = client_connect(port);
-	r = client_response(c, 0);
-	CHECK(r->status == 408, "silent: %d", r->status);
-	response_free(r);
+	expect_status(c, 408, "silent");
 	client_close(c);
 }
 
@@ -644,12 +639,8 @@ test_max_conns(int port)
 	b = client_connect(port);
 	client_sends(a, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
 	client_sends(b, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");
-	r = client_response(a, 0);
-	CHECK(r->status == 200, "a: %d", r->status);
-	response_free(r);
-	r = client_response(b, 0);
-	CHECK(r->status == 200, "b: %d", r->status);
-	response_free(r);
+	expect_status(a, 200, "a");
+	expect_status(b, 200, "b");
 
 	c = client_connect(port);
 	client_sends(c, "GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n");

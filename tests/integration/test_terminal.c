@@ -599,6 +599,24 @@ term_hello(struct term *t, const char *mode, int cols, int rows, int quiet)
 	return 0;
 }
 
+/*
+ * Opens id in control mode at 80x24 and waits for the shell's prompt; 0,
+ * or -1 said as not ok.
+ */
+static int
+open_prompt(struct term *t, struct wsc_agent *a, const char *id)
+{
+	int status;
+
+	if (term_open(t, a, id, "control", &status) == -1 ||
+	    term_hello(t, "control", 80, 24, 1) == -1 ||
+	    term_prompt(t, 0, 15000) == -1) {
+		not_ok("session %s: no prompt (status %d)", id, status);
+		return -1;
+	}
+	return 0;
+}
+
 /* Types cmd and waits for "\r\n" want "\r\n"; the ms it took, or -1. */
 static long
 term_run(struct term *t, const char *cmd, const char *want, int timeout_ms)
@@ -826,12 +844,8 @@ check_reconnect(struct wsc_agent *a)
 	nb = workers(before, 64);
 	if (session_create(a, 80, 24, id, sizeof(id), 1) == -1)
 		return;
-	if (term_open(&t, a, id, "control", &status) == -1 ||
-	    term_hello(&t, "control", 80, 24, 1) == -1 ||
-	    term_prompt(&t, 0, 15000) == -1) {
-		not_ok("session %s: no prompt (upgrade status %d)", id, status);
+	if (open_prompt(&t, a, id) == -1)
 		goto out;
-	}
 	snprintf(val, sizeof(val), "marker%08x%08x", rnd(), rnd());
 	snprintf(cmd, sizeof(cmd), "export X=%s", val);
 	term_send(&t, cmd);
@@ -1084,17 +1098,13 @@ check_seq(struct wsc_agent *a, char *id, size_t idlen, struct term *t)
 	char *p, *end, *nl, *done;
 	long t0, expect = 1, n, ms;
 	size_t from;
-	int status, bad = 0;
+	int bad = 0;
 
 	printf("# 5. seq 1 1000000\n");
 	if (session_create(a, 80, 24, id, idlen, 1) == -1)
 		return;
-	if (term_open(t, a, id, "control", &status) == -1 ||
-	    term_hello(t, "control", 80, 24, 1) == -1 ||
-	    term_prompt(t, 0, 15000) == -1) {
-		not_ok("session %s: no prompt (status %d)", id, status);
+	if (open_prompt(t, a, id) == -1)
 		return;
-	}
 	from = t->outlen;
 	t0 = now_ms();
 	term_send(t, cmd);
@@ -1166,12 +1176,8 @@ check_slow(struct wsc_agent *a, struct term *fast)
 	peak_rss_kib = base_rss;
 	if (session_create(a, 80, 24, id, sizeof(id), 1) == -1)
 		return;
-	if (term_open(&slow, a, id, "control", &status) == -1 ||
-	    term_hello(&slow, "control", 80, 24, 1) == -1 ||
-	    term_prompt(&slow, 0, 15000) == -1) {
-		not_ok("session %s: no prompt (status %d)", id, status);
+	if (open_prompt(&slow, a, id) == -1)
 		goto out;
-	}
 	memset(x, 'x', 100);
 	x[99] = '\0';
 	snprintf(cmd, sizeof(cmd),
@@ -1283,6 +1289,16 @@ has_error(struct term *t)
 	return t->errors > 0;
 }
 
+/* Sends json; the answer must be an error, the connection kept open. */
+static void
+expect_refused(struct term *t, const char *json, const char *what)
+{
+	wsc_send_text(&t->ws, json);
+	CHECK(term_until(t, has_error, 3000) == 0 && !t->closed,
+	    "%s -> %s, connection open", what, t->lasterr);
+	t->errors = 0;
+}
+
 /* Sends a frame header of len bytes, then the payload while reading. */
 static void
 send_huge(struct term *t, size_t len)
@@ -1390,23 +1406,15 @@ check_bad(struct wsc_agent *a, struct term *witness)
 	if (open_quiet(&t, a, id, "control") == -1)
 		goto out;
 	term_prompt(&t, 0, 15000);
-	wsc_send_text(&t.ws, "{\"type\": \"resize\", \"cols\": 8");
-	CHECK(term_until(&t, has_error, 3000) == 0 && !t.closed,
-	    "invalid JSON -> %s, connection open", t.lasterr);
-	t.errors = 0;
-	wsc_send_text(&t.ws, "{\"type\":\"resize\",\"cols\":0,\"rows\":0}");
-	CHECK(term_until(&t, has_error, 3000) == 0 && !t.closed,
-	    "resize 0x0 -> %s, connection open", t.lasterr);
-	t.errors = 0;
-	wsc_send_text(
-	    &t.ws, "{\"type\":\"resize\",\"cols\":100000,\"rows\":100000}");
-	CHECK(term_until(&t, has_error, 3000) == 0 && !t.closed,
-	    "resize 100000x100000 -> %s, connection open", t.lasterr);
-	t.errors = 0;
-	wsc_send_text(&t.ws, "{\"type\":\"no-such-type\"}");
-	CHECK(term_until(&t, has_error, 3000) == 0 && !t.closed,
-	    "an unknown message type -> %s, connection open", t.lasterr);
-	t.errors = 0;
+	expect_refused(
+	    &t, "{\"type\": \"resize\", \"cols\": 8", "invalid JSON");
+	expect_refused(
+	    &t, "{\"type\":\"resize\",\"cols\":0,\"rows\":0}", "resize 0x0");
+	expect_refused(&t,
+	    "{\"type\":\"resize\",\"cols\":100000,\"rows\":100000}",
+	    "resize 100000x100000");
+	expect_refused(
+	    &t, "{\"type\":\"no-such-type\"}", "an unknown message type");
 	/* A text message split in two fragments is one valid message. */
 	wsc_send_frame(&t.ws, 0, WSC_OP_TEXT, "{\"type\":", 8);
 	wsc_send_frame(&t.ws, 1, WSC_OP_CONT, "\"ping\"}", 7);

@@ -464,6 +464,22 @@ ws_expect_text_has(struct browser *b, const char *fragment)
 	free(f.data);
 }
 
+/* Sends the text json; the answer must be a text that contains fragment. */
+static void
+ws_expect_refusal(struct browser *b, const char *json, const char *fragment)
+{
+	ws_send_text(b, json);
+	ws_expect_text_has(b, fragment);
+}
+
+/* Sends a ping message; the answer must be a pong. */
+static void
+ws_ping(struct browser *b)
+{
+	ws_send_text(b, "{\"type\":\"ping\"}");
+	ws_expect_text(b, "{\"type\":\"pong\"}");
+}
+
 /* Reads frames until a close; returns its status code. */
 static int
 ws_expect_close(struct browser *b)
@@ -561,16 +577,13 @@ test_protocol(void)
 	CHECK(msg_get_worker_resize(&m, &r) == 0);
 	CHECK(r.cols == 132 && r.rows == 43);
 	CHECK(audits >= 1); /* the control browser's join */
-	ws_send_text(&ctl, "{\"type\":\"resize\",\"cols\":0,\"rows\":43}");
-	ws_expect_text_has(&ctl,
+	ws_expect_refusal(&ctl, "{\"type\":\"resize\",\"cols\":0,\"rows\":43}",
 	    "{\"type\":\"error\",\"message\":\"resize: "
 	    "cols and rows must be between 1 and 1000\"}");
-	ws_send_text(&ctl, "{\"type\":");
-	ws_expect_text_has(&ctl, "\"message\":\"invalid JSON");
-	ws_send_text(&ctl, "{\"type\":\"launch\"}");
-	ws_expect_text_has(&ctl, "unknown message type");
-	ws_send_text(&ctl, "{\"type\":\"ping\"}");
-	ws_expect_text(&ctl, "{\"type\":\"pong\"}");
+	ws_expect_refusal(&ctl, "{\"type\":", "\"message\":\"invalid JSON");
+	ws_expect_refusal(
+	    &ctl, "{\"type\":\"launch\"}", "unknown message type");
+	ws_ping(&ctl);
 
 	/* A watcher: both see two viewers, it gets the screen so far. */
 	browser_attach(&w, &watch, ATTACH_WATCH);
@@ -582,10 +595,9 @@ test_protocol(void)
 	ws_expect_text(&watch,
 	    "{\"type\":\"error\",\"message\":\"this is a "
 	    "watch-only connection: input is refused\"}");
-	ws_send_text(&watch, "{\"type\":\"resize\",\"cols\":10,\"rows\":10}");
-	ws_expect_text_has(&watch, "watch-only");
-	ws_send_text(&watch, "{\"type\":\"ping\"}");
-	ws_expect_text(&watch, "{\"type\":\"pong\"}");
+	ws_expect_refusal(&watch,
+	    "{\"type\":\"resize\",\"cols\":10,\"rows\":10}", "watch-only");
+	ws_ping(&watch);
 
 	/* Violations close only the offender, with the right status. */
 	browser_attach(&w, &bad, ATTACH_CONTROL);
@@ -605,8 +617,7 @@ test_protocol(void)
 	browser_close(&bad);
 
 	/* The others still work. */
-	ws_send_text(&ctl, "{\"type\":\"ping\"}");
-	ws_expect_text(&ctl, "{\"type\":\"pong\"}");
+	ws_ping(&ctl);
 	write_all(w.tty, "ok", 2);
 	ws_expect_binary(&watch, "ok", 2);
 

@@ -36,10 +36,14 @@ struct http_case {
 	const char *hvalue;
 };
 
+/* The status line of a 200, and the head of a chunked 200. */
+#define OK_HEAD      "HTTP/1.1 200 OK\r\n"
+#define CHUNKED_HEAD OK_HEAD "Transfer-Encoding: chunked\r\n\r\n"
+
 static const struct http_case cases[] = {
     {"content-length",
-        S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-          "Api-Version: 1.41\r\n\r\nhello"),
+        S(OK_HEAD "Content-Length: 5\r\n"
+                  "Api-Version: 1.41\r\n\r\nhello"),
         0, 0, 200, DOCKER_HTTP_DONE, "hello", "", 1, "api-version", "1.41"},
     {"content-length, next response left over",
         S("HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
@@ -47,24 +51,22 @@ static const struct http_case cases[] = {
         0, 0, 201, DOCKER_HTTP_DONE, "{}", "HTTP/1.1 204 No Content\r\n\r\n", 1,
         NULL, NULL},
     {"chunked with extensions and trailers",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "5;ext=1\r\nhello\r\n6 ; a=\"b\"\r\n world\r\n"
-          "0\r\nX-Trailer: yes\r\n\r\n"),
+        S(CHUNKED_HEAD "5;ext=1\r\nhello\r\n6 ; a=\"b\"\r\n world\r\n"
+                       "0\r\nX-Trailer: yes\r\n\r\n"),
         0, 0, 200, DOCKER_HTTP_DONE, "hello world", "", 1, NULL, NULL},
     {"chunked, hex sizes in both cases",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n"
-          "a\r\n0123456789\r\nB\r\nabcdefghijk\r\n0\r\n\r\n"),
+        S(OK_HEAD "Transfer-Encoding: Chunked\r\n\r\n"
+                  "a\r\n0123456789\r\nB\r\nabcdefghijk\r\n0\r\n\r\n"),
         0, 0, 200, DOCKER_HTTP_DONE, "0123456789abcdefghijk", "", 1, NULL,
         NULL},
     {"chunked wins over content-length",
-        S("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
-          "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        S(OK_HEAD "Content-Length: 100\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
         0, 0, 200, DOCKER_HTTP_DONE, "ok", "", 1, NULL, NULL},
     {"chunked stream still open",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "1c\r\n{\"Action\":\"start\",\"id\":\"x\"}\n\r\n"),
-        0, 0, 200, DOCKER_HTTP_BODY, "{\"Action\":\"start\",\"id\":\"x\"}\n",
-        "", 0, NULL, NULL},
+        S(CHUNKED_HEAD "1c\r\n{\"Action\":\"start\",\"id\":\"x\"}\n\r\n"), 0, 0,
+        200, DOCKER_HTTP_BODY, "{\"Action\":\"start\",\"id\":\"x\"}\n", "", 0,
+        NULL, NULL},
     {"204 without length",
         S("HTTP/1.1 204 No Content\r\nServer: Docker\r\n\r\n"), 0, 0, 204,
         DOCKER_HTTP_DONE, "", "", 1, NULL, NULL},
@@ -90,84 +92,57 @@ static const struct http_case cases[] = {
           "Content-Length: 27\r\n\r\n{\"message\":\"No such image\"}\n"),
         0, 0, 404, DOCKER_HTTP_DONE, "{\"message\":\"No such image\"}", "\n", 1,
         NULL, NULL},
-    {"body until close",
-        S("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nabc"), 1, 0, 200,
-        DOCKER_HTTP_DONE, "abc", "", 0, NULL, NULL},
+    {"body until close", S(OK_HEAD "Content-Type: text/plain\r\n\r\nabc"), 1, 0,
+        200, DOCKER_HTTP_DONE, "abc", "", 0, NULL, NULL},
     {"connection close",
-        S("HTTP/1.1 200 OK\r\nConnection: close\r\n"
-          "Content-Length: 2\r\n\r\nOK"),
+        S(OK_HEAD "Connection: close\r\n"
+                  "Content-Length: 2\r\n\r\nOK"),
         0, 0, 200, DOCKER_HTTP_DONE, "OK", "", 0, NULL, NULL},
     {"HTTP/1.0 is not kept alive",
         S("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nOK"), 0, 0, 200,
         DOCKER_HTTP_DONE, "OK", "", 0, NULL, NULL},
     {"interim 100 skipped",
-        S("HTTP/1.1 100 Continue\r\n\r\n"
-          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"),
+        S("HTTP/1.1 100 Continue\r\n\r\n" OK_HEAD "Content-Length: 1\r\n\r\nx"),
         0, 0, 200, DOCKER_HTTP_DONE, "x", "", 1, NULL, NULL},
     {"bare LF line ends, no reason", S("HTTP/1.1 200\nContent-Length: 2\n\nok"),
         0, 0, 200, DOCKER_HTTP_DONE, "ok", "", 1, NULL, NULL},
     {"header value trimmed",
-        S("HTTP/1.1 200 OK\r\nApi-Version: \t 1.41 \t\r\n"
-          "Content-Length: 0\r\n\r\n"),
+        S(OK_HEAD "Api-Version: \t 1.41 \t\r\n"
+                  "Content-Length: 0\r\n\r\n"),
         0, 0, 200, DOCKER_HTTP_DONE, "", "", 1, "Api-Version", "1.41"},
 
     {"truncated content-length body",
-        S("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), 1, 1},
+        S(OK_HEAD "Content-Length: 10\r\n\r\nabc"), 1, 1},
     {"closed before any byte", S(""), 1, 1},
-    {"truncated chunked body",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"), 1,
-        1},
+    {"truncated chunked body", S(CHUNKED_HEAD "5\r\nab"), 1, 1},
     {"not HTTP", S("SSH-2.0-OpenSSH_9.2\r\n"), 0, 1},
     {"status not numeric", S("HTTP/1.1 2x0 OK\r\n\r\n"), 0, 1},
     {"status glued to reason", S("HTTP/1.1 200OK\r\n\r\n"), 0, 1},
     {"status out of range", S("HTTP/1.1 999 What\r\n\r\n"), 0, 1},
     {"HTTP/2 status line", S("HTTP/2 200\r\n\r\n"), 0, 1},
     {"empty status line", S("\r\n"), 0, 1},
-    {"bad chunk size",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "zz\r\n"),
-        0, 1},
-    {"empty chunk size",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "\r\n"),
-        0, 1},
-    {"negative chunk size",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "-1\r\n"),
-        0, 1},
-    {"chunk size overflow",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "FFFFFFFFFFFFFFFFFFFFFF\r\n"),
-        0, 1},
+    {"bad chunk size", S(CHUNKED_HEAD "zz\r\n"), 0, 1},
+    {"empty chunk size", S(CHUNKED_HEAD "\r\n"), 0, 1},
+    {"negative chunk size", S(CHUNKED_HEAD "-1\r\n"), 0, 1},
+    {"chunk size overflow", S(CHUNKED_HEAD "FFFFFFFFFFFFFFFFFFFFFF\r\n"), 0, 1},
     {"chunk data longer than its size",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "3\r\nhello\r\n0\r\n\r\n"),
-        0, 1},
+        S(CHUNKED_HEAD "3\r\nhello\r\n0\r\n\r\n"), 0, 1},
     {"unsupported transfer-encoding",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n"), 0, 1},
-    {"bad content-length", S("HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n"),
-        0, 1},
-    {"negative content-length",
-        S("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"), 0, 1},
+        S(OK_HEAD "Transfer-Encoding: gzip\r\n\r\n"), 0, 1},
+    {"bad content-length", S(OK_HEAD "Content-Length: 12a\r\n\r\n"), 0, 1},
+    {"negative content-length", S(OK_HEAD "Content-Length: -1\r\n\r\n"), 0, 1},
     {"conflicting content-lengths",
-        S("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
-          "Content-Length: 2\r\n\r\nab"),
+        S(OK_HEAD "Content-Length: 1\r\n"
+                  "Content-Length: 2\r\n\r\nab"),
         0, 1},
     {"content-length overflow",
-        S("HTTP/1.1 200 OK\r\n"
-          "Content-Length: 99999999999999999999999\r\n\r\n"),
-        0, 1},
-    {"folded header", S("HTTP/1.1 200 OK\r\nX-A: 1\r\n  more\r\n\r\n"), 0, 1},
-    {"header without colon", S("HTTP/1.1 200 OK\r\nContent-Length 0\r\n\r\n"),
-        0, 1},
-    {"space in header name", S("HTTP/1.1 200 OK\r\nContent Length: 0\r\n\r\n"),
-        0, 1},
-    {"NUL in header", S("HTTP/1.1 200 OK\r\nX-A: a\0b\r\n\r\n"), 0, 1},
-    {"CR inside a line", S("HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n"), 0, 1},
-    {"malformed trailer",
-        S("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "0\r\nnot a header\r\n\r\n"),
-        0, 1},
+        S(OK_HEAD "Content-Length: 99999999999999999999999\r\n\r\n"), 0, 1},
+    {"folded header", S(OK_HEAD "X-A: 1\r\n  more\r\n\r\n"), 0, 1},
+    {"header without colon", S(OK_HEAD "Content-Length 0\r\n\r\n"), 0, 1},
+    {"space in header name", S(OK_HEAD "Content Length: 0\r\n\r\n"), 0, 1},
+    {"NUL in header", S(OK_HEAD "X-A: a\0b\r\n\r\n"), 0, 1},
+    {"CR inside a line", S(OK_HEAD "X-A: a\rb\r\n\r\n"), 0, 1},
+    {"malformed trailer", S(CHUNKED_HEAD "0\r\nnot a header\r\n\r\n"), 0, 1},
 };
 
 struct outcome {

@@ -44,14 +44,26 @@ done_cb(int result, void *arg)
 	r->order = ++order;
 }
 
+/*
+ * Hashes pw into out (slowly when slow), then starts front_pwhash with
+ * nthreads threads and room for max_jobs jobs.
+ */
 static void
-hash(char *out, const char *pw, int slow)
+start(char *out, const char *pw, int slow, int nthreads, int max_jobs)
 {
 	assert_int_equal(crypto_pwhash_str(out, pw, strlen(pw),
 	                     slow ? SLOW_OPS : crypto_pwhash_OPSLIMIT_MIN,
 	                     slow ? crypto_pwhash_MEMLIMIT_INTERACTIVE
 	                          : crypto_pwhash_MEMLIMIT_MIN),
 	    0);
+	front_pwhash_init(base, nthreads, max_jobs);
+}
+
+/* Submits a check of pw against h, answered into results[i]. */
+static int
+verify(const char *h, const char *pw, int i)
+{
+	return front_pwhash_verify(h, pw, done_cb, &results[i]);
 }
 
 /* Runs the loop until n jobs have been called back. */
@@ -96,14 +108,10 @@ test_match_and_mismatch(void **state)
 	char h[crypto_pwhash_STRBYTES];
 
 	(void)state;
-	hash(h, "correct horse", 0);
-	front_pwhash_init(base, 2, 8);
-	assert_int_equal(
-	    front_pwhash_verify(h, "correct horse", done_cb, &results[0]), 0);
-	assert_int_equal(
-	    front_pwhash_verify(h, "correct hors", done_cb, &results[1]), 0);
-	assert_int_equal(
-	    front_pwhash_verify("not a hash", "x", done_cb, &results[2]), 0);
+	start(h, "correct horse", 0, 2, 8);
+	assert_int_equal(verify(h, "correct horse", 0), 0);
+	assert_int_equal(verify(h, "correct hors", 1), 0);
+	assert_int_equal(verify("not a hash", "x", 2), 0);
 	run_until(3);
 	assert_int_equal(results[0].calls, 1);
 	assert_int_equal(results[0].result, 1);
@@ -119,21 +127,19 @@ test_bound(void **state)
 	char h[crypto_pwhash_STRBYTES];
 
 	(void)state;
-	hash(h, "pw", 0);
-	front_pwhash_init(base, 1, 2);
-	assert_int_equal(front_pwhash_verify(h, "pw", done_cb, &results[0]), 0);
-	assert_int_equal(front_pwhash_verify(h, "no", done_cb, &results[1]), 0);
+	start(h, "pw", 0, 1, 2);
+	assert_int_equal(verify(h, "pw", 0), 0);
+	assert_int_equal(verify(h, "no", 1), 0);
 	assert_int_equal(front_pwhash_pending(), 2);
 	/* refused, and never called back */
-	assert_int_equal(
-	    front_pwhash_verify(h, "pw", done_cb, &results[2]), -1);
+	assert_int_equal(verify(h, "pw", 2), -1);
 	run_until(2);
 	assert_int_equal(results[0].result, 1);
 	assert_int_equal(results[1].result, 0);
 	assert_int_equal(results[2].calls, 0);
 	assert_int_equal(front_pwhash_pending(), 0);
 	/* room again */
-	assert_int_equal(front_pwhash_verify(h, "pw", done_cb, &results[3]), 0);
+	assert_int_equal(verify(h, "pw", 3), 0);
 	run_until(3);
 	assert_int_equal(results[3].result, 1);
 	assert_int_equal(results[2].calls, 0);
@@ -156,10 +162,8 @@ test_loop_not_blocked(void **state)
 	struct event *tick;
 
 	(void)state;
-	hash(h, "slow", 1);
-	front_pwhash_init(base, 1, 8);
-	assert_int_equal(
-	    front_pwhash_verify(h, "slow", done_cb, &results[0]), 0);
+	start(h, "slow", 1, 1, 8);
+	assert_int_equal(verify(h, "slow", 0), 0);
 	tick = evtimer_new(base, tick_cb, &results[1]);
 	evtimer_add(tick, &tv);
 	run_until(2);
@@ -177,11 +181,9 @@ test_free_pending(void **state)
 	int i;
 
 	(void)state;
-	hash(h, "slow", 1);
-	front_pwhash_init(base, 1, NJOBS);
+	start(h, "slow", 1, 1, NJOBS);
 	for (i = 0; i < 3; i++)
-		assert_int_equal(
-		    front_pwhash_verify(h, "slow", done_cb, &results[i]), 0);
+		assert_int_equal(verify(h, "slow", i), 0);
 	front_pwhash_free();
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(results[i].calls, 1);

@@ -16,7 +16,26 @@
 
 #include "worker/ws.h"
 
-#define RANGE "resize: cols and rows must be between 1 and 1000"
+#define RANGE  "resize: cols and rows must be between 1 and 1000"
+#define ERRLEN 160
+
+/* Parses the text json into c; err is emptied first, then holds why. */
+static int
+parse(const char *json, struct ws_control *c, char *err)
+{
+	err[0] = '\0';
+	return ws_control_parse(json, strlen(json), c, err, ERRLEN);
+}
+
+/* Parses the text json into c, failing the test if it is refused. */
+static void
+parse_good(const char *json, struct ws_control *c)
+{
+	char err[ERRLEN];
+
+	if (parse(json, c, err) != 0)
+		fail_msg("%s: refused: %s", json, err);
+}
 
 static void
 test_good(void **state)
@@ -45,14 +64,10 @@ test_good(void **state)
 	        WS_CONTROL_PING, 0, 0},
 	};
 	struct ws_control c;
-	char err[160];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		err[0] = '\0';
-		if (ws_control_parse(cases[i].json, strlen(cases[i].json), &c,
-		        err, sizeof(err)) != 0)
-			fail_msg("%s: refused: %s", cases[i].json, err);
+		parse_good(cases[i].json, &c);
 		assert_int_equal(c.type, cases[i].type);
 		assert_int_equal(c.cols, cases[i].cols);
 		assert_int_equal(c.rows, cases[i].rows);
@@ -75,13 +90,10 @@ test_control(void **state)
 	    {"{\"type\":\"control\",\"action\":\"return\"}", WS_ACTION_RETURN},
 	};
 	struct ws_control c;
-	char err[160];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (ws_control_parse(cases[i].json, strlen(cases[i].json), &c,
-		        err, sizeof(err)) != 0)
-			fail_msg("%s: refused: %s", cases[i].json, err);
+		parse_good(cases[i].json, &c);
 		assert_int_equal(c.type, WS_CONTROL_CONTROL);
 		assert_int_equal(c.action, cases[i].action);
 	}
@@ -166,13 +178,11 @@ test_bad(void **state)
 	        "nested too deeply"},
 	};
 	struct ws_control c;
-	char err[160];
+	char err[ERRLEN];
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		err[0] = '\0';
-		if (ws_control_parse(cases[i].json, strlen(cases[i].json), &c,
-		        err, sizeof(err)) != -1)
+		if (parse(cases[i].json, &c, err) != -1)
 			fail_msg("%s: accepted", cases[i].json);
 		if (strstr(err, cases[i].err) == NULL)
 			fail_msg("%s: error '%s', want '%s'", cases[i].json,
@@ -186,7 +196,7 @@ test_deep_nesting(void **state)
 {
 	size_t depth = 1000000, i;
 	struct ws_control c;
-	char err[160], *s;
+	char err[ERRLEN], *s;
 
 	s = malloc(2 * depth + 1);
 	assert_non_null(s);
