@@ -41,6 +41,7 @@
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/defer.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
@@ -62,6 +63,7 @@ struct broker_peer {
 	char session[SESSION_ID_LEN];   /* the same, in text, for logs */
 	struct msgchan *chan;
 	int dead;
+	struct defer defer;
 	/* a worker: its session's recent output, a ring */
 	unsigned char *ring;
 	size_t ring_len, ring_head; /* bytes held; where the next one goes */
@@ -89,12 +91,6 @@ static struct {
 	int disk_known;
 } b;
 
-static void
-broker_peer_free_cb(evutil_socket_t fd, short what, void *arg)
-{
-	free(arg);
-}
-
 /*
  * Tells the recorder that no more events of p's session come from p (its
  * events went before, on the same channel), so it may free the session's
@@ -115,8 +111,6 @@ broker_worker_gone(struct broker_peer *p)
 static void
 broker_peer_close(struct broker_peer *p, const char *why)
 {
-	struct timeval now = {0, 0};
-
 	if (p->dead)
 		return;
 	p->dead = 1;
@@ -135,9 +129,7 @@ broker_peer_close(struct broker_peer *p, const char *why)
 	p->chan = NULL;
 	free(p->ring);
 	free(p->views);
-	if (event_base_once(
-	        b.base, -1, EV_TIMEOUT, broker_peer_free_cb, p, &now) == -1)
-		fatalx("event_base_once");
+	defer_queue(b.base, &p->defer, free, p);
 }
 
 static struct broker_peer *
