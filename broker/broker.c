@@ -26,7 +26,7 @@
  * later.
  *
  * Every message on the output path names its session in the header, and
- * peers are found by it.
+ * peers are found by it: workers sit in a tree keyed by their session.
  *
  * Flow control: while the recorder's send queue is over its high mark,
  * no worker channel is read; reading resumes at its low mark. A peer's
@@ -38,6 +38,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/sys/tree.h>
 #include <event2/event.h>
 
 #include "common/config.h"
@@ -57,7 +61,8 @@
 #define BROKER_RING      (32 * 1024)       /* a session's recent output */
 
 struct broker_peer {
-	TAILQ_ENTRY(broker_peer) entry; /* workers, or subscribers */
+	RB_ENTRY(broker_peer) by_id;    /* a worker: in workers */
+	TAILQ_ENTRY(broker_peer) entry; /* a subscriber: in subs */
 	int kind;                       /* PEER_WORKER, _RECORDER or _VIEW */
 	struct uuid id;                 /* a worker's session */
 	char session[SESSION_ID_LEN];   /* the same, in text, for logs */
@@ -74,6 +79,14 @@ struct broker_peer {
 	int missed; /* events were dropped: snapshots when drained */
 };
 TAILQ_HEAD(broker_peers, broker_peer);
+RB_HEAD(broker_workers, broker_peer);
+
+static int
+broker_worker_cmp(struct broker_peer *a, struct broker_peer *b)
+{
+	return uuid_cmp(&a->id, &b->id);
+}
+RB_GENERATE_STATIC(broker_workers, broker_peer, by_id, broker_worker_cmp)
 
 static struct {
 	struct role role;
@@ -81,7 +94,7 @@ static struct {
 	struct msgchan *chan;
 	struct config conf;
 	int have_conf;
-	struct broker_peers workers;
+	struct broker_workers workers; /* by session */
 	/* Subscribers to every session: the recorder; later, live views. */
 	struct broker_peers subs;
 	struct broker_peer *recorder;
@@ -116,7 +129,7 @@ broker_peer_close(struct broker_peer *p, const char *why)
 	p->dead = 1;
 	if (p->kind == PEER_WORKER) {
 		log_debug("worker of %s gone: %s", p->session, why);
-		TAILQ_REMOVE(&b.workers, p, entry);
+		RB_REMOVE(broker_workers, &b.workers, p);
 		broker_worker_gone(p);
 	} else {
 		if (p->kind == PEER_RECORDER)
@@ -135,12 +148,10 @@ broker_peer_close(struct broker_peer *p, const char *why)
 static struct broker_peer *
 broker_worker_find(const struct uuid *id)
 {
-	struct broker_peer *p;
+	struct broker_peer key;
 
-	TAILQ_FOREACH (p, &b.workers, entry)
-		if (uuid_equal(&p->id, id))
-			return p;
-	return NULL;
+	key.id = *id;
+	return RB_FIND(broker_workers, &b.workers, &key);
 }
 
 /* Stops or restarts reading every worker as the recorder's queue fills. */
@@ -153,7 +164,7 @@ broker_flow(int pause)
 		return;
 	b.paused = pause;
 	log_debug("%s reading workers", pause ? "pausing" : "resuming");
-	TAILQ_FOREACH (p, &b.workers, entry) {
+	RB_FOREACH (p, broker_workers, &b.workers) {
 		if (pause)
 			msgchan_pause(p->chan);
 		else
@@ -339,7 +350,7 @@ broker_disk(struct msg *msg)
 	}
 	b.disk = rp;
 	b.disk_known = 1;
-	TAILQ_FOREACH (w, &b.workers, entry)
+	RB_FOREACH (w, broker_workers, &b.workers)
 		msg_send_record_pause(w->chan, &w->id, &b.disk);
 }
 
@@ -429,7 +440,7 @@ broker_peer_new(struct msg *msg)
 		if ((old = broker_worker_find(&p->id)) != NULL)
 			broker_peer_close(old, "replaced");
 		p->chan = msgchan_new(b.base, fd, broker_worker_cb, p);
-		TAILQ_INSERT_TAIL(&b.workers, p, entry);
+		RB_INSERT(broker_workers, &b.workers, p);
 		if (b.paused)
 			msgchan_pause(p->chan);
 		if (b.disk_known)
@@ -453,7 +464,7 @@ broker_peer_new(struct msg *msg)
 	broker_flow(0);
 	log_info("recorder connected; asking every worker to resend");
 	memset(&f, 0, sizeof(f));
-	TAILQ_FOREACH (old, &b.workers, entry)
+	RB_FOREACH (old, broker_workers, &b.workers)
 		msg_send_resend(old->chan, &old->id, &f);
 }
 
@@ -465,7 +476,7 @@ broker_shutdown(const char *why)
 	log_debug("shutting down: %s (%llu events, %llu bytes, %llu dropped)",
 	    why, (unsigned long long)b.events, (unsigned long long)b.bytes,
 	    (unsigned long long)b.dropped);
-	while ((p = TAILQ_FIRST(&b.workers)) != NULL)
+	while ((p = RB_ROOT(&b.workers)) != NULL)
 		broker_peer_close(p, "shutting down");
 	while ((p = TAILQ_FIRST(&b.subs)) != NULL)
 		broker_peer_close(p, "shutting down");
@@ -495,7 +506,7 @@ broker_master_msg(struct msg *msg)
 int
 broker_main(int verbose)
 {
-	TAILQ_INIT(&b.workers);
+	RB_INIT(&b.workers);
 	TAILQ_INIT(&b.subs);
 	role_start(
 	    &b.role, "broker", verbose, broker_master_msg, broker_shutdown);

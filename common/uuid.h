@@ -22,5 +22,8 @@ void uuid_format(const struct uuid *, char *out);
 /* Whether every bit is zero: no session. */
 int uuid_is_zero(const struct uuid *);
 int uuid_equal(const struct uuid *, const struct uuid *);
+/* Orders uuids by their bytes, like memcmp: the key of every tree of
+ * sessions. */
+int uuid_cmp(const struct uuid *, const struct uuid *);
 
 #endif

@@ -149,7 +149,7 @@ TAILQ_HEAD(session_list, session);
 static int
 session_cmp(struct session *a, struct session *b)
 {
-	return memcmp(&a->uuid, &b->uuid, sizeof(a->uuid));
+	return uuid_cmp(&a->uuid, &b->uuid);
 }
 RB_GENERATE_STATIC(session_tree, session, by_id, session_cmp)
 

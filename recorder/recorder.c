@@ -110,7 +110,7 @@ RB_HEAD(recorder_tree, recorder_sess);
 static int
 recorder_sess_cmp(struct recorder_sess *a, struct recorder_sess *b)
 {
-	return memcmp(&a->id, &b->id, sizeof(a->id));
+	return uuid_cmp(&a->id, &b->id);
 }
 RB_GENERATE_STATIC(recorder_tree, recorder_sess, by_id, recorder_sess_cmp)
 
