@@ -29,8 +29,10 @@
  * peers are found by it: workers sit in a tree keyed by their session.
  *
  * Flow control: while the recorder's send queue is over its high mark,
- * no worker channel is read; reading resumes at its low mark. A peer's
- * close path is broker_peer_close; its free is deferred to the loop.
+ * no worker channel is read; reading resumes at its low mark, or when the
+ * recorder goes. Every peer's channel reports to one callback, which
+ * hands messages and a drained queue to its kind. A peer's close path is
+ * broker_peer_close; its free is deferred to the loop (common/defer.c).
  */
 #include <sys/queue.h>
 #include <signal.h>
@@ -79,19 +81,10 @@ struct broker_peer {
 	int missed; /* events were dropped: snapshots when drained */
 };
 TAILQ_HEAD(broker_peers, broker_peer);
-RB_HEAD(broker_workers, broker_peer);
-
-static int
-broker_worker_cmp(struct broker_peer *a, struct broker_peer *b)
-{
-	return uuid_cmp(&a->id, &b->id);
-}
-RB_GENERATE_STATIC(broker_workers, broker_peer, by_id, broker_worker_cmp)
+UUID_TREE(broker_workers, broker_peer, by_id, id)
 
 static struct {
-	struct role role;
-	struct event_base *base;
-	struct msgchan *chan;
+	struct role role; /* its base and master's channel */
 	struct config conf;
 	int have_conf;
 	struct broker_workers workers; /* by session */
@@ -103,6 +96,24 @@ static struct {
 	struct msg_record_pause disk; /* master's last word on the disk */
 	int disk_known;
 } b;
+
+/* Stops or restarts reading every worker as the recorder's queue fills. */
+static void
+broker_flow(int pause)
+{
+	struct broker_peer *p;
+
+	if (pause == b.paused)
+		return;
+	b.paused = pause;
+	log_debug("%s reading workers", pause ? "pausing" : "resuming");
+	RB_FOREACH (p, broker_workers, &b.workers) {
+		if (pause)
+			msgchan_pause(p->chan);
+		else
+			msgchan_resume(p->chan);
+	}
+}
 
 /*
  * Tells the recorder that no more events of p's session come from p (its
@@ -135,14 +146,16 @@ broker_peer_close(struct broker_peer *p, const char *why)
 		if (p->kind == PEER_RECORDER)
 			log_info("recorder gone: %s", why);
 		TAILQ_REMOVE(&b.subs, p, entry);
-		if (b.recorder == p)
+		if (b.recorder == p) {
 			b.recorder = NULL;
+			broker_flow(0); /* its queue is gone */
+		}
 	}
 	msgchan_free(p->chan);
 	p->chan = NULL;
 	free(p->ring);
 	free(p->views);
-	defer_queue(b.base, &p->defer, free, p);
+	defer_queue(b.role.base, &p->defer, free, p);
 }
 
 static struct broker_peer *
@@ -152,24 +165,6 @@ broker_worker_find(const struct uuid *id)
 
 	key.id = *id;
 	return RB_FIND(broker_workers, &b.workers, &key);
-}
-
-/* Stops or restarts reading every worker as the recorder's queue fills. */
-static void
-broker_flow(int pause)
-{
-	struct broker_peer *p;
-
-	if (pause == b.paused)
-		return;
-	b.paused = pause;
-	log_debug("%s reading workers", pause ? "pausing" : "resuming");
-	RB_FOREACH (p, broker_workers, &b.workers) {
-		if (pause)
-			msgchan_pause(p->chan);
-		else
-			msgchan_resume(p->chan);
-	}
 }
 
 /* Keeps an output event's bytes in the session's ring. */
@@ -270,70 +265,49 @@ broker_worker_event(struct broker_peer *p, struct msg *msg)
 	}
 }
 
-/* A view's subscription, or its queue drained after missing events. */
+/* A view's subscription to one more session. */
 static void
-broker_view_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+broker_view_msg(struct broker_peer *p, struct msg *msg)
 {
-	struct broker_peer *p = arg, *w;
 	struct msg_view_sub vs;
-	size_t i;
+	struct broker_peer *w;
 
-	if (p->dead)
-		return;
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (msg_get_view_subscribe(msg, &vs) == -1 ||
-		    uuid_is_zero(&msg->hdr.session) || p->nviews >= WALL_MAX) {
-			broker_peer_close(p, "bad MSG_VIEW_SUBSCRIBE");
-			return;
-		}
-		if (broker_view_has(p, &msg->hdr.session))
-			return;
-		p->views =
-		    xreallocarray(p->views, p->nviews + 1, sizeof(*p->views));
-		p->views[p->nviews++] = msg->hdr.session;
-		if ((w = broker_worker_find(&msg->hdr.session)) != NULL)
-			broker_view_snapshot(p, w);
-		return;
-	case MSGCHAN_LOWAT:
-		if (!p->missed)
-			return;
-		p->missed = 0;
-		for (i = 0; i < p->nviews; i++)
-			if ((w = broker_worker_find(&p->views[i])) != NULL)
-				broker_view_snapshot(p, w);
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		broker_peer_close(p, "channel closed");
+	if (msg_get_view_subscribe(msg, &vs) == -1 ||
+	    uuid_is_zero(&msg->hdr.session) || p->nviews >= WALL_MAX) {
+		broker_peer_close(p, "bad MSG_VIEW_SUBSCRIBE");
 		return;
 	}
+	if (broker_view_has(p, &msg->hdr.session))
+		return;
+	p->views = xreallocarray(p->views, p->nviews + 1, sizeof(*p->views));
+	p->views[p->nviews++] = msg->hdr.session;
+	if ((w = broker_worker_find(&msg->hdr.session)) != NULL)
+		broker_view_snapshot(p, w);
+}
+
+/* A view's queue drained: fresh snapshots if it missed events. */
+static void
+broker_view_drained(struct broker_peer *p)
+{
+	struct broker_peer *w;
+	size_t i;
+
+	if (!p->missed)
+		return;
+	p->missed = 0;
+	for (i = 0; i < p->nviews; i++)
+		if ((w = broker_worker_find(&p->views[i])) != NULL)
+			broker_view_snapshot(p, w);
 }
 
 static void
-broker_worker_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+broker_worker_msg(struct broker_peer *p, struct msg *msg)
 {
-	struct broker_peer *p = arg;
-
-	if (p->dead)
-		return;
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (msg->hdr.type == MSG_EVENT)
-			broker_worker_event(p, msg);
-		else
-			log_warnx("worker of %s: unexpected message %s",
-			    p->session, msg_name(msg->hdr.type));
-		return;
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		broker_peer_close(p, "channel closed");
-		return;
-	}
+	if (msg->hdr.type == MSG_EVENT)
+		broker_worker_event(p, msg);
+	else
+		log_warnx("worker of %s: unexpected message %s", p->session,
+		    msg_name(msg->hdr.type));
 }
 
 /* Master's pause for every session (the disk): to every worker, now and
@@ -387,8 +361,9 @@ broker_recorder_msg(struct broker_peer *p, struct msg *msg)
 		broker_peer_close(p, "a bad message");
 }
 
+/* Every peer's channel: its messages and its drained queue go by kind. */
 static void
-broker_recorder_cb(
+broker_peer_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
 	struct broker_peer *p = arg;
@@ -397,17 +372,22 @@ broker_recorder_cb(
 		return;
 	switch (ev) {
 	case MSGCHAN_MSG:
-		broker_recorder_msg(p, msg);
+		if (p->kind == PEER_WORKER)
+			broker_worker_msg(p, msg);
+		else if (p->kind == PEER_VIEW)
+			broker_view_msg(p, msg);
+		else
+			broker_recorder_msg(p, msg);
 		return;
 	case MSGCHAN_LOWAT:
-		if (p == b.recorder)
+		if (p->kind == PEER_VIEW)
+			broker_view_drained(p);
+		else if (p == b.recorder)
 			broker_flow(0);
 		return;
 	case MSGCHAN_CLOSED:
 	case MSGCHAN_ERROR:
 		broker_peer_close(p, "channel closed");
-		if (b.recorder == NULL)
-			broker_flow(0);
 		return;
 	}
 }
@@ -439,7 +419,7 @@ broker_peer_new(struct msg *msg)
 		uuid_format(&p->id, p->session);
 		if ((old = broker_worker_find(&p->id)) != NULL)
 			broker_peer_close(old, "replaced");
-		p->chan = msgchan_new(b.base, fd, broker_worker_cb, p);
+		p->chan = msgchan_new(b.role.base, fd, broker_peer_cb, p);
 		RB_INSERT(broker_workers, &b.workers, p);
 		if (b.paused)
 			msgchan_pause(p->chan);
@@ -449,7 +429,7 @@ broker_peer_new(struct msg *msg)
 		return;
 	}
 	if (mp.kind == PEER_VIEW) {
-		p->chan = msgchan_new(b.base, fd, broker_view_cb, p);
+		p->chan = msgchan_new(b.role.base, fd, broker_peer_cb, p);
 		msgchan_set_marks(p->chan, BROKER_VIEW_LOW, BROKER_VIEW_HIGH);
 		TAILQ_INSERT_TAIL(&b.subs, p, entry);
 		log_debug("a view connected");
@@ -457,7 +437,7 @@ broker_peer_new(struct msg *msg)
 	}
 	if (b.recorder != NULL)
 		broker_peer_close(b.recorder, "replaced");
-	p->chan = msgchan_new(b.base, fd, broker_recorder_cb, p);
+	p->chan = msgchan_new(b.role.base, fd, broker_peer_cb, p);
 	msgchan_set_marks(p->chan, BROKER_REC_LOW, BROKER_REC_HIGH);
 	TAILQ_INSERT_TAIL(&b.subs, p, entry);
 	b.recorder = p;
@@ -480,7 +460,7 @@ broker_shutdown(const char *why)
 		broker_peer_close(p, "shutting down");
 	while ((p = TAILQ_FIRST(&b.subs)) != NULL)
 		broker_peer_close(p, "shutting down");
-	event_base_loopexit(b.base, NULL);
+	event_base_loopexit(b.role.base, NULL);
 }
 
 /* A message from master for this role; 0: not one it takes. */
@@ -510,8 +490,6 @@ broker_main(int verbose)
 	TAILQ_INIT(&b.subs);
 	role_start(
 	    &b.role, "broker", verbose, broker_master_msg, broker_shutdown);
-	b.base = b.role.base;
-	b.chan = b.role.chan;
 	role_run(&b.role);
 	role_free(&b.role);
 	return 0;
