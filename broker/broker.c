@@ -26,11 +26,13 @@
  * later.
  *
  * Every message on the output path names its session in the header, and
- * peers are found by it.
+ * peers are found by it: workers sit in a tree keyed by their session.
  *
  * Flow control: while the recorder's send queue is over its high mark,
- * no worker channel is read; reading resumes at its low mark. A peer's
- * close path is broker_peer_close; its free is deferred to the loop.
+ * no worker channel is read; reading resumes at its low mark, or when the
+ * recorder goes. Every peer's channel reports to one callback, which
+ * hands messages and a drained queue to its kind. A peer's close path is
+ * broker_peer_close; its free is deferred to the loop (common/defer.c).
  */
 #include <sys/queue.h>
 #include <signal.h>
@@ -38,9 +40,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/sys/tree.h>
 #include <event2/event.h>
 
 #include "common/config.h"
+#include "common/defer.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
@@ -56,12 +63,14 @@
 #define BROKER_RING      (32 * 1024)       /* a session's recent output */
 
 struct broker_peer {
-	TAILQ_ENTRY(broker_peer) entry; /* workers, or subscribers */
+	RB_ENTRY(broker_peer) by_id;    /* a worker: in workers */
+	TAILQ_ENTRY(broker_peer) entry; /* a subscriber: in subs */
 	int kind;                       /* PEER_WORKER, _RECORDER or _VIEW */
 	struct uuid id;                 /* a worker's session */
 	char session[SESSION_ID_LEN];   /* the same, in text, for logs */
 	struct msgchan *chan;
 	int dead;
+	struct defer defer;
 	/* a worker: its session's recent output, a ring */
 	unsigned char *ring;
 	size_t ring_len, ring_head; /* bytes held; where the next one goes */
@@ -72,14 +81,13 @@ struct broker_peer {
 	int missed; /* events were dropped: snapshots when drained */
 };
 TAILQ_HEAD(broker_peers, broker_peer);
+UUID_TREE(broker_workers, broker_peer, by_id, id)
 
 static struct {
-	struct role role;
-	struct event_base *base;
-	struct msgchan *chan;
+	struct role role; /* its base and master's channel */
 	struct config conf;
 	int have_conf;
-	struct broker_peers workers;
+	struct broker_workers workers; /* by session */
 	/* Subscribers to every session: the recorder; later, live views. */
 	struct broker_peers subs;
 	struct broker_peer *recorder;
@@ -89,10 +97,22 @@ static struct {
 	int disk_known;
 } b;
 
+/* Stops or restarts reading every worker as the recorder's queue fills. */
 static void
-broker_peer_free_cb(evutil_socket_t fd, short what, void *arg)
+broker_flow(int pause)
 {
-	free(arg);
+	struct broker_peer *p;
+
+	if (pause == b.paused)
+		return;
+	b.paused = pause;
+	log_debug("%s reading workers", pause ? "pausing" : "resuming");
+	RB_FOREACH (p, broker_workers, &b.workers) {
+		if (pause)
+			msgchan_pause(p->chan);
+		else
+			msgchan_resume(p->chan);
+	}
 }
 
 /*
@@ -115,58 +135,36 @@ broker_worker_gone(struct broker_peer *p)
 static void
 broker_peer_close(struct broker_peer *p, const char *why)
 {
-	struct timeval now = {0, 0};
-
 	if (p->dead)
 		return;
 	p->dead = 1;
 	if (p->kind == PEER_WORKER) {
 		log_debug("worker of %s gone: %s", p->session, why);
-		TAILQ_REMOVE(&b.workers, p, entry);
+		RB_REMOVE(broker_workers, &b.workers, p);
 		broker_worker_gone(p);
 	} else {
 		if (p->kind == PEER_RECORDER)
 			log_info("recorder gone: %s", why);
 		TAILQ_REMOVE(&b.subs, p, entry);
-		if (b.recorder == p)
+		if (b.recorder == p) {
 			b.recorder = NULL;
+			broker_flow(0); /* its queue is gone */
+		}
 	}
 	msgchan_free(p->chan);
 	p->chan = NULL;
 	free(p->ring);
 	free(p->views);
-	if (event_base_once(
-	        b.base, -1, EV_TIMEOUT, broker_peer_free_cb, p, &now) == -1)
-		fatalx("event_base_once");
+	defer_queue(b.role.base, &p->defer, free, p);
 }
 
 static struct broker_peer *
 broker_worker_find(const struct uuid *id)
 {
-	struct broker_peer *p;
+	struct broker_peer key;
 
-	TAILQ_FOREACH (p, &b.workers, entry)
-		if (uuid_equal(&p->id, id))
-			return p;
-	return NULL;
-}
-
-/* Stops or restarts reading every worker as the recorder's queue fills. */
-static void
-broker_flow(int pause)
-{
-	struct broker_peer *p;
-
-	if (pause == b.paused)
-		return;
-	b.paused = pause;
-	log_debug("%s reading workers", pause ? "pausing" : "resuming");
-	TAILQ_FOREACH (p, &b.workers, entry) {
-		if (pause)
-			msgchan_pause(p->chan);
-		else
-			msgchan_resume(p->chan);
-	}
+	key.id = *id;
+	return RB_FIND(broker_workers, &b.workers, &key);
 }
 
 /* Keeps an output event's bytes in the session's ring. */
@@ -267,70 +265,49 @@ broker_worker_event(struct broker_peer *p, struct msg *msg)
 	}
 }
 
-/* A view's subscription, or its queue drained after missing events. */
+/* A view's subscription to one more session. */
 static void
-broker_view_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+broker_view_msg(struct broker_peer *p, struct msg *msg)
 {
-	struct broker_peer *p = arg, *w;
 	struct msg_view_sub vs;
-	size_t i;
+	struct broker_peer *w;
 
-	if (p->dead)
-		return;
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (msg_get_view_subscribe(msg, &vs) == -1 ||
-		    uuid_is_zero(&msg->hdr.session) || p->nviews >= WALL_MAX) {
-			broker_peer_close(p, "bad MSG_VIEW_SUBSCRIBE");
-			return;
-		}
-		if (broker_view_has(p, &msg->hdr.session))
-			return;
-		p->views =
-		    xreallocarray(p->views, p->nviews + 1, sizeof(*p->views));
-		p->views[p->nviews++] = msg->hdr.session;
-		if ((w = broker_worker_find(&msg->hdr.session)) != NULL)
-			broker_view_snapshot(p, w);
-		return;
-	case MSGCHAN_LOWAT:
-		if (!p->missed)
-			return;
-		p->missed = 0;
-		for (i = 0; i < p->nviews; i++)
-			if ((w = broker_worker_find(&p->views[i])) != NULL)
-				broker_view_snapshot(p, w);
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		broker_peer_close(p, "channel closed");
+	if (msg_get_view_subscribe(msg, &vs) == -1 ||
+	    uuid_is_zero(&msg->hdr.session) || p->nviews >= WALL_MAX) {
+		broker_peer_close(p, "bad MSG_VIEW_SUBSCRIBE");
 		return;
 	}
+	if (broker_view_has(p, &msg->hdr.session))
+		return;
+	p->views = xreallocarray(p->views, p->nviews + 1, sizeof(*p->views));
+	p->views[p->nviews++] = msg->hdr.session;
+	if ((w = broker_worker_find(&msg->hdr.session)) != NULL)
+		broker_view_snapshot(p, w);
+}
+
+/* A view's queue drained: fresh snapshots if it missed events. */
+static void
+broker_view_drained(struct broker_peer *p)
+{
+	struct broker_peer *w;
+	size_t i;
+
+	if (!p->missed)
+		return;
+	p->missed = 0;
+	for (i = 0; i < p->nviews; i++)
+		if ((w = broker_worker_find(&p->views[i])) != NULL)
+			broker_view_snapshot(p, w);
 }
 
 static void
-broker_worker_cb(
-    struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
+broker_worker_msg(struct broker_peer *p, struct msg *msg)
 {
-	struct broker_peer *p = arg;
-
-	if (p->dead)
-		return;
-	switch (ev) {
-	case MSGCHAN_MSG:
-		if (msg->hdr.type == MSG_EVENT)
-			broker_worker_event(p, msg);
-		else
-			log_warnx("worker of %s: unexpected message %s",
-			    p->session, msg_name(msg->hdr.type));
-		return;
-	case MSGCHAN_LOWAT:
-		return;
-	case MSGCHAN_CLOSED:
-	case MSGCHAN_ERROR:
-		broker_peer_close(p, "channel closed");
-		return;
-	}
+	if (msg->hdr.type == MSG_EVENT)
+		broker_worker_event(p, msg);
+	else
+		log_warnx("worker of %s: unexpected message %s", p->session,
+		    msg_name(msg->hdr.type));
 }
 
 /* Master's pause for every session (the disk): to every worker, now and
@@ -347,7 +324,7 @@ broker_disk(struct msg *msg)
 	}
 	b.disk = rp;
 	b.disk_known = 1;
-	TAILQ_FOREACH (w, &b.workers, entry)
+	RB_FOREACH (w, broker_workers, &b.workers)
 		msg_send_record_pause(w->chan, &w->id, &b.disk);
 }
 
@@ -384,8 +361,9 @@ broker_recorder_msg(struct broker_peer *p, struct msg *msg)
 		broker_peer_close(p, "a bad message");
 }
 
+/* Every peer's channel: its messages and its drained queue go by kind. */
 static void
-broker_recorder_cb(
+broker_peer_cb(
     struct msgchan *ch, enum msgchan_event ev, struct msg *msg, void *arg)
 {
 	struct broker_peer *p = arg;
@@ -394,17 +372,22 @@ broker_recorder_cb(
 		return;
 	switch (ev) {
 	case MSGCHAN_MSG:
-		broker_recorder_msg(p, msg);
+		if (p->kind == PEER_WORKER)
+			broker_worker_msg(p, msg);
+		else if (p->kind == PEER_VIEW)
+			broker_view_msg(p, msg);
+		else
+			broker_recorder_msg(p, msg);
 		return;
 	case MSGCHAN_LOWAT:
-		if (p == b.recorder)
+		if (p->kind == PEER_VIEW)
+			broker_view_drained(p);
+		else if (p == b.recorder)
 			broker_flow(0);
 		return;
 	case MSGCHAN_CLOSED:
 	case MSGCHAN_ERROR:
 		broker_peer_close(p, "channel closed");
-		if (b.recorder == NULL)
-			broker_flow(0);
 		return;
 	}
 }
@@ -436,8 +419,8 @@ broker_peer_new(struct msg *msg)
 		uuid_format(&p->id, p->session);
 		if ((old = broker_worker_find(&p->id)) != NULL)
 			broker_peer_close(old, "replaced");
-		p->chan = msgchan_new(b.base, fd, broker_worker_cb, p);
-		TAILQ_INSERT_TAIL(&b.workers, p, entry);
+		p->chan = msgchan_new(b.role.base, fd, broker_peer_cb, p);
+		RB_INSERT(broker_workers, &b.workers, p);
 		if (b.paused)
 			msgchan_pause(p->chan);
 		if (b.disk_known)
@@ -446,7 +429,7 @@ broker_peer_new(struct msg *msg)
 		return;
 	}
 	if (mp.kind == PEER_VIEW) {
-		p->chan = msgchan_new(b.base, fd, broker_view_cb, p);
+		p->chan = msgchan_new(b.role.base, fd, broker_peer_cb, p);
 		msgchan_set_marks(p->chan, BROKER_VIEW_LOW, BROKER_VIEW_HIGH);
 		TAILQ_INSERT_TAIL(&b.subs, p, entry);
 		log_debug("a view connected");
@@ -454,14 +437,14 @@ broker_peer_new(struct msg *msg)
 	}
 	if (b.recorder != NULL)
 		broker_peer_close(b.recorder, "replaced");
-	p->chan = msgchan_new(b.base, fd, broker_recorder_cb, p);
+	p->chan = msgchan_new(b.role.base, fd, broker_peer_cb, p);
 	msgchan_set_marks(p->chan, BROKER_REC_LOW, BROKER_REC_HIGH);
 	TAILQ_INSERT_TAIL(&b.subs, p, entry);
 	b.recorder = p;
 	broker_flow(0);
 	log_info("recorder connected; asking every worker to resend");
 	memset(&f, 0, sizeof(f));
-	TAILQ_FOREACH (old, &b.workers, entry)
+	RB_FOREACH (old, broker_workers, &b.workers)
 		msg_send_resend(old->chan, &old->id, &f);
 }
 
@@ -473,11 +456,11 @@ broker_shutdown(const char *why)
 	log_debug("shutting down: %s (%llu events, %llu bytes, %llu dropped)",
 	    why, (unsigned long long)b.events, (unsigned long long)b.bytes,
 	    (unsigned long long)b.dropped);
-	while ((p = TAILQ_FIRST(&b.workers)) != NULL)
+	while ((p = RB_ROOT(&b.workers)) != NULL)
 		broker_peer_close(p, "shutting down");
 	while ((p = TAILQ_FIRST(&b.subs)) != NULL)
 		broker_peer_close(p, "shutting down");
-	event_base_loopexit(b.base, NULL);
+	event_base_loopexit(b.role.base, NULL);
 }
 
 /* A message from master for this role; 0: not one it takes. */
@@ -503,12 +486,10 @@ broker_master_msg(struct msg *msg)
 int
 broker_main(int verbose)
 {
-	TAILQ_INIT(&b.workers);
+	RB_INIT(&b.workers);
 	TAILQ_INIT(&b.subs);
 	role_start(
 	    &b.role, "broker", verbose, broker_master_msg, broker_shutdown);
-	b.base = b.role.base;
-	b.chan = b.role.chan;
 	role_run(&b.role);
 	role_free(&b.role);
 	return 0;

@@ -63,5 +63,11 @@ uuid_is_zero(const struct uuid *u)
 int
 uuid_equal(const struct uuid *a, const struct uuid *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	return uuid_cmp(a, b) == 0;
+}
+
+int
+uuid_cmp(const struct uuid *a, const struct uuid *b)
+{
+	return memcmp(a, b, sizeof(*a));
 }

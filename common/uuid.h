@@ -22,5 +22,20 @@ void uuid_format(const struct uuid *, char *out);
 /* Whether every bit is zero: no session. */
 int uuid_is_zero(const struct uuid *);
 int uuid_equal(const struct uuid *, const struct uuid *);
+/* Orders uuids by their bytes, like memcmp. */
+int uuid_cmp(const struct uuid *, const struct uuid *);
+
+/*
+ * A tree of sessions (bsd/sys/tree.h): declares its head, struct name,
+ * and generates it, static, for struct type linked by its RB_ENTRY field
+ * and ordered by its struct uuid key.
+ */
+#define UUID_TREE(name, type, field, key)                     \
+	RB_HEAD(name, type);                                  \
+	static int name##_cmp(struct type *a, struct type *b) \
+	{                                                     \
+		return uuid_cmp(&a->key, &b->key);            \
+	}                                                     \
+	RB_GENERATE_STATIC(name, type, field, name##_cmp)
 
 #endif

@@ -51,7 +51,7 @@ struct front_http_conf {
  */
 int front_http_start(
     struct event_base *, int listen_fd, const struct front_http_conf *);
-/* Closes the listener and every connection. */
+/* Closes the listener and every connection; the loop frees them next. */
 void front_http_stop(void);
 /* The connection waits for master: returns the id its answer carries. */
 uint64_t front_http_park(struct conn *);

@@ -30,9 +30,9 @@
  * closes the connection. Beyond max_conns, a new connection gets 503
  * and is closed; only a bounded number of those may be pending at once.
  *
- * A closed connection leaves the live list at once but is freed from a
- * separate event, so that no callback frees memory another one still
- * uses.
+ * A closed connection leaves the live list at once but is freed once the
+ * callback has returned (common/defer.c), so that no callback frees
+ * memory another one still uses.
  *
  * Errors under /api/ are JSON objects {"error": "..."}, whichever layer
  * finds them (front_http_error); elsewhere they are text.
@@ -66,6 +66,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "common/defer.h"
 #include "common/http.h"
 #include "common/log.h"
 #include "common/proxy.h"
@@ -119,6 +120,7 @@ struct conn {
 	char client[PROXY_ADDR_LEN];    /* the current request's client */
 	char label
 	    [FRONT_HTTP_LABEL_LEN]; /* for log lines: peer, or client via */
+	struct defer defer;
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -126,13 +128,11 @@ static struct {
 	struct event_base *base;
 	struct evconnlistener *listener;
 	struct event *accept_pause;
-	struct event *reaper;
 	struct front_http_conf conf;
 	struct http_limits limits;
 	int nconns;
 	int nrefusing;
 	struct conn_list conns;
-	struct conn_list dead;
 } fh;
 
 static void conn_process(struct conn *);
@@ -151,18 +151,15 @@ conn_timer_set(struct conn *c, int ms)
 }
 
 static void
-reaper_cb(evutil_socket_t fd, short what, void *arg)
+conn_free(void *arg)
 {
-	struct conn *c;
+	struct conn *c = arg;
 
-	while ((c = TAILQ_FIRST(&fh.dead)) != NULL) {
-		TAILQ_REMOVE(&fh.dead, c, entry);
-		if (c->bev != NULL) /* NULL: it went on with a relay */
-			bufferevent_free(c->bev);
-		event_free(c->timer);
-		http_parser_free(c->parser);
-		free(c);
-	}
+	if (c->bev != NULL) /* NULL: it went on with a relay */
+		bufferevent_free(c->bev);
+	event_free(c->timer);
+	http_parser_free(c->parser);
+	free(c);
 }
 
 /* The one close path: the connection stops now and is freed later. */
@@ -181,8 +178,7 @@ conn_close(struct conn *c, const char *reason)
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	evtimer_del(c->timer);
-	TAILQ_INSERT_TAIL(&fh.dead, c, entry);
-	event_active(fh.reaper, EV_TIMEOUT, 1);
+	defer_queue(fh.base, &c->defer, conn_free, c);
 }
 
 /* Shuts our side and drops whatever the client still sends, briefly. */
@@ -940,10 +936,8 @@ front_http_start(
 	fh.limits.max_body = conf->max_body;
 	fh.nconns = fh.nrefusing = 0;
 	TAILQ_INIT(&fh.conns);
-	TAILQ_INIT(&fh.dead);
-	if ((fh.reaper = event_new(base, -1, 0, reaper_cb, NULL)) == NULL ||
-	    (fh.accept_pause = evtimer_new(base, accept_resume_cb, NULL)) ==
-	        NULL)
+	if ((fh.accept_pause = evtimer_new(base, accept_resume_cb, NULL)) ==
+	    NULL)
 		fatalx("%s: event_new failed", __func__);
 	fh.listener = evconnlistener_new(base, accept_cb, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
@@ -965,8 +959,6 @@ front_http_stop(void)
 	fh.listener = NULL;
 	while ((c = TAILQ_FIRST(&fh.conns)) != NULL)
 		conn_close(c, "server stopping");
-	reaper_cb(-1, 0, NULL);
-	event_free(fh.reaper);
 	event_free(fh.accept_pause);
-	fh.reaper = fh.accept_pause = NULL;
+	fh.accept_pause = NULL;
 }

@@ -142,16 +142,9 @@ struct session {
 	struct event *ev_refill; /* browsers wait no longer */
 	struct msg_worker_stats stats;
 };
-RB_HEAD(session_tree, session);
+UUID_TREE(session_tree, session, by_id, uuid)
 
 TAILQ_HEAD(session_list, session);
-
-static int
-session_cmp(struct session *a, struct session *b)
-{
-	return memcmp(&a->uuid, &b->uuid, sizeof(a->uuid));
-}
-RB_GENERATE_STATIC(session_tree, session, by_id, session_cmp)
 
 /*
  * A docker call in flight, for the metrics and to find its session. The

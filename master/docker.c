@@ -13,16 +13,18 @@
 
  * and are RUNNING at once. A call whose callback must not run from inside
  * the function that made it (a bad configuration, a connect that failed on
- * the spot) is put on FAILING and completed from the reaper event. When a
- * response is complete, or its connection fails, the call is taken off its
- * connection, its callback runs, and the call goes to the graveyard; so do
- * closed connections. The reaper, a zero-timeout event, frees the graveyard
- * later, so nothing is freed under a callback that is still running, even
- * when that callback cancels calls or frees the client: docker_free() from
- * inside a callback only marks the client, and the outermost entry into
- * this file frees it on the way out. A control call whose request met a
- * closed keep-alive connection before any byte of the answer (the daemon
- * drops idle connections) is sent again once on a new connection.
+ * the spot) is put on FAILING and completed once the current callback has
+ * returned (common/defer.c). When a response is complete, or its
+ * connection fails, the call is taken off its connection, its callback
+ * runs, and the call goes to DEAD; closed connections go to the
+ * graveyard. Both are freed once the callback has returned (the same
+ * deferral), so nothing is freed under a callback that is still running,
+ * even when that callback cancels calls or frees the client: docker_free()
+ * from inside a callback only marks the client, and the outermost entry
+ * into this file frees it on the way out, with what it had deferred. A
+ * control call whose request met a closed keep-alive connection before
+ * any byte of the answer (the daemon drops idle connections) is sent
+ * again once on a new connection.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -51,6 +53,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "common/config.h"
+#include "common/defer.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/str.h"
@@ -119,6 +122,7 @@ struct docker_call {
 	void *arg;
 	int fail_status;
 	char *fail_message;
+	struct defer defer; /* FAILING or DEAD */
 };
 TAILQ_HEAD(docker_calls, docker_call);
 
@@ -131,6 +135,7 @@ struct docker_conn {
 	int dedicated;
 	int served; /* responses completed on it */
 	int dead;
+	struct defer defer;
 };
 LIST_HEAD(docker_conns, docker_conn);
 
@@ -157,12 +162,12 @@ struct docker {
 	struct docker_conns graveyard;
 	struct docker_conn *ctl[DOCKER_CONTROL_CONNS];
 
-	struct event *reaper;
 	int busy;
 	int dying;
 };
 
 static void docker_dispatch(struct docker_call *);
+static void call_reap(void *);
 static void docker_control_next(struct docker *);
 static void conn_close(struct docker_conn *);
 
@@ -220,7 +225,7 @@ call_move(struct docker_call *call, enum docker_place place, int head)
 	else
 		TAILQ_INSERT_TAIL(to, call, entry);
 	if (place == PLACE_DEAD || place == PLACE_FAILING)
-		event_active(d->reaper, EV_TIMEOUT, 1);
+		defer_queue(d->base, &call->defer, call_reap, call);
 }
 
 static void
@@ -285,7 +290,7 @@ call_fail(struct docker_call *call, int status, const char *fmt, ...)
 	free(msg);
 }
 
-/* Fails a call from the reaper, outside of the caller's stack. */
+/* Fails a call once the caller's callback has returned. */
 static void
 call_fail_later(struct docker_call *call, const char *msg)
 {
@@ -303,25 +308,32 @@ conn_free(struct docker_conn *conn)
 	free(conn);
 }
 
+/* A deferred call: a FAILING one completes (then waits as DEAD), a DEAD
+ * one is freed. */
 static void
-docker_reap(evutil_socket_t fd, short what, void *arg)
+call_reap(void *arg)
 {
-	struct docker *d = arg;
-	struct docker_call *call;
-	struct docker_conn *conn;
+	struct docker_call *call = arg;
+	struct docker *d = call->d;
 
-	docker_enter(d);
-	while ((call = TAILQ_FIRST(&d->failing)) != NULL)
+	if (call->place == PLACE_FAILING) {
+		docker_enter(d);
 		call_fail(call, call->fail_status, "%s", call->fail_message);
-	while ((call = TAILQ_FIRST(&d->dead)) != NULL) {
-		TAILQ_REMOVE(&d->dead, call, entry);
-		call_free(call);
+		docker_leave(d);
+		return;
 	}
-	while ((conn = LIST_FIRST(&d->graveyard)) != NULL) {
-		LIST_REMOVE(conn, entry);
-		conn_free(conn);
-	}
-	docker_leave(d);
+	TAILQ_REMOVE(&d->dead, call, entry);
+	call_free(call);
+}
+
+/* A closed connection, from the graveyard. */
+static void
+conn_reap(void *arg)
+{
+	struct docker_conn *conn = arg;
+
+	LIST_REMOVE(conn, entry);
+	conn_free(conn);
 }
 
 /* Writes s %-escaped for a query string or a path segment. */
@@ -492,8 +504,6 @@ docker_new(struct event_base *base, const char *host)
 	TAILQ_INIT(&d->dead);
 	LIST_INIT(&d->conns);
 	LIST_INIT(&d->graveyard);
-	if ((d->reaper = event_new(base, -1, 0, docker_reap, d)) == NULL)
-		fatalx("%s: event_new", __func__);
 	if (host == NULL && (host = getenv("DOCKER_HOST")) != NULL &&
 	    *host == '\0')
 		host = NULL;
@@ -520,6 +530,7 @@ docker_destroy(struct docker *d)
 	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
 		while ((call = TAILQ_FIRST(lists[i])) != NULL) {
 			TAILQ_REMOVE(lists[i], call, entry);
+			defer_cancel(&call->defer);
 			call_free(call);
 		}
 	}
@@ -529,9 +540,9 @@ docker_destroy(struct docker *d)
 	}
 	while ((conn = LIST_FIRST(&d->graveyard)) != NULL) {
 		LIST_REMOVE(conn, entry);
+		defer_cancel(&conn->defer);
 		conn_free(conn);
 	}
-	event_free(d->reaper);
 	if (d->ssl_ctx != NULL)
 		SSL_CTX_free(d->ssl_ctx);
 	free(d->host);
@@ -597,7 +608,7 @@ conn_close(struct docker_conn *conn)
 			d->ctl[i] = NULL;
 	LIST_REMOVE(conn, entry);
 	LIST_INSERT_HEAD(&d->graveyard, conn, entry);
-	event_active(d->reaper, EV_TIMEOUT, 1);
+	defer_queue(d->base, &conn->defer, conn_reap, conn);
 }
 
 static void conn_readcb(struct bufferevent *, void *);
@@ -1461,7 +1472,7 @@ docker_filters(const char *label, int events)
 	return esc;
 }
 
-/* Fails a call on bad arguments, from the reaper. */
+/* Fails a call on bad arguments, once the caller's callback returned. */
 static struct docker_call *
 call_reject(struct docker_call *call, const char *why)
 {

@@ -105,14 +105,7 @@ struct recorder_sess {
 	size_t pending; /* counted events in recorder_db: they point here */
 	int gone;       /* its worker is gone (MSG_WORKER_GONE) */
 };
-RB_HEAD(recorder_tree, recorder_sess);
-
-static int
-recorder_sess_cmp(struct recorder_sess *a, struct recorder_sess *b)
-{
-	return memcmp(&a->id, &b->id, sizeof(a->id));
-}
-RB_GENERATE_STATIC(recorder_tree, recorder_sess, by_id, recorder_sess_cmp)
+UUID_TREE(recorder_tree, recorder_sess, by_id, id)
 
 static struct {
 	struct role role;

@@ -58,6 +58,7 @@
 #include <wslay/wslay.h>
 #include <yajl/yajl_gen.h>
 
+#include "common/defer.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/xmalloc.h"
@@ -127,6 +128,7 @@ struct ws {
 	const struct scrollback *sb;
 	ws_cb cb;
 	void *arg;
+	struct defer defer;
 };
 
 static uint64_t ws_serial;
@@ -763,7 +765,7 @@ ws_timer_cb(int fd, short what, void *arg)
 }
 
 static void
-ws_free_cb(int fd, short what, void *arg)
+ws_free(void *arg)
 {
 	struct ws *ws = arg;
 	struct ws_chunk *c;
@@ -782,8 +784,6 @@ ws_free_cb(int fd, short what, void *arg)
 void
 ws_close(struct ws *ws, const char *reason)
 {
-	struct timeval tv = {0, 0};
-
 	if (ws->state == WS_DEAD)
 		return;
 	log_info("browser %llu: connection closed: %s",
@@ -794,9 +794,7 @@ ws_close(struct ws *ws, const char *reason)
 	event_del(ws->ev_timer);
 	close(ws->fd);
 	ws->fd = -1;
-	if (event_base_once(ws->base, -1, EV_TIMEOUT, ws_free_cb, ws, &tv) ==
-	    -1)
-		fatalx("%s: event_base_once", __func__);
+	defer_queue(ws->base, &ws->defer, ws_free, ws);
 }
 
 /* Answers the upgrade on fd (taken) and sets up the conversation. */

@@ -112,6 +112,8 @@ server_start(const struct front_http_conf *conf)
 		    front_http_start(base, fd, conf) == -1)
 			_exit(2);
 		event_base_dispatch(base);
+		/* The connections' deferred frees. */
+		(void)event_base_loop(base, EVLOOP_NONBLOCK);
 		event_free(ev);
 		event_base_free(base);
 		front_static_free();
