@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/unit.h"
 #include <event2/event.h>
 
 #include "common/backoff.h"
@@ -62,12 +64,4 @@ test_doubling(void **state)
 	event_base_free(base);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_doubling),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_doubling))

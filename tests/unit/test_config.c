@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit.h"
+
 #include "common/config.h"
 
 static char *
@@ -283,15 +285,5 @@ test_print_round_trip(void **state)
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good),
-	    cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_env),
-	    cmocka_unit_test(test_print_round_trip),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_good), cmocka_unit_test(test_bad),
+    cmocka_unit_test(test_env), cmocka_unit_test(test_print_round_trip))

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/unit.h"
 #include <event2/event.h>
 
 #include "common/defer.h"
@@ -166,13 +168,4 @@ test_chain(void **state)
 	event_base_free(t.base);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_order),
-	    cmocka_unit_test(test_chain),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_order), cmocka_unit_test(test_chain))

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/unit.h"
 #include <event2/buffer.h>
 
 #include "common/xmalloc.h"
@@ -358,17 +360,9 @@ test_error_sticks(void **state)
 	docker_http_free(h);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_drain_while_streaming),
-	    cmocka_unit_test(test_oversized_line),
-	    cmocka_unit_test(test_oversized_head),
-	    cmocka_unit_test(test_too_many_headers),
-	    cmocka_unit_test(test_error_sticks),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_table),
+    cmocka_unit_test(test_drain_while_streaming),
+    cmocka_unit_test(test_oversized_line),
+    cmocka_unit_test(test_oversized_head),
+    cmocka_unit_test(test_too_many_headers),
+    cmocka_unit_test(test_error_sticks))

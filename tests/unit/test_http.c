@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/unit.h"
 #include <event2/buffer.h>
 
 #include "common/http.h"
@@ -646,20 +648,8 @@ test_response(void **state)
 	assert_string_equal(http_status_text(999), "Unknown");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_valid),
-	    cmocka_unit_test(test_malformed),
-	    cmocka_unit_test(test_limits),
-	    cmocka_unit_test(test_pipelined),
-	    cmocka_unit_test(test_error_sticks),
-	    cmocka_unit_test(test_continue),
-	    cmocka_unit_test(test_accepts),
-	    cmocka_unit_test(test_validators),
-	    cmocka_unit_test(test_response),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_valid), cmocka_unit_test(test_malformed),
+    cmocka_unit_test(test_limits), cmocka_unit_test(test_pipelined),
+    cmocka_unit_test(test_error_sticks), cmocka_unit_test(test_continue),
+    cmocka_unit_test(test_accepts), cmocka_unit_test(test_validators),
+    cmocka_unit_test(test_response))

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit.h"
+
 #include "common/json.h"
 
 static void
@@ -112,13 +114,4 @@ test_parse(void **state)
 	assert_null(strchr(err, '\n'));
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_depth),
-	    cmocka_unit_test(test_parse),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_depth), cmocka_unit_test(test_parse))

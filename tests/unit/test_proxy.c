@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit.h"
+
 #include "common/http.h"
 #include "common/proxy.h"
 
@@ -235,14 +237,5 @@ test_client(void **state)
 	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_trusted),
-	    cmocka_unit_test(test_parse_limits),
-	    cmocka_unit_test(test_client),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_trusted), cmocka_unit_test(test_parse_limits),
+    cmocka_unit_test(test_client))

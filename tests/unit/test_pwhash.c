@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "tests/unit/unit.h"
 #include <event2/event.h>
 #include <sodium.h>
 
@@ -193,17 +195,8 @@ test_free_pending(void **state)
 	/* a second free, as teardown does, is harmless */
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-	        test_match_and_mismatch, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_loop_not_blocked, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_free_pending, setup, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(
+    cmocka_unit_test_setup_teardown(test_match_and_mismatch, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_loop_not_blocked, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_free_pending, setup, teardown))

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit.h"
+
 #include "worker/worker.h"
 
 /* Checks the ring against the last bytes of everything appended. */
@@ -151,16 +153,6 @@ test_prepend(void **state)
 			}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_empty),
-	    cmocka_unit_test(test_exact_sizes),
-	    cmocka_unit_test(test_wrap_every_offset),
-	    cmocka_unit_test(test_full_size_ring),
-	    cmocka_unit_test(test_prepend),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_empty), cmocka_unit_test(test_exact_sizes),
+    cmocka_unit_test(test_wrap_every_offset),
+    cmocka_unit_test(test_full_size_ring), cmocka_unit_test(test_prepend))

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit.h"
+
 #include "common/str.h"
 
 static void
@@ -87,14 +89,5 @@ test_num(void **state)
 	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_copy),
-	    cmocka_unit_test(test_fmt),
-	    cmocka_unit_test(test_num),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_copy), cmocka_unit_test(test_fmt),
+    cmocka_unit_test(test_num))

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/unit.h"
+
 #include "worker/ws.h"
 
 #define RANGE  "resize: cols and rows must be between 1 and 1000"
@@ -216,15 +218,5 @@ test_deep_nesting(void **state)
 	free(s);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good),
-	    cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_control),
-	    cmocka_unit_test(test_deep_nesting),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN(cmocka_unit_test(test_good), cmocka_unit_test(test_bad),
+    cmocka_unit_test(test_control), cmocka_unit_test(test_deep_nesting))
