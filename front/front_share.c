@@ -89,12 +89,8 @@ share_q_free(struct share_q *q)
 static struct conn *
 share_conn(struct share_q *q, enum front_db_event ev, const char *err)
 {
-	struct conn *c = front_http_parked(q->req);
+	struct conn *c = front_db_parked(q->req, ev, err);
 
-	if (c != NULL && ev == FRONT_DB_ERROR) {
-		front_json_error(c, 503, err, "Retry-After: 5\r\n");
-		c = NULL;
-	}
 	if (c == NULL)
 		share_q_free(q);
 	return c;
@@ -127,7 +123,7 @@ share_ws_cb(enum front_db_event ev, const struct pg_result *res,
 	if (ev == FRONT_DB_ROW) {
 		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->session) == 0;
 		q->until_s = (uint32_t)strtonum(
-		    PQgetvalue(res, 0, 1), 0, UINT32_MAX, &bad);
+		    PQgetvalue(res, 0, 2), 0, UINT32_MAX, &bad);
 		if (q->until_s == 0)
 			q->until_s = 1; /* less than a second left */
 		return;
@@ -143,30 +139,36 @@ share_ws_cb(enum front_db_event ev, const struct pg_result *res,
 	share_q_free(q);
 }
 
-/* Looks the link's token up: its viewer watches, or 403. */
+/*
+ * Looks the link's token up for session (NULL: any), with key (NULL: no
+ * websocket); cb has its session and the whole seconds it has left, down
+ * and up. A token that cannot be a link is answered bad at once.
+ */
 static void
-share_ws_check(
-    struct conn *c, const char *key, const char *session, const char *token)
+share_lookup(struct conn *c, const char *token, const char *session,
+    const char *key, int bad, front_db_cb cb)
 {
 	const char *params[1];
 	struct share_q *q;
 	char bytea[2 * TOKEN_BYTES + 3], name[SHARE_NAME_LEN + 1];
 
 	if (share_name(token, strlen(token), bytea, name) == -1) {
-		front_json_error(c, 403, SHARE_BAD, NULL);
+		front_json_error(c, bad, SHARE_BAD, NULL);
 		return;
 	}
 	q = share_q_new(c, session);
 	/* the key was checked by front_ws_upgrade: 24 characters */
-	snprintf(q->key, sizeof(q->key), "%s", key);
+	if (key != NULL)
+		snprintf(q->key, sizeof(q->key), "%s", key);
 	memcpy(q->name, name, sizeof(q->name));
 	memcpy(q->bytea, bytea, sizeof(q->bytea));
 	params[0] = q->bytea;
-	front_db_query(
-	    "SELECT session_id::text, ceil(extract(epoch FROM expires_at - "
-	    "now()))::bigint FROM alia.shares WHERE hash = $1::bytea AND "
-	    "revoked_at IS NULL AND expires_at > now()",
-	    1, params, share_ws_cb, q);
+	front_db_query("SELECT session_id::text, floor(extract(epoch FROM "
+	               "expires_at - now()))::bigint, ceil(extract(epoch FROM "
+	               "expires_at - now()))::bigint FROM alia.shares WHERE "
+	               "hash = $1::bytea AND revoked_at IS NULL AND "
+	               "expires_at > now()",
+	    1, params, cb, q);
 }
 
 void
@@ -192,7 +194,8 @@ front_share_ws(struct conn *c, const struct http_request *req,
 		front_json_error(c, 403, SHARE_BAD, NULL);
 		return;
 	}
-	share_ws_check(c, call->key, call->arg[0], token);
+	/* its viewer watches, or 403 */
+	share_lookup(c, token, call->arg[0], call->key, 403, share_ws_cb);
 	free(token);
 }
 
@@ -233,22 +236,7 @@ void
 front_share_get(struct conn *c, const struct http_request *req,
     const struct route_call *call)
 {
-	const char *params[1], *token = call->arg[0];
-	struct share_q *q;
-	char bytea[2 * TOKEN_BYTES + 3], name[SHARE_NAME_LEN + 1];
-
-	if (share_name(token, strlen(token), bytea, name) == -1) {
-		front_json_error(c, 404, SHARE_BAD, NULL);
-		return;
-	}
-	q = share_q_new(c, NULL);
-	memcpy(q->bytea, bytea, sizeof(q->bytea));
-	params[0] = q->bytea;
-	front_db_query("SELECT session_id::text, floor(extract(epoch FROM "
-	               "expires_at - now()))::bigint FROM alia.shares WHERE "
-	               "hash = $1::bytea AND revoked_at IS NULL AND "
-	               "expires_at > now()",
-	    1, params, share_get_cb, q);
+	share_lookup(c, call->arg[0], NULL, NULL, 404, share_get_cb);
 }
 
 static void
@@ -396,12 +384,8 @@ front_share_make(struct conn *c, const struct http_request *req,
 	char err[SHARE_ERR_LEN];
 	int minutes;
 
-	if (front_auth_session(c, call) == -1)
+	if (front_auth_change(c, req, call) == -1)
 		return;
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
-		return;
-	}
 	if ((minutes = share_minutes(req)) == -1) {
 		snprintf(err, sizeof(err),
 		    "the body must be {\"minutes\": N}, N from 1 to %d",
@@ -446,12 +430,8 @@ front_share_revoke(struct conn *c, const struct http_request *req,
 	const char *params[3], *name = call->arg[1];
 	struct share_q *q;
 
-	if (front_auth_session(c, call) == -1)
+	if (front_auth_change(c, req, call) == -1)
 		return;
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
-		return;
-	}
 	if (strlen(name) != SHARE_NAME_LEN ||
 	    strspn(name, "0123456789abcdef") != SHARE_NAME_LEN) {
 		front_json_error(c, 404, "no such share link", NULL);
