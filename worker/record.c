@@ -836,7 +836,7 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	uint64_t at = r->out_done + r->outlen; /* the stream position of p */
-	size_t n, drop = 0;
+	size_t drop = 0;
 
 	/* Echo first: the output came after the waiting keys. */
 	record_expire(r, now);
@@ -854,13 +854,7 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 	while (len > 0) {
 		if (r->outlen == 0)
 			r->out_first = now;
-		n = RECORD_EVENT_MAX - r->outlen;
-		if (n > len)
-			n = len;
-		memcpy(r->out + r->outlen, p, n);
-		r->outlen += n;
-		p += n;
-		len -= n;
+		str_fill(r->out, &r->outlen, RECORD_EVENT_MAX, &p, &len);
 		if (r->outlen == RECORD_EVENT_MAX)
 			record_emit_output(r, now, 1);
 	}
