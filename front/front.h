@@ -115,6 +115,8 @@ void front_json_str(struct yajl_gen_t *, const char *);
 /* "k": v, or "k": null when v is NULL. */
 void front_json_key_str(struct yajl_gen_t *, const char *k, const char *v);
 void front_json_key_int(struct yajl_gen_t *, const char *k, long long v);
+/* "k": v, a number given as its decimal text (a database's). */
+void front_json_key_num(struct yajl_gen_t *, const char *k, const char *v);
 /* Answers with the JSON g; extra: more headers. */
 void front_json_send(
     struct conn *, int status, struct yajl_gen_t *, const char *extra);

@@ -689,10 +689,8 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	    l->token, AUTH_LOGIN_SEC, front_http_https(c) ? "; Secure" : "");
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	yajl_gen_string(g, (const unsigned char *)"user", 4);
-	yajl_gen_string(g, (const unsigned char *)l->user, strlen(l->user));
-	yajl_gen_string(g, (const unsigned char *)"role", 4);
-	yajl_gen_string(g, (const unsigned char *)l->role, strlen(l->role));
+	front_json_key_str(g, "user", l->user);
+	front_json_key_str(g, "role", l->role);
 	yajl_gen_map_close(g);
 	front_json_send(c, 200, g, cookie);
 	yajl_gen_free(g);

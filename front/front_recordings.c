@@ -131,15 +131,13 @@ static void
 rec_key_col(
     yajl_gen g, const char *k, const struct pg_result *res, int col, int number)
 {
-	const char *v = PQgetvalue(res, 0, col);
+	const char *v =
+	    PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
 
-	front_json_str(g, k);
-	if (PQgetisnull(res, 0, col))
-		yajl_gen_null(g);
-	else if (number)
-		yajl_gen_number(g, v, strlen(v));
+	if (number && v != NULL)
+		front_json_key_num(g, k, v);
 	else
-		front_json_str(g, v);
+		front_json_key_str(g, k, v);
 }
 
 static void

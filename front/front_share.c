@@ -255,8 +255,7 @@ share_get_done(struct share_q *q, struct conn *c)
 		g = yajl_gen_alloc(NULL);
 		yajl_gen_map_open(g);
 		front_json_key_str(g, "session", q->session);
-		yajl_gen_string(g, (const unsigned char *)"expires_in_s", 12);
-		yajl_gen_number(g, q->minutes, strlen(q->minutes));
+		front_json_key_num(g, "expires_in_s", q->minutes);
 		yajl_gen_map_close(g);
 		front_json_send(c, 200, g, "Cache-Control: no-store\r\n");
 		yajl_gen_free(g);
@@ -286,8 +285,7 @@ share_made_done(struct share_q *q, struct conn *c)
 	front_json_key_str(g, "name", q->name);
 	front_json_key_str(g, "token", q->token);
 	front_json_key_str(g, "url", url);
-	yajl_gen_string(g, (const unsigned char *)"minutes", 7);
-	yajl_gen_number(g, q->minutes, strlen(q->minutes));
+	front_json_key_num(g, "minutes", q->minutes);
 	yajl_gen_map_close(g);
 	front_json_send(c, 201, g, "Cache-Control: no-store\r\n");
 	yajl_gen_free(g);
