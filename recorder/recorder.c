@@ -125,22 +125,13 @@ static struct {
 	uint64_t retained; /* rows deleted by the current run */
 } r;
 
-static struct recorder_sess *
-recorder_sess_find(const struct uuid *id)
-{
-	struct recorder_sess key;
-
-	key.id = *id;
-	return RB_FIND(recorder_tree, &r.sessions, &key);
-}
-
 /* The session's state; a new one when first seen (or seen again). */
 static struct recorder_sess *
 recorder_sess_get(const struct uuid *id, uint64_t seq)
 {
 	struct recorder_sess *s;
 
-	if ((s = recorder_sess_find(id)) != NULL)
+	if ((s = recorder_tree_find(&r.sessions, id)) != NULL)
 		return s;
 	s = xcalloc(1, sizeof(*s));
 	s->id = *id;
@@ -328,7 +319,7 @@ recorder_worker_gone(struct msg *msg)
 		log_warnx("a bad MSG_WORKER_GONE from the broker, ignored");
 		return;
 	}
-	if ((s = recorder_sess_find(&msg->hdr.session)) == NULL)
+	if ((s = recorder_tree_find(&r.sessions, &msg->hdr.session)) == NULL)
 		return;
 	s->gone = 1;
 	recorder_sess_reap(s);
