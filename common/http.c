@@ -91,8 +91,8 @@ http_fail(struct http_parser *p, int status, const char *error)
 	return HTTP_ERROR;
 }
 
-static int
-http_istchar(unsigned char c)
+int
+http_tchar(unsigned char c)
 {
 	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
 	    (c >= 'A' && c <= 'Z'))
@@ -122,15 +122,21 @@ http_parser_new(const struct http_limits *limits)
 	return p;
 }
 
-static void
-http_request_clear(struct http_request *req)
+void
+http_headers_free(struct http_header *h, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < req->nheaders; i++) {
-		free(req->headers[i].name);
-		free(req->headers[i].value);
+	for (i = 0; i < n; i++) {
+		free(h[i].name);
+		free(h[i].value);
 	}
+}
+
+static void
+http_request_clear(struct http_request *req)
+{
+	http_headers_free(req->headers, req->nheaders);
 	free(req->headers);
 	free(req->method);
 	free(req->target);
@@ -303,7 +309,7 @@ http_parse_reqline(struct http_parser *p, char *line, size_t len)
 	if (sp1 == line)
 		return http_fail(p, 400, "empty method");
 	for (i = 0; line + i < sp1; i++) {
-		if (!http_istchar((unsigned char)line[i]))
+		if (!http_tchar((unsigned char)line[i]))
 			return http_fail(p, 400, "bad character in method");
 	}
 	if (sp2 == sp1 + 1)
@@ -339,7 +345,7 @@ http_parse_header(struct http_parser *p, char *line, size_t len)
 	if ((colon = memchr(line, ':', len)) == NULL || colon == line)
 		return http_fail(p, 400, "malformed header line");
 	for (i = 0; line + i < colon; i++) {
-		if (!http_istchar((unsigned char)line[i]))
+		if (!http_tchar((unsigned char)line[i]))
 			return http_fail(
 			    p, 400, "bad character in header name");
 	}

@@ -27,6 +27,10 @@ struct http_header {
 	char *name;
 	char *value;
 };
+/* Frees the names and values of n headers, not the array. */
+void http_headers_free(struct http_header *, size_t n);
+/* Whether c may stand in a token: a method, a header's name. */
+int http_tchar(unsigned char c);
 
 /*
  * A parsed request. Every string is NUL-terminated and owned by the

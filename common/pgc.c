@@ -731,47 +731,52 @@ pgc_item(const char *sql, int n, const char *const *values, const int *lengths,
 	return it;
 }
 
+/*
+ * Queues it for cb, result_cb or neither (their arg); a fail-fast client
+ * that is down tells its caller at once instead.
+ */
+static void
+pgc_submit(struct pgc *q, struct pgc_item *it, pgc_cb cb,
+    pgc_result_cb result_cb, void *arg)
+{
+	it->cb = cb;
+	it->result_cb = result_cb;
+	it->arg = arg;
+	if (!(q->flags & PGC_FAILFAST) || q->state != PGC_DOWN) {
+		pgc_add(q, it);
+		return;
+	}
+	if (cb != NULL)
+		cb(PGC_ERROR, NULL, "the database is not available", arg);
+	else if (result_cb != NULL)
+		result_cb(NULL, arg);
+	else
+		log_warnx("database unavailable: a statement dropped");
+	pgc_item_free(it);
+}
+
 void
 pgc_query(struct pgc *q, const char *sql, int n, const char *const *values,
     const int *lengths, const int *formats, int flags, pgc_cb cb, void *arg)
 {
-	struct pgc_item *it;
-
-	if ((q->flags & PGC_FAILFAST) && q->state == PGC_DOWN) {
-		cb(PGC_ERROR, NULL, "the database is not available", arg);
-		return;
-	}
-	it = pgc_item(sql, n, values, lengths, formats, flags);
-	it->cb = cb;
-	it->arg = arg;
-	pgc_add(q, it);
+	pgc_submit(q, pgc_item(sql, n, values, lengths, formats, flags), cb,
+	    NULL, arg);
 }
 
 void
 pgc_fetch(struct pgc *q, const char *sql, int n, const char *const *params,
     int flags, pgc_result_cb cb, void *arg)
 {
-	struct pgc_item *it;
-
-	if ((q->flags & PGC_FAILFAST) && q->state == PGC_DOWN) {
-		cb(NULL, arg);
-		return;
-	}
-	it = pgc_item(sql, n, params, NULL, NULL, flags);
-	it->result_cb = cb;
-	it->arg = arg;
-	pgc_add(q, it);
+	pgc_submit(
+	    q, pgc_item(sql, n, params, NULL, NULL, flags), NULL, cb, arg);
 }
 
 void
 pgc_exec(
     struct pgc *q, const char *sql, int n, const char *const *params, int flags)
 {
-	if ((q->flags & PGC_FAILFAST) && q->state == PGC_DOWN) {
-		log_warnx("database unavailable: a statement dropped");
-		return;
-	}
-	pgc_add(q, pgc_item(sql, n, params, NULL, NULL, flags));
+	pgc_submit(
+	    q, pgc_item(sql, n, params, NULL, NULL, flags), NULL, NULL, NULL);
 }
 
 void

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: ISC */
-/* Checked copies, formats and number parsing; see str.h. */
+/* Checked copies, formats, number parsing, buffer filling; see str.h. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,4 +47,18 @@ str_num(const char *s, long long min, long long max, long long *out)
 		return -1;
 	*out = n;
 	return 0;
+}
+
+void
+str_fill(
+    void *buf, size_t *have, size_t cap, const unsigned char **p, size_t *len)
+{
+	size_t n = cap - *have;
+
+	if (n > *len)
+		n = *len;
+	memcpy((unsigned char *)buf + *have, *p, n);
+	*have += n;
+	*p += n;
+	*len -= n;
 }

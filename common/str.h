@@ -3,7 +3,8 @@
  * Checked strings and numbers for text from outside (configuration,
  * environment, Docker's answers, database rows): a copy or a format that
  * says when it did not fit instead of cutting silently, and a decimal
- * parser with a range that refuses anything but a whole number.
+ * parser with a range that refuses anything but a whole number; and the
+ * filling of a fixed buffer from a stream of bytes, as far as it goes.
  */
 #ifndef ALIA_STR_H
 #define ALIA_STR_H
@@ -20,5 +21,11 @@ int str_fmt(char *dst, size_t size, const char *fmt, ...)
  * into *out when it lies in [min, max]; else -1 and *out is untouched.
  */
 int str_num(const char *s, long long min, long long max, long long *out);
+/*
+ * Copies what fits of the *len bytes at *p into buf, which holds *have of
+ * cap bytes, and moves *have, *p and *len past what it copied.
+ */
+void str_fill(
+    void *buf, size_t *have, size_t cap, const unsigned char **p, size_t *len);
 
 #endif

@@ -28,14 +28,23 @@ int uuid_cmp(const struct uuid *, const struct uuid *);
 /*
  * A tree of sessions (bsd/sys/tree.h): declares its head, struct name,
  * and generates it, static, for struct type linked by its RB_ENTRY field
- * and ordered by its struct uuid key.
+ * and ordered by its struct uuid key; with name_find(head, id), the
+ * element whose key is id, or NULL.
  */
-#define UUID_TREE(name, type, field, key)                     \
-	RB_HEAD(name, type);                                  \
-	static int name##_cmp(struct type *a, struct type *b) \
-	{                                                     \
-		return uuid_cmp(&a->key, &b->key);            \
-	}                                                     \
-	RB_GENERATE_STATIC(name, type, field, name##_cmp)
+#define UUID_TREE(name, type, field, key)                        \
+	RB_HEAD(name, type);                                     \
+	static int name##_cmp(struct type *a, struct type *b)    \
+	{                                                        \
+		return uuid_cmp(&a->key, &b->key);               \
+	}                                                        \
+	RB_GENERATE_STATIC(name, type, field, name##_cmp)        \
+	static __attribute__((unused)) struct type *name##_find( \
+	    struct name *head, const struct uuid *id)            \
+	{                                                        \
+		struct type k;                                   \
+                                                                 \
+		k.key = *id;                                     \
+		return RB_FIND(name, head, &k);                  \
+	}
 
 #endif

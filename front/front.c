@@ -32,8 +32,6 @@
 
 static struct {
 	struct role role;
-	struct event_base *base;
-	struct msgchan *chan;
 	struct config conf;
 	int have_conf;
 	int serving;
@@ -48,7 +46,7 @@ front_shutdown(const char *why)
 	if (f.serving)
 		front_http_stop();
 	f.serving = 0;
-	event_base_loopbreak(f.base);
+	event_base_loopbreak(f.role.base);
 }
 
 /* An SSL_CTX for tls_cert and tls_key, or NULL (the reason logged). */
@@ -117,10 +115,10 @@ front_serve(int fd)
 		log_info("X-Forwarded-For and -Proto are believed from %s",
 		    f.conf.trusted_proxies);
 	}
-	front_master_init(f.chan);
-	front_db_init(f.base, &f.conf);
-	front_auth_init(f.base, &f.conf);
-	if (front_http_start(f.base, fd, &hc) == -1)
+	front_master_init(f.role.chan);
+	front_db_init(f.role.base, &f.conf);
+	front_auth_init(f.role.base, &f.conf);
+	if (front_http_start(f.role.base, fd, &hc) == -1)
 		return -1;
 	f.serving = 1;
 	return role_ready(&f.role, "front");
@@ -162,8 +160,6 @@ int
 front_main(int verbose)
 {
 	role_start(&f.role, "front", verbose, front_msg, front_shutdown);
-	f.base = f.role.base;
-	f.chan = f.role.chan;
 	role_run(&f.role);
 	front_auth_free();
 	front_db_free();

@@ -84,6 +84,9 @@ const char *front_http_client(const struct conn *);
 int front_http_https(const struct conn *);
 /* Whether a browser's request comes from our own pages (or no browser). */
 int front_http_origin_ok(struct conn *, const struct http_request *);
+/* The same, or -1 when c was answered 403 (with the extra headers). */
+int front_http_same_origin(
+    struct conn *, const struct http_request *, const char *extra);
 /*
  * Parameter name of req's query, decoded: 1 with *value set (free it),
  * 0 when absent, -1 when it is longer than max bytes or holds a NUL.
@@ -112,6 +115,8 @@ void front_json_str(struct yajl_gen_t *, const char *);
 /* "k": v, or "k": null when v is NULL. */
 void front_json_key_str(struct yajl_gen_t *, const char *k, const char *v);
 void front_json_key_int(struct yajl_gen_t *, const char *k, long long v);
+/* "k": v, a number given as its decimal text (a database's). */
+void front_json_key_num(struct yajl_gen_t *, const char *k, const char *v);
 /* Answers with the JSON g; extra: more headers. */
 void front_json_send(
     struct conn *, int status, struct yajl_gen_t *, const char *extra);
@@ -160,6 +165,9 @@ int front_auth_accounts(void);
  * caller; 0, or -1 when c was answered (404, 403).
  */
 int front_auth_session(struct conn *, const struct route_call *);
+/* front_auth_session() for a change, asked by one of our own pages. */
+int front_auth_change(
+    struct conn *, const struct http_request *, const struct route_call *);
 int front_auth_who(struct conn *, const struct http_request *, int create,
     const struct ident **id, char **setcookie);
 /* Whether id may see the sessions of owner. */
@@ -322,5 +330,11 @@ struct pgc *front_db_pgc(void);
 /* Queues a read-only query with text parameters (copied). */
 void front_db_query(const char *sql, int nparams, const char *const *params,
     front_db_cb, void *arg);
+/*
+ * The connection parked as req (front_http_park) when its query ends with
+ * ev: NULL when it went away, or when the query failed (answered 503).
+ */
+struct conn *front_db_parked(
+    uint64_t req, enum front_db_event ev, const char *err);
 
 #endif

@@ -424,7 +424,6 @@ auth_lookup_cb(enum front_db_event ev, const struct pg_result *res,
 {
 	struct auth_lookup *l = arg;
 	struct auth_entry *e;
-	struct conn *c;
 
 	switch (ev) {
 	case FRONT_DB_ROW:
@@ -446,8 +445,7 @@ auth_lookup_cb(enum front_db_event ev, const struct pg_result *res,
 		xasprintf(&e->id.sees, " %s ", PQgetvalue(res, 0, 2));
 		return;
 	case FRONT_DB_ERROR:
-		if ((c = front_http_parked(l->held)) != NULL)
-			front_json_error(c, 503, err, "Retry-After: 5\r\n");
+		(void)front_db_parked(l->held, ev, err);
 		free(l);
 		return;
 	case FRONT_DB_DONE:
@@ -691,10 +689,8 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	    l->token, AUTH_LOGIN_SEC, front_http_https(c) ? "; Secure" : "");
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	yajl_gen_string(g, (const unsigned char *)"user", 4);
-	yajl_gen_string(g, (const unsigned char *)l->user, strlen(l->user));
-	yajl_gen_string(g, (const unsigned char *)"role", 4);
-	yajl_gen_string(g, (const unsigned char *)l->role, strlen(l->role));
+	front_json_key_str(g, "user", l->user);
+	front_json_key_str(g, "role", l->role);
 	yajl_gen_map_close(g);
 	front_json_send(c, 200, g, cookie);
 	yajl_gen_free(g);
@@ -763,8 +759,7 @@ auth_login_user(enum front_db_event ev, const struct pg_result *res,
 		return;
 	case FRONT_DB_ERROR:
 		auth_attempt_undo(l, 0);
-		if ((c = front_http_parked(l->req)) != NULL)
-			front_json_error(c, 503, err, "Retry-After: 5\r\n");
+		(void)front_db_parked(l->req, ev, err);
 		auth_login_free(l);
 		return;
 	case FRONT_DB_DONE:
@@ -810,10 +805,8 @@ front_auth_login(struct conn *c, const struct http_request *req,
 		    NULL);
 		return;
 	}
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
+	if (front_http_same_origin(c, req, NULL) == -1)
 		return;
-	}
 	tree =
 	    req->bodylen > 0 ? json_parse(req->body, err, sizeof(err)) : NULL;
 	u = tree != NULL ? yajl_tree_get(tree, up, yajl_t_string) : NULL;
@@ -860,14 +853,10 @@ auth_logout_cb(enum front_db_event ev, const struct pg_result *res,
 
 	if (ev == FRONT_DB_ROW)
 		return;
-	if ((c = front_http_parked(*req)) != NULL) {
-		if (ev == FRONT_DB_ERROR)
-			front_json_error(c, 503, err, "Retry-After: 5\r\n");
-		else
-			front_http_respond(c, 204, "application/json", "", 0,
-			    "Set-Cookie: " AUTH_COOKIE "=; Path=/; HttpOnly; "
-			    "SameSite=Strict; Max-Age=0\r\n");
-	}
+	if ((c = front_db_parked(*req, ev, err)) != NULL)
+		front_http_respond(c, 204, "application/json", "", 0,
+		    "Set-Cookie: " AUTH_COOKIE "=; Path=/; HttpOnly; "
+		    "SameSite=Strict; Max-Age=0\r\n");
 	free(req);
 }
 
@@ -880,10 +869,8 @@ front_auth_logout(struct conn *c, const struct http_request *req,
 	const char *params[1] = {bytea};
 	uint64_t *id;
 
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
+	if (front_http_same_origin(c, req, NULL) == -1)
 		return;
-	}
 	if (fa_.conf->auth != CONFIG_AUTH_PASSWORD ||
 	    auth_token(req, hash) == -1) {
 		front_http_respond(c, 204, "application/json", "", 0, NULL);
@@ -910,4 +897,13 @@ front_auth_session(struct conn *c, const struct route_call *call)
 		return -1;
 	}
 	return 0;
+}
+
+int
+front_auth_change(struct conn *c, const struct http_request *req,
+    const struct route_call *call)
+{
+	if (front_auth_session(c, call) == -1)
+		return -1;
+	return front_http_same_origin(c, req, NULL);
 }

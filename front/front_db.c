@@ -98,3 +98,15 @@ front_db_query(const char *sql, int nparams, const char *const *params,
 	pgc_query(fdb.pgc, sql, nparams, params, NULL, NULL,
 	    PGC_RETRY | PGC_SINGLEROW, front_db_event, q);
 }
+
+struct conn *
+front_db_parked(uint64_t req, enum front_db_event ev, const char *err)
+{
+	struct conn *c = front_http_parked(req);
+
+	if (c != NULL && ev == FRONT_DB_ERROR) {
+		front_json_error(c, 503, err, "Retry-After: 5\r\n");
+		c = NULL;
+	}
+	return c;
+}

@@ -522,6 +522,16 @@ front_http_origin_ok(struct conn *c, const struct http_request *req)
 	return strcasecmp(origin + n, host) == 0;
 }
 
+int
+front_http_same_origin(
+    struct conn *c, const struct http_request *req, const char *extra)
+{
+	if (front_http_origin_ok(c, req))
+		return 0;
+	front_json_error(c, 403, "cross-origin request refused", extra);
+	return -1;
+}
+
 /* Decodes len bytes of a query value (%XX, '+') into out; its length. */
 static size_t
 conn_query_decode(const char *p, size_t len, char *out)

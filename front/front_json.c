@@ -39,6 +39,13 @@ front_json_key_int(yajl_gen g, const char *k, long long v)
 }
 
 void
+front_json_key_num(yajl_gen g, const char *k, const char *v)
+{
+	front_json_str(g, k);
+	yajl_gen_number(g, v, strlen(v));
+}
+
+void
 front_json_send(struct conn *c, int status, yajl_gen g, const char *extra)
 {
 	const unsigned char *buf;

@@ -45,23 +45,6 @@ rec_q_free(struct rec_q *q)
 	free(q);
 }
 
-/* The parked connection of q, or NULL when it went away. */
-static struct conn *
-rec_q_conn(struct rec_q *q)
-{
-	return front_http_parked(q->req);
-}
-
-static void
-rec_q_unavailable(struct rec_q *q, const char *err)
-{
-	struct conn *c;
-
-	if ((c = rec_q_conn(q)) != NULL)
-		front_json_error(c, 503, err, "Retry-After: 5\r\n");
-	rec_q_free(q);
-}
-
 static void
 rec_cast_rows(enum front_db_event ev, const struct pg_result *res,
     const char *err, void *arg)
@@ -71,19 +54,13 @@ rec_cast_rows(enum front_db_event ev, const struct pg_result *res,
 	char *hdr;
 	size_t len;
 
-	switch (ev) {
-	case FRONT_DB_ROW:
+	if (ev == FRONT_DB_ROW) {
 		evbuffer_add(q->body, PQgetvalue(res, 0, 0),
 		    (size_t)PQgetlength(res, 0, 0));
 		evbuffer_add(q->body, "\n", 1);
 		return;
-	case FRONT_DB_ERROR:
-		rec_q_unavailable(q, err);
-		return;
-	case FRONT_DB_DONE:
-		break;
 	}
-	if ((c = rec_q_conn(q)) != NULL) {
+	if ((c = front_db_parked(q->req, ev, err)) != NULL) {
 		len = evbuffer_get_length(q->body);
 		xasprintf(&hdr,
 		    "Content-Disposition: inline; filename=\"alia-%s.cast\"\r\n"
@@ -106,18 +83,12 @@ rec_cast_owner(enum front_db_event ev, const struct pg_result *res,
 	const char *params[1] = {q->id};
 	struct conn *c;
 
-	switch (ev) {
-	case FRONT_DB_ROW:
+	if (ev == FRONT_DB_ROW) {
 		q->rows++;
 		q->forbidden = strcmp(PQgetvalue(res, 0, 1), "t") != 0;
 		return;
-	case FRONT_DB_ERROR:
-		rec_q_unavailable(q, err);
-		return;
-	case FRONT_DB_DONE:
-		break;
 	}
-	if ((c = rec_q_conn(q)) == NULL) {
+	if ((c = front_db_parked(q->req, ev, err)) == NULL) {
 		rec_q_free(q);
 		return;
 	}
@@ -143,14 +114,8 @@ front_recordings_cast(struct conn *c, const struct http_request *req,
 	const char *params[2];
 	struct rec_q *q;
 
-	if (!token_uuid_valid(id)) {
-		front_json_error(c, 404, "no such session", NULL);
+	if (front_auth_session(c, call) == -1)
 		return;
-	}
-	if (call->who == NULL) {
-		front_json_error(c, 403, "this session is not yours", NULL);
-		return;
-	}
 	q = xcalloc(1, sizeof(*q));
 	memcpy(q->id, id, sizeof(q->id)); /* a checked uuid and its NUL */
 	snprintf(q->owner, sizeof(q->owner), "%s", call->who->name);
@@ -166,15 +131,13 @@ static void
 rec_key_col(
     yajl_gen g, const char *k, const struct pg_result *res, int col, int number)
 {
-	const char *v = PQgetvalue(res, 0, col);
+	const char *v =
+	    PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col);
 
-	front_json_str(g, k);
-	if (PQgetisnull(res, 0, col))
-		yajl_gen_null(g);
-	else if (number)
-		yajl_gen_number(g, v, strlen(v));
+	if (number && v != NULL)
+		front_json_key_num(g, k, v);
 	else
-		front_json_str(g, v);
+		front_json_key_str(g, k, v);
 }
 
 static void
@@ -187,22 +150,17 @@ rec_list_rows(enum front_db_event ev, const struct pg_result *res,
 	struct conn *c;
 	int i;
 
-	switch (ev) {
-	case FRONT_DB_ROW:
+	if (ev == FRONT_DB_ROW) {
 		yajl_gen_map_open(q->list);
 		for (i = 0; i < (q->search ? REC_KEYS + 1 : REC_KEYS); i++)
 			rec_key_col(q->list, keys[i], res, i, i == 4 || i == 6);
 		yajl_gen_map_close(q->list);
 		return;
-	case FRONT_DB_ERROR:
-		rec_q_unavailable(q, err);
-		return;
-	case FRONT_DB_DONE:
-		break;
 	}
-	yajl_gen_array_close(q->list);
-	if ((c = rec_q_conn(q)) != NULL)
+	if ((c = front_db_parked(q->req, ev, err)) != NULL) {
+		yajl_gen_array_close(q->list);
 		front_json_send(c, 200, q->list, NULL);
+	}
 	rec_q_free(q);
 }
 

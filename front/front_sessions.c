@@ -191,11 +191,8 @@ front_sessions_create(struct conn *c, const struct http_request *req,
 	char err[SESSION_ERR_LEN];
 	int cols, rows;
 
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(
-		    c, 403, "cross-origin request refused", call->setcookie);
+	if (front_http_same_origin(c, req, call->setcookie) == -1)
 		return;
-	}
 	if (sessions_size(req, &cols, &rows, err, sizeof(err)) == -1) {
 		front_json_error(c, 400, err, call->setcookie);
 		return;
@@ -245,12 +242,8 @@ front_sessions_delete(struct conn *c, const struct http_request *req,
 {
 	struct front_ask *p;
 
-	if (front_auth_session(c, call) == -1)
+	if (front_auth_change(c, req, call) == -1)
 		return;
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
-		return;
-	}
 	p = front_master_park(c, call->who, NULL);
 	p->info = sessions_answer;
 	front_master_ask(MSG_SESSION_DELETE, p,

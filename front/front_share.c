@@ -43,8 +43,20 @@
 #define SHARE_NAME_LEN    (2 * SHARE_NAME_BYTES) /* in hex */
 #define SHARE_ERR_LEN     96
 
+struct share_q;
+
+/*
+ * A query's two halves: row takes each row (or is NULL), done answers c
+ * once they have all come, and says 1 when q went on to another query.
+ */
+struct share_step {
+	void (*row)(struct share_q *, const struct pg_result *);
+	int (*done)(struct share_q *, struct conn *);
+};
+
 /* A request waiting for the database. */
 struct share_q {
+	const struct share_step *step; /* of its current query */
 	uint64_t req;
 	char session[SESSION_ID_LEN];
 	char key[sizeof(((struct msg_attach *)0)->key)];
@@ -83,21 +95,41 @@ share_q_free(struct share_q *q)
 }
 
 /*
- * Common to every callback: the parked connection, or NULL when it went
- * or the query failed (answered 503); then q is freed.
+ * Every query's callback: q's step takes the rows, then answers its
+ * connection if it is still there; q ends here unless the step went on.
  */
-static struct conn *
-share_conn(struct share_q *q, enum front_db_event ev, const char *err)
+static void
+share_cb(enum front_db_event ev, const struct pg_result *res, const char *err,
+    void *arg)
 {
-	struct conn *c = front_http_parked(q->req);
+	struct share_q *q = arg;
+	struct conn *c;
 
-	if (c != NULL && ev == FRONT_DB_ERROR) {
-		front_json_error(c, 503, err, "Retry-After: 5\r\n");
-		c = NULL;
+	if (ev == FRONT_DB_ROW) {
+		if (q->step->row != NULL)
+			q->step->row(q, res);
+		return;
 	}
-	if (c == NULL)
-		share_q_free(q);
-	return c;
+	if ((c = front_db_parked(q->req, ev, err)) != NULL &&
+	    q->step->done(q, c))
+		return;
+	share_q_free(q);
+}
+
+/* Runs sql with n params for q; step sees what comes back. */
+static void
+share_query(struct share_q *q, const struct share_step *step, const char *sql,
+    int n, const char *const *params)
+{
+	q->step = step;
+	front_db_query(sql, n, params, share_cb, q);
+}
+
+/* A row that is only counted. */
+static void
+share_count(struct share_q *q, const struct pg_result *res)
+{
+	q->rows++;
 }
 
 /* The share's name: the first bytes of the hash of token, in hex. */
@@ -116,57 +148,64 @@ share_name(const char *token, size_t len, char *bytea, char *name)
 }
 
 static void
-share_ws_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+share_ws_row(struct share_q *q, const struct pg_result *res)
 {
-	struct share_q *q = arg;
-	char viewer[OWNER_LEN];
 	const char *bad;
-	struct conn *c;
 
-	if (ev == FRONT_DB_ROW) {
-		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->session) == 0;
-		q->until_s = (uint32_t)strtonum(
-		    PQgetvalue(res, 0, 1), 0, UINT32_MAX, &bad);
-		if (q->until_s == 0)
-			q->until_s = 1; /* less than a second left */
-		return;
-	}
-	if ((c = share_conn(q, ev, err)) == NULL)
-		return;
+	q->allowed = strcmp(PQgetvalue(res, 0, 0), q->session) == 0;
+	q->until_s =
+	    (uint32_t)strtonum(PQgetvalue(res, 0, 2), 0, UINT32_MAX, &bad);
+	if (q->until_s == 0)
+		q->until_s = 1; /* less than a second left */
+}
+
+static int
+share_ws_done(struct share_q *q, struct conn *c)
+{
+	char viewer[OWNER_LEN];
+
 	if (!q->allowed)
 		front_json_error(c, 403, SHARE_BAD, NULL);
 	else {
 		snprintf(viewer, sizeof(viewer), "link-%s", q->name);
 		front_ws_shared(c, q->key, q->session, viewer, q->until_s);
 	}
-	share_q_free(q);
+	return 0;
 }
 
-/* Looks the link's token up: its viewer watches, or 403. */
+static const struct share_step share_ws_step = {share_ws_row, share_ws_done};
+
+/*
+ * Looks the link's token up for session (NULL: any), with key (NULL: no
+ * websocket); step has its session and the whole seconds it has left, down
+ * and up. A token that cannot be a link is answered bad at once.
+ */
 static void
-share_ws_check(
-    struct conn *c, const char *key, const char *session, const char *token)
+share_lookup(struct conn *c, const char *token, const char *session,
+    const char *key, int bad, const struct share_step *step)
 {
 	const char *params[1];
 	struct share_q *q;
 	char bytea[2 * TOKEN_BYTES + 3], name[SHARE_NAME_LEN + 1];
 
 	if (share_name(token, strlen(token), bytea, name) == -1) {
-		front_json_error(c, 403, SHARE_BAD, NULL);
+		front_json_error(c, bad, SHARE_BAD, NULL);
 		return;
 	}
 	q = share_q_new(c, session);
 	/* the key was checked by front_ws_upgrade: 24 characters */
-	snprintf(q->key, sizeof(q->key), "%s", key);
+	if (key != NULL)
+		snprintf(q->key, sizeof(q->key), "%s", key);
 	memcpy(q->name, name, sizeof(q->name));
 	memcpy(q->bytea, bytea, sizeof(q->bytea));
 	params[0] = q->bytea;
-	front_db_query(
-	    "SELECT session_id::text, ceil(extract(epoch FROM expires_at - "
-	    "now()))::bigint FROM alia.shares WHERE hash = $1::bytea AND "
-	    "revoked_at IS NULL AND expires_at > now()",
-	    1, params, share_ws_cb, q);
+	share_query(q, step,
+	    "SELECT session_id::text, floor(extract(epoch FROM "
+	    "expires_at - now()))::bigint, ceil(extract(epoch FROM "
+	    "expires_at - now()))::bigint FROM alia.shares WHERE "
+	    "hash = $1::bytea AND revoked_at IS NULL AND "
+	    "expires_at > now()",
+	    1, params);
 }
 
 void
@@ -192,78 +231,53 @@ front_share_ws(struct conn *c, const struct http_request *req,
 		front_json_error(c, 403, SHARE_BAD, NULL);
 		return;
 	}
-	share_ws_check(c, call->key, call->arg[0], token);
+	/* its viewer watches, or 403 */
+	share_lookup(c, token, call->arg[0], call->key, 403, &share_ws_step);
 	free(token);
 }
 
 static void
-share_get_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+share_get_row(struct share_q *q, const struct pg_result *res)
 {
-	struct share_q *q = arg;
-	struct conn *c;
+	q->rows++;
+	snprintf(q->session, sizeof(q->session), "%s", PQgetvalue(res, 0, 0));
+	snprintf(q->minutes, sizeof(q->minutes), "%s", PQgetvalue(res, 0, 1));
+}
+
+static int
+share_get_done(struct share_q *q, struct conn *c)
+{
 	yajl_gen g;
 
-	if (ev == FRONT_DB_ROW) {
-		q->rows++;
-		snprintf(q->session, sizeof(q->session), "%s",
-		    PQgetvalue(res, 0, 0));
-		snprintf(q->minutes, sizeof(q->minutes), "%s",
-		    PQgetvalue(res, 0, 1));
-		return;
-	}
-	if ((c = share_conn(q, ev, err)) == NULL)
-		return;
 	if (q->rows == 0)
 		front_json_error(c, 404, SHARE_BAD, NULL);
 	else {
 		g = yajl_gen_alloc(NULL);
 		yajl_gen_map_open(g);
 		front_json_key_str(g, "session", q->session);
-		yajl_gen_string(g, (const unsigned char *)"expires_in_s", 12);
-		yajl_gen_number(g, q->minutes, strlen(q->minutes));
+		front_json_key_num(g, "expires_in_s", q->minutes);
 		yajl_gen_map_close(g);
 		front_json_send(c, 200, g, "Cache-Control: no-store\r\n");
 		yajl_gen_free(g);
 	}
-	share_q_free(q);
+	return 0;
 }
+
+static const struct share_step share_get_step = {share_get_row, share_get_done};
 
 void
 front_share_get(struct conn *c, const struct http_request *req,
     const struct route_call *call)
 {
-	const char *params[1], *token = call->arg[0];
-	struct share_q *q;
-	char bytea[2 * TOKEN_BYTES + 3], name[SHARE_NAME_LEN + 1];
-
-	if (share_name(token, strlen(token), bytea, name) == -1) {
-		front_json_error(c, 404, SHARE_BAD, NULL);
-		return;
-	}
-	q = share_q_new(c, NULL);
-	memcpy(q->bytea, bytea, sizeof(q->bytea));
-	params[0] = q->bytea;
-	front_db_query("SELECT session_id::text, floor(extract(epoch FROM "
-	               "expires_at - now()))::bigint FROM alia.shares WHERE "
-	               "hash = $1::bytea AND revoked_at IS NULL AND "
-	               "expires_at > now()",
-	    1, params, share_get_cb, q);
+	share_lookup(c, call->arg[0], NULL, NULL, 404, &share_get_step);
 }
 
-static void
-share_made_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+static int
+share_made_done(struct share_q *q, struct conn *c)
 {
-	struct share_q *q = arg;
 	char url[TOKEN_HEX + 16];
-	struct conn *c;
 	yajl_gen g;
 
-	if (ev == FRONT_DB_ROW)
-		return;
-	if ((c = share_conn(q, ev, err)) == NULL)
-		return;
 	front_auth_audit(q->user, "share", q->session, q->name);
 	snprintf(url, sizeof(url), "/#/share/%s", q->token);
 	g = yajl_gen_alloc(NULL);
@@ -271,38 +285,35 @@ share_made_cb(enum front_db_event ev, const struct pg_result *res,
 	front_json_key_str(g, "name", q->name);
 	front_json_key_str(g, "token", q->token);
 	front_json_key_str(g, "url", url);
-	yajl_gen_string(g, (const unsigned char *)"minutes", 7);
-	yajl_gen_number(g, q->minutes, strlen(q->minutes));
+	front_json_key_num(g, "minutes", q->minutes);
 	yajl_gen_map_close(g);
 	front_json_send(c, 201, g, "Cache-Control: no-store\r\n");
 	yajl_gen_free(g);
-	share_q_free(q);
+	return 0;
+}
+
+static const struct share_step share_made_step = {NULL, share_made_done};
+
+static void
+share_owner_row(struct share_q *q, const struct pg_result *res)
+{
+	q->rows++;
+	q->allowed = strcmp(PQgetvalue(res, 0, 0), q->user) == 0 &&
+	    strcmp(PQgetvalue(res, 0, 1), "ended") != 0;
 }
 
 /* The session's owner is known: the caller makes the link, or not. */
-static void
-share_owner_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+static int
+share_owner_done(struct share_q *q, struct conn *c)
 {
-	struct share_q *q = arg;
-	const char *params[5];
-	struct conn *c;
+	const char *params[4];
 
-	if (ev == FRONT_DB_ROW) {
-		q->rows++;
-		q->allowed = strcmp(PQgetvalue(res, 0, 0), q->user) == 0 &&
-		    strcmp(PQgetvalue(res, 0, 1), "ended") != 0;
-		return;
-	}
-	if ((c = share_conn(q, ev, err)) == NULL)
-		return;
 	if (!q->allowed) {
 		front_json_error(c, q->rows == 0 ? 404 : 403,
 		    q->rows == 0 ? "no such session"
 		                 : "only the owner of a live session shares it",
 		    NULL);
-		share_q_free(q);
-		return;
+		return 0;
 	}
 	if (token_new(q->token) == -1)
 		fatalx("%s: no random bytes", __func__);
@@ -311,52 +322,47 @@ share_owner_cb(enum front_db_event ev, const struct pg_result *res,
 	params[1] = q->session;
 	params[2] = q->user;
 	params[3] = q->minutes;
-	front_db_query("INSERT INTO alia.shares (hash, session_id, created_by, "
-	               "expires_at) VALUES ($1::bytea, $2::uuid, $3, now() + "
-	               "make_interval(mins => $4::int))",
-	    4, params, share_made_cb, q);
+	share_query(q, &share_made_step,
+	    "INSERT INTO alia.shares (hash, session_id, created_by, "
+	    "expires_at) VALUES ($1::bytea, $2::uuid, $3, now() + "
+	    "make_interval(mins => $4::int))",
+	    4, params);
+	return 1;
 }
 
+static const struct share_step share_owner_step = {
+    share_owner_row, share_owner_done};
+
 static void
-share_list_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+share_list_row(struct share_q *q, const struct pg_result *res)
 {
 	static const char *keys[] = {
 	    "name", "created_at", "expires_at", "revoked_at"};
-	struct share_q *q = arg;
-	struct conn *c;
 	int i;
 
-	if (ev == FRONT_DB_ROW) {
-		yajl_gen_map_open(q->list);
-		for (i = 0; i < 4; i++)
-			front_json_key_str(q->list, keys[i],
-			    PQgetisnull(res, 0, i) ? NULL
-			                           : PQgetvalue(res, 0, i));
-		yajl_gen_map_close(q->list);
-		return;
-	}
-	if ((c = share_conn(q, ev, err)) == NULL)
-		return;
-	yajl_gen_array_close(q->list);
-	front_json_send(c, 200, q->list, "Cache-Control: no-store\r\n");
-	share_q_free(q);
+	yajl_gen_map_open(q->list);
+	for (i = 0; i < 4; i++)
+		front_json_key_str(q->list, keys[i],
+		    PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i));
+	yajl_gen_map_close(q->list);
 }
 
-static void
-share_revoke_cb(enum front_db_event ev, const struct pg_result *res,
-    const char *err, void *arg)
+static int
+share_list_done(struct share_q *q, struct conn *c)
 {
-	struct share_q *q = arg;
-	char viewer[OWNER_LEN];
-	struct conn *c;
+	yajl_gen_array_close(q->list);
+	front_json_send(c, 200, q->list, "Cache-Control: no-store\r\n");
+	return 0;
+}
 
-	if (ev == FRONT_DB_ROW) {
-		q->rows++;
-		return;
-	}
-	if ((c = share_conn(q, ev, err)) == NULL)
-		return;
+static const struct share_step share_list_step = {
+    share_list_row, share_list_done};
+
+static int
+share_revoke_done(struct share_q *q, struct conn *c)
+{
+	char viewer[OWNER_LEN];
+
 	if (q->rows == 0)
 		front_json_error(c, 404, "no such share link", NULL);
 	else {
@@ -365,8 +371,11 @@ share_revoke_cb(enum front_db_event ev, const struct pg_result *res,
 		front_master_kick(q->session, viewer);
 		front_http_respond(c, 204, "application/json", "", 0, NULL);
 	}
-	share_q_free(q);
+	return 0;
 }
+
+static const struct share_step share_revoke_step = {
+    share_count, share_revoke_done};
 
 /* The minutes a new link lasts, from {"minutes": N}; -1 when bad. */
 static int
@@ -396,12 +405,8 @@ front_share_make(struct conn *c, const struct http_request *req,
 	char err[SHARE_ERR_LEN];
 	int minutes;
 
-	if (front_auth_session(c, call) == -1)
+	if (front_auth_change(c, req, call) == -1)
 		return;
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
-		return;
-	}
 	if ((minutes = share_minutes(req)) == -1) {
 		snprintf(err, sizeof(err),
 		    "the body must be {\"minutes\": N}, N from 1 to %d",
@@ -413,9 +418,9 @@ front_share_make(struct conn *c, const struct http_request *req,
 	snprintf(q->user, sizeof(q->user), "%s", call->who->name);
 	snprintf(q->minutes, sizeof(q->minutes), "%d", minutes);
 	params[0] = q->session;
-	front_db_query(
+	share_query(q, &share_owner_step,
 	    "SELECT owner, state FROM alia.sessions WHERE id = $1::uuid", 1,
-	    params, share_owner_cb, q);
+	    params);
 }
 
 void
@@ -432,11 +437,11 @@ front_share_list(struct conn *c, const struct http_request *req,
 	yajl_gen_array_open(q->list);
 	params[0] = q->session;
 	params[1] = call->who->name;
-	front_db_query("SELECT encode(substr(hash, 1, 8), 'hex'), created_at, "
-	               "expires_at, revoked_at FROM alia.shares WHERE "
-	               "session_id = $1::uuid AND created_by = $2 "
-	               "ORDER BY created_at",
-	    2, params, share_list_cb, q);
+	share_query(q, &share_list_step,
+	    "SELECT encode(substr(hash, 1, 8), 'hex'), created_at, "
+	    "expires_at, revoked_at FROM alia.shares WHERE "
+	    "session_id = $1::uuid AND created_by = $2 ORDER BY created_at",
+	    2, params);
 }
 
 void
@@ -446,12 +451,8 @@ front_share_revoke(struct conn *c, const struct http_request *req,
 	const char *params[3], *name = call->arg[1];
 	struct share_q *q;
 
-	if (front_auth_session(c, call) == -1)
+	if (front_auth_change(c, req, call) == -1)
 		return;
-	if (!front_http_origin_ok(c, req)) {
-		front_json_error(c, 403, "cross-origin request refused", NULL);
-		return;
-	}
 	if (strlen(name) != SHARE_NAME_LEN ||
 	    strspn(name, "0123456789abcdef") != SHARE_NAME_LEN) {
 		front_json_error(c, 404, "no such share link", NULL);
@@ -463,9 +464,10 @@ front_share_revoke(struct conn *c, const struct http_request *req,
 	params[0] = q->session;
 	params[1] = call->who->name;
 	params[2] = q->name;
-	front_db_query("UPDATE alia.shares SET revoked_at = now() "
-	               "WHERE session_id = $1::uuid AND created_by = $2 "
-	               "AND substr(hash, 1, 8) = decode($3, 'hex') "
-	               "AND revoked_at IS NULL RETURNING 1",
-	    3, params, share_revoke_cb, q);
+	share_query(q, &share_revoke_step,
+	    "UPDATE alia.shares SET revoked_at = now() "
+	    "WHERE session_id = $1::uuid AND created_by = $2 "
+	    "AND substr(hash, 1, 8) = decode($3, 'hex') "
+	    "AND revoked_at IS NULL RETURNING 1",
+	    3, params);
 }

@@ -226,15 +226,6 @@ session_new_id(struct session *s)
 	uuid_format(&s->uuid, s->id);
 }
 
-static struct session *
-session_find(const struct uuid *id)
-{
-	struct session key;
-
-	key.uuid = *id;
-	return RB_FIND(session_tree, &ct.ids, &key);
-}
-
 /* The session whose id is text, or NULL (none, or not a session id). */
 static struct session *
 session_lookup(const char *text)
@@ -243,7 +234,7 @@ session_lookup(const char *text)
 
 	if (uuid_parse(text, &id) == -1)
 		return NULL;
-	return session_find(&id);
+	return session_tree_find(&ct.ids, &id);
 }
 
 static void
@@ -297,7 +288,7 @@ dcall_done(struct dcall *c, struct docker_result *r)
 		c->done(NULL, r);
 		return;
 	}
-	if ((s = session_find(&c->id)) == NULL) {
+	if ((s = session_tree_find(&ct.ids, &c->id)) == NULL) {
 		dcall_gone(c, r);
 		return;
 	}
@@ -1055,7 +1046,7 @@ static void
 session_refill_cb(const struct pg_result *res, void *arg)
 {
 	struct refill *r = arg;
-	struct session *s = session_find(&r->id);
+	struct session *s = session_tree_find(&ct.ids, &r->id);
 	struct msg_screen h;
 	size_t total = 0, skip, n, len, off, room;
 	unsigned char *buf;
@@ -1388,7 +1379,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s = xcalloc(1, sizeof(*s));
 	do
 		session_new_id(s);
-	while (session_find(&s->uuid) != NULL);
+	while (session_tree_find(&ct.ids, &s->uuid) != NULL);
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
 	s->cols = r->cols >= 1 && r->cols <= TERM_SIZE_MAX ? r->cols : 80;
 	s->rows = r->rows >= 1 && r->rows <= TERM_SIZE_MAX ? r->rows : 24;
@@ -1567,7 +1558,7 @@ container_kill(const char *id, const char *reason)
 
 	if (uuid_parse(id, &u) == -1)
 		return -1;
-	if ((s = session_find(&u)) == NULL) {
+	if ((s = session_tree_find(&ct.ids, &u)) == NULL) {
 		log_info("session %s: asked to end (%s), but it is not here",
 		    id, reason);
 		return 0;

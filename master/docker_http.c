@@ -33,6 +33,7 @@
 
 #include <event2/buffer.h>
 
+#include "common/http.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
@@ -54,11 +55,6 @@ enum http_chunk {
 	CHUNK_DATA,
 	CHUNK_DATA_END,
 	CHUNK_TRAILER,
-};
-
-struct http_header {
-	char *name;
-	char *value;
 };
 
 struct docker_http {
@@ -96,12 +92,7 @@ docker_http_new(void)
 static void
 http_clear_headers(struct docker_http *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->nheaders; i++) {
-		free(h->headers[i].name);
-		free(h->headers[i].value);
-	}
+	http_headers_free(h->headers, h->nheaders);
 	h->nheaders = 0;
 }
 
@@ -201,12 +192,6 @@ http_status_line(struct docker_http *h, const char *s)
 	h->keepalive = (h->minor >= 1);
 	h->seen_status = 1;
 	return 0;
-}
-
-static int
-http_tchar(int c)
-{
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static int

@@ -137,6 +137,35 @@ pg_waitpid(pid_t pid)
 	return 128 + WTERMSIG(status);
 }
 
+/* initdb's arguments after -D PGDATA. */
+static const char *const pg_initdb_args[] = {"-U", "alia", "-E", "UTF8",
+    "--locale=C", "--auth-local=trust", "--auth-host=reject",
+    "--no-instructions", NULL};
+
+/* The server's settings, each after -c. */
+static const char *const pg_settings[] = {
+    "listen_addresses=", "unix_socket_permissions=0700",
+    "synchronous_commit=on", "log_min_messages=warning",
+    "log_line_prefix=postgres[%p] ", "max_connections=100", NULL};
+
+/*
+ * Ends argv (room for max, i taken) with the strings of list, each after
+ * flag unless it is NULL, and a NULL.
+ */
+static void
+pg_argv(char **argv, size_t max, size_t i, const char *flag,
+    const char *const *list)
+{
+	for (; *list != NULL; list++) {
+		if (i + (flag != NULL ? 2 : 1) >= max)
+			fatalx("%s: more than %zu arguments", __func__, max);
+		if (flag != NULL)
+			argv[i++] = (char *)flag;
+		argv[i++] = (char *)*list;
+	}
+	argv[i] = NULL;
+}
+
 int
 pg_initdb(const struct config *c)
 {
@@ -145,7 +174,8 @@ pg_initdb(const struct config *c)
 	const char *user = geteuid() == 0 ? c->user : NULL;
 	char *argv[16];
 	pid_t pid;
-	int i = 0, st;
+	size_t i = 0;
+	int st;
 
 	pg_paths(c, pgdata, sizeof(pgdata), sockdir, sizeof(sockdir));
 	if (pg_bindir(c, bindir, sizeof(bindir)) == -1)
@@ -166,15 +196,7 @@ pg_initdb(const struct config *c)
 	argv[i++] = initdb;
 	argv[i++] = (char *)"-D";
 	argv[i++] = pgdata;
-	argv[i++] = (char *)"-U";
-	argv[i++] = (char *)"alia";
-	argv[i++] = (char *)"-E";
-	argv[i++] = (char *)"UTF8";
-	argv[i++] = (char *)"--locale=C";
-	argv[i++] = (char *)"--auth-local=trust";
-	argv[i++] = (char *)"--auth-host=reject";
-	argv[i++] = (char *)"--no-instructions";
-	argv[i] = NULL;
+	pg_argv(argv, sizeof(argv) / sizeof(argv[0]), i, NULL, pg_initdb_args);
 	if ((pid = proc_exec(argv, user, pgdata, pg_.outfd)) == -1)
 		return -1;
 	if ((st = pg_waitpid(pid)) != 0) {
@@ -193,7 +215,7 @@ pg_spawn(const struct config *c)
 	char postgres[PATH_MAX + 16];
 	const char *user = geteuid() == 0 ? c->user : NULL;
 	char *argv[24];
-	int i = 0;
+	size_t i = 0;
 
 	pg_paths(c, pgdata, sizeof(pgdata), sockdir, sizeof(sockdir));
 	if (pg_bindir(c, bindir, sizeof(bindir)) == -1)
@@ -204,19 +226,7 @@ pg_spawn(const struct config *c)
 	argv[i++] = pgdata;
 	argv[i++] = (char *)"-k";
 	argv[i++] = sockdir;
-	argv[i++] = (char *)"-c";
-	argv[i++] = (char *)"listen_addresses=";
-	argv[i++] = (char *)"-c";
-	argv[i++] = (char *)"unix_socket_permissions=0700";
-	argv[i++] = (char *)"-c";
-	argv[i++] = (char *)"synchronous_commit=on";
-	argv[i++] = (char *)"-c";
-	argv[i++] = (char *)"log_min_messages=warning";
-	argv[i++] = (char *)"-c";
-	argv[i++] = (char *)"log_line_prefix=postgres[%p] ";
-	argv[i++] = (char *)"-c";
-	argv[i++] = (char *)"max_connections=100";
-	argv[i] = NULL;
+	pg_argv(argv, sizeof(argv) / sizeof(argv[0]), i, "-c", pg_settings);
 	return proc_exec(argv, user, pgdata, pg_.outfd);
 }
 

@@ -109,8 +109,6 @@ UUID_TREE(recorder_tree, recorder_sess, by_id, id)
 
 static struct {
 	struct role role;
-	struct event_base *base;
-	struct msgchan *chan;
 	struct peer broker;
 	struct config conf;
 	int have_conf;
@@ -127,22 +125,13 @@ static struct {
 	uint64_t retained; /* rows deleted by the current run */
 } r;
 
-static struct recorder_sess *
-recorder_sess_find(const struct uuid *id)
-{
-	struct recorder_sess key;
-
-	key.id = *id;
-	return RB_FIND(recorder_tree, &r.sessions, &key);
-}
-
 /* The session's state; a new one when first seen (or seen again). */
 static struct recorder_sess *
 recorder_sess_get(const struct uuid *id, uint64_t seq)
 {
 	struct recorder_sess *s;
 
-	if ((s = recorder_sess_find(id)) != NULL)
+	if ((s = recorder_tree_find(&r.sessions, id)) != NULL)
 		return s;
 	s = xcalloc(1, sizeof(*s));
 	s->id = *id;
@@ -330,7 +319,7 @@ recorder_worker_gone(struct msg *msg)
 		log_warnx("a bad MSG_WORKER_GONE from the broker, ignored");
 		return;
 	}
-	if ((s = recorder_sess_find(&msg->hdr.session)) == NULL)
+	if ((s = recorder_tree_find(&r.sessions, &msg->hdr.session)) == NULL)
 		return;
 	s->gone = 1;
 	recorder_sess_reap(s);
@@ -372,7 +361,7 @@ recorder_peer(struct msg *msg)
 		close(fd);
 		return;
 	}
-	peer_take(&r.broker, r.base, fd);
+	peer_take(&r.broker, r.role.base, fd);
 	r.paused = 0;
 	log_info("connected to the broker");
 	/*
@@ -393,7 +382,7 @@ static void
 recorder_exit(const char *why)
 {
 	log_info("exiting: %s", why);
-	event_base_loopexit(r.base, NULL);
+	event_base_loopexit(r.role.base, NULL);
 }
 
 static void
@@ -423,9 +412,10 @@ recorder_stop(const char *why)
 	    recorder_db_held(r.db));
 	recorder_flow();
 	recorder_db_flush(r.db);
-	r.ev_exit = evtimer_new(r.base, recorder_exit_cb, NULL);
+	r.ev_exit = evtimer_new(r.role.base, recorder_exit_cb, NULL);
 	evtimer_add(r.ev_exit, &tv);
-	r.ev_check = event_new(r.base, -1, EV_PERSIST, recorder_check_cb, NULL);
+	r.ev_check =
+	    event_new(r.role.base, -1, EV_PERSIST, recorder_check_cb, NULL);
 	evtimer_add(r.ev_check, &tick);
 }
 
@@ -630,12 +620,12 @@ recorder_config(struct msg *msg)
 
 	role_config(msg, &r.conf, &r.have_conf, 1);
 	pg_conninfo(&r.conf, NULL, conninfo, sizeof(conninfo));
-	r.db = recorder_db_new(r.base, conninfo, recorder_committed, NULL);
+	r.db = recorder_db_new(r.role.base, conninfo, recorder_committed, NULL);
 	if (r.conf.record_quota > 0) {
 		struct timeval tv = {RECORDER_QUOTA_MS / 1000,
 		    (RECORDER_QUOTA_MS % 1000) * 1000};
 
-		r.ev_quota = evtimer_new(r.base, recorder_quota_cb, NULL);
+		r.ev_quota = evtimer_new(r.role.base, recorder_quota_cb, NULL);
 		evtimer_add(r.ev_quota, &tv);
 	}
 	{
@@ -646,7 +636,8 @@ recorder_config(struct msg *msg)
 			ms = RECORDER_RETAIN_FIRST_MS;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
-		r.ev_retain = evtimer_new(r.base, recorder_retain_cb, NULL);
+		r.ev_retain =
+		    evtimer_new(r.role.base, recorder_retain_cb, NULL);
 		evtimer_add(r.ev_retain, &tv);
 	}
 	role_ready(&r.role, "recorder");
@@ -692,11 +683,9 @@ recorder_main(int verbose)
 	RB_INIT(&r.sessions);
 	role_start(
 	    &r.role, "recorder", verbose, recorder_master_msg, recorder_end);
-	r.base = r.role.base;
 	r.broker.name = "the broker";
 	r.broker.msg = recorder_broker_msg;
 	r.broker.closed = recorder_broker_closed;
-	r.chan = r.role.chan;
 	role_run(&r.role);
 
 	if (r.db != NULL && recorder_db_held(r.db) > 0)

@@ -180,7 +180,10 @@ record_raw_push(struct record_raws *l, off_t off, uint64_t end)
 	TAILQ_INSERT_TAIL(l, x, entry);
 }
 
-/* Drops the raw records whose bytes are all emitted (before done). */
+/*
+ * Drops the raw records whose bytes are all emitted (before done; all of
+ * them at UINT64_MAX).
+ */
 static void
 record_raw_pop(struct record_raws *l, uint64_t done)
 {
@@ -646,19 +649,11 @@ record_first_seq(struct record *r, uint64_t seq)
 void
 record_free(struct record *r)
 {
-	struct record_raw *x;
-
 	if (r == NULL)
 		return;
 	record_drop(r, UINT64_MAX);
-	while ((x = TAILQ_FIRST(&r->outraws)) != NULL) {
-		TAILQ_REMOVE(&r->outraws, x, entry);
-		free(x);
-	}
-	while ((x = TAILQ_FIRST(&r->inraws)) != NULL) {
-		TAILQ_REMOVE(&r->inraws, x, entry);
-		free(x);
-	}
+	record_raw_pop(&r->outraws, UINT64_MAX);
+	record_raw_pop(&r->inraws, UINT64_MAX);
 	journal_free(r->j);
 	free(r->out);
 	free(r->in);
@@ -836,7 +831,7 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	uint64_t at = r->out_done + r->outlen; /* the stream position of p */
-	size_t n, drop = 0;
+	size_t drop = 0;
 
 	/* Echo first: the output came after the waiting keys. */
 	record_expire(r, now);
@@ -854,13 +849,7 @@ record_take_output(struct record *r, int64_t now, const void *data, size_t len)
 	while (len > 0) {
 		if (r->outlen == 0)
 			r->out_first = now;
-		n = RECORD_EVENT_MAX - r->outlen;
-		if (n > len)
-			n = len;
-		memcpy(r->out + r->outlen, p, n);
-		r->outlen += n;
-		p += n;
-		len -= n;
+		str_fill(r->out, &r->outlen, RECORD_EVENT_MAX, &p, &len);
 		if (r->outlen == RECORD_EVENT_MAX)
 			record_emit_output(r, now, 1);
 	}

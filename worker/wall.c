@@ -40,8 +40,6 @@ struct wall_tile {
 
 static struct {
 	struct role role;
-	struct event_base *base;
-	struct msgchan *chan;
 	struct peer broker;
 	struct config conf;
 	int configured;
@@ -56,7 +54,7 @@ static void
 wall_stop(const char *why)
 {
 	log_debug("wall ends: %s", why);
-	event_base_loopexit(wl.base, NULL);
+	event_base_loopexit(wl.role.base, NULL);
 }
 
 static void
@@ -149,8 +147,8 @@ wall_start(struct msg *msg)
 	snprintf(a.key, sizeof(a.key), "%s", mw.key);
 	snprintf(a.owner, sizeof(a.owner), "%s", mw.user);
 	a.mode = ATTACH_WATCH;
-	if ((wl.ws = ws_new(wl.base, fd, &a, "wall", 80, 24, wl.sb, wall_ws_cb,
-	         NULL)) == NULL) {
+	if ((wl.ws = ws_new(wl.role.base, fd, &a, "wall", 80, 24, wl.sb,
+	         wall_ws_cb, NULL)) == NULL) {
 		wall_stop("the websocket failed");
 		return;
 	}
@@ -186,7 +184,7 @@ wall_master_msg(struct msg *msg)
 			log_warnx("bad MSG_WALL_BROKER");
 			return 1;
 		}
-		peer_take(&wl.broker, wl.base, fd);
+		peer_take(&wl.broker, wl.role.base, fd);
 		if (wl.ws != NULL)
 			wall_subscribe();
 		return 1;
@@ -199,8 +197,6 @@ int
 wall_main(int verbose)
 {
 	role_start(&wl.role, "wall", verbose, wall_master_msg, wall_stop);
-	wl.base = wl.role.base;
-	wl.chan = wl.role.chan;
 	wl.broker.name = "the broker";
 	wl.broker.msg = wall_broker_msg;
 	wl.sb = scrollback_new(1);
@@ -209,7 +205,7 @@ wall_main(int verbose)
 	if (wl.ws != NULL) {
 		ws_close(wl.ws, "the wall ends");
 		/* its deferred free */
-		(void)event_base_loop(wl.base, EVLOOP_NONBLOCK);
+		(void)event_base_loop(wl.role.base, EVLOOP_NONBLOCK);
 	}
 	peer_close(&wl.broker);
 	scrollback_free(wl.sb);

@@ -110,8 +110,6 @@ enum worker_state {
 
 static struct {
 	struct role role;
-	struct event_base *base;
-	struct msgchan *chan;
 	struct config conf;
 	enum worker_state state;
 	int done;
@@ -272,7 +270,7 @@ worker_audit(const char *actor, const char *action, const char *detail)
 	snprintf(a.actor, sizeof(a.actor), "%s", actor);
 	snprintf(a.action, sizeof(a.action), "%s", action);
 	snprintf(a.detail, sizeof(a.detail), "%s", detail);
-	if (msg_send_worker_audit(w.chan, &w.id, &a) == -1)
+	if (msg_send_worker_audit(w.role.chan, &w.id, &a) == -1)
 		log_warnx("cannot send MSG_WORKER_AUDIT");
 }
 
@@ -349,7 +347,7 @@ worker_broker(struct msg *msg)
 		close(fd);
 		return;
 	}
-	peer_take(&w.broker, w.base, fd);
+	peer_take(&w.broker, w.role.base, fd);
 	w.had_broker = 1;
 	log_debug("connected to the broker; %zu events unacked",
 	    record_unacked_events(w.rec));
@@ -661,7 +659,7 @@ worker_end(const char *reason)
 	log_info("asking master to end the session: %s", reason);
 	memset(&e, 0, sizeof(e));
 	strlcpy(e.reason, reason, sizeof(e.reason));
-	if (msg_send_worker_end(w.chan, &w.id, &e) == -1)
+	if (msg_send_worker_end(w.role.chan, &w.id, &e) == -1)
 		log_warnx("cannot send MSG_WORKER_END");
 }
 
@@ -711,7 +709,7 @@ worker_stats(void)
 	w.stats.last_activity_us = w.last_wall;
 	if (memcmp(&w.stats, &w.sent, sizeof(w.stats)) == 0)
 		return;
-	if (msg_send_worker_stats(w.chan, &w.id, &w.stats) == -1)
+	if (msg_send_worker_stats(w.role.chan, &w.id, &w.stats) == -1)
 		log_warnx("cannot send MSG_WORKER_STATS");
 	w.sent = w.stats;
 }
@@ -803,7 +801,7 @@ worker_ws_cb(
 		if (w.rec != NULL)
 			record_resize(w.rec, clock_wall_us(), r->cols, r->rows);
 		worker_activity();
-		if (msg_send_worker_resize(w.chan, &w.id, r) == -1)
+		if (msg_send_worker_resize(w.role.chan, &w.id, r) == -1)
 			log_warnx("cannot send MSG_WORKER_RESIZE");
 		return;
 	case WS_ACTION:
@@ -879,11 +877,11 @@ worker_start(struct msg *msg)
 		        ? "worker restarted"
 		        : "worker restarted: output the previous worker had "
 		          "not recorded may be missing here");
-	w.ev_rec = evtimer_new(w.base, worker_record_cb, NULL);
-	w.ev_cread =
-	    event_new(w.base, fd, EV_READ | EV_PERSIST, worker_cread_cb, NULL);
+	w.ev_rec = evtimer_new(w.role.base, worker_record_cb, NULL);
+	w.ev_cread = event_new(
+	    w.role.base, fd, EV_READ | EV_PERSIST, worker_cread_cb, NULL);
 	w.ev_cwrite = event_new(
-	    w.base, fd, EV_WRITE | EV_PERSIST, worker_cwrite_cb, NULL);
+	    w.role.base, fd, EV_WRITE | EV_PERSIST, worker_cwrite_cb, NULL);
 	if (w.ev_cread == NULL || w.ev_cwrite == NULL)
 		fatalx("event_new");
 	/* Output from Docker's log comes first: the stream waits for it. */
@@ -1019,8 +1017,8 @@ worker_browser(struct msg *msg)
 	b->mode = a.mode;
 	if (why != NULL) {
 		b->refused = 1;
-		if ((ws = ws_refuse(w.base, fd, &a, why, worker_ws_cb, b)) ==
-		    NULL) {
+		if ((ws = ws_refuse(
+		         w.role.base, fd, &a, why, worker_ws_cb, b)) == NULL) {
 			free(b);
 			return;
 		}
@@ -1029,8 +1027,8 @@ worker_browser(struct msg *msg)
 		w.nrefused++;
 		return;
 	}
-	ws = ws_new(
-	    w.base, fd, &a, w.session, w.cols, w.rows, w.sb, worker_ws_cb, b);
+	ws = ws_new(w.role.base, fd, &a, w.session, w.cols, w.rows, w.sb,
+	    worker_ws_cb, b);
 	if (ws == NULL) {
 		free(b);
 		return;
@@ -1038,7 +1036,7 @@ worker_browser(struct msg *msg)
 	b->ws = ws;
 	if (a.until_s > 0) {
 		tv.tv_sec = a.until_s;
-		b->expire = evtimer_new(w.base, worker_browser_expired, b);
+		b->expire = evtimer_new(w.role.base, worker_browser_expired, b);
 		if (b->expire == NULL || evtimer_add(b->expire, &tv) == -1)
 			fatalx("%s: evtimer", __func__);
 	}
@@ -1079,7 +1077,7 @@ worker_exited(struct msg *msg)
 	}
 	TAILQ_FOREACH (b, &w.browsers, entry)
 		ws_exit(b->ws, e.code);
-	w.ev_exit = evtimer_new(w.base, worker_exit_cb, NULL);
+	w.ev_exit = evtimer_new(w.role.base, worker_exit_cb, NULL);
 	evtimer_add(w.ev_exit, &tv);
 }
 
@@ -1240,7 +1238,8 @@ worker_shutdown(const char *why)
 			log_info("waiting for the acks of %zu events",
 			    record_unacked_events(w.rec));
 			w.acks_waiting = 1;
-			w.ev_acks = evtimer_new(w.base, worker_acks_cb, NULL);
+			w.ev_acks =
+			    evtimer_new(w.role.base, worker_acks_cb, NULL);
 			evtimer_add(w.ev_acks, &tv);
 		}
 	}
@@ -1268,16 +1267,15 @@ worker_main(int verbose)
 	    (w.screen = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new");
 	role_start(&w.role, "worker", verbose, worker_master_msg, worker_stop);
-	w.base = w.role.base;
 	w.broker.name = "the broker";
 	w.broker.msg = worker_broker_msg;
-	w.chan = w.role.chan;
-	w.ev_tick = event_new(w.base, -1, EV_PERSIST, worker_tick_cb, NULL);
+	w.ev_tick =
+	    event_new(w.role.base, -1, EV_PERSIST, worker_tick_cb, NULL);
 	evtimer_add(w.ev_tick, &tick);
 
 	while (!w.done || !TAILQ_EMPTY(&w.browsers) ||
 	    !TAILQ_EMPTY(&w.refused) || w.acks_waiting)
-		if (event_base_loop(w.base, EVLOOP_ONCE) == -1)
+		if (event_base_loop(w.role.base, EVLOOP_ONCE) == -1)
 			fatalx("event_base_loop");
 
 	if (w.ev_exit != NULL)

@@ -61,6 +61,7 @@
 #include "common/defer.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/str.h"
 #include "common/xmalloc.h"
 #include "worker/worker.h"
 #include "worker/ws.h"
@@ -197,13 +198,7 @@ ws_queue(struct ws *ws, uint8_t opcode, const void *data, size_t len)
 		c = TAILQ_LAST(&ws->out, ws_chunks);
 		if (opcode == WSLAY_BINARY_FRAME && c != NULL &&
 		    c->opcode == WSLAY_BINARY_FRAME && c->len < c->cap) {
-			n = c->cap - c->len;
-			if (n > len)
-				n = len;
-			memcpy(c->data + c->len, p, n);
-			c->len += n;
-			p += n;
-			len -= n;
+			str_fill(c->data, &c->len, c->cap, &p, &len);
 			continue;
 		}
 		n = len;
