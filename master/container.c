@@ -31,6 +31,13 @@
  * ended ("server restart"). A crash of master is the same as a stop
  * without the goodbyes.
  *
+ * A browser's websocket comes from front with its fd and who attaches
+ * (container_attach_browser): here is the one check of who may — the
+ * owner; for watching, an admin or a share link front checked
+ * (REQ_ANY_OWNER), or an instructor whose members, sent along, hold the
+ * owner — and front hears 200 or the refusal (404, 403, 410) to say; an
+ * accepted one waits in the session's queue for its worker.
+ *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
  * context that is counted for the metrics and freed when they answer; it
