@@ -5,7 +5,8 @@
  * SOCK_SEQPACKET socket so that boundaries and any passed fd stay with
  * their message. Decoding refuses a wrong version, an unknown type, a
  * payload whose size is not exactly its type's, an fd where none belongs
- * and a missing one where it must travel.
+ * and a missing one where it must travel. An fd may travel with data: the
+ * packet carries both, and SOCK_SEQPACKET keeps them together.
  *
  * The kinds come from common/msgdef.h, read here three times: for each
  * kind a function that checks its string fields, a row of the table the
@@ -43,13 +44,14 @@
 #define MSG_FD_OPTIONAL 2
 #define MSG_DATA_FIXED  0
 #define MSG_DATA_VAR    1
+#define MSG_DATA_STR    2 /* VAR, and the data is a string and its NUL */
 
 struct msg_kind {
 	uint32_t type;
 	const char *name;
 	size_t size;   /* the payload struct's */
 	int fd;        /* MSG_FD_* */
-	int var;       /* the struct's len bytes of data follow it */
+	int var;       /* MSG_DATA_*: the struct's len bytes of data follow */
 	size_t lenoff; /* var: where the struct's uint32_t len is */
 	int (*strings)(const void *); /* -1: a string field lacks its NUL */
 };
@@ -84,8 +86,8 @@ msg_terminated(const char *s, size_t len)
 #undef MSG_STRV
 
 /*
- * Every payload fits in a packet, with MSG_MAX_DATA after a VAR kind's
- * struct, which says how much data follows; no fd travels with data.
+ * Every payload fits in a packet, with MSG_MAX_DATA after a VAR (or STR)
+ * kind's struct, which says how much data follows.
  */
 #define MSG_ASSERT_FIXED(T) \
 	_Static_assert(sizeof(struct T) <= MSG_MAX_PAYLOAD, #T ": too large");
@@ -94,10 +96,9 @@ msg_terminated(const char *s, size_t len)
 	    #T ": the length of the data that follows");                   \
 	_Static_assert(sizeof(struct T) <= MSG_MAX_PAYLOAD - MSG_MAX_DATA, \
 	    #T ": too large");
-#define MSGDEF(K, name, num, T, from, to, fd, data, strings)                  \
-	MSG_ASSERT_##data(T) _Static_assert(                                  \
-	    MSG_FD_##fd == MSG_FD_NEVER || MSG_DATA_##data == MSG_DATA_FIXED, \
-	    #K ": an fd never travels with data");
+#define MSG_ASSERT_STR(T) MSG_ASSERT_VAR(T)
+#define MSGDEF(K, name, num, T, from, to, fd, data, strings) \
+	MSG_ASSERT_##data(T)
 #include "common/msgdef.h"
 #undef MSGDEF
 
@@ -110,6 +111,7 @@ enum msg_index {
 
 #define MSG_LENOFF_FIXED(T) 0
 #define MSG_LENOFF_VAR(T)   offsetof(struct T, len)
+#define MSG_LENOFF_STR(T)   offsetof(struct T, len)
 static const struct msg_kind msg_kinds[MSG_NKINDS] = {
 #define MSGDEF(K, name, num, T, from, to, fd, data, strings)       \
 	[MSG_I_##K] = {MSG_##K, #K, sizeof(struct T), MSG_FD_##fd, \
@@ -273,9 +275,18 @@ msg_encode(void *buf, size_t buflen, uint32_t type, const struct uuid *session,
 	    buf, buflen, type, session, flags, payload, len, NULL, 0);
 }
 
+/* Whether len bytes of a STR kind's data are none, or a string and its NUL. */
+static int
+msg_data_string(const unsigned char *data, size_t len)
+{
+	return len == 0 ||
+	    (data[len - 1] == '\0' && memchr(data, '\0', len - 1) == NULL);
+}
+
 /*
  * The getters' one check: type, size, fd rule, the data's declared
- * length and every string field; copies the struct into out.
+ * length (and for a STR kind its string) and every string field;
+ * copies the struct into out.
  */
 static int
 msg_check(const struct msg *m, uint32_t type, void *out, size_t size,
@@ -296,6 +307,8 @@ msg_check(const struct msg *m, uint32_t type, void *out, size_t size,
 		if (dlen != m->len - size)
 			return -1;
 		*data = (const unsigned char *)m->payload + size;
+		if (k->var == MSG_DATA_STR && !msg_data_string(*data, dlen))
+			return -1;
 	}
 	return k->strings(out);
 }
@@ -698,8 +711,10 @@ msgchan_read_cb(int fd, short what, void *arg)
 #define MSG_FD_ARG_OPTIONAL    fd
 #define MSG_DATA_ARG_FIXED     NULL, 0
 #define MSG_DATA_ARG_VAR       data, p->len
+#define MSG_DATA_ARG_STR       data, p->len
 #define MSG_GET_DATA_ARG_FIXED NULL
 #define MSG_GET_DATA_ARG_VAR   data
+#define MSG_GET_DATA_ARG_STR   (const void **)data
 #define MSG_GET_TAKE_NEVER
 #define MSG_GET_TAKE_ALWAYS   *fd = msg_take_fd(m);
 #define MSG_GET_TAKE_OPTIONAL *fd = msg_take_fd(m);

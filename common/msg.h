@@ -75,17 +75,19 @@ void msgchan_resume(struct msgchan *);
  * the session the message concerns, NULL for none.
  *
  * msg_send_NAME(chan, session, [fd,] payload, [data]) queues one; it
- * takes ownership of fd (closed once sent). A VAR kind sends payload->len
- * bytes of data after the struct; more than MSG_MAX_DATA is refused.
+ * takes ownership of fd (closed once sent, or at once when refused). A
+ * VAR or STR kind sends payload->len bytes of data after the struct;
+ * more than MSG_MAX_DATA is refused. An fd may travel with data.
  *
  * msg_send_NAME_blocking(sock, ...) sends one on a blocking socket; fd
  * is not closed.
  *
  * msg_get_NAME(msg, out, [fd,] [data]) copies the payload into out after
  * checking the type, the exact size (a VAR kind: the struct, then
- * exactly its len bytes, at most MSG_MAX_DATA), the fd rule and that
- * every string field holds its NUL; -1 if any fails, the message refused
- * as a whole (a peer that sends an unterminated string has a bug, and
+ * exactly its len bytes, at most MSG_MAX_DATA; a STR kind's data must
+ * also be none or a string and its NUL, no other NUL), the fd rule and
+ * that every string field holds its NUL; -1 if any fails, the message
+ * refused as a whole (a peer that sends an unterminated string has a bug, and
  * cutting its text short would hide it). It hands over the fd (the
  * caller owns it; -1 when an OPTIONAL one is absent), and points *data
  * into the message.
@@ -101,8 +103,10 @@ void msgchan_resume(struct msgchan *);
 #define MSG_GET_MSG_OPTIONAL struct msg
 #define MSG_DATA_PARAM_FIXED
 #define MSG_DATA_PARAM_VAR , const void *data
+#define MSG_DATA_PARAM_STR , const char *data
 #define MSG_GET_DATA_FIXED
 #define MSG_GET_DATA_VAR , const void **data
+#define MSG_GET_DATA_STR , const char **data
 
 #define MSGDEF(K, name, num, T, from, to, fd, data, strings) \
 	int msg_send_##name(struct msgchan *,                \

@@ -15,8 +15,9 @@
  *   from, to MSG_P_* of the processes that send and receive it
  *   fd       NEVER: no fd travels; ALWAYS: one must; OPTIONAL: one may
  *   data     FIXED: the struct alone; VAR: the struct, then its len
- *            bytes of data (at most MSG_MAX_DATA); an fd never travels
- *            with data
+ *            bytes of data (at most MSG_MAX_DATA); STR: as VAR, and the
+ *            data is none (len 0) or one string and its NUL; an fd may
+ *            travel with data
  *   strings  each char array field as MSG_STR(field), or MSG_STRV(field)
  *            for an array of them; each must hold its NUL, or the getter
  *            refuses the message
@@ -58,7 +59,7 @@ MSGDEF(SESSION_INFO, session_info, 206, msg_session_info, MSG_P_MASTER,
     MSG_P_FRONT, NEVER, FIXED, MSG_STR(message) MSG_STR(session)
     MSG_STR(state) MSG_STR(owner) MSG_STR(image) MSG_STR(end_reason))
 MSGDEF(SESSION_ATTACH, session_attach, 207, msg_attach, MSG_P_FRONT,
-    MSG_P_MASTER, ALWAYS, FIXED, MSG_STR(session) MSG_STR(key) MSG_STR(owner))
+    MSG_P_MASTER, ALWAYS, STR, MSG_STR(session) MSG_STR(key) MSG_STR(owner))
 MSGDEF(SESSION_WALL, session_wall, 208, msg_wall, MSG_P_FRONT, MSG_P_MASTER,
     ALWAYS, FIXED, MSG_STR(key) MSG_STR(user) MSG_STRV(sessions))
 MSGDEF(METRICS_GET, metrics_get, 209, msg_metrics, MSG_P_FRONT, MSG_P_MASTER,

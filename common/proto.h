@@ -25,7 +25,7 @@
 
 #include "common/uuid.h"
 
-#define PROTO_VERSION 8
+#define PROTO_VERSION 9
 #define MSG_MAX_DATA  (64 * 1024)
 
 /* Who sends and receives a kind (msgdef.h). */
@@ -218,11 +218,21 @@ struct msg_peer {
 
 /*
  * A browser's websocket, handed front -> master -> worker with its fd.
- * front has parsed and checked the upgrade request (and who may attach);
- * the worker writes the 101 answer, computing Sec-WebSocket-Accept from
- * key, and from then on owns the connection.
+ * front has parsed and checked the upgrade request; master makes the one
+ * check of who may attach (MSG_SESSION_ATTACH) and answers front's ask
+ * req with a MSG_SESSION_INFO: 200 when the socket went on to the
+ * worker, or 404, 403, 410 and why, for front to say. The worker
+ * (MSG_WORKER_BROWSER, req and len 0) writes the 101 answer, computing
+ * Sec-WebSocket-Accept from key, and from then on owns the connection.
+ *
+ * Who may attach: the owner; a watcher whose role reaches further, when
+ * front says so: REQ_ANY_OWNER (an admin, a share link's viewer front
+ * checked), or an instructor (role) whose groups' members, " a b c ",
+ * follow the struct as its len bytes of data, a string and its NUL.
+ * Control is the owner's alone.
  */
 struct msg_attach {
+	uint64_t req; /* front's parked ask, echoed in the answer */
 	char session[SESSION_ID_LEN];
 	char key[31];          /* Sec-WebSocket-Key as sent (24 base64 chars) */
 	char owner[OWNER_LEN]; /* who attaches, as markers name them */
@@ -230,6 +240,8 @@ struct msg_attach {
 	uint32_t flags;        /* REQ_ANY_OWNER: front authorized a non-owner */
 #define ATTACH_MAY_ASK 0x2     /* a watcher who may ask for control */
 	uint32_t until_s; /* a share link's viewer: seconds left; 0: no end */
+	int32_t role;     /* CONFIG_ROLE_* of who attaches, or -1: none */
+	uint32_t len;     /* bytes of the sees list that follow; 0: none */
 };
 
 /*

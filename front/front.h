@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <bsd/sys/tree.h>
+
 #include "common/proto.h"
 
 struct event_base;
@@ -72,10 +74,17 @@ void front_http_error(struct conn *, const struct http_request *, int status,
     const char *message, const char *extra);
 /*
  * Hands the connection over as an fd, or -1 if bytes are pending: a dup
- * of its socket, or under TLS one end of a socketpair whose other end
- * front relays to the TLS connection.
+ * of its socket, or under TLS one end of a socketpair whose other end c
+ * keeps. c is neither read nor written from now on; front_http_handed()
+ * lets it go, an answer (front_http_respond) takes it back.
  */
+int front_http_handoff(struct conn *);
+/* The handed fd went on: c closes without a word, or under TLS relays. */
+void front_http_handed(struct conn *);
+/* front_http_handoff() and front_http_handed() at once. */
 int front_http_detach(struct conn *);
+/* Closes c at once, without a word. */
+void front_http_close(struct conn *, const char *reason);
 /* The client for log lines: "ADDR:PORT", or "CLIENT via ADDR:PORT". */
 const char *front_http_peer(const struct conn *);
 /* The current request's client address (forwarded by a trusted proxy). */
@@ -199,7 +208,8 @@ struct msg_metrics;
  * answer the ask is freed, with arg_free(arg).
  */
 struct front_ask {
-	TAILQ_ENTRY(front_ask) entry;
+	RB_ENTRY(front_ask) by_req;
+	TAILQ_ENTRY(front_ask) by_age;
 	uint64_t req;
 	time_t since;
 	struct ident who; /* the caller (a copy) */
@@ -219,8 +229,13 @@ void front_master_ask(uint32_t type, struct front_ask *, uint32_t flags,
     const char *session, int cols, int rows);
 /* Asks master for its counters (MSG_METRICS_GET). */
 void front_master_metrics(struct front_ask *);
-/* Hands a checked websocket (fd, taken) to master for the session. */
-void front_master_attach(int fd, const struct msg_attach *);
+/*
+ * Hands a checked websocket (fd, taken) to master for the session, for
+ * p's caller (sees: an instructor's members, or NULL); master answers p
+ * (status 200: the worker has it). -1: not sent (sees too long).
+ */
+int front_master_attach(
+    struct front_ask *p, int fd, struct msg_attach *, const char *sees);
 /* Hands a checked wall websocket (fd, taken) to master. */
 void front_master_wall(int fd, const struct msg_wall *);
 /* Every browser of session attached as viewer leaves (master, worker). */

@@ -23,6 +23,13 @@
  *            database: nothing more is parsed until front_http_respond()
  *            answers it, or the wait times out with 504
  *
+ * A websocket's connection waits HANDED: its socket (under TLS, one end
+ * of a socketpair, the other kept) went to master with the attach, and
+ * front neither reads nor writes it until master's word.
+ * front_http_handed() lets it go: closed without a word, or under TLS
+ * relayed through the kept end; an answer (front_http_respond) takes it
+ * back, the handed fd refused; a wait that times out closes it silently.
+ *
  * Every request is answered at once and in order, so pipelined requests
  * need nothing special; but input is only parsed while the queued output
  * is below a high mark, so a client that sends without reading stalls
@@ -113,7 +120,9 @@ struct conn {
 #define CONN_KEEP    0x8  /* the current request keeps the connection */
 #define CONN_HEAD    0x10 /* the current request is HEAD */
 #define CONN_HELD    0x20 /* parked with its request kept for a re-run */
+#define CONN_HANDED  0x40 /* its socket went to master: not read, not written */
 	uint64_t waiting; /* the parked request's id */
+	int kept;         /* handed under TLS: the relay's end, else -1 */
 	int https;        /* the current request's scheme is https */
 	char peer[FRONT_HTTP_PEER_LEN]; /* the TCP peer, ADDR:PORT */
 	char addr[PROXY_ADDR_LEN];      /* the TCP peer's address */
@@ -175,6 +184,9 @@ conn_close(struct conn *c, const char *reason)
 		fh.nrefusing--;
 	else
 		fh.nconns--;
+	if (c->kept != -1)
+		close(c->kept);
+	c->kept = -1;
 	bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	evtimer_del(c->timer);
@@ -433,12 +445,26 @@ front_http_parked(uint64_t req)
 	return NULL;
 }
 
+/* A handed connection comes back: its fd was refused. */
+static void
+conn_reclaim(struct conn *c)
+{
+	if (!(c->flags & CONN_HANDED))
+		return;
+	c->flags &= ~CONN_HANDED;
+	if (c->kept != -1)
+		close(c->kept);
+	c->kept = -1;
+	bufferevent_enable(c->bev, EV_READ);
+}
+
 void
 front_http_respond(struct conn *c, int status, const char *ctype,
     const void *body, size_t len, const char *extra)
 {
 	int parked = c->state == CONN_WAITING;
 
+	conn_reclaim(c);
 	conn_reply(c, NULL, status, ctype, body, len, extra);
 	if (!parked)
 		return;
@@ -656,33 +682,22 @@ relay_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_setwatermark(to, EV_WRITE, 0, 0);
 }
 
-/* The TLS connection of c goes on with a relay; the worker's end back. */
-static int
-front_http_relay(struct conn *c)
+/* The TLS connection of c goes on with a relay through its kept end. */
+static void
+conn_relay(struct conn *c)
 {
 	struct relay *r;
-	int sv[2];
 
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		return -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
-		log_warn("%s: socketpair", __func__);
-		return -1;
-	}
-	if (evutil_make_socket_nonblocking(sv[0]) == -1) {
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	/* conn_close quiets the bufferevent; the relay takes it over. */
-	conn_close(c, "handed over through a TLS relay");
 	r = xcalloc(1, sizeof(*r));
-	r->tls = c->bev;
-	c->bev = NULL;
 	r->plain =
-	    bufferevent_socket_new(fh.base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	    bufferevent_socket_new(fh.base, c->kept, BEV_OPT_CLOSE_ON_FREE);
 	if (r->plain == NULL)
 		fatalx("%s: bufferevent_socket_new failed", __func__);
+	c->kept = -1;
+	/* conn_close quiets the bufferevent; the relay takes it over. */
+	conn_close(c, "handed over through a TLS relay");
+	r->tls = c->bev;
+	c->bev = NULL;
 	bufferevent_set_timeouts(r->tls, NULL, NULL);
 	bufferevent_setwatermark(r->tls, EV_READ, 0, 0);
 	bufferevent_setwatermark(r->tls, EV_WRITE, RELAY_LOW, 0);
@@ -693,28 +708,84 @@ front_http_relay(struct conn *c)
 	    r->plain, relay_read_cb, relay_write_cb, relay_event_cb, r);
 	bufferevent_enable(r->tls, EV_READ | EV_WRITE);
 	bufferevent_enable(r->plain, EV_READ | EV_WRITE);
+}
+
+/* Whether the client sent bytes after its request, ahead of the 101. */
+static int
+conn_early_bytes(struct conn *c)
+{
+	char b;
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return 1;
+	if (fh.conf.tls != NULL)
+		return 0; /* what TLS holds unread is the relay's to pass */
+	return recv(bufferevent_getfd(c->bev), &b, 1,
+	           MSG_PEEK | MSG_DONTWAIT) != -1 ||
+	    errno != EAGAIN;
+}
+
+/* The fd handed out under TLS: one end of a socketpair, c keeps the other. */
+static int
+conn_pair(struct conn *c)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if (evutil_make_socket_nonblocking(sv[0]) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	c->kept = sv[0];
 	return sv[1];
+}
+
+int
+front_http_handoff(struct conn *c)
+{
+	int fd;
+
+	if (conn_early_bytes(c))
+		return -1;
+	if (fh.conf.tls != NULL)
+		fd = conn_pair(c);
+	else if ((fd = fcntl(bufferevent_getfd(c->bev), F_DUPFD_CLOEXEC, 0)) ==
+	    -1)
+		log_warn("%s: dup", __func__);
+	if (fd == -1)
+		return -1;
+	c->flags |= CONN_HANDED;
+	bufferevent_disable(c->bev, EV_READ);
+	return fd;
+}
+
+void
+front_http_handed(struct conn *c)
+{
+	if (c->kept != -1)
+		conn_relay(c);
+	else
+		conn_close(c, "handed over");
 }
 
 int
 front_http_detach(struct conn *c)
 {
-	char b;
 	int fd;
 
-	if (fh.conf.tls != NULL)
-		return front_http_relay(c);
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
-	    recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT) !=
-	        -1 ||
-	    errno != EAGAIN)
-		return -1;
-	if ((fd = fcntl(bufferevent_getfd(c->bev), F_DUPFD_CLOEXEC, 0)) == -1) {
-		log_warn("%s: dup", __func__);
-		return -1;
-	}
-	conn_close(c, "handed over");
+	if ((fd = front_http_handoff(c)) != -1)
+		front_http_handed(c);
 	return fd;
+}
+
+void
+front_http_close(struct conn *c, const char *reason)
+{
+	conn_close(c, reason);
 }
 
 const char *
@@ -825,6 +896,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_WAITING:
 		c->waiting = 0;
+		if (c->flags & CONN_HANDED) {
+			/* The worker may have the socket: not a word. */
+			conn_close(c, "master did not answer the attach");
+			break;
+		}
 		c->state = CONN_READING;
 		conn_fail(c, 504, "the server did not answer in time", NULL);
 		break;
@@ -839,6 +915,7 @@ conn_new(evutil_socket_t fd, struct sockaddr *sa, int salen, int refused)
 	struct conn *c;
 
 	c = xcalloc(1, sizeof(*c));
+	c->kept = -1;
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv,
 	        sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, serv);

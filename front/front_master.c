@@ -5,19 +5,29 @@
  * (front_http.c) and a struct front_ask remembers it until master's
  * answer comes: the caller, the headers the answer adds, and the
  * callback of the handler that asked, which gets each answer (a list is
- * several, the last with more unset). An ask whose answer never comes
- * (master restarted, say) is forgotten after ASK_TTL seconds. The
- * websockets front has checked, and the viewers a revoked share link
- * sends off, go to master from here too: this file holds front's end of
- * master's channel.
+ * several, the last with more unset). Asks wait in a tree by their req,
+ * the id master's answer carries, and in a list by age: an ask whose
+ * answer never comes (master restarted, say) is forgotten after ASK_TTL
+ * seconds, and its connection, if still parked, closed without a word.
+ *
+ * A websocket goes to master at once, its socket with its ask
+ * (front_master_attach): master checks who may attach and answers the
+ * ask, 200 when the socket went on to the worker, or the refusal for
+ * front to say. The viewers a revoked share link sends off go to master
+ * from here too: this file holds front's end of master's channel.
  */
 #include <sys/queue.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
 #include <bsd/string.h>
+#include <bsd/sys/tree.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -28,23 +38,34 @@
 #define ASK_TTL 60 /* seconds an answer may take before it is forgotten */
 
 TAILQ_HEAD(front_asks, front_ask);
+RB_HEAD(front_ask_tree, front_ask);
 
 static struct {
 	struct msgchan *master;
-	struct front_asks pending;
+	struct front_ask_tree by_req;
+	struct front_asks by_age; /* oldest first */
 } fa;
+
+static int
+ask_cmp(struct front_ask *a, struct front_ask *b)
+{
+	return a->req < b->req ? -1 : a->req > b->req;
+}
+RB_GENERATE_STATIC(front_ask_tree, front_ask, by_req, ask_cmp)
 
 void
 front_master_init(struct msgchan *master)
 {
 	fa.master = master;
-	TAILQ_INIT(&fa.pending);
+	RB_INIT(&fa.by_req);
+	TAILQ_INIT(&fa.by_age);
 }
 
 static void
 ask_free(struct front_ask *p)
 {
-	TAILQ_REMOVE(&fa.pending, p, entry);
+	RB_REMOVE(front_ask_tree, &fa.by_req, p);
+	TAILQ_REMOVE(&fa.by_age, p, by_age);
 	if (p->arg_free != NULL)
 		p->arg_free(p->arg);
 	free(p->setcookie);
@@ -55,25 +76,25 @@ ask_free(struct front_ask *p)
 static struct front_ask *
 ask_find(uint64_t req)
 {
-	struct front_ask *p;
+	struct front_ask key;
 
-	TAILQ_FOREACH (p, &fa.pending, entry)
-		if (p->req == req)
-			return p;
-	return NULL;
+	key.req = req;
+	return RB_FIND(front_ask_tree, &fa.by_req, &key);
 }
 
 /* Forgets answers that never came (master restarted, say). */
 static void
 ask_expire(void)
 {
-	struct front_ask *p, *next;
+	struct front_ask *p;
+	struct conn *c;
 	time_t now = time(NULL);
 
-	for (p = TAILQ_FIRST(&fa.pending); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if (now - p->since > ASK_TTL)
-			ask_free(p);
+	while (
+	    (p = TAILQ_FIRST(&fa.by_age)) != NULL && now - p->since > ASK_TTL) {
+		if ((c = front_http_parked(p->req)) != NULL)
+			front_http_close(c, "master did not answer");
+		ask_free(p);
 	}
 }
 
@@ -91,7 +112,10 @@ front_master_park(
 		p->setcookie = xstrdup(setcookie);
 	if (who != NULL)
 		front_auth_copy(&p->who, who);
-	TAILQ_INSERT_TAIL(&fa.pending, p, entry);
+	if (RB_INSERT(front_ask_tree, &fa.by_req, p) != NULL)
+		fatalx("%s: ask %llu parked twice", __func__,
+		    (unsigned long long)p->req);
+	TAILQ_INSERT_TAIL(&fa.by_age, p, by_age);
 	return p;
 }
 
@@ -110,11 +134,24 @@ ask_role(int role)
 	return -1;
 }
 
+/* The requests about sessions front_master_ask makes, and their senders. */
+static const struct {
+	uint32_t type;
+	int (*send)(struct msgchan *, const struct uuid *,
+	    const struct msg_session_req *);
+} ask_kinds[] = {
+    {MSG_SESSION_CREATE, msg_send_session_create},
+    {MSG_SESSION_GET, msg_send_session_get},
+    {MSG_SESSION_LIST, msg_send_session_list},
+    {MSG_SESSION_DELETE, msg_send_session_delete},
+};
+
 void
 front_master_ask(uint32_t type, struct front_ask *p, uint32_t flags,
     const char *session, int cols, int rows)
 {
 	struct msg_session_req r;
+	size_t i;
 
 	memset(&r, 0, sizeof(r));
 	r.req = p->req;
@@ -127,23 +164,12 @@ front_master_ask(uint32_t type, struct front_ask *p, uint32_t flags,
 		fatalx("%s: a session id longer than a uuid", __func__);
 	r.cols = (uint16_t)cols;
 	r.rows = (uint16_t)rows;
-	switch (type) {
-	case MSG_SESSION_CREATE:
-		msg_send_session_create(fa.master, NULL, &r);
-		break;
-	case MSG_SESSION_GET:
-		msg_send_session_get(fa.master, NULL, &r);
-		break;
-	case MSG_SESSION_LIST:
-		msg_send_session_list(fa.master, NULL, &r);
-		break;
-	case MSG_SESSION_DELETE:
-		msg_send_session_delete(fa.master, NULL, &r);
-		break;
-	default:
-		fatalx("%s: %s is not a session request", __func__,
-		    msg_name(type));
-	}
+	for (i = 0; i < sizeof(ask_kinds) / sizeof(ask_kinds[0]); i++)
+		if (ask_kinds[i].type == type) {
+			ask_kinds[i].send(fa.master, NULL, &r);
+			return;
+		}
+	fatalx("%s: %s is not a session request", __func__, msg_name(type));
 }
 
 void
@@ -156,10 +182,23 @@ front_master_metrics(struct front_ask *p)
 	msg_send_metrics_get(fa.master, NULL, &mt);
 }
 
-void
-front_master_attach(int fd, const struct msg_attach *attach)
+int
+front_master_attach(
+    struct front_ask *p, int fd, struct msg_attach *a, const char *sees)
 {
-	msg_send_session_attach(fa.master, NULL, fd, attach);
+	size_t len = sees != NULL ? strlen(sees) + 1 : 0;
+
+	a->req = p->req;
+	a->role = ask_role(p->who.role);
+	if (len > MSG_MAX_DATA) {
+		log_warnx("%s: %s sees %zu bytes of members, more than a "
+		          "message holds",
+		    __func__, p->who.name, len);
+		close(fd);
+		return -1;
+	}
+	a->len = (uint32_t)len;
+	return msg_send_session_attach(fa.master, NULL, fd, a, sees);
 }
 
 void

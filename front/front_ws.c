@@ -2,39 +2,38 @@
 /*
  * Websocket upgrades to a session's terminal. An upgrade is checked
  * here — request shape and version, its key, no body, our own origin,
- * the mode asked for, the caller's right to the session, no bytes sent
- * ahead of the handshake — and then the socket itself goes to master,
- * which hands it to the session's worker; the worker writes the 101.
+ * the mode asked for, a caller, no bytes sent ahead of the handshake —
+ * and then its socket goes to master at once, with the ask the
+ * connection is parked under (front_master_attach); front neither reads
+ * nor writes it meanwhile. master makes the one check of who may attach
+ * and answers: 200, the socket went on to the session's worker, which
+ * writes the 101 (front lets its copy go, or under TLS starts the
+ * relay); or 404, 403, 410 and why, which front says on its copy. One
+ * message each way per attach.
  *
  * Authorization. A learner (or a cookie identity) runs and watches only
  * their own sessions. An instructor also watches the sessions of their
- * groups' members, an admin those of everyone; taking control of
- * someone else's terminal is not granted here. master checks ownership
- * itself unless front sets REQ_ANY_OWNER, which it does only for a
- * watcher whose role reaches further; the answer is then checked
- * against the caller before the socket goes. A share link's viewer
- * (front_share.c) was checked against the link instead.
+ * groups' members: front sends the members it knows ("sees") with the
+ * attach. An admin watches everyone's (REQ_ANY_OWNER). Taking control of
+ * someone else's terminal is not granted. A share link's viewer
+ * (front_share.c) was checked against the link: REQ_ANY_OWNER, for the
+ * seconds the link has left.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <bsd/string.h>
+
 #include "common/http.h"
 #include "common/log.h"
 #include "common/token.h"
-#include "common/xmalloc.h"
 #include "front/front.h"
 
 #define WS_VERSION  "13"
 #define WS_KEY_LEN  24 /* base64 of 16 bytes: 22 characters and "==" */
 #define WS_MODE_MAX 16 /* bytes of a ?mode= worth reading */
-
-/* A websocket parked until master says whether the session is there. */
-struct ws_attach {
-	struct msg_attach attach;
-	int shared; /* through a share link, checked against it */
-};
 
 /* Whether header hdr holds token tok in its comma-separated list. */
 static int
@@ -126,30 +125,43 @@ front_ws_mode(struct conn *c, const struct http_request *req, int *mode)
 	return 0;
 }
 
-/* The session's socket goes to master, and from there to the worker. */
+/* master's word on an attach: the worker has the socket, or why not. */
 static void
 ws_answer(struct front_ask *p, struct conn *c, struct msg_session_info *i)
 {
-	struct ws_attach *wa = p->arg;
-	int fd;
-
 	if (c == NULL)
 		return;
-	if (i->status < 300 && !wa->shared &&
-	    !front_auth_may_see(&p->who, i->owner)) {
-		/* master answered for any owner: the caller may not see it */
-		front_json_error(c, 403, "this session is not yours", NULL);
-		return;
-	}
-	if (i->status != 200) {
+	if (i->status == 200)
+		front_http_handed(c);
+	else
 		front_json_error(c, i->status, i->message, NULL);
-		return;
-	}
-	if (strcmp(i->state, "ended") == 0) {
-		front_json_error(c, 410, "this session has ended", NULL);
-		return;
-	}
-	if ((fd = front_http_detach(c)) == -1) {
+}
+
+/* The attach a for session id, as who asked it. */
+static void
+ws_fill(struct msg_attach *a, const struct ident *who, const char *key,
+    const char *id, int mode)
+{
+	memset(a, 0, sizeof(*a));
+	/* id is a checked uuid, key a checked key, who->name OWNER_LEN */
+	strlcpy(a->session, id, sizeof(a->session));
+	strlcpy(a->key, key, sizeof(a->key));
+	strlcpy(a->owner, who->name, sizeof(a->owner));
+	a->mode = mode;
+}
+
+/*
+ * c's socket goes to master with the attach a, c parked for its answer;
+ * with_sees: the caller's members go along for master's check.
+ */
+static void
+ws_attach(struct conn *c, const struct ident *who, struct msg_attach *a,
+    int with_sees)
+{
+	struct front_ask *p;
+	int fd;
+
+	if ((fd = front_http_handoff(c)) == -1) {
 		log_warnx("%s: data before the websocket handshake; refused",
 		    front_http_peer(c));
 		front_json_error(c, 400,
@@ -157,28 +169,11 @@ ws_answer(struct front_ask *p, struct conn *c, struct msg_session_info *i)
 		    NULL);
 		return;
 	}
-	front_master_attach(fd, &wa->attach);
-}
-
-/* Parks c for master's word on session id; the attach to send then. */
-static struct front_ask *
-ws_park(struct conn *c, const struct ident *who, const char *key,
-    const char *id, int mode)
-{
-	struct front_ask *p;
-	struct ws_attach *wa;
-
 	p = front_master_park(c, who, NULL);
-	wa = xcalloc(1, sizeof(*wa));
-	p->arg = wa;
-	p->arg_free = free;
 	p->info = ws_answer;
-	/* id is a checked uuid, key a checked key, who->name OWNER_LEN */
-	snprintf(wa->attach.session, sizeof(wa->attach.session), "%s", id);
-	snprintf(wa->attach.key, sizeof(wa->attach.key), "%s", key);
-	snprintf(wa->attach.owner, sizeof(wa->attach.owner), "%s", who->name);
-	wa->attach.mode = mode;
-	return p;
+	if (front_master_attach(p, fd, a, with_sees ? p->who.sees : NULL) == -1)
+		front_json_error(
+		    c, 503, "the session cannot be reached now", NULL);
 }
 
 void
@@ -186,9 +181,8 @@ front_ws_session(struct conn *c, const struct http_request *req,
     const struct route_call *call)
 {
 	const char *id = call->arg[0];
-	struct front_ask *p;
-	struct ws_attach *wa;
-	int mode;
+	struct msg_attach a;
+	int mode, role;
 
 	if (front_ws_mode(c, req, &mode) == -1)
 		return;
@@ -201,29 +195,28 @@ front_ws_session(struct conn *c, const struct http_request *req,
 		    c, 403, "no identity: create a session first", NULL);
 		return;
 	}
-	p = ws_park(c, call->who, call->key, id, mode);
-	wa = p->arg;
+	ws_fill(&a, call->who, call->key, id, mode);
 	/* Watching reaches as far as the caller's role; control does not. */
-	if (mode == ATTACH_WATCH && call->who->role >= ROLE_INSTRUCTOR)
-		wa->attach.flags = REQ_ANY_OWNER | ATTACH_MAY_ASK;
-	front_master_ask(MSG_SESSION_GET, p, wa->attach.flags, id, 0, 0);
+	role = mode == ATTACH_WATCH ? call->who->role : ROLE_ANON;
+	if (role >= ROLE_INSTRUCTOR)
+		a.flags = ATTACH_MAY_ASK;
+	if (role == ROLE_ADMIN)
+		a.flags |= REQ_ANY_OWNER;
+	ws_attach(c, call->who, &a, role == ROLE_INSTRUCTOR);
 }
 
 void
 front_ws_shared(struct conn *c, const char *key, const char *id,
     const char *viewer, uint32_t until_s)
 {
-	struct front_ask *p;
+	struct msg_attach a;
 	struct ident anon;
-	struct ws_attach *wa;
 
 	memset(&anon, 0, sizeof(anon));
 	snprintf(anon.name, sizeof(anon.name), "%s", viewer);
 	anon.role = ROLE_ANON;
-	p = ws_park(c, &anon, key, id, ATTACH_WATCH);
-	wa = p->arg;
-	wa->shared = 1;
-	wa->attach.flags = REQ_ANY_OWNER;
-	wa->attach.until_s = until_s;
-	front_master_ask(MSG_SESSION_GET, p, REQ_ANY_OWNER, id, 0, 0);
+	ws_fill(&a, &anon, key, id, ATTACH_WATCH);
+	a.flags = REQ_ANY_OWNER;
+	a.until_s = until_s;
+	ws_attach(c, &anon, &a, 0);
 }

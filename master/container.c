@@ -31,6 +31,13 @@
  * ended ("server restart"). A crash of master is the same as a stop
  * without the goodbyes.
  *
+ * A browser's websocket comes from front with its fd and who attaches
+ * (container_attach_browser): here is the one check of who may — the
+ * owner; for watching, an admin or a share link front checked
+ * (REQ_ANY_OWNER), or an instructor whose members, sent along, hold the
+ * owner — and front hears 200 or the refusal (404, 403, 410) to say; an
+ * accepted one waits in the session's queue for its worker.
+ *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
  * context that is counted for the metrics and freed when they answer; it
@@ -1448,32 +1455,67 @@ container_list(struct msgchan *front, struct msg_session_req *r)
 		reply_error(front, r->req, 200, "");
 }
 
+/* Whether the attach a, with the caller's members sees, may join s. */
+static int
+attach_allowed(
+    const struct session *s, const struct msg_attach *a, const char *sees)
+{
+	char key[OWNER_LEN + 3];
+
+	if (strcmp(s->owner, a->owner) == 0)
+		return 1;
+	if (a->mode != ATTACH_WATCH)
+		return 0; /* control is the owner's alone */
+	if (a->flags & REQ_ANY_OWNER)
+		return 1; /* an admin, or a share link front checked */
+	if (a->role != CONFIG_ROLE_INSTRUCTOR || sees == NULL)
+		return 0;
+	snprintf(key, sizeof(key), " %s ", s->owner);
+	return strstr(sees, key) != NULL;
+}
+
+/*
+ * A browser's websocket from front: the one check of who may attach,
+ * then it waits for the session's worker; front hears 200, or the
+ * refusal to say (the fd closed here).
+ */
 static void
-container_attach_browser(struct msg *m)
+container_attach_browser(struct msgchan *front, struct msg *m)
 {
 	struct browser_wait *w;
 	struct msg_attach a;
 	struct session *s;
-	int fd;
+	const char *sees, *why = NULL;
+	int fd, status = 200;
 
-	if (msg_get_session_attach(m, &a, &fd) == -1) {
+	if (msg_get_session_attach(m, &a, &fd, &sees) == -1) {
 		log_warnx("front sent a bad MSG_SESSION_ATTACH");
 		return;
 	}
-	if ((s = session_lookup(a.session)) == NULL ||
-	    (!(a.flags & REQ_ANY_OWNER) && strcmp(s->owner, a.owner) != 0) ||
-	    s->state == SESSION_ENDED) {
-		log_info("browser for session %s refused: %s", a.session,
-		    s == NULL                       ? "unknown"
-		        : s->state == SESSION_ENDED ? "ended"
-		                                    : "not the owner");
+	if ((s = session_lookup(a.session)) == NULL) {
+		status = 404;
+		why = "no such session";
+	} else if (!attach_allowed(s, &a, a.len > 0 ? sees : NULL)) {
+		status = 403;
+		why = "this session is not yours";
+	} else if (s->state == SESSION_ENDED) {
+		status = 410;
+		why = "this session has ended";
+	}
+	if (why != NULL) {
+		log_info("browser of %s for session %s refused: %s", a.owner,
+		    a.session, why);
 		close(fd);
+		reply_error(front, a.req, status, why);
 		return;
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->fd = fd;
 	w->a = a;
+	w->a.req = 0;
+	w->a.len = 0;
 	TAILQ_INSERT_TAIL(&s->waiting, w, entry);
+	reply_info(front, s, a.req, 200, 0);
 	session_forward_browsers(s);
 }
 
@@ -1519,7 +1561,7 @@ container_front_msg(struct msgchan *front, struct msg *m)
 	struct session *s;
 
 	if (m->hdr.type == MSG_SESSION_ATTACH) {
-		container_attach_browser(m);
+		container_attach_browser(front, m);
 		return;
 	}
 	if (container_front_req(m, &r) == -1) {

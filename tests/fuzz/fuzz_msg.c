@@ -4,7 +4,8 @@
  * getters: any bytes are one packet; a packet that decodes must re-encode
  * to the same bytes, and goes to the getter of its kind (with an fd when
  * it is flagged), which must take it or refuse it without reading past
- * the packet, and on success hand over the fd and data within it.
+ * the packet, and on success hand over the fd and data within it (a
+ * string kind's data: one string and its NUL, filling it).
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -22,14 +23,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define F_FD_OPTIONAL , &fd
 #define F_DATA_FIXED
 #define F_DATA_VAR     , &data
+#define F_DATA_STR     , &str
 #define F_LEN_FIXED(p) 0
 #define F_LEN_VAR(p)   (p).len
+#define F_LEN_STR(p)   (p).len
+#define F_STR_FIXED
+#define F_STR_VAR
+#define F_STR_STR                                                \
+	if (r == 0 && (p).len > 0 && strlen(str) + 1 != (p).len) \
+		abort();                                         \
+	data = str;
 
 /* The getter of m's kind; 1 if m is no kind's. */
 static int
 fuzz_get(struct msg *m, size_t *datalen, const void **datap, int *fdp)
 {
 	const void *data = NULL;
+	const char *str = NULL;
 	int fd = -1, r;
 
 	switch (m->hdr.type) {
@@ -39,7 +49,7 @@ fuzz_get(struct msg *m, size_t *datalen, const void **datap, int *fdp)
                                                                   \
 		r = msg_get_##name(m, &p F_FD_##fd_ F_DATA_##dt); \
 		*datalen = r == 0 ? F_LEN_##dt(p) : 0;            \
-		break;                                            \
+		F_STR_##dt break;                                 \
 	}
 #include "common/msgdef.h"
 #undef MSGDEF

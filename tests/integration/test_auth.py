@@ -6,7 +6,8 @@ ALIA_AUTH=password.
 Six callers: learner A (group g1), learner B (group g2), instructor I1
 (g1), instructor I2 (g2), an admin, and anonymous. Over every API route
 and both websocket modes, each allowed cell works and each denied cell
-gets 401 or 403 with no session data in the answer. Also: sign-in and
+gets 401 or 403 with no session data in the answer; each refusal of a
+websocket (404, 403, 410) is an HTTP answer with its reason. Also: sign-in and
 sign-out, API (bearer) tokens, the failed sign-in rate limit, cross-origin
 refusals, and that no password reaches the database or the log.
 """
@@ -214,6 +215,56 @@ def refusals():
     ok(st == 200, f"another user is not limited -> {st}")
 
 
+def ws_refused(agent, sid, mode, want, message, what):
+    """An upgrade refused with an HTTP answer: want, {"error": message}."""
+    st, body = ws_status(agent, sid, mode)
+    try:
+        err = json.loads(body).get("error") if st != 101 else None
+    except ValueError:
+        err = None
+    ok(st == want and err == message,
+       f"{what} -> {st} {err!r} (want {want} {message!r})")
+
+
+def ws_answers():
+    print("# websocket refusals are HTTP answers (master's one check)")
+    agents = {n: login(n, PASSWORDS[n])[0]
+              for n in ("alice", "bob", "irene", "ivan")}
+    a = agents["alice"]
+    sid = a.create()
+    ws_refused(a, "00000000-0000-4000-8000-000000000000", "control", 404,
+               "no such session", "alice control an unknown id")
+    ws_refused(agents["bob"], sid, "control", 403,
+               "this session is not yours", "bob control alice's session")
+    ws_refused(agents["bob"], sid, "watch", 403,
+               "this session is not yours", "bob watch alice's session")
+    ws_refused(agents["ivan"], sid, "watch", 403,
+               "this session is not yours",
+               "ivan (instructor of g2) watch alice (g1)")
+    ws_refused(agents["irene"], sid, "control", 403,
+               "this session is not yours", "irene control alice's session")
+    st, hello = ws_status(agents["irene"], sid, "watch")
+    ok(st == 101 and b'"mode":"watch"' in hello,
+       f"irene (instructor of g1) watch alice -> {st}")
+    st, hello = ws_status(a, sid, "control")
+    ok(st == 101 and b'"mode":"control"' in hello,
+       f"alice control her own session -> {st}")
+    st, _ = a.request("DELETE", f"/api/sessions/{sid}")
+    ok(st == 204, f"alice DELETE her session -> {st}")
+    for _ in range(60):
+        st, body = a.request("GET", f"/api/sessions/{sid}")
+        if st == 200 and json.loads(body)["state"] == "ended":
+            break
+        time.sleep(0.5)
+    ws_refused(a, sid, "control", 410, "this session has ended",
+               "alice control her ended session")
+    ws_refused(agents["irene"], sid, "watch", 410, "this session has ended",
+               "irene watch alice's ended session")
+    ws_refused(agents["ivan"], sid, "watch", 403,
+               "this session is not yours",
+               "ivan watch alice's ended session")
+
+
 def responsive():
     print("# passwords are checked off front's loop")
     # Four sign-ins at once: each password check takes a tenth of a second
@@ -281,8 +332,8 @@ def no_passwords():
 
 
 def main():
-    aliatest.run(setup, matrix, tokens, refusals, responsive, quotas,
-                 no_passwords)
+    aliatest.run(setup, matrix, tokens, refusals, ws_answers, responsive,
+                 quotas, no_passwords)
 
 
 if __name__ == "__main__":

@@ -7,13 +7,23 @@ https, and aliatest's clients speak TLS).
 front speaks HTTPS and WSS only: the API answers over TLS, a plain-text
 request gets no HTTP answer, sign-in cookies are Secure, and a terminal
 websocket over TLS (relayed by front to the worker) carries a command and
-its output both ways, with a large output arriving whole.
+its output both ways, with a large output arriving whole; a websocket
+master refuses gets its HTTP answer over TLS.
 """
 import json
 import socket
 
 import aliatest
-from aliatest import HOST, PORT, WS, Agent, cli, login, ok
+from aliatest import HOST, PORT, WS, Agent, UpgradeRefused, cli, login, ok
+
+
+def refused(agent, sid):
+    """The status and error of a websocket upgrade refused over TLS."""
+    try:
+        WS(agent, sid).close()
+    except UpgradeRefused as e:
+        return e.status, json.loads(e.body).get("error")
+    return 101, None
 
 
 def main_part():
@@ -50,6 +60,16 @@ def main_part():
        and nums == [str(i).encode() for i in range(int(nums[0]), 100001)],
        f"a large output arrives whole and in order ({len(big)} bytes)")
     w.close()
+
+    # master refuses; front answers over TLS and drops the kept socketpair
+    st, err = refused(a, "00000000-0000-4000-8000-000000000000")
+    ok(st == 404 and err == "no such session",
+       f"a websocket to an unknown session over TLS -> {st} {err!r}")
+    cli("user", "add", "tom", "--role", "learner", stdin="tom-Tls-3e9d1\n")
+    b, _, _ = login("tom", "tom-Tls-3e9d1")
+    st, err = refused(b, sid)
+    ok(st == 403 and err == "this session is not yours",
+       f"another learner's websocket over TLS -> {st} {err!r}")
     a.request("DELETE", f"/api/sessions/{sid}")
 
 

@@ -5,7 +5,7 @@
  * here at once), getters refusing a wrong kind, size or fd rule and an
  * unterminated string, the blocks' pairs of processes, refusal of
  * truncated, oversized, unknown-type and wrong-version packets, fd
- * passing between two real processes, the send queue's high/low marks,
+ * passing between two real processes, an fd with a string beside it, the send queue's high/low marks,
  * and the text form of session ids.
  */
 #include <sys/socket.h>
@@ -33,7 +33,8 @@ static const struct uuid test_id = {{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
 /*
  * One kind's message through a real socketpair: p sent with the typed
  * blocking sender (with the read end of a fresh pipe when an fd travels,
- * and "hello" after a VAR kind's struct, p->len set here), received, and
+ * and "hello" after a VAR kind's struct, with its NUL after a STR kind's,
+ * p->len set here), received, and
  * handed to the typed getter, whose answer is returned. On success out
  * holds the payload, and the fd received is checked to be the pipe.
  */
@@ -48,24 +49,32 @@ static const struct uuid test_id = {{0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd,
 #define T_FD_GET_OPTIONAL , &fd
 #define T_DATA_SET_FIXED
 #define T_DATA_SET_VAR p->len = 5;
+#define T_DATA_SET_STR p->len = 6;
 #define T_DATA_SEND_FIXED
 #define T_DATA_SEND_VAR , "hello"
+#define T_DATA_SEND_STR , "hello"
 #define T_DATA_GET_FIXED
 #define T_DATA_GET_VAR , &data
+#define T_DATA_GET_STR , &str
 #define T_DATA_CHECK_FIXED
 #define T_DATA_CHECK_VAR \
 	if (r == 0)      \
 		assert_memory_equal(data, "hello", 5);
+#define T_DATA_CHECK_STR \
+	if (r == 0)      \
+		assert_memory_equal(str, "hello", 6);
 #define MSGDEF(K, name, num, T, from, to, fd_, dt, strings)                   \
 	static int rt_##name(struct T *p, struct T *out)                      \
 	{                                                                     \
 		unsigned char buf[MSG_MAX_PACKET];                            \
 		const void *data = NULL;                                      \
+		const char *str = NULL;                                       \
 		int sv[2], pp[2] = {-1, -1}, fd = -1, r;                      \
 		struct msg m;                                                 \
 		char err[128], c;                                             \
                                                                               \
 		(void)data;                                                   \
+		(void)str;                                                    \
 		T_DATA_SET_##dt T_FD_MAKE_##fd_ assert_int_equal(             \
 		    msg_socketpair(sv), 0);                                   \
 		assert_int_equal(                                             \
@@ -134,6 +143,7 @@ test_round_trip(void **state)
 	}
 #define MSG_DATA_FIXED 0
 #define MSG_DATA_VAR   1
+#define MSG_DATA_STR   2
 #include "common/msgdef.h"
 #undef MSGDEF
 }
@@ -195,10 +205,12 @@ test_getters_refuse(void **state)
 {
 	static unsigned char buf[MSG_MAX_PAYLOAD + 1];
 	const void *data;
+	const char *str;
 	struct msg m;
 	int fd;
 
 	(void)data;
+	(void)str;
 	(void)fd;
 #define GET(name, fd_, dt) \
 	msg_get_##name(&m, &out T_FD_GET_##fd_ T_DATA_GET_##dt)
@@ -207,12 +219,13 @@ test_getters_refuse(void **state)
 		struct T p, out;                                              \
                                                                               \
 		fill_##name(&p, 3);                                           \
-		T_DATA_SET_VAR_##dt memcpy(buf, &p, sizeof(p));               \
+		T_SETLEN_##dt memcpy(buf, &p, sizeof(p));                     \
+		memcpy(buf + sizeof(p), "hello", T_DLEN_##dt);                \
 		memset(&m, 0, sizeof(m));                                     \
 		m.hdr.version = PROTO_VERSION;                                \
 		m.hdr.type = MSG_##K;                                         \
 		m.payload = buf;                                              \
-		m.len = sizeof(p) + (MSG_DATA_##dt ? 5 : 0);                  \
+		m.len = sizeof(p) + T_DLEN_##dt;                              \
 		m.fd = T_FDV_##fd_;                                           \
 		assert_int_equal(GET(name, fd_, dt), 0);                      \
 		T_FDRULE_##fd_(GET(name, fd_, dt)) m.fd = T_FDV_##fd_;        \
@@ -224,8 +237,12 @@ test_getters_refuse(void **state)
 		m.hdr.type = MSG_##K == MSG_READY ? MSG_SHUTDOWN : MSG_READY; \
 		assert_int_equal(GET(name, fd_, dt), -1);                     \
 	}
-#define T_DATA_SET_VAR_FIXED
-#define T_DATA_SET_VAR_VAR p.len = 5;
+#define T_DLEN_FIXED 0
+#define T_DLEN_VAR   5
+#define T_DLEN_STR   6
+#define T_SETLEN_FIXED
+#define T_SETLEN_VAR p.len = T_DLEN_VAR;
+#define T_SETLEN_STR p.len = T_DLEN_STR;
 #include "common/msgdef.h"
 #undef MSGDEF
 #undef GET
@@ -397,6 +414,97 @@ test_fd_passing(void **state)
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 	close(sv[0]);
+}
+
+/* Sends an attach with the sees list of len bytes and a pipe's read end. */
+static int
+attach_rt(const char *sees, uint32_t len, int *fd, char *got, size_t gotlen)
+{
+	unsigned char buf[MSG_MAX_PACKET];
+	struct msg_attach a, out;
+	const char *data = NULL;
+	int sv[2], pp[2], r;
+	struct msg m;
+	char err[128];
+
+	memset(&a, 0, sizeof(a));
+	strcpy(a.session, "01234567-89ab-cdef-fedc-ba9876543210");
+	strcpy(a.owner, "irene");
+	a.req = 42;
+	a.len = len;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(msg_socketpair(sv), 0);
+	assert_int_equal(
+	    msg_send_session_attach_blocking(sv[0], NULL, pp[0], &a, sees), 0);
+	close(pp[0]);
+	assert_int_equal(msg_recv_blocking(sv[1], buf, sizeof(buf), &m, 1000,
+	                     err, sizeof(err)),
+	    0);
+	assert_int_not_equal(m.fd, -1); /* the fd came with its data */
+	*fd = -1;
+	r = msg_get_session_attach(&m, &out, fd, &data);
+	if (r == 0) {
+		assert_int_equal(out.req, 42);
+		assert_int_equal(out.len, len);
+		snprintf(got, gotlen, "%s", len > 0 ? data : "(none)");
+		assert_int_equal(write(pp[1], "x", 1), 1);
+		assert_int_equal(read(*fd, err, 1), 1); /* the very pipe */
+		close(*fd);
+	} else
+		close(msg_take_fd(&m));
+	close(pp[1]);
+	close(sv[0]);
+	close(sv[1]);
+	return r;
+}
+
+/*
+ * MSG_SESSION_ATTACH carries an fd and a string together: both arrive in
+ * one message; a list without its NUL, with a NUL inside or over
+ * MSG_MAX_DATA is refused, by the getter or already by the sender.
+ */
+static void
+test_fd_with_string(void **state)
+{
+	static char big[MSG_MAX_DATA + 2];
+	struct msg_attach a;
+	char got[64];
+	int fd, sv[2], pp[2];
+	struct event_base *base;
+	struct msgchan *ch;
+
+	assert_int_equal(
+	    attach_rt(" alice bob ", 12, &fd, got, sizeof(got)), 0);
+	assert_string_equal(got, " alice bob ");
+	assert_int_equal(attach_rt(NULL, 0, &fd, got, sizeof(got)), 0);
+	assert_string_equal(got, "(none)");
+	/* without its NUL, and with a NUL inside */
+	assert_int_equal(
+	    attach_rt(" alice bob ", 11, &fd, got, sizeof(got)), -1);
+	assert_int_equal(attach_rt("ab\0cd", 6, &fd, got, sizeof(got)), -1);
+	/* a list the size of MSG_MAX_DATA goes; one byte more does not */
+	memset(big, 'x', sizeof(big));
+	big[MSG_MAX_DATA - 1] = '\0';
+	assert_int_equal(
+	    attach_rt(big, MSG_MAX_DATA, &fd, got, sizeof(got)), 0);
+	big[MSG_MAX_DATA - 1] = 'x';
+	big[MSG_MAX_DATA] = '\0';
+	memset(&a, 0, sizeof(a));
+	a.len = MSG_MAX_DATA + 1;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(msg_socketpair(sv), 0);
+	assert_int_equal(
+	    msg_send_session_attach_blocking(sv[0], NULL, pp[0], &a, big), -1);
+	/* the channel's sender refuses it too, and closes the fd it took */
+	base = event_base_new();
+	ch = msgchan_new(base, sv[0], NULL, NULL);
+	assert_int_equal(msg_send_session_attach(ch, NULL, pp[0], &a, big), -1);
+	assert_int_equal(fcntl(pp[0], F_GETFD), -1);
+	assert_int_equal(errno, EBADF);
+	msgchan_free(ch);
+	event_base_free(base);
+	close(pp[1]);
+	close(sv[1]);
 }
 
 /* A packet larger than any message is refused, not truncated silently. */
@@ -592,6 +700,7 @@ main(void)
 	    cmocka_unit_test(test_blocks),
 	    cmocka_unit_test(test_refused),
 	    cmocka_unit_test(test_fd_passing),
+	    cmocka_unit_test(test_fd_with_string),
 	    cmocka_unit_test(test_oversized_packet),
 	    cmocka_unit_test(test_channel_marks),
 	    cmocka_unit_test(test_event),
