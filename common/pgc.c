@@ -199,10 +199,8 @@ pgc_item_params(struct pgc_item *it, int n, const char *const *values,
 static void
 pgc_item_free(struct pgc_item *it)
 {
-	if (it->res != NULL)
-		PQclear(it->res);
-	if (it->errres != NULL)
-		PQclear(it->errres);
+	PQclear(it->res); /* PQclear(NULL) does nothing */
+	PQclear(it->errres);
 	free(it->values);
 	free(it->lengths);
 	free(it->formats);

@@ -685,7 +685,7 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	front_auth_audit(l->user, "login", NULL, l->peer);
 	xasprintf(&cookie,
 	    "Set-Cookie: " AUTH_COOKIE "=%s; Path=/; HttpOnly; "
-	    "SameSite=Strict; Max-Age=%d%s\r\nCache-Control: no-store\r\n",
+	    "SameSite=Strict; Max-Age=%d%s\r\n",
 	    l->token, AUTH_LOGIN_SEC, front_http_https(c) ? "; Secure" : "");
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);

@@ -257,7 +257,7 @@ share_get_done(struct share_q *q, struct conn *c)
 		front_json_key_str(g, "session", q->session);
 		front_json_key_num(g, "expires_in_s", q->minutes);
 		yajl_gen_map_close(g);
-		front_json_send(c, 200, g, "Cache-Control: no-store\r\n");
+		front_json_send(c, 200, g, NULL);
 		yajl_gen_free(g);
 	}
 	return 0;
@@ -287,7 +287,7 @@ share_made_done(struct share_q *q, struct conn *c)
 	front_json_key_str(g, "url", url);
 	front_json_key_num(g, "minutes", q->minutes);
 	yajl_gen_map_close(g);
-	front_json_send(c, 201, g, "Cache-Control: no-store\r\n");
+	front_json_send(c, 201, g, NULL);
 	yajl_gen_free(g);
 	return 0;
 }
@@ -351,7 +351,7 @@ static int
 share_list_done(struct share_q *q, struct conn *c)
 {
 	yajl_gen_array_close(q->list);
-	front_json_send(c, 200, q->list, "Cache-Control: no-store\r\n");
+	front_json_send(c, 200, q->list, NULL);
 	return 0;
 }
 

@@ -42,10 +42,17 @@ def sent_off(ws, timeout):
     return said, code
 
 
+def once(head, line):
+    """Whether the response head holds the header line exactly once."""
+    return [l.lower() for l in head.split("\r\n")].count(line) == 1
+
+
 def main_part():
     for name in PW:
         cli("user", "add", name, "--role", "learner", stdin=PW[name] + "\n")
     sue, st, _ = login("sue", PW["sue"])
+    ok(once(sue.head, "cache-control: no-store"),
+       "a sign-in answer says Cache-Control once")
     tom, _, _ = login("tom", PW["tom"])
     sid = sue.create()
     other = tom.create()
@@ -56,6 +63,8 @@ def main_part():
     tok = share.get("token", "")
     ok(st == 201 and len(tok) == 64 and share["url"] == f"/#/share/{tok}"
        and share["minutes"] == 30, f"sue makes a 30-minute link ({st})")
+    ok(once(sue.head, "cache-control: no-store"),
+       "the new link's answer says Cache-Control once")
     st, body = tom.request("POST", f"/api/sessions/{sid}/shares")
     ok(st == 403 and tok.encode() not in body,
        f"tom cannot share sue's session ({st})")
@@ -69,6 +78,8 @@ def main_part():
     ok(st == 200 and info["session"] == sid
        and 0 < info["expires_in_s"] <= 1800,
        f"the link names the session, for anyone ({st} {info})")
+    ok(once(anyone.head, "cache-control: no-store"),
+       "the link's answer says Cache-Control once")
     st, _ = anyone.request("GET", f"/api/sessions/{sid}")
     ok(st == 401, f"but the session API stays closed ({st})")
 
