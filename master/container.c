@@ -31,6 +31,16 @@
  * ended ("server restart"). A crash of master is the same as a stop
  * without the goodbyes.
  *
+ * The warm pool (pool.c). With pool > 0 a new session takes a container
+ * that is running already, its shell's first output read by master
+ * (session_take): the output goes into the session's pipe, where the
+ * worker reads it first, as the session's first output, and records it;
+ * the container's limits become the owner's role's (Docker's update) when
+ * they differ, and it is renamed alia-ID, as a session's container is
+ * named. When none is ready, or the update fails, the session makes its
+ * own container as above. At start, a pool container of an earlier run
+ * is removed, and one a session took is known by its name.
+ *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
  * context that is counted for the metrics and freed when they answer; it
@@ -118,8 +128,10 @@ struct session {
 #define S_ADOPTED 0x8  /* taken up again after alia restarted */
 #define S_GAP     0x10 /* its worker waits for output from Docker's log */
 #define S_DETACH  0x20 /* alia stops; the session lives on */
+#define S_POOLED  0x40 /* its container came from the pool */
 	char end_reason[32];
 	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
+	struct pool_limits pool_limits; /* S_POOLED: what it was made with */
 	uint16_t cols, rows;
 	int64_t created_us, started_us, ended_us;
 	int exit_code;
@@ -190,6 +202,7 @@ struct restore_ctr {
 	char id[80];
 	char session[SESSION_ID_LEN];
 	int running;
+	int pool; /* made for the pool; session: the one that took it */
 };
 
 /* A session row not ended, as container_reconcile sees it. */
@@ -520,6 +533,7 @@ session_end(struct session *s, int code, const char *reason)
 	if (s->worker != 0)
 		evtimer_add(s->ev_worker, &tv);
 	session_remove_container(s);
+	pool_kick();
 
 	/* Forget the oldest ended sessions with nothing left to do. */
 	if (++ct.nended > MAX_ENDED && (old = TAILQ_FIRST(&ct.ended)) != NULL &&
@@ -601,18 +615,13 @@ session_resize(struct session *s)
 	    3, p);
 }
 
+/* The container runs: the row says so, and its end is waited for. */
 static void
-session_started(struct session *s, struct docker_result *r)
+session_running(struct session *s)
 {
 	char started[32];
 	const char *p[3];
 
-	if (s->state == SESSION_ENDED)
-		return; /* its container is being removed */
-	if (r->status != 204 && r->status != 304) {
-		session_fail(s, "start", r);
-		return;
-	}
 	s->state = SESSION_RUNNING;
 	/* The first worker's start: the zero of the recording's times. */
 	if (s->started_us == 0)
@@ -633,6 +642,18 @@ session_started(struct session *s, struct docker_result *r)
 		s->flags &= ~S_KILLING;
 		session_kill(s, s->end_reason);
 	}
+}
+
+static void
+session_started(struct session *s, struct docker_result *r)
+{
+	if (s->state == SESSION_ENDED)
+		return; /* its container is being removed */
+	if (r->status != 204 && r->status != 304) {
+		session_fail(s, "start", r);
+		return;
+	}
+	session_running(s);
 }
 
 static void
@@ -676,7 +697,10 @@ session_attached(struct session *s, struct docker_result *r)
 	}
 }
 
-/* Answers the create request now that the container exists, or not. */
+/*
+ * Answers the create request now that the container exists (r NULL: it
+ * came from the pool), or not.
+ */
 static void
 session_answer_create(struct session *s, struct docker_result *r)
 {
@@ -685,7 +709,7 @@ session_answer_create(struct session *s, struct docker_result *r)
 
 	if (front == NULL)
 		return;
-	if (r->status == 201 && r->id != NULL) {
+	if (r == NULL || (r->status == 201 && r->id != NULL)) {
 		reply_info(front, s, s->create_req, 201, 0);
 		return;
 	}
@@ -724,33 +748,154 @@ session_created(struct session *s, struct docker_result *r)
 	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
 }
 
+void
+container_sandbox(struct docker_create_opts *o, const char *name)
+{
+	static const char *const cmd[] = {"/bin/sh", NULL};
+	static const char *const env[] = {"TERM=xterm-256color",
+	    "HOME=" SANDBOX_HOME, "ENV=/etc/profile", "LANG=C.UTF-8", NULL};
+
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->image = ct.conf->image;
+	o->cmd = cmd;
+	o->env = env;
+	o->user = SANDBOX_USER;
+	o->workdir = SANDBOX_HOME;
+	o->hostname = "alia";
+	o->owner = ct.conf->node;
+	o->instance = ct.instance;
+	o->tty = 1;
+	o->memory = ct.conf->memory;
+	o->nano_cpus = ct.conf->nano_cpus;
+	o->pids_limit = ct.conf->pids;
+	o->network = ct.conf->network;
+}
+
 static void
 session_create_container(struct session *s)
 {
-	const char *cmd[] = {"/bin/sh", NULL};
-	const char *env[] = {"TERM=xterm-256color", "HOME=" SANDBOX_HOME,
-	    "ENV=/etc/profile", "LANG=C.UTF-8", NULL};
 	struct docker_create_opts o;
 	char name[64];
 
 	snprintf(name, sizeof(name), "alia-%s", s->id);
-	memset(&o, 0, sizeof(o));
-	o.name = name;
-	o.image = ct.conf->image;
-	o.cmd = cmd;
-	o.env = env;
-	o.user = SANDBOX_USER;
-	o.workdir = SANDBOX_HOME;
-	o.hostname = "alia";
+	container_sandbox(&o, name);
 	o.session = s->id;
-	o.owner = ct.conf->node;
-	o.instance = ct.instance;
-	o.tty = 1;
 	o.memory = session_limit(s, memory);
 	o.nano_cpus = session_limit(s, nano_cpus);
 	o.pids_limit = session_limit(s, pids);
-	o.network = ct.conf->network;
 	docker_create(ct.docker, &o, dcall_cb, dcall(s, session_created, 1));
+}
+
+/* A pool container's session goes on as a started one's would. */
+static void
+session_warm(struct session *s)
+{
+	session_answer_create(s, NULL);
+	session_start_worker(s, WORKER_FIRST);
+	if (s->state == SESSION_STARTING)
+		session_running(s);
+	/* The replacement's calls would only have held this one up. */
+	pool_kick();
+}
+
+/* The pool container is gone: the session makes its own (same name). */
+static void
+session_unpooled(struct session *s, struct docker_result *r)
+{
+	dcall_log_error(s->id, r);
+	if (s->state != SESSION_STARTING)
+		return;
+	if (s->flags & S_KILLING) {
+		session_answer_create(s, NULL);
+		session_end(s, -1, s->end_reason);
+		return;
+	}
+	session_create_container(s);
+}
+
+/*
+ * The pool container could not be made the session's (what failed, as
+ * Docker says): it is removed, and then the session makes its own.
+ */
+static void
+session_unpool(struct session *s, const char *what, struct docker_result *r)
+{
+	log_warnx("session %s: %s of the pool container failed: %s "
+	          "(status %d); making a container of its own",
+	    s->id, what, r->message != NULL ? r->message : "error", r->status);
+	session_close_fds(s);
+	s->flags &= ~(S_CREATED | S_POOLED);
+	pool_kick();
+	docker_remove(ct.docker, s->container, dcall_cb,
+	    dcall(s, session_unpooled, 1));
+	s->container[0] = '\0';
+}
+
+static void
+session_updated(struct session *s, struct docker_result *r)
+{
+	if (s->state != SESSION_STARTING)
+		return;
+	if (r->status != 200)
+		session_unpool(s, "the limits' update", r);
+	else
+		session_warm(s);
+}
+
+/* Named as its session's: the limits next, if its role's differ. */
+static void
+session_renamed(struct session *s, struct docker_result *r)
+{
+	int64_t mem, cpus, pids;
+
+	if (s->state != SESSION_STARTING)
+		return;
+	if (r->status != 204) {
+		session_unpool(s, "the rename", r);
+		return;
+	}
+	mem = session_limit(s, memory);
+	cpus = session_limit(s, nano_cpus);
+	pids = session_limit(s, pids);
+	if (mem == s->pool_limits.memory && cpus == s->pool_limits.nano_cpus &&
+	    pids == s->pool_limits.pids) {
+		session_warm(s);
+		return;
+	}
+	docker_update(ct.docker, s->container, mem, cpus, pids, dcall_cb,
+	    dcall(s, session_updated, 1));
+}
+
+/*
+ * Gives s a container from the pool, with its stream and first output,
+ * when one is ready: 0, else -1 (s makes its own). It is renamed alia-ID
+ * before the session is answered, as a container of its own would be.
+ */
+static int
+session_take(struct session *s)
+{
+	struct pool_taken t;
+	char name[64];
+
+	if (pool_take(&t) == -1)
+		return -1;
+	memcpy(s->container, t.container, sizeof(s->container));
+	s->pool_limits = t.limits;
+	s->flags |= S_CREATED | S_POOLED;
+	log_info("session %s: container %.12s from the pool", s->id,
+	    s->container);
+	if (session_keep_fds(s, t.fd, t.out) == -1) {
+		evbuffer_free(t.out);
+		session_answer_create(s, NULL);
+		session_end(s, -1, "no journal");
+		return 0;
+	}
+	evbuffer_free(t.out);
+	snprintf(name, sizeof(name), "alia-%s", s->id);
+	docker_rename(ct.docker, s->container, name, dcall_cb,
+	    dcall(s, session_renamed, 1));
+	return 0;
 }
 
 static void
@@ -1282,6 +1427,17 @@ session_live(struct session *s)
 	TAILQ_INSERT_TAIL(&ct.live, s, entry);
 }
 
+int
+container_live(void)
+{
+	struct session *s;
+	int n = 0;
+
+	TAILQ_FOREACH (s, &ct.live, entry)
+		n++;
+	return n;
+}
+
 /* Live sessions of owner, or of everyone when owner is NULL. */
 static int
 session_count(const char *owner)
@@ -1415,7 +1571,8 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	           "$5, $6, $5, $6) ON CONFLICT (id) DO NOTHING",
 	    6, p);
 	s->create_req = r->req;
-	session_create_container(s);
+	if (session_take(s) == -1)
+		session_create_container(s);
 }
 
 /* Looks up a session for owner; answers 404/403 and returns NULL if none. */
@@ -1689,6 +1846,7 @@ container_reconcile(void)
 	size_t i, j;
 	int64_t now = clock_wall_us();
 
+	pool_start();
 	if (ct.blind) {
 		/* Half the picture: ending or removing anything could be wrong. */
 		free(ct.rows);
@@ -1718,7 +1876,8 @@ container_reconcile(void)
 		log_info("removing container %.12s of an earlier run "
 		         "(session %s: %s)",
 		    c->id, c->session[0] ? c->session : "?",
-		    !ct.conf->live_restore ? "live_restore is off"
+		    c->session[0] == '\0' && c->pool ? "a pool container"
+		    : !ct.conf->live_restore          ? "live_restore is off"
 		        : row == NULL      ? "its row is ended or gone"
 		        : !c->running      ? "it no longer runs"
 		                           : "past max_lifetime");
@@ -1803,6 +1962,22 @@ container_rows_cb(const struct pg_result *res, void *arg)
 		container_reconcile();
 }
 
+/*
+ * A pool container has no session label: the session that took it renamed
+ * it alia-ID. Any other name leaves l's session empty (not taken).
+ */
+static void
+container_pool_taker(const struct docker_container *c, struct restore_ctr *l)
+{
+	struct uuid u;
+
+	if (!c->pool || l->session[0] != '\0' || c->name == NULL ||
+	    strncmp(c->name, "alia-", 5) != 0 ||
+	    uuid_parse(c->name + 5, &u) == -1)
+		return;
+	uuid_format(&u, l->session);
+}
+
 /* This instance's containers, for the start's reconcile. */
 static void
 container_listed(struct session *unused, struct docker_result *r)
@@ -1832,6 +2007,8 @@ container_listed(struct session *unused, struct docker_result *r)
 		}
 		l->running =
 		    c->state != NULL && strcmp(c->state, "running") == 0;
+		l->pool = c->pool;
+		container_pool_taker(c, l);
 		ct.nlist++;
 	}
 	ct.list_in = 1;
@@ -1856,6 +2033,7 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.ended);
 	TAILQ_INIT(&ct.calls);
 	ct.docker = docker_new(base, conf->docker);
+	pool_init(base, conf, ct.docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
 	pgc_fetch(ct.db,
@@ -1881,6 +2059,8 @@ container_shutdown(int restarting)
 	struct session *s, *next;
 
 	ct.stopping = 1;
+	/* Pool containers are no one's session: they go, live restore or not. */
+	pool_shutdown();
 	/* Workers leave when told the session ended (or are killed later). */
 	for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
@@ -1908,6 +2088,8 @@ container_busy(void)
 	TAILQ_FOREACH (c, &ct.calls, entry)
 		if (c->timed)
 			return 1;
+	if (pool_busy())
+		return 1;
 	TAILQ_FOREACH (s, &ct.ended, entry)
 		if (s->worker != 0)
 			return 1;
@@ -1923,6 +2105,7 @@ container_free(void)
 	struct session *s;
 	struct dcall *c;
 
+	pool_free();
 	docker_free(ct.docker);
 	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
 		TAILQ_REMOVE(&ct.calls, c, entry);

@@ -110,6 +110,45 @@ void container_broker_started(void);
 void container_shutdown(int restarting);
 int container_busy(void);
 void container_free(void);
+struct docker_create_opts;
+/* Fills o for a hardened sandbox named name, with the global limits. */
+void container_sandbox(struct docker_create_opts *o, const char *name);
+/* How many sessions are live (their containers exist or are coming). */
+int container_live(void);
+
+/* pool.c */
+struct evbuffer;
+struct pool_limits {
+	int64_t memory;
+	int64_t nano_cpus;
+	int64_t pids;
+};
+
+/* A pool container taken by a session: all of it is the session's now. */
+struct pool_taken {
+	char container[80];
+	struct pool_limits limits; /* those it was created with */
+	int fd;                    /* the attach stream, started */
+	struct evbuffer *out;      /* what the shell printed so far */
+};
+
+struct docker;
+void pool_init(struct event_base *, const struct config *, struct docker *);
+/* The start's reconcile is done: the pool may fill. */
+void pool_start(void);
+/* There may be room for more pool containers (a take, a session's end). */
+void pool_kick(void);
+/*
+ * A ready container for a new session; -1 when none is ready. The caller
+ * kicks the refill when the session no longer waits on Docker.
+ */
+int pool_take(struct pool_taken *);
+/* Pool containers, made or being made. */
+size_t pool_count(void);
+/* Removes every pool container; pool_busy() says when that is done. */
+void pool_shutdown(void);
+int pool_busy(void);
+void pool_free(void);
 
 /* wall.c */
 void wall_init(struct event_base *, const struct config *, int verbose);
@@ -152,6 +191,7 @@ struct docker_create_opts {
 	const char *session;   /* label io.alia.session */
 	const char *owner;     /* label io.alia.owner: the node */
 	const char *instance;  /* label io.alia.instance: the data_dir's */
+	int pool;              /* label io.alia.pool: a warm pool's */
 	int tty;               /* raw stream; else 8-byte frames */
 	int64_t memory;        /* bytes, also MemorySwap; 0: none */
 	int64_t nano_cpus;     /* 0: no limit */
@@ -168,6 +208,7 @@ struct docker_container {
 	const char *name;    /* without the leading slash */
 	const char *state;   /* created, running, exited, ... */
 	const char *session; /* label io.alia.session, or NULL */
+	int pool;            /* labelled io.alia.pool */
 };
 
 /*
@@ -256,6 +297,14 @@ struct docker_call *docker_remove(
 struct docker_call *docker_list(
     struct docker *, const char *, docker_cb, void *);
 struct docker_call *docker_inspect(
+    struct docker *, const char *, docker_cb, void *);
+/* Sets a running container's limits (memory, nano_cpus, pids; 0: kept). */
+struct docker_call *docker_update(struct docker *, const char *, int64_t,
+    int64_t, int64_t, docker_cb, void *);
+struct docker_call *docker_rename(
+    struct docker *, const char *, const char *, docker_cb, void *);
+/* An image by name or id: its id in the result's id. */
+struct docker_call *docker_image(
     struct docker *, const char *, docker_cb, void *);
 /*
  * Container start, die, oom, kill and destroy events for containers
