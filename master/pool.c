@@ -69,7 +69,8 @@ struct pool_ctr {
 	struct pool_limits limits;
 	int fd; /* the attach stream, or -1 */
 	struct evbuffer *out;
-	struct event *ev; /* reads fd */
+	struct event *ev;      /* reads fd */
+	struct event *ev_wait; /* the first output is late */
 };
 TAILQ_HEAD(pool_list, pool_ctr);
 
@@ -142,6 +143,7 @@ pool_forget(struct pool_ctr *p)
 	pl.n--;
 	if (p->ev != NULL)
 		event_free(p->ev);
+	event_free(p->ev_wait);
 	if (p->fd != -1)
 		close(p->fd);
 	evbuffer_free(p->out);
@@ -175,15 +177,17 @@ pool_fail(struct pool_ctr *p, const char *what, struct docker_result *r)
 }
 
 static void
+pool_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_fail(arg, "the shell's first output", NULL);
+}
+
+static void
 pool_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool_ctr *p = arg;
 	int n;
 
-	if (what & EV_TIMEOUT) {
-		pool_fail(p, "the shell's first output", NULL);
-		return;
-	}
 	n = evbuffer_read(p->out, fd, 4096);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -195,9 +199,7 @@ pool_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	p->state = POOL_READY;
 	backoff_reset(&pl.bo);
-	/* From now on, no timeout: a ready shell may wait for ever. */
-	event_del(p->ev);
-	event_add(p->ev, NULL);
+	evtimer_del(p->ev_wait);
 	log_debug("pool: %s ready", p->name);
 }
 
@@ -214,7 +216,8 @@ pool_started(struct docker_result *r, void *arg)
 		return;
 	}
 	p->state = POOL_STARTING;
-	event_add(p->ev, &tv);
+	event_add(p->ev, NULL);
+	evtimer_add(p->ev_wait, &tv);
 }
 
 static void
@@ -277,7 +280,8 @@ pool_make(void)
 	p->id = ++pl.next_id;
 	p->fd = -1;
 	p->out = evbuffer_new();
-	if (p->out == NULL)
+	p->ev_wait = evtimer_new(pl.base, pool_late_cb, p);
+	if (p->out == NULL || p->ev_wait == NULL)
 		fatalx("%s: evbuffer_new", __func__);
 	snprintf(p->name, sizeof(p->name), "alia-pool-%016llx",
 	    (unsigned long long)rnd);
