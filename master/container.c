@@ -36,10 +36,11 @@
  * (session_take): the output goes into the session's pipe, where the
  * worker reads it first, as the session's first output, and records it;
  * the container's limits become the owner's role's (Docker's update) when
- * they differ, and it is renamed alia-ID, as a session's container is
- * named. When none is ready, or the update fails, the session makes its
- * own container as above. At start, a pool container of an earlier run
- * is removed, and one a session took is known by its name.
+ * they differ. A pool container is made for a session id drawn ahead
+ * (named alia-ID and labelled with it, as a session's), which the session
+ * that takes it gets. When none is ready, or the update fails, the
+ * session makes its own container as above. At start, a pool container
+ * of an earlier run that no session took has no row, and is removed.
  *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
@@ -131,7 +132,6 @@ struct session {
 #define S_POOLED  0x40 /* its container came from the pool */
 	char end_reason[32];
 	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
-	struct pool_limits pool_limits; /* S_POOLED: what it was made with */
 	uint16_t cols, rows;
 	int64_t created_us, started_us, ended_us;
 	int exit_code;
@@ -202,7 +202,7 @@ struct restore_ctr {
 	char id[80];
 	char session[SESSION_ID_LEN];
 	int running;
-	int pool; /* made for the pool; session: the one that took it */
+	int pool; /* made for the pool, for the session of its label */
 };
 
 /* A session row not ended, as container_reconcile sees it. */
@@ -227,18 +227,6 @@ static void reply_info(
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
 static void session_start_worker(struct session *, int);
 
-/*
- * A session id: 128 random bits, written as a UUID (the database's type)
- * but with no version bits fixed, so that all 128 are unguessable.
- */
-static void
-session_new_id(struct session *s)
-{
-	if (getrandom(s->uuid.b, sizeof(s->uuid.b), 0) != sizeof(s->uuid.b))
-		fatal("%s: getrandom", __func__);
-	uuid_format(&s->uuid, s->id);
-}
-
 static struct session *
 session_find(const struct uuid *id)
 {
@@ -246,6 +234,16 @@ session_find(const struct uuid *id)
 
 	key.uuid = *id;
 	return RB_FIND(session_tree, &ct.ids, &key);
+}
+
+/* Written as a UUID (the database's type), but all 128 bits random. */
+void
+container_session_id(struct uuid *u)
+{
+	do
+		if (getrandom(u->b, sizeof(u->b), 0) != sizeof(u->b))
+			fatal("%s: getrandom", __func__);
+	while (session_find(u) != NULL || pool_reserved(u));
 }
 
 /* The session whose id is text, or NULL (none, or not a session id). */
@@ -843,59 +841,36 @@ session_updated(struct session *s, struct docker_result *r)
 		session_warm(s);
 }
 
-/* Named as its session's: the limits next, if its role's differ. */
+/*
+ * s takes pool container t (its stream and first output; made for s's
+ * id): the role's limits are set first when they differ from the pool's.
+ */
 static void
-session_renamed(struct session *s, struct docker_result *r)
+session_take(struct session *s, struct pool_taken *t)
 {
 	int64_t mem, cpus, pids;
 
-	if (s->state != SESSION_STARTING)
-		return;
-	if (r->status != 204) {
-		session_unpool(s, "the rename", r);
+	memcpy(s->container, t->container, sizeof(s->container));
+	s->flags |= S_CREATED | S_POOLED;
+	log_info("session %s: container %.12s from the pool", s->id,
+	    s->container);
+	if (session_keep_fds(s, t->fd, t->out) == -1) {
+		evbuffer_free(t->out);
+		session_answer_create(s, NULL);
+		session_end(s, -1, "no journal");
 		return;
 	}
+	evbuffer_free(t->out);
 	mem = session_limit(s, memory);
 	cpus = session_limit(s, nano_cpus);
 	pids = session_limit(s, pids);
-	if (mem == s->pool_limits.memory && cpus == s->pool_limits.nano_cpus &&
-	    pids == s->pool_limits.pids) {
+	if (mem == t->limits.memory && cpus == t->limits.nano_cpus &&
+	    pids == t->limits.pids) {
 		session_warm(s);
 		return;
 	}
 	docker_update(ct.docker, s->container, mem, cpus, pids, dcall_cb,
 	    dcall(s, session_updated, 1));
-}
-
-/*
- * Gives s a container from the pool, with its stream and first output,
- * when one is ready: 0, else -1 (s makes its own). It is renamed alia-ID
- * before the session is answered, as a container of its own would be.
- */
-static int
-session_take(struct session *s)
-{
-	struct pool_taken t;
-	char name[64];
-
-	if (pool_take(&t) == -1)
-		return -1;
-	memcpy(s->container, t.container, sizeof(s->container));
-	s->pool_limits = t.limits;
-	s->flags |= S_CREATED | S_POOLED;
-	log_info("session %s: container %.12s from the pool", s->id,
-	    s->container);
-	if (session_keep_fds(s, t.fd, t.out) == -1) {
-		evbuffer_free(t.out);
-		session_answer_create(s, NULL);
-		session_end(s, -1, "no journal");
-		return 0;
-	}
-	evbuffer_free(t.out);
-	snprintf(name, sizeof(name), "alia-%s", s->id);
-	docker_rename(ct.docker, s->container, name, dcall_cb,
-	    dcall(s, session_renamed, 1));
-	return 0;
 }
 
 static void
@@ -1512,10 +1487,11 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 {
 	char created[32], cols[8], rows[8];
 	const char *p[6];
+	struct pool_taken t;
 	struct session *s;
 	char msg[128];
 	int64_t max;
-	int role, by_role;
+	int role, by_role, pooled;
 
 	if (ct.stopping) {
 		reply_error(front, r->req, 503, "the server is stopping");
@@ -1542,9 +1518,13 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
-	do
-		session_new_id(s);
-	while (session_find(&s->uuid) != NULL);
+	/* A pool container was made for the id of the session taking it. */
+	pooled = pool_take(&t) == 0;
+	if (pooled)
+		s->uuid = t.session;
+	else
+		container_session_id(&s->uuid);
+	uuid_format(&s->uuid, s->id);
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
 	s->cols = r->cols >= 1 && r->cols <= TERM_SIZE_MAX ? r->cols : 80;
 	s->rows = r->rows >= 1 && r->rows <= TERM_SIZE_MAX ? r->rows : 24;
@@ -1571,7 +1551,9 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	           "$5, $6, $5, $6) ON CONFLICT (id) DO NOTHING",
 	    6, p);
 	s->create_req = r->req;
-	if (session_take(s) == -1)
+	if (pooled)
+		session_take(s, &t);
+	else
 		session_create_container(s);
 }
 
@@ -1876,8 +1858,8 @@ container_reconcile(void)
 		log_info("removing container %.12s of an earlier run "
 		         "(session %s: %s)",
 		    c->id, c->session[0] ? c->session : "?",
-		    c->session[0] == '\0' && c->pool ? "a pool container"
-		    : !ct.conf->live_restore          ? "live_restore is off"
+		    row == NULL && c->pool   ? "a pool container never taken"
+		    : !ct.conf->live_restore ? "live_restore is off"
 		        : row == NULL      ? "its row is ended or gone"
 		        : !c->running      ? "it no longer runs"
 		                           : "past max_lifetime");
@@ -1962,22 +1944,6 @@ container_rows_cb(const struct pg_result *res, void *arg)
 		container_reconcile();
 }
 
-/*
- * A pool container has no session label: the session that took it renamed
- * it alia-ID. Any other name leaves l's session empty (not taken).
- */
-static void
-container_pool_taker(const struct docker_container *c, struct restore_ctr *l)
-{
-	struct uuid u;
-
-	if (!c->pool || l->session[0] != '\0' || c->name == NULL ||
-	    strncmp(c->name, "alia-", 5) != 0 ||
-	    uuid_parse(c->name + 5, &u) == -1)
-		return;
-	uuid_format(&u, l->session);
-}
-
 /* This instance's containers, for the start's reconcile. */
 static void
 container_listed(struct session *unused, struct docker_result *r)
@@ -2008,7 +1974,6 @@ container_listed(struct session *unused, struct docker_result *r)
 		l->running =
 		    c->state != NULL && strcmp(c->state, "running") == 0;
 		l->pool = c->pool;
-		container_pool_taker(c, l);
 		ct.nlist++;
 	}
 	ct.list_in = 1;

@@ -88,7 +88,6 @@ enum docker_op {
 	OP_EVENTS,
 	OP_LOGS,
 	OP_UPDATE,
-	OP_RENAME,
 	OP_IMAGE,
 };
 
@@ -922,7 +921,6 @@ call_ok(struct docker_call *call, int status)
 	case OP_START:
 		return status == 204 || status == 304;
 	case OP_KILL:
-	case OP_RENAME:
 		return status == 204;
 	case OP_REMOVE:
 		return status == 204 || status == 404;
@@ -1666,14 +1664,6 @@ docker_update(struct docker *d, const char *id, int64_t memory,
 	call = call_container_new(d, OP_UPDATE, "POST", id, "/update", cb, arg);
 	call->body = gen_finish(g, &call->bodylen);
 	return call_container_submit(call, id);
-}
-
-struct docker_call *
-docker_rename(
-    struct docker *d, const char *id, const char *name, docker_cb cb, void *arg)
-{
-	return call_container_query(
-	    d, OP_RENAME, id, "/rename?name=", name, cb, arg);
 }
 
 struct docker_call *

@@ -115,6 +115,12 @@ struct docker_create_opts;
 void container_sandbox(struct docker_create_opts *o, const char *name);
 /* How many sessions are live (their containers exist or are coming). */
 int container_live(void);
+struct uuid;
+/*
+ * A new session id: 128 random bits (no version bits fixed, so all are
+ * unguessable), neither a session's nor reserved by the pool.
+ */
+void container_session_id(struct uuid *);
 
 /* pool.c */
 struct evbuffer;
@@ -126,6 +132,7 @@ struct pool_limits {
 
 /* A pool container taken by a session: all of it is the session's now. */
 struct pool_taken {
+	struct uuid session; /* the id it was made for */
 	char container[80];
 	struct pool_limits limits; /* those it was created with */
 	int fd;                    /* the attach stream, started */
@@ -143,8 +150,8 @@ void pool_kick(void);
  * kicks the refill when the session no longer waits on Docker.
  */
 int pool_take(struct pool_taken *);
-/* Pool containers, made or being made. */
-size_t pool_count(void);
+/* Whether a pool container was made for session id u. */
+int pool_reserved(const struct uuid *u);
 /* Removes every pool container; pool_busy() says when that is done. */
 void pool_shutdown(void);
 int pool_busy(void);
@@ -301,8 +308,6 @@ struct docker_call *docker_inspect(
 /* Sets a running container's limits (memory, nano_cpus, pids; 0: kept). */
 struct docker_call *docker_update(struct docker *, const char *, int64_t,
     int64_t, int64_t, docker_cb, void *);
-struct docker_call *docker_rename(
-    struct docker *, const char *, const char *, docker_cb, void *);
 /* An image by name or id: its id in the result's id. */
 struct docker_call *docker_image(
     struct docker *, const char *, docker_cb, void *);

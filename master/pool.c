@@ -6,7 +6,9 @@
  *
  * A pool container moves CREATING -> ATTACHING -> STARTING -> READY:
  *   CREATING   created with the sessions' hardening and the global limits,
- *              labelled io.alia.pool and named alia-pool-RANDOM;
+ *              for a session id drawn now (container_session_id): named
+ *              alia-ID and labelled with it, as a session's, and also
+ *              io.alia.pool; the session that takes it gets that id;
  *   ATTACHING  attached before start, as a session's, so no output is
  *              lost;
  *   STARTING   started; its stream is read until the shell prints;
@@ -27,7 +29,6 @@
  * and only what Docker made for it is removed.
  */
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <sys/types.h>
 #include <errno.h>
 #include <stdint.h>
@@ -43,6 +44,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/str.h"
+#include "common/uuid.h"
 #include "common/xmalloc.h"
 #include "master/master.h"
 
@@ -63,7 +65,9 @@ struct pool_ctr {
 	TAILQ_ENTRY(pool_ctr) entry;
 	uint64_t id; /* the docker calls' reference */
 	enum pool_state state;
-	char name[32];
+	struct uuid session;
+	char sid[SESSION_ID_LEN];
+	char name[64];
 	char container[80];
 	char image_id[80]; /* the image's id when it was made */
 	struct pool_limits limits;
@@ -272,10 +276,7 @@ pool_make(void)
 {
 	struct docker_create_opts o;
 	struct pool_ctr *p;
-	uint64_t rnd;
 
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		fatal("%s: getrandom", __func__);
 	p = xcalloc(1, sizeof(*p));
 	p->id = ++pl.next_id;
 	p->fd = -1;
@@ -283,12 +284,14 @@ pool_make(void)
 	p->ev_wait = evtimer_new(pl.base, pool_late_cb, p);
 	if (p->out == NULL || p->ev_wait == NULL)
 		fatalx("%s: evbuffer_new", __func__);
-	snprintf(p->name, sizeof(p->name), "alia-pool-%016llx",
-	    (unsigned long long)rnd);
+	container_session_id(&p->session);
+	uuid_format(&p->session, p->sid);
+	snprintf(p->name, sizeof(p->name), "alia-%s", p->sid);
 	memcpy(p->image_id, pl.image_id, sizeof(p->image_id));
 	TAILQ_INSERT_TAIL(&pl.list, p, entry);
 	pl.n++;
 	container_sandbox(&o, p->name);
+	o.session = p->sid;
 	o.pool = 1;
 	p->limits.memory = o.memory;
 	p->limits.nano_cpus = o.nano_cpus;
@@ -420,6 +423,7 @@ pool_take(struct pool_taken *t)
 			break;
 	if (p == NULL)
 		return -1;
+	t->session = p->session;
 	memcpy(t->container, p->container, sizeof(t->container));
 	t->limits = p->limits;
 	t->fd = p->fd;
@@ -433,10 +437,15 @@ pool_take(struct pool_taken *t)
 	return 0;
 }
 
-size_t
-pool_count(void)
+int
+pool_reserved(const struct uuid *u)
 {
-	return pl.n;
+	struct pool_ctr *p;
+
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (uuid_cmp(&p->session, u) == 0)
+			return 1;
+	return 0;
 }
 
 void

@@ -34,13 +34,15 @@ def docker(*args):
 
 
 def pool_ids(node, running=True):
-    """The full ids of node's pool containers not taken by a session."""
+    """The full ids of node's pool containers that no session of this
+    server took (a taken one's session label names a row)."""
     out = docker("ps", "--no-trunc", *([] if running else ["-a"]),
                  "--filter", f"label=io.alia.owner={node}",
                  "--filter", "label=io.alia.pool",
-                 "--format", "{{.ID}} {{.Names}}")
+                 "--format", '{{.ID}} {{.Label "io.alia.session"}}')
+    rows = set(psql("select id from alia.sessions").split())
     return {l.split()[0] for l in out.splitlines()
-            if l.split()[1].startswith("alia-pool-")}
+            if l.split()[1] not in rows}
 
 
 def pool_until(node, n, limit=60):
@@ -77,8 +79,9 @@ def from_pool():
     ok(st == 200, f"the learner signs in ({st})")
     sid = a.create()
     c = inspect(f"alia-{sid}")
-    ok(c is not None and c["Id"] in before,
-       "the session's container (named alia-ID) was one of the pool's")
+    ok(c is not None and c["Id"] in before and
+       c["Config"]["Labels"].get("io.alia.session") == sid,
+       "the session's container (alia-ID, labelled with it) was the pool's")
     earlier = psql("select coalesce(string_agg(container_id, ','), '') "
                    f"from alia.sessions where id <> '{sid}'")
     ok(c is not None and c["Id"] not in earlier.split(","),
