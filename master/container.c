@@ -38,8 +38,9 @@
  * the container's limits become the owner's role's (Docker's update) when
  * they differ. A pool container is made for a session id drawn ahead
  * (named alia-ID and labelled with it, as a session's), which the session
- * that takes it gets. When none is ready, or the update fails, the
- * session makes its own container as above. At start, a pool container
+ * that takes it gets, with the worker the pool forked for it ahead (the
+ * fork and exec take longer than all the rest). When none is ready, or
+ * the update fails, the session makes its own container as above. At start, a pool container
  * of an earlier run that no session took has no row, and is removed.
  *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
@@ -130,6 +131,7 @@ struct session {
 #define S_GAP     0x10 /* its worker waits for output from Docker's log */
 #define S_DETACH  0x20 /* alia stops; the session lives on */
 #define S_POOLED  0x40 /* its container came from the pool */
+#define S_SPARE   0x80 /* its worker came from the pool, not yet started */
 	char end_reason[32];
 	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
 	uint16_t cols, rows;
@@ -226,6 +228,8 @@ static void reply_info(
     struct msgchan *, const struct session *, uint64_t, int, int);
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
 static void session_start_worker(struct session *, int);
+static void session_worker_msg(
+    struct msgchan *, enum msgchan_event, struct msg *, void *);
 
 static struct session *
 session_find(const struct uuid *id)
@@ -825,8 +829,8 @@ session_unpool(struct session *s, const char *what, struct docker_result *r)
 	session_close_fds(s);
 	s->flags &= ~(S_CREATED | S_POOLED);
 	pool_kick();
-	docker_remove(ct.docker, s->container, dcall_cb,
-	    dcall(s, session_unpooled, 1));
+	docker_remove(
+	    ct.docker, s->container, dcall_cb, dcall(s, session_unpooled, 1));
 	s->container[0] = '\0';
 }
 
@@ -852,8 +856,15 @@ session_take(struct session *s, struct pool_taken *t)
 
 	memcpy(s->container, t->container, sizeof(s->container));
 	s->flags |= S_CREATED | S_POOLED;
-	log_info("session %s: container %.12s from the pool", s->id,
-	    s->container);
+	if (t->worker_fd != -1) {
+		/* Forked ahead: it waits for its configuration. */
+		s->worker = t->worker;
+		s->chan =
+		    msgchan_new(ct.base, t->worker_fd, session_worker_msg, s);
+		s->flags |= S_SPARE;
+	}
+	log_info(
+	    "session %s: container %.12s from the pool", s->id, s->container);
 	if (session_keep_fds(s, t->fd, t->out) == -1) {
 		evbuffer_free(t->out);
 		session_answer_create(s, NULL);
@@ -1278,27 +1289,44 @@ session_send_fd(struct session *s, int fd, int32_t which)
 	return msg_send_worker_fd(s->chan, &s->uuid, copy, &f);
 }
 
-/* Forks the session's worker and hands it the session's fds. */
+int
+container_worker_spawn(pid_t *pid)
+{
+	int sv[2];
+
+	if (msg_socketpair(sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if ((*pid = proc_spawn("worker", sv[1], ct.verbose)) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+/*
+ * Forks the session's worker (unless the pool's is waiting: S_SPARE) and
+ * hands it the session's fds.
+ */
 static void
 session_start_worker(struct session *s, int restarted)
 {
 	struct msg_worker_start w;
-	int sv[2], copy;
+	int fd, copy;
 
-	if (msg_socketpair(sv) == -1) {
-		log_warn("%s: socketpair", __func__);
-		session_kill(s, "no worker");
-		return;
+	if (s->flags & S_SPARE) {
+		s->flags &= ~S_SPARE;
+	} else {
+		if ((fd = container_worker_spawn(&s->worker)) == -1) {
+			s->worker = 0;
+			session_kill(s, "no worker");
+			return;
+		}
+		s->chan = msgchan_new(ct.base, fd, session_worker_msg, s);
 	}
-	if ((s->worker = proc_spawn("worker", sv[1], ct.verbose)) == -1) {
-		s->worker = 0;
-		close(sv[0]);
-		close(sv[1]);
-		session_kill(s, "no worker");
-		return;
-	}
-	close(sv[1]);
-	s->chan = msgchan_new(ct.base, sv[0], session_worker_msg, s);
 	msg_send_config(s->chan, &s->uuid, ct.conf);
 	if (session_send_fd(s, s->journal_fd, WORKER_FD_JOURNAL) == -1 ||
 	    session_send_fd(s, s->pipe_r, WORKER_FD_PIPE_R) == -1 ||
@@ -1360,11 +1388,16 @@ container_child_exited(pid_t pid, int status)
 				break;
 			}
 	if (s == NULL)
-		return 0;
+		return pool_reaped(pid);
 	s->worker = 0;
 	msgchan_free(s->chan);
 	s->chan = NULL;
 	evtimer_del(s->ev_worker);
+	if (s->flags & S_SPARE) {
+		/* The pool's worker died before it was started: a new one. */
+		s->flags &= ~S_SPARE;
+		return 1;
+	}
 	if (s->state == SESSION_ENDED || ct.stopping)
 		return 1;
 	ct.m.worker_restarts++;
@@ -1858,11 +1891,11 @@ container_reconcile(void)
 		log_info("removing container %.12s of an earlier run "
 		         "(session %s: %s)",
 		    c->id, c->session[0] ? c->session : "?",
-		    row == NULL && c->pool   ? "a pool container never taken"
-		    : !ct.conf->live_restore ? "live_restore is off"
-		        : row == NULL      ? "its row is ended or gone"
-		        : !c->running      ? "it no longer runs"
-		                           : "past max_lifetime");
+		    row == NULL && c->pool ? "a pool container never taken"
+		        : !ct.conf->live_restore ? "live_restore is off"
+		        : row == NULL            ? "its row is ended or gone"
+		        : !c->running            ? "it no longer runs"
+		                                 : "past max_lifetime");
 		docker_remove(
 		    ct.docker, c->id, dcall_cb, dcall(NULL, session_logged, 1));
 	}

@@ -90,7 +90,10 @@ void container_init(struct event_base *, const struct config *,
     const char *instance, struct pgc *, int verbose);
 /* Answers front's session requests and takes browsers' websockets. */
 void container_front_msg(struct msgchan *front, struct msg *);
-/* A child exited: 1 if it was a session's worker (handled), else 0. */
+/*
+ * A child exited: 1 if it was a session's worker or one the pool forked
+ * (handled), else 0.
+ */
 int container_child_exited(pid_t, int status);
 void container_metrics(struct msg_metrics *);
 /*
@@ -121,6 +124,11 @@ struct uuid;
  * unguessable), neither a session's nor reserved by the pool.
  */
 void container_session_id(struct uuid *);
+/*
+ * Forks a worker, waiting for its configuration on the returned fd (the
+ * master's end of its channel), or -1.
+ */
+int container_worker_spawn(pid_t *);
 
 /* pool.c */
 struct evbuffer;
@@ -137,6 +145,8 @@ struct pool_taken {
 	struct pool_limits limits; /* those it was created with */
 	int fd;                    /* the attach stream, started */
 	struct evbuffer *out;      /* what the shell printed so far */
+	pid_t worker;              /* forked ahead, unconfigured */
+	int worker_fd;             /* its channel; -1: none */
 };
 
 struct docker;
@@ -150,6 +160,8 @@ void pool_kick(void);
  * kicks the refill when the session no longer waits on Docker.
  */
 int pool_take(struct pool_taken *);
+/* A child exited: 1 if it was a worker the pool forked, else 0. */
+int pool_reaped(pid_t);
 /* Whether a pool container was made for session id u. */
 int pool_reserved(const struct uuid *u);
 /* Removes every pool container; pool_busy() says when that is done. */

@@ -14,8 +14,11 @@
  *   STARTING   started; its stream is read until the shell prints;
  *   READY      the first output is held here (out), and anything more the
  *              shell prints is added to it.
- * pool_take() hands a READY one, with its stream and output, to a new
- * session and forgets it; pool_drop() removes one (an error on the way,
+ * Each also has a worker forked for it at once (container_worker_spawn),
+ * which waits for its configuration: a fork and an exec under load take
+ * longer than everything else a session needs from the pool.
+ * pool_take() hands a READY one, with its stream, output and worker, to
+ * a new session and forgets it; pool_drop() removes one (an error on the way,
  * an image that changed, a stop). Either way it leaves the pool once and
  * is never used twice.
  *
@@ -31,6 +34,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +52,11 @@
 #include "common/xmalloc.h"
 #include "master/master.h"
 
-#define POOL_CHECK_MS      10000
-#define POOL_BACKOFF_MIN   1000
-#define POOL_BACKOFF_MAX   60000
-#define POOL_FIRST_MS      10000 /* the shell's first output, at most */
-#define POOL_OUT_MAX       16384 /* held output; more drops the container */
+#define POOL_CHECK_MS    10000
+#define POOL_BACKOFF_MIN 1000
+#define POOL_BACKOFF_MAX 60000
+#define POOL_FIRST_MS    10000 /* the shell's first output, at most */
+#define POOL_OUT_MAX     16384 /* held output; more drops the container */
 
 enum pool_state {
 	POOL_CREATING,
@@ -75,6 +79,8 @@ struct pool_ctr {
 	struct evbuffer *out;
 	struct event *ev;      /* reads fd */
 	struct event *ev_wait; /* the first output is late */
+	pid_t worker;          /* forked ahead; 0: none (failed, died) */
+	int worker_fd;         /* its channel, or -1 */
 };
 TAILQ_HEAD(pool_list, pool_ctr);
 
@@ -91,6 +97,8 @@ static struct {
 	int stopping;
 	int checking; /* the image's id is asked for */
 	int calls;    /* docker calls in flight */
+	pid_t *dying; /* workers of forgotten containers, killed, not reaped */
+	size_t ndying;
 	struct backoff bo;
 	struct event *ev_fill;
 } pl;
@@ -139,10 +147,26 @@ pool_remove_id(const char *container)
 	docker_remove(pl.docker, container, pool_logged, NULL);
 }
 
-/* Forgets p: its stream closed, its output freed. */
+/* Kills the worker forked for p, unless it was taken; reaped later. */
+static void
+pool_kill_worker(struct pool_ctr *p)
+{
+	if (p->worker_fd != -1)
+		close(p->worker_fd);
+	p->worker_fd = -1;
+	if (p->worker == 0)
+		return;
+	kill(p->worker, SIGKILL);
+	pl.dying = xreallocarray(pl.dying, pl.ndying + 1, sizeof(*pl.dying));
+	pl.dying[pl.ndying++] = p->worker;
+	p->worker = 0;
+}
+
+/* Forgets p: its stream closed, its output freed, its worker killed. */
 static void
 pool_forget(struct pool_ctr *p)
 {
+	pool_kill_worker(p);
 	TAILQ_REMOVE(&pl.list, p, entry);
 	pl.n--;
 	if (p->ev != NULL)
@@ -239,8 +263,8 @@ pool_attached(struct docker_result *r, void *arg)
 	r->fd = -1;
 	if (r->pending != NULL)
 		evbuffer_add_buffer(p->out, r->pending);
-	p->ev = event_new(
-	    pl.base, p->fd, EV_READ | EV_PERSIST, pool_read_cb, p);
+	p->ev =
+	    event_new(pl.base, p->fd, EV_READ | EV_PERSIST, pool_read_cb, p);
 	if (p->ev == NULL)
 		fatalx("%s: event_new", __func__);
 	docker_start(pl.docker, p->container, pool_started, pool_arg(p));
@@ -280,6 +304,8 @@ pool_make(void)
 	p = xcalloc(1, sizeof(*p));
 	p->id = ++pl.next_id;
 	p->fd = -1;
+	if ((p->worker_fd = container_worker_spawn(&p->worker)) == -1)
+		p->worker = 0;
 	p->out = evbuffer_new();
 	p->ev_wait = evtimer_new(pl.base, pool_late_cb, p);
 	if (p->out == NULL || p->ev_wait == NULL)
@@ -352,8 +378,8 @@ pool_imaged(struct docker_result *r, void *arg)
 	}
 	if (strcmp(pl.image_id, r->id) != 0) {
 		if (pl.image_id[0] != '\0')
-			log_info("pool: the image %s is now %.19s", pl.conf->image,
-			    r->id);
+			log_info("pool: the image %s is now %.19s",
+			    pl.conf->image, r->id);
 		if (str_copy(pl.image_id, sizeof(pl.image_id), r->id) == -1)
 			pl.image_id[0] = '\0';
 		pool_drop_other(pl.image_id, "the image changed");
@@ -385,8 +411,8 @@ pool_fill_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-pool_init(struct event_base *base, const struct config *conf,
-    struct docker *docker)
+pool_init(
+    struct event_base *base, const struct config *conf, struct docker *docker)
 {
 	memset(&pl, 0, sizeof(pl));
 	pl.base = base;
@@ -428,12 +454,40 @@ pool_take(struct pool_taken *t)
 	t->limits = p->limits;
 	t->fd = p->fd;
 	t->out = p->out;
+	t->worker = p->worker;
+	t->worker_fd = p->worker_fd;
 	p->fd = -1;
+	p->worker = 0;
+	p->worker_fd = -1;
 	p->out = evbuffer_new();
 	if (p->out == NULL)
 		fatalx("%s: evbuffer_new", __func__);
 	log_debug("pool: %s taken", p->name);
 	pool_forget(p);
+	return 0;
+}
+
+int
+pool_reaped(pid_t pid)
+{
+	struct pool_ctr *p;
+	size_t i;
+
+	for (i = 0; i < pl.ndying; i++)
+		if (pl.dying[i] == pid) {
+			pl.dying[i] = pl.dying[--pl.ndying];
+			return 1;
+		}
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->worker == pid) {
+			log_warnx("pool: the worker forked for %s exited; its "
+			          "session will fork its own",
+			    p->name);
+			p->worker = 0;
+			close(p->worker_fd);
+			p->worker_fd = -1;
+			return 1;
+		}
 	return 0;
 }
 
@@ -459,7 +513,7 @@ pool_shutdown(void)
 int
 pool_busy(void)
 {
-	return pl.calls > 0;
+	return pl.calls > 0 || pl.ndying > 0;
 }
 
 void
@@ -472,4 +526,7 @@ pool_free(void)
 	if (pl.ev_fill != NULL)
 		event_free(pl.ev_fill);
 	pl.ev_fill = NULL;
+	free(pl.dying);
+	pl.dying = NULL;
+	pl.ndying = 0;
 }
