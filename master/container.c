@@ -40,8 +40,9 @@
  * (named alia-ID and labelled with it, as a session's), which the session
  * that takes it gets, with the worker the pool forked for it ahead (the
  * fork and exec take longer than all the rest). When none is ready, or
- * the update fails, the session makes its own container as above. At start, a pool container
- * of an earlier run that no session took has no row, and is removed.
+ * the update fails, the session makes its own container as above. At
+ * start, a pool container of an earlier run that no session took has no
+ * row, and is removed.
  *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
