@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -131,25 +130,6 @@ def from_pool():
     ok(len(pool_until(NODE, 2)) == 2, "the pool is back to 2")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def healthy(url, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        r = subprocess.run(["curl", "-s", "--max-time", "2",
-                            url + "/healthz"], capture_output=True)
-        if r.stdout.strip() == b"ok":
-            return True
-        time.sleep(0.2)
-    return False
-
-
 class Other:
     """Another alia (anonymous auth) with a data_dir and node of its own."""
 
@@ -157,7 +137,7 @@ class Other:
         self.dir = tempfile.mkdtemp(prefix=f"alia-{tag}.")
         os.chmod(self.dir, 0o755)
         self.node = f"{NODE}-{tag}"
-        self.port = free_port()
+        self.port = aliatest.free_port()
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("ALIA_") or k == "ALIA_BIN"}
         env.update(ALIA_DATA_DIR=self.dir, ALIA_NODE=self.node,
@@ -165,7 +145,7 @@ class Other:
         self.log = open(os.path.join(self.dir, "serve.log"), "w")
         self.p = subprocess.Popen([aliatest.ALIA, "serve", "-d"], env=env,
                                   stdout=self.log, stderr=subprocess.STDOUT)
-        self.up = healthy(f"http://127.0.0.1:{self.port}", 90)
+        self.up = aliatest.healthy(f"http://127.0.0.1:{self.port}", 90)
         ok(self.up, f"alia {tag} (pool = {pool}) starts")
 
     def stop(self):
