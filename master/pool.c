@@ -18,16 +18,16 @@
  * which waits for its configuration: a fork and an exec under load take
  * longer than everything else a session needs from the pool.
  * pool_take() hands a READY one, with its stream, output and worker, to
- * a new session and forgets it; pool_drop() removes one (an error on the way,
- * an image that changed, a stop). Either way it leaves the pool once and
- * is never used twice.
+ * a new session and forgets it; pool_drop() removes one (an error on the
+ * way, an image that changed, a stop) and kills its worker. Either way it
+ * leaves the pool once and is never used twice.
  *
  * Filling (pool_fill) first asks Docker for the image's id: containers of
  * another id are dropped. Then containers are made until there are `pool`
  * of them, sessions and pool together no more than max_sessions. A Docker
  * error backs off (1 s doubling to 60 s) and never holds up a session,
  * which then makes its own container. The image is looked at again every
- * POOL_CHECK_MS. Docker calls carry the container's 64-bit id, found
+ * POOL_CHECK_MS (10 s). Docker calls carry the container's 64-bit id, found
  * again in the list when Docker answers: one dropped meanwhile is gone
  * and only what Docker made for it is removed.
  */

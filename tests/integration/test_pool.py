@@ -10,7 +10,8 @@ printed. A file written in that session is absent from the next one,
 whose container is another fresh one of the pool. The pool is back to two
 after each take. A second alia with pool = 0 makes no pool container and
 still gives a shell; a third with pool = 2 removes its pool containers
-when it stops (SIGTERM, live_restore on)."""
+when it stops (SIGTERM, live_restore on). A fourth, whose image is
+built again under the same name, makes its pool again of the new image."""
 import json
 import os
 import shutil
@@ -133,7 +134,7 @@ def from_pool():
 class Other:
     """Another alia (anonymous auth) with a data_dir and node of its own."""
 
-    def __init__(self, tag, pool):
+    def __init__(self, tag, pool, image=None):
         self.dir = tempfile.mkdtemp(prefix=f"alia-{tag}.")
         os.chmod(self.dir, 0o755)
         self.node = f"{NODE}-{tag}"
@@ -142,6 +143,8 @@ class Other:
                if not k.startswith("ALIA_") or k == "ALIA_BIN"}
         env.update(ALIA_DATA_DIR=self.dir, ALIA_NODE=self.node,
                    ALIA_LISTEN=f"127.0.0.1:{self.port}", ALIA_POOL=str(pool))
+        if image:
+            env["ALIA_IMAGE"] = image
         self.log = open(os.path.join(self.dir, "serve.log"), "w")
         self.p = subprocess.Popen([aliatest.ALIA, "serve", "-d"], env=env,
                                   stdout=self.log, stderr=subprocess.STDOUT)
@@ -206,5 +209,39 @@ def pool_stop():
         o.cleanup()
 
 
+def image_change():
+    print("# a new image under the same name: the pool is made again")
+    tag = f"alia-pooltest-{NODE}"
+    subprocess.run(["docker", "tag", "alia-sandbox:latest", f"{tag}:latest"],
+                   check=True)
+    o = Other("image", 2, f"{tag}:latest")
+    try:
+        old = pool_until(o.node, 2)
+        ok(len(old) == 2, f"its pool fills to 2 ({len(old)})")
+        r = subprocess.run(["docker", "build", "-q", "-t", f"{tag}:latest",
+                            "-"], input=b"FROM alia-sandbox:latest\n"
+                           b"LABEL io.alia.test=" + tag.encode() + b"\n",
+                           capture_output=True)
+        ok(r.returncode == 0, f"the image is rebuilt: {r.stderr[-200:]!r}")
+        want = docker("image", "inspect", "-f", "{{.Id}}", f"{tag}:latest")
+        end = time.time() + 60
+        new = set()
+        while time.time() < end:
+            new = pool_ids(o.node)
+            if len(new) == 2 and all(
+                    docker("inspect", "-f", "{{.Image}}", i) == want
+                    for i in new):
+                break
+            time.sleep(0.5)
+        ok(len(new) == 2 and not new & old,
+           f"two new pool containers ({len(new)}), none of the old")
+        ok(all(docker("inspect", "-f", "{{.Image}}", i) == want
+               for i in new), "both of the new image")
+        ok(o.stop() == 0, "it stops cleanly")
+    finally:
+        o.cleanup()
+        docker("rmi", "-f", f"{tag}:latest")
+
+
 if __name__ == "__main__":
-    aliatest.run(setup, from_pool, pool_off, pool_stop)
+    aliatest.run(setup, from_pool, pool_off, pool_stop, image_change)
