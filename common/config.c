@@ -91,6 +91,7 @@ static const struct config_key config_keys[] = {
     NUM("record_retention_every", KIND_DURATION, record_retention_every, 1,
         7 * 86400),
     NUM("live_restore", KIND_COUNT, live_restore, 0, 1),
+    NUM("pool", KIND_COUNT, pool, 0, 1000),
     TEXT("trusted_proxies", trusted_proxies),
 #define ROLE_LIMITS(role, i)                                             \
 	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
@@ -149,6 +150,7 @@ config_defaults(struct config *c)
 	c->record_retention = 0;
 	c->record_retention_every = 3600;
 	c->live_restore = 1;
+	c->pool = 2;
 }
 
 static const struct config_key *

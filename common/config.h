@@ -72,6 +72,7 @@ struct config {
 	int64_t record_retention; /* seconds; 0: recordings kept forever */
 	int64_t record_retention_every; /* seconds between retention runs */
 	int64_t live_restore; /* 1: a stop leaves sessions to take up again */
+	int64_t pool;         /* containers started ahead of demand */
 	/* proxies whose X-Forwarded-For/-Proto are believed (proxy.h) */
 	char trusted_proxies[CONFIG_PATH];
 };

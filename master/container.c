@@ -38,6 +38,19 @@
  * owner — and front hears 200 or the refusal (404, 403, 410) to say; an
  * accepted one waits in the session's queue for its worker.
  *
+ * The warm pool (pool.c). With pool > 0 a new session takes a container
+ * that is running already, its shell's first output read by master
+ * (session_take): the output goes into the session's pipe, where the
+ * worker reads it first, as the session's first output, and records it;
+ * the container's limits become the owner's role's (Docker's update) when
+ * they differ. A pool container is made for a session id drawn ahead
+ * (named alia-ID and labelled with it, as a session's), which the session
+ * that takes it gets, with the worker the pool forked for it ahead (the
+ * fork and exec take longer than all the rest). When none is ready, or
+ * the update fails, the session makes its own container as above. At
+ * start, a pool container of an earlier run that no session took has no
+ * row, and is removed.
+ *
  * Ended sessions stay in memory (most recent MAX_ENDED) so that browsers
  * and the API can still ask about them. Docker calls carry a small
  * context that is counted for the metrics and freed when they answer; it
@@ -125,6 +138,8 @@ struct session {
 #define S_ADOPTED 0x8  /* taken up again after alia restarted */
 #define S_GAP     0x10 /* its worker waits for output from Docker's log */
 #define S_DETACH  0x20 /* alia stops; the session lives on */
+#define S_POOLED  0x40 /* its container came from the pool */
+#define S_SPARE   0x80 /* its worker came from the pool, not yet started */
 	char end_reason[32];
 	int role; /* its owner's CONFIG_ROLE_*, or -1: none */
 	uint16_t cols, rows;
@@ -197,6 +212,7 @@ struct restore_ctr {
 	char id[80];
 	char session[SESSION_ID_LEN];
 	int running;
+	int pool; /* made for the pool, for the session of its label */
 };
 
 /* A session row not ended, as container_reconcile sees it. */
@@ -220,17 +236,17 @@ static void reply_info(
     struct msgchan *, const struct session *, uint64_t, int, int);
 static void reply_error(struct msgchan *, uint64_t, int, const char *);
 static void session_start_worker(struct session *, int);
+static void session_worker_msg(
+    struct msgchan *, enum msgchan_event, struct msg *, void *);
 
-/*
- * A session id: 128 random bits, written as a UUID (the database's type)
- * but with no version bits fixed, so that all 128 are unguessable.
- */
-static void
-session_new_id(struct session *s)
+/* Written as a UUID (the database's type), but all 128 bits random. */
+void
+container_session_id(struct uuid *u)
 {
-	if (getrandom(s->uuid.b, sizeof(s->uuid.b), 0) != sizeof(s->uuid.b))
-		fatal("%s: getrandom", __func__);
-	uuid_format(&s->uuid, s->id);
+	do
+		if (getrandom(u->b, sizeof(u->b), 0) != sizeof(u->b))
+			fatal("%s: getrandom", __func__);
+	while (session_tree_find(&ct.ids, u) != NULL || pool_reserved(u));
 }
 
 /* The session whose id is text, or NULL (none, or not a session id). */
@@ -518,6 +534,7 @@ session_end(struct session *s, int code, const char *reason)
 	if (s->worker != 0)
 		evtimer_add(s->ev_worker, &tv);
 	session_remove_container(s);
+	pool_kick();
 
 	/* Forget the oldest ended sessions with nothing left to do. */
 	if (++ct.nended > MAX_ENDED && (old = TAILQ_FIRST(&ct.ended)) != NULL &&
@@ -599,18 +616,13 @@ session_resize(struct session *s)
 	    3, p);
 }
 
+/* The container runs: the row says so, and its end is waited for. */
 static void
-session_started(struct session *s, struct docker_result *r)
+session_running(struct session *s)
 {
 	char started[32];
 	const char *p[3];
 
-	if (s->state == SESSION_ENDED)
-		return; /* its container is being removed */
-	if (r->status != 204 && r->status != 304) {
-		session_fail(s, "start", r);
-		return;
-	}
 	s->state = SESSION_RUNNING;
 	/* The first worker's start: the zero of the recording's times. */
 	if (s->started_us == 0)
@@ -631,6 +643,18 @@ session_started(struct session *s, struct docker_result *r)
 		s->flags &= ~S_KILLING;
 		session_kill(s, s->end_reason);
 	}
+}
+
+static void
+session_started(struct session *s, struct docker_result *r)
+{
+	if (s->state == SESSION_ENDED)
+		return; /* its container is being removed */
+	if (r->status != 204 && r->status != 304) {
+		session_fail(s, "start", r);
+		return;
+	}
+	session_running(s);
 }
 
 static void
@@ -674,7 +698,10 @@ session_attached(struct session *s, struct docker_result *r)
 	}
 }
 
-/* Answers the create request now that the container exists, or not. */
+/*
+ * Answers the create request now that the container exists (r NULL: it
+ * came from the pool), or not.
+ */
 static void
 session_answer_create(struct session *s, struct docker_result *r)
 {
@@ -683,7 +710,7 @@ session_answer_create(struct session *s, struct docker_result *r)
 
 	if (front == NULL)
 		return;
-	if (r->status == 201 && r->id != NULL) {
+	if (r == NULL || (r->status == 201 && r->id != NULL)) {
 		reply_info(front, s, s->create_req, 201, 0);
 		return;
 	}
@@ -722,33 +749,138 @@ session_created(struct session *s, struct docker_result *r)
 	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
 }
 
+void
+container_sandbox(struct docker_create_opts *o, const char *name)
+{
+	static const char *const cmd[] = {"/bin/sh", NULL};
+	static const char *const env[] = {"TERM=xterm-256color",
+	    "HOME=" SANDBOX_HOME, "ENV=/etc/profile", "LANG=C.UTF-8", NULL};
+
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->image = ct.conf->image;
+	o->cmd = cmd;
+	o->env = env;
+	o->user = SANDBOX_USER;
+	o->workdir = SANDBOX_HOME;
+	o->hostname = "alia";
+	o->owner = ct.conf->node;
+	o->instance = ct.instance;
+	o->tty = 1;
+	o->memory = ct.conf->memory;
+	o->nano_cpus = ct.conf->nano_cpus;
+	o->pids_limit = ct.conf->pids;
+	o->network = ct.conf->network;
+}
+
 static void
 session_create_container(struct session *s)
 {
-	const char *cmd[] = {"/bin/sh", NULL};
-	const char *env[] = {"TERM=xterm-256color", "HOME=" SANDBOX_HOME,
-	    "ENV=/etc/profile", "LANG=C.UTF-8", NULL};
 	struct docker_create_opts o;
 	char name[64];
 
 	snprintf(name, sizeof(name), "alia-%s", s->id);
-	memset(&o, 0, sizeof(o));
-	o.name = name;
-	o.image = ct.conf->image;
-	o.cmd = cmd;
-	o.env = env;
-	o.user = SANDBOX_USER;
-	o.workdir = SANDBOX_HOME;
-	o.hostname = "alia";
+	container_sandbox(&o, name);
 	o.session = s->id;
-	o.owner = ct.conf->node;
-	o.instance = ct.instance;
-	o.tty = 1;
 	o.memory = session_limit(s, memory);
 	o.nano_cpus = session_limit(s, nano_cpus);
 	o.pids_limit = session_limit(s, pids);
-	o.network = ct.conf->network;
 	docker_create(ct.docker, &o, dcall_cb, dcall(s, session_created, 1));
+}
+
+/* A pool container's session goes on as a started one's would. */
+static void
+session_warm(struct session *s)
+{
+	session_answer_create(s, NULL);
+	session_start_worker(s, WORKER_FIRST);
+	if (s->state == SESSION_STARTING)
+		session_running(s);
+	/* The replacement's calls would only have held this one up. */
+	pool_kick();
+}
+
+/* The pool container is gone: the session makes its own (same name). */
+static void
+session_unpooled(struct session *s, struct docker_result *r)
+{
+	dcall_log_error(s->id, r);
+	if (s->state != SESSION_STARTING)
+		return;
+	if (s->flags & S_KILLING) {
+		session_answer_create(s, NULL);
+		session_end(s, -1, s->end_reason);
+		return;
+	}
+	session_create_container(s);
+}
+
+/*
+ * The pool container could not be made the session's (what failed, as
+ * Docker says): it is removed, and then the session makes its own.
+ */
+static void
+session_unpool(struct session *s, const char *what, struct docker_result *r)
+{
+	log_warnx("session %s: %s of the pool container failed: %s "
+	          "(status %d); making a container of its own",
+	    s->id, what, r->message != NULL ? r->message : "error", r->status);
+	session_close_fds(s);
+	s->flags &= ~(S_CREATED | S_POOLED);
+	pool_kick();
+	docker_remove(
+	    ct.docker, s->container, dcall_cb, dcall(s, session_unpooled, 1));
+	s->container[0] = '\0';
+}
+
+static void
+session_updated(struct session *s, struct docker_result *r)
+{
+	if (s->state != SESSION_STARTING)
+		return;
+	if (r->status != 200)
+		session_unpool(s, "the limits' update", r);
+	else
+		session_warm(s);
+}
+
+/*
+ * s takes pool container t (its stream and first output; made for s's
+ * id): the role's limits are set first when they differ from the pool's.
+ */
+static void
+session_take(struct session *s, struct pool_taken *t)
+{
+	int64_t mem, cpus, pids;
+
+	memcpy(s->container, t->container, sizeof(s->container));
+	s->flags |= S_CREATED | S_POOLED;
+	if (t->worker_fd != -1) {
+		/* Forked and configured ahead: it waits for its fds. */
+		s->worker = t->worker;
+		s->chan =
+		    msgchan_new(ct.base, t->worker_fd, session_worker_msg, s);
+		s->flags |= S_SPARE;
+	}
+	log_info(
+	    "session %s: container %.12s from the pool", s->id, s->container);
+	if (session_keep_fds(s, t->fd, t->out) == -1) {
+		evbuffer_free(t->out);
+		session_answer_create(s, NULL);
+		session_end(s, -1, "no journal");
+		return;
+	}
+	evbuffer_free(t->out);
+	mem = session_limit(s, memory);
+	cpus = session_limit(s, nano_cpus);
+	pids = session_limit(s, pids);
+	if (mem == t->limits.memory && cpus == t->limits.nano_cpus &&
+	    pids == t->limits.pids) {
+		session_warm(s);
+		return;
+	}
+	docker_update(ct.docker, s->container, mem, cpus, pids, dcall_cb,
+	    dcall(s, session_updated, 1));
 }
 
 static void
@@ -1156,28 +1288,46 @@ session_send_fd(struct session *s, int fd, int32_t which)
 	return msg_send_worker_fd(s->chan, &s->uuid, copy, &f);
 }
 
-/* Forks the session's worker and hands it the session's fds. */
+int
+container_worker_spawn(pid_t *pid)
+{
+	int sv[2];
+
+	if (msg_socketpair(sv) == -1) {
+		log_warn("%s: socketpair", __func__);
+		return -1;
+	}
+	if ((*pid = proc_spawn("worker", sv[1], ct.verbose)) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+/*
+ * Forks the session's worker (unless the pool's is waiting: S_SPARE) and
+ * hands it the session's fds.
+ */
 static void
 session_start_worker(struct session *s, int restarted)
 {
 	struct msg_worker_start w;
-	int sv[2], copy;
+	int fd, copy;
 
-	if (msg_socketpair(sv) == -1) {
-		log_warn("%s: socketpair", __func__);
-		session_kill(s, "no worker");
-		return;
+	if (s->flags & S_SPARE) {
+		/* configured by the pool when it was forked */
+		s->flags &= ~S_SPARE;
+	} else {
+		if ((fd = container_worker_spawn(&s->worker)) == -1) {
+			s->worker = 0;
+			session_kill(s, "no worker");
+			return;
+		}
+		s->chan = msgchan_new(ct.base, fd, session_worker_msg, s);
+		msg_send_config(s->chan, &s->uuid, ct.conf);
 	}
-	if ((s->worker = proc_spawn("worker", sv[1], ct.verbose)) == -1) {
-		s->worker = 0;
-		close(sv[0]);
-		close(sv[1]);
-		session_kill(s, "no worker");
-		return;
-	}
-	close(sv[1]);
-	s->chan = msgchan_new(ct.base, sv[0], session_worker_msg, s);
-	msg_send_config(s->chan, &s->uuid, ct.conf);
 	if (session_send_fd(s, s->journal_fd, WORKER_FD_JOURNAL) == -1 ||
 	    session_send_fd(s, s->pipe_r, WORKER_FD_PIPE_R) == -1 ||
 	    session_send_fd(s, s->pipe_w, WORKER_FD_PIPE_W) == -1 ||
@@ -1238,11 +1388,16 @@ container_child_exited(pid_t pid, int status)
 				break;
 			}
 	if (s == NULL)
-		return 0;
+		return pool_reaped(pid);
 	s->worker = 0;
 	msgchan_free(s->chan);
 	s->chan = NULL;
 	evtimer_del(s->ev_worker);
+	if (s->flags & S_SPARE) {
+		/* The pool's worker died before it was started: a new one. */
+		s->flags &= ~S_SPARE;
+		return 1;
+	}
 	if (s->state == SESSION_ENDED || ct.stopping)
 		return 1;
 	ct.m.worker_restarts++;
@@ -1278,6 +1433,17 @@ session_live(struct session *s)
 	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
 	RB_INSERT(session_tree, &ct.ids, s);
 	TAILQ_INSERT_TAIL(&ct.live, s, entry);
+}
+
+int
+container_live(void)
+{
+	struct session *s;
+	int n = 0;
+
+	TAILQ_FOREACH (s, &ct.live, entry)
+		n++;
+	return n;
 }
 
 /* Live sessions of owner, or of everyone when owner is NULL. */
@@ -1354,10 +1520,11 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 {
 	char created[32], cols[8], rows[8];
 	const char *p[6];
+	struct pool_taken t;
 	struct session *s;
 	char msg[128];
 	int64_t max;
-	int role, by_role;
+	int role, by_role, pooled;
 
 	if (ct.stopping) {
 		reply_error(front, r->req, 503, "the server is stopping");
@@ -1384,9 +1551,13 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
-	do
-		session_new_id(s);
-	while (session_tree_find(&ct.ids, &s->uuid) != NULL);
+	/* A pool container was made for the id of the session taking it. */
+	pooled = pool_take(&t) == 0;
+	if (pooled)
+		s->uuid = t.session;
+	else
+		container_session_id(&s->uuid);
+	uuid_format(&s->uuid, s->id);
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
 	s->cols = r->cols >= 1 && r->cols <= TERM_SIZE_MAX ? r->cols : 80;
 	s->rows = r->rows >= 1 && r->rows <= TERM_SIZE_MAX ? r->rows : 24;
@@ -1413,7 +1584,10 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	           "$5, $6, $5, $6) ON CONFLICT (id) DO NOTHING",
 	    6, p);
 	s->create_req = r->req;
-	session_create_container(s);
+	if (pooled)
+		session_take(s, &t);
+	else
+		session_create_container(s);
 }
 
 /* Looks up a session for owner; answers 404/403 and returns NULL if none. */
@@ -1722,6 +1896,7 @@ container_reconcile(void)
 	size_t i, j;
 	int64_t now = clock_wall_us();
 
+	pool_start();
 	if (ct.blind) {
 		/* Half the picture: ending or removing anything could be wrong. */
 		free(ct.rows);
@@ -1751,10 +1926,11 @@ container_reconcile(void)
 		log_info("removing container %.12s of an earlier run "
 		         "(session %s: %s)",
 		    c->id, c->session[0] ? c->session : "?",
-		    !ct.conf->live_restore ? "live_restore is off"
-		        : row == NULL      ? "its row is ended or gone"
-		        : !c->running      ? "it no longer runs"
-		                           : "past max_lifetime");
+		    row == NULL && c->pool ? "a pool container never taken"
+		        : !ct.conf->live_restore ? "live_restore is off"
+		        : row == NULL            ? "its row is ended or gone"
+		        : !c->running            ? "it no longer runs"
+		                                 : "past max_lifetime");
 		docker_remove(
 		    ct.docker, c->id, dcall_cb, dcall(NULL, session_logged, 1));
 	}
@@ -1865,6 +2041,7 @@ container_listed(struct session *unused, struct docker_result *r)
 		}
 		l->running =
 		    c->state != NULL && strcmp(c->state, "running") == 0;
+		l->pool = c->pool;
 		ct.nlist++;
 	}
 	ct.list_in = 1;
@@ -1889,6 +2066,7 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.ended);
 	TAILQ_INIT(&ct.calls);
 	ct.docker = docker_new(base, conf->docker);
+	pool_init(base, conf, ct.docker);
 	/* Only this data_dir's: another instance's are not ours to end. */
 	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
 	pgc_fetch(ct.db,
@@ -1914,6 +2092,8 @@ container_shutdown(int restarting)
 	struct session *s, *next;
 
 	ct.stopping = 1;
+	/* Pool containers are no one's session: they go, live restore or not. */
+	pool_shutdown();
 	/* Workers leave when told the session ended (or are killed later). */
 	for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
@@ -1941,6 +2121,8 @@ container_busy(void)
 	TAILQ_FOREACH (c, &ct.calls, entry)
 		if (c->timed)
 			return 1;
+	if (pool_busy())
+		return 1;
 	TAILQ_FOREACH (s, &ct.ended, entry)
 		if (s->worker != 0)
 			return 1;
@@ -1956,6 +2138,7 @@ container_free(void)
 	struct session *s;
 	struct dcall *c;
 
+	pool_free();
 	docker_free(ct.docker);
 	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
 		TAILQ_REMOVE(&ct.calls, c, entry);

@@ -71,6 +71,7 @@
 #define DOCKER_LABEL_SESSION "io.alia.session"
 #define DOCKER_LABEL_OWNER   "io.alia.owner"
 #define DOCKER_LABEL_INST    "io.alia.instance"
+#define DOCKER_LABEL_POOL    "io.alia.pool"
 
 enum docker_op {
 	OP_NEGOTIATE,
@@ -86,6 +87,8 @@ enum docker_op {
 	OP_INSPECT,
 	OP_EVENTS,
 	OP_LOGS,
+	OP_UPDATE,
+	OP_IMAGE,
 };
 
 enum docker_place {
@@ -964,6 +967,7 @@ call_complete(struct docker_call *call, struct docker_http *http)
 		res.body = docker_http_body(http);
 		break;
 	case OP_CREATE:
+	case OP_IMAGE:
 	case OP_WAIT:
 	case OP_LIST:
 	case OP_INSPECT:
@@ -971,9 +975,9 @@ call_complete(struct docker_call *call, struct docker_http *http)
 			res.message = "the daemon sent a body that is not JSON";
 			break;
 		}
-		if (call->op == OP_CREATE) {
+		if (call->op == OP_CREATE || call->op == OP_IMAGE) {
 			if ((res.id = tree_string(tree, p_id)) == NULL)
-				res.message = "no Id in the create response";
+				res.message = "no Id in the response";
 		} else if (call->op == OP_WAIT) {
 			res.exit_code = tree_int(tree, p_status, -1);
 			if ((s = tree_string(tree, p_werr)) != NULL)
@@ -1004,6 +1008,8 @@ call_complete(struct docker_call *call, struct docker_http *http)
 			static const char *p_cstate[] = {"State", NULL};
 			static const char *p_sess[] = {
 			    "Labels", DOCKER_LABEL_SESSION, NULL};
+			static const char *p_pool[] = {
+			    "Labels", DOCKER_LABEL_POOL, NULL};
 
 			if (!YAJL_IS_ARRAY(tree)) {
 				res.message = "the list response is not an "
@@ -1018,6 +1024,7 @@ call_complete(struct docker_call *call, struct docker_http *http)
 				list[i].id = tree_string(c, p_cid);
 				list[i].state = tree_string(c, p_cstate);
 				list[i].session = tree_string(c, p_sess);
+				list[i].pool = tree_string(c, p_pool) != NULL;
 				v = yajl_tree_get(c, p_names, yajl_t_array);
 				if (v != NULL && YAJL_GET_ARRAY(v)->len > 0 &&
 				    YAJL_IS_STRING(
@@ -1387,6 +1394,8 @@ docker_create_body(const struct docker_create_opts *o, size_t *lenp)
 		gen_kv(g, DOCKER_LABEL_OWNER, o->owner);
 	if (o->instance != NULL)
 		gen_kv(g, DOCKER_LABEL_INST, o->instance);
+	if (o->pool)
+		gen_kv(g, DOCKER_LABEL_POOL, "1");
 	yajl_gen_map_close(g);
 
 	gen_str(g, "HostConfig");
@@ -1506,9 +1515,9 @@ docker_create(struct docker *d, const struct docker_create_opts *o,
 	return call_submit(call);
 }
 
-/* A call on /containers/ID..., with the id escaped. */
+/* A call on /containers/ID..., with the id escaped; not yet submitted. */
 static struct docker_call *
-call_container(struct docker *d, enum docker_op op, const char *method,
+call_container_new(struct docker *d, enum docker_op op, const char *method,
     const char *id, const char *rest, docker_cb cb, void *arg)
 {
 	struct docker_call *call;
@@ -1517,9 +1526,24 @@ call_container(struct docker *d, enum docker_op op, const char *method,
 	esc = docker_escape(id != NULL ? id : "");
 	call = call_new(d, op, method, cb, arg, "/containers/%s%s", esc, rest);
 	free(esc);
+	return call;
+}
+
+/* Submits a call on container id, or fails it when there is no id. */
+static struct docker_call *
+call_container_submit(struct docker_call *call, const char *id)
+{
 	if (id == NULL || *id == '\0')
 		return call_reject(call, "no container id given");
 	return call_submit(call);
+}
+
+static struct docker_call *
+call_container(struct docker *d, enum docker_op op, const char *method,
+    const char *id, const char *rest, docker_cb cb, void *arg)
+{
+	return call_container_submit(
+	    call_container_new(d, op, method, id, rest, cb, arg), id);
 }
 
 struct docker_call *
@@ -1618,6 +1642,40 @@ struct docker_call *
 docker_inspect(struct docker *d, const char *id, docker_cb cb, void *arg)
 {
 	return call_container(d, OP_INSPECT, "GET", id, "/json", cb, arg);
+}
+
+struct docker_call *
+docker_update(struct docker *d, const char *id, int64_t memory,
+    int64_t nano_cpus, int64_t pids, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	yajl_gen g = gen_new();
+
+	yajl_gen_map_open(g);
+	if (memory > 0) {
+		gen_kint(g, "Memory", memory);
+		gen_kint(g, "MemorySwap", memory);
+	}
+	if (nano_cpus > 0)
+		gen_kint(g, "NanoCpus", nano_cpus);
+	if (pids > 0)
+		gen_kint(g, "PidsLimit", pids);
+	yajl_gen_map_close(g);
+	call = call_container_new(d, OP_UPDATE, "POST", id, "/update", cb, arg);
+	call->body = gen_finish(g, &call->bodylen);
+	return call_container_submit(call, id);
+}
+
+struct docker_call *
+docker_image(struct docker *d, const char *name, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	char *esc;
+
+	esc = docker_escape(name);
+	call = call_new(d, OP_IMAGE, "GET", cb, arg, "/images/%s/json", esc);
+	free(esc);
+	return call_submit(call);
 }
 
 struct docker_call *

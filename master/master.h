@@ -90,7 +90,10 @@ void container_init(struct event_base *, const struct config *,
     const char *instance, struct pgc *, int verbose);
 /* Answers front's session requests and takes browsers' websockets. */
 void container_front_msg(struct msgchan *front, struct msg *);
-/* A child exited: 1 if it was a session's worker (handled), else 0. */
+/*
+ * A child exited: 1 if it was a session's worker or one the pool forked
+ * (handled), else 0.
+ */
 int container_child_exited(pid_t, int status);
 void container_metrics(struct msg_metrics *);
 /*
@@ -110,6 +113,61 @@ void container_broker_started(void);
 void container_shutdown(int restarting);
 int container_busy(void);
 void container_free(void);
+struct docker_create_opts;
+/* Fills o for a hardened sandbox named name, with the global limits. */
+void container_sandbox(struct docker_create_opts *o, const char *name);
+/* How many sessions are live (their containers exist or are coming). */
+int container_live(void);
+struct uuid;
+/*
+ * A new session id: 128 random bits (no version bits fixed, so all are
+ * unguessable), neither a session's nor reserved by the pool.
+ */
+void container_session_id(struct uuid *);
+/*
+ * Forks a worker, waiting for its configuration on the returned fd (the
+ * master's end of its channel), or -1.
+ */
+int container_worker_spawn(pid_t *);
+
+/* pool.c */
+struct evbuffer;
+struct pool_limits {
+	int64_t memory;
+	int64_t nano_cpus;
+	int64_t pids;
+};
+
+/* A pool container taken by a session: all of it is the session's now. */
+struct pool_taken {
+	struct uuid session; /* the id it was made for */
+	char container[80];
+	struct pool_limits limits; /* those it was created with */
+	int fd;                    /* the attach stream, started */
+	struct evbuffer *out;      /* what the shell printed so far */
+	pid_t worker;              /* forked ahead, unconfigured */
+	int worker_fd;             /* its channel; -1: none */
+};
+
+struct docker;
+void pool_init(struct event_base *, const struct config *, struct docker *);
+/* The start's reconcile is done: the pool may fill. */
+void pool_start(void);
+/* There may be room for more pool containers (a take, a session's end). */
+void pool_kick(void);
+/*
+ * A ready container for a new session; -1 when none is ready. The caller
+ * kicks the refill when the session no longer waits on Docker.
+ */
+int pool_take(struct pool_taken *);
+/* A child exited: 1 if it was a worker the pool forked, else 0. */
+int pool_reaped(pid_t);
+/* Whether a pool container was made for session id u. */
+int pool_reserved(const struct uuid *u);
+/* Removes every pool container; pool_busy() says when that is done. */
+void pool_shutdown(void);
+int pool_busy(void);
+void pool_free(void);
 
 /* wall.c */
 void wall_init(struct event_base *, const struct config *, int verbose);
@@ -152,6 +210,7 @@ struct docker_create_opts {
 	const char *session;   /* label io.alia.session */
 	const char *owner;     /* label io.alia.owner: the node */
 	const char *instance;  /* label io.alia.instance: the data_dir's */
+	int pool;              /* label io.alia.pool: a warm pool's */
 	int tty;               /* raw stream; else 8-byte frames */
 	int64_t memory;        /* bytes, also MemorySwap; 0: none */
 	int64_t nano_cpus;     /* 0: no limit */
@@ -168,6 +227,7 @@ struct docker_container {
 	const char *name;    /* without the leading slash */
 	const char *state;   /* created, running, exited, ... */
 	const char *session; /* label io.alia.session, or NULL */
+	int pool;            /* labelled io.alia.pool */
 };
 
 /*
@@ -256,6 +316,12 @@ struct docker_call *docker_remove(
 struct docker_call *docker_list(
     struct docker *, const char *, docker_cb, void *);
 struct docker_call *docker_inspect(
+    struct docker *, const char *, docker_cb, void *);
+/* Sets a running container's limits (memory, nano_cpus, pids; 0: kept). */
+struct docker_call *docker_update(struct docker *, const char *, int64_t,
+    int64_t, int64_t, docker_cb, void *);
+/* An image by name or id: its id in the result's id. */
+struct docker_call *docker_image(
     struct docker *, const char *, docker_cb, void *);
 /*
  * Container start, die, oom, kill and destroy events for containers

@@ -520,8 +520,12 @@ worker_container_take(unsigned char *buf, size_t len)
 	ssize_t n;
 	int avail;
 
-	if (w.rec == NULL)
+	if (w.rec == NULL) {
+		/* What master put in the pipe first (a pool's prompt). */
+		if (w.pipe_r != -1 && (n = read(w.pipe_r, buf, len)) > 0)
+			return n;
 		return read(w.cfd, buf, len);
+	}
 	if (w.pipe_r == -1) {
 		if ((n = read(w.cfd, buf, len)) > 0)
 			record_output(w.rec, now, buf, (size_t)n);
@@ -538,6 +542,20 @@ worker_container_take(unsigned char *buf, size_t len)
 	}
 	return record_output_pipe(w.rec, now, w.pipe_r, buf,
 	    (size_t)avail < len ? (size_t)avail : len);
+}
+
+/*
+ * Output already in the pipe (a pool container's prompt, read by master)
+ * is read now: the stream itself may stay silent until the user types.
+ */
+static void
+worker_pipe_kick(void)
+{
+	int avail;
+
+	if (w.pipe_r != -1 && ioctl(w.pipe_r, FIONREAD, &avail) == 0 &&
+	    avail > 0)
+		event_active(w.ev_cread, EV_READ, 0);
 }
 
 /* Reads what the container printed; returns -1 at its end. */
@@ -885,8 +903,10 @@ worker_start(struct msg *msg)
 	if (w.ev_cread == NULL || w.ev_cwrite == NULL)
 		fatalx("event_new");
 	/* Output from Docker's log comes first: the stream waits for it. */
-	if (!w.start.gap)
+	if (!w.start.gap) {
 		event_add(w.ev_cread, NULL);
+		worker_pipe_kick();
+	}
 	w.started_mono = clock_mono_us();
 	w.alone_since = w.started_mono;
 	worker_activity();

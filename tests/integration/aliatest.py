@@ -240,6 +240,27 @@ def cli(*args, stdin=None):
     return r.stdout
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 now (for another alia)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def healthy(url, seconds):
+    """Whether url's /healthz answers ok within seconds."""
+    end = time.time() + seconds
+    while time.time() < end:
+        r = subprocess.run(["curl", "-s", "--max-time", "2",
+                            url + "/healthz"], capture_output=True)
+        if r.stdout.strip() == b"ok":
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def login(name, password, origin=None, source=None):
     """Signs in: (agent holding the cookie, status, body); source: the
     local address to come from."""

@@ -12,32 +12,12 @@ container. Each data_dir holds its own instance id."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 
 import aliatest
 from aliatest import WS, Agent, ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def healthy(url, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        r = subprocess.run(["curl", "-s", "--max-time", "2",
-                            url + "/healthz"], capture_output=True)
-        if r.stdout.strip() == b"ok":
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def container_running(sid):
@@ -57,7 +37,7 @@ def main_part():
 
     bdir = tempfile.mkdtemp(prefix="alia-b.")
     os.chmod(bdir, 0o755)
-    port = free_port()
+    port = aliatest.free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("ALIA_NODE", "ALIA_DATA_DIR", "ALIA_LISTEN")}
     env.update(ALIA_DATA_DIR=bdir, ALIA_LISTEN=f"127.0.0.1:{port}")
@@ -65,7 +45,7 @@ def main_part():
     b = subprocess.Popen([aliatest.ALIA, "serve", "-d"], env=env,
                          stdout=log, stderr=subprocess.STDOUT)
     try:
-        up = healthy(f"http://127.0.0.1:{port}", 90)
+        up = aliatest.healthy(f"http://127.0.0.1:{port}", 90)
         ok(up, "a second alia (B) with its own data_dir starts")
         inst_a = open(os.path.join(os.environ["ALIA_DATA_DIR"],
                                    "instance")).read().strip()

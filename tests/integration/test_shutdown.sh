@@ -20,6 +20,11 @@ master=
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 containers() { docker ps -aq --filter "label=io.alia.owner=$node" | wc -l; }
+# The node's containers but those of the warm pool, which a start makes.
+unpooled() {
+	docker ps -a --filter "label=io.alia.owner=$node" \
+		--format '{{.Label "io.alia.pool"}}' | grep -vc 1
+}
 cleanup() {
 	[ -n "$master" ] && kill -9 "$master" 2>/dev/null
 	pkill -9 -f "$dir" 2>/dev/null
@@ -85,7 +90,7 @@ other=$(docker create --label "io.alia.owner=$node" --label io.alia.session=0000
 start || { not_ok "the second start failed"; cat "$dir/serve.log"; exit 1; }
 n=2
 for _ in $(seq 1 100); do
-	n=$(containers)
+	n=$(unpooled)
 	[ "$n" = 1 ] && break
 	sleep 0.1
 done

@@ -11,6 +11,9 @@
  */
 #include <sys/types.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -827,21 +830,81 @@ pid_in(pid_t p, const pid_t *set, int n)
 	return 0;
 }
 
+/* The inode of the server's end of TCP connection fd (IPv4), or 0. */
+static unsigned long
+peer_inode(int fd)
+{
+	struct sockaddr_in me, peer;
+	socklen_t len = sizeof(me), plen = sizeof(peer);
+	unsigned int lport, rport;
+	unsigned long inode, found = 0;
+	char line[512];
+	FILE *f;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &len) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) == -1 ||
+	    (f = fopen("/proc/net/tcp", "r")) == NULL)
+		return 0;
+	while (found == 0 && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line,
+		        " %*d: %*x:%x %*x:%x %*x %*x:%*x %*x:%*x %*x %*u %*u "
+		        "%lu",
+		        &lport, &rport, &inode) == 3 &&
+		    lport == ntohs(peer.sin_port) &&
+		    rport == ntohs(me.sin_port))
+			found = inode;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The worker among pids that holds the server's end of fd: a session's
+ * worker (workers forked ahead for the warm pool hold none).
+ */
+static pid_t
+worker_of(int fd, const pid_t *pids, int n)
+{
+	char path[320], link[64], want[64];
+	unsigned long inode;
+	struct dirent *d;
+	DIR *dir;
+	ssize_t k;
+	int i;
+
+	if ((inode = peer_inode(fd)) == 0)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd", pids[i]);
+		if ((dir = opendir(path)) == NULL)
+			continue;
+		while ((d = readdir(dir)) != NULL) {
+			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pids[i],
+			    d->d_name);
+			k = readlink(path, link, sizeof(link) - 1);
+			if (k > 0 && (link[k] = '\0', strcmp(link, want) == 0))
+				break;
+		}
+		closedir(dir);
+		if (d != NULL)
+			return pids[i];
+	}
+	return 0;
+}
+
 /* 2 and 3: reconnect replays output, a killed worker keeps the shell. */
 static void
 check_reconnect(struct wsc_agent *a)
 {
 	struct term t, old;
-	pid_t before[64], after[64], worker = 0;
-	char id[64], val[64], cmd[128], uniq[64], title[512], path[64];
+	pid_t after[64], worker = 0;
+	char id[64], val[64], cmd[128], uniq[64];
 	long t0, ms, at;
-	int nb, na, i, status, n;
-	FILE *f;
+	int na, status, n;
 
 	printf("# 2. reconnect: scrollback replay and the same shell\n");
 	term_init(&t);
 	term_init(&old);
-	nb = workers(before, 64);
 	if (session_create(a, 80, 24, id, sizeof(id), 1) == -1)
 		return;
 	if (open_prompt(&t, a, id) == -1)
@@ -882,23 +945,7 @@ check_reconnect(struct wsc_agent *a)
 
 	printf("# 3. a worker killed with -9\n");
 	na = workers(after, 64);
-	for (i = 0; i < na; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", after[i]);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		n = (int)fread(title, 1, sizeof(title) - 1, f);
-		fclose(f);
-		title[n < 0 ? 0 : n] = '\0';
-		for (int j = 0; j < n; j++)
-			if (title[j] == '\0')
-				title[j] = ' ';
-		if (strstr(title, id) != NULL) {
-			worker = after[i];
-			break;
-		}
-		if (!pid_in(after[i], before, nb))
-			worker = after[i];
-	}
+	worker = worker_of(t.ws.fd, after, na);
 	if (worker == 0) {
 		not_ok("no worker process for session %s (%d workers)", id, na);
 		goto out;

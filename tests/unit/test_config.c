@@ -51,6 +51,8 @@ static const struct {
     {"", "max_sessions", "200"},
     {"", "live_restore", "1"},
     {"live_restore = 0\n", "live_restore", "0"},
+    {"", "pool", "2"},
+    {"pool = 0\n", "pool", "0"},
     {"", "max_viewers", "64"},
     {"", "max_viewers_per_user", "8"},
     {"", "max_walls_per_user", "4"},

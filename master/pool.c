@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The warm pool: containers made ahead of demand, so that a new session
+ * need not wait for runc (hundreds of ms) before its first prompt. This
+ * file owns them until a session takes one; they belong to no one.
+ *
+ * A pool container moves CREATING -> ATTACHING -> STARTING -> READY:
+ *   CREATING   created with the sessions' hardening and the global limits,
+ *              for a session id drawn now (container_session_id): named
+ *              alia-ID and labelled with it, as a session's, and also
+ *              io.alia.pool; the session that takes it gets that id;
+ *   ATTACHING  attached before start, as a session's, so no output is
+ *              lost;
+ *   STARTING   started; its stream is read until the shell prints;
+ *   READY      the first output is held here (out), and anything more the
+ *              shell prints is added to it.
+ * Each also has a worker forked for it at once (container_worker_spawn)
+ * and configured at once, so it runs as the unprivileged user from the
+ * start, waiting for its session's fds: a fork and an exec under load take
+ * longer than everything else a session needs from the pool.
+ * pool_take() hands a READY one, with its stream, output and worker, to
+ * a new session and forgets it; pool_drop() removes one (an error on the
+ * way, an image that changed, a stop) and kills its worker. Either way it
+ * leaves the pool once and is never used twice.
+ *
+ * Filling (pool_fill) first asks Docker for the image's id: containers of
+ * another id are dropped. Then containers are made until there are `pool`
+ * of them, sessions and pool together no more than max_sessions. A Docker
+ * error backs off (1 s doubling to 60 s) and never holds up a session,
+ * which then makes its own container. The image is looked at again every
+ * POOL_CHECK_MS (10 s). Docker calls carry the container's 64-bit id, found
+ * again in the list when Docker answers: one dropped meanwhile is gone
+ * and only what Docker made for it is removed.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "common/backoff.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/str.h"
+#include "common/uuid.h"
+#include "common/xmalloc.h"
+#include "master/master.h"
+
+#define POOL_CHECK_MS    10000
+#define POOL_BACKOFF_MIN 1000
+#define POOL_BACKOFF_MAX 60000
+#define POOL_FIRST_MS    10000 /* the shell's first output, at most */
+#define POOL_OUT_MAX     16384 /* held output; more drops the container */
+
+enum pool_state {
+	POOL_CREATING,
+	POOL_ATTACHING,
+	POOL_STARTING,
+	POOL_READY,
+};
+
+struct pool_ctr {
+	TAILQ_ENTRY(pool_ctr) entry;
+	uint64_t id; /* the docker calls' reference */
+	enum pool_state state;
+	struct uuid session;
+	char sid[SESSION_ID_LEN];
+	char name[64];
+	char container[80];
+	char image_id[80]; /* the image's id when it was made */
+	struct pool_limits limits;
+	int fd; /* the attach stream, or -1 */
+	struct evbuffer *out;
+	struct event *ev;      /* reads fd */
+	struct event *ev_wait; /* the first output is late */
+	pid_t worker;          /* forked ahead; 0: none (failed, died) */
+	int worker_fd;         /* its channel, or -1 */
+};
+TAILQ_HEAD(pool_list, pool_ctr);
+
+static struct {
+	struct event_base *base;
+	const struct config *conf;
+	struct docker *docker;
+	const char *instance;
+	struct pool_list list;
+	size_t n;
+	uint64_t next_id;
+	char image_id[80]; /* empty: not known yet */
+	int started;       /* filling may begin (the reconcile is done) */
+	int stopping;
+	int checking; /* the image's id is asked for */
+	int calls;    /* docker calls in flight */
+	pid_t *dying; /* workers of forgotten containers, killed, not reaped */
+	size_t ndying;
+	struct backoff bo;
+	struct event *ev_fill;
+} pl;
+
+static void pool_fill(void);
+
+static struct pool_ctr *
+pool_find(uint64_t id)
+{
+	struct pool_ctr *p;
+
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+/* The container a call's answer is for, or NULL: dropped meanwhile. */
+static struct pool_ctr *
+pool_answer(void *arg)
+{
+	pl.calls--;
+	return pool_find((uint64_t)(uintptr_t)arg);
+}
+
+static void *
+pool_arg(const struct pool_ctr *p)
+{
+	pl.calls++;
+	return (void *)(uintptr_t)p->id;
+}
+
+static void
+pool_logged(struct docker_result *r, void *arg)
+{
+	pl.calls--;
+	if (r->status == 0 || r->status >= 400)
+		log_warnx("pool: removing a container: %s (status %d)",
+		    r->message != NULL ? r->message : "error", r->status);
+}
+
+static void
+pool_remove_id(const char *container)
+{
+	pl.calls++;
+	docker_remove(pl.docker, container, pool_logged, NULL);
+}
+
+/* Kills the worker forked for p, unless it was taken; reaped later. */
+static void
+pool_kill_worker(struct pool_ctr *p)
+{
+	if (p->worker_fd != -1)
+		close(p->worker_fd);
+	p->worker_fd = -1;
+	if (p->worker == 0)
+		return;
+	kill(p->worker, SIGKILL);
+	pl.dying = xreallocarray(pl.dying, pl.ndying + 1, sizeof(*pl.dying));
+	pl.dying[pl.ndying++] = p->worker;
+	p->worker = 0;
+}
+
+/* Forgets p: its stream closed, its output freed, its worker killed. */
+static void
+pool_forget(struct pool_ctr *p)
+{
+	pool_kill_worker(p);
+	TAILQ_REMOVE(&pl.list, p, entry);
+	pl.n--;
+	if (p->ev != NULL)
+		event_free(p->ev);
+	event_free(p->ev_wait);
+	if (p->fd != -1)
+		close(p->fd);
+	evbuffer_free(p->out);
+	free(p);
+}
+
+/* Removes p from the pool and from Docker. */
+static void
+pool_drop(struct pool_ctr *p, const char *why)
+{
+	if (why != NULL)
+		log_info("pool: dropping %s (%s)", p->name, why);
+	if (p->container[0] != '\0')
+		pool_remove_id(p->container);
+	pool_forget(p);
+}
+
+/* A step failed: p goes, and the next fill waits longer. */
+static void
+pool_fail(struct pool_ctr *p, const char *what, struct docker_result *r)
+{
+	int ms;
+
+	ms = backoff_arm(&pl.bo, pl.ev_fill);
+	log_warnx("pool: %s of %s failed: %s (status %d); filling again in "
+	          "%d ms",
+	    what, p->name,
+	    r != NULL && r->message != NULL ? r->message : "error",
+	    r != NULL ? r->status : 0, ms);
+	pool_drop(p, NULL);
+}
+
+static void
+pool_late_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_fail(arg, "the shell's first output", NULL);
+}
+
+static void
+pool_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool_ctr *p = arg;
+	int n;
+
+	n = evbuffer_read(p->out, fd, 4096);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || evbuffer_get_length(p->out) > POOL_OUT_MAX) {
+		pool_fail(p, n <= 0 ? "the stream" : "the first output", NULL);
+		return;
+	}
+	if (p->state == POOL_READY)
+		return;
+	p->state = POOL_READY;
+	backoff_reset(&pl.bo);
+	evtimer_del(p->ev_wait);
+	log_debug("pool: %s ready", p->name);
+}
+
+static void
+pool_started(struct docker_result *r, void *arg)
+{
+	struct timeval tv = {POOL_FIRST_MS / 1000, 0};
+	struct pool_ctr *p;
+
+	if ((p = pool_answer(arg)) == NULL)
+		return;
+	if (r->status != 204 && r->status != 304) {
+		pool_fail(p, "start", r);
+		return;
+	}
+	p->state = POOL_STARTING;
+	event_add(p->ev, NULL);
+	evtimer_add(p->ev_wait, &tv);
+}
+
+static void
+pool_attached(struct docker_result *r, void *arg)
+{
+	struct pool_ctr *p;
+
+	if ((p = pool_answer(arg)) == NULL)
+		return; /* the fd is closed by the client */
+	if (r->status != 101 || r->fd == -1) {
+		pool_fail(p, "attach", r);
+		return;
+	}
+	p->fd = r->fd;
+	r->fd = -1;
+	if (r->pending != NULL)
+		evbuffer_add_buffer(p->out, r->pending);
+	p->ev =
+	    event_new(pl.base, p->fd, EV_READ | EV_PERSIST, pool_read_cb, p);
+	if (p->ev == NULL)
+		fatalx("%s: event_new", __func__);
+	docker_start(pl.docker, p->container, pool_started, pool_arg(p));
+}
+
+static void
+pool_created(struct docker_result *r, void *arg)
+{
+	struct pool_ctr *p;
+
+	if ((p = pool_answer(arg)) == NULL) {
+		if (r->status == 201 && r->id != NULL)
+			pool_remove_id(r->id);
+		return;
+	}
+	if (r->status != 201 || r->id == NULL) {
+		pool_fail(p, "create", r);
+		return;
+	}
+	if (str_copy(p->container, sizeof(p->container), r->id) == -1)
+		snprintf(p->container, sizeof(p->container), "%s", p->name);
+	if (pl.stopping || strcmp(p->image_id, pl.image_id) != 0) {
+		pool_drop(p, "no longer wanted");
+		return;
+	}
+	p->state = POOL_ATTACHING;
+	docker_attach(pl.docker, p->container, pool_attached, pool_arg(p));
+}
+
+/*
+ * Forks p's worker ahead and configures it at once, so that it drops root
+ * now rather than when a session takes it; none (0) if either fails.
+ */
+static void
+pool_spawn_worker(struct pool_ctr *p)
+{
+	if ((p->worker_fd = container_worker_spawn(&p->worker)) == -1) {
+		p->worker = 0;
+		return;
+	}
+	if (msg_send_config_blocking(p->worker_fd, &p->session, pl.conf) ==
+	    -1) {
+		log_warn("pool: configuring the worker forked for %s", p->sid);
+		pool_kill_worker(p);
+	}
+}
+
+/* Makes one pool container. */
+static void
+pool_make(void)
+{
+	struct docker_create_opts o;
+	struct pool_ctr *p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->id = ++pl.next_id;
+	p->fd = -1;
+	p->worker_fd = -1;
+	p->out = evbuffer_new();
+	p->ev_wait = evtimer_new(pl.base, pool_late_cb, p);
+	if (p->out == NULL || p->ev_wait == NULL)
+		fatalx("%s: evbuffer_new", __func__);
+	container_session_id(&p->session);
+	uuid_format(&p->session, p->sid);
+	pool_spawn_worker(p);
+	snprintf(p->name, sizeof(p->name), "alia-%s", p->sid);
+	memcpy(p->image_id, pl.image_id, sizeof(p->image_id));
+	TAILQ_INSERT_TAIL(&pl.list, p, entry);
+	pl.n++;
+	container_sandbox(&o, p->name);
+	o.session = p->sid;
+	o.pool = 1;
+	p->limits.memory = o.memory;
+	p->limits.nano_cpus = o.nano_cpus;
+	p->limits.pids = o.pids_limit;
+	docker_create(pl.docker, &o, pool_created, pool_arg(p));
+}
+
+/* Drops every container not of the image's id (all of them: NULL). */
+static void
+pool_drop_other(const char *image_id, const char *why)
+{
+	struct pool_ctr *p, *next;
+
+	for (p = TAILQ_FIRST(&pl.list); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (image_id == NULL || strcmp(p->image_id, image_id) != 0)
+			pool_drop(p, why);
+	}
+}
+
+/* Makes containers up to `pool`, within max_sessions. */
+static void
+pool_top_up(void)
+{
+	int64_t room;
+
+	room = pl.conf->max_sessions - container_live() - (int64_t)pl.n;
+	while ((int64_t)pl.n < pl.conf->pool && room-- > 0)
+		pool_make();
+}
+
+/* The image is looked at again later, unless a backoff's wait is set. */
+static void
+pool_check_later(void)
+{
+	struct timeval tv = {POOL_CHECK_MS / 1000, 0};
+
+	if (!evtimer_pending(pl.ev_fill, NULL))
+		evtimer_add(pl.ev_fill, &tv);
+}
+
+static void
+pool_imaged(struct docker_result *r, void *arg)
+{
+	int ms;
+
+	pl.calls--;
+	pl.checking = 0;
+	if (pl.stopping)
+		return;
+	if (r->status != 200 || r->id == NULL) {
+		ms = backoff_arm(&pl.bo, pl.ev_fill);
+		log_warnx("pool: the image %s: %s (status %d); trying again "
+		          "in %d ms",
+		    pl.conf->image, r->message != NULL ? r->message : "error",
+		    r->status, ms);
+		return;
+	}
+	if (strcmp(pl.image_id, r->id) != 0) {
+		if (pl.image_id[0] != '\0')
+			log_info("pool: the image %s is now %.19s",
+			    pl.conf->image, r->id);
+		if (str_copy(pl.image_id, sizeof(pl.image_id), r->id) == -1)
+			pl.image_id[0] = '\0';
+		pool_drop_other(pl.image_id, "the image changed");
+	}
+	pool_check_later();
+	pool_top_up();
+}
+
+/* Looks at the image, then fills the pool. */
+static void
+pool_fill(void)
+{
+	if (!pl.started || pl.stopping || pl.checking)
+		return;
+	if (pl.conf->pool == 0) {
+		pool_drop_other(NULL, "pool = 0");
+		pool_check_later();
+		return;
+	}
+	pl.checking = 1;
+	pl.calls++;
+	docker_image(pl.docker, pl.conf->image, pool_imaged, NULL);
+}
+
+static void
+pool_fill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pool_fill();
+}
+
+void
+pool_init(
+    struct event_base *base, const struct config *conf, struct docker *docker)
+{
+	memset(&pl, 0, sizeof(pl));
+	pl.base = base;
+	pl.conf = conf;
+	pl.docker = docker;
+	TAILQ_INIT(&pl.list);
+	backoff_init(&pl.bo, POOL_BACKOFF_MIN, POOL_BACKOFF_MAX);
+	if ((pl.ev_fill = evtimer_new(base, pool_fill_cb, NULL)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
+}
+
+void
+pool_start(void)
+{
+	pl.started = 1;
+	pool_fill();
+}
+
+void
+pool_kick(void)
+{
+	/* Not while backing off: the timer is set for later. */
+	if (!backoff_failing(&pl.bo))
+		pool_fill();
+}
+
+int
+pool_take(struct pool_taken *t)
+{
+	struct pool_ctr *p;
+
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->state == POOL_READY)
+			break;
+	if (p == NULL)
+		return -1;
+	t->session = p->session;
+	memcpy(t->container, p->container, sizeof(t->container));
+	t->limits = p->limits;
+	t->fd = p->fd;
+	t->out = p->out;
+	t->worker = p->worker;
+	t->worker_fd = p->worker_fd;
+	p->fd = -1;
+	p->worker = 0;
+	p->worker_fd = -1;
+	p->out = evbuffer_new();
+	if (p->out == NULL)
+		fatalx("%s: evbuffer_new", __func__);
+	log_debug("pool: %s taken", p->name);
+	pool_forget(p);
+	return 0;
+}
+
+int
+pool_reaped(pid_t pid)
+{
+	struct pool_ctr *p;
+	size_t i;
+
+	for (i = 0; i < pl.ndying; i++)
+		if (pl.dying[i] == pid) {
+			pl.dying[i] = pl.dying[--pl.ndying];
+			return 1;
+		}
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->worker == pid) {
+			log_warnx("pool: the worker forked for %s exited; its "
+			          "session will fork its own",
+			    p->name);
+			p->worker = 0;
+			close(p->worker_fd);
+			p->worker_fd = -1;
+			return 1;
+		}
+	return 0;
+}
+
+int
+pool_reserved(const struct uuid *u)
+{
+	struct pool_ctr *p;
+
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (uuid_cmp(&p->session, u) == 0)
+			return 1;
+	return 0;
+}
+
+void
+pool_shutdown(void)
+{
+	pl.stopping = 1;
+	evtimer_del(pl.ev_fill);
+	pool_drop_other(NULL, NULL);
+}
+
+int
+pool_busy(void)
+{
+	return pl.calls > 0 || pl.ndying > 0;
+}
+
+void
+pool_free(void)
+{
+	struct pool_ctr *p;
+
+	while ((p = TAILQ_FIRST(&pl.list)) != NULL)
+		pool_forget(p);
+	if (pl.ev_fill != NULL)
+		event_free(pl.ev_fill);
+	pl.ev_fill = NULL;
+	free(pl.dying);
+	pl.dying = NULL;
+	pl.ndying = 0;
+}
