@@ -56,7 +56,7 @@ void recorder_db_query(struct recorder_db *, const char *sql, int n,
 
 /* recorder_search.c */
 struct recorder_search;
-/* Starts the once-a-second writer of search text on db. */
+/* Starts the writer of search text on db (a tick twice a second). */
 void recorder_search_init(struct event_base *, struct recorder_db *);
 /* Stops it and drops every row not written. */
 void recorder_search_end(void);
