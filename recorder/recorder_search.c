@@ -27,9 +27,10 @@
  * As alia.index_pending() does, each row's body starts with the last
  * SEARCH_TAIL characters of the session's text before it (head counts
  * them), so that a string printed across two events is found; after
- * skipped output the tail starts empty again. Rows whose own text is
- * empty (only escape sequences) are not written: no search could hit
- * them.
+ * skipped output the tail starts empty again. Like index_pending(), it
+ * writes a row for every output event it indexes, even one whose text
+ * is empty, so that the watermark alia.search_add moves says how far the
+ * session is indexed.
  *
  * Rows wait in one queue, in the order made, and go out at every tick
  * (or as soon as the last batch is done, while more wait), one
@@ -159,10 +160,6 @@ search_index(struct recorder_search *st, uint64_t seq, int64_t t_us,
 	size_t n, from;
 
 	text = recorder_text_clean(data, len, &n);
-	if (n == 0) {
-		free(text);
-		return;
-	}
 	row = search_row_new(st, seq, t_us);
 	row->head = recorder_text_chars(st->tail, st->tail_len);
 	row->len = st->tail_len + n;
