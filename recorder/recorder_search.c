@@ -97,8 +97,8 @@ struct recorder_search {
 	int64_t budget_at; /* monotonic us of its last refill */
 	char tail[SEARCH_TAIL * 4 + 1];
 	size_t tail_len;
-	int64_t burst_start; /* monotonic us */
-	int64_t last_event;  /* monotonic us */
+	int64_t burst_start;    /* monotonic us */
+	int64_t last_event;     /* monotonic us */
 	struct search_evs kept; /* the burst's last events */
 	size_t kept_bytes;
 	uint64_t skipped, skip_first, skip_last, skipped_said;
@@ -112,7 +112,7 @@ static struct {
 	struct search_list all;
 	struct search_rows queue;
 	size_t queue_bytes;
-	int sending; /* rows at the head of queue being written */
+	int sending;  /* rows at the head of queue being written */
 	int dropping; /* rows dropped: logged */
 	int failing;  /* the last write failed: logged */
 } search;
