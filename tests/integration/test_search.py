@@ -27,26 +27,36 @@ def search_rows(word, sid):
     return [tuple(line.split("|", 1)) for line in out.split("\n") if line]
 
 
-def typed():
-    print("# a string typed and echoed is searchable within 2 s")
+def session():
+    """A new session at its prompt: its id and websocket."""
     a = Agent()
     sid = a.create()
     ws = WS(a, sid)
     ok(ws.read_until(rb"\$ ", 30) is not None, "the prompt")
+    return sid, ws
+
+
+def found(word, sid, since):
+    """Asks alia.search until a row of sid holds word (30 s at most): the
+    rows that do, and the seconds from since."""
+    rows = []
+    while time.time() - since < 30 and not rows:
+        rows = [r for r in search_rows(word, sid) if word in r[1]]
+        if not rows:
+            time.sleep(0.1)
+    return rows, time.time() - since
+
+
+def typed():
+    print("# a string typed and echoed is searchable within 2 s")
+    sid, ws = session()
     word = "typed-" + os.urandom(6).hex()
     for ch in f"echo {word[:5]}''{word[5:]}\r":
         ws.type(ch)
         time.sleep(0.05)
     ok(ws.read_until(word.encode(), 10) is not None,
        "the browser sees the output")
-    seen = time.time()
-    rows = []
-    while time.time() - seen < 10:
-        rows = [r for r in search_rows(word, sid) if word in r[1]]
-        if rows:
-            break
-        time.sleep(0.1)
-    took = time.time() - seen
+    rows, took = found(word, sid, time.time())
     ok(rows, f"alia.search finds it after {took:.2f} s: {rows}")
     ok(took <= FRESH_S, f"within {FRESH_S} s ({took:.2f} s)")
     ws.close()
@@ -54,10 +64,7 @@ def typed():
 
 def burst():
     print("# a string in the middle of 20 MB of output")
-    a = Agent()
-    sid = a.create()
-    ws = WS(a, sid)
-    ok(ws.read_until(rb"\$ ", 30) is not None, "the prompt")
+    sid, ws = session()
     mid = "middle-" + os.urandom(6).hex()
     fill = "yes abcdefghijklmnopqrstuvwxyz | head -c 10000000"
     ws.type(f"{fill}; echo {mid[:4]}''{mid[4:]}; {fill}; "
@@ -69,15 +76,8 @@ def burst():
         if m is not None and m[0] == 2:
             tail = (tail + m[1])[-64:]
     ok(b"done-3" in tail, "the browser sees the burst end")
-    ended = time.time()
-    found = []
-    while time.time() - ended < 30:
-        found = [r for r in search_rows("done-3", sid) if "done-3" in r[1]]
-        if found:
-            break
-        time.sleep(0.2)
-    took = time.time() - ended
-    ok(found, f"the burst's last line is found after {took:.2f} s")
+    last, took = found("done-3", sid, time.time())
+    ok(last, f"the burst's last line is found after {took:.2f} s")
     ok(took <= BURST_END_S, f"within {BURST_END_S} s ({took:.2f} s)")
     at = psql(f"select min(seq) from alia.events where session_id = "
               f"'{sid}' and kind = 'o' and position(convert_to('{mid[:7]}', "
