@@ -5,7 +5,9 @@
  * document (alia.asciicast), once alia.may_see says the caller may see
  * it; GET /api/recordings[?q=TEXT] lists the caller's visible sessions,
  * newest first, or with q those whose output holds TEXT, each with a
- * snippet (alia.search). A request waits, parked, for its query's rows.
+ * snippet (alia.search; a session with output not indexed for search is
+ * listed with the marker's snippet when no hit comes first). A request
+ * waits, parked, for its query's rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,7 +232,8 @@ front_recordings_list(struct conn *c, const struct http_request *req,
 		    "FROM alia.sessions s JOIN ("
 		    "SELECT DISTINCT ON (f.session_id) f.session_id, "
 		    "f.snippet FROM alia.search($2, $3) f "
-		    "ORDER BY f.session_id, f.seq) h "
+		    "ORDER BY f.session_id, f.snippet LIKE "
+		    "'[not indexed for search:%', f.seq) h "
 		    "ON h.session_id = s.id WHERE alia.may_see($1, s.owner) "
 		    "ORDER BY s.created_at DESC, s.id LIMIT " REC_LIST_MAX,
 		    3, params, rec_list_rows, q);

@@ -33,6 +33,12 @@
  * event that comes after (a replacement worker) makes a new state, first
  * seen later, and counting starts over as above.
  *
+ * Search. Each counted output event, once committed, goes to
+ * recorder_search.c (its session's state lives as long as the session's
+ * here), which makes the search text and writes it on recorder_db's
+ * connection; on the way out it ends every burst and writes what it
+ * holds, like the events.
+ *
  * Quota (record_quota). Each session counts the output bytes of its
  * committed events; every RECORDER_QUOTA_MS they are added to their
  * owners' usage of the minute (alia.usage_add), then the usage of every
@@ -104,6 +110,7 @@ struct recorder_sess {
 	uint64_t usage_sent; /* of which alia.usage_add is writing */
 	size_t pending; /* counted events in recorder_db: they point here */
 	int gone;       /* its worker is gone (MSG_WORKER_GONE) */
+	struct recorder_search *search; /* its output as search text */
 };
 UUID_TREE(recorder_tree, recorder_sess, by_id, id)
 
@@ -138,6 +145,7 @@ recorder_sess_get(const struct uuid *id, uint64_t seq)
 	uuid_format(id, s->session);
 	s->first = s->committed = s->held = seq;
 	s->state = seq == 0 ? SESS_COUNTING : SESS_SYNCING;
+	s->search = recorder_search_new(s->session);
 	RB_INSERT(recorder_tree, &r.sessions, s);
 	return s;
 }
@@ -155,6 +163,7 @@ recorder_sess_reap(struct recorder_sess *s)
 		return;
 	log_debug("%s: done, its state freed", s->session);
 	RB_REMOVE(recorder_tree, &r.sessions, s);
+	recorder_search_free(s->search);
 	free(s);
 }
 
@@ -294,8 +303,11 @@ recorder_committed(struct recorder_evs *done, void *arg)
 		if (s != NULL && ev->seq >= s->committed) {
 			s->committed = ev->seq + 1;
 			s->ack_due = 1;
-			if (ev->kind == 'o')
+			if (ev->kind == 'o') {
 				s->usage += ev->len;
+				recorder_search_add(s->search, ev->seq,
+				    ev->t_us, ev->data, ev->len);
+			}
 		}
 		free(ev);
 	}
@@ -305,6 +317,8 @@ recorder_committed(struct recorder_evs *done, void *arg)
 		s->ack_due = 0;
 		recorder_sess_reap(s);
 	}
+	if (r.stopping)
+		recorder_search_flush();
 	recorder_flow();
 }
 
@@ -395,7 +409,7 @@ recorder_exit_cb(evutil_socket_t fd, short what, void *arg)
 static void
 recorder_check_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (recorder_db_held(r.db) == 0 &&
+	if (recorder_db_held(r.db) == 0 && recorder_search_idle() &&
 	    (r.broker.chan == NULL || msgchan_queued(r.broker.chan) == 0))
 		recorder_exit("everything held is committed and acked");
 }
@@ -412,6 +426,7 @@ recorder_stop(const char *why)
 	    recorder_db_held(r.db));
 	recorder_flow();
 	recorder_db_flush(r.db);
+	recorder_search_flush();
 	r.ev_exit = evtimer_new(r.role.base, recorder_exit_cb, NULL);
 	evtimer_add(r.ev_exit, &tv);
 	r.ev_check =
@@ -621,6 +636,7 @@ recorder_config(struct msg *msg)
 	role_config(msg, &r.conf, &r.have_conf, 1);
 	pg_conninfo(&r.conf, NULL, conninfo, sizeof(conninfo));
 	r.db = recorder_db_new(r.role.base, conninfo, recorder_committed, NULL);
+	recorder_search_init(r.role.base, r.db);
 	if (r.conf.record_quota > 0) {
 		struct timeval tv = {RECORDER_QUOTA_MS / 1000,
 		    (RECORDER_QUOTA_MS % 1000) * 1000};
@@ -695,8 +711,10 @@ recorder_main(int verbose)
 	recorder_db_free(r.db);
 	while ((s = RB_ROOT(&r.sessions)) != NULL) {
 		RB_REMOVE(recorder_tree, &r.sessions, s);
+		recorder_search_free(s->search);
 		free(s);
 	}
+	recorder_search_end();
 	if (r.ev_exit != NULL)
 		event_free(r.ev_exit);
 	if (r.ev_check != NULL)

@@ -54,4 +54,30 @@ typedef void (*recorder_db_query_cb)(const struct pg_result *, void *);
 void recorder_db_query(struct recorder_db *, const char *sql, int n,
     const char *const *params, recorder_db_query_cb, void *);
 
+/* recorder_search.c */
+struct recorder_search;
+/* Starts the writer of search text on db (a tick twice a second). */
+void recorder_search_init(struct event_base *, struct recorder_db *);
+/* Stops it and drops every row not written. */
+void recorder_search_end(void);
+/* A session's search state; session is its id in text. */
+struct recorder_search *recorder_search_new(const char *session);
+/* Ends the session's burst, if any, into rows to write; frees it. */
+void recorder_search_free(struct recorder_search *);
+/* A committed output event of the session, in seq order. */
+void recorder_search_add(struct recorder_search *, uint64_t seq, int64_t t_us,
+    const void *data, size_t len);
+/* Ends every burst and writes every row now (the recorder stops). */
+void recorder_search_flush(void);
+/* Whether no row waits to be written or is being written. */
+int recorder_search_idle(void);
+
+/* recorder_text.c */
+/* Output as search text (sql/002's plain_text(utf8_lenient(data))). */
+char *recorder_text_clean(const void *data, size_t len, size_t *lenp);
+/* The characters (UTF-8) in s. */
+size_t recorder_text_chars(const char *s, size_t len);
+/* Where the last chars characters of s begin. */
+size_t recorder_text_last(const char *s, size_t len, size_t chars);
+
 #endif

@@ -12,12 +12,9 @@
  * the next ready batch joins the same transaction while it is younger
  * than RECORDER_DB_TXN_US and smaller than RECORDER_DB_TXN_BYTES;
  * otherwise, and whenever no batch is ready, the transaction commits.
- * After a commit, at most once a second (a timer catches up when a commit
- * came sooner), `SELECT alia.index_pending()`
- * runs on its own; a failure there is logged and changes nothing.
  *
  * Side queries (recorder_db_query: the quota's usage and check, the
- * retention job) wait in their own list and run one at a time between
+ * retention job, the search text of recorder_search.c) wait in their own list and run one at a time between
  * transactions, in autocommit; when a batch of events is ready as well,
  * the two take turns, so neither starves the other. A side query's
  * callback gets its result, or NULL when it failed or the connection was
@@ -56,7 +53,6 @@
 #define RECORDER_DB_ROWS_MAX   1000          /* rows of one INSERT */
 #define RECORDER_DB_TXN_US     1000000       /* commit at least this often */
 #define RECORDER_DB_TXN_BYTES  (4 * 1024 * 1024) /* or at this much data */
-#define RECORDER_DB_INDEX_US   1000000
 #define RECORDER_DB_STATS_US   5000000
 
 enum recorder_db_state {
@@ -69,7 +65,6 @@ enum recorder_db_stmt {
 	STMT_BEGIN,
 	STMT_INSERT,
 	STMT_COMMIT,
-	STMT_INDEX,
 	STMT_SIDE,
 };
 
@@ -101,10 +96,6 @@ struct recorder_db {
 	int flushing; /* write everything now */
 
 	char cmd[32]; /* the command status of the statement in flight */
-
-	int64_t last_index;
-	int index_due;     /* a commit since the last index_pending() */
-	int index_missing; /* it failed last time (logged once) */
 
 	int64_t stats_start;
 	uint64_t stats_rows, stats_bytes, stats_commits;
@@ -295,23 +286,6 @@ recorder_db_step(struct recorder_db *db)
 			return;
 		}
 		db->flushing = 0;
-		if (db->index_due &&
-		    now - db->last_index >= RECORDER_DB_INDEX_US) {
-			db->last_index = now;
-			db->index_due = 0;
-			recorder_db_send(db, STMT_INDEX,
-			    "SELECT alia.index_pending()", 0, NULL, NULL, NULL);
-		} else if (db->index_due) {
-			/*
-			 * Too soon after the last run: come back when it is
-			 * due, or a session's last output would wait for
-			 * someone else's commit to become searchable.
-			 */
-			left = db->last_index + RECORDER_DB_INDEX_US - now;
-			tv.tv_sec = left / 1000000;
-			tv.tv_usec = left % 1000000;
-			evtimer_add(db->ev_batch, &tv);
-		}
 		return;
 
 	default:
@@ -365,7 +339,6 @@ recorder_db_committed(struct recorder_db *db)
 	size_t rows = 0;
 
 	db->state = DB_IDLE;
-	db->index_due = 1;
 	TAILQ_INIT(&done);
 	TAILQ_CONCAT(&done, &db->txn, entry);
 	TAILQ_FOREACH (ev, &done, entry)
@@ -399,21 +372,6 @@ recorder_db_failed(
 	pgc_reset(db->pgc, "statement failed");
 }
 
-/* alia.index_pending() is over; a refusal is logged once. */
-static void
-recorder_db_indexed(struct recorder_db *db, const struct pg_result *res)
-{
-	const char *state;
-
-	db->state = DB_IDLE;
-	if (res != NULL && !db->index_missing) {
-		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		log_debug("alia.index_pending() failed (%s), skipped",
-		    state != NULL ? state : "?");
-	}
-	db->index_missing = res != NULL;
-}
-
 /* How the statement in flight went: what comes next. */
 static void
 recorder_db_event(
@@ -428,9 +386,7 @@ recorder_db_event(
 		    PQcmdStatus((PGresult *)res));
 		return;
 	}
-	if (db->busy == STMT_INDEX)
-		recorder_db_indexed(db, ev == PGC_ERROR ? res : NULL);
-	else if (ev == PGC_ERROR)
+	if (ev == PGC_ERROR)
 		recorder_db_failed(db, res, err);
 	else if (db->busy != STMT_COMMIT)
 		db->state = DB_OPEN;
