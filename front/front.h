@@ -129,6 +129,11 @@ void front_json_key_num(struct yajl_gen_t *, const char *k, const char *v);
 /* Answers with the JSON g; extra: more headers. */
 void front_json_send(
     struct conn *, int status, struct yajl_gen_t *, const char *extra);
+/* An object to fill with front_json_key_*, then end with the next. */
+struct yajl_gen_t *front_json_object(void);
+/* Closes object g, answers with it (as front_json_send) and frees it. */
+void front_json_object_send(
+    struct conn *, int status, struct yajl_gen_t *g, const char *extra);
 /* Answers {"error": message}. */
 void front_json_error(
     struct conn *, int status, const char *message, const char *extra);

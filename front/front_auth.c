@@ -386,17 +386,14 @@ front_auth_me(struct conn *c, const struct http_request *req,
 	const struct ident *who = call->who;
 	yajl_gen g;
 
-	g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
+	g = front_json_object();
 	/* auth = none: no cookie yet is nobody yet, not an error */
 	front_json_key_str(g, "user", who != NULL ? who->name : NULL);
 	front_json_key_str(
 	    g, "role", front_auth_role_name(who ? who->role : ROLE_ANON));
 	front_json_key_str(
 	    g, "auth", front_auth_accounts() ? "password" : "none");
-	yajl_gen_map_close(g);
-	front_json_send(c, 200, g, call->setcookie);
-	yajl_gen_free(g);
+	front_json_object_send(c, 200, g, call->setcookie);
 }
 
 /* The token a request carries (cookie or bearer), hashed; -1: none. */
@@ -687,13 +684,10 @@ auth_login_done(enum front_db_event ev, const struct pg_result *res,
 	    "Set-Cookie: " AUTH_COOKIE "=%s; Path=/; HttpOnly; "
 	    "SameSite=Strict; Max-Age=%d%s\r\n",
 	    l->token, AUTH_LOGIN_SEC, front_http_https(c) ? "; Secure" : "");
-	g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
+	g = front_json_object();
 	front_json_key_str(g, "user", l->user);
 	front_json_key_str(g, "role", l->role);
-	yajl_gen_map_close(g);
-	front_json_send(c, 200, g, cookie);
-	yajl_gen_free(g);
+	front_json_object_send(c, 200, g, cookie);
 	sodium_memzero(l->token, sizeof(l->token));
 	free(cookie);
 	auth_login_free(l);

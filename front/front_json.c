@@ -59,15 +59,30 @@ front_json_send(struct conn *c, int status, yajl_gen g, const char *extra)
 	free(hdr);
 }
 
-void
-front_json_error(
-    struct conn *c, int status, const char *message, const char *extra)
+yajl_gen
+front_json_object(void)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 
 	yajl_gen_map_open(g);
-	front_json_key_str(g, "error", message);
+	return g;
+}
+
+void
+front_json_object_send(
+    struct conn *c, int status, yajl_gen g, const char *extra)
+{
 	yajl_gen_map_close(g);
 	front_json_send(c, status, g, extra);
 	yajl_gen_free(g);
+}
+
+void
+front_json_error(
+    struct conn *c, int status, const char *message, const char *extra)
+{
+	yajl_gen g = front_json_object();
+
+	front_json_key_str(g, "error", message);
+	front_json_object_send(c, status, g, extra);
 }

@@ -252,13 +252,10 @@ share_get_done(struct share_q *q, struct conn *c)
 	if (q->rows == 0)
 		front_json_error(c, 404, SHARE_BAD, NULL);
 	else {
-		g = yajl_gen_alloc(NULL);
-		yajl_gen_map_open(g);
+		g = front_json_object();
 		front_json_key_str(g, "session", q->session);
 		front_json_key_num(g, "expires_in_s", q->minutes);
-		yajl_gen_map_close(g);
-		front_json_send(c, 200, g, NULL);
-		yajl_gen_free(g);
+		front_json_object_send(c, 200, g, NULL);
 	}
 	return 0;
 }
@@ -280,15 +277,12 @@ share_made_done(struct share_q *q, struct conn *c)
 
 	front_auth_audit(q->user, "share", q->session, q->name);
 	snprintf(url, sizeof(url), "/#/share/%s", q->token);
-	g = yajl_gen_alloc(NULL);
-	yajl_gen_map_open(g);
+	g = front_json_object();
 	front_json_key_str(g, "name", q->name);
 	front_json_key_str(g, "token", q->token);
 	front_json_key_str(g, "url", url);
 	front_json_key_num(g, "minutes", q->minutes);
-	yajl_gen_map_close(g);
-	front_json_send(c, 201, g, NULL);
-	yajl_gen_free(g);
+	front_json_object_send(c, 201, g, NULL);
 	return 0;
 }
 
