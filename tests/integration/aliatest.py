@@ -61,6 +61,24 @@ def child_pids(title):
     return [int(p) for p in r.stdout.split()]
 
 
+def session_worker(sid, limit=10):
+    """The pid of session sid's worker: the live child of the server that
+    last logged under the session's id (its log line at start). A pid
+    count would not do: the warm pool keeps workers forked ahead."""
+    pat = re.compile(rb"worker\[(\d+)\] s=" + re.escape(sid.encode()))
+    end = time.time() + limit
+    while True:
+        with open(os.environ["ALIA_SERVER_LOG"], "rb") as f:
+            pids = [int(m.group(1)) for m in pat.finditer(f.read())]
+        alive = set(child_pids("alia: worker"))
+        for pid in reversed(pids):
+            if pid in alive:
+                return pid
+        if time.time() >= end:
+            raise RuntimeError(f"no live worker of session {sid} logged")
+        time.sleep(0.1)
+
+
 def psql(sql):
     r = subprocess.run([ALIA, "psql", "-XqAt", "-c", sql],
                        capture_output=True, text=True, timeout=300)

@@ -100,16 +100,6 @@ class Echo:
         return self.times
 
 
-def worker_of(agent, before):
-    """The new worker's pid after a session was made (one appeared)."""
-    for _ in range(100):
-        now = set(aliatest.child_pids("alia: worker")) - before
-        if len(now) == 1:
-            return now.pop()
-        time.sleep(0.1)
-    raise RuntimeError("no single new worker appeared")
-
-
 def raw_ws(agent, path):
     """A websocket that is opened and then left alone: the socket. Its
     receive buffer is as small as the kernel allows, so that what it
@@ -335,9 +325,8 @@ def caps(agents, sids):
 def main_part():
     agents = setup()
     lee = agents["lee"]
-    before = set(aliatest.child_pids("alia: worker"))
     sid = lee.create()
-    wpid = worker_of(lee, before)
+    wpid = aliatest.session_worker(sid)
     ctl = WS(lee, sid, "control")
     ok(ctl.read_until(rb"\$ ", 20) is not None, "S has a prompt")
     # S prints about 100 KB/s for the whole test: enough for every

@@ -81,7 +81,7 @@ def main_part():
     ok(len(fronts) == 1, f"one front ({fronts})")
     ws = WS(jay, sid)
     ws.read_until(rb"\$ ", 30)
-    workers = child_pids("alia: worker")
+    worker = aliatest.session_worker(sid)
 
     poll = Poller()
     poll.start()
@@ -140,9 +140,8 @@ def main_part():
     poll.join()
     ok(child_pids("alia: front") == fronts,
        f"front kept its pid ({fronts} -> {child_pids('alia: front')})")
-    ok(child_pids("alia: worker") == workers,
-       f"the worker kept its pid ({workers} -> "
-       f"{child_pids('alia: worker')})")
+    now = aliatest.session_worker(sid)
+    ok(now == worker, f"the session's worker kept its pid ({worker} -> {now})")
     ok(not poll.failures and poll.worst * 1000 < HEALTHZ_MAX_MS,
        f"/healthz answered {poll.count} polls, the slowest in "
        f"{poll.worst * 1000:.1f} ms (< {HEALTHZ_MAX_MS}), "

@@ -42,10 +42,8 @@ def main_part():
                f"'recording stopped: output reached record_max (65536 %'")
     settled(sid, "the limit's markers", markers, "1")
 
-    pids = child_pids("alia: worker")
-    ok(len(pids) == 1, f"one worker ({pids})")
-    for p in pids:
-        subprocess.run(["kill", "-9", str(p)])
+    pid = aliatest.session_worker(sid)
+    subprocess.run(["kill", "-9", str(pid)])
     w.close()
     # the replacement worker comes up; a browser attaches again
     w = None

@@ -64,7 +64,7 @@ def chaos_seq():
     seen = b""
     steps = [(1.0, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
              (2.5, lambda: kill9(child_pids("alia: broker"), "the broker")),
-             (4.0, lambda: kill9(child_pids("alia: worker"), "the worker")),
+             (4.0, lambda: kill9([aliatest.session_worker(sid)], "the worker")),
              (5.5, lambda: kill9(child_pids("postgres -D"), "postgres"))]
     done = False
     while time.time() - t0 < 240 and not done:
