@@ -369,6 +369,10 @@ struct msg_metrics {
 	uint64_t disk_free;             /* bytes free under the database */
 	uint64_t disk_paused;           /* 1: output recording paused */
 	uint64_t disk_pauses;           /* times it paused since start */
+	uint64_t pool_containers;       /* in the warm pool, being made too */
+	uint64_t pool_ready;            /* of those, ready to be taken */
+	uint64_t pool_taken;            /* sessions given a pool container */
+	uint64_t pool_missed; /* sessions that found none ready (pool > 0) */
 };
 #define METRICS_DOCKER_BUCKETS_MS                  \
 	{                                          \

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * GET /metrics: master's counters (sessions, bytes, restarts, Docker
- * calls and their latency, the recording's disk floor) in Prometheus'
+ * calls and their latency, the recording's disk floor, the warm pool) in Prometheus'
  * text format. front asks master (front_master.c) on each request; the
  * route table lets only admins this far, or anyone when there are no
  * accounts (auth = none).
@@ -42,6 +42,16 @@ metrics_answer(struct conn *c, const struct msg_metrics *m)
 	        "Service processes restarted by master.", m->child_restarts},
 	    {"alia_docker_errors_total", "counter", "Docker calls that failed.",
 	        m->docker_errors},
+	    {"alia_pool_containers", "gauge",
+	        "Warm pool containers, ready or being made.",
+	        m->pool_containers},
+	    {"alia_pool_ready", "gauge",
+	        "Warm pool containers ready to be taken.", m->pool_ready},
+	    {"alia_pool_taken_total", "counter",
+	        "Sessions given a warm pool container.", m->pool_taken},
+	    {"alia_pool_missed_total", "counter",
+	        "Sessions that found no warm pool container ready.",
+	        m->pool_missed},
 	};
 	struct evbuffer *b;
 	size_t i, len;

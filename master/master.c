@@ -29,7 +29,8 @@
  * connections wait in the socket's backlog meanwhile, none is refused.
  * SIGHUP reads the configuration again: master's copy takes the new
  * values (new sessions get them), front, broker and recorder are
- * restarted with them, running workers keep theirs; keys that only a
+ * restarted with them, running workers keep theirs, and the warm pool
+ * is made again (its workers were configured when forked); keys that only a
  * restart can change keep their old values, and a log line names them.
  */
 #include <sys/file.h>
@@ -420,6 +421,8 @@ master_reload(void)
 	m.conf = c;
 	log_info("SIGHUP: configuration reloaded%s%s%s", kept[0] ? " (" : "",
 	    kept, kept[0] ? " change only with a restart)" : "");
+	/* The pool's workers hold the old one: the pool is made again. */
+	pool_reload();
 	/* They start again with it; running sessions keep their workers'. */
 	TAILQ_FOREACH (ch, &m.children, entry)
 		if (ch->pid != 0 && ch->chan != NULL &&
@@ -501,6 +504,7 @@ master_front_msg(struct child *c, struct msg *msg)
 		return;
 	container_metrics(&mt);
 	disk_metrics(&mt);
+	pool_metrics(&mt);
 	mt.child_restarts = m.child_restarts;
 	msg_send_metrics(c->chan, NULL, &mt);
 }

@@ -145,7 +145,7 @@ struct pool_taken {
 	struct pool_limits limits; /* those it was created with */
 	int fd;                    /* the attach stream, started */
 	struct evbuffer *out;      /* what the shell printed so far */
-	pid_t worker;              /* forked ahead, unconfigured */
+	pid_t worker;              /* forked ahead and configured */
 	int worker_fd;             /* its channel; -1: none */
 };
 
@@ -164,6 +164,13 @@ int pool_take(struct pool_taken *);
 int pool_reaped(pid_t);
 /* Whether a pool container was made for session id u. */
 int pool_reserved(const struct uuid *u);
+/*
+ * SIGHUP: the containers and workers made under the old configuration go
+ * (their workers hold it); the pool fills again under the new one.
+ */
+void pool_reload(void);
+/* The pool's gauges and counters into m. */
+void pool_metrics(struct msg_metrics *);
 /* Removes every pool container; pool_busy() says when that is done. */
 void pool_shutdown(void);
 int pool_busy(void);

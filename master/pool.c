@@ -28,7 +28,9 @@
  * of them, sessions and pool together no more than max_sessions. A Docker
  * error backs off (1 s doubling to 60 s) and never holds up a session,
  * which then makes its own container. The image is looked at again every
- * POOL_CHECK_MS (10 s). Docker calls carry the container's 64-bit id, found
+ * POOL_CHECK_MS (10 s); a SIGHUP drops the whole pool (pool_reload), whose
+ * workers were configured under the old configuration, and fills it
+ * again. Docker calls carry the container's 64-bit id, found
  * again in the list when Docker answers: one dropped meanwhile is gone
  * and only what Docker made for it is removed.
  */
@@ -49,6 +51,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/proto.h"
 #include "common/str.h"
 #include "common/uuid.h"
 #include "common/xmalloc.h"
@@ -97,8 +100,9 @@ static struct {
 	char image_id[80]; /* empty: not known yet */
 	int started;       /* filling may begin (the reconcile is done) */
 	int stopping;
-	int checking; /* the image's id is asked for */
-	int calls;    /* docker calls in flight */
+	int checking;           /* the image's id is asked for */
+	int calls;              /* docker calls in flight */
+	uint64_t taken, missed; /* sessions given one, or none (pool > 0) */
 	pid_t *dying; /* workers of forgotten containers, killed, not reaped */
 	size_t ndying;
 	struct backoff bo;
@@ -467,8 +471,12 @@ pool_take(struct pool_taken *t)
 	TAILQ_FOREACH (p, &pl.list, entry)
 		if (p->state == POOL_READY)
 			break;
-	if (p == NULL)
+	if (p == NULL) {
+		if (pl.conf->pool > 0)
+			pl.missed++;
 		return -1;
+	}
+	pl.taken++;
 	t->session = p->session;
 	memcpy(t->container, p->container, sizeof(t->container));
 	t->limits = p->limits;
@@ -520,6 +528,29 @@ pool_reserved(const struct uuid *u)
 		if (uuid_cmp(&p->session, u) == 0)
 			return 1;
 	return 0;
+}
+
+void
+pool_reload(void)
+{
+	if (pl.stopping)
+		return;
+	pool_drop_other(NULL, "the configuration was reloaded");
+	pool_kick();
+}
+
+void
+pool_metrics(struct msg_metrics *m)
+{
+	struct pool_ctr *p;
+
+	m->pool_containers = pl.n;
+	m->pool_ready = 0;
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->state == POOL_READY)
+			m->pool_ready++;
+	m->pool_taken = pl.taken;
+	m->pool_missed = pl.missed;
 }
 
 void

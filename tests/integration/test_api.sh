@@ -172,6 +172,13 @@ check "/metrics is 200" 200 "$code"
 created=$(awk '$1 == "alia_sessions_created_total" {print $2}' "$tmp/body")
 [ "${created:-0}" -ge 4 ] && ok "/metrics counts $created sessions created" || not_ok "/metrics: created '$created'"
 grep -q '^alia_docker_call_seconds_count [1-9]' "$tmp/body" && ok "/metrics has docker latency" || not_ok "no docker latency"
+# Prometheus' own checker (script/bootstrap installs it) is the judge of
+# the format: names, HELP and TYPE lines, counters' _total suffix.
+if lint=$(promtool check metrics <"$tmp/body" 2>&1); then
+	ok "promtool check metrics accepts /metrics"
+else
+	not_ok "promtool check metrics: $lint"
+fi
 
 for s in "$second" "$third" "$fourth"; do
 	req "$tmp/a" DELETE "/api/sessions/$s" >/dev/null

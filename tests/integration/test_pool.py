@@ -8,8 +8,10 @@ pool's, was in no earlier session, runs with the learner's limits (docker
 inspect), and its first output event holds the prompt the pool's shell
 printed. A file written in that session is absent from the next one,
 whose container is another fresh one of the pool. The pool is back to two
-after each take. A second alia with pool = 0 makes no pool container and
-still gives a shell; a third with pool = 2 removes its pool containers
+after each take, and /metrics counts the takes. A SIGHUP makes the pool
+again (its workers were configured under the old configuration). A
+second alia with pool = 0 makes no pool container and still gives a
+shell; a third with pool = 2 removes its pool containers
 when it stops (SIGTERM, live_restore on). A fourth, whose image is
 built again under the same name, makes its pool again of the new image."""
 import json
@@ -82,9 +84,21 @@ def shell(agent, sid):
     return ws
 
 
+def metrics():
+    """The pool's lines of /metrics, as {name: value}, read by an admin."""
+    a, st, _ = login("ada", PASSWORD)
+    st, body = a.request("GET", "/metrics")
+    ok(st == 200, f"an admin reads /metrics ({st})")
+    return {l.split()[0]: int(l.split()[1])
+            for l in body.decode().splitlines()
+            if l.startswith("alia_pool_") or
+            l.startswith("alia_sessions_created_total")}
+
+
 def setup():
     cli("user", "add", "lena", "--role", "learner",
         stdin=PASSWORD + "\n")
+    cli("user", "add", "ada", "--role", "admin", stdin=PASSWORD + "\n")
 
 
 def from_pool():
@@ -148,6 +162,38 @@ def from_pool():
     ok(inspect(c["Id"]) is None, "an ended session's container is removed, "
        "never back in the pool")
     ok(len(pool_until(NODE, 2)) == 2, "the pool is back to 2")
+    m = metrics()
+    made = m.get("alia_sessions_created_total", -1)
+    ok(made == 2 and m.get("alia_pool_taken_total", 0) >= 1 and
+       m.get("alia_pool_taken_total", 0) +
+       m.get("alia_pool_missed_total", 0) == made,
+       f"/metrics: every session taken from the pool or missed it: {m}")
+    ok(m.get("alia_pool_containers") == 2 and
+       0 <= m.get("alia_pool_ready", -1) <= 2,
+       f"/metrics: the pool's containers and those ready: {m}")
+
+
+def reload_pool():
+    print("# SIGHUP: the pool (workers configured before) is made again")
+    old = pool_until(NODE, 2)
+    ok(len(old) == 2, f"the pool holds 2 ({len(old)})")
+    os.kill(int(os.environ["ALIA_SERVER_PID"]), signal.SIGHUP)
+    end = time.time() + 60
+    new = set()
+    while time.time() < end:
+        new = pool_ids(NODE)
+        if len(new) == 2 and not new & old:
+            break
+        time.sleep(0.3)
+    ok(len(new) == 2 and not new & old,
+       f"two new pool containers, none of before the reload ({len(new)})")
+    gone = [i for i in old if inspect(i) is not None]
+    ok(not gone, f"the old pool containers are removed: {gone}")
+    a, st, _ = login("lena", PASSWORD)
+    sid = a.create()
+    ws = shell(a, sid)
+    ws.close()
+    a.request("DELETE", f"/api/sessions/{sid}")
 
 
 class Other:
@@ -263,4 +309,4 @@ def image_change():
 
 
 if __name__ == "__main__":
-    aliatest.run(setup, from_pool, pool_off, pool_stop, image_change)
+    aliatest.run(setup, from_pool, reload_pool, pool_off, pool_stop, image_change)
