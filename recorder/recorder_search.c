@@ -36,8 +36,15 @@
  * (or as soon as the last batch is done, while more wait), one
  * alia.search_add() at a time with SEARCH_WRITE_MAX bytes at most, as a
  * side query of recorder_db.c. A batch that fails stays at the head of
- * the queue and is tried again at the next tick; past SEARCH_QUEUE_MAX
- * bytes waiting, new rows are dropped (logged once).
+ * the queue and is tried again at the next tick. Past SEARCH_QUEUE_MAX
+ * bytes waiting (the database is slow or away), nothing more is indexed:
+ * every session's output goes into a burst as if its budget were spent,
+ * and a burst that ends then skips its kept events too, so what waits
+ * for the database is markers, which say what is not searchable. They
+ * count SEARCH_MARKER_COST bytes each and have SEARCH_MARKER_ROOM above
+ * the bound; past that a row is dropped (logged once), which loses at
+ * worst the statement of one burst's middle: a later marker of the same
+ * burst says all of it again.
  */
 #include <sys/queue.h>
 #include <inttypes.h>
@@ -59,9 +66,11 @@
 #define SEARCH_BURST_MAX_US 60000000    /* a burst is cut this often */
 #define SEARCH_TAIL         64          /* characters before each row */
 #define SEARCH_TICK_US      500000
-#define SEARCH_WRITE_MAX    (1024 * 1024) /* bytes of one alia.search_add */
-#define SEARCH_ROWS_MAX     1000          /* rows of one alia.search_add */
-#define SEARCH_QUEUE_MAX    (8 * 1024 * 1024)
+#define SEARCH_WRITE_MAX    (1024 * 1024)     /* bytes of one alia.search_add */
+#define SEARCH_ROWS_MAX     1000              /* rows of one alia.search_add */
+#define SEARCH_QUEUE_MAX    (8 * 1024 * 1024) /* text waiting */
+#define SEARCH_MARKER_COST  128               /* a marker's share */
+#define SEARCH_MARKER_ROOM  (1024 * 1024)     /* markers past the max */
 
 /* An output event kept raw at the end of a burst. */
 struct search_ev {
@@ -84,6 +93,7 @@ struct search_row {
 	size_t len;
 	uint64_t skipped;    /* marker: output bytes not indexed */
 	uint64_t skipped_to; /* marker: the last seq not indexed */
+	size_t cost;         /* its share of queue_bytes */
 };
 TAILQ_HEAD(search_rows, search_row);
 
@@ -119,14 +129,26 @@ static struct {
 
 static void search_write(void);
 
-/* Queues row (taken), or drops it when the queue is full. */
+/* Whether text waits past its bound: new output is then not indexed. */
+static int
+search_full(void)
+{
+	return search.queue_bytes > SEARCH_QUEUE_MAX;
+}
+
+/*
+ * Queues row (taken). A marker counts SEARCH_MARKER_COST bytes; past the
+ * bound and the markers' room above it, a row is dropped (logged once).
+ */
 static void
 search_queue(struct search_row *row)
 {
-	if (search.queue_bytes > SEARCH_QUEUE_MAX) {
+	size_t cost = row->body != NULL ? row->len : SEARCH_MARKER_COST;
+
+	if (search.queue_bytes + cost > SEARCH_QUEUE_MAX + SEARCH_MARKER_ROOM) {
 		if (!search.dropping)
 			log_warnx("search: %zu bytes of rows not written; "
-			          "dropping search text until they are",
+			          "dropping search rows until they are",
 			    search.queue_bytes);
 		search.dropping = 1;
 		free(row->body);
@@ -134,7 +156,8 @@ search_queue(struct search_row *row)
 		return;
 	}
 	search.dropping = 0;
-	search.queue_bytes += row->len;
+	row->cost = cost;
+	search.queue_bytes += cost;
 	TAILQ_INSERT_TAIL(&search.queue, row, entry);
 }
 
@@ -173,6 +196,23 @@ search_index(struct recorder_search *st, uint64_t seq, int64_t t_us,
 	search_queue(row);
 }
 
+/* The burst's oldest kept event goes to skipped. */
+static void
+search_skip_oldest(struct recorder_search *st)
+{
+	struct search_ev *ev = TAILQ_FIRST(&st->kept);
+
+	TAILQ_REMOVE(&st->kept, ev, entry);
+	st->kept_bytes -= ev->len;
+	if (st->skipped == 0) {
+		st->skip_first = ev->seq;
+		st->skip_t_us = ev->t_us;
+	}
+	st->skip_last = ev->seq;
+	st->skipped += ev->len;
+	free(ev);
+}
+
 /* Queues the burst's marker, when it has more to say than the last. */
 static void
 search_marker(struct recorder_search *st)
@@ -188,12 +228,17 @@ search_marker(struct recorder_search *st)
 	st->skipped_said = st->skipped;
 }
 
-/* Ends the burst: its marker, then its last events as rows of text. */
+/*
+ * Ends the burst: its marker, then its last events as rows of text; when
+ * text waits past its bound, those are skipped too, in the marker.
+ */
 static void
 search_burst_end(struct recorder_search *st, int64_t now)
 {
 	struct search_ev *ev;
 
+	while (search_full() && !TAILQ_EMPTY(&st->kept))
+		search_skip_oldest(st);
 	search_marker(st);
 	if (st->skipped > 0)
 		st->tail_len = 0;
@@ -224,17 +269,8 @@ search_keep(struct recorder_search *st, uint64_t seq, int64_t t_us,
 	TAILQ_INSERT_TAIL(&st->kept, ev, entry);
 	st->kept_bytes += len;
 	while ((ev = TAILQ_FIRST(&st->kept)) != NULL &&
-	    st->kept_bytes - ev->len >= SEARCH_BURST) {
-		TAILQ_REMOVE(&st->kept, ev, entry);
-		st->kept_bytes -= ev->len;
-		if (st->skipped == 0) {
-			st->skip_first = ev->seq;
-			st->skip_t_us = ev->t_us;
-		}
-		st->skip_last = ev->seq;
-		st->skipped += ev->len;
-		free(ev);
-	}
+	    st->kept_bytes - ev->len >= SEARCH_BURST)
+		search_skip_oldest(st);
 }
 
 void
@@ -248,7 +284,7 @@ recorder_search_add(struct recorder_search *st, uint64_t seq, int64_t t_us,
 		st->budget = SEARCH_BURST;
 	st->budget_at = now;
 	st->last_event = now;
-	if (st->state == SEARCH_INDEXING && st->budget > 0) {
+	if (st->state == SEARCH_INDEXING && st->budget > 0 && !search_full()) {
 		st->budget -= (int64_t)len;
 		search_index(st, seq, t_us, data, len);
 		return;
@@ -321,7 +357,7 @@ search_written(const struct pg_result *res, void *arg)
 	search.failing = 0;
 	while (n-- > 0 && (row = TAILQ_FIRST(&search.queue)) != NULL) {
 		TAILQ_REMOVE(&search.queue, row, entry);
-		search.queue_bytes -= row->len;
+		search.queue_bytes -= row->cost;
 		free(row->body);
 		free(row);
 	}
