@@ -36,6 +36,12 @@
  * notification sent while the connection was down is lost; while idle
  * the socket is read for notifications.
  *
+ * COPY ... FROM STDIN (pgc_copy) goes out like any statement, with its
+ * data: when the server asks for the data (a PGRES_COPY_IN result, not
+ * delivered), the data is handed to libpq piece by piece, then its end,
+ * written as the socket takes it; then the COPY's result comes as any
+ * other. A COPY is never sent again: its data is gone once handed over.
+ *
  * A user that runs its own transactions (the recorder) is the client's
  * only user and queues one statement at a time: BEGIN, then each next
  * one from the callback of the last with PGC_INTXN, which fails rather
@@ -54,6 +60,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
 
@@ -113,7 +120,9 @@ struct pgc_item {
 	char **values;
 	int *lengths;
 	int *formats;
-	char *data; /* what values point into */
+	char *data;            /* what values point into */
+	struct evbuffer *copy; /* COPY FROM STDIN: the data not yet handed */
+	int copy_ended;        /* the data's end handed to libpq */
 	int flags;
 	pgc_cb cb;
 	pgc_result_cb result_cb;
@@ -205,6 +214,8 @@ pgc_item_free(struct pgc_item *it)
 	free(it->lengths);
 	free(it->formats);
 	free(it->data);
+	if (it->copy != NULL)
+		evbuffer_free(it->copy);
 	free(it->err);
 	free(it->sql);
 	free(it);
@@ -533,6 +544,37 @@ pgc_result(struct pgc_item *it, PGresult *res)
 		PQclear(res);
 }
 
+/*
+ * The server asks for the COPY's data: hands libpq the rest of it, then
+ * its end (a COPY queued without data fails). Returns 1 when all of it
+ * went, 0 when libpq can take no more until the socket is written, -1
+ * when the connection went.
+ */
+static int
+pgc_copy_put(struct pgc *q, struct pgc_item *it)
+{
+	struct evbuffer_iovec v;
+	int rc = 1;
+
+	while (rc == 1 && it->copy != NULL &&
+	    evbuffer_peek(it->copy, -1, NULL, &v, 1) > 0 &&
+	    (rc = PQputCopyData(q->conn, v.iov_base, (int)v.iov_len)) == 1)
+		evbuffer_drain(it->copy, v.iov_len);
+	if (rc == 1 && !it->copy_ended)
+		rc = PQputCopyEnd(
+		    q->conn, it->copy == NULL ? "no data for the COPY" : NULL);
+	if (rc == -1) {
+		pgc_down(q, PQerrorMessage(q->conn));
+		return -1;
+	}
+	if (rc == 0) {
+		q->flushing = 1;
+		return 0;
+	}
+	it->copy_ended = 1;
+	return pgc_flush(q) == -1 ? -1 : 1;
+}
+
 /* Reads results; on the head's last one, finishes it and sends the next. */
 static void
 pgc_read(struct pgc *q)
@@ -552,6 +594,12 @@ pgc_read(struct pgc *q)
 			    TAILQ_FIRST(&q->items)->err);
 			pgc_send(q);
 			return;
+		}
+		if (PQresultStatus(res) == PGRES_COPY_IN) {
+			PQclear(res);
+			if (pgc_copy_put(q, TAILQ_FIRST(&q->items)) != 1)
+				break;
+			continue;
 		}
 		if (PQresultStatus(res) == PGRES_FATAL_ERROR &&
 		    pgc_lost(q, res)) {
@@ -775,6 +823,17 @@ pgc_exec(
 {
 	pgc_submit(
 	    q, pgc_item(sql, n, params, NULL, NULL, flags), NULL, NULL, NULL);
+}
+
+void
+pgc_copy(struct pgc *q, const char *sql, struct evbuffer *data, int flags,
+    pgc_cb cb, void *arg)
+{
+	struct pgc_item *it;
+
+	it = pgc_item(sql, 0, NULL, NULL, NULL, flags & ~PGC_RETRY);
+	it->copy = data;
+	pgc_submit(q, it, cb, NULL, arg);
 }
 
 void

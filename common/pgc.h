@@ -61,6 +61,10 @@ void pgc_fetch(struct pgc *, const char *sql, int n, const char *const *params,
 /* Queues sql with text parameters; a refusal is logged. */
 void pgc_exec(
     struct pgc *, const char *sql, int n, const char *const *params, int flags);
+struct evbuffer;
+/* Queues a COPY ... FROM STDIN with its data (taken); never sent again. */
+void pgc_copy(struct pgc *, const char *sql, struct evbuffer *data, int flags,
+    pgc_cb, void *arg);
 /* LISTENs on channel on every connection. */
 void pgc_listen(struct pgc *, const char *channel, pgc_notify_cb, void *);
 /* Drops the connection and connects again after the backoff. */

@@ -162,6 +162,7 @@ recorder_sess_reap(struct recorder_sess *s)
 	    (s->usage > 0 && r.conf.record_quota > 0))
 		return;
 	log_debug("%s: done, its state freed", s->session);
+	recorder_db_forget(r.db, &s->id);
 	RB_REMOVE(recorder_tree, &r.sessions, s);
 	recorder_search_free(s->search);
 	free(s);
@@ -224,6 +225,7 @@ recorder_take(struct recorder_sess *s, const struct msg_event *e,
 		s->pending++;
 	ev->seq = e->seq;
 	ev->t_us = e->t_us;
+	ev->id = s->id;
 	memcpy(ev->session, s->session, sizeof(ev->session));
 	ev->kind = e->kind;
 	ev->len = e->len;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "common/proto.h"
+#include "common/uuid.h"
 
 struct event_base;
 struct config;
@@ -26,7 +27,8 @@ struct recorder_ev {
 	void *owner; /* the recorder's session, NULL: not counted for acks */
 	uint64_t seq;
 	int64_t t_us;
-	char session[37];
+	struct uuid id;   /* the session */
+	char session[37]; /* and its text */
 	char kind;
 	uint32_t len;
 	unsigned char data[];
@@ -44,6 +46,8 @@ void recorder_db_free(struct recorder_db *);
 void recorder_db_add(struct recorder_db *, struct recorder_ev *);
 /* Writes and commits everything held without waiting for batch timers. */
 void recorder_db_flush(struct recorder_db *);
+/* Forgets what it knows of the session's rows (asked again if needed). */
+void recorder_db_forget(struct recorder_db *, const struct uuid *);
 /* Data bytes held: waiting, or written and not yet committed. */
 size_t recorder_db_held(const struct recorder_db *);
 size_t recorder_db_events(const struct recorder_db *);
@@ -53,6 +57,19 @@ typedef void (*recorder_db_query_cb)(const struct pg_result *, void *);
 /* Runs sql (text parameters, copied) between transactions; see the file. */
 void recorder_db_query(struct recorder_db *, const char *sql, int n,
     const char *const *params, recorder_db_query_cb, void *);
+
+/* recorder_copy.c: alia.events' rows in binary COPY format */
+struct evbuffer;
+/* The stream's header, then its trailer. */
+void recorder_copy_start(struct evbuffer *);
+void recorder_copy_end(struct evbuffer *);
+/* One row: session_id, seq, t_us, kind, data. */
+void recorder_copy_row(struct evbuffer *, const struct recorder_ev *);
+/* One field of each type, with its length. */
+void recorder_copy_int8(struct evbuffer *, int64_t);
+void recorder_copy_uuid(struct evbuffer *, const struct uuid *);
+void recorder_copy_char(struct evbuffer *, char);
+void recorder_copy_bytea(struct evbuffer *, const void *, uint32_t);
 
 /* recorder_search.c */
 struct recorder_search;

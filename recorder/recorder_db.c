@@ -7,11 +7,27 @@
  *
  * Events wait in a list until a batch is ready: RECORDER_DB_BATCH bytes
  * of data, or the first waiting event is RECORDER_DB_BATCH_US old. A
- * ready batch goes out as one multi-row INSERT ... ON CONFLICT DO NOTHING
- * (data as a binary parameter) in the open transaction. After an INSERT,
- * the next ready batch joins the same transaction while it is younger
- * than RECORDER_DB_TXN_US and smaller than RECORDER_DB_TXN_BYTES;
- * otherwise, and whenever no batch is ready, the transaction commits.
+ * ready batch (up to RECORDER_DB_COPY_MAX bytes) goes out as one COPY
+ * ... FROM STDIN in binary format (recorder_copy.c) in the open
+ * transaction. After a COPY, the next ready batch joins the same
+ * transaction while it is younger than RECORDER_DB_TXN_US and smaller
+ * than RECORDER_DB_TXN_BYTES; otherwise, and whenever no batch is ready,
+ * the transaction commits.
+ *
+ * Exactly once without ON CONFLICT. A session's stored seqs run from 0
+ * without a gap but those the worker itself lost, so what is stored is
+ * told by one number: the session's next seq (its max(seq) + 1, 0 when
+ * it has no row). Per session seen in a batch the next seq is kept in a
+ * tree; a session not in it is asked for with one query for all of the
+ * batch's (STMT_NEXT, in the transaction, so it counts the rows this
+ * transaction wrote). Then each event of the batch is written when its
+ * seq is the next one, or past it and counted by recorder.c (which knows
+ * the worker lost what is between); otherwise it is a copy of a stored
+ * event (the worker sends again what was committed but not acked), or an
+ * uncounted one ahead of its turn (the worker sends it again in turn),
+ * and is left out. Either way it goes with the transaction's events and
+ * is reported when it commits. Any failure empties the tree (a COMMIT
+ * whose answer was lost may have landed): every session is asked again.
  *
  * Side queries (recorder_db_query: the quota's usage and check, the
  * retention job, the search text of recorder_search.c) wait in their own list and run one at a time between
@@ -29,8 +45,7 @@
  * the transaction's statements (connection lost, statement refused, which
  * then drops the connection) puts the events of the open transaction back
  * at the head of the waiting list, to be written again on the next
- * connection. Nothing is ever dropped; the insert is idempotent on
- * (session_id, seq).
+ * connection. Nothing is ever dropped.
  */
 #include <sys/queue.h>
 #include <inttypes.h>
@@ -38,22 +53,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef __unused
+#define __unused __attribute__((__unused__))
+#endif
+#include <bsd/sys/tree.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <libpq-fe.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/pgc.h"
+#include "common/str.h"
+#include "common/uuid.h"
 #include "common/xmalloc.h"
 #include "recorder/recorder.h"
 
-#define RECORDER_DB_BATCH      (64 * 1024)   /* data that makes a batch */
-#define RECORDER_DB_BATCH_US   50000         /* or its first event's age */
-#define RECORDER_DB_INSERT_MAX (1024 * 1024) /* data of one INSERT */
-#define RECORDER_DB_ROWS_MAX   1000          /* rows of one INSERT */
-#define RECORDER_DB_TXN_US     1000000       /* commit at least this often */
-#define RECORDER_DB_TXN_BYTES  (4 * 1024 * 1024) /* or at this much data */
-#define RECORDER_DB_STATS_US   5000000
+#define RECORDER_DB_BATCH     (64 * 1024)       /* data that makes a batch */
+#define RECORDER_DB_BATCH_US  50000             /* or its first event's age */
+#define RECORDER_DB_COPY_MAX  (1024 * 1024)     /* data of one COPY */
+#define RECORDER_DB_TXN_US    1000000           /* commit at least this often */
+#define RECORDER_DB_TXN_BYTES (4 * 1024 * 1024) /* or at this much data */
+#define RECORDER_DB_STATS_US  5000000
 
 enum recorder_db_state {
 	DB_IDLE,
@@ -63,7 +84,8 @@ enum recorder_db_state {
 
 enum recorder_db_stmt {
 	STMT_BEGIN,
-	STMT_INSERT,
+	STMT_NEXT,
+	STMT_COPY,
 	STMT_COMMIT,
 	STMT_SIDE,
 };
@@ -77,6 +99,16 @@ struct recorder_side {
 	void *arg;
 };
 TAILQ_HEAD(recorder_sides, recorder_side);
+
+/* What alia.events holds of a session. */
+struct recorder_next {
+	RB_ENTRY(recorder_next) entry;
+	struct uuid id;
+	int known;      /* next is the database's answer */
+	unsigned asked; /* the STMT_NEXT that asks for it */
+	uint64_t next;  /* the seq after the last stored (0: none stored) */
+};
+UUID_TREE(recorder_nexts, recorder_next, entry, id)
 
 struct recorder_db {
 	struct pgc *pgc;
@@ -96,6 +128,8 @@ struct recorder_db {
 	int flushing; /* write everything now */
 
 	char cmd[32]; /* the command status of the statement in flight */
+	struct recorder_nexts nexts; /* sessions' next seqs, as stored */
+	unsigned asking;             /* STMT_NEXTs sent */
 
 	int64_t stats_start;
 	uint64_t stats_rows, stats_bytes, stats_commits;
@@ -119,10 +153,23 @@ recorder_side_free(struct recorder_side *q)
 	free(q);
 }
 
+/* Forgets every session's next seq: each is asked for again. */
+static void
+recorder_db_unknown(struct recorder_db *db)
+{
+	struct recorder_next *n;
+
+	while ((n = RB_ROOT(&db->nexts)) != NULL) {
+		RB_REMOVE(recorder_nexts, &db->nexts, n);
+		free(n);
+	}
+}
+
 /* Puts the open transaction's events back at the head of the waiting. */
 static void
 recorder_db_requeue(struct recorder_db *db)
 {
+	recorder_db_unknown(db);
 	if (TAILQ_EMPTY(&db->txn))
 		return;
 	TAILQ_CONCAT(&db->txn, &db->wait, entry);
@@ -151,8 +198,7 @@ recorder_db_send(struct recorder_db *db, enum recorder_db_stmt stmt,
 	db->cmd[0] = '\0';
 	db->busy = stmt;
 	pgc_query(db->pgc, sql, n, values, lengths, formats,
-	    stmt == STMT_INSERT || stmt == STMT_COMMIT ? PGC_INTXN : 0,
-	    recorder_db_event, db);
+	    stmt != STMT_BEGIN ? PGC_INTXN : 0, recorder_db_event, db);
 }
 
 static void recorder_db_side_cb(const struct pg_result *, void *);
@@ -170,71 +216,127 @@ recorder_db_side(struct recorder_db *db)
 	    (const char *const *)db->side->params, 0, recorder_db_side_cb, db);
 }
 
-/* Sends the waiting events at the head as one INSERT. */
-static void
-recorder_db_insert(struct recorder_db *db)
+/* The first waiting event not in the next batch (NULL: all are). */
+static struct recorder_ev *
+recorder_db_batch_end(struct recorder_db *db)
 {
-	static const char head[] = "INSERT INTO alia.events (session_id, seq, "
-	                           "t_us, kind, data) VALUES ";
-	static const char tail[] = " ON CONFLICT (session_id, seq) DO NOTHING";
 	struct recorder_ev *ev;
-	const char **values;
-	int *lengths, *formats, n = 0, i;
-	char *sql, *nums, *p;
-	size_t bytes = 0, cap;
+	size_t bytes = 0;
 
 	TAILQ_FOREACH (ev, &db->wait, entry) {
-		if (n == RECORDER_DB_ROWS_MAX ||
-		    (n > 0 && bytes + ev->len > RECORDER_DB_INSERT_MAX))
+		if (bytes > 0 && bytes + ev->len > RECORDER_DB_COPY_MAX)
 			break;
 		bytes += ev->len;
-		n++;
 	}
-	cap = sizeof(head) + sizeof(tail) + (size_t)n * 96;
-	sql = xmalloc(cap);
-	nums = xmalloc((size_t)n * 48);
-	values = xreallocarray(NULL, (size_t)n * 5, sizeof(*values));
-	lengths = xreallocarray(NULL, (size_t)n * 5, sizeof(*lengths));
-	formats = xreallocarray(NULL, (size_t)n * 5, sizeof(*formats));
-	p = sql + snprintf(sql, cap, "%s", head);
-	for (i = 0; i < n; i++) {
-		p += snprintf(p, cap - (size_t)(p - sql),
-		    "%s($%d::uuid,$%d::int8,$%d::int8,$%d::\"char\","
-		    "$%d::bytea)",
-		    i > 0 ? "," : "", 5 * i + 1, 5 * i + 2, 5 * i + 3,
-		    5 * i + 4, 5 * i + 5);
+	return ev;
+}
+
+/*
+ * Asks for the next seq of each session of the next batch not known yet;
+ * returns 0 when every one is known.
+ */
+static int
+recorder_db_ask(struct recorder_db *db)
+{
+	struct recorder_ev *ev, *end = recorder_db_batch_end(db);
+	struct recorder_next *n;
+	struct evbuffer *ids;
+	const char *params[1];
+	size_t asked = 0;
+
+	db->asking++;
+	ids = evbuffer_new();
+	for (ev = TAILQ_FIRST(&db->wait); ev != end;
+	     ev = TAILQ_NEXT(ev, entry)) {
+		if ((n = recorder_nexts_find(&db->nexts, &ev->id)) == NULL) {
+			n = xcalloc(1, sizeof(*n));
+			n->id = ev->id;
+			RB_INSERT(recorder_nexts, &db->nexts, n);
+		}
+		if (n->known || n->asked == db->asking)
+			continue;
+		n->asked = db->asking;
+		evbuffer_add_printf(
+		    ids, "%s%s", asked++ > 0 ? "," : "{", ev->session);
 	}
-	snprintf(p, cap - (size_t)(p - sql), "%s", tail);
-	for (i = 0; i < n; i++) {
-		ev = TAILQ_FIRST(&db->wait);
+	if (asked > 0) {
+		evbuffer_add(ids, "}", 2);
+		params[0] = (const char *)evbuffer_pullup(ids, -1);
+		recorder_db_send(db, STMT_NEXT,
+		    "SELECT s, (SELECT max(seq) FROM alia.events "
+		    "WHERE session_id = s) FROM unnest($1::uuid[]) s",
+		    1, params, NULL, NULL);
+	}
+	evbuffer_free(ids);
+	return asked > 0;
+}
+
+/* STMT_NEXT's rows: the sessions' next seqs. */
+static void
+recorder_db_known(struct recorder_db *db, const struct pg_result *res)
+{
+	struct recorder_next *n;
+	struct uuid id;
+	long long max;
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++) {
+		if (uuid_parse(PQgetvalue(res, i, 0), &id) == -1 ||
+		    (n = recorder_nexts_find(&db->nexts, &id)) == NULL)
+			continue;
+		max = -1;
+		if (!PQgetisnull(res, i, 1) &&
+		    str_num(PQgetvalue(res, i, 1), 0, INT64_MAX, &max) == -1)
+			continue;
+		n->next = (uint64_t)(max + 1);
+		n->known = 1;
+	}
+}
+
+/*
+ * Whether ev goes into the COPY: its seq is the session's next, or past
+ * it and counted (see the top); the next seq moves past it.
+ */
+static int
+recorder_db_take(struct recorder_db *db, const struct recorder_ev *ev)
+{
+	struct recorder_next *n = recorder_nexts_find(&db->nexts, &ev->id);
+
+	if (n == NULL || !n->known)
+		fatalx("%s: seq %llu of %s: no next seq known", __func__,
+		    (unsigned long long)ev->seq, ev->session);
+	if (ev->seq < n->next || (ev->seq > n->next && ev->owner == NULL))
+		return 0;
+	n->next = ev->seq + 1;
+	return 1;
+}
+
+/* Sends the next batch as one COPY; events already stored are left out. */
+static void
+recorder_db_copy(struct recorder_db *db)
+{
+	struct recorder_ev *ev, *end = recorder_db_batch_end(db);
+	struct evbuffer *data;
+
+	data = evbuffer_new();
+	recorder_copy_start(data);
+	while ((ev = TAILQ_FIRST(&db->wait)) != end) {
 		TAILQ_REMOVE(&db->wait, ev, entry);
 		TAILQ_INSERT_TAIL(&db->txn, ev, entry);
 		db->wait_bytes -= ev->len;
 		db->txn_bytes += ev->len;
-		p = nums + i * 48;
-		snprintf(p, 22, "%" PRIu64, ev->seq);
-		snprintf(p + 22, 22, "%" PRId64, ev->t_us);
-		p[44] = ev->kind;
-		p[45] = '\0';
-		values[5 * i] = ev->session;
-		values[5 * i + 1] = p;
-		values[5 * i + 2] = p + 22;
-		values[5 * i + 3] = p + 44;
-		values[5 * i + 4] = (const char *)ev->data;
-		lengths[5 * i + 4] = (int)ev->len;
-		formats[5 * i] = formats[5 * i + 1] = formats[5 * i + 2] =
-		    formats[5 * i + 3] = 0;
-		formats[5 * i + 4] = 1;
-		lengths[5 * i] = lengths[5 * i + 1] = lengths[5 * i + 2] =
-		    lengths[5 * i + 3] = 0;
+		if (recorder_db_take(db, ev))
+			recorder_copy_row(data, ev);
 	}
+	recorder_copy_end(data);
 	db->wait_first = clock_mono_us();
-	recorder_db_send(db, STMT_INSERT, sql, 5 * n, values, lengths, formats);
-	free(sql);
-	free(nums);
-	free(values);
-	free(lengths);
-	free(formats);
+	db->state = DB_BUSY;
+	db->cmd[0] = '\0';
+	db->busy = STMT_COPY;
+	pgc_copy(db->pgc,
+	    "COPY alia.events (session_id, seq, t_us, kind, data) "
+	    "FROM STDIN (FORMAT binary)",
+	    data, PGC_INTXN, recorder_db_event, db);
 }
 
 /* Whether the waiting events make a batch now. */
@@ -259,7 +361,8 @@ recorder_db_step(struct recorder_db *db)
 		if (recorder_db_ready(db, now) &&
 		    db->txn_bytes < RECORDER_DB_TXN_BYTES &&
 		    now - db->txn_start < RECORDER_DB_TXN_US) {
-			recorder_db_insert(db);
+			if (!recorder_db_ask(db))
+				recorder_db_copy(db);
 			return;
 		}
 		recorder_db_send(
@@ -384,6 +487,8 @@ recorder_db_event(
 	if (ev == PGC_RESULT) {
 		snprintf(db->cmd, sizeof(db->cmd), "%s",
 		    PQcmdStatus((PGresult *)res));
+		if (db->busy == STMT_NEXT)
+			recorder_db_known(db, res);
 		return;
 	}
 	if (ev == PGC_ERROR)
@@ -411,6 +516,7 @@ recorder_db_new(
 	TAILQ_INIT(&db->wait);
 	TAILQ_INIT(&db->txn);
 	TAILQ_INIT(&db->sides);
+	RB_INIT(&db->nexts);
 	db->ev_batch = evtimer_new(base, recorder_db_batch_cb, db);
 	db->pgc = pgc_new(base, conninfo, NULL, 0);
 	return db;
@@ -435,8 +541,20 @@ recorder_db_free(struct recorder_db *db)
 		TAILQ_REMOVE(&db->sides, q, entry);
 		recorder_side_free(q);
 	}
+	recorder_db_unknown(db);
 	event_free(db->ev_batch);
 	free(db);
+}
+
+void
+recorder_db_forget(struct recorder_db *db, const struct uuid *id)
+{
+	struct recorder_next *n;
+
+	if ((n = recorder_nexts_find(&db->nexts, id)) != NULL) {
+		RB_REMOVE(recorder_nexts, &db->nexts, n);
+		free(n);
+	}
 }
 
 void

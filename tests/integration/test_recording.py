@@ -3,10 +3,11 @@
 """Every byte in PostgreSQL, exactly once: run under with-server.sh.
 
 A session prints `seq 1 2000000` while the test kills (-9) the recorder,
-then the broker, then the session's worker, then PostgreSQL's postmaster
-(master restarts each; the browser reconnects after the worker's death);
-after the session ends, alia.events holds every seq exactly once,
-alia.transcript holds every line in order, and alia.asciicast is valid
+then the broker, the recorder again, the session's worker, then
+PostgreSQL's postmaster (master restarts each; the browser reconnects
+after the worker's death); after the session ends, alia.events holds
+every seq exactly once, its output bytes hold what seq printed byte for
+byte, alia.transcript holds every line in order, and alia.asciicast is valid
 asciicast v2 whose output events concatenate to the recorded bytes.
 Typing 200 keys at 10 per second gives far fewer output rows; input rows
 hold the keys; a password typed at a no-echo prompt is stored masked.
@@ -64,6 +65,7 @@ def chaos_seq():
     seen = b""
     steps = [(1.0, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
              (2.5, lambda: kill9(child_pids("alia: broker"), "the broker")),
+             (3.2, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
              (4.0, lambda: kill9([aliatest.session_worker(sid)], "the worker")),
              (5.5, lambda: kill9(child_pids("postgres -D"), "postgres"))]
     done = False
@@ -100,6 +102,11 @@ def chaos_seq():
        f"transcript holds lines 1..2000000 in order ({len(nums)} numeric "
        f"lines, first out of place at index {first_bad})")
     ok("DONE-42" in text, "the transcript ends with the command's marker")
+    printed = b"".join(b"%d\r\n" % i for i in range(1, 2000001))
+    out = recorded_output(sid)
+    ok(out.count(printed) == 1,
+       f"the output rows hold what seq printed, byte for byte, once "
+       f"({len(printed)} of {len(out)} bytes)")
     # Input waiting for its echo may be emitted after later output; output
     # events follow each other in time (asciicast orders by time).
     back = psql(f"select coalesce(string_agg(seq || '@' || t_us || '<' || "
@@ -136,14 +143,7 @@ def check_cast(sid):
     ok(good and times == sorted(times),
        f"asciicast: {len(evs)} events, each [time, kind, data], in time order")
     out = "".join(e[2] for e in evs if e[1] == "o").encode()
-    raw = subprocess.run(
-        [ALIA, "psql", "-XqAt", "-c",
-         f"copy (select string_agg(data, ''::bytea order by seq) from "
-         f"alia.events where session_id = '{sid}' and kind = 'o') to stdout "
-         "with (format binary)"], capture_output=True, timeout=300).stdout
-    # binary COPY: 19-byte header, int16 field count, int32 length, data
-    ln = struct.unpack(">i", raw[21:25])[0]
-    data = raw[25:25 + ln]
+    data = recorded_output(sid)
     want = data.decode("utf-8", "replace").encode()
     if out != want:
         i = next((i for i in range(min(len(out), len(want)))
@@ -153,6 +153,18 @@ def check_cast(sid):
     ok(out == want,
        f"asciicast output events concatenate to the recorded bytes "
        f"({len(data)} bytes)")
+
+
+def recorded_output(sid):
+    """The session's output rows' bytes, in seq order."""
+    raw = subprocess.run(
+        [ALIA, "psql", "-XqAt", "-c",
+         f"copy (select string_agg(data, ''::bytea order by seq) from "
+         f"alia.events where session_id = '{sid}' and kind = 'o') to stdout "
+         "with (format binary)"], capture_output=True, timeout=300).stdout
+    # binary COPY: 19-byte header, int16 field count, int32 length, data
+    ln = struct.unpack(">i", raw[21:25])[0]
+    return raw[25:25 + ln]
 
 
 def typing():
