@@ -111,7 +111,7 @@ def main():
     print("| held | workers | median worker | the others (master, front, "
           "broker, recorder) | alia total | total / held | median / goal |")
     print("|------|---------|---------------|-----------------------------"
-          "---------------|------------|--------------|---------------|")
+          "-----------------|------------|--------------|---------------|")
     for n in counts:
         t0 = time.time()
         with ThreadPoolExecutor(WIDTH) as pool:
@@ -127,7 +127,7 @@ def main():
             print(f"pss: {len(workers)} workers for {n} sessions",
                   file=sys.stderr)
         print(f"| {n:4d} | {len(workers):7d} | {mib(med):>13} | "
-              f"{mib(rest):>42} | {mib(total):>10} | "
+              f"{mib(rest):>44} | {mib(total):>10} | "
               f"{mib(total / n):>12} | {med / GOAL_KIB:12.2f}x |",
               flush=True)
         print("pss: by role: " + ", ".join(
