@@ -11,11 +11,7 @@
  * script/bench does all of that.
  */
 #include <sys/types.h>
-#include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,153 +46,14 @@ struct result {
 };
 
 static int port;
-static const char *docker_sock = "/var/run/docker.sock";
-static const char *image = "alia-sandbox:latest";
-static const char *node = "bench";
 static size_t tput_bytes = 100000000;
 
 static int
-docker_connect(void)
-{
-	struct sockaddr_un sun;
-	int fd;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", docker_sock);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/*
- * Sends one request to the Docker daemon on w (a fresh connection when
- * w->fd is -1) and reads the answer into r; the status, or -1.
- */
-static int
-docker_call(struct wsc *w, const char *method, const char *path,
-    const char *body, const char *extra, struct wsc_response *r)
-{
-	char *req;
-	size_t len, blen = body != NULL ? strlen(body) : 0;
-	int fd;
-
-	memset(r, 0, sizeof(*r));
-	if (w->fd == -1) {
-		if ((fd = docker_connect()) == -1) {
-			perror(docker_sock);
-			return -1;
-		}
-		wsc_init(w, fd);
-	}
-	len = 512 + strlen(path) + blen;
-	if ((req = malloc(len)) == NULL)
-		abort();
-	snprintf(req, len,
-	    "%s /v1.41%s HTTP/1.1\r\nHost: docker\r\n%s%s"
-	    "Content-Length: %zu\r\n\r\n%s",
-	    method, path,
-	    body != NULL ? "Content-Type: application/json\r\n" : "",
-	    extra != NULL ? extra : "", blen, body != NULL ? body : "");
-	if (wsc_send_raw(w, req, strlen(req)) == -1 ||
-	    wsc_read_response(w, r, 30000) == -1) {
-		free(req);
-		return -1;
-	}
-	free(req);
-	return r->status;
-}
-
-/* Creates, attaches to and starts a hardened container like alia's. */
-static int
 raw_open(struct sess *s)
 {
-	struct wsc ctl;
-	struct wsc_response r;
-	char path[256], body[2048], name[64];
-	unsigned int rnd;
-	int status;
-
 	memset(s, 0, sizeof(*s));
 	s->kind = RAW;
-	wsc_init(&s->w, -1);
-	wsc_init(&ctl, -1);
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		abort();
-	snprintf(name, sizeof(name), "alia-bench-%08x", rnd);
-	snprintf(body, sizeof(body),
-	    "{\"Image\":\"%s\",\"Cmd\":[\"/bin/sh\"],\"Tty\":true,"
-	    "\"OpenStdin\":true,\"StdinOnce\":false,\"AttachStdin\":true,"
-	    "\"AttachStdout\":true,\"AttachStderr\":true,"
-	    "\"Env\":[\"TERM=xterm-256color\",\"HOME=/home/learner\"],"
-	    "\"WorkingDir\":\"/home/learner\",\"User\":\"1000:1000\","
-	    "\"Hostname\":\"alia\","
-	    "\"Labels\":{\"io.alia.session\":\"%s\",\"io.alia.owner\":\"%s\"},"
-	    "\"HostConfig\":{\"Memory\":268435456,\"MemorySwap\":268435456,"
-	    "\"NanoCpus\":500000000,\"PidsLimit\":128,\"NetworkMode\":\"none\","
-	    "\"ReadonlyRootfs\":true,"
-	    "\"Tmpfs\":{\"/tmp\":\"rw,exec,nosuid,nodev,size=64m,mode=1777\","
-	    "\"/home/learner\":\"rw,exec,nosuid,nodev,size=64m,uid=1000\"},"
-	    "\"CapDrop\":[\"ALL\"],\"SecurityOpt\":[\"no-new-privileges\"],"
-	    "\"AutoRemove\":false,\"Init\":true,"
-	    "\"Ulimits\":[{\"Name\":\"nofile\",\"Soft\":1024,\"Hard\":1024}],"
-	    "\"LogConfig\":{\"Type\":\"json-file\",\"Config\":"
-	    "{\"max-size\":\"1m\",\"max-file\":\"1\"}}}}",
-	    image, name, node);
-	snprintf(path, sizeof(path), "/containers/create?name=%s", name);
-	status = docker_call(&ctl, "POST", path, body, NULL, &r);
-	if (status != 201 ||
-	    wsc_json_get(r.body, "Id", s->id, sizeof(s->id)) == -1) {
-		fprintf(stderr, "bench: create: %d %s\n", status,
-		    r.body ? r.body : "");
-		goto fail;
-	}
-	wsc_response_free(&r);
-	snprintf(path, sizeof(path),
-	    "/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1"
-	    "&detachKeys=ctrl-%%5E,ctrl-%%5E",
-	    s->id);
-	status = docker_call(&s->w, "POST", path, NULL,
-	    "Connection: Upgrade\r\nUpgrade: tcp\r\n", &r);
-	if (status != 101) {
-		fprintf(stderr, "bench: attach: %d\n", status);
-		goto fail;
-	}
-	wsc_response_free(&r);
-	snprintf(path, sizeof(path), "/containers/%s/start", s->id);
-	status = docker_call(&ctl, "POST", path, NULL, NULL, &r);
-	if (status != 204) {
-		fprintf(stderr, "bench: start: %d\n", status);
-		goto fail;
-	}
-	wsc_response_free(&r);
-	wsc_free(&ctl);
-	return 0;
-fail:
-	wsc_response_free(&r);
-	wsc_free(&ctl);
-	return -1;
-}
-
-static void
-raw_remove(const char *id)
-{
-	struct wsc ctl;
-	struct wsc_response r;
-	char path[160];
-
-	if (id[0] == '\0')
-		return;
-	wsc_init(&ctl, -1);
-	snprintf(path, sizeof(path), "/containers/%s?force=1", id);
-	docker_call(&ctl, "DELETE", path, NULL, NULL, &r);
-	wsc_response_free(&r);
-	wsc_free(&ctl);
+	return common_raw_open(&s->w, s->id, sizeof(s->id));
 }
 
 static int
@@ -229,7 +86,7 @@ sess_close(struct sess *s, struct wsc_agent *a)
 		(void)common_session_delete(a, s->id);
 	wsc_free(&s->w);
 	if (s->kind == RAW)
-		raw_remove(s->id);
+		common_raw_remove(s->id);
 	free(s->pend);
 	s->pend = NULL;
 }
@@ -481,13 +338,7 @@ main(int argc, char **argv)
 		    "script/bench)\n");
 		return 2;
 	}
-	if ((p = getenv("DOCKER_HOST")) != NULL &&
-	    strncmp(p, "unix://", 7) == 0)
-		docker_sock = p + 7;
-	if ((p = getenv("ALIA_IMAGE")) != NULL && *p != '\0')
-		image = p;
-	if ((p = getenv("ALIA_NODE")) != NULL && *p != '\0')
-		node = p;
+	common_docker_env();
 
 	for (rep = 0; rep < reps; rep++) {
 		for (k = 0; k < 2; k++) {

@@ -8,9 +8,15 @@
  * and waits for every prompt. All sessions but PROBES of them then run an
  * output generator, so every websocket carries live output, and while that
  * runs the same echo measurement is made on the PROBES sessions at once.
- * It prints tables: echo p50/p99 idle and loaded with their ratio, whether
- * the watchers got their controller's output, alia's memory and CPU and
- * how busy the machine was, creation time, output delivered per second.
+ * Beside the alia probes, as many raw probes are typed at the same time:
+ * containers created with alia's body, attached to and started on the
+ * Docker socket directly (bench/common.c), so that alia's loaded echo is
+ * a ratio to the best any Docker-backed terminal can do under the same
+ * load; one raw probe alone, after the idle alia session, is the idle
+ * reference. It prints tables: echo p50/p99 idle and loaded with their
+ * ratio, alia's loaded echo against the raw probes', whether the watchers
+ * got their controller's output, alia's memory and CPU and how busy the
+ * machine was, creation time, output delivered per second.
  * Run it through with-server.sh (it reads ALIA_PORT and ALIA_SERVER_PID);
  * script/bench-load does that.
  *
@@ -32,6 +38,7 @@
 #include <sys/types.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -86,11 +93,15 @@ struct sock {
 	int resyncs;
 };
 
-/* One session with its websockets and, for a probe, its measurement. */
+/*
+ * One session with its websockets and, for a probe, its measurement; or a
+ * raw probe: a container whose one socket is its Docker attach stream.
+ */
 struct lsess {
-	char id[64];
+	char id[80]; /* alia's session id, or the raw container's id */
 	char ws[160];
 	int created;
+	int raw;
 	struct sock *sk; /* control, then the watchers */
 	int nsk;
 	int keep; /* keep output: until the prompt, and on probes */
@@ -111,8 +122,9 @@ struct usage {
 
 /* The outcome of one echo measurement. */
 struct phase {
-	double p50, p99; /* ms */
-	int echoes;
+	double p50, p99;         /* ms */
+	double raw_p50, raw_p99; /* ms, of the raw probes */
+	int echoes, raw_echoes;
 	int compared, mismatches; /* watchers checked, and differing */
 	struct usage u0, u1;      /* at the start and at the end */
 };
@@ -128,13 +140,16 @@ struct load {
 static int port;
 static pid_t server_pid;
 static int nsess = 100, nwatch = 3, nkeys = 200, nprobes = 10, width = 8;
+static int nraw;        /* raw probes, after the sessions in sess: nprobes */
 static int rate = 3000; /* output bytes a second of a generator session */
 static struct wsc_agent agent; /* holds the identity's cookie */
-static struct lsess *sess;
+static struct lsess *sess;     /* nsess sessions, then nraw raw probes */
 static struct pollfd *pfds;
 static struct sock **pfd_sock;
 static double *lat; /* echo latencies of the current measurement, us */
 static int nlat;
+static double *lat_raw; /* those of the raw probes */
+static int nlat_raw;
 static int errors, mismatches, compared;
 
 static void fail(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -323,12 +338,44 @@ create_one(int i)
 		s->created = 1;
 }
 
+/*
+ * Creates, attaches to and starts raw probe s, its one socket the attach
+ * stream; 0 or -1. Its id is set whenever a container was made.
+ */
+static int
+lsess_raw(struct lsess *s)
+{
+	s->raw = s->probe = s->keep = 1;
+	s->nsk = 1;
+	s->sk = xcalloc(1, sizeof(*s->sk));
+	s->sk[0].s = s;
+	if (common_raw_open(&s->sk[0].ws, s->id, sizeof(s->id)) == -1) {
+		fail("a raw container could not be started");
+		return -1;
+	}
+	s->created = 1;
+	return 0;
+}
+
+static void
+create_raw(int i)
+{
+	(void)lsess_raw(&sess[nsess + i]);
+}
+
+/* Deletes session i, or removes raw container i. */
 static void
 delete_one(int i)
 {
 	struct wsc_agent a = agent;
 	int status;
 
+	if (sess[i].raw) {
+		common_raw_remove(sess[i].id);
+		sess[i].id[0] = '\0';
+		sess[i].created = 0;
+		return;
+	}
 	if (!sess[i].created)
 		return;
 	if ((status = common_session_delete(&a, sess[i].id)) != 204)
@@ -395,7 +442,10 @@ lsess_open(struct lsess *s, int nw)
 static int
 lsess_type(struct lsess *s, const char *keys)
 {
-	if (wsc_send_binary(&s->sk[0].ws, keys, strlen(keys)) == 0)
+	struct wsc *w = &s->sk[0].ws;
+
+	if ((s->raw ? wsc_send_raw(w, keys, strlen(keys))
+	            : wsc_send_binary(w, keys, strlen(keys))) == 0)
 		return 0;
 	fail("session %s: cannot type into the control socket", s->id);
 	return -1;
@@ -424,7 +474,10 @@ probe_output(struct lsess *s, const unsigned char *p, size_t n)
 	s->lastout = now;
 	if (s->st != P_ECHO || memchr(p, s->key, n) == NULL)
 		return;
-	lat[nlat++] = (double)(now - s->t0);
+	if (s->raw)
+		lat_raw[nlat_raw++] = (double)(now - s->t0);
+	else
+		lat[nlat++] = (double)(now - s->t0);
 	s->keys++;
 	if (++s->typed == LINE_KEYS) {
 		/* Abandon the line (^U) before it wraps. */
@@ -437,6 +490,39 @@ probe_output(struct lsess *s, const unsigned char *p, size_t n)
 	s->lastout = 0; /* the next key at once */
 }
 
+/* Output bytes on k: counted, kept, and a probe's echo? */
+static void
+sock_output(struct sock *k, const unsigned char *p, size_t n)
+{
+	k->bytes += n;
+	if (k->s->keep)
+		sock_keep(k, p, n);
+	if (k == &k->s->sk[0] && k->s->probe)
+		probe_output(k->s, p, n);
+}
+
+/* Reads what a raw attach stream has; -1 when it ended. */
+static int
+sock_drain_raw(struct sock *k)
+{
+	unsigned char buf[16384];
+	struct wsc *w = &k->ws;
+	ssize_t n;
+
+	/* Bytes read past the answer to the attach request come first. */
+	if (w->inoff < w->inlen) {
+		sock_output(k, w->in + w->inoff, w->inlen - w->inoff);
+		w->inoff = w->inlen;
+	}
+	while ((n = read(w->fd, buf, sizeof(buf))) > 0)
+		sock_output(k, buf, (size_t)n);
+	if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		fail("raw container %.12s: the attach stream ended", k->s->id);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads every message k has; -1 when its connection ended. */
 static int
 sock_drain(struct sock *k)
@@ -445,14 +531,12 @@ sock_drain(struct sock *k)
 	char type[32];
 	int rv;
 
+	if (k->s->raw)
+		return sock_drain_raw(k);
 	while ((rv = wsc_recv(&k->ws, &m, 0)) == 1) {
 		switch (m.op) {
 		case WSC_OP_BINARY:
-			k->bytes += m.len;
-			if (k->s->keep)
-				sock_keep(k, m.data, m.len);
-			if (k == &k->s->sk[0] && k->s->probe)
-				probe_output(k->s, m.data, m.len);
+			sock_output(k, m.data, m.len);
 			break;
 		case WSC_OP_TEXT:
 			if (wsc_json_get((char *)m.data, "type", type,
@@ -675,7 +759,7 @@ measure(struct lsess *ss, int n, long min_ms, struct phase *ph)
 	int j, busy;
 
 	usage_read(&ph->u0);
-	nlat = 0;
+	nlat = nlat_raw = 0;
 	for (j = 0; j < n; j++) {
 		if (!ss[j].probe)
 			continue;
@@ -744,9 +828,9 @@ give_up(const char *step)
 	int i;
 
 	fprintf(stderr, "alia-load: failed %s; deleting the sessions\n", step);
-	for (i = 0; i < nsess; i++)
+	for (i = 0; i < nsess + nraw; i++)
 		lsess_close(&sess[i]);
-	pool_run(nsess, delete_one);
+	pool_run(nsess + nraw, delete_one);
 	return 1;
 }
 
@@ -754,9 +838,16 @@ give_up(const char *step)
 static void
 phase_end(struct phase *ph)
 {
-	ph->p50 = common_percentile(lat, nlat, 0.50) / 1000;
-	ph->p99 = common_percentile(lat, nlat, 0.99) / 1000;
+	if (nlat > 0) {
+		ph->p50 = common_percentile(lat, nlat, 0.50) / 1000;
+		ph->p99 = common_percentile(lat, nlat, 0.99) / 1000;
+	}
+	if (nlat_raw > 0) {
+		ph->raw_p50 = common_percentile(lat_raw, nlat_raw, 0.50) / 1000;
+		ph->raw_p99 = common_percentile(lat_raw, nlat_raw, 0.99) / 1000;
+	}
 	ph->echoes = nlat;
+	ph->raw_echoes = nlat_raw;
 	ph->compared = compared;
 	ph->mismatches = mismatches;
 	usage_read(&ph->u1);
@@ -793,6 +884,26 @@ run_idle(struct phase *ph)
 	return rv;
 }
 
+/* 1b. Echo on one raw probe and nothing else; 0 or -1. */
+static int
+run_idle_raw(struct phase *ph)
+{
+	struct lsess base;
+	int rv = -1;
+
+	fprintf(stderr, "alia-load: idle echo on one raw container, %d keys\n",
+	    nkeys);
+	memset(&base, 0, sizeof(base));
+	if (lsess_raw(&base) == 0 && wait_prompts(&base, 1) == 0 &&
+	    measure(&base, 1, 0, ph) == 0) {
+		phase_end(ph);
+		rv = 0;
+	}
+	lsess_close(&base);
+	common_raw_remove(base.id);
+	return rv;
+}
+
 /* 2. The sessions, their websockets, their prompts; 0 or -1. */
 static int
 run_setup(struct load *ld)
@@ -814,6 +925,12 @@ run_setup(struct load *ld)
 		    made, nsess);
 		return -1;
 	}
+	pool_run(nraw, create_raw);
+	for (i = made = 0; i < nraw; i++)
+		made += sess[nsess + i].created;
+	if (made < nraw)
+		return -1;
+	fprintf(stderr, "alia-load: %d raw containers attached\n", nraw);
 	for (i = 0; i < nprobes; i++)
 		sess[(long)i * nsess / nprobes].probe = 1;
 	for (i = 0; i < nsess; i++)
@@ -821,7 +938,7 @@ run_setup(struct load *ld)
 			return -1;
 	fprintf(
 	    stderr, "alia-load: %d websockets open\n", nsess * (1 + nwatch));
-	if (wait_prompts(sess, nsess) == -1)
+	if (wait_prompts(sess, nsess + nraw) == -1)
 		return -1;
 	ld->prompt_s = (wsc_now_us() - t0) / 1e6;
 	return 0;
@@ -852,13 +969,13 @@ run_loaded(struct phase *ph, struct load *ld)
 	}
 	fprintf(stderr, "alia-load: output running in %d sessions\n",
 	    nsess - nprobes);
-	if (pump_for(sess, nsess, WARM_MS) == -1)
+	if (pump_for(sess, nsess + nraw, WARM_MS) == -1)
 		return -1;
 	for (i = 0; i < nsess; i++)
 		for (j = 0; j < sess[i].nsk; j++)
 			sess[i].sk[j].bytes = 0;
 	t0 = wsc_now_us();
-	if (measure(sess, nsess, WINDOW_MS, ph) == -1)
+	if (measure(sess, nsess + nraw, WINDOW_MS, ph) == -1)
 		return -1;
 	ld->window_s = (wsc_now_us() - t0) / 1e6;
 	phase_end(ph);
@@ -968,10 +1085,51 @@ print_tables(const struct phase *id, const struct phase *ld_ph,
 	fflush(stdout);
 }
 
+/* A row of the table against raw: the two values, their ratio, the goal. */
+static void
+row_raw(
+    const char *metric, double raw, double alia, const char *goal, double most)
+{
+	char r[32], a[32], q[32], g[48];
+	double ratio = raw > 0 ? alia / raw : 0;
+
+	snprintf(r, sizeof(r), "%.2f ms", raw);
+	snprintf(a, sizeof(a), "%.2f ms", alia);
+	snprintf(q, sizeof(q), "%.2fx", ratio);
+	snprintf(g, sizeof(g), "%s%s", goal,
+	    most == 0 ? "" : (ratio <= most ? ": met" : ": NOT met"));
+	printf("| %-26s | %12s | %12s | %8s | %-17s |\n", metric, r, a, q, g);
+}
+
+/* 5b. alia's echo against the raw probes', idle and under load. */
+static void
+print_raw(const struct phase *idle, const struct phase *idle_raw,
+    const struct phase *loaded)
+{
+	printf("\nalia against the raw Docker attach stream: %d raw probe%s "
+	       "typed beside the alia probes under the same load (%d "
+	       "echoes); idle: one raw container alone (%d echoes)\n\n",
+	    nraw, nraw == 1 ? "" : "s", loaded->raw_echoes,
+	    idle_raw->raw_echoes);
+	printf("| %-26s | %12s | %12s | %8s | %-17s |\n", "metric",
+	    "raw docker", "alia", "alia/raw", "goal");
+	printf("|----------------------------|--------------|--------------|--"
+	       "--------|-------------------|\n");
+	row_raw(
+	    "loaded echo p50", loaded->raw_p50, loaded->p50, "<= 1.2x", 1.2);
+	row_raw(
+	    "loaded echo p99", loaded->raw_p99, loaded->p99, "<= 1.2x", 1.2);
+	row_raw(
+	    "idle echo p50", idle_raw->raw_p50, idle->p50, "(reference)", 0);
+	row_raw(
+	    "idle echo p99", idle_raw->raw_p99, idle->p99, "(reference)", 0);
+	fflush(stdout);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct phase idle, loaded;
+	struct phase idle, idle_raw, loaded;
 	struct load ld;
 	const char *p;
 	struct usage start;
@@ -1002,12 +1160,15 @@ main(int argc, char **argv)
 		server_pid = atoi(p);
 	wsc_agent_init(&agent, port);
 	agent.timeout_ms = 60000;
-	i = nsess * (1 + nwatch) + 64;
+	nraw = nprobes;
+	i = nsess * (1 + nwatch) + nraw + 64;
 	pfds = xcalloc((size_t)i, sizeof(*pfds));
 	pfd_sock = xcalloc((size_t)i, sizeof(*pfd_sock));
 	lat = xcalloc((size_t)nprobes * (size_t)nkeys, sizeof(*lat));
-	sess = xcalloc((size_t)nsess, sizeof(*sess));
+	lat_raw = xcalloc((size_t)nraw * (size_t)nkeys, sizeof(*lat_raw));
+	sess = xcalloc((size_t)(nsess + nraw), sizeof(*sess));
 	memset(&ld, 0, sizeof(ld));
+	common_docker_env();
 	usage_read(&start);
 
 	if (run_idle(&idle) == -1) {
@@ -1016,19 +1177,27 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr, "alia-load: idle echo p50 %.2f ms, p99 %.2f ms\n",
 	    idle.p50, idle.p99);
+	if (run_idle_raw(&idle_raw) == -1) {
+		fprintf(stderr, "alia-load: failed the idle raw measurement\n");
+		return 1;
+	}
+	fprintf(stderr, "alia-load: raw idle echo p50 %.2f ms, p99 %.2f ms\n",
+	    idle_raw.raw_p50, idle_raw.raw_p99);
 	if (run_setup(&ld) == -1)
 		return give_up("to set up the sessions");
 	if (run_loaded(&loaded, &ld) == -1)
 		return give_up("under load");
 	print_tables(&idle, &loaded, &ld, &start);
+	print_raw(&idle, &idle_raw, &loaded);
 
 	/* 6. Away with it all. */
 	t0 = wsc_now_us();
-	for (i = 0; i < nsess; i++)
+	for (i = 0; i < nsess + nraw; i++)
 		lsess_close(&sess[i]);
-	pool_run(nsess, delete_one);
-	fprintf(stderr, "alia-load: deleted %d sessions in %.1f s\n", nsess,
-	    (wsc_now_us() - t0) / 1e6);
+	pool_run(nsess + nraw, delete_one);
+	fprintf(stderr,
+	    "alia-load: deleted %d sessions and %d raw containers in %.1f s\n",
+	    nsess, nraw, (wsc_now_us() - t0) / 1e6);
 	if (idle.mismatches + loaded.mismatches > 0)
 		fail("%d watchers did not get their controller's output",
 		    idle.mismatches + loaded.mismatches);
