@@ -91,6 +91,23 @@ spawn_clean(const char *image)
 	close(extra[1]);
 }
 
+/* Spawns image as role with a channel it does not use; its exit status. */
+static int
+spawn_exit(const char *image, const char *role)
+{
+	int sv[2], status;
+	pid_t pid;
+
+	assert_int_equal(msg_socketpair(sv), 0);
+	pid = proc_spawn(image, role, sv[1], 0);
+	assert_true(pid > 0);
+	close(sv[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	close(sv[0]);
+	return WEXITSTATUS(status);
+}
+
 static void
 test_spawn_clean(void **state)
 {
@@ -107,8 +124,6 @@ test_spawn_image(void **state)
 {
 	char path[PATH_MAX], self[PATH_MAX];
 	const char *base;
-	int sv[2], status;
-	pid_t pid;
 
 	base = strrchr(proc_self(), '/') + 1;
 	assert_int_equal(proc_beside(base, path, sizeof(path)), 0);
@@ -117,14 +132,7 @@ test_spawn_image(void **state)
 	spawn_clean(base);
 
 	snprintf(self, sizeof(self), "%s.none", base);
-	assert_int_equal(msg_socketpair(sv), 0);
-	pid = proc_spawn(self, "tester", sv[1], 0);
-	assert_true(pid > 0);
-	close(sv[1]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 127);
-	close(sv[0]);
+	assert_int_equal(spawn_exit(self, "tester"), 127);
 }
 
 /* With -R signals: exits 0 only with a clean signal state and the title. */
@@ -152,21 +160,12 @@ static void
 test_spawn_signals(void **state)
 {
 	sigset_t block;
-	int sv[2], status;
-	pid_t pid;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	assert_int_equal(msg_socketpair(sv), 0);
-	pid = proc_spawn(NULL, "signals", sv[1], 0);
-	assert_true(pid > 0);
-	close(sv[1]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	close(sv[0]);
+	assert_int_equal(spawn_exit(NULL, "signals"), 0);
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 }
