@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The alia binary's entry. `alia serve` runs master; `-R ROLE` is how master
- * re-executes the binary as one of its children; the rest are one-shot
+ * re-executes the binary as one of its children (but worker and wall, which
+ * master executes as alia-worker: worker/main.c); the rest are one-shot
  * commands an operator runs (migrate, psql, -n, cli/'s commands).
  *
  * The one file that sees every process's header: it picks the role, and
@@ -24,7 +25,6 @@
 #include "front/front.h"
 #include "master/master.h"
 #include "recorder/recorder.h"
-#include "worker/worker.h"
 
 extern char **environ;
 
@@ -147,14 +147,15 @@ alia_opts(int argc, char **argv, const char *spec, struct alia_opts *o)
 	log_init("alia", o->verbose);
 }
 
-/* The roles master re-executes the binary as (-R ROLE). */
+/*
+ * The roles master re-executes the binary as (-R ROLE); worker and wall
+ * run in the other image, alia-worker (worker/main.c).
+ */
 static const struct {
 	const char *name;
 	int (*main)(int verbose);
 } alia_roles[] = {
     {"front", front_main},
-    {"worker", worker_main},
-    {"wall", wall_main},
     {"broker", broker_main},
     {"recorder", recorder_main},
 };
@@ -187,6 +188,10 @@ main(int argc, char *argv[])
 		for (i = 0; i < sizeof(alia_roles) / sizeof(alia_roles[0]); i++)
 			if (strcmp(o.role, alia_roles[i].name) == 0)
 				return alia_roles[i].main(o.verbose);
+		if (strcmp(o.role, "worker") == 0 ||
+		    strcmp(o.role, "wall") == 0)
+			fatalx("role '%s' runs in alia-worker, beside alia",
+			    o.role);
 		fatalx("unknown role '%s'", o.role);
 	}
 	if (o.check) {

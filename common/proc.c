@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Process start and privilege drop. Master forks each child and re-executes
- * the alia binary with `-R ROLE`, so every role starts from a clean image:
+ * the alia binary with `-R ROLE` (or alia-worker, the second image in the
+ * same directory, for the worker's roles), so every role starts from a
+ * clean image:
  * the channel to master on fd 3, stdin from /dev/null, stdout and stderr
  * inherited for logging, no other fd, default signal dispositions (a child
  * must not inherit master's ignored SIGPIPE) and an empty signal mask.
@@ -110,14 +112,35 @@ proc_fork(const char *what)
 	return pid;
 }
 
-pid_t
-proc_spawn(const char *role, int chan, int verbose)
+int
+proc_beside(const char *image, char *path, size_t size)
 {
-	char title[64];
+	const char *slash;
+	int n;
+
+	if ((slash = strrchr(proc_path, '/')) == NULL)
+		return -1;
+	n = snprintf(
+	    path, size, "%.*s/%s", (int)(slash - proc_path), proc_path, image);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+pid_t
+proc_spawn(const char *image, const char *role, int chan, int verbose)
+{
+	char title[64], path[PATH_MAX];
+	const char *exe = proc_path;
 	char *argv[6];
 	pid_t pid;
 	int i = 0;
 
+	if (image != NULL) {
+		if (proc_beside(image, path, sizeof(path)) == -1) {
+			log_warnx("%s: path of %s too long", __func__, image);
+			return -1;
+		}
+		exe = path;
+	}
 	if ((pid = proc_fork(role)) != 0)
 		return pid;
 	if (chan != PROC_CHAN_FD) {
@@ -134,8 +157,8 @@ proc_spawn(const char *role, int chan, int verbose)
 	if (verbose)
 		argv[i++] = (char *)"-v";
 	argv[i] = NULL;
-	execv(proc_path, argv);
-	log_warn("%s: exec %s", __func__, proc_path);
+	execv(exe, argv);
+	log_warn("%s: exec %s", __func__, exe);
 	_exit(127);
 }
 

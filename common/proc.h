@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Process start: every alia process but master is `alia` re-executed with
- * a role, its channel to the parent on PROC_CHAN_FD, every other fd closed
+ * a role (the worker's roles: PROC_WORKER_IMAGE, beside it), its channel to the parent on PROC_CHAN_FD, every other fd closed
  * and every signal disposition reset.
  */
 #ifndef ALIA_PROC_H
@@ -9,17 +9,22 @@
 
 #include <sys/types.h>
 
-#define PROC_CHAN_FD 3
+#define PROC_CHAN_FD      3
+/* The second image of alia: the roles worker and wall. */
+#define PROC_WORKER_IMAGE "alia-worker"
 
 /* Remembers the running binary's path; call first thing in main. */
 void proc_init(int argc, char **argv);
 const char *proc_self(void);
+/* The path of the binary image in the running binary's directory. */
+int proc_beside(const char *image, char *path, size_t size);
 /*
- * Forks and re-executes alia as ROLE with chan as PROC_CHAN_FD; the child
- * gets nothing else but stdin (from /dev/null), stdout and stderr.
- * chan stays open in the parent (the caller closes its copy).
+ * Forks and re-executes alia (image NULL) or the binary image beside it
+ * as ROLE with chan as PROC_CHAN_FD; the child gets nothing else but
+ * stdin (from /dev/null), stdout and stderr. chan stays open in the parent
+ * (the caller closes its copy).
  */
-pid_t proc_spawn(const char *role, int chan, int verbose);
+pid_t proc_spawn(const char *image, const char *role, int chan, int verbose);
 /*
  * Forks and executes argv[0] with argv as the given user (NULL: unchanged),
  * with signals reset and fds above 2 closed. dir: working directory or NULL.

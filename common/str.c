@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: ISC */
-/* Checked copies, formats, number parsing, buffer filling; see str.h. */
+/*
+ * Checked copies, formats, number parsing, buffer filling, base64; see
+ * str.h.
+ */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,4 +64,30 @@ str_fill(
 	*have += n;
 	*p += n;
 	*len -= n;
+}
+
+int
+str_base64(char *dst, size_t size, const void *src, size_t len)
+{
+	static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                             "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = src;
+	unsigned long v;
+	size_t i, o = 0;
+
+	if (size == 0 || len > (size - 1) / 4 * 3)
+		return -1;
+	for (i = 0; i < len; i += 3) {
+		v = (unsigned long)p[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned long)p[i + 1] << 8;
+		if (i + 2 < len)
+			v |= p[i + 2];
+		dst[o++] = digits[v >> 18 & 63];
+		dst[o++] = digits[v >> 12 & 63];
+		dst[o++] = i + 1 < len ? digits[v >> 6 & 63] : '=';
+		dst[o++] = i + 2 < len ? digits[v & 63] : '=';
+	}
+	dst[o] = '\0';
+	return 0;
 }

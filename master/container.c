@@ -1297,7 +1297,8 @@ container_worker_spawn(pid_t *pid)
 		log_warn("%s: socketpair", __func__);
 		return -1;
 	}
-	if ((*pid = proc_spawn("worker", sv[1], ct.verbose)) == -1) {
+	if ((*pid = proc_spawn(
+	         PROC_WORKER_IMAGE, "worker", sv[1], ct.verbose)) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		return -1;

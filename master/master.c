@@ -549,7 +549,8 @@ master_spawn_role(struct child *c)
 		log_warn("%s: socketpair", __func__);
 		return -1;
 	}
-	if ((c->pid = proc_spawn(c->role->name, sv[1], m.verbose)) == -1) {
+	if ((c->pid = proc_spawn(NULL, c->role->name, sv[1], m.verbose)) ==
+	    -1) {
 		c->pid = 0;
 		close(sv[0]);
 		close(sv[1]);

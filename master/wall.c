@@ -138,7 +138,8 @@ wall_spawn(struct msg *m)
 	wa = xcalloc(1, sizeof(*wa));
 	wa->id = ++wls.next_id;
 	strlcpy(wa->user, mw.user, sizeof(wa->user));
-	if ((wa->pid = proc_spawn("wall", sv[1], wls.verbose)) == -1) {
+	if ((wa->pid = proc_spawn(
+	         PROC_WORKER_IMAGE, "wall", sv[1], wls.verbose)) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		close(fd);

@@ -54,7 +54,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/evp.h>
+#include <sha1.h>
 #include <wslay/wslay.h>
 #include <yajl/yajl_gen.h>
 
@@ -166,19 +166,16 @@ ws_status_name(uint16_t status)
 int
 ws_accept_key(const char *key, char *out, size_t outlen)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen;
+	unsigned char md[SHA1_DIGEST_LENGTH];
+	SHA1_CTX ctx;
 	char buf[128];
-	int n;
 
-	n = snprintf(buf, sizeof(buf), "%s%s", key, WS_GUID);
-	if (n < 0 || (size_t)n >= sizeof(buf) || outlen < 29)
+	if (str_fmt(buf, sizeof(buf), "%s%s", key, WS_GUID) == -1)
 		return -1;
-	if (EVP_Digest(buf, (size_t)n, md, &mdlen, EVP_sha1(), NULL) != 1 ||
-	    mdlen != 20)
-		return -1;
-	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
-	return 0;
+	SHA1Init(&ctx);
+	SHA1Update(&ctx, (const unsigned char *)buf, strlen(buf));
+	SHA1Final(md, &ctx);
+	return str_base64(out, outlen, md, sizeof(md));
 }
 
 /* Appends a chunk to the queue, or grows the binary chunk at its tail. */

@@ -33,7 +33,11 @@ tmp = tempfile.mkdtemp(prefix="alia-live.")
 os.chmod(tmp, 0o755)
 data = os.path.join(tmp, "var")
 binary = os.path.join(tmp, "alia")
+# alia-worker goes beside alia, as the install puts it: master runs it.
+ALIA_WORKER_BIN = os.environ["ALIA_WORKER_BIN"]
+worker_binary = os.path.join(tmp, "alia-worker")
 shutil.copy2(ALIA_BIN, binary)
+shutil.copy2(ALIA_WORKER_BIN, worker_binary)
 sock = socket.socket()
 sock.bind(("127.0.0.1", 0))
 PORT = sock.getsockname()[1]
@@ -47,6 +51,20 @@ from aliatest import WS, Agent, ok, psql  # noqa: E402
 
 LOG = os.path.join(tmp, "serve.log")
 server = None
+
+
+def worker_inodes():
+    """The inodes of the images the "alia: worker" processes run."""
+    inos = set()
+    for d in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[0] != b"alia: worker":
+                    continue
+            inos.add(os.stat(f"/proc/{d}/exe").st_ino)
+        except OSError:
+            pass
+    return inos
 
 
 def env(**extra):
@@ -196,9 +214,12 @@ def main_part():
     same_shell(ws, "after SIGTERM")
 
     print("# 3. SIGUSR2 with a new binary")
+    shutil.copy2(ALIA_WORKER_BIN, worker_binary + ".new")
+    os.rename(worker_binary + ".new", worker_binary)
     shutil.copy2(ALIA_BIN, binary + ".new")
     os.rename(binary + ".new", binary)
     new_ino = os.stat(binary).st_ino
+    new_worker_ino = os.stat(worker_binary).st_ino
     refused, polls, stop_poll = [], [0], threading.Event()
     waits = []
 
@@ -240,6 +261,8 @@ def main_part():
     exe_ino = os.stat(f"/proc/{pid}/exe").st_ino
     ok(exe_ino == new_ino and server.poll() is None,
        f"master (pid {pid}) runs the new binary (inode {exe_ino})")
+    ok(new_worker_ino in worker_inodes(),
+       "the session's new worker runs the new alia-worker")
     if ws is None:
         return
     same_shell(ws, "after SIGUSR2")

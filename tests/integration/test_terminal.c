@@ -69,7 +69,7 @@ static int failures;
 static int port;
 static const char *alia_bin;
 static pid_t server_pid;
-static char alia_exe[PATH_MAX];
+static char alia_exe[PATH_MAX], worker_exe[PATH_MAX];
 static long peak_rss_kib;
 
 static void
@@ -155,7 +155,23 @@ run(char *out, size_t outlen, const char *fmt, ...)
 	return status == 0 ? 0 : -1;
 }
 
-/* The pids of alia's own processes (not PostgreSQL) under the server. */
+/*
+ * Whether link, an exe link's target, names exe (a binary rebuilt while it
+ * runs reads "PATH (deleted)").
+ */
+static int
+exe_is(const char *link, const char *exe)
+{
+	size_t n = strlen(exe);
+
+	return strncmp(link, exe, n) == 0 &&
+	    (link[n] == '\0' || strcmp(link + n, " (deleted)") == 0);
+}
+
+/*
+ * The pids of alia's own processes (not PostgreSQL) under the server: the
+ * images alia and alia-worker.
+ */
 static int
 alia_pids(pid_t *pids, int max, const char *title)
 {
@@ -201,10 +217,7 @@ alia_pids(pid_t *pids, int max, const char *title)
 		if (l <= 0)
 			continue;
 		buf[l] = '\0';
-		/* A binary rebuilt while it runs reads "PATH (deleted)". */
-		if (strncmp(buf, alia_exe, strlen(alia_exe)) != 0 ||
-		    (buf[strlen(alia_exe)] != '\0' &&
-		        strcmp(buf + strlen(alia_exe), " (deleted)") != 0))
+		if (!exe_is(buf, alia_exe) && !exe_is(buf, worker_exe))
 			continue;
 		if (title != NULL) {
 			snprintf(
@@ -1659,6 +1672,13 @@ main(void)
 		server_pid = atoi(p);
 	if (realpath(alia_bin, alia_exe) == NULL) {
 		perror(alia_bin);
+		return 1;
+	}
+	if ((p = getenv("ALIA_WORKER_BIN")) == NULL ||
+	    realpath(p, worker_exe) == NULL) {
+		fprintf(stderr,
+		    "test_terminal: ALIA_WORKER_BIN: no such "
+		    "binary (alia-worker)\n");
 		return 1;
 	}
 	wsc_agent_init(&a, port);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Integration test of the worker role: runs the real binary ($ALIA_BIN -R
- * worker) with its channel on fd 3, plays master on the channel, the
- * container's shell on one end of a stream socketpair and browsers on
- * others, speaking websocket through the small client-side framer below.
- * No Docker: the worker only ever sees fds.
+ * Integration test of the worker role: runs the real binary, alia-worker
+ * ($ALIA_WORKER_BIN -R worker), with its channel on fd 3, plays master on
+ * the channel, the container's shell on one end of a stream socketpair
+ * and browsers on others, speaking websocket through the small client-side
+ * framer below. No Docker: the worker only ever sees fds.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -112,7 +112,7 @@ worker_start(struct worker *w, int64_t idle, int64_t lifetime, int64_t grace)
 	int ch[2], tty[2], br[2];
 	const char *bin, *asan;
 
-	CHECK((bin = getenv("ALIA_BIN")) != NULL);
+	CHECK((bin = getenv("ALIA_WORKER_BIN")) != NULL);
 	CHECK(msg_socketpair(ch) == 0);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tty) == 0);
 	CHECK((w->pid = fork()) != -1);

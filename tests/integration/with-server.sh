@@ -40,6 +40,7 @@ log="$dir/serve.log"
 : >"$log"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') || exit 1
 alia_exe=$(readlink -f "$ALIA")
+worker_exe=${alia_exe%/*}/alia-worker # master runs it for workers and walls
 master=
 failed=0
 known=" "
@@ -86,7 +87,7 @@ survivors() {
 		exe=$(readlink "/proc/$p/exe" 2>/dev/null)
 		[ -n "$exe" ] || continue # a zombie or gone
 		case "$exe" in
-		"$alia_exe" | */postgres | */postmaster) out="$out$p " ;;
+		"$alia_exe" | "$worker_exe" | */postgres | */postmaster) out="$out$p " ;;
 		*) tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF "$dir" && out="$out$p " ;;
 		esac
 	done

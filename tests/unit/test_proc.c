@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -59,8 +60,9 @@ child_fds(void)
 	           PROC_CHAN_FD, &(struct uuid){{[15] = 7}}, &p) == -1;
 }
 
+/* Spawns image (NULL: this binary) as the tester and checks its start. */
 static void
-test_spawn_clean(void **state)
+spawn_clean(const char *image)
 {
 	unsigned char buf[MSG_MAX_PACKET];
 	struct msg_ping p;
@@ -71,7 +73,7 @@ test_spawn_clean(void **state)
 
 	assert_int_equal(pipe(extra), 0); /* not close-on-exec */
 	assert_int_equal(msg_socketpair(sv), 0);
-	pid = proc_spawn("tester", sv[1], 0);
+	pid = proc_spawn(image, "tester", sv[1], 0);
 	assert_true(pid > 0);
 	close(sv[1]);
 	assert_int_equal(msg_recv_blocking(sv[0], buf, sizeof(buf), &m, 10000,
@@ -87,6 +89,50 @@ test_spawn_clean(void **state)
 	close(sv[0]);
 	close(extra[0]);
 	close(extra[1]);
+}
+
+/* Spawns image as role with a channel it does not use; its exit status. */
+static int
+spawn_exit(const char *image, const char *role)
+{
+	int sv[2], status;
+	pid_t pid;
+
+	assert_int_equal(msg_socketpair(sv), 0);
+	pid = proc_spawn(image, role, sv[1], 0);
+	assert_true(pid > 0);
+	close(sv[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	close(sv[0]);
+	return WEXITSTATUS(status);
+}
+
+static void
+test_spawn_clean(void **state)
+{
+	spawn_clean(NULL);
+}
+
+/*
+ * An image named by its file name is found beside the running binary
+ * (this test's own name, as master names alia-worker beside alia); one
+ * that is not there fails in the child, with exit 127.
+ */
+static void
+test_spawn_image(void **state)
+{
+	char path[PATH_MAX], self[PATH_MAX];
+	const char *base;
+
+	base = strrchr(proc_self(), '/') + 1;
+	assert_int_equal(proc_beside(base, path, sizeof(path)), 0);
+	assert_string_equal(path, proc_self());
+	assert_int_equal(proc_beside("x", path, 4), -1);
+	spawn_clean(base);
+
+	snprintf(self, sizeof(self), "%s.none", base);
+	assert_int_equal(spawn_exit(self, "tester"), 127);
 }
 
 /* With -R signals: exits 0 only with a clean signal state and the title. */
@@ -114,21 +160,12 @@ static void
 test_spawn_signals(void **state)
 {
 	sigset_t block;
-	int sv[2], status;
-	pid_t pid;
 
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, NULL);
-	assert_int_equal(msg_socketpair(sv), 0);
-	pid = proc_spawn("signals", sv[1], 0);
-	assert_true(pid > 0);
-	close(sv[1]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	close(sv[0]);
+	assert_int_equal(spawn_exit(NULL, "signals"), 0);
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 }
@@ -222,6 +259,7 @@ main(int argc, char *argv[])
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_spawn_clean),
+	    cmocka_unit_test(test_spawn_image),
 	    cmocka_unit_test(test_spawn_signals),
 	    cmocka_unit_test(test_exec_clean),
 	};

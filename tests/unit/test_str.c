@@ -89,5 +89,38 @@ test_num(void **state)
 	}
 }
 
+/* RFC 4648's vectors, and the room each needs: cut one short, refused. */
+static void
+test_base64(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} cases[] = {
+	    {"", 0, ""},
+	    {"f", 1, "Zg=="},
+	    {"fo", 2, "Zm8="},
+	    {"foo", 3, "Zm9v"},
+	    {"foob", 4, "Zm9vYg=="},
+	    {"fooba", 5, "Zm9vYmE="},
+	    {"foobar", 6, "Zm9vYmFy"},
+	    {"\xff\xfe\x00", 3, "//4A"},
+	};
+	char buf[16];
+	size_t i, need;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		need = strlen(cases[i].out) + 1;
+		assert_int_equal(
+		    str_base64(buf, need, cases[i].in, cases[i].len), 0);
+		assert_string_equal(buf, cases[i].out);
+		memset(buf, 'x', sizeof(buf));
+		assert_int_equal(
+		    str_base64(buf, need - 1, cases[i].in, cases[i].len), -1);
+		assert_int_equal(buf[0], 'x');
+	}
+}
+
 UNIT_MAIN(cmocka_unit_test(test_copy), cmocka_unit_test(test_fmt),
-    cmocka_unit_test(test_num))
+    cmocka_unit_test(test_num), cmocka_unit_test(test_base64))
