@@ -16,7 +16,9 @@ it go, as when a learner closes the tab. Two seconds later it sums Pss
 from /proc/PID/smaps_rollup of master and of each of its descendants that
 run alia (not PostgreSQL), and prints a row per N: the workers counted,
 the median worker's PSS, alia's total PSS by role, and that total divided
-by N, against the goal of 512 KiB per session.
+by N, against the goal of 512 KiB per session; on standard error, alia's
+PSS by role and a worker's by mapping (the median of each of /proc/PID/smaps'
+mappings over the workers: libraries by file name, [heap], [anon]...).
 """
 import os
 import statistics
@@ -30,6 +32,7 @@ from aliatest import SERVER, WS, Agent
 WIDTH = 8  # creations in flight, as bench/load.c
 SETTLE_S = 2
 GOAL_KIB = 512
+TOP_MAPS = 12  # the mappings of a worker listed, largest first
 
 
 def make_idle(agent):
@@ -83,9 +86,27 @@ def pss_kib(pid):
     return 0
 
 
+def mapping_pss(pid):
+    """KiB of Pss per mapping of pid: a file's base name, or [heap]..."""
+    out, name = {}, None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                fields = line.split()
+                if "-" in fields[0] and not fields[0].endswith(":"):
+                    path = fields[5] if len(fields) > 5 else "[anon]"
+                    name = os.path.basename(path) if path[0] == "/" else path
+                elif fields[0] == "Pss:":
+                    out[name] = out.get(name, 0) + int(fields[1])
+    except OSError:
+        pass
+    return out
+
+
 def measure():
-    """KiB of PSS by role, and the list of each worker's PSS."""
-    by_role, workers = {}, []
+    """KiB of PSS by role, the list of each worker's PSS, and the
+    workers' median PSS per mapping."""
+    by_role, workers, maps = {}, [], []
     for pid in [SERVER] + descendants(SERVER):
         r = role(pid)
         if r is None:
@@ -94,7 +115,11 @@ def measure():
         by_role[r] = by_role.get(r, 0) + kib
         if r == "worker":
             workers.append(kib)
-    return by_role, workers
+            maps.append(mapping_pss(pid))
+    names = set().union(*maps) if maps else set()
+    per_map = {k: statistics.median(m.get(k, 0) for m in maps)
+               for k in names}
+    return by_role, workers, per_map
 
 
 def mib(kib):
@@ -119,7 +144,7 @@ def main():
         print(f"pss: {n} sessions held, made in {time.time() - t0:.1f} s",
               file=sys.stderr, flush=True)
         time.sleep(SETTLE_S)
-        by_role, workers = measure()
+        by_role, workers, per_map = measure()
         total = sum(by_role.values())
         rest = total - by_role.get("worker", 0)
         med = statistics.median(workers) if workers else 0
@@ -133,6 +158,9 @@ def main():
         print("pss: by role: " + ", ".join(
             f"{r} {mib(k)}" for r, k in sorted(by_role.items())),
             file=sys.stderr)
+        top = sorted(per_map.items(), key=lambda kv: -kv[1])[:TOP_MAPS]
+        print("pss: a worker by mapping (medians): " + ", ".join(
+            f"{k} {v:.0f} KiB" for k, v in top), file=sys.stderr)
     with ThreadPoolExecutor(WIDTH) as pool:
         list(pool.map(lambda i: agent.request("DELETE", f"/api/sessions/{i}"),
                       ids))
