@@ -2,6 +2,7 @@
 """What the Python integration tests share: TAP-like results, psql on the
 server's database, an HTTP client with a cookie jar, and a websocket
 client. Run under with-server.sh, which sets the ALIA_* variables."""
+import atexit
 import base64
 import json
 import os
@@ -19,6 +20,17 @@ PORT = int(PORT)
 ALIA = os.environ["ALIA_BIN"]
 SERVER = int(os.environ["ALIA_SERVER_PID"])
 failures = 0
+failed = []  # the failed checks' lines, said again as the script ends
+
+
+def _say_failed_again():
+    """After whatever the test prints last (a server log, say): the
+    failed checks, where a log cut to its last lines still shows them."""
+    for line in failed:
+        print(f"# failed: {line}", flush=True)
+
+
+atexit.register(_say_failed_again)
 
 
 def ok(cond, what):
@@ -27,6 +39,7 @@ def ok(cond, what):
     print(("ok - " if cond else "not ok - ") + what, flush=True)
     if not cond:
         failures += 1
+        failed.append(what)
     return cond
 
 

@@ -111,6 +111,7 @@ cleanup() {
 		echo "--- server log ($log)" >&2
 		cat "$log" >&2
 		echo "--- end of server log" >&2
+		grep -h '^not ok' "$dir/test.out" 2>/dev/null | sed "s/^/$me: failed: /" >&2
 	fi
 	sleep 0.2
 	rm -rf "$dir"
@@ -140,7 +141,10 @@ instance=$(cat "$dir/instance")
 say "alia serve (pid $master) healthy on $ALIA_URL after $(($(ms) - t0)) ms; node ${ALIA_NODE:-(the host name)}, instance $instance"
 remember_tree
 
-"$@"
+# The test's output also goes to a file: its failed checks are said again
+# after the server log, where a truncated log (meson keeps the last 100
+# lines) still shows them.
+"$@" > >(tee "$dir/test.out") 2>&1
 rc=$?
 [ "$rc" -ne 0 ] && {
 	say "$1 exited $rc"
