@@ -222,8 +222,14 @@ proc_exec(char *const argv[], const char *user, const char *dir, int outfd)
 	proc_null_stdin();
 	if (user != NULL && proc_drop_privileges(user) == -1)
 		_exit(126);
-	/* After the credential change, which clears it: die with master. */
-	(void)prctl(PR_SET_PDEATHSIG, SIGQUIT);
+	/*
+	 * After the credential change, which clears it: stop with master.
+	 * SIGINT, not SIGQUIT: postgres's immediate shutdown costs the next
+	 * start a crash recovery, which first fsyncs every file of the data
+	 * directory (seconds on a busy machine, all of it before a
+	 * restarted alia can take its sessions up).
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGINT);
 	if (dir != NULL && chdir(dir) == -1) {
 		log_warn("%s: chdir %s as %s (are its parents searchable?)",
 		    __func__, dir, user ? user : "this user");

@@ -28,7 +28,9 @@ pid_t proc_spawn(const char *image, const char *role, int chan, int verbose);
 /*
  * Forks and executes argv[0] with argv as the given user (NULL: unchanged),
  * with signals reset and fds above 2 closed. dir: working directory or NULL.
- * outfd >= 0: the child's stdout and stderr go there instead.
+ * outfd >= 0: the child's stdout and stderr go there instead. The child
+ * gets SIGINT when master dies: postgres's fast shutdown, which ends with
+ * a checkpoint, so that the next start needs no crash recovery.
  */
 pid_t proc_exec(
     char *const argv[], const char *user, const char *dir, int outfd);

@@ -208,6 +208,55 @@ pg_initdb(const struct config *c)
 	return 0;
 }
 
+/*
+ * An earlier postgres on the same data directory that is still stopping
+ * (its master died, and its checkpoint is not done): waits up to
+ * timeout_ms for it, rather than starting one that gives up on the lock.
+ */
+static void
+pg_wait_earlier(const struct config *c, int timeout_ms)
+{
+	char pgdata[PATH_MAX], sockdir[PATH_MAX], path[PATH_MAX + 32];
+	char line[256], *st;
+	struct timespec ts = {0, 50 * 1000 * 1000};
+	long long pid;
+	FILE *f;
+	int waited, said = 0;
+
+	pg_paths(c, pgdata, sizeof(pgdata), sockdir, sizeof(sockdir));
+	snprintf(path, sizeof(path), "%s/postmaster.pid", pgdata);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (fscanf(f, "%lld", &pid) != 1 || pid <= 1 || pid > INT32_MAX)
+		pid = 0;
+	fclose(f);
+	if (pid == 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%lld/stat", pid);
+	for (waited = 0; waited < timeout_ms; waited += 50) {
+		if ((f = fopen(path, "re")) == NULL)
+			break;
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		fclose(f);
+		/* "PID (COMM) STATE ...": a zombie's parent may never reap it */
+		st = strchr(line, '(');
+		if (st == NULL || strncmp(st, "(postgres", 9) != 0 ||
+		    (st = strrchr(st, ')')) == NULL || st[1] != ' ' ||
+		    st[2] == 'Z' || st[2] == 'X')
+			break; /* gone, a zombie, or its pid another's */
+		if (!said++)
+			log_info(
+			    "an earlier postgres (pid %lld) on %s is still "
+			    "stopping; waiting for it",
+			    pid, pgdata);
+		nanosleep(&ts, NULL);
+	}
+	if (said)
+		log_info("the earlier postgres %s after %d ms",
+		    waited < timeout_ms ? "is gone" : "is still there", waited);
+}
+
 pid_t
 pg_spawn(const struct config *c)
 {
@@ -662,6 +711,7 @@ pg_start(const struct config *c)
 
 	if (pg_initdb(c) == -1)
 		return -1;
+	pg_wait_earlier(c, 60000);
 	if ((pid = pg_spawn(c)) == -1)
 		return -1;
 	if (pg_wait_ready(c, pid, 60000) == -1) {
