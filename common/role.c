@@ -33,9 +33,10 @@ role_chan_cb(
 
 	switch (ev) {
 	case MSGCHAN_MSG:
-		if (msg->hdr.type == MSG_SHUTDOWN)
+		if (msg->hdr.type == MSG_SHUTDOWN) {
+			r->asked = 1;
 			r->stop("master asked");
-		else if (msg_get_ping(msg, &p) == 0)
+		} else if (msg_get_ping(msg, &p) == 0)
 			msg_send_pong(r->chan, &msg->hdr.session, &p);
 		else if (!r->msg(msg))
 			log_warnx("unexpected message %s (%u) from master",
@@ -45,6 +46,7 @@ role_chan_cb(
 		return;
 	case MSGCHAN_CLOSED:
 	case MSGCHAN_ERROR:
+		r->orphaned = !r->asked;
 		r->stop("master's channel closed");
 		return;
 	}

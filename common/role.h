@@ -21,6 +21,8 @@ struct role {
 	struct event *ev_term;
 	int (*msg)(struct msg *);
 	void (*stop)(const char *why);
+	int asked;    /* MSG_SHUTDOWN came */
+	int orphaned; /* master's channel closed without MSG_SHUTDOWN */
 };
 
 /*

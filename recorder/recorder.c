@@ -661,13 +661,24 @@ recorder_config(struct msg *msg)
 	role_ready(&r.role, "recorder");
 }
 
-/* SIGTERM, or master's channel closed: stop, writing out what is held. */
+/*
+ * SIGTERM or MSG_SHUTDOWN: stop, writing out what is held. master's
+ * channel closed without a word (a crash, kill -9): leave at once,
+ * writing nothing more. The next master reads where each recording ends
+ * and takes what the shell printed after it from Docker's log; events
+ * this recorder committed after that read would be recorded twice, or
+ * refused under the next recorder's seqs. With the embedded database
+ * there is nothing to write to anyway: it stops with master.
+ */
 static void
 recorder_end(const char *why)
 {
 	if (r.db == NULL)
 		recorder_exit(why);
-	else
+	else if (r.role.orphaned) {
+		log_warnx("%s without a word: leaving at once", why);
+		recorder_exit(why);
+	} else
 		recorder_stop(why);
 }
 
@@ -707,9 +718,10 @@ recorder_main(int verbose)
 	role_run(&r.role);
 
 	if (r.db != NULL && recorder_db_held(r.db) > 0)
-		log_warnx("%zu bytes of events not committed; their workers "
-		          "send them again",
-		    recorder_db_held(r.db));
+		log_warnx("%zu bytes of events not committed; %s",
+		    recorder_db_held(r.db),
+		    r.role.orphaned ? "the next alia finds them in Docker's log"
+		                    : "their workers send them again");
 	recorder_db_free(r.db);
 	while ((s = RB_ROOT(&r.sessions)) != NULL) {
 		RB_REMOVE(recorder_tree, &r.sessions, s);

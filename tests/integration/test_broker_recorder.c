@@ -11,7 +11,9 @@
  * killed with SIGKILL mid-stream and replaced; PostgreSQL stopped for 3 s
  * mid-stream; the broker killed and replaced; a replacement worker whose
  * seqs jump to a new range; a 50 MB bulk run, timed; a replacement worker
- * after the recorder freed the session's state.
+ * after the recorder freed the session's state; master gone (the
+ * recorder's channel closed) while PostgreSQL is down, after which the
+ * recorder must leave at once and write nothing when it comes back.
  * After each phase every session's rows are read back: seq 0..N-1 once
  * each, every byte as sent, and the last ack covering them all.
  */
@@ -573,6 +575,70 @@ kill_broker(struct fworker *ws, int n)
 		pair_worker(&ws[i]);
 }
 
+/* Rows of session w in alia.events. */
+static long
+rows_of(const struct fworker *w)
+{
+	const char *params[1] = {w->session};
+	PGconn *c;
+	PGresult *res;
+	long n;
+
+	c = PQconnectdb(conninfo);
+	CHECK(PQstatus(c) == CONNECTION_OK);
+	res = PQexecParams(c,
+	    "SELECT count(*) FROM alia.events WHERE session_id = $1", 1, NULL,
+	    params, NULL, NULL, 0);
+	CHECK(PQresultStatus(res) == PGRES_TUPLES_OK);
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return n;
+}
+
+/*
+ * master dies (its channel closes with no MSG_SHUTDOWN) while the
+ * database is down and the recorder holds events: the recorder leaves at
+ * once and writes nothing more, not even to the database that comes back
+ * at the same address: that may be the next alia's, which has read where
+ * each recording ends and takes what the shell printed after it from
+ * Docker's log, so events the old recorder committed there would be
+ * recorded twice. A new recorder follows.
+ */
+static void
+orphan_recorder(struct fworker *ws)
+{
+	double t0, took;
+	pid_t got;
+	int i, status;
+
+	pg_stop_fast();
+	workers_init(ws, 1, 100, 200, 0x6000);
+	for (i = 0; i < 100; i++)
+		CHECK(worker_send(&ws[0]) == 0);
+	usleep(500000); /* through the broker to the recorder, held there */
+	t0 = now_s();
+	close(recorder.chan);
+	recorder.chan = -1;
+	pg_up();
+	while ((got = waitpid(recorder.pid, &status, WNOHANG)) == 0) {
+		CHECK(now_s() < t0 + 15);
+		usleep(20000);
+	}
+	took = now_s() - t0;
+	CHECK(got == recorder.pid);
+	recorder.pid = -1;
+	fprintf(stderr,
+	    "  the recorder left %.2f s after the channel closed; %ld of "
+	    "its 100 events in the database\n",
+	    took, rows_of(&ws[0]));
+	CHECK(rows_of(&ws[0]) == 0);
+	CHECK(took < 3);
+	workers_close(ws, 1);
+	role_start(&recorder, "recorder");
+	pair_recorder();
+}
+
 int
 main(void)
 {
@@ -634,6 +700,9 @@ main(void)
 	sleep(3);
 	worker_replace(&ws[0], 500);
 	workers_run(ws, 1, NULL);
+
+	fprintf(stderr, "master gone while the database is down\n");
+	orphan_recorder(ws);
 
 	/* A clean stop: both leave on MSG_SHUTDOWN. */
 	CHECK(msg_send_shutdown_blocking(
