@@ -284,6 +284,18 @@ def main_part():
     ok(nums == want and len(nums) > 50,
        f"the recording holds n=1..{len(nums)} once each, in order "
        f"(first differences: {bad})")
+    if nums != want:
+        # Where each restart's marker fell, to tell which one lost or
+        # doubled a line: the output around it, seqs inline.
+        around = psql(f"select string_agg(case when kind = 'm' then "
+                      f"'<' || seq || ' ' || convert_from(data, 'UTF8') "
+                      f"|| '>' else '[' || seq || ']' || "
+                      f"convert_from(data, 'UTF8') end, '' order by seq) "
+                      f"from alia.events where session_id = '{sid}' "
+                      f"and kind in ('o', 'm')")
+        print("# the recording, seqs in [], markers in <>:")
+        for line in around.splitlines():
+            print(f"#   {line!r}")
     marks = psql(f"select string_agg(convert_from(data, 'UTF8'), ' | ' "
                  f"order by seq) from alia.events where session_id = "
                  f"'{sid}' and kind = 'm' and convert_from(data, 'UTF8') "
@@ -291,7 +303,8 @@ def main_part():
     print(f"# markers: {marks}")
     gaps = [l.split("] ", 1)[-1] for l in open(LOG)
             if "printed while alia was away" in l
-            or "Docker's log" in l]
+            or "Docker's log" in l
+            or "earlier postgres" in l or "without a word" in l]
     for g in gaps:
         print(f"# server: {g.strip()}")
     ok(sum("from Docker's log" in g for g in gaps) >= 3,
@@ -363,7 +376,7 @@ def cleanup():
     subprocess.run(f"docker ps -aq --filter label=io.alia.owner={NODE} | "
                    "xargs -r docker rm -f", shell=True, capture_output=True)
     if aliatest.failures:
-        sys.stdout.write("--- server log\n" + open(LOG).read()[-20000:])
+        sys.stdout.write("--- server log\n" + open(LOG).read())
     shutil.rmtree(tmp, ignore_errors=True)
 
 
