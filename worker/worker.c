@@ -121,6 +121,8 @@ static struct {
 
 	int cfd;            /* the container's attach stream */
 	int pipe_r, pipe_w; /* output passes through; -1: read cfd directly */
+	ssize_t piped;      /* bytes in the pipe; -1: not known (FIONREAD) */
+	int cdrained;       /* the last read was short: the stream is empty */
 	int jfd;            /* the journal, until the start */
 	struct event *ev_cread;
 	struct event *ev_cwrite;
@@ -520,28 +522,51 @@ worker_container_take(unsigned char *buf, size_t len)
 	ssize_t n;
 	int avail;
 
+	w.cdrained = 0;
+	if (w.pipe_r != -1 && w.piped == -1) {
+		if (ioctl(w.pipe_r, FIONREAD, &avail) == -1)
+			fatal("FIONREAD on the output pipe");
+		w.piped = avail;
+	}
 	if (w.rec == NULL) {
 		/* What master put in the pipe first (a pool's prompt). */
-		if (w.pipe_r != -1 && (n = read(w.pipe_r, buf, len)) > 0)
+		if (w.piped > 0 && (n = read(w.pipe_r, buf, len)) > 0) {
+			w.piped -= n < w.piped ? n : w.piped;
 			return n;
-		return read(w.cfd, buf, len);
-	}
-	if (w.pipe_r == -1) {
+		}
 		if ((n = read(w.cfd, buf, len)) > 0)
-			record_output(w.rec, now, buf, (size_t)n);
+			w.cdrained = (size_t)n < len;
 		return n;
 	}
-	if (ioctl(w.pipe_r, FIONREAD, &avail) == -1)
-		fatal("FIONREAD on the output pipe");
-	if (avail == 0) {
+	if (w.pipe_r == -1) {
+		if ((n = read(w.cfd, buf, len)) > 0) {
+			record_output(w.rec, now, buf, (size_t)n);
+			w.cdrained = (size_t)n < len;
+		}
+		return n;
+	}
+	/*
+	 * Nothing leaves the stream but into the pipe, which outlives this
+	 * worker; only the pipe's bytes go to the journal. What the pipe
+	 * holds is counted, not asked for each time.
+	 */
+	if (w.piped == 0) {
 		n = splice(w.cfd, NULL, w.pipe_w, NULL, len,
 		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n <= 0)
 			return n;
-		avail = (int)n;
+		w.piped = n;
+		w.cdrained = (size_t)n < len;
 	}
-	return record_output_pipe(w.rec, now, w.pipe_r, buf,
-	    (size_t)avail < len ? (size_t)avail : len);
+	n = record_output_pipe(w.rec, now, w.pipe_r, buf,
+	    (size_t)w.piped < len ? (size_t)w.piped : len);
+	if (n > 0 && n <= w.piped)
+		w.piped -= n;
+	else
+		w.piped = -1;
+	if (w.piped != 0)
+		w.cdrained = 0;
+	return n;
 }
 
 /*
@@ -579,6 +604,8 @@ worker_container_read(void)
 		n = worker_container_take(buf, sizeof(buf));
 		if (n > 0) {
 			worker_output(buf, (size_t)n, 1);
+			if (w.cdrained)
+				return 0; /* the read event says when more came */
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -1279,6 +1306,7 @@ worker_main(int verbose)
 	struct timeval tick = {0, WORKER_TICK_MS * 1000};
 
 	w.cfd = w.pipe_r = w.pipe_w = w.jfd = -1;
+	w.piped = -1;
 	w.state = WORKER_CONFIG;
 	TAILQ_INIT(&w.browsers);
 	TAILQ_INIT(&w.refused);

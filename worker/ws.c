@@ -46,8 +46,10 @@
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,7 @@ struct ws {
 #define WS_F_HOLDER  0x20    /* a watcher holding control: its input goes in */
 #define WS_F_MAY_ASK 0x40    /* a watcher who may ask for control */
 #define WS_F_INRECV  0x80    /* inside wslay's receive: no sending now */
+#define WS_F_DRAINED 0x100   /* a short read: the socket is empty for now */
 	char who[OWNER_LEN]; /* the user, as msg_attach named them */
 	int error;           /* errno of a failed read or write */
 	struct {
@@ -116,6 +119,8 @@ struct ws {
 		uint64_t left; /* payload bytes of the current frame to come */
 	} scan;
 	const char *violation; /* a header wslay would refuse silently */
+	uint8_t held[14];      /* a frame header, sent with its payload */
+	size_t nheld;
 
 	struct event_base *base;
 	struct wslay_event_context *ctx;
@@ -449,14 +454,22 @@ ws_recv_cb(
 	struct ws *ws = arg;
 	ssize_t n;
 
-	if (ws->state == WS_DEAD || (ws->flags & WS_F_PAUSED) ||
-	    ws_replies_full(ws) || ws->violation != NULL) {
+	if (ws->state == WS_DEAD ||
+	    (ws->flags & (WS_F_PAUSED | WS_F_DRAINED)) || ws_replies_full(ws) ||
+	    ws->violation != NULL) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
 	while ((n = recv(ws->fd, buf, len, 0)) == -1 && errno == EINTR)
 		;
 	if (n > 0) {
+		/*
+		 * Less than asked: the socket is empty, and the read event
+		 * (level-triggered) comes back for more; not asking again
+		 * saves a recv per keystroke.
+		 */
+		if ((size_t)n < len)
+			ws->flags |= WS_F_DRAINED;
 		/* wslay never sees a header it would refuse silently. */
 		n = (ssize_t)ws_scan(ws, buf, (size_t)n);
 		if (n == 0) {
@@ -476,6 +489,39 @@ ws_recv_cb(
 	return -1;
 }
 
+/*
+ * Sends the held header, if any, and then data; returns how much of data
+ * went (the header sent first is not counted), or -1 with errno.
+ */
+static ssize_t
+ws_sendv(struct ws *ws, const uint8_t *data, size_t len, int flags)
+{
+	struct iovec iov[2];
+	struct msghdr mh;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	if (ws->nheld > 0) {
+		iov[mh.msg_iovlen].iov_base = ws->held;
+		iov[mh.msg_iovlen++].iov_len = ws->nheld;
+	}
+	iov[mh.msg_iovlen].iov_base = (void *)(uintptr_t)data;
+	iov[mh.msg_iovlen++].iov_len = len;
+	while ((n = sendmsg(ws->fd, &mh, flags)) == -1 && errno == EINTR)
+		;
+	if (n == -1 || ws->nheld == 0)
+		return n;
+	if ((size_t)n < ws->nheld) {
+		memmove(ws->held, ws->held + n, ws->nheld - (size_t)n);
+		ws->nheld -= (size_t)n;
+		return 0;
+	}
+	n -= (ssize_t)ws->nheld;
+	ws->nheld = 0;
+	return n;
+}
+
 static ssize_t
 ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
     int flags, void *arg)
@@ -488,12 +534,28 @@ ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
+	/*
+	 * wslay hands a frame's header, then at once its payload: they go
+	 * out in one sendmsg, a syscall less per frame (one per keystroke's
+	 * echo). The header is taken as sent and held until then.
+	 */
+	if ((flags & WSLAY_MSG_MORE) && ws->nheld == 0 &&
+	    len <= sizeof(ws->held)) {
+		memcpy(ws->held, data, len);
+		ws->nheld = len;
+		return (ssize_t)len;
+	}
 	if (flags & WSLAY_MSG_MORE)
 		sflags |= MSG_MORE;
-	while ((n = send(ws->fd, data, len, sflags)) == -1 && errno == EINTR)
-		;
-	if (n >= 0)
+	n = ws_sendv(ws, data, len, sflags);
+	if (n > 0)
 		return n;
+	if (n == 0) {
+		/* only (some of) the held header went: the socket is full */
+		ws->flags |= WS_F_BLOCKED;
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
 		ws->flags |= WS_F_BLOCKED;
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -706,6 +768,7 @@ ws_read_cb(int fd, short what, void *arg)
 	if (ws->state == WS_DEAD)
 		return;
 	ws->flags |= WS_F_INRECV;
+	ws->flags &= ~WS_F_DRAINED;
 	r = wslay_event_recv(ws->ctx);
 	ws->flags &= ~WS_F_INRECV;
 	if (ws->state == WS_DEAD)
