@@ -303,9 +303,10 @@ broker_view_drained(struct broker_peer *p)
 static void
 broker_worker_msg(struct broker_peer *p, struct msg *msg)
 {
-	if (msg->hdr.type == MSG_EVENT)
+	if (msg->hdr.type == MSG_EVENT) {
+		role_busy(&b.role);
 		broker_worker_event(p, msg);
-	else
+	} else
 		log_warnx("worker of %s: unexpected message %s", p->session,
 		    msg_name(msg->hdr.type));
 }
@@ -490,6 +491,7 @@ broker_main(int verbose)
 	TAILQ_INIT(&b.subs);
 	role_start(
 	    &b.role, "broker", verbose, broker_master_msg, broker_shutdown);
+	role_keep_memory(&b.role, 2 * BROKER_REC_HIGH);
 	role_run(&b.role);
 	role_free(&b.role);
 	return 0;

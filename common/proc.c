@@ -208,9 +208,11 @@ proc_drop_privileges(const char *user)
 }
 
 pid_t
-proc_exec(char *const argv[], const char *user, const char *dir, int outfd)
+proc_exec(char *const argv[], char *const env[], const char *user,
+    const char *dir, int outfd)
 {
 	pid_t pid;
+	size_t i;
 
 	if ((pid = proc_fork(argv[0])) != 0)
 		return pid;
@@ -230,6 +232,9 @@ proc_exec(char *const argv[], const char *user, const char *dir, int outfd)
 	 * restarted alia can take its sessions up).
 	 */
 	(void)prctl(PR_SET_PDEATHSIG, SIGINT);
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		if (putenv(env[i]) != 0)
+			_exit(126);
 	if (dir != NULL && chdir(dir) == -1) {
 		log_warn("%s: chdir %s as %s (are its parents searchable?)",
 		    __func__, dir, user ? user : "this user");

@@ -30,10 +30,12 @@ pid_t proc_spawn(const char *image, const char *role, int chan, int verbose);
  * with signals reset and fds above 2 closed. dir: working directory or NULL.
  * outfd >= 0: the child's stdout and stderr go there instead. The child
  * gets SIGINT when master dies: postgres's fast shutdown, which ends with
- * a checkpoint, so that the next start needs no crash recovery.
+ * a checkpoint, so that the next start needs no crash recovery. env: NULL,
+ * or "NAME=VALUE" strings, NULL-terminated, added to the child's
+ * environment.
  */
-pid_t proc_exec(
-    char *const argv[], const char *user, const char *dir, int outfd);
+pid_t proc_exec(char *const argv[], char *const env[], const char *user,
+    const char *dir, int outfd);
 /* In a freshly forked child: default signal dispositions, empty mask. */
 void proc_reset_signals(void);
 /* Closes every fd >= from. */

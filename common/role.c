@@ -3,6 +3,7 @@
  * The start, the loop and the end every child role shares (role.h), so
  * that each role's own file holds only what is its own.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -78,9 +79,41 @@ role_run(struct role *r)
 	(void)event_base_loop(r->base, EVLOOP_NONBLOCK);
 }
 
+static void
+role_trim_cb(int fd, short what, void *arg)
+{
+	struct role *r = arg;
+
+	if (r->busy)
+		r->trimmed = 0;
+	else if (!r->trimmed) {
+		r->trimmed = 1;
+		(void)malloc_trim(0);
+	}
+	r->busy = 0;
+}
+
+void
+role_keep_memory(struct role *r, size_t keep)
+{
+	struct timeval tv = {ROLE_TRIM_SEC, 0};
+
+	/* a fixed mmap threshold: glibc's dynamic one would move it */
+	if (mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024) == 0 ||
+	    mallopt(M_TRIM_THRESHOLD, (int)keep) == 0) {
+		log_warnx("mallopt refused: freed memory goes back at once");
+		return;
+	}
+	r->ev_trim = event_new(r->base, -1, EV_PERSIST, role_trim_cb, r);
+	if (r->ev_trim == NULL || evtimer_add(r->ev_trim, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}
+
 void
 role_free(struct role *r)
 {
+	if (r->ev_trim != NULL)
+		event_free(r->ev_trim);
 	event_free(r->ev_term);
 	msgchan_free(r->chan);
 	event_base_free(r->base);

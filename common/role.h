@@ -23,6 +23,9 @@ struct role {
 	void (*stop)(const char *why);
 	int asked;    /* MSG_SHUTDOWN came */
 	int orphaned; /* master's channel closed without MSG_SHUTDOWN */
+	struct event *ev_trim; /* role_keep_memory's */
+	int busy;              /* role_busy since the last trim tick */
+	int trimmed;
 };
 
 /*
@@ -44,5 +47,19 @@ void role_free(struct role *);
 void role_config(struct msg *, struct config *, int *have, int drop);
 /* Tells master the role name is set up and serving (MSG_READY). */
 int role_ready(struct role *, const char *name);
+/*
+ * For a role that moves bursts of large buffers (events of up to 64 KiB):
+ * freed heap up to keep bytes stays with the process during a burst,
+ * instead of going back to the kernel and faulting in again with the
+ * next buffer; once no role_busy() was seen for ROLE_TRIM_SEC, it goes
+ * back.
+ */
+#define ROLE_TRIM_SEC 10
+void role_keep_memory(struct role *, size_t keep);
+static inline void
+role_busy(struct role *r)
+{
+	r->busy = 1;
+}
 
 #endif

@@ -90,6 +90,7 @@
 #define RECORDER_HIGH            (32 * 1024 * 1024) /* held: stop reading */
 #define RECORDER_LOW             (16 * 1024 * 1024) /* held: read again */
 #define RECORDER_EXIT_SEC        4
+#define RECORDER_KEEP            RECORDER_HIGH /* freed heap kept in a burst */
 #define RECORDER_QUOTA_MS        2000 /* usage written and checked this often */
 #define RECORDER_RETAIN_FIRST_MS 10000 /* the first retention run */
 #define RECORDER_RETAIN_BATCH    10000 /* rows per retention statement */
@@ -219,6 +220,7 @@ recorder_take(struct recorder_sess *s, const struct msg_event *e,
 {
 	struct recorder_ev *ev;
 
+	role_busy(&r.role);
 	ev = xmalloc(sizeof(*ev) + e->len);
 	ev->owner = counted ? s : NULL;
 	if (counted)
@@ -712,6 +714,7 @@ recorder_main(int verbose)
 	RB_INIT(&r.sessions);
 	role_start(
 	    &r.role, "recorder", verbose, recorder_master_msg, recorder_end);
+	role_keep_memory(&r.role, RECORDER_KEEP);
 	r.broker.name = "the broker";
 	r.broker.msg = recorder_broker_msg;
 	r.broker.closed = recorder_broker_closed;

@@ -190,7 +190,7 @@ test_exec_clean(void **state)
 
 	signal(SIGPIPE, SIG_IGN);
 	assert_int_equal(pipe(extra), 0);
-	pid = proc_exec(argv, NULL, "/", -1);
+	pid = proc_exec(argv, NULL, NULL, "/", -1);
 	assert_true(pid > 0);
 	/* wait for the exec: the child's comm turns from ours into "sleep" */
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
