@@ -364,12 +364,29 @@ recorder_db_commit(struct recorder_db *db)
 	recorder_db_send(db, STMT_COMMIT, "COMMIT", 0, NULL, NULL, NULL);
 }
 
+/*
+ * Steps again when the waiting batch is due by its age, or at until (a
+ * linger's end) if that comes first; until -1: by the batch alone.
+ */
+static void
+recorder_db_wake(struct recorder_db *db, int64_t now, int64_t until)
+{
+	struct timeval tv;
+	int64_t at = until;
+
+	if (!TAILQ_EMPTY(&db->wait) &&
+	    (at == -1 || db->wait_first + RECORDER_DB_BATCH_US < at))
+		at = db->wait_first + RECORDER_DB_BATCH_US;
+	tv.tv_sec = 0;
+	tv.tv_usec = at > now ? at - now : 0;
+	evtimer_add(db->ev_batch, &tv);
+}
+
 /* Starts the next statement, if any is due. */
 static void
 recorder_db_step(struct recorder_db *db)
 {
-	int64_t now = clock_mono_us(), left;
-	struct timeval tv;
+	int64_t now = clock_mono_us();
 
 	switch (db->state) {
 	case DB_OPEN:
@@ -384,15 +401,8 @@ recorder_db_step(struct recorder_db *db)
 			return;
 		}
 		if (!db->flushing && now - db->copied < RECORDER_DB_LINGER_US) {
-			/* the linger's end, or the waiting batch's age */
-			left = db->copied + RECORDER_DB_LINGER_US - now;
-			if (!TAILQ_EMPTY(&db->wait) &&
-			    db->wait_first + RECORDER_DB_BATCH_US - now < left)
-				left =
-				    db->wait_first + RECORDER_DB_BATCH_US - now;
-			tv.tv_sec = 0;
-			tv.tv_usec = left > 0 ? left : 0;
-			evtimer_add(db->ev_batch, &tv);
+			recorder_db_wake(
+			    db, now, db->copied + RECORDER_DB_LINGER_US);
 			return;
 		}
 		recorder_db_commit(db);
@@ -411,10 +421,7 @@ recorder_db_step(struct recorder_db *db)
 			return;
 		}
 		if (!TAILQ_EMPTY(&db->wait)) {
-			left = db->wait_first + RECORDER_DB_BATCH_US - now;
-			tv.tv_sec = 0;
-			tv.tv_usec = left > 0 ? left : 0;
-			evtimer_add(db->ev_batch, &tv);
+			recorder_db_wake(db, now, -1);
 			return;
 		}
 		db->flushing = 0;
