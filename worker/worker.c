@@ -530,8 +530,10 @@ worker_container_take(unsigned char *buf, size_t len)
 	}
 	if (w.rec == NULL) {
 		/* What master put in the pipe first (a pool's prompt). */
-		if (w.piped > 0 && (n = read(w.pipe_r, buf, len)) > 0) {
-			w.piped -= n < w.piped ? n : w.piped;
+		if (w.piped > 0 &&
+		    (n = read(w.pipe_r, buf,
+		         (size_t)w.piped < len ? (size_t)w.piped : len)) > 0) {
+			w.piped -= n;
 			return n;
 		}
 		if ((n = read(w.cfd, buf, len)) > 0)
