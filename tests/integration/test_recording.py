@@ -61,21 +61,34 @@ def chaos_seq():
     ok(ws.read_until(rb"\$ ", 20) is not None, "prompt")
     t0 = time.time()
     ws.type("seq 1 2000000; echo DONE-$((40+2))\r")
-    # Read continuously while the pipeline is broken and mended.
+    # Read continuously while the pipeline is broken and mended. Each kill
+    # waits for the line seq has reached (as the browser sees it), not for
+    # a time: a fast machine printed the 2 M lines before a 5.5 s schedule
+    # ended. A step also waits for its process to be there again (master
+    # restarts it) and for 0.4 s after the one before.
     seen = b""
-    steps = [(1.0, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
-             (2.5, lambda: kill9(child_pids("alia: broker"), "the broker")),
-             (3.2, lambda: kill9(child_pids("alia: recorder"), "the recorder")),
-             (4.0, lambda: kill9([aliatest.session_worker(sid)], "the worker")),
-             (5.5, lambda: kill9(child_pids("postgres -D"), "postgres"))]
+    steps = [(50000, lambda: child_pids("alia: recorder"), "the recorder"),
+             (300000, lambda: child_pids("alia: broker"), "the broker"),
+             (500000, lambda: child_pids("alia: recorder"), "the recorder"),
+             (700000, lambda: [aliatest.session_worker(sid)], "the worker"),
+             (1000000, lambda: child_pids("postgres -D"), "postgres")]
     done = False
+    line, last_step = 0, 0.0
     while time.time() - t0 < 240 and not done:
-        if steps and time.time() - t0 >= steps[0][0]:
-            steps.pop(0)[1]()
+        if (steps and line >= steps[0][0]
+                and time.time() - last_step >= 0.4):
+            pids = steps[0][1]()
+            if pids:
+                _, _, what = steps.pop(0)
+                kill9(pids, f"{what} at line {line}")
+                last_step = time.time()
         m = ws.recv(0.2)
         if m and m[0] == 2:
             seen = (seen + m[1])[-4096:]
             done = b"DONE-42" in seen
+            nums = re.findall(rb"\n(\d+)\r\n", seen)
+            if nums:
+                line = max(line, int(nums[-1]))
         if ws.closed:
             # the worker died with this websocket: reconnect
             ws.close()
