@@ -77,16 +77,17 @@
 #include "worker/worker.h"
 #include "worker/ws.h"
 
-#define WORKER_READ     (64 * 1024)   /* one read of container output */
-#define WORKER_READS    16            /* reads before other events' turn */
-#define WORKER_IN_HIGH  (1024 * 1024) /* input buffered: stop browsers */
-#define WORKER_IN_LOW   (256 * 1024)  /* input buffered: resume them */
-#define WORKER_TICK_MS  250           /* timeouts are checked this often */
-#define WORKER_STATS_MS 1000          /* stats are sent this often */
-#define WORKER_WARN_SEC 60            /* notice before a timeout */
-#define WORKER_EXIT_SEC 3             /* to flush browsers on exit */
-#define WORKER_ACK_SEC  3             /* to get the last acks on exit */
-#define WORKER_REFUSING 64 /* browsers being refused at once; past: cut */
+#define WORKER_READ      (64 * 1024)   /* one read of container output */
+#define WORKER_READS     16            /* reads before other events' turn */
+#define WORKER_EXPIRE_US 20000         /* past a share link's end */
+#define WORKER_IN_HIGH   (1024 * 1024) /* input buffered: stop browsers */
+#define WORKER_IN_LOW    (256 * 1024)  /* input buffered: resume them */
+#define WORKER_TICK_MS   250           /* timeouts are checked this often */
+#define WORKER_STATS_MS  1000          /* stats are sent this often */
+#define WORKER_WARN_SEC  60            /* notice before a timeout */
+#define WORKER_EXIT_SEC  3             /* to flush browsers on exit */
+#define WORKER_ACK_SEC   3             /* to get the last acks on exit */
+#define WORKER_REFUSING  64 /* browsers being refused at once; past: cut */
 #define WORKER_NOTICE \
 	"\r\n\x1b[33m[alia] this session ends in %lld s: %s\x1b[0m\r\n"
 
@@ -1084,7 +1085,14 @@ worker_browser(struct msg *msg)
 	}
 	b->ws = ws;
 	if (a.until_s > 0) {
+		/*
+		 * Just past the end: libevent's clock is the coarse monotonic
+		 * one, and a timer may fire a tick before PostgreSQL's now()
+		 * reaches expires_at, when the viewer sent off could still
+		 * come back in.
+		 */
 		tv.tv_sec = a.until_s;
+		tv.tv_usec = WORKER_EXPIRE_US;
 		b->expire = evtimer_new(w.role.base, worker_browser_expired, b);
 		if (b->expire == NULL || evtimer_add(b->expire, &tv) == -1)
 			fatalx("%s: evtimer", __func__);
