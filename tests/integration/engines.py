@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""Docker engines of a test's own, each a real dockerd in a network
+namespace made for it and reached over a veth pair on TCP (2375) or TLS
+(2376, with a CA and certificates made here by openssl), as
+shared/docker-api.md measured. The namespace is entered with nsenter
+--net (ip netns exec remounts /sys and hides the cgroup mounts). Each
+engine has its own data root, exec root (its own containerd), pid file
+and socket under a temporary directory, and an address 10.251.K.2/30
+whose K no other interface or namespace uses (chosen under a lock).
+
+As a module: Engine(name, tls).up() ... .down(); daemon_stop(sig) and
+daemon_start() stop and start its dockerd alone (the data stays).
+As a command, for a test run by a shell script:
+
+    engines.py [--plain NAME]... [--tls NAME]... -- CMD [ARGS...]
+
+starts the engines, loads the sandbox image ($ALIA_IMAGE or
+alia-sandbox:latest) into each, runs CMD with, for each engine,
+ALIA_TEST_ENGINE_<NAME>_HOST=tcp://IP:PORT and, over TLS,
+ALIA_TEST_ENGINE_<NAME>_CERT_PATH (ca.pem, cert.pem, key.pem for a
+client), then takes everything down, and exits with CMD's status.
+Standard library only; run as root."""
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+LOCK = "/run/alia-test-engines.lock"
+NS_DIR = "/var/run/netns"
+
+
+def run(*args, **kw):
+    r = subprocess.run(args, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: exit {r.returncode}: "
+                           f"{(r.stderr or r.stdout).strip()[:300]}")
+    return r.stdout
+
+
+def openssl(*args):
+    run("openssl", *args)
+
+
+class Engine:
+    def __init__(self, name, tls=False):
+        self.name, self.tls = name, tls
+        self.k = None
+        self.proc = None
+        self.dir = tempfile.mkdtemp(prefix=f"alia-engine-{name}.")
+        os.chmod(self.dir, 0o755)
+        self.log = os.path.join(self.dir, "dockerd.log")
+
+    @property
+    def ns(self):
+        return f"alia-t{self.k}"
+
+    @property
+    def veth(self):
+        return f"alia-t{self.k}"
+
+    @property
+    def ip(self):
+        return f"10.251.{self.k}.2"
+
+    @property
+    def url(self):
+        return f"tcp://{self.ip}:{2376 if self.tls else 2375}"
+
+    @property
+    def cert_path(self):
+        return os.path.join(self.dir, "client") if self.tls else None
+
+    def env(self):
+        """The environment a Docker client (the CLI, alia) needs."""
+        e = {"DOCKER_HOST": self.url}
+        if self.tls:
+            e.update(DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=self.cert_path)
+        return e
+
+    def _net_up(self):
+        os.makedirs(NS_DIR, exist_ok=True)
+        with open(LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            used = run("ip", "-o", "-4", "addr", "show")
+            names = set(os.listdir(NS_DIR))
+            links = run("ip", "-o", "link", "show")
+            for k in range(256):
+                if (f" 10.251.{k}." not in used
+                        and f"alia-t{k}" not in names
+                        and f" alia-t{k}:" not in links
+                        and f" alia-t{k}@" not in links):
+                    break
+            else:
+                raise RuntimeError("no free 10.251.K.0/30 for an engine")
+            self.k = k
+            run("ip", "netns", "add", self.ns)
+            run("ip", "link", "add", self.veth, "type", "veth", "peer",
+                "name", self.veth + "n")
+        run("ip", "link", "set", self.veth + "n", "netns", self.ns)
+        run("ip", "addr", "add", f"10.251.{k}.1/30", "dev", self.veth)
+        run("ip", "link", "set", self.veth, "up")
+        self.nsenter("ip", "addr", "add", f"{self.ip}/30", "dev",
+                     self.veth + "n")
+        self.nsenter("ip", "link", "set", self.veth + "n", "up")
+        self.nsenter("ip", "link", "set", "lo", "up")
+
+    def nsenter(self, *args):
+        return run("nsenter", f"--net={NS_DIR}/{self.ns}", *args)
+
+    def _certs(self):
+        d, c = os.path.join(self.dir, "tls"), self.cert_path
+        os.makedirs(d)
+        os.makedirs(c)
+        ca_key, ca = os.path.join(d, "ca-key.pem"), os.path.join(d, "ca.pem")
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                "1", "-subj", f"/CN=alia test CA {self.name}", "-keyout",
+                ca_key, "-out", ca)
+        for who, ext in (("server", f"subjectAltName=IP:{self.ip}\n"
+                          "extendedKeyUsage=serverAuth\n"),
+                         ("client", "extendedKeyUsage=clientAuth\n")):
+            key = os.path.join(d, f"{who}-key.pem")
+            csr = os.path.join(d, f"{who}.csr")
+            extf = os.path.join(d, f"{who}.ext")
+            with open(extf, "w") as f:
+                f.write(ext)
+            openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    f"/CN={who}", "-keyout", key, "-out", csr)
+            openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+                    "-CAcreateserial", "-days", "1", "-extfile", extf,
+                    "-out", os.path.join(d, f"{who}-cert.pem"))
+        shutil.copy(ca, os.path.join(c, "ca.pem"))
+        shutil.copy(os.path.join(d, "client-cert.pem"),
+                    os.path.join(c, "cert.pem"))
+        shutil.copy(os.path.join(d, "client-key.pem"),
+                    os.path.join(c, "key.pem"))
+        # alia's master runs as root; its unprivileged roles never read them
+        for f in os.listdir(c):
+            os.chmod(os.path.join(c, f), 0o600)
+
+    def daemon_start(self, wait=60):
+        d = self.dir
+        with open(os.path.join(d, "daemon.json"), "w") as f:
+            f.write("{}\n")
+        args = ["nsenter", f"--net={NS_DIR}/{self.ns}", "dockerd",
+                "--config-file", f"{d}/daemon.json",
+                "--data-root", f"{d}/root", "--exec-root", f"{d}/exec",
+                "--pidfile", f"{d}/dockerd.pid",
+                "-H", f"unix://{d}/docker.sock", "-H",
+                self.url, "--bridge=none", "--iptables=false",
+                "--ip-forward=false"]
+        if self.tls:
+            t = os.path.join(d, "tls")
+            args += ["--tlsverify", "--tlscacert", f"{t}/ca.pem",
+                     "--tlscert", f"{t}/server-cert.pem",
+                     "--tlskey", f"{t}/server-key.pem"]
+        log = open(self.log, "a")
+        self.proc = subprocess.Popen(args, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        log.close()
+        end = time.time() + wait
+        while time.time() < end:
+            if self.proc.poll() is not None:
+                break
+            r = subprocess.run(["docker", "version", "--format",
+                                "{{.Server.Version}}"],
+                               env={**os.environ, **self.env()},
+                               capture_output=True, text=True, timeout=10)
+            if r.returncode == 0:
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"engine {self.name}: dockerd did not answer on "
+                           f"{self.url}; its log ends:\n{self.log_tail()}")
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    def daemon_stop(self, sig=signal.SIGTERM, wait=30):
+        """Stops dockerd (SIGKILL: as a crash would); its containerd and
+        shims go with a SIGTERM and are killed after a SIGKILL."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if sig == signal.SIGKILL:
+            self._kill_left()
+
+    def _kill_left(self):
+        """Every process still running from this engine's directory (its
+        containerd, shims): killed, and waited for."""
+        r = subprocess.run(["pgrep", "-f", self.dir], capture_output=True,
+                           text=True)
+        pids = [int(p) for p in r.stdout.split() if int(p) != os.getpid()]
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        end = time.time() + 10
+        while pids and time.time() < end:
+            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            time.sleep(0.1)
+
+    def up(self):
+        self._net_up()
+        if self.tls:
+            self._certs()
+        self.daemon_start()
+        return self
+
+    def load_image(self, image):
+        save = subprocess.Popen(["docker", "save", image],
+                                stdout=subprocess.PIPE)
+        r = subprocess.run(["docker", "load", "-q"], stdin=save.stdout,
+                           env={**os.environ, **self.env()},
+                           capture_output=True, text=True)
+        save.stdout.close()
+        if save.wait() != 0 or r.returncode != 0:
+            raise RuntimeError(f"engine {self.name}: loading {image}: "
+                               f"{r.stderr.strip()[:300]}")
+
+    def down(self):
+        """Everything up() made, gone, whatever state it is in."""
+        try:
+            self.daemon_stop()
+        finally:
+            self._kill_left()
+            mounts = run("findmnt", "-rn", "-o", "TARGET").split("\n")
+            for m in sorted((m for m in mounts
+                             if m.startswith(self.dir + "/")),
+                            key=len, reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            if self.k is not None:
+                subprocess.run(["ip", "link", "del", self.veth],
+                               capture_output=True)
+                subprocess.run(["ip", "netns", "del", self.ns],
+                               capture_output=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def main(argv):
+    want = []
+    while argv and argv[0] != "--":
+        if len(argv) < 2 or argv[0] not in ("--plain", "--tls"):
+            print("usage: engines.py [--plain NAME]... [--tls NAME]... -- "
+                  "CMD [ARGS...]", file=sys.stderr)
+            return 2
+        want.append((argv[1], argv[0] == "--tls"))
+        argv = argv[2:]
+    cmd = argv[1:]
+    if not cmd:
+        print("engines.py: no command after --", file=sys.stderr)
+        return 2
+    image = os.environ.get("ALIA_IMAGE", "alia-sandbox:latest")
+    engines, env = [], dict(os.environ)
+    try:
+        for name, tls in want:
+            t0 = time.time()
+            e = Engine(name, tls)
+            engines.append(e)
+            e.up()
+            e.load_image(image)
+            print(f"engines: {name} up on {e.url}{' (TLS)' if tls else ''} "
+                  f"with {image} in {time.time() - t0:.1f} s",
+                  file=sys.stderr)
+            key = "ALIA_TEST_ENGINE_" + name.upper()
+            env[key + "_HOST"] = e.url
+            if tls:
+                env[key + "_CERT_PATH"] = e.cert_path
+        return subprocess.run(cmd, env=env).returncode
+    except RuntimeError as ex:
+        print(f"engines: {ex}", file=sys.stderr)
+        return 1
+    finally:
+        for e in engines:
+            e.down()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
