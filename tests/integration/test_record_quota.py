@@ -75,7 +75,12 @@ def main_part():
                     f"convert_from(data, 'UTF8'), '' order by seq)) > 0 "
                     f"from alia.events where session_id = '{sid}' and "
                     f"kind = 'i'")
-        ok(keys == "t", f"the keys typed past the quota are recorded")
+        typed = "" if keys == "t" else psql(
+            f"select string_agg(seq || ':' || encode(data, 'escape'), ' ' "
+            f"order by seq) from alia.events where session_id = '{sid}' "
+            f"and kind in ('i', 'm') and seq > {m} - 2")
+        ok(keys == "t", "the keys typed past the quota are recorded"
+           + (f" (input and markers: {typed[-400:]!r})" if typed else ""))
         n = psql(f"select count(*) from alia.events where session_id = "
                  f"'{sid}' and kind = 'm' and convert_from(data, 'UTF8') "
                  f"like 'recording %'")
