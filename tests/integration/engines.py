@@ -19,7 +19,8 @@ starts the engines, loads the sandbox image ($ALIA_IMAGE or
 alia-sandbox:latest) into each, runs CMD with, for each engine,
 ALIA_TEST_ENGINE_<NAME>_HOST=tcp://IP:PORT and, over TLS,
 ALIA_TEST_ENGINE_<NAME>_CERT_PATH (ca.pem, cert.pem, key.pem for a
-client), then takes everything down, and exits with CMD's status.
+client) and ALIA_TEST_ENGINE_<NAME>_UNTRUSTED_CERT_PATH (the same from a
+CA that did not sign the engine's certificate), then takes everything down, and exits with CMD's status.
 Standard library only; run as root."""
 import fcntl
 import os
@@ -44,6 +45,42 @@ def run(*args, **kw):
 
 def openssl(*args):
     run("openssl", *args)
+
+
+def make_ca(d, cn):
+    """A CA in d: its (certificate, key) paths."""
+    ca, key = os.path.join(d, "ca.pem"), os.path.join(d, "ca-key.pem")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", f"/CN={cn}", "-keyout", key, "-out", ca)
+    return ca, key
+
+
+def make_cert(d, ca, who, ext):
+    """who-cert.pem and who-key.pem in d, signed by ca with extensions
+    ext (openssl's extfile lines)."""
+    key, csr = os.path.join(d, f"{who}-key.pem"), os.path.join(d, f"{who}.csr")
+    extf = os.path.join(d, f"{who}.ext")
+    with open(extf, "w") as f:
+        f.write(ext)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={who}",
+            "-keyout", key, "-out", csr)
+    openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+            "-CAcreateserial", "-days", "1", "-extfile", extf,
+            "-out", os.path.join(d, f"{who}-cert.pem"))
+
+
+def client_set(d, ca, out):
+    """A client certificate signed by ca, put in out as a Docker client
+    reads it: ca.pem, cert.pem, key.pem (read by root alone)."""
+    make_cert(d, ca, "client", "extendedKeyUsage=clientAuth\n")
+    os.makedirs(out)
+    shutil.copy(ca[0], os.path.join(out, "ca.pem"))
+    shutil.copy(os.path.join(d, "client-cert.pem"),
+                os.path.join(out, "cert.pem"))
+    shutil.copy(os.path.join(d, "client-key.pem"),
+                os.path.join(out, "key.pem"))
+    for f in os.listdir(out):
+        os.chmod(os.path.join(out, f), 0o600)
 
 
 class Engine:
@@ -74,6 +111,10 @@ class Engine:
     @property
     def cert_path(self):
         return os.path.join(self.dir, "client") if self.tls else None
+
+    @property
+    def untrusted_cert_path(self):
+        return os.path.join(self.dir, "untrusted") if self.tls else None
 
     def env(self):
         """The environment a Docker client (the CLI, alia) needs."""
@@ -113,34 +154,19 @@ class Engine:
         return run("nsenter", f"--net={NS_DIR}/{self.ns}", *args)
 
     def _certs(self):
-        d, c = os.path.join(self.dir, "tls"), self.cert_path
+        """The engine's CA, its server certificate and a client's (in
+        client/, as DOCKER_CERT_PATH wants them); and in untrusted/ a
+        client set whose CA did not sign the engine's certificate."""
+        d = os.path.join(self.dir, "tls")
         os.makedirs(d)
-        os.makedirs(c)
-        ca_key, ca = os.path.join(d, "ca-key.pem"), os.path.join(d, "ca.pem")
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
-                "1", "-subj", f"/CN=alia test CA {self.name}", "-keyout",
-                ca_key, "-out", ca)
-        for who, ext in (("server", f"subjectAltName=IP:{self.ip}\n"
-                          "extendedKeyUsage=serverAuth\n"),
-                         ("client", "extendedKeyUsage=clientAuth\n")):
-            key = os.path.join(d, f"{who}-key.pem")
-            csr = os.path.join(d, f"{who}.csr")
-            extf = os.path.join(d, f"{who}.ext")
-            with open(extf, "w") as f:
-                f.write(ext)
-            openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj",
-                    f"/CN={who}", "-keyout", key, "-out", csr)
-            openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key,
-                    "-CAcreateserial", "-days", "1", "-extfile", extf,
-                    "-out", os.path.join(d, f"{who}-cert.pem"))
-        shutil.copy(ca, os.path.join(c, "ca.pem"))
-        shutil.copy(os.path.join(d, "client-cert.pem"),
-                    os.path.join(c, "cert.pem"))
-        shutil.copy(os.path.join(d, "client-key.pem"),
-                    os.path.join(c, "key.pem"))
-        # alia's master runs as root; its unprivileged roles never read them
-        for f in os.listdir(c):
-            os.chmod(os.path.join(c, f), 0o600)
+        ca = make_ca(d, f"alia test CA {self.name}")
+        make_cert(d, ca, "server", f"subjectAltName=IP:{self.ip}\n"
+                  "extendedKeyUsage=serverAuth\n")
+        client_set(d, ca, self.cert_path)
+        other = os.path.join(self.dir, "other-ca")
+        os.makedirs(other)
+        client_set(other, make_ca(other, "another CA"),
+                   self.untrusted_cert_path)
 
     def daemon_start(self, wait=60):
         d = self.dir
@@ -281,6 +307,7 @@ def main(argv):
             env[key + "_HOST"] = e.url
             if tls:
                 env[key + "_CERT_PATH"] = e.cert_path
+                env[key + "_UNTRUSTED_CERT_PATH"] = e.untrusted_cert_path
         return subprocess.run(cmd, env=env).returncode
     except RuntimeError as ex:
         print(f"engines: {ex}", file=sys.stderr)

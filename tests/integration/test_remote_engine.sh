@@ -20,16 +20,8 @@ DOCKER_HOST=$ALIA_TEST_ENGINE_E2_HOST DOCKER_TLS_VERIFY=1 \
 	DOCKER_CERT_PATH=$ALIA_TEST_ENGINE_E2_CERT_PATH "$here/with-server.sh" \
 	/usr/bin/python3 "$here/test_remote_engine.py" tls
 echo "# the engine on TLS, with a CA that did not sign its certificate"
-bad=$(mktemp -d)
-trap "rm -rf $bad" EXIT
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=another CA" \
-	-keyout "$bad/ca-key.pem" -out "$bad/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=client \
-	-keyout "$bad/key.pem" -out "$bad/client.csr" 2>/dev/null
-openssl x509 -req -in "$bad/client.csr" -CA "$bad/ca.pem" \
-	-CAkey "$bad/ca-key.pem" -CAcreateserial -days 1 \
-	-out "$bad/cert.pem" 2>/dev/null
 DOCKER_HOST=$ALIA_TEST_ENGINE_E2_HOST DOCKER_TLS_VERIFY=1 \
-	DOCKER_CERT_PATH=$bad ALIA_POOL=0 "$here/with-server.sh" \
+	DOCKER_CERT_PATH=$ALIA_TEST_ENGINE_E2_UNTRUSTED_CERT_PATH \
+	ALIA_POOL=0 "$here/with-server.sh" \
 	/usr/bin/python3 "$here/test_remote_engine.py" untrusted
 ' engines "$here"
