@@ -51,6 +51,10 @@ usage(void)
 	    "                                     a session as asciicast v2 "
 	    "or text\n"
 	    "  session kill ID                    end a running session\n"
+	    "  engine list                        the Docker engines, their "
+	    "state\n"
+	    "  engine drain|undrain NAME          stop or resume placing "
+	    "sessions there\n"
 	    "  user add NAME --role learner|instructor|admin [--group G]...\n"
 	    "                                     add a user; the password "
 	    "is read\n"
@@ -166,6 +170,7 @@ static const struct {
 	int (*run)(const struct config *, const struct cli_db *, int, char **);
 } alia_cli[] = {
     {"session", cli_session},
+    {"engine", cli_engine},
     {"user", cli_user},
     {"group", cli_user_group},
 };

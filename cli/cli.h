@@ -35,8 +35,16 @@ struct cli_db {
 };
 
 /* cli_session.c */
+struct pg_result;
+/* Prints res's nf columns (16 at most) under head, aligned. */
+void cli_table(const struct pg_result *, const char *const *head, int nf);
 /* `alia session list|export|kill`: argv[0] is the subcommand; an exit status. */
 int cli_session(
+    const struct config *, const struct cli_db *, int argc, char **argv);
+
+/* cli_engine.c */
+/* `alia engine list|drain|undrain`: argv[0] is the subcommand. */
+int cli_engine(
     const struct config *, const struct cli_db *, int argc, char **argv);
 
 /* cli_user.c */

@@ -64,13 +64,33 @@ cli_state(PGconn *conn, const char *id)
 	return state;
 }
 
+void
+cli_table(const PGresult *res, const char *const *head, int nf)
+{
+	int i, j, n = PQntuples(res), width[16];
+
+	for (j = 0; j < nf && j < 16; j++) {
+		width[j] = (int)strlen(head[j]);
+		for (i = 0; i < n; i++)
+			if (PQgetlength(res, i, j) > width[j])
+				width[j] = PQgetlength(res, i, j);
+	}
+	for (j = 0; j < nf && j < 16; j++)
+		printf("%-*s%s", j == nf - 1 ? 0 : width[j], head[j],
+		    j == nf - 1 ? "\n" : "  ");
+	for (i = 0; i < n; i++)
+		for (j = 0; j < nf && j < 16; j++)
+			printf("%-*s%s", j == nf - 1 ? 0 : width[j],
+			    PQgetvalue(res, i, j), j == nf - 1 ? "\n" : "  ");
+}
+
 static int
 cli_list(PGconn *conn)
 {
 	static const char *head[] = {"ID", "OWNER", "STATE", "CREATED",
 	    "DURATION", "EXIT", "END REASON", "BYTES"};
 	PGresult *res;
-	int i, j, n, nf = 8, width[8];
+	int nf = 8;
 
 	res = PQexec(conn,
 	    "SELECT id, owner, state, "
@@ -87,20 +107,7 @@ cli_list(PGconn *conn)
 		PQclear(res);
 		return 1;
 	}
-	n = PQntuples(res);
-	for (j = 0; j < nf; j++) {
-		width[j] = (int)strlen(head[j]);
-		for (i = 0; i < n; i++)
-			if (PQgetlength(res, i, j) > width[j])
-				width[j] = PQgetlength(res, i, j);
-	}
-	for (j = 0; j < nf; j++)
-		printf("%-*s%s", j == nf - 1 ? 0 : width[j], head[j],
-		    j == nf - 1 ? "\n" : "  ");
-	for (i = 0; i < n; i++)
-		for (j = 0; j < nf; j++)
-			printf("%-*s%s", j == nf - 1 ? 0 : width[j],
-			    PQgetvalue(res, i, j), j == nf - 1 ? "\n" : "  ");
+	cli_table(res, head, nf);
 	PQclear(res);
 	return 0;
 }

@@ -55,6 +55,8 @@ _Static_assert(offsetof(struct config, record_quota_window) ==
 static const struct config_key config_keys[] = {
     TEXT("listen", listen),
     TEXT("docker", docker),
+    TEXT("docker_tls_dir", docker_tls_dir),
+    NUM("engine_max_sessions", KIND_COUNT, engine_max_sessions, 0, 100000),
     TEXT("database", database),
     TEXT("data_dir", data_dir),
     TEXT("web_dir", web_dir),
@@ -308,11 +310,127 @@ config_text_ok(
 		    "front_role: '%s' is not a role name of lower-case "
 		    "letters, digits and _ (at most 63), or empty",
 		    v);
-	if (strcmp(k->name, "docker") == 0 && v[0] != '\0' &&
-	    strncmp(v, "unix://", 7) != 0 && strncmp(v, "tcp://", 6) != 0)
+	if (strcmp(k->name, "docker") == 0 && v[0] != '\0') {
+		struct config_engine e[CONFIG_ENGINES];
+
+		return config_engines(v, e, err, errlen) == -1 ? -1 : 0;
+	}
+	return 0;
+}
+
+/* Whether v is an engine's name: a letter, then letters, digits, _. */
+static int
+config_engine_name_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= CONFIG_ENGINE_NAME ||
+	    !islower((unsigned char)v[0]))
+		return 0;
+	for (i = 1; i < len; i++)
+		if (!islower((unsigned char)v[i]) &&
+		    !isdigit((unsigned char)v[i]) && v[i] != '_')
+			return 0;
+	return 1;
+}
+
+/*
+ * Parses `docker`: NAME=URL, ... (a lone URL is the engine "local") into
+ * e; the number of engines, or -1.
+ */
+int
+config_engines(const char *v, struct config_engine *e, char *err, size_t errlen)
+{
+	const char *p = v, *end, *eq, *url;
+	size_t len, ulen;
+	int n = 0, i;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (n == CONFIG_ENGINES)
+			return config_err(err, errlen,
+			    "docker: more than %d engines", CONFIG_ENGINES);
+		memset(&e[n], 0, sizeof(e[n]));
+		eq = memchr(p, '=', len);
+		if (eq != NULL && memchr(p, ':', (size_t)(eq - p)) == NULL) {
+			if (!config_engine_name_ok(p, (size_t)(eq - p)))
+				return config_err(err, errlen,
+				    "docker: '%.*s' is not an engine name: a "
+				    "lower-case letter, then letters, digits "
+				    "and _, at most %d",
+				    (int)(eq - p), p, CONFIG_ENGINE_NAME - 1);
+			memcpy(e[n].name, p, (size_t)(eq - p));
+			url = eq + 1;
+		} else {
+			snprintf(e[n].name, sizeof(e[n].name), "local");
+			url = p;
+		}
+		ulen = (size_t)(p + len - url);
+		if (ulen >= sizeof(e[n].url))
+			return config_err(err, errlen,
+			    "docker: engine %s: URL longer than %zu bytes",
+			    e[n].name, sizeof(e[n].url) - 1);
+		memcpy(e[n].url, url, ulen);
+		if (strncmp(e[n].url, "unix://", 7) != 0 &&
+		    strncmp(e[n].url, "tcp://", 6) != 0)
+			return config_err(err, errlen,
+			    "docker: '%s' is neither unix:///PATH nor "
+			    "tcp://HOST:PORT",
+			    e[n].url);
+		for (i = 0; i < n; i++)
+			if (strcmp(e[i].name, e[n].name) == 0)
+				return config_err(err, errlen,
+				    "docker: engine %s is named twice%s",
+				    e[n].name,
+				    strcmp(e[n].name, "local") == 0
+				        ? " (a URL without NAME= is local)"
+				        : "");
+		n++;
+		p = end;
+	}
+	if (n == 0)
+		return config_err(err, errlen, "docker: no engine");
+	return n;
+}
+
+#define CAPACITY_PREFIX "docker_capacity_"
+
+/* docker_capacity_NAME = N: kept until config_finish knows the engines. */
+static int
+config_capacity(struct config *c, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	char *end;
+	long long n;
+	int64_t i;
+
+	if (!config_engine_name_ok(name, strlen(name)))
+		return config_err(err, errlen, "%s%s: not an engine name",
+		    CAPACITY_PREFIX, name);
+	errno = 0;
+	n = strtoll(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' || errno != 0 ||
+	    n < 0 || n > 100000)
 		return config_err(err, errlen,
-		    "docker: '%s' is neither unix:///PATH nor tcp://HOST:PORT",
-		    v);
+		    "%s%s: bad value '%s': sessions, 0 to 100000",
+		    CAPACITY_PREFIX, name, value);
+	for (i = 0; i < c->ncapacity; i++)
+		if (strcmp(c->capacity[i].name, name) == 0)
+			break;
+	if (i == CONFIG_ENGINES)
+		return config_err(err, errlen, "more than %d %sNAME keys",
+		    CONFIG_ENGINES, CAPACITY_PREFIX);
+	snprintf(c->capacity[i].name, sizeof(c->capacity[i].name), "%s", name);
+	c->capacity[i].n = n;
+	if (i == c->ncapacity)
+		c->ncapacity++;
 	return 0;
 }
 
@@ -330,6 +448,9 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	int r = 0;
 	char *field, msg[256];
 
+	if (strncmp(key, CAPACITY_PREFIX, strlen(CAPACITY_PREFIX)) == 0)
+		return config_capacity(
+		    c, key + strlen(CAPACITY_PREFIX), value, err, errlen);
 	if ((k = config_find(key)) == NULL)
 		return config_err(err, errlen, "unknown key '%s'", key);
 	field = (char *)c + k->off;
@@ -467,7 +588,8 @@ config_env(struct config *c, char **envp, char *err, size_t errlen)
 			key[i] = (char)tolower((unsigned char)*p);
 		key[n] = '\0';
 		/* Variables of the scripts and tests, not configuration. */
-		if (config_find(key) == NULL)
+		if (config_find(key) == NULL &&
+		    strncmp(key, CAPACITY_PREFIX, strlen(CAPACITY_PREFIX)) != 0)
 			continue;
 		if (config_set(c, key, eq + 1, msg, sizeof(msg)) == -1)
 			return config_err(err, errlen, "ALIA_%.*s: %s", (int)n,
@@ -522,7 +644,7 @@ int
 config_finish(struct config *c, char *err, size_t errlen)
 {
 	const char *dh;
-	int i;
+	int i, j, n;
 
 	if (c->docker[0] == '\0') {
 		dh = getenv("DOCKER_HOST");
@@ -540,6 +662,22 @@ config_finish(struct config *c, char *err, size_t errlen)
 			    "tcp://HOST:PORT",
 			    c->docker);
 	}
+	if ((n = config_engines(c->docker, c->engine, err, errlen)) == -1)
+		return -1;
+	c->nengines = n;
+	for (i = 0; i < c->ncapacity; i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(c->engine[j].name, c->capacity[i].name) == 0)
+				break;
+		if (j == n)
+			return config_err(err, errlen,
+			    "%s%s: docker names no engine %s", CAPACITY_PREFIX,
+			    c->capacity[i].name, c->capacity[i].name);
+		c->engine[j].capacity = c->capacity[i].n;
+	}
+	for (j = 0; j < n; j++)
+		if (c->engine[j].capacity == 0)
+			c->engine[j].capacity = c->engine_max_sessions;
 	if (c->node[0] == '\0' && gethostname(c->node, sizeof(c->node)) == -1)
 		snprintf(c->node, sizeof(c->node), "alia");
 	c->node[sizeof(c->node) - 1] = '\0';
@@ -676,4 +814,7 @@ config_print(const struct config *c, FILE *fp)
 		}
 		fputc('\n', fp);
 	}
+	for (i = 0; i < (size_t)c->ncapacity; i++)
+		fprintf(fp, "%s%s = %lld\n", CAPACITY_PREFIX,
+		    c->capacity[i].name, (long long)c->capacity[i].n);
 }

@@ -31,10 +31,23 @@ struct config_limits {
 #define CONFIG_ROLE_ADMIN      2
 #define CONFIG_NROLES          3
 
+/*
+ * One Docker engine of `docker` (NAME=URL, or a lone URL: "local"), and
+ * what it may hold (docker_capacity_NAME, else engine_max_sessions).
+ */
+#define CONFIG_ENGINES     16
+#define CONFIG_ENGINE_NAME 32
+struct config_engine {
+	char name[CONFIG_ENGINE_NAME]; /* [a-z][a-z0-9_]* */
+	char url[CONFIG_STR];          /* unix:///path or tcp://host:port */
+	int64_t capacity;              /* sessions at most; 0: no limit */
+};
+
 struct config {
-	char listen[CONFIG_STR];    /* host:port */
-	char docker[CONFIG_PATH];   /* unix:///path or tcp://host:port */
-	char database[CONFIG_PATH]; /* libpq conninfo; empty: embedded */
+	char listen[CONFIG_STR];          /* host:port */
+	char docker[CONFIG_PATH];         /* the engines, as written */
+	char docker_tls_dir[CONFIG_PATH]; /* NAME/{ca,cert,key}.pem */
+	char database[CONFIG_PATH];       /* libpq conninfo; empty: embedded */
 	char data_dir[CONFIG_PATH];
 	char web_dir[CONFIG_PATH];   /* empty: the build's web/ */
 	char pg_bin[CONFIG_PATH];    /* empty: newest installed */
@@ -75,6 +88,16 @@ struct config {
 	int64_t pool;         /* containers started ahead of demand */
 	/* proxies whose X-Forwarded-For/-Proto are believed (proxy.h) */
 	char trusted_proxies[CONFIG_PATH];
+	int64_t engine_max_sessions; /* per engine without its own; 0: none */
+	/* docker_capacity_NAME as set, matched to engines by config_finish */
+	struct {
+		char name[CONFIG_ENGINE_NAME];
+		int64_t n;
+	} capacity[CONFIG_ENGINES];
+	int64_t ncapacity;
+	/* `docker` resolved by config_finish */
+	struct config_engine engine[CONFIG_ENGINES];
+	int64_t nengines;
 };
 
 /* Fills in the defaults. */
@@ -90,6 +113,12 @@ int config_set(struct config *, const char *key, const char *value, char *err,
 int config_finish(struct config *, char *err, size_t errlen);
 /* Prints the configuration normalised, one `key = value` per line. */
 void config_print(const struct config *, FILE *);
+/*
+ * Parses a `docker` value (NAME=URL, ...; a lone URL is "local") into e,
+ * CONFIG_ENGINES of them at most: how many, or -1 with err set.
+ */
+int config_engines(
+    const char *, struct config_engine *e, char *err, size_t errlen);
 /* Whether the listen address is a loopback one. */
 int config_listen_loopback(const struct config *);
 /* Splits listen into host and port. */

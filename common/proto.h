@@ -103,6 +103,7 @@ struct msg_session_req {
 	uint16_t cols, rows; /* create: the initial size, 0: 80x24 */
 	uint32_t flags;
 #define REQ_ANY_OWNER 0x1 /* front has authorized it: not only owner's */
+#define REQ_NO_PARK   0x2 /* master's own: waited for an engine already */
 	int32_t role; /* create: CONFIG_ROLE_*, or -1: no role (auth = none) */
 };
 
@@ -127,6 +128,7 @@ struct msg_session_info {
 	uint16_t cols, rows;
 	uint32_t viewers;
 	uint32_t pad2;
+	char engine[32]; /* the Docker engine that holds it */
 };
 
 /*
@@ -357,6 +359,21 @@ struct msg_worker_stats {
 	int64_t last_activity_us;
 };
 
+/* One Docker engine, as master sees it (master/engine.c). */
+#define MSG_ENGINES 16 /* CONFIG_ENGINES */
+struct msg_engine {
+	char name[32];
+	uint32_t up;        /* it answers its pings */
+	uint32_t ready;     /* it takes sessions: up, image there, reconciled */
+	uint32_t drained;   /* alia engine drain */
+	uint32_t sessions;  /* live sessions placed there */
+	uint32_t pool;      /* warm pool containers there */
+	uint32_t capacity;  /* 0: no limit */
+	uint64_t ping_us;   /* the last ping's round trip */
+	uint64_t create_us; /* recent container create latency (average) */
+	uint64_t lost;      /* times it was found down */
+};
+
 struct msg_metrics {
 	uint64_t req;
 	uint64_t sessions_active, sessions_created, sessions_ended;
@@ -373,6 +390,8 @@ struct msg_metrics {
 	uint64_t pool_ready;            /* of those, ready to be taken */
 	uint64_t pool_taken;            /* sessions given a pool container */
 	uint64_t pool_missed; /* sessions that found none ready (pool > 0) */
+	uint64_t nengines;
+	struct msg_engine engines[MSG_ENGINES];
 };
 #define METRICS_DOCKER_BUCKETS_MS                  \
 	{                                          \

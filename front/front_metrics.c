@@ -15,6 +15,59 @@
 
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* One gauge per engine, labelled with its name (a-z, 0-9, _). */
+static void
+metrics_engines(struct evbuffer *b, const struct msg_metrics *m)
+{
+	static const struct {
+		const char *name, *help;
+	} g[] = {
+	    {"alia_engine_up", "The Docker engine answers its pings."},
+	    {"alia_engine_ready",
+	        "The engine takes sessions: up, image there, reconciled."},
+	    {"alia_engine_drained", "alia engine drain: no new sessions."},
+	    {"alia_engine_sessions", "Live sessions on the engine."},
+	    {"alia_engine_pool_containers", "Warm pool containers on it."},
+	    {"alia_engine_capacity", "Sessions it may hold; 0: no limit."},
+	    {"alia_engine_ping_seconds", "The last ping's round trip."},
+	    {"alia_engine_create_seconds",
+	        "Recent container create latency, averaged."},
+	    {"alia_engine_lost_total", "Times the engine was found down."},
+	};
+	const struct msg_engine *e;
+	size_t i, k, n;
+
+	n = m->nengines < MSG_ENGINES ? (size_t)m->nengines : MSG_ENGINES;
+	for (k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
+		    g[k].name, g[k].help, g[k].name,
+		    k == 8 ? "counter" : "gauge");
+		for (i = 0; i < n; i++) {
+			e = &m->engines[i];
+			evbuffer_add_printf(b, "%s{engine=\"%.*s\"} ",
+			    g[k].name, (int)sizeof(e->name), e->name);
+			switch (k) {
+			case 6:
+				evbuffer_add_printf(
+				    b, "%.6f\n", e->ping_us / 1e6);
+				continue;
+			case 7:
+				evbuffer_add_printf(
+				    b, "%.6f\n", e->create_us / 1e6);
+				continue;
+			}
+			evbuffer_add_printf(b, "%llu\n",
+			    (unsigned long long)(k == 0 ? e->up
+			            : k == 1            ? e->ready
+			            : k == 2            ? e->drained
+			            : k == 3            ? e->sessions
+			            : k == 4            ? e->pool
+			            : k == 5            ? e->capacity
+			                                : e->lost));
+		}
+	}
+}
+
 static void
 metrics_answer(struct conn *c, const struct msg_metrics *m)
 {
@@ -94,6 +147,7 @@ metrics_answer(struct conn *c, const struct msg_metrics *m)
 	    "alia_record_disk_pauses_total %llu\n",
 	    (unsigned long long)m->disk_paused,
 	    (unsigned long long)m->disk_pauses);
+	metrics_engines(b, m);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);

@@ -70,6 +70,7 @@ sessions_gen(yajl_gen g, const struct msg_session_info *i)
 		yajl_gen_null(g);
 	front_json_key_str(
 	    g, "end_reason", i->end_reason[0] ? i->end_reason : NULL);
+	front_json_key_str(g, "engine", i->engine[0] ? i->engine : NULL);
 	front_json_key_int(g, "cols", i->cols);
 	front_json_key_int(g, "rows", i->rows);
 	front_json_key_int(g, "viewers", i->viewers);

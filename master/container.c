@@ -130,6 +130,7 @@ struct session {
 	char id[SESSION_ID_LEN]; /* uuid in text */
 	char owner[OWNER_LEN];
 	char container[80];
+	struct engine *engine; /* the Docker engine its container is on */
 	enum session_state state;
 	int flags;
 #define S_KILLING 0x1  /* SIGHUP sent; SIGKILL follows */
@@ -162,8 +163,12 @@ struct session {
 	struct event *ev_kill;
 	struct event *ev_worker;
 	struct event *ev_refill; /* browsers wait no longer */
+	struct event *ev_rewait; /* the wait call failed: again, later */
+	int64_t create_t0;       /* monotonic us: its create call went */
 	struct msg_worker_stats stats;
 };
+#define SDOCKER(s) engine_docker((s)->engine)
+#define REWAIT_MS  1000
 UUID_TREE(session_tree, session, by_id, uuid)
 
 TAILQ_HEAD(session_list, session);
@@ -178,16 +183,34 @@ struct dcall {
 	int has_session;
 	struct uuid id;
 	char text[SESSION_ID_LEN]; /* id in text, for the logs */
+	struct engine *engine;     /* where the call went */
 	void (*done)(struct session *, struct docker_result *);
+	/* or, for a call of no session's: */
+	void (*fn)(int, struct docker_result *);
+	int arg;
 	int64_t t0; /* monotonic us */
 	int timed;  /* counts toward the latency metric */
 };
 TAILQ_HEAD(dcall_list, dcall);
 
+/*
+ * An engine's reconcile: both answers (the rows of sessions placed there
+ * and not ended, this instance's containers there), then
+ * container_reconcile. Found again by the engine's index.
+ */
+struct reconcile {
+	struct engine *engine;
+	struct restore_row *rows; /* not ended in the database */
+	size_t nrows;
+	int rows_in, list_in;
+	int blind; /* one of the two did not answer: touch nothing */
+	struct restore_ctr *list; /* this instance's containers */
+	size_t nlist;
+};
+
 static struct {
 	const struct config *conf;
 	struct event_base *base;
-	struct docker *docker;
 	char instance[INSTANCE_LEN]; /* the label of our containers */
 	struct pgc *db;
 	int verbose;
@@ -198,14 +221,21 @@ static struct {
 	size_t nended;
 	struct dcall_list calls;
 	struct msg_metrics m;
-	/* live restore at start: both answers, then container_reconcile */
-	struct restore_row *rows; /* not ended in the database */
-	size_t nrows;
-	int rows_in, list_in;
-	int blind; /* one of the two did not answer: touch nothing */
-	struct restore_ctr *list; /* this instance's containers */
-	size_t nlist;
+	struct reconcile *rc[CONFIG_ENGINES]; /* by the engine's index */
+	/* new sessions waiting for an engine still starting (at most
+	 * max_sessions, PARK_MS each) */
+	TAILQ_HEAD(, parked) parked;
+	size_t nparked;
+	struct event *ev_parked;
 } ct;
+
+/* A session asked for while no engine was ready but one was starting. */
+struct parked {
+	TAILQ_ENTRY(parked) entry;
+	struct msg_session_req r;
+	int64_t until; /* monotonic us */
+};
+#define PARK_MS 10000
 
 /* One of this instance's containers, as container_reconcile sees it. */
 struct restore_ctr {
@@ -230,6 +260,8 @@ static void session_end(struct session *, int, const char *);
 static void dcall_cb(struct docker_result *, void *);
 static struct dcall *dcall(
     struct session *, void (*)(struct session *, struct docker_result *), int);
+static struct dcall *dcall_on(
+    struct engine *, void (*)(int, struct docker_result *), int);
 static void session_logged(struct session *, struct docker_result *);
 static void session_created(struct session *, struct docker_result *);
 static void reply_info(
@@ -295,8 +327,8 @@ dcall_gone(struct dcall *c, struct docker_result *r)
 		dcall_log_error(c->text, r);
 	else if (c->done == session_created && r->status == 201 &&
 	    r->id != NULL)
-		docker_remove(
-		    ct.docker, r->id, dcall_cb, dcall(NULL, session_logged, 1));
+		docker_remove(engine_docker(c->engine), r->id, dcall_cb,
+		    dcall_on(c->engine, NULL, 0));
 }
 
 /* Calls c's continuation with its session, found again by id. */
@@ -305,6 +337,10 @@ dcall_done(struct dcall *c, struct docker_result *r)
 {
 	struct session *s;
 
+	if (c->fn != NULL) {
+		c->fn(c->arg, r);
+		return;
+	}
 	if (c->done == NULL)
 		return;
 	if (!c->has_session) {
@@ -353,11 +389,28 @@ dcall(struct session *s, void (*done)(struct session *, struct docker_result *),
 		c->has_session = 1;
 		c->id = s->uuid;
 		memcpy(c->text, s->id, sizeof(c->text));
+		c->engine = s->engine;
 	}
 	c->done = done;
 	c->timed = timed;
 	c->t0 = clock_mono_us();
 	TAILQ_INSERT_TAIL(&ct.calls, c, entry);
+	return c;
+}
+
+/*
+ * A call of no session's to engine e: fn(arg, result) when it answers,
+ * or (fn NULL) only an error logged.
+ */
+static struct dcall *
+dcall_on(struct engine *e, void (*fn)(int, struct docker_result *), int arg)
+{
+	struct dcall *c;
+
+	c = dcall(NULL, fn == NULL ? session_logged : NULL, 1);
+	c->engine = e;
+	c->fn = fn;
+	c->arg = arg;
 	return c;
 }
 
@@ -375,7 +428,7 @@ session_remove_container(struct session *s)
 		return;
 	s->flags &= ~S_CREATED;
 	docker_remove(
-	    ct.docker, s->container, dcall_cb, dcall(s, session_logged, 1));
+	    SDOCKER(s), s->container, dcall_cb, dcall(s, session_logged, 1));
 }
 
 static void
@@ -384,7 +437,7 @@ session_kill_cb(evutil_socket_t fd, short what, void *arg)
 	struct session *s = arg;
 
 	if (s->state == SESSION_RUNNING)
-		docker_kill(ct.docker, s->container, "SIGKILL", dcall_cb,
+		docker_kill(SDOCKER(s), s->container, "SIGKILL", dcall_cb,
 		    dcall(s, NULL, 1));
 }
 
@@ -410,7 +463,7 @@ session_kill(struct session *s, const char *reason)
 		return;
 	}
 	docker_kill(
-	    ct.docker, s->container, "SIGHUP", dcall_cb, dcall(s, NULL, 1));
+	    SDOCKER(s), s->container, "SIGHUP", dcall_cb, dcall(s, NULL, 1));
 	evtimer_add(s->ev_kill, &tv);
 }
 
@@ -506,6 +559,7 @@ session_end(struct session *s, int code, const char *reason)
 	s->exit_code = code;
 	s->ended_us = clock_wall_us();
 	evtimer_del(s->ev_kill);
+	evtimer_del(s->ev_rewait);
 	TAILQ_REMOVE(&ct.live, s, entry);
 	TAILQ_INSERT_TAIL(&ct.ended, s, entry);
 	ct.m.sessions_ended++;
@@ -544,6 +598,7 @@ session_end(struct session *s, int code, const char *reason)
 		event_free(old->ev_kill);
 		event_free(old->ev_refill);
 		event_free(old->ev_worker);
+		event_free(old->ev_rewait);
 		free(old->tail);
 		free(old);
 		ct.nended--;
@@ -581,11 +636,29 @@ session_exited(struct session *s, struct docker_result *r)
 			session_end(s, -1, "container vanished");
 			return;
 		}
-		docker_wait(ct.docker, s->container, NULL, dcall_cb,
+		/* Its engine may be going: its pings will say (engine.c). */
+		if (r->status == 0) {
+			struct timeval tv = {
+			    REWAIT_MS / 1000, (REWAIT_MS % 1000) * 1000};
+
+			evtimer_add(s->ev_rewait, &tv);
+			return;
+		}
+		docker_wait(SDOCKER(s), s->container, NULL, dcall_cb,
 		    dcall(s, session_exited, 0));
 		return;
 	}
 	session_end(s, r->exit_code, "exited");
+}
+
+static void
+session_rewait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state == SESSION_RUNNING)
+		docker_wait(SDOCKER(s), s->container, NULL, dcall_cb,
+		    dcall(s, session_exited, 0));
 }
 
 static void
@@ -604,7 +677,7 @@ session_resize(struct session *s)
 
 	if (s->state != SESSION_RUNNING)
 		return;
-	docker_resize(ct.docker, s->container, s->rows, s->cols, dcall_cb,
+	docker_resize(SDOCKER(s), s->container, s->rows, s->cols, dcall_cb,
 	    dcall(s, session_resized, 1));
 	snprintf(cols, sizeof(cols), "%u", s->cols);
 	snprintf(rows, sizeof(rows), "%u", s->rows);
@@ -636,7 +709,7 @@ session_running(struct session *s)
 	           "container_id = $2, started_at = to_timestamp($3::float8) "
 	           "WHERE id = $1 AND state <> 'ended'",
 	    3, p);
-	docker_wait(ct.docker, s->container, NULL, dcall_cb,
+	docker_wait(SDOCKER(s), s->container, NULL, dcall_cb,
 	    dcall(s, session_exited, 0));
 	session_resize(s);
 	if (s->flags & S_KILLING) {
@@ -683,7 +756,7 @@ session_attached(struct session *s, struct docker_result *r)
 	    s, (s->flags & S_ADOPTED) ? WORKER_ADOPTED : WORKER_FIRST);
 	if (s->flags & S_ADOPTED) {
 		/* It runs already: only its end is to be seen. */
-		docker_wait(ct.docker, s->container, NULL, dcall_cb,
+		docker_wait(SDOCKER(s), s->container, NULL, dcall_cb,
 		    dcall(s, session_exited, 0));
 		session_resize(s);
 		return;
@@ -693,7 +766,7 @@ session_attached(struct session *s, struct docker_result *r)
 			session_end(s, -1, s->end_reason);
 			return;
 		}
-		docker_start(ct.docker, s->container, dcall_cb,
+		docker_start(SDOCKER(s), s->container, dcall_cb,
 		    dcall(s, session_started, 1));
 	}
 }
@@ -708,21 +781,25 @@ session_answer_create(struct session *s, struct docker_result *r)
 	struct msgchan *front = master_front();
 	char msg[256];
 
-	if (front == NULL)
+	if (front == NULL || s->create_req == 0)
 		return;
 	if (r == NULL || (r->status == 201 && r->id != NULL)) {
 		reply_info(front, s, s->create_req, 201, 0);
+		s->create_req = 0;
 		return;
 	}
 	snprintf(msg, sizeof(msg), "could not create the container: %s",
 	    r->message != NULL ? r->message : "Docker did not answer");
 	reply_error(front, s->create_req,
 	    r->status == 0 || r->status >= 500 ? 503 : 500, msg);
+	s->create_req = 0;
 }
 
 static void
 session_created(struct session *s, struct docker_result *r)
 {
+	if (r->status == 201)
+		engine_created(s->engine, clock_mono_us() - s->create_t0);
 	session_answer_create(s, r);
 	if (r->status != 201 || r->id == NULL) {
 		session_fail(s, "create", r);
@@ -746,7 +823,7 @@ session_created(struct session *s, struct docker_result *r)
 		return;
 	}
 	docker_attach(
-	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
+	    SDOCKER(s), s->container, dcall_cb, dcall(s, session_attached, 1));
 }
 
 void
@@ -785,7 +862,9 @@ session_create_container(struct session *s)
 	o.memory = session_limit(s, memory);
 	o.nano_cpus = session_limit(s, nano_cpus);
 	o.pids_limit = session_limit(s, pids);
-	docker_create(ct.docker, &o, dcall_cb, dcall(s, session_created, 1));
+	o.engine = engine_name(s->engine);
+	s->create_t0 = clock_mono_us();
+	docker_create(SDOCKER(s), &o, dcall_cb, dcall(s, session_created, 1));
 }
 
 /* A pool container's session goes on as a started one's would. */
@@ -829,7 +908,7 @@ session_unpool(struct session *s, const char *what, struct docker_result *r)
 	s->flags &= ~(S_CREATED | S_POOLED);
 	pool_kick();
 	docker_remove(
-	    ct.docker, s->container, dcall_cb, dcall(s, session_unpooled, 1));
+	    SDOCKER(s), s->container, dcall_cb, dcall(s, session_unpooled, 1));
 	s->container[0] = '\0';
 }
 
@@ -879,7 +958,7 @@ session_take(struct session *s, struct pool_taken *t)
 		session_warm(s);
 		return;
 	}
-	docker_update(ct.docker, s->container, mem, cpus, pids, dcall_cb,
+	docker_update(SDOCKER(s), s->container, mem, cpus, pids, dcall_cb,
 	    dcall(s, session_updated, 1));
 }
 
@@ -1165,7 +1244,7 @@ session_gap(struct session *s)
 	 * session_gap_end cuts it off; the attach's own time would lose what
 	 * Docker read while the attach was being made.
 	 */
-	docker_logs(ct.docker, s->container, s->gap_since_us, clock_wall_us(),
+	docker_logs(SDOCKER(s), s->container, s->gap_since_us, clock_wall_us(),
 	    dcall_cb, dcall(s, session_gap_cb, 1));
 }
 
@@ -1432,6 +1511,7 @@ session_live(struct session *s)
 	s->ev_kill = evtimer_new(ct.base, session_kill_cb, s);
 	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
 	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
+	s->ev_rewait = evtimer_new(ct.base, session_rewait_cb, s);
 	RB_INSERT(session_tree, &ct.ids, s);
 	TAILQ_INSERT_TAIL(&ct.live, s, entry);
 }
@@ -1475,6 +1555,7 @@ session_info(const struct session *s, uint64_t req, int status,
 	snprintf(i->owner, sizeof(i->owner), "%s", s->owner);
 	strlcpy(i->image, ct.conf->image, sizeof(i->image));
 	snprintf(i->end_reason, sizeof(i->end_reason), "%s", s->end_reason);
+	snprintf(i->engine, sizeof(i->engine), "%s", engine_name(s->engine));
 	i->created_us = s->created_us;
 	i->started_us = s->started_us;
 	i->ended_us = s->ended_us;
@@ -1516,14 +1597,74 @@ static const char *const role_scope[CONFIG_NROLES] = {
     [CONFIG_ROLE_ADMIN] = "for an admin",
 };
 
+static void container_create_session(
+    struct msgchan *, struct msg_session_req *);
+
+static void
+container_parked_cb(evutil_socket_t fd, short what, void *arg)
+{
+	container_engines_changed();
+}
+
+/* Waits for an engine to be ready (engine_reconciled), PARK_MS at most. */
+static void
+container_park(const struct msg_session_req *r)
+{
+	struct timeval tv = {0, 100000};
+	struct parked *p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->r = *r;
+	p->until = clock_mono_us() + PARK_MS * INT64_C(1000);
+	TAILQ_INSERT_TAIL(&ct.parked, p, entry);
+	ct.nparked++;
+	if (!evtimer_pending(ct.ev_parked, NULL))
+		evtimer_add(ct.ev_parked, &tv);
+}
+
+void
+container_engines_changed(void)
+{
+	struct timeval tv = {0, 100000};
+	struct msgchan *front = master_front();
+	struct parked *p;
+	TAILQ_HEAD(, parked) now;
+	int64_t t = clock_mono_us();
+
+	/* Each is asked again (and may park again): once, from a copy. */
+	TAILQ_INIT(&now);
+	TAILQ_CONCAT(&now, &ct.parked, entry);
+	ct.nparked = 0;
+	while ((p = TAILQ_FIRST(&now)) != NULL) {
+		TAILQ_REMOVE(&now, p, entry);
+		if (front == NULL) {
+			free(p);
+			continue;
+		}
+		if (engine_pick() == NULL && engine_starting() &&
+		    t < p->until && !ct.stopping) {
+			TAILQ_INSERT_TAIL(&ct.parked, p, entry);
+			ct.nparked++;
+			continue;
+		}
+		if (engine_pick() == NULL)
+			p->r.flags |= REQ_NO_PARK;
+		container_create_session(front, &p->r);
+		free(p);
+	}
+	if (ct.nparked > 0 && !evtimer_pending(ct.ev_parked, NULL))
+		evtimer_add(ct.ev_parked, &tv);
+}
+
 static void
 container_create_session(struct msgchan *front, struct msg_session_req *r)
 {
 	char created[32], cols[8], rows[8];
-	const char *p[6];
+	const char *p[7];
 	struct pool_taken t;
+	struct engine *engine = NULL;
 	struct session *s;
-	char msg[128];
+	char msg[256], why[160];
 	int64_t max;
 	int role, by_role, pooled;
 
@@ -1551,13 +1692,31 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		reply_error(front, r->req, 429, msg);
 		return;
 	}
-	s = xcalloc(1, sizeof(*s));
 	/* A pool container was made for the id of the session taking it. */
 	pooled = pool_take(&t) == 0;
-	if (pooled)
+	if (!pooled && (engine = engine_pick()) == NULL) {
+		if (!(r->flags & REQ_NO_PARK) && engine_starting() &&
+		    ct.nparked < (size_t)ct.conf->max_sessions) {
+			container_park(r);
+			return;
+		}
+		engine_why_none(why, sizeof(why));
+		snprintf(msg, sizeof(msg),
+		    "no Docker engine can take a session now (%.160s); try "
+		    "again later",
+		    why);
+		log_warnx("session of %s refused: %s", r->owner, msg);
+		reply_error(front, r->req, 503, msg);
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	if (pooled) {
 		s->uuid = t.session;
-	else
+		s->engine = t.engine;
+	} else {
 		container_session_id(&s->uuid);
+		s->engine = engine;
+	}
 	uuid_format(&s->uuid, s->id);
 	snprintf(s->owner, sizeof(s->owner), "%s", r->owner);
 	s->cols = r->cols >= 1 && r->cols <= TERM_SIZE_MAX ? r->cols : 80;
@@ -1568,7 +1727,8 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->state = SESSION_STARTING;
 	session_live(s);
 	ct.m.sessions_created++;
-	log_info("session %s: created for %s", s->id, s->owner);
+	log_info("session %s: created for %s on engine %s", s->id, s->owner,
+	    engine_name(s->engine));
 
 	session_fmt_us(created, sizeof(created), s->created_us);
 	snprintf(cols, sizeof(cols), "%u", s->cols);
@@ -1579,11 +1739,12 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	p[3] = created;
 	p[4] = cols;
 	p[5] = rows;
+	p[6] = engine_name(s->engine);
 	session_db("INSERT INTO alia.sessions (id, owner, image, state, "
-	           "created_at, cols, rows, start_cols, start_rows) "
+	           "created_at, cols, rows, start_cols, start_rows, engine) "
 	           "VALUES ($1, $2, $3, 'created', to_timestamp($4::float8), "
-	           "$5, $6, $5, $6) ON CONFLICT (id) DO NOTHING",
-	    6, p);
+	           "$5, $6, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+	    7, p);
 	s->create_req = r->req;
 	if (pooled)
 		session_take(s, &t);
@@ -1842,6 +2003,47 @@ container_metrics(struct msg_metrics *out)
 	out->sessions_active = 0;
 	TAILQ_FOREACH (s, &ct.live, entry)
 		out->sessions_active++;
+	engine_metrics(out);
+}
+
+int
+container_engine_sessions(const struct engine *e)
+{
+	struct session *s;
+	int n = 0;
+
+	TAILQ_FOREACH (s, &ct.live, entry)
+		if (s->engine == e)
+			n++;
+	return n;
+}
+
+void
+container_engine_lost(struct engine *e)
+{
+	struct session *s, *next;
+	const char *p[2];
+
+	for (s = TAILQ_FIRST(&ct.live); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->engine != e || (s->flags & S_DETACH))
+			continue;
+		snprintf(s->end_reason, sizeof(s->end_reason), "engine lost");
+		if (s->create_req != 0 && master_front() != NULL) {
+			reply_error(master_front(), s->create_req, 503,
+			    "the Docker engine of the session was lost");
+			s->create_req = 0;
+		}
+		session_end(s, -1, "engine lost");
+	}
+	/* Rows placed there by an earlier run, not taken up since. */
+	p[0] = engine_name(e);
+	p[1] = engine_name(engine_default());
+	session_db("UPDATE alia.sessions SET state = 'ended', "
+	           "ended_at = coalesce(ended_at, now()), "
+	           "end_reason = coalesce(end_reason, 'engine lost') "
+	           "WHERE state <> 'ended' AND coalesce(engine, $2) = $1",
+	    2, p);
 }
 
 /*
@@ -1849,7 +2051,7 @@ container_metrics(struct msg_metrics *out)
  * running container. It is RUNNING at once; the attach brings a worker.
  */
 static void
-session_adopt(const struct restore_row *row, const char *cid)
+session_adopt(struct engine *e, const struct restore_row *row, const char *cid)
 {
 	struct session *s;
 
@@ -1862,6 +2064,7 @@ session_adopt(const struct restore_row *row, const char *cid)
 	uuid_format(&s->uuid, s->id);
 	snprintf(s->owner, sizeof(s->owner), "%s", row->owner);
 	snprintf(s->container, sizeof(s->container), "%s", cid);
+	s->engine = e;
 	s->state = SESSION_RUNNING;
 	s->flags = S_CREATED | S_ADOPTED;
 	s->role = -1;
@@ -1879,17 +2082,20 @@ session_adopt(const struct restore_row *row, const char *cid)
 	         "next seq %llu)",
 	    s->id, s->owner, s->container, (unsigned long long)s->first_seq);
 	docker_attach(
-	    ct.docker, s->container, dcall_cb, dcall(s, session_attached, 1));
+	    SDOCKER(s), s->container, dcall_cb, dcall(s, session_attached, 1));
 }
 
 /*
- * At start, once both the rows not ended and this instance's containers
- * are known: with live_restore, running containers of rows not ended are
- * taken up; other containers are removed and other rows ended.
+ * Once both the rows of sessions placed on rc's engine and not ended and
+ * this instance's containers there are known (at start, and when the
+ * engine answers again): with live_restore, running containers of rows
+ * not ended are taken up; other containers are removed and other rows
+ * ended.
  */
 static void
-container_reconcile(void)
+container_reconcile(struct reconcile *rc)
 {
+	struct engine *e = rc->engine;
 	struct restore_row *row;
 	struct restore_ctr *c;
 	const char *p[1];
@@ -1897,56 +2103,50 @@ container_reconcile(void)
 	size_t i, j;
 	int64_t now = clock_wall_us();
 
-	pool_start();
-	if (ct.blind) {
-		/* Half the picture: ending or removing anything could be wrong. */
-		free(ct.rows);
-		ct.rows = NULL;
-		free(ct.list);
-		ct.list = NULL;
-		return;
-	}
-
-	for (i = 0; i < ct.nlist; i++) {
-		c = &ct.list[i];
+	ct.rc[engine_index(e)] = NULL;
+	if (rc->blind)
+		goto done; /* half the picture: anything could be wrong */
+	for (i = 0; i < rc->nlist; i++) {
+		c = &rc->list[i];
 		if (session_lookup(c->session) != NULL)
 			continue; /* made by this master since: its own */
 		row = NULL;
-		for (j = 0; j < ct.nrows; j++)
-			if (strcmp(ct.rows[j].id, c->session) == 0)
-				row = &ct.rows[j];
+		for (j = 0; j < rc->nrows; j++)
+			if (strcmp(rc->rows[j].id, c->session) == 0)
+				row = &rc->rows[j];
 		if (ct.conf->live_restore && row != NULL && c->running &&
 		    !ct.stopping &&
 		    (ct.conf->max_lifetime == 0 || row->started_us == 0 ||
 		        now - row->started_us <
 		            ct.conf->max_lifetime * INT64_C(1000000))) {
 			row->taken = 1;
-			session_adopt(row, c->id);
+			session_adopt(e, row, c->id);
 			continue;
 		}
-		log_info("removing container %.12s of an earlier run "
-		         "(session %s: %s)",
-		    c->id, c->session[0] ? c->session : "?",
+		log_info("removing container %.12s of an earlier run on "
+		         "engine %s (session %s: %s)",
+		    c->id, engine_name(e), c->session[0] ? c->session : "?",
 		    row == NULL && c->pool ? "a pool container never taken"
 		        : !ct.conf->live_restore ? "live_restore is off"
 		        : row == NULL            ? "its row is ended or gone"
 		        : !c->running            ? "it no longer runs"
 		                                 : "past max_lifetime");
 		docker_remove(
-		    ct.docker, c->id, dcall_cb, dcall(NULL, session_logged, 1));
+		    engine_docker(e), c->id, dcall_cb, dcall_on(e, NULL, 0));
 	}
 	/*
 	 * The rows read and not taken up, as a Postgres array: only those
 	 * end. A session made since the query (browsers do not wait for
 	 * this) is not an earlier run's.
 	 */
-	ids = xmalloc(ct.nrows * (SESSION_ID_LEN + 1) + 3);
+	ids = xmalloc(rc->nrows * (SESSION_ID_LEN + 1) + 3);
 	at = ids;
 	*at++ = '{';
-	for (j = 0; j < ct.nrows; j++)
-		if (!ct.rows[j].taken && session_lookup(ct.rows[j].id) == NULL)
-			at += sprintf(
-			    at, "%s%s", at > ids + 1 ? "," : "", ct.rows[j].id);
+	for (j = 0; j < rc->nrows; j++)
+		if (!rc->rows[j].taken &&
+		    session_lookup(rc->rows[j].id) == NULL)
+			at += sprintf(at, "%s%s", at > ids + 1 ? "," : "",
+			    rc->rows[j].id);
 	*at++ = '}';
 	*at = '\0';
 	p[0] = ids;
@@ -1956,10 +2156,12 @@ container_reconcile(void)
 	           "WHERE state <> 'ended' AND id = ANY ($1::uuid[])",
 	    1, p);
 	free(ids);
-	free(ct.rows);
-	ct.rows = NULL;
-	free(ct.list);
-	ct.list = NULL;
+done:
+	free(rc->rows);
+	free(rc->list);
+	free(rc);
+	engine_reconciled(e);
+	pool_start();
 }
 
 /* Reads row i of the rows not ended; -1 if a field does not fit. */
@@ -1986,51 +2188,61 @@ container_row(const struct pg_result *res, int i, struct restore_row *row)
 	return 0;
 }
 
-/* The rows not ended, for the start's reconcile; NULL: refused. */
+/* The rows not ended of an engine's sessions; NULL: refused. */
 static void
 container_rows_cb(const struct pg_result *res, void *arg)
 {
+	struct reconcile *rc;
 	int i, n;
 
+	if ((rc = ct.rc[(intptr_t)arg]) == NULL)
+		return; /* stopped meanwhile */
 	n = res != NULL ? PQntuples(res) : 0;
 	if (res == NULL) {
-		log_warnx("the sessions not ended could not be read: no "
-		          "session is taken up or ended, no container removed");
-		ct.blind = 1;
+		log_warnx("engine %s: the sessions not ended could not be "
+		          "read: no session is taken up or ended, no "
+		          "container removed",
+		    engine_name(rc->engine));
+		rc->blind = 1;
 	}
-	ct.rows = xcalloc((size_t)n + 1, sizeof(*ct.rows));
+	rc->rows = xcalloc((size_t)n + 1, sizeof(*rc->rows));
 	for (i = 0; i < n; i++) {
-		if (container_row(res, i, &ct.rows[ct.nrows]) == -1) {
+		if (container_row(res, i, &rc->rows[rc->nrows]) == -1) {
 			log_warnx("session %.*s: its row does not read as one: "
 			          "left alone",
 			    SESSION_ID_LEN - 1, PQgetvalue(res, i, 0));
 			continue;
 		}
-		ct.nrows++;
+		rc->nrows++;
 	}
-	ct.rows_in = 1;
-	if (ct.list_in)
-		container_reconcile();
+	rc->rows_in = 1;
+	if (rc->list_in)
+		container_reconcile(rc);
 }
 
-/* This instance's containers, for the start's reconcile. */
+/* This instance's containers on an engine, for its reconcile. */
 static void
-container_listed(struct session *unused, struct docker_result *r)
+container_listed(int index, struct docker_result *r)
 {
 	const struct docker_container *c;
+	struct reconcile *rc;
 	struct restore_ctr *l;
 	size_t i;
 
+	if ((rc = ct.rc[index]) == NULL)
+		return;
 	if (r->status != 200) {
-		log_warnx("listing this instance's containers failed: %s "
-		          "(status %d): no session is taken up or ended",
+		log_warnx("engine %s: listing this instance's containers "
+		          "failed: %s (status %d): no session is taken up or "
+		          "ended",
+		    engine_name(rc->engine),
 		    r->message != NULL ? r->message : "error", r->status);
-		ct.blind = 1;
+		rc->blind = 1;
 	}
-	ct.list = xcalloc(r->ncontainers + 1, sizeof(*ct.list));
+	rc->list = xcalloc(r->ncontainers + 1, sizeof(*rc->list));
 	for (i = 0; r->status == 200 && i < r->ncontainers; i++) {
 		c = &r->containers[i];
-		l = &ct.list[ct.nlist];
+		l = &rc->list[rc->nlist];
 		if (str_copy(l->id, sizeof(l->id),
 		        c->id != NULL ? c->id : "") == -1 ||
 		    str_copy(l->session, sizeof(l->session),
@@ -2043,33 +2255,28 @@ container_listed(struct session *unused, struct docker_result *r)
 		l->running =
 		    c->state != NULL && strcmp(c->state, "running") == 0;
 		l->pool = c->pool;
-		ct.nlist++;
+		rc->nlist++;
 	}
-	ct.list_in = 1;
-	if (ct.rows_in)
-		container_reconcile();
+	rc->list_in = 1;
+	if (rc->rows_in)
+		container_reconcile(rc);
 }
 
 void
-container_init(struct event_base *base, const struct config *conf,
-    const char *instance, struct pgc *db, int verbose)
+container_engine_reconcile(struct engine *e)
 {
 	char label[64 + INSTANCE_LEN];
+	struct reconcile *rc;
+	const char *p[2];
+	int i = engine_index(e);
 
-	memset(&ct, 0, sizeof(ct));
-	strlcpy(ct.instance, instance, sizeof(ct.instance));
-	ct.base = base;
-	ct.conf = conf;
-	ct.db = db;
-	ct.verbose = verbose;
-	RB_INIT(&ct.ids);
-	TAILQ_INIT(&ct.live);
-	TAILQ_INIT(&ct.ended);
-	TAILQ_INIT(&ct.calls);
-	ct.docker = docker_new(base, conf->docker);
-	pool_init(base, conf, ct.docker);
-	/* Only this data_dir's: another instance's are not ours to end. */
-	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
+	if (ct.rc[i] != NULL)
+		return; /* under way */
+	rc = xcalloc(1, sizeof(*rc));
+	rc->engine = e;
+	ct.rc[i] = rc;
+	p[0] = engine_name(e);
+	p[1] = engine_name(engine_default());
 	pgc_fetch(ct.db,
 	    "SELECT s.id::text, s.owner, s.cols::text, s.rows::text, "
 	    "(extract(epoch FROM s.created_at) * 1e6)::int8::text, "
@@ -2080,10 +2287,35 @@ container_init(struct event_base *base, const struct config *conf,
 	    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8 + "
 	    "(SELECT max(e.t_us) FROM alia.events e "
 	    "WHERE e.session_id = s.id), 0)::text "
-	    "FROM alia.sessions s WHERE s.state <> 'ended'",
-	    0, NULL, PGC_RETRY | PGC_BINARY, container_rows_cb, NULL);
-	docker_list(
-	    ct.docker, label, dcall_cb, dcall(NULL, container_listed, 1));
+	    "FROM alia.sessions s WHERE s.state <> 'ended' "
+	    "AND coalesce(s.engine, $2) = $1",
+	    2, p, PGC_RETRY | PGC_BINARY, container_rows_cb,
+	    (void *)(intptr_t)i);
+	/* Only this data_dir's: another instance's are not ours to end. */
+	snprintf(label, sizeof(label), "io.alia.instance=%s", ct.instance);
+	docker_list(engine_docker(e), label, dcall_cb,
+	    dcall_on(e, container_listed, i));
+}
+
+void
+container_init(struct event_base *base, const struct config *conf,
+    const char *instance, struct pgc *db, int verbose)
+{
+	memset(&ct, 0, sizeof(ct));
+	strlcpy(ct.instance, instance, sizeof(ct.instance));
+	ct.base = base;
+	ct.conf = conf;
+	ct.db = db;
+	ct.verbose = verbose;
+	RB_INIT(&ct.ids);
+	TAILQ_INIT(&ct.live);
+	TAILQ_INIT(&ct.ended);
+	TAILQ_INIT(&ct.calls);
+	TAILQ_INIT(&ct.parked);
+	ct.ev_parked = evtimer_new(base, container_parked_cb, NULL);
+	pool_init(base, conf);
+	/* Each engine, once it answers, is reconciled on its own. */
+	engine_init(base, conf, db);
 }
 
 void
@@ -2093,6 +2325,7 @@ container_shutdown(int restarting)
 	struct session *s, *next;
 
 	ct.stopping = 1;
+	engine_shutdown();
 	/* Pool containers are no one's session: they go, live restore or not. */
 	pool_shutdown();
 	/* Workers leave when told the session ended (or are killed later). */
@@ -2137,10 +2370,19 @@ void
 container_free(void)
 {
 	struct session *s;
+	struct parked *pk;
 	struct dcall *c;
+	int i;
 
 	pool_free();
-	docker_free(ct.docker);
+	engine_free();
+	while ((pk = TAILQ_FIRST(&ct.parked)) != NULL) {
+		TAILQ_REMOVE(&ct.parked, pk, entry);
+		free(pk);
+	}
+	if (ct.ev_parked != NULL)
+		event_free(ct.ev_parked);
+	ct.ev_parked = NULL;
 	while ((c = TAILQ_FIRST(&ct.calls)) != NULL) {
 		TAILQ_REMOVE(&ct.calls, c, entry);
 		free(c);
@@ -2152,9 +2394,15 @@ container_free(void)
 		event_free(s->ev_kill);
 		event_free(s->ev_refill);
 		event_free(s->ev_worker);
+		event_free(s->ev_rewait);
 		free(s->tail);
 		free(s);
 	}
-	free(ct.rows);
-	free(ct.list);
+	for (i = 0; i < CONFIG_ENGINES; i++)
+		if (ct.rc[i] != NULL) {
+			free(ct.rc[i]->rows);
+			free(ct.rc[i]->list);
+			free(ct.rc[i]);
+			ct.rc[i] = NULL;
+		}
 }

@@ -72,6 +72,8 @@
 #define DOCKER_LABEL_OWNER   "io.alia.owner"
 #define DOCKER_LABEL_INST    "io.alia.instance"
 #define DOCKER_LABEL_POOL    "io.alia.pool"
+#define DOCKER_LABEL_ENGINE  "io.alia.engine"
+#define DOCKER_RELAY_MAX     (256 * 1024) /* bytes held each way */
 
 enum docker_op {
 	OP_NEGOTIATE,
@@ -89,6 +91,8 @@ enum docker_op {
 	OP_LOGS,
 	OP_UPDATE,
 	OP_IMAGE,
+	OP_EXPORT,
+	OP_LOAD,
 };
 
 enum docker_place {
@@ -117,6 +121,10 @@ struct docker_call {
 	char *path; /* without the version prefix */
 	char *body;
 	size_t bodylen;
+	const char *ctype; /* the body's type; NULL: JSON */
+	int body_fd;       /* load: the body from this file; -1: none */
+	int sink_fd;       /* export: the body goes to this file; -1 */
+	int64_t sunk;      /* bytes written to sink_fd */
 	int dedicated;
 	int retried;
 	struct docker_conn *conn;
@@ -142,6 +150,22 @@ struct docker_conn {
 };
 LIST_HEAD(docker_conns, docker_conn);
 
+/*
+ * An attach stream over TLS, relayed between the engine's connection and
+ * one end of a socketpair whose other end the caller was given (workers
+ * hold no TLS, and this kernel has no kTLS to hand the session over).
+ * At most DOCKER_RELAY_MAX bytes wait each way; past that the side that
+ * sends is not read until the other has taken half.
+ */
+struct docker_relay {
+	LIST_ENTRY(docker_relay) entry;
+	struct docker *d;
+	struct bufferevent *tls;   /* the engine's stream */
+	struct bufferevent *local; /* our end of the socketpair */
+	int closing;               /* the engine's side ended: flush, free */
+};
+LIST_HEAD(docker_relays, docker_relay);
+
 struct docker {
 	struct event_base *base;
 	char *host;
@@ -164,6 +188,7 @@ struct docker {
 	struct docker_conns conns;
 	struct docker_conns graveyard;
 	struct docker_conn *ctl[DOCKER_CONTROL_CONNS];
+	struct docker_relays relays;
 
 	int busy;
 	int dying;
@@ -237,6 +262,8 @@ call_free(struct docker_call *call)
 	free(call->path);
 	free(call->body);
 	free(call->fail_message);
+	if (call->body_fd != -1)
+		close(call->body_fd);
 	free(call);
 }
 
@@ -434,17 +461,23 @@ bad:
 	return -1;
 }
 
-/* Sets up TLS from $DOCKER_CERT_PATH: verify the daemon, present ours. */
+/*
+ * Sets up TLS from certdir, else $DOCKER_CERT_PATH: verify the daemon,
+ * present ours.
+ */
 static int
-docker_tls_setup(struct docker *d)
+docker_tls_setup(struct docker *d, const char *certdir)
 {
-	const char *dir, *home;
+	const char *dir = certdir, *home;
 	char *ca = NULL, *cert = NULL, *key = NULL, *path = NULL;
 	unsigned long e;
 	char err[256];
 	int rv = -1;
 
-	if ((dir = getenv("DOCKER_CERT_PATH")) == NULL || *dir == '\0') {
+	if (dir == NULL && (dir = getenv("DOCKER_CERT_PATH")) != NULL &&
+	    *dir == '\0')
+		dir = NULL;
+	if (dir == NULL) {
 		if ((home = getenv("HOME")) == NULL)
 			home = "/";
 		xasprintf(&path, "%s/.docker", home);
@@ -492,8 +525,13 @@ out:
 	return rv;
 }
 
-struct docker *
-docker_new(struct event_base *base, const char *host)
+/*
+ * A client of host; TLS from certdir, or (env) as the environment says,
+ * or none.
+ */
+static struct docker *
+docker_new_tls(
+    struct event_base *base, const char *host, const char *certdir, int env)
 {
 	struct docker *d;
 	const char *tls;
@@ -507,18 +545,157 @@ docker_new(struct event_base *base, const char *host)
 	TAILQ_INIT(&d->dead);
 	LIST_INIT(&d->conns);
 	LIST_INIT(&d->graveyard);
+	LIST_INIT(&d->relays);
 	if (host == NULL && (host = getenv("DOCKER_HOST")) != NULL &&
 	    *host == '\0')
 		host = NULL;
 	if (host == NULL)
 		host = DOCKER_DEFAULT_HOST;
 	d->host = xstrdup(host);
-	tls = getenv("DOCKER_TLS_VERIFY");
-	if (strncmp(host, "tcp://", 6) == 0 && tls != NULL && *tls != '\0' &&
-	    docker_tls_setup(d) == -1)
+	tls = env ? getenv("DOCKER_TLS_VERIFY") : NULL;
+	if (strncmp(host, "tcp://", 6) == 0 &&
+	    (certdir != NULL || (tls != NULL && *tls != '\0')) &&
+	    docker_tls_setup(d, certdir) == -1)
 		return d;
 	docker_parse_host(d, host);
 	return d;
+}
+
+struct docker *
+docker_new(struct event_base *base, const char *host)
+{
+	return docker_new_tls(base, host, NULL, 1);
+}
+
+struct docker *
+docker_new_engine(struct event_base *base, const struct config *c,
+    const struct config_engine *e)
+{
+	char dir[CONFIG_PATH + CONFIG_ENGINE_NAME + 2];
+
+	if (c->docker_tls_dir[0] != '\0') {
+		snprintf(dir, sizeof(dir), "%s/%s", c->docker_tls_dir, e->name);
+		if (access(dir, F_OK) == 0)
+			return docker_new_tls(base, e->url, dir, 0);
+	}
+	/* DOCKER_TLS_VERIFY and DOCKER_CERT_PATH: of a lone engine only. */
+	return docker_new_tls(base, e->url, NULL, c->nengines == 1);
+}
+
+int
+docker_tls(const struct docker *d)
+{
+	return d->ssl_ctx != NULL;
+}
+
+static void
+relay_free(struct docker_relay *r)
+{
+	LIST_REMOVE(r, entry);
+	bufferevent_free(r->tls);
+	bufferevent_free(r->local);
+	free(r);
+}
+
+/* Moves what from has read to to's output, pausing from past the bound. */
+static void
+relay_move(struct bufferevent *from, struct bufferevent *to)
+{
+	struct evbuffer *out = bufferevent_get_output(to);
+
+	evbuffer_add_buffer(out, bufferevent_get_input(from));
+	if (evbuffer_get_length(out) > DOCKER_RELAY_MAX) {
+		bufferevent_disable(from, EV_READ);
+		bufferevent_setwatermark(to, EV_WRITE, DOCKER_RELAY_MAX / 2, 0);
+	}
+}
+
+static void
+relay_readcb(struct bufferevent *bev, void *arg)
+{
+	struct docker_relay *r = arg;
+
+	if (bev == r->tls)
+		relay_move(r->tls, r->local);
+	else if (!r->closing)
+		relay_move(r->local, r->tls);
+}
+
+/* to's output fell under the low mark (or emptied): its sender goes on. */
+static void
+relay_writecb(struct bufferevent *bev, void *arg)
+{
+	struct docker_relay *r = arg;
+	struct bufferevent *from = bev == r->tls ? r->local : r->tls;
+
+	if (r->closing && bev == r->local &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+		relay_free(r);
+		return;
+	}
+	if (!r->closing || from != r->tls) {
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		bufferevent_enable(from, EV_READ);
+	}
+}
+
+/*
+ * One side ended. The engine's: what it sent still goes to the local
+ * side, then both close. The local side's (every copy of the session's
+ * fd closed): the engine's connection closes at once.
+ */
+static void
+relay_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct docker_relay *r = arg;
+
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)))
+		return;
+	if (bev == r->local || r->closing) {
+		relay_free(r);
+		return;
+	}
+	r->closing = 1;
+	bufferevent_disable(r->tls, EV_READ | EV_WRITE);
+	bufferevent_disable(r->local, EV_READ);
+	bufferevent_setwatermark(r->local, EV_WRITE, 0, 0);
+	if (evbuffer_get_length(bufferevent_get_output(r->local)) == 0)
+		relay_free(r);
+}
+
+/*
+ * The engine's TLS connection conn becomes a relay; the caller's end of
+ * it in *fd (non-blocking, close-on-exec), or -1 with errno.
+ */
+static int
+relay_new(struct docker *d, struct docker_conn *conn, int *fd)
+{
+	struct docker_relay *r;
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	        sv) == -1)
+		return -1;
+	r = xcalloc(1, sizeof(*r));
+	r->d = d;
+	r->tls = conn->bev;
+	conn->bev = NULL;
+	if ((r->local = bufferevent_socket_new(
+	         d->base, sv[0], BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		fatalx("%s: bufferevent_socket_new", __func__);
+	LIST_INSERT_HEAD(&d->relays, r, entry);
+	bufferevent_set_timeouts(r->tls, NULL, NULL);
+	bufferevent_setcb(
+	    r->tls, relay_readcb, relay_writecb, relay_eventcb, r);
+	bufferevent_setcb(
+	    r->local, relay_readcb, relay_writecb, relay_eventcb, r);
+	bufferevent_enable(r->tls, EV_READ | EV_WRITE);
+	bufferevent_enable(r->local, EV_READ | EV_WRITE);
+	/* What came with the 101 is the stream's first output. */
+	if (evbuffer_get_length(bufferevent_get_input(r->tls)) > 0)
+		relay_move(r->tls, r->local);
+	*fd = sv[1];
+	return 0;
 }
 
 static void
@@ -546,6 +723,8 @@ docker_destroy(struct docker *d)
 		defer_cancel(&conn->defer);
 		conn_free(conn);
 	}
+	while (!LIST_EMPTY(&d->relays))
+		relay_free(LIST_FIRST(&d->relays));
 	if (d->ssl_ctx != NULL)
 		SSL_CTX_free(d->ssl_ctx);
 	free(d->host);
@@ -678,8 +857,9 @@ conn_send(struct docker_conn *conn, struct docker_call *call)
 	evbuffer_add_printf(out,
 	    "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: alia\r\n",
 	    call->method, prefix, call->path, d->hostheader);
-	if (call->body != NULL)
-		evbuffer_add_printf(out, "Content-Type: application/json\r\n");
+	if (call->body != NULL || call->body_fd != -1)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n",
+		    call->ctype != NULL ? call->ctype : "application/json");
 	if (strcmp(call->method, "GET") != 0)
 		evbuffer_add_printf(
 		    out, "Content-Length: %zu\r\n", call->bodylen);
@@ -689,6 +869,23 @@ conn_send(struct docker_conn *conn, struct docker_call *call)
 	evbuffer_add(out, "\r\n", 2);
 	if (call->body != NULL)
 		evbuffer_add(out, call->body, call->bodylen);
+	if (call->body_fd != -1) {
+		struct evbuffer_file_segment *seg;
+
+		/* Mapped, not sent with sendfile: TLS reads it as memory. */
+		if ((seg = evbuffer_file_segment_new(call->body_fd, 0,
+		         (ev_off_t)call->bodylen,
+		         EVBUF_FS_DISABLE_SENDFILE | EVBUF_FS_CLOSE_ON_FREE)) ==
+		        NULL ||
+		    evbuffer_add_file_segment(
+		        out, seg, 0, (ev_off_t)call->bodylen) == -1)
+			log_warnx("docker: %s %s: the body cannot be read",
+			    call->method, call->path);
+		else
+			call->body_fd = -1; /* the segment's now */
+		if (seg != NULL)
+			evbuffer_file_segment_free(seg);
+	}
 	/* wait and events last as long as containers run. */
 	bufferevent_set_timeouts(conn->bev,
 	    call->op == OP_WAIT || call->op == OP_EVENTS ? NULL : &tv, &ctv);
@@ -805,7 +1002,9 @@ call_new(struct docker *d, enum docker_op op, const char *method, docker_cb cb,
 	call->method = method;
 	call->cb = cb;
 	call->arg = arg;
-	call->dedicated = (op == OP_ATTACH || op == OP_WAIT || op == OP_EVENTS);
+	call->body_fd = call->sink_fd = -1;
+	call->dedicated = (op == OP_ATTACH || op == OP_WAIT ||
+	    op == OP_EVENTS || op == OP_EXPORT || op == OP_LOAD);
 	va_start(ap, fmt);
 	if (vasprintf(&call->path, fmt, ap) == -1)
 		fatal("%s: vasprintf", __func__);
@@ -966,6 +1165,18 @@ call_complete(struct docker_call *call, struct docker_http *http)
 	case OP_LOGS:
 		res.body = docker_http_body(http);
 		break;
+	case OP_EXPORT:
+		res.exit_code =
+		    call->sunk > INT_MAX ? INT_MAX : (int)call->sunk;
+		break;
+	case OP_LOAD:
+		/* 200 even when it failed: the stream says so. */
+		if (evbuffer_search(docker_http_body(http), "\"error", 6, NULL)
+		        .pos != -1) {
+			msg = docker_error_message(http);
+			res.message = msg;
+		}
+		break;
 	case OP_CREATE:
 	case OP_IMAGE:
 	case OP_WAIT:
@@ -1059,6 +1270,24 @@ call_upgraded(struct docker_call *call, struct docker_conn *conn)
 
 	result_init(&res);
 	res.status = docker_http_status(conn->http);
+	if (call->d->ssl_ctx != NULL) {
+		if (relay_new(call->d, conn, &fd) == -1) {
+			call_fail(
+			    call, 0, "attach: socketpair: %s", strerror(errno));
+			conn_close(conn);
+			return;
+		}
+		if ((res.pending = evbuffer_new()) == NULL)
+			fatalx("%s: evbuffer_new", __func__);
+		res.fd = fd;
+		conn_close(conn);
+		call_finish(call, &res);
+		if (res.fd != -1)
+			close(res.fd);
+		if (res.pending != NULL)
+			evbuffer_free(res.pending);
+		return;
+	}
 	fd = fcntl(bufferevent_getfd(conn->bev), F_DUPFD_CLOEXEC, 0);
 	if (fd == -1) {
 		call_fail(call, 0, "attach: dup: %s", strerror(errno));
@@ -1172,6 +1401,20 @@ conn_read(struct docker_conn *conn)
 			conn_close(conn);
 			return;
 		}
+	} else if (call->op == OP_EXPORT &&
+	    docker_http_status(conn->http) == 200 &&
+	    state != DOCKER_HTTP_HEAD) {
+		struct evbuffer *b = docker_http_body(conn->http);
+		int w;
+
+		while (evbuffer_get_length(b) > 0)
+			if ((w = evbuffer_write(b, call->sink_fd)) <= 0) {
+				call_fail(call, 200, "export: writing: %s",
+				    strerror(errno));
+				conn_close(conn);
+				return;
+			} else
+				call->sunk += w;
 	} else if (evbuffer_get_length(docker_http_body(conn->http)) >
 	    DOCKER_BODY_MAX) {
 		call_fail(call, docker_http_status(conn->http),
@@ -1394,6 +1637,8 @@ docker_create_body(const struct docker_create_opts *o, size_t *lenp)
 		gen_kv(g, DOCKER_LABEL_OWNER, o->owner);
 	if (o->instance != NULL)
 		gen_kv(g, DOCKER_LABEL_INST, o->instance);
+	if (o->engine != NULL)
+		gen_kv(g, DOCKER_LABEL_ENGINE, o->engine);
 	if (o->pool)
 		gen_kv(g, DOCKER_LABEL_POOL, "1");
 	yajl_gen_map_close(g);
@@ -1549,14 +1794,6 @@ call_container(struct docker *d, enum docker_op op, const char *method,
 struct docker_call *
 docker_attach(struct docker *d, const char *id, docker_cb cb, void *arg)
 {
-	struct docker_call *call;
-
-	if (d->ssl_ctx != NULL) {
-		call = call_new(d, OP_ATTACH, "POST", cb, arg, "/attach");
-		return call_reject(call,
-		    "attach over TLS is not supported: "
-		    "the stream is handed over as a plain socket");
-	}
 	return call_container(d, OP_ATTACH, "POST", id,
 	    "/attach?stream=1&stdin=1&stdout=1&stderr=1"
 	    "&detachKeys=ctrl-%5E,ctrl-%5E",
@@ -1679,6 +1916,32 @@ docker_image(struct docker *d, const char *name, docker_cb cb, void *arg)
 }
 
 struct docker_call *
+docker_image_export(
+    struct docker *d, const char *name, int fd, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	char *esc;
+
+	esc = docker_escape(name);
+	call = call_new(d, OP_EXPORT, "GET", cb, arg, "/images/%s/get", esc);
+	free(esc);
+	call->sink_fd = fd;
+	return call_submit(call);
+}
+
+struct docker_call *
+docker_image_load(struct docker *d, int fd, size_t len, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+
+	call = call_new(d, OP_LOAD, "POST", cb, arg, "/images/load?quiet=1");
+	call->ctype = "application/x-tar";
+	call->body_fd = fd;
+	call->bodylen = len;
+	return call_submit(call);
+}
+
+struct docker_call *
 docker_list(struct docker *d, const char *label, docker_cb cb, void *arg)
 {
 	struct docker_call *call;
@@ -1729,15 +1992,21 @@ docker_kill_now(const struct config *c, const char *id, char *msg, size_t len)
 	struct docker_kill_wait k = {.msg = msg, .len = len};
 	struct docker *d;
 	char name[64];
+	int64_t i;
 
 	msg[0] = '\0';
 	if ((k.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	d = docker_new(k.base, c->docker[0] != '\0' ? c->docker : NULL);
 	snprintf(name, sizeof(name), "alia-%s", id);
-	docker_kill(d, name, "SIGKILL", docker_kill_now_cb, &k);
-	event_base_dispatch(k.base);
-	docker_free(d);
+	/* Whichever engine holds it: the others know no such container. */
+	for (i = 0; i < c->nengines; i++) {
+		d = docker_new_engine(k.base, c, &c->engine[i]);
+		docker_kill(d, name, "SIGKILL", docker_kill_now_cb, &k);
+		event_base_dispatch(k.base);
+		docker_free(d);
+		if (k.status != 404)
+			break;
+	}
 	event_base_free(k.base);
 	return k.status;
 }

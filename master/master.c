@@ -377,6 +377,7 @@ master_reload(void)
 	    FIXED(data_dir),
 	    FIXED(database),
 	    FIXED(docker),
+	    FIXED(docker_tls_dir),
 	    FIXED(user),
 	    FIXED(node),
 	    FIXED(pg_bin),
@@ -412,6 +413,17 @@ master_reload(void)
 		memcpy((char *)&c + fixed[i].off,
 		    (char *)&m.conf + fixed[i].off, fixed[i].len);
 	}
+	/* The engines stay as they are; only their capacities change. */
+	for (i = 0; i < (size_t)m.conf.nengines; i++) {
+		struct config_engine *e = &m.conf.engine[i];
+		int64_t j;
+
+		for (j = 0; j < c.nengines; j++)
+			if (strcmp(c.engine[j].name, e->name) == 0)
+				e->capacity = c.engine[j].capacity;
+	}
+	memcpy(c.engine, m.conf.engine, sizeof(c.engine));
+	c.nengines = m.conf.nengines;
 	if (c.auth != m.conf.auth && c.auth == CONFIG_AUTH_NONE &&
 	    !config_listen_loopback(&c)) {
 		log_warnx("SIGHUP: auth = none on %s is refused; not reloaded",
@@ -421,6 +433,7 @@ master_reload(void)
 	m.conf = c;
 	log_info("SIGHUP: configuration reloaded%s%s%s", kept[0] ? " (" : "",
 	    kept, kept[0] ? " change only with a restart)" : "");
+	engine_reload(&m.conf);
 	/* The pool's workers hold the old one: the pool is made again. */
 	pool_reload();
 	/* They start again with it; running sessions keep their workers'. */

@@ -81,6 +81,7 @@ int pg_migrate(const struct config *);
 int pg_psql(const struct config *, int argc, char **argv);
 
 /* container.c */
+struct engine;
 struct msg;
 struct msgchan;
 struct msg_metrics;
@@ -118,6 +119,21 @@ struct docker_create_opts;
 void container_sandbox(struct docker_create_opts *o, const char *name);
 /* How many sessions are live (their containers exist or are coming). */
 int container_live(void);
+/*
+ * An engine became ready (or the wait timer fired): sessions waiting for
+ * one are placed, or refused once none is starting or they waited long.
+ */
+void container_engines_changed(void);
+/* Live sessions placed on e. */
+int container_engine_sessions(const struct engine *);
+/* e is down: its sessions end ("engine lost"), its rows too. */
+void container_engine_lost(struct engine *);
+/*
+ * e answers and has the image: this instance's containers there and the
+ * rows of sessions placed there are put side by side, as at a start;
+ * engine_reconciled() follows.
+ */
+void container_engine_reconcile(struct engine *);
 struct uuid;
 /*
  * A new session id: 128 random bits (no version bits fixed, so all are
@@ -141,6 +157,7 @@ struct pool_limits {
 /* A pool container taken by a session: all of it is the session's now. */
 struct pool_taken {
 	struct uuid session; /* the id it was made for */
+	struct engine *engine;
 	char container[80];
 	struct pool_limits limits; /* those it was created with */
 	int fd;                    /* the attach stream, started */
@@ -150,7 +167,14 @@ struct pool_taken {
 };
 
 struct docker;
-void pool_init(struct event_base *, const struct config *, struct docker *);
+void pool_init(struct event_base *, const struct config *);
+/* Pool containers (being made or ready) on e. */
+int pool_engine_held(const struct engine *);
+/*
+ * e is gone (down: its containers are only forgotten) or drained
+ * (remove: they are removed too).
+ */
+void pool_engine_gone(struct engine *, int remove);
 /* The start's reconcile is done: the pool may fill. */
 void pool_start(void);
 /* There may be room for more pool containers (a take, a session's end). */
@@ -175,6 +199,37 @@ void pool_metrics(struct msg_metrics *);
 void pool_shutdown(void);
 int pool_busy(void);
 void pool_free(void);
+
+/* engine.c */
+struct engine;
+/* Makes the engines of conf->engine and starts pinging them. */
+void engine_init(struct event_base *, const struct config *, struct pgc *);
+/* SIGHUP: the engines stay (docker is fixed); capacities change. */
+void engine_reload(const struct config *);
+/* Where a new session or pool container goes; NULL: nowhere now. */
+struct engine *engine_pick(void);
+/* Whether an engine has not answered yet, or is being prepared. */
+int engine_starting(void);
+/* Why engine_pick() found none: each engine's state, for a refusal. */
+void engine_why_none(char *, size_t);
+struct engine *engine_find(const char *name);
+/* The engine of rows without one: "local", else the first. */
+struct engine *engine_default(void);
+/* The i-th engine (0 ...), or NULL past the last. */
+struct engine *engine_at(int);
+int engine_index(const struct engine *);
+const char *engine_name(const struct engine *);
+struct docker *engine_docker(const struct engine *);
+/* Up, ready and not drained: what it holds may be given to sessions. */
+int engine_usable(const struct engine *);
+/* A container was created there in us microseconds. */
+void engine_created(struct engine *, int64_t us);
+/* container_engine_reconcile() is done: e is ready, if still up. */
+void engine_reconciled(struct engine *);
+void engine_metrics(struct msg_metrics *);
+/* Stops the pings; the clients stay for the shutdown's calls. */
+void engine_shutdown(void);
+void engine_free(void);
 
 /* wall.c */
 void wall_init(struct event_base *, const struct config *, int verbose);
@@ -217,6 +272,7 @@ struct docker_create_opts {
 	const char *session;   /* label io.alia.session */
 	const char *owner;     /* label io.alia.owner: the node */
 	const char *instance;  /* label io.alia.instance: the data_dir's */
+	const char *engine;    /* label io.alia.engine: its engine's name */
 	int pool;              /* label io.alia.pool: a warm pool's */
 	int tty;               /* raw stream; else 8-byte frames */
 	int64_t memory;        /* bytes, also MemorySwap; 0: none */
@@ -282,6 +338,15 @@ typedef void (*docker_event_cb)(const struct docker_event *, void *);
  * or TLS setup fails every call with a message, never here.
  */
 struct docker *docker_new(struct event_base *, const char *);
+struct config_engine;
+/*
+ * A client of engine e: TLS from docker_tls_dir/NAME when that exists;
+ * for a lone engine, else as docker_new() (the environment).
+ */
+struct docker *docker_new_engine(
+    struct event_base *, const struct config *, const struct config_engine *);
+/* Whether the client speaks TLS (attach streams are then relayed). */
+int docker_tls(const struct docker *);
 /* Drops every pending call without running its callback. */
 void docker_free(struct docker *);
 /* The API version in use ("1.41"), or NULL before negotiation. */
@@ -330,6 +395,15 @@ struct docker_call *docker_update(struct docker *, const char *, int64_t,
 /* An image by name or id: its id in the result's id. */
 struct docker_call *docker_image(
     struct docker *, const char *, docker_cb, void *);
+/*
+ * An image as a tar stream (docker save), written to fd as it comes; the
+ * result's exit_code holds the bytes written (capped at INT_MAX).
+ */
+struct docker_call *docker_image_export(
+    struct docker *, const char *, int fd, docker_cb, void *);
+/* Loads the len bytes of fd (an image's tar stream; fd taken). */
+struct docker_call *docker_image_load(
+    struct docker *, int fd, size_t len, docker_cb, void *);
 /*
  * Container start, die, oom, kill and destroy events for containers
  * labelled label (KEY=VALUE; all containers when NULL); done runs once

@@ -73,6 +73,7 @@ enum pool_state {
 struct pool_ctr {
 	TAILQ_ENTRY(pool_ctr) entry;
 	uint64_t id; /* the docker calls' reference */
+	struct engine *engine;
 	enum pool_state state;
 	struct uuid session;
 	char sid[SESSION_ID_LEN];
@@ -92,8 +93,6 @@ TAILQ_HEAD(pool_list, pool_ctr);
 static struct {
 	struct event_base *base;
 	const struct config *conf;
-	struct docker *docker;
-	const char *instance;
 	struct pool_list list;
 	size_t n;
 	uint64_t next_id;
@@ -105,6 +104,12 @@ static struct {
 	uint64_t taken, missed; /* sessions given one, or none (pool > 0) */
 	pid_t *dying; /* workers of forgotten containers, killed, not reaped */
 	size_t ndying;
+	/* forgotten while being created: where to remove what comes */
+	struct pool_orphan {
+		uint64_t id;
+		struct engine *engine;
+	} * orphans;
+	size_t norphans;
 	struct backoff bo;
 	struct event *ev_fill;
 } pl;
@@ -147,10 +152,10 @@ pool_logged(struct docker_result *r, void *arg)
 }
 
 static void
-pool_remove_id(const char *container)
+pool_remove_id(struct engine *e, const char *container)
 {
 	pl.calls++;
-	docker_remove(pl.docker, container, pool_logged, NULL);
+	docker_remove(engine_docker(e), container, pool_logged, NULL);
 }
 
 /* Kills the worker forked for p, unless it was taken; reaped later. */
@@ -173,6 +178,12 @@ static void
 pool_forget(struct pool_ctr *p)
 {
 	pool_kill_worker(p);
+	if (p->state == POOL_CREATING) {
+		pl.orphans = xreallocarray(
+		    pl.orphans, pl.norphans + 1, sizeof(*pl.orphans));
+		pl.orphans[pl.norphans].id = p->id;
+		pl.orphans[pl.norphans++].engine = p->engine;
+	}
 	TAILQ_REMOVE(&pl.list, p, entry);
 	pl.n--;
 	if (p->ev != NULL)
@@ -191,7 +202,7 @@ pool_drop(struct pool_ctr *p, const char *why)
 	if (why != NULL)
 		log_info("pool: dropping %s (%s)", p->name, why);
 	if (p->container[0] != '\0')
-		pool_remove_id(p->container);
+		pool_remove_id(p->engine, p->container);
 	pool_forget(p);
 }
 
@@ -273,17 +284,25 @@ pool_attached(struct docker_result *r, void *arg)
 	    event_new(pl.base, p->fd, EV_READ | EV_PERSIST, pool_read_cb, p);
 	if (p->ev == NULL)
 		fatalx("%s: event_new", __func__);
-	docker_start(pl.docker, p->container, pool_started, pool_arg(p));
+	docker_start(
+	    engine_docker(p->engine), p->container, pool_started, pool_arg(p));
 }
 
 static void
 pool_created(struct docker_result *r, void *arg)
 {
 	struct pool_ctr *p;
+	size_t i;
 
 	if ((p = pool_answer(arg)) == NULL) {
+		for (i = 0; i < pl.norphans; i++)
+			if (pl.orphans[i].id == (uint64_t)(uintptr_t)arg)
+				break;
+		if (i == pl.norphans)
+			return;
 		if (r->status == 201 && r->id != NULL)
-			pool_remove_id(r->id);
+			pool_remove_id(pl.orphans[i].engine, r->id);
+		pl.orphans[i] = pl.orphans[--pl.norphans];
 		return;
 	}
 	if (r->status != 201 || r->id == NULL) {
@@ -297,7 +316,8 @@ pool_created(struct docker_result *r, void *arg)
 		return;
 	}
 	p->state = POOL_ATTACHING;
-	docker_attach(pl.docker, p->container, pool_attached, pool_arg(p));
+	docker_attach(
+	    engine_docker(p->engine), p->container, pool_attached, pool_arg(p));
 }
 
 /*
@@ -318,14 +338,18 @@ pool_spawn_worker(struct pool_ctr *p)
 	}
 }
 
-/* Makes one pool container. */
-static void
+/* Makes one pool container; -1 when no engine takes one. */
+static int
 pool_make(void)
 {
 	struct docker_create_opts o;
 	struct pool_ctr *p;
+	struct engine *e;
 
+	if ((e = engine_pick()) == NULL)
+		return -1;
 	p = xcalloc(1, sizeof(*p));
+	p->engine = e;
 	p->id = ++pl.next_id;
 	p->fd = -1;
 	p->worker_fd = -1;
@@ -343,10 +367,12 @@ pool_make(void)
 	container_sandbox(&o, p->name);
 	o.session = p->sid;
 	o.pool = 1;
+	o.engine = engine_name(e);
 	p->limits.memory = o.memory;
 	p->limits.nano_cpus = o.nano_cpus;
 	p->limits.pids = o.pids_limit;
-	docker_create(pl.docker, &o, pool_created, pool_arg(p));
+	docker_create(engine_docker(e), &o, pool_created, pool_arg(p));
+	return 0;
 }
 
 /* Drops every container not of the image's id (all of them: NULL). */
@@ -370,7 +396,8 @@ pool_top_up(void)
 
 	room = pl.conf->max_sessions - container_live() - (int64_t)pl.n;
 	while ((int64_t)pl.n < pl.conf->pool && room-- > 0)
-		pool_make();
+		if (pool_make() == -1)
+			break;
 }
 
 /* The image is looked at again later, unless a backoff's wait is set. */
@@ -416,6 +443,8 @@ pool_imaged(struct docker_result *r, void *arg)
 static void
 pool_fill(void)
 {
+	struct engine *e;
+
 	if (!pl.started || pl.stopping || pl.checking)
 		return;
 	if (pl.conf->pool == 0) {
@@ -423,9 +452,14 @@ pool_fill(void)
 		pool_check_later();
 		return;
 	}
+	/* Engines hold the same image id: one loaded from another's. */
+	if ((e = engine_pick()) == NULL) {
+		pool_check_later();
+		return;
+	}
 	pl.checking = 1;
 	pl.calls++;
-	docker_image(pl.docker, pl.conf->image, pool_imaged, NULL);
+	docker_image(engine_docker(e), pl.conf->image, pool_imaged, NULL);
 }
 
 static void
@@ -435,13 +469,11 @@ pool_fill_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-pool_init(
-    struct event_base *base, const struct config *conf, struct docker *docker)
+pool_init(struct event_base *base, const struct config *conf)
 {
 	memset(&pl, 0, sizeof(pl));
 	pl.base = base;
 	pl.conf = conf;
-	pl.docker = docker;
 	TAILQ_INIT(&pl.list);
 	backoff_init(&pl.bo, POOL_BACKOFF_MIN, POOL_BACKOFF_MAX);
 	if ((pl.ev_fill = evtimer_new(base, pool_fill_cb, NULL)) == NULL)
@@ -468,8 +500,9 @@ pool_take(struct pool_taken *t)
 {
 	struct pool_ctr *p;
 
+	/* Not one on an engine drained or lost meanwhile. */
 	TAILQ_FOREACH (p, &pl.list, entry)
-		if (p->state == POOL_READY)
+		if (p->state == POOL_READY && engine_usable(p->engine))
 			break;
 	if (p == NULL) {
 		if (pl.conf->pool > 0)
@@ -478,6 +511,7 @@ pool_take(struct pool_taken *t)
 	}
 	pl.taken++;
 	t->session = p->session;
+	t->engine = p->engine;
 	memcpy(t->container, p->container, sizeof(t->container));
 	t->limits = p->limits;
 	t->fd = p->fd;
@@ -539,6 +573,35 @@ pool_reload(void)
 	pool_kick();
 }
 
+int
+pool_engine_held(const struct engine *e)
+{
+	struct pool_ctr *p;
+	int n = 0;
+
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->engine == e)
+			n++;
+	return n;
+}
+
+void
+pool_engine_gone(struct engine *e, int remove)
+{
+	struct pool_ctr *p, *next;
+
+	for (p = TAILQ_FIRST(&pl.list); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->engine != e)
+			continue;
+		if (remove)
+			pool_drop(p, "its engine was drained");
+		else
+			pool_forget(p);
+	}
+	pool_kick();
+}
+
 void
 pool_metrics(struct msg_metrics *m)
 {
@@ -579,5 +642,8 @@ pool_free(void)
 	pl.ev_fill = NULL;
 	free(pl.dying);
 	pl.dying = NULL;
+	free(pl.orphans);
+	pl.orphans = NULL;
+	pl.norphans = 0;
 	pl.ndying = 0;
 }

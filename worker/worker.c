@@ -1163,7 +1163,7 @@ worker_exited(struct msg *msg)
 		return;
 	}
 	TAILQ_FOREACH (b, &w.browsers, entry)
-		ws_exit(b->ws, e.code);
+		ws_exit(b->ws, e.code, e.reason);
 	w.ev_exit = evtimer_new(w.role.base, worker_exit_cb, NULL);
 	evtimer_add(w.ev_exit, &tv);
 }

@@ -1076,7 +1076,7 @@ ws_last(struct ws *ws, yajl_gen g, uint16_t status)
 }
 
 void
-ws_exit(struct ws *ws, int code)
+ws_exit(struct ws *ws, int code, const char *reason)
 {
 	yajl_gen g;
 
@@ -1084,6 +1084,8 @@ ws_exit(struct ws *ws, int code)
 		return;
 	g = ws_gen("exit");
 	ws_gen_int(g, "code", code);
+	if (reason != NULL && reason[0] != '\0')
+		ws_gen_str(g, "reason", reason);
 	ws_last(ws, g, WSLAY_CODE_NORMAL_CLOSURE);
 }
 

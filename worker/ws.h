@@ -102,7 +102,8 @@ void ws_going_away(struct ws *, int code);
 /* Lets a watcher's input through (it holds control), or not. */
 void ws_set_holder(struct ws *, int);
 /* Queues {"type":"exit","code":N} and a close 1000 after all output. */
-void ws_exit(struct ws *, int code);
+/* The session ended: its exit code and, when it was ended, why. */
+void ws_exit(struct ws *, int code, const char *reason);
 /* Stops or restarts reading the browser's input. */
 void ws_pause(struct ws *);
 void ws_resume(struct ws *);
