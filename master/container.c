@@ -628,6 +628,9 @@ session_exited(struct session *s, struct docker_result *r)
 {
 	if (s->state == SESSION_ENDED)
 		return;
+	/* Its head came, its end did not: the connection broke. */
+	if (r->status == 200 && r->message != NULL && r->exit_code < 0)
+		r->status = 0;
 	if (r->status != 200) {
 		/* The wait connection failed: look again before giving up. */
 		log_warnx("session %s: wait failed: %s (status %d)", s->id,
@@ -1664,7 +1667,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	struct pool_taken t;
 	struct engine *engine = NULL;
 	struct session *s;
-	char msg[256], why[160];
+	char msg[256], why[230];
 	int64_t max;
 	int role, by_role, pooled;
 
@@ -1702,9 +1705,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		}
 		engine_why_none(why, sizeof(why));
 		snprintf(msg, sizeof(msg),
-		    "no Docker engine can take a session now (%.160s); try "
-		    "again later",
-		    why);
+		    "no Docker engine can take a session now: %.200s", why);
 		log_warnx("session of %s refused: %s", r->owner, msg);
 		reply_error(front, r->req, 503, msg);
 		return;
@@ -2098,6 +2099,7 @@ container_reconcile(struct reconcile *rc)
 	struct engine *e = rc->engine;
 	struct restore_row *row;
 	struct restore_ctr *c;
+	struct session *s;
 	const char *p[1];
 	char *ids, *at;
 	size_t i, j;
@@ -2108,8 +2110,10 @@ container_reconcile(struct reconcile *rc)
 		goto done; /* half the picture: anything could be wrong */
 	for (i = 0; i < rc->nlist; i++) {
 		c = &rc->list[i];
-		if (session_lookup(c->session) != NULL)
-			continue; /* made by this master since: its own */
+		/* Made by this master since: its own. An ended one's goes. */
+		if ((s = session_lookup(c->session)) != NULL &&
+		    s->state != SESSION_ENDED)
+			continue;
 		row = NULL;
 		for (j = 0; j < rc->nrows; j++)
 			if (strcmp(rc->rows[j].id, c->session) == 0)

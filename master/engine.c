@@ -8,8 +8,9 @@
  *
  * An engine is pinged every ENGINE_PING_MS; a ping not answered within
  * ENGINE_PING_TIMEOUT_MS fails, and ENGINE_DOWN_AFTER failures in a row
- * make it down: its live sessions end ("engine lost", container.c) and
- * its pool containers are forgotten. An engine that answers (first, or
+ * make it down (one, for an engine that never answered: it holds
+ * nothing): its live sessions end ("engine lost", container.c) and its
+ * pool containers are forgotten. An engine that answers (first, or
  * again) is prepared before it takes sessions: its image is looked for
  * and, when missing, copied from a ready engine (export to an unlinked
  * file under data_dir, then load: the image never sits in master's
@@ -64,8 +65,8 @@ struct engine {
 	int preparing; /* image check, copy or reconcile under way */
 	int noimage;   /* answers, lacks the image */
 	int drained;
-	int fails;      /* pings failed in a row */
-	char error[96]; /* why the last ping failed */
+	int fails;       /* pings failed in a row */
+	char error[160]; /* why the last ping failed */
 	struct docker_call *ping;
 	int64_t ping_t0;   /* monotonic us */
 	int64_t ping_us;   /* the last answered ping's round trip */
@@ -159,7 +160,8 @@ static void
 engine_ping_failed(struct engine *e, const char *why)
 {
 	snprintf(e->error, sizeof(e->error), "%s", why);
-	if (++e->fails < ENGINE_DOWN_AFTER) {
+	/* One that never answered holds nothing: no need to wait. */
+	if (++e->fails < ENGINE_DOWN_AFTER && e->state != ENGINE_UNKNOWN) {
 		log_debug("engine %s: ping failed (%d): %s", e->conf.name,
 		    e->fails, why);
 		return;
@@ -419,6 +421,38 @@ engine_notify_cb(const char *payload, void *arg)
 		pool_kick();
 }
 
+/*
+ * Engines no longer in `docker` are forgotten, and the sessions placed
+ * there end: no engine of this alia holds them now.
+ */
+static void
+engine_forget_others(void)
+{
+	char *names, *at;
+	const char *p[2];
+	int i;
+
+	names = xmalloc((size_t)en.n * (CONFIG_ENGINE_NAME + 1) + 3);
+	at = names;
+	*at++ = '{';
+	for (i = 0; i < en.n; i++)
+		at += sprintf(at, "%s%s", i > 0 ? "," : "", en.e[i].conf.name);
+	*at++ = '}';
+	*at = '\0';
+	p[0] = names;
+	p[1] = engine_default()->conf.name;
+	pgc_exec(en.db,
+	    "UPDATE alia.sessions SET state = 'ended', "
+	    "ended_at = coalesce(ended_at, now()), "
+	    "end_reason = coalesce(end_reason, 'engine removed') "
+	    "WHERE state <> 'ended' AND coalesce(engine, $2) <> ALL ($1::text[])",
+	    2, p, PGC_RETRY);
+	pgc_exec(en.db,
+	    "DELETE FROM alia.engines WHERE name <> ALL ($1::text[])", 1, p,
+	    PGC_RETRY);
+	free(names);
+}
+
 void
 engine_init(struct event_base *base, const struct config *conf, struct pgc *db)
 {
@@ -453,6 +487,7 @@ engine_init(struct event_base *base, const struct config *conf, struct pgc *db)
 		    "sessions = 0, updated_at = now()",
 		    3, p, PGC_RETRY);
 	}
+	engine_forget_others();
 	/* Before any reconcile's rows: the drains are known when it ends. */
 	engine_read_drains();
 	for (i = 0; i < en.n; i++)
