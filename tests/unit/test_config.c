@@ -137,6 +137,23 @@ static const struct {
     {"auth = maybe\n", "auth: 'maybe' is neither none nor password"},
     {"auth = none\nlisten = 0.0.0.0:8080\n", "loopback"},
     {"docker = http://x\n", "docker: 'http://x' is neither"},
+    {"docker = a=tcp://x:1, a=tcp://y:1\n", "docker: engine a is named twice"},
+    {"docker = unix:///a, unix:///b\n", "engine local is named twice"},
+    {"docker = Big=tcp://x:1\n", "'Big' is not an engine name"},
+    {"docker = 1a=tcp://x:1\n", "'1a' is not an engine name"},
+    {"docker = a=ftp://x\n", "'ftp://x' is neither"},
+    {"docker = ,\n", "docker: no engine"},
+    {"docker = a=unix:///a,b=unix:///a,c=unix:///a,d=unix:///a,"
+     "e=unix:///a,f=unix:///a,g=unix:///a,h=unix:///a,i=unix:///a,"
+     "j=unix:///a,k=unix:///a,l=unix:///a,m=unix:///a,n=unix:///a,"
+     "o=unix:///a,p=unix:///a,q=unix:///a\n",
+        "docker: more than 16 engines"},
+    {"docker_capacity_zz = 3\n",
+        "docker_capacity_zz: docker names no "
+        "engine zz"},
+    {"docker_capacity_local = lots\n", "docker_capacity_local: bad value"},
+    {"docker_capacity_Local = 1\n", "docker_capacity_Local: not an engine"},
+    {"engine_max_sessions = -1\n", "engine_max_sessions: bad value"},
     {"image =\n", "image: must not be empty"},
     {"network =\n", "network: empty"},
     {"front_role = Front\n", "front_role: 'Front' is not a role name"},
@@ -262,6 +279,50 @@ test_env(void **state)
 	assert_string_equal(got, "0.5");
 }
 
+/* docker as a list of engines, their capacities, from file and env. */
+static void
+test_engines(void **state)
+{
+	char *env[] = {"ALIA_DOCKER_CAPACITY_T=7", NULL};
+	struct config c;
+	char err[512];
+
+	assert_int_equal(load("docker = local=unix:///var/run/docker.sock, "
+	                      "p=tcp://10.0.0.2:2375 ,t=tcp://[::1]:2376\n"
+	                      "docker_capacity_p = 3\n"
+	                      "engine_max_sessions = 5\n",
+	                     &c, err, sizeof(err)),
+	    0);
+	assert_int_equal(c.nengines, 3);
+	assert_string_equal(c.engine[0].name, "local");
+	assert_string_equal(c.engine[0].url, "unix:///var/run/docker.sock");
+	assert_string_equal(c.engine[1].name, "p");
+	assert_string_equal(c.engine[1].url, "tcp://10.0.0.2:2375");
+	assert_string_equal(c.engine[2].name, "t");
+	assert_string_equal(c.engine[2].url, "tcp://[::1]:2376");
+	assert_int_equal(c.engine[0].capacity, 5);
+	assert_int_equal(c.engine[1].capacity, 3);
+	assert_int_equal(c.engine[2].capacity, 5);
+
+	/* ALIA_DOCKER_CAPACITY_<NAME> is a key like the others */
+	config_defaults(&c);
+	assert_int_equal(
+	    config_set(&c, "docker", "t=tcp://10.0.0.3:2376,u=unix:///u.sock",
+	        err, sizeof(err)),
+	    0);
+	assert_int_equal(config_env(&c, env, err, sizeof(err)), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.engine[0].capacity, 7);
+	assert_int_equal(c.engine[1].capacity, 0);
+
+	/* a lone URL is the engine local */
+	assert_int_equal(
+	    load("docker = tcp://h:2375\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nengines, 1);
+	assert_string_equal(c.engine[0].name, "local");
+	assert_string_equal(c.engine[0].url, "tcp://h:2375");
+}
+
 /* Printing and reading back gives the same configuration. */
 static void
 test_print_round_trip(void **state)
@@ -272,7 +333,9 @@ test_print_round_trip(void **state)
 	FILE *fp;
 
 	assert_int_equal(load("memory = 300m\ncpus = 1.5\nidle_timeout = 45\n"
-	                      "database = dbname=x\n",
+	                      "database = dbname=x\n"
+	                      "docker = a=unix:///a.sock,b=tcp://b:2375\n"
+	                      "docker_capacity_b = 9\n",
 	                     &a, err, sizeof(err)),
 	    0);
 	fp = open_memstream(&buf, &len);
@@ -288,4 +351,5 @@ test_print_round_trip(void **state)
 }
 
 UNIT_MAIN(cmocka_unit_test(test_good), cmocka_unit_test(test_bad),
-    cmocka_unit_test(test_env), cmocka_unit_test(test_print_round_trip))
+    cmocka_unit_test(test_env), cmocka_unit_test(test_engines),
+    cmocka_unit_test(test_print_round_trip))
