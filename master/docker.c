@@ -1270,33 +1270,21 @@ call_upgraded(struct docker_call *call, struct docker_conn *conn)
 
 	result_init(&res);
 	res.status = docker_http_status(conn->http);
-	if (call->d->ssl_ctx != NULL) {
-		if (relay_new(call->d, conn, &fd) == -1) {
-			call_fail(
-			    call, 0, "attach: socketpair: %s", strerror(errno));
-			conn_close(conn);
-			return;
-		}
-		if ((res.pending = evbuffer_new()) == NULL)
-			fatalx("%s: evbuffer_new", __func__);
-		res.fd = fd;
-		conn_close(conn);
-		call_finish(call, &res);
-		if (res.fd != -1)
-			close(res.fd);
-		if (res.pending != NULL)
-			evbuffer_free(res.pending);
-		return;
-	}
-	fd = fcntl(bufferevent_getfd(conn->bev), F_DUPFD_CLOEXEC, 0);
-	if (fd == -1) {
-		call_fail(call, 0, "attach: dup: %s", strerror(errno));
+	/* Over TLS the relay takes the connection and what came with it. */
+	if (call->d->ssl_ctx != NULL ? relay_new(call->d, conn, &fd) == -1
+	                             : (fd = fcntl(bufferevent_getfd(conn->bev),
+	                                    F_DUPFD_CLOEXEC, 0)) == -1) {
+		call_fail(call, 0, "attach: %s: %s",
+		    call->d->ssl_ctx != NULL ? "socketpair" : "dup",
+		    strerror(errno));
 		conn_close(conn);
 		return;
 	}
 	if ((res.pending = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new", __func__);
-	evbuffer_add_buffer(res.pending, bufferevent_get_input(conn->bev));
+	if (conn->bev != NULL)
+		evbuffer_add_buffer(
+		    res.pending, bufferevent_get_input(conn->bev));
 	res.fd = fd;
 	conn_close(conn);
 	call_finish(call, &res);

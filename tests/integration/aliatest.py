@@ -256,6 +256,21 @@ class WS:
                     return out
         return None
 
+    def close_code(self, seconds):
+        """The close frame's code within seconds ("eof": the connection
+        ended without one; None: nothing came)."""
+        end = time.time() + seconds
+        while time.time() < end:
+            m = self.recv(end - time.time())
+            if m is None:
+                if self.closed:
+                    return "eof"
+                continue
+            if m[0] == 8:
+                return (struct.unpack(">H", m[1][:2])[0]
+                        if len(m[1]) >= 2 else 0)
+        return None
+
     def close(self):
         self.s.close()
 

@@ -38,7 +38,6 @@ import os
 import re
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import threading
@@ -382,7 +381,7 @@ def drain():
     ws = WS(a, next(iter(sessions)), "control")
     ws.read_until(rb"\$ ", 10)
     os.kill(aliatest.SERVER, signal.SIGUSR2)
-    code = close_code(ws, 15)
+    code = ws.close_code(15)
     ws.close()
     ok(code == 1012, f"SIGUSR2: alia restarts (the browser gets close "
        f"{code})")
@@ -398,19 +397,6 @@ def drain():
     ok(all(e in ("local", "t") for _, e in made),
        f"sessions made after the restart avoid p ({made})")
     alia("engine", "undrain", "p")
-
-
-def close_code(ws, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        m = ws.recv(end - time.time())
-        if m is None:
-            if ws.closed:
-                return "eof"
-            continue
-        if m[0] == 8:
-            return struct.unpack(">H", m[1][:2])[0] if len(m[1]) >= 2 else 0
-    return None
 
 
 # --- image ----------------------------------------------------------------

@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -121,19 +120,6 @@ def stop(sig=signal.SIGTERM):
         time.sleep(0.1)
 
 
-def close_code(ws, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        m = ws.recv(end - time.time())
-        if m is None:
-            if ws.closed:
-                return "eof"
-            continue
-        if m[0] == 8:
-            return struct.unpack(">H", m[1][:2])[0] if len(m[1]) >= 2 else 0
-    return None
-
-
 def reconnect(agent, sid, seconds=5):
     """A websocket to the session, tried until it comes; with the time."""
     t0 = time.time()
@@ -201,7 +187,7 @@ def main_part():
 
     print("# 2. SIGTERM, then start")
     server.send_signal(signal.SIGTERM)
-    code = close_code(ws, 10)
+    code = ws.close_code(10)
     ok(code == 1001, f"the browser gets close 1001 ({code})")
     stop()
     r = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}",
@@ -247,7 +233,7 @@ def main_part():
     time.sleep(0.5)
     pid = server.pid
     server.send_signal(signal.SIGUSR2)
-    code = close_code(ws, 10)
+    code = ws.close_code(10)
     ok(code == 1012, f"the browser gets close 1012 ({code})")
     ws, took = reconnect(agent, sid, 30)
     ok(ws is not None, f"reconnected {took:.1f} s after the close")
