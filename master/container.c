@@ -104,7 +104,8 @@
 #define REFILL_WAIT_MS   2000    /* browsers wait this long for it at most */
 #define GAP_BEFORE_US    5000000 /* the log is read from this long before */
 #define GAP_TAIL         1024    /* recorded bytes looked for in the log */
-#define GAP_HEAD         4096    /* the stream's first bytes, to end it */
+#define GAP_HEAD         65536   /* the stream's first bytes, to end it */
+#define GAP_SETTLE_MS    250     /* Docker's log catches up with the tty */
 
 enum session_state {
 	SESSION_STARTING,
@@ -155,8 +156,10 @@ struct session {
 	int64_t gap_since_us;   /* adopted: Docker's log is read from */
 	unsigned char *tail;    /* adopted: the recording's last bytes */
 	size_t taillen;
-	unsigned char head[GAP_HEAD]; /* adopted: the stream's first bytes */
+	unsigned char *head; /* adopted: the stream's first bytes */
 	size_t headlen;
+	int64_t attached_us;  /* adopted: monotonic us of its attach */
+	struct event *ev_gap; /* the log is read GAP_SETTLE_MS after it */
 	/* what outlives a worker; -1 until attached, and after the end */
 	int attach_fd, journal_fd, pipe_r, pipe_w;
 	struct browser_wait_list waiting;
@@ -528,9 +531,13 @@ session_keep_fds(struct session *s, int attach_fd, struct evbuffer *pending)
 	s->pipe_r = p[0];
 	s->pipe_w = p[1];
 	/* The stream's first bytes, for where Docker's log ends (gap). */
-	if ((s->flags & S_ADOPTED) && pending != NULL) {
-		s->headlen =
-		    evbuffer_copyout(pending, s->head, sizeof(s->head));
+	if (s->flags & S_ADOPTED) {
+		s->attached_us = clock_mono_us();
+		free(s->head);
+		s->head = xmalloc(GAP_HEAD);
+		s->headlen = pending == NULL
+		    ? 0
+		    : evbuffer_copyout(pending, s->head, GAP_HEAD);
 		if ((ssize_t)s->headlen < 0)
 			s->headlen = 0;
 	}
@@ -560,6 +567,7 @@ session_end(struct session *s, int code, const char *reason)
 	s->ended_us = clock_wall_us();
 	evtimer_del(s->ev_kill);
 	evtimer_del(s->ev_rewait);
+	evtimer_del(s->ev_gap);
 	TAILQ_REMOVE(&ct.live, s, entry);
 	TAILQ_INSERT_TAIL(&ct.ended, s, entry);
 	ct.m.sessions_ended++;
@@ -600,6 +608,8 @@ session_end(struct session *s, int code, const char *reason)
 		event_free(old->ev_worker);
 		event_free(old->ev_rewait);
 		free(old->tail);
+		free(old->head);
+		event_free(old->ev_gap);
 		free(old);
 		ct.nended--;
 	}
@@ -1097,6 +1107,9 @@ session_gap_send(struct session *s, const char *marker,
 	s->flags &= ~S_GAP;
 	free(s->tail);
 	s->tail = NULL;
+	free(s->head);
+	s->head = NULL;
+	s->headlen = 0;
 	if (s->chan == NULL)
 		return;
 	memset(&h, 0, sizeof(h));
@@ -1172,19 +1185,22 @@ session_gap_after(const unsigned char *log, size_t len,
 static size_t
 session_gap_end(struct session *s, const unsigned char *log, size_t len)
 {
-	unsigned char first[GAP_HEAD];
+	unsigned char *first;
 	size_t n = s->headlen, k;
 	ssize_t got;
 
-	memcpy(first, s->head, n);
-	if (n < sizeof(first) && s->attach_fd != -1 &&
-	    (got = recv(s->attach_fd, first + n, sizeof(first) - n,
+	first = xmalloc(GAP_HEAD);
+	if (n > 0)
+		memcpy(first, s->head, n);
+	if (n < GAP_HEAD && s->attach_fd != -1 &&
+	    (got = recv(s->attach_fd, first + n, GAP_HEAD - n,
 	         MSG_PEEK | MSG_DONTWAIT)) > 0)
 		n += (size_t)got;
 	for (k = n < len ? n : len; k > 0; k--)
 		if (memcmp(log + len - k, first, k) == 0)
-			return k;
-	return 0;
+			break;
+	free(first);
+	return k;
 }
 
 static void
@@ -1242,6 +1258,23 @@ session_gap_cb(struct session *s, struct docker_result *r)
 static void
 session_gap(struct session *s)
 {
+	int64_t wait =
+	    s->attached_us + GAP_SETTLE_MS * INT64_C(1000) - clock_mono_us();
+	struct timeval tv = {0, 0};
+
+	/*
+	 * Docker's log is written by a copier behind the tty: a line printed
+	 * just before the attach may reach the log after a read made at
+	 * once, and be in neither. The read waits until the copier has
+	 * surely caught up (the stream is not read meanwhile: the container
+	 * waits for at most this long).
+	 */
+	if (wait > 0) {
+		tv.tv_sec = (time_t)(wait / 1000000);
+		tv.tv_usec = (suseconds_t)(wait % 1000000);
+		evtimer_add(s->ev_gap, &tv);
+		return;
+	}
 	/*
 	 * Up to now: what came after the attach is also in the stream, and
 	 * session_gap_end cuts it off; the attach's own time would lose what
@@ -1249,6 +1282,15 @@ session_gap(struct session *s)
 	 */
 	docker_logs(SDOCKER(s), s->container, s->gap_since_us, clock_wall_us(),
 	    dcall_cb, dcall(s, session_gap_cb, 1));
+}
+
+static void
+session_gap_settled_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state != SESSION_ENDED && (s->flags & S_GAP))
+		session_gap(s);
 }
 
 /* Whose refill a query answers: a newer worker of s asks anew. */
@@ -1515,6 +1557,7 @@ session_live(struct session *s)
 	s->ev_refill = evtimer_new(ct.base, session_refill_over_cb, s);
 	s->ev_worker = evtimer_new(ct.base, session_worker_timeout_cb, s);
 	s->ev_rewait = evtimer_new(ct.base, session_rewait_cb, s);
+	s->ev_gap = evtimer_new(ct.base, session_gap_settled_cb, s);
 	RB_INSERT(session_tree, &ct.ids, s);
 	TAILQ_INSERT_TAIL(&ct.live, s, entry);
 }
@@ -2400,6 +2443,8 @@ container_free(void)
 		event_free(s->ev_worker);
 		event_free(s->ev_rewait);
 		free(s->tail);
+		free(s->head);
+		event_free(s->ev_gap);
 		free(s);
 	}
 	for (i = 0; i < CONFIG_ENGINES; i++)
