@@ -378,6 +378,14 @@ def drain():
     rc, out, err = alia("engine", "drain", "p")
     ok(rc == 0, f"p drained again ({rc}: {err.strip()})")
     time.sleep(1)
+    # An engine taken out of `docker` (here: "gone", which no start
+    # configured) is forgotten at the next start, and the sessions placed
+    # there end: nothing of this alia holds them any more.
+    gone = "00000000-0000-4000-8000-0000000e0001"
+    psql(f"insert into alia.sessions (id, owner, image, state, created_at, "
+      f"engine) values ('{gone}', 'nobody', 'x', 'running', now(), 'gone')")
+    psql("insert into alia.engines (name, url) values "
+      "('gone', 'tcp://192.0.2.1:2375')")
     ws = WS(a, next(iter(sessions)), "control")
     ws.read_until(rb"\$ ", 10)
     os.kill(aliatest.SERVER, signal.SIGUSR2)
@@ -391,6 +399,12 @@ def drain():
     ok(listed("p", "DRAINED") == "yes",
        f"after the restart `alia engine list` still says p is drained: "
        f"{engine_list()[3]!r}")
+    row = q(f"select state || '/' || end_reason from alia.sessions "
+            f"where id = '{gone}'")
+    ok(row == "ended/engine removed", f"a session of an engine no longer "
+       f"configured ended at the start: {row}")
+    ok(q("select count(*) from alia.engines where name = 'gone'") == "0",
+       "and that engine is no longer in alia.engines")
     got = metric_until("alia_engine_drained", "p", 1, 5)
     ok(got == 1, f"and alia_engine_drained{{engine=\"p\"}} is 1 ({got})")
     made = [new_session(a)[:2] for _ in range(3)]
