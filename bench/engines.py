@@ -6,6 +6,7 @@ one after the other (pool = 0, so each is a docker create, attach and
 start on the engine chosen), timing POST /api/sessions until its 201,
 and deletes each; prints the median and p90 in ms, and how the sessions
 spread. Its one argument names the run in the output."""
+import json
 import os
 import statistics
 import sys
@@ -13,7 +14,6 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests",
                                 "integration"))
-import aliatest  # noqa: E402
 from aliatest import Agent  # noqa: E402
 
 
@@ -32,10 +32,10 @@ def main():
         if st != 201:
             print(f"bench-engines: {name}: POST answered {st}: {body[:200]}")
             sys.exit(1)
-        sid = aliatest.json.loads(body)["id"]
+        sid = json.loads(body)["id"]
         held.append(sid)
         st, body = a.request("GET", f"/api/sessions/{sid}")
-        eng = aliatest.json.loads(body).get("engine")
+        eng = json.loads(body).get("engine")
         spread[eng] = spread.get(eng, 0) + 1
         if len(held) >= 4:
             a.request("DELETE", f"/api/sessions/{held.pop(0)}")

@@ -6,7 +6,9 @@
  * route table lets only admins this far, or anyone when there are no
  * accounts (auth = none).
  */
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
@@ -19,51 +21,61 @@
 static void
 metrics_engines(struct evbuffer *b, const struct msg_metrics *m)
 {
+#define ENGINE_FIELD(f) \
+	offsetof(struct msg_engine, f), sizeof(((struct msg_engine *)0)->f)
 	static const struct {
-		const char *name, *help;
+		const char *name, *type, *help;
+		size_t off, size; /* a uint32_t or uint64_t of msg_engine */
+		int us;           /* microseconds, shown as seconds */
 	} g[] = {
-	    {"alia_engine_up", "The Docker engine answers its pings."},
-	    {"alia_engine_ready",
-	        "The engine takes sessions: up, image there, reconciled."},
-	    {"alia_engine_drained", "alia engine drain: no new sessions."},
-	    {"alia_engine_sessions", "Live sessions on the engine."},
-	    {"alia_engine_pool_containers", "Warm pool containers on it."},
-	    {"alia_engine_capacity", "Sessions it may hold; 0: no limit."},
-	    {"alia_engine_ping_seconds", "The last ping's round trip."},
-	    {"alia_engine_create_seconds",
-	        "Recent container create latency, averaged."},
-	    {"alia_engine_lost_total", "Times the engine was found down."},
+	    {"alia_engine_up", "gauge", "The Docker engine answers its pings.",
+	        ENGINE_FIELD(up), 0},
+	    {"alia_engine_ready", "gauge",
+	        "The engine takes sessions: up, image there, reconciled.",
+	        ENGINE_FIELD(ready), 0},
+	    {"alia_engine_drained", "gauge",
+	        "alia engine drain: no new sessions.", ENGINE_FIELD(drained),
+	        0},
+	    {"alia_engine_sessions", "gauge", "Live sessions on the engine.",
+	        ENGINE_FIELD(sessions), 0},
+	    {"alia_engine_pool_containers", "gauge",
+	        "Warm pool containers on it.", ENGINE_FIELD(pool), 0},
+	    {"alia_engine_capacity", "gauge",
+	        "Sessions it may hold; 0: no limit.", ENGINE_FIELD(capacity),
+	        0},
+	    {"alia_engine_ping_seconds", "gauge", "The last ping's round trip.",
+	        ENGINE_FIELD(ping_us), 1},
+	    {"alia_engine_create_seconds", "gauge",
+	        "Recent container create latency, averaged.",
+	        ENGINE_FIELD(create_us), 1},
+	    {"alia_engine_lost_total", "counter",
+	        "Times the engine was found down.", ENGINE_FIELD(lost), 0},
 	};
-	const struct msg_engine *e;
+#undef ENGINE_FIELD
+	const unsigned char *e;
+	uint32_t v32;
+	uint64_t v;
 	size_t i, k, n;
 
 	n = m->nengines < MSG_ENGINES ? (size_t)m->nengines : MSG_ENGINES;
 	for (k = 0; k < sizeof(g) / sizeof(g[0]); k++) {
 		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n",
-		    g[k].name, g[k].help, g[k].name,
-		    k == 8 ? "counter" : "gauge");
+		    g[k].name, g[k].help, g[k].name, g[k].type);
 		for (i = 0; i < n; i++) {
-			e = &m->engines[i];
+			e = (const unsigned char *)&m->engines[i];
+			if (g[k].size == sizeof(v32)) {
+				memcpy(&v32, e + g[k].off, sizeof(v32));
+				v = v32;
+			} else
+				memcpy(&v, e + g[k].off, sizeof(v));
 			evbuffer_add_printf(b, "%s{engine=\"%.*s\"} ",
-			    g[k].name, (int)sizeof(e->name), e->name);
-			switch (k) {
-			case 6:
+			    g[k].name, (int)sizeof(m->engines[i].name),
+			    m->engines[i].name);
+			if (g[k].us)
+				evbuffer_add_printf(b, "%.6f\n", v / 1e6);
+			else
 				evbuffer_add_printf(
-				    b, "%.6f\n", e->ping_us / 1e6);
-				continue;
-			case 7:
-				evbuffer_add_printf(
-				    b, "%.6f\n", e->create_us / 1e6);
-				continue;
-			}
-			evbuffer_add_printf(b, "%llu\n",
-			    (unsigned long long)(k == 0 ? e->up
-			            : k == 1            ? e->ready
-			            : k == 2            ? e->drained
-			            : k == 3            ? e->sessions
-			            : k == 4            ? e->pool
-			            : k == 5            ? e->capacity
-			                                : e->lost));
+				    b, "%llu\n", (unsigned long long)v);
 		}
 	}
 }

@@ -633,7 +633,7 @@ relay_writecb(struct bufferevent *bev, void *arg)
 		relay_free(r);
 		return;
 	}
-	if (!r->closing || from != r->tls) {
+	if (!r->closing) {
 		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 		bufferevent_enable(from, EV_READ);
 	}
