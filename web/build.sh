@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: ISC
-# Assembles the directory alia serves: web/static/* plus the xterm.js and
-# asciinema-player files from web/node_modules, scripts and style sheets
+# Assembles the directory alia serves: web/static/* plus the xterm.js,
+# asciinema-player, marked and DOMPurify files from web/node_modules, scripts and style sheets
 # renamed by content hash (the pages rewritten to match) and a gzip copy
 # beside each text file. Run by the build (meson custom_target 'web'):
 #   web/build.sh OUTDIR [STAMP [DEPFILE]]
@@ -22,6 +22,10 @@ vendor=(
   # its terminal emulator inlined as WebAssembly), no loader, no worker.
   "asciinema-player/dist/bundle/asciinema-player.min.js:asciinema-player.min.js"
   "asciinema-player/dist/bundle/asciinema-player.css:asciinema-player.css"
+  # Lessons: markdown to HTML (UMD, global marked), then that HTML cleaned
+  # (global DOMPurify) before the page inserts it.
+  "marked/lib/marked.umd.js:marked.js"
+  "dompurify/dist/purify.min.js:purify.js"
 )
 
 # Build into a fresh sibling directory, then move it into place file by file,
