@@ -95,6 +95,15 @@ alia_config(struct config *c, const char *file)
 		    (int)sizeof(c->web_dir))
 			fatalx("web_dir: path of the binary too long");
 	}
+	if (c->lessons_dir[0] == '\0') {
+		/* And lessons/ too. */
+		snprintf(dir, sizeof(dir), "%s", proc_self());
+		if ((slash = strrchr(dir, '/')) != NULL)
+			*slash = '\0';
+		if (snprintf(c->lessons_dir, sizeof(c->lessons_dir),
+		        "%s/lessons", dir) >= (int)sizeof(c->lessons_dir))
+			fatalx("lessons_dir: path of the binary too long");
+	}
 }
 
 static int

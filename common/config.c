@@ -95,6 +95,9 @@ static const struct config_key config_keys[] = {
     NUM("live_restore", KIND_COUNT, live_restore, 0, 1),
     NUM("pool", KIND_COUNT, pool, 0, 1000),
     TEXT("trusted_proxies", trusted_proxies),
+    TEXT("environments", environments),
+    TEXT("lessons_dir", lessons_dir),
+    NUM("check_timeout", KIND_DURATION, check_timeout, 1, 600),
 #define ROLE_LIMITS(role, i)                                             \
 	NUM(role "_max_sessions", KIND_COUNT, limits[i].max_sessions, 0, \
 	    100000),                                                     \
@@ -153,6 +156,7 @@ config_defaults(struct config *c)
 	c->record_retention_every = 3600;
 	c->live_restore = 1;
 	c->pool = 2;
+	c->check_timeout = 10;
 }
 
 static const struct config_key *
@@ -434,6 +438,173 @@ config_capacity(struct config *c, const char *name, const char *value,
 	return 0;
 }
 
+/* An environment's name: [a-z][a-z0-9_-]*, shorter than CONFIG_ENV_NAME. */
+static int
+config_env_name_ok(const char *v, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= CONFIG_ENV_NAME || !islower((unsigned char)v[0]))
+		return 0;
+	for (i = 1; i < len; i++)
+		if (!islower((unsigned char)v[i]) &&
+		    !isdigit((unsigned char)v[i]) && v[i] != '_' && v[i] != '-')
+			return 0;
+	return 1;
+}
+
+int
+config_environments(
+    const char *v, struct config_env *e, char *err, size_t errlen)
+{
+	const char *p = v, *end, *eq, *image;
+	size_t len, ilen, nlen;
+	int n = 0, i;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (n == CONFIG_ENVS)
+			return config_err(err, errlen,
+			    "environments: more than %d", CONFIG_ENVS);
+		memset(&e[n], 0, sizeof(e[n]));
+		if ((eq = memchr(p, '=', len)) == NULL)
+			return config_err(err, errlen,
+			    "environments: '%.*s' is not NAME=IMAGE", (int)len,
+			    p);
+		nlen = (size_t)(eq - p);
+		while (nlen > 0 && p[nlen - 1] == ' ')
+			nlen--;
+		if (!config_env_name_ok(p, nlen))
+			return config_err(err, errlen,
+			    "environments: '%.*s' is not an environment name: "
+			    "a lower-case letter, then letters, digits, _ and "
+			    "-, at most %d",
+			    (int)nlen, p, CONFIG_ENV_NAME - 1);
+		memcpy(e[n].name, p, nlen);
+		image = eq + 1;
+		while (*image == ' ' && image < p + len)
+			image++;
+		ilen = (size_t)(p + len - image);
+		if (ilen == 0 || ilen >= sizeof(e[n].image))
+			return config_err(err, errlen,
+			    "environments: %s: an image of 1 to %zu bytes",
+			    e[n].name, sizeof(e[n].image) - 1);
+		memcpy(e[n].image, image, ilen);
+		if (strpbrk(e[n].image, " \t\"\\") != NULL)
+			return config_err(err, errlen,
+			    "environments: %s: '%s' is not an image name",
+			    e[n].name, e[n].image);
+		for (i = 0; i < n; i++)
+			if (strcmp(e[i].name, e[n].name) == 0)
+				return config_err(err, errlen,
+				    "environments: %s is named twice",
+				    e[n].name);
+		n++;
+		p = end;
+	}
+	if (n == 0)
+		return config_err(err, errlen, "environments: none");
+	return n;
+}
+
+const struct config_env *
+config_env_find(const struct config *c, const char *name)
+{
+	int64_t i;
+
+	if (name == NULL || name[0] == '\0')
+		return c->nenvs > 0 ? &c->env[0] : NULL;
+	for (i = 0; i < c->nenvs; i++)
+		if (strcmp(c->env[i].name, name) == 0)
+			return &c->env[i];
+	return NULL;
+}
+
+#define ENV_DESC_PREFIX "environment_description_"
+
+/* environment_description_NAME = text: matched by config_finish. */
+static int
+config_env_desc(struct config *c, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	int64_t i;
+
+	if (!config_env_name_ok(name, strlen(name)))
+		return config_err(err, errlen, "%s%s: not an environment name",
+		    ENV_DESC_PREFIX, name);
+	if (strlen(value) >= sizeof(c->env_desc[0].text))
+		return config_err(err, errlen, "%s%s: longer than %zu bytes",
+		    ENV_DESC_PREFIX, name, sizeof(c->env_desc[0].text) - 1);
+	for (i = 0; i < c->nenv_desc; i++)
+		if (strcmp(c->env_desc[i].name, name) == 0)
+			break;
+	if (i == CONFIG_ENVS)
+		return config_err(err, errlen, "more than %d %sNAME keys",
+		    CONFIG_ENVS, ENV_DESC_PREFIX);
+	snprintf(c->env_desc[i].name, sizeof(c->env_desc[i].name), "%s", name);
+	snprintf(c->env_desc[i].text, sizeof(c->env_desc[i].text), "%s", value);
+	if (i == c->nenv_desc)
+		c->nenv_desc++;
+	return 0;
+}
+
+/* environments resolved, with their descriptions. */
+static int
+config_finish_envs(struct config *c, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name, *text;
+	} builtin[] = {
+	    {"debian",
+	        "Debian 12 (bookworm): bash, coreutils, man pages, "
+	        "python3, git, nano and vim"},
+	    {"busybox",
+	        "BusyBox: a small sh and the basic commands, "
+	        "nothing else"},
+	};
+	char def[CONFIG_PATH];
+	const char *v = c->environments;
+	int64_t i, j;
+	int n;
+
+	if (v[0] == '\0') {
+		if (snprintf(def, sizeof(def),
+		        "debian=alia-sandbox:debian, busybox=%s",
+		        c->image) >= (int)sizeof(def))
+			return config_err(err, errlen, "image: too long");
+		v = def;
+	}
+	if ((n = config_environments(v, c->env, err, errlen)) == -1)
+		return -1;
+	c->nenvs = n;
+	for (j = 0; j < n; j++)
+		for (i = 0; i < (int64_t)(sizeof(builtin) / sizeof(builtin[0]));
+		     i++)
+			if (strcmp(c->env[j].name, builtin[i].name) == 0)
+				snprintf(c->env[j].description,
+				    sizeof(c->env[j].description), "%s",
+				    builtin[i].text);
+	for (i = 0; i < c->nenv_desc; i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(c->env[j].name, c->env_desc[i].name) == 0)
+				break;
+		if (j == n)
+			return config_err(err, errlen,
+			    "%s%s: environments names no %s", ENV_DESC_PREFIX,
+			    c->env_desc[i].name, c->env_desc[i].name);
+		snprintf(c->env[j].description, sizeof(c->env[j].description),
+		    "%s", c->env_desc[i].text);
+	}
+	return 0;
+}
+
 int
 config_set(struct config *c, const char *key, const char *value, char *err,
     size_t errlen)
@@ -451,6 +622,9 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	if (strncmp(key, CAPACITY_PREFIX, strlen(CAPACITY_PREFIX)) == 0)
 		return config_capacity(
 		    c, key + strlen(CAPACITY_PREFIX), value, err, errlen);
+	if (strncmp(key, ENV_DESC_PREFIX, strlen(ENV_DESC_PREFIX)) == 0)
+		return config_env_desc(
+		    c, key + strlen(ENV_DESC_PREFIX), value, err, errlen);
 	if ((k = config_find(key)) == NULL)
 		return config_err(err, errlen, "unknown key '%s'", key);
 	field = (char *)c + k->off;
@@ -589,7 +763,9 @@ config_env(struct config *c, char **envp, char *err, size_t errlen)
 		key[n] = '\0';
 		/* Variables of the scripts and tests, not configuration. */
 		if (config_find(key) == NULL &&
-		    strncmp(key, CAPACITY_PREFIX, strlen(CAPACITY_PREFIX)) != 0)
+		    strncmp(key, CAPACITY_PREFIX, strlen(CAPACITY_PREFIX)) !=
+		        0 &&
+		    strncmp(key, ENV_DESC_PREFIX, strlen(ENV_DESC_PREFIX)) != 0)
 			continue;
 		if (config_set(c, key, eq + 1, msg, sizeof(msg)) == -1)
 			return config_err(err, errlen, "ALIA_%.*s: %s", (int)n,
@@ -678,6 +854,8 @@ config_finish(struct config *c, char *err, size_t errlen)
 	for (j = 0; j < n; j++)
 		if (c->engine[j].capacity == 0)
 			c->engine[j].capacity = c->engine_max_sessions;
+	if (config_finish_envs(c, err, errlen) == -1)
+		return -1;
 	if (c->node[0] == '\0' && gethostname(c->node, sizeof(c->node)) == -1)
 		snprintf(c->node, sizeof(c->node), "alia");
 	c->node[sizeof(c->node) - 1] = '\0';
@@ -817,4 +995,7 @@ config_print(const struct config *c, FILE *fp)
 	for (i = 0; i < (size_t)c->ncapacity; i++)
 		fprintf(fp, "%s%s = %lld\n", CAPACITY_PREFIX,
 		    c->capacity[i].name, (long long)c->capacity[i].n);
+	for (i = 0; i < (size_t)c->nenv_desc; i++)
+		fprintf(fp, "%s%s = %s\n", ENV_DESC_PREFIX, c->env_desc[i].name,
+		    c->env_desc[i].text);
 }

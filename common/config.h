@@ -43,6 +43,18 @@ struct config_engine {
 	int64_t capacity;              /* sessions at most; 0: no limit */
 };
 
+/*
+ * One environment of `environments` (NAME=IMAGE, ...; the first is the
+ * default) and its description (environment_description_NAME).
+ */
+#define CONFIG_ENVS     8
+#define CONFIG_ENV_NAME 32
+struct config_env {
+	char name[CONFIG_ENV_NAME]; /* [a-z][a-z0-9_-]* */
+	char image[CONFIG_STR];
+	char description[CONFIG_STR];
+};
+
 struct config {
 	char listen[CONFIG_STR];          /* host:port */
 	char docker[CONFIG_PATH];         /* the engines, as written */
@@ -98,6 +110,18 @@ struct config {
 	/* `docker` resolved by config_finish */
 	struct config_engine engine[CONFIG_ENGINES];
 	int64_t nengines;
+	char environments[CONFIG_PATH]; /* as written; empty: the default */
+	char lessons_dir[CONFIG_PATH];  /* empty: lessons/ beside the binary */
+	int64_t check_timeout;          /* seconds a lesson's check may run */
+	/* environment_description_NAME as set, matched by config_finish */
+	struct {
+		char name[CONFIG_ENV_NAME];
+		char text[CONFIG_STR];
+	} env_desc[CONFIG_ENVS];
+	int64_t nenv_desc;
+	/* `environments` resolved by config_finish */
+	struct config_env env[CONFIG_ENVS];
+	int64_t nenvs;
 };
 
 /* Fills in the defaults. */
@@ -119,6 +143,15 @@ void config_print(const struct config *, FILE *);
  */
 int config_engines(
     const char *, struct config_engine *e, char *err, size_t errlen);
+/*
+ * Parses an `environments` value (NAME=IMAGE, ...) into e, CONFIG_ENVS of
+ * them at most: how many, or -1 with err set.
+ */
+int config_environments(
+    const char *, struct config_env *e, char *err, size_t errlen);
+/* The environment named name, or NULL; NULL or "" names the default. */
+const struct config_env *config_env_find(
+    const struct config *, const char *name);
 /* Whether the listen address is a loopback one. */
 int config_listen_loopback(const struct config *);
 /* Splits listen into host and port. */

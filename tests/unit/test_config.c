@@ -168,6 +168,19 @@ static const struct {
     {"trusted_proxies = 10.0.0.0/8x\n", "must be 0 to 32"},
     {"trusted_proxies = 10.0.0.1/8\n", "'10.0.0.1/8' has bits set past its /8"},
     {"trusted_proxies = 127.0.0.1:80\n", "is not an IPv4 or IPv6"},
+    {"environments = debian\n", "'debian' is not NAME=IMAGE"},
+    {"environments = Deb=x\n", "'Deb' is not an environment name"},
+    {"environments = a=x, a=y\n", "environments: a is named twice"},
+    {"environments = a=\n", "environments: a: an image of 1 to"},
+    {"environments = a=x y\n", "'x y' is not an image name"},
+    {"environments = ,\n", "environments: none"},
+    {"environments = a=x,b=x,c=x,d=x,e=x,f=x,g=x,h=x,i=x\n",
+        "environments: more than 8"},
+    {"environment_description_zz = hi\n",
+        "environment_description_zz: environments names no zz"},
+    {"environment_description_Z = hi\n", "not an environment name"},
+    {"check_timeout = 0\n", "check_timeout: '0' is out of range"},
+    {"check_timeout = 11m\n", "check_timeout: '11m' is out of range"},
 };
 
 /* Loads text as a file and finishes; returns 0/-1 with err filled. */
@@ -323,6 +336,44 @@ test_engines(void **state)
 	assert_string_equal(c.engine[0].url, "tcp://h:2375");
 }
 
+/* environments: the default list, a list of one's own, descriptions. */
+static void
+test_environments(void **state)
+{
+	char *env[] = {
+	    "ALIA_ENVIRONMENT_DESCRIPTION_PY=Python, and more", NULL};
+	struct config c;
+	char err[512];
+
+	assert_int_equal(load("image = mine:1\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.nenvs, 2);
+	assert_string_equal(c.env[0].name, "debian");
+	assert_string_equal(c.env[0].image, "alia-sandbox:debian");
+	assert_string_equal(c.env[1].name, "busybox");
+	assert_string_equal(c.env[1].image, "mine:1"); /* image's */
+	assert_non_null(strstr(c.env[0].description, "Debian 12"));
+	assert_ptr_equal(config_env_find(&c, NULL), &c.env[0]);
+	assert_ptr_equal(config_env_find(&c, ""), &c.env[0]);
+	assert_ptr_equal(config_env_find(&c, "busybox"), &c.env[1]);
+	assert_null(config_env_find(&c, "plan9"));
+	assert_int_equal(c.check_timeout, 10);
+
+	config_defaults(&c);
+	assert_int_equal(
+	    config_set(&c, "environments",
+	        " py = reg.example/py:3.12 ,sh-2=alia:sh ", err, sizeof(err)),
+	    0);
+	assert_int_equal(config_env(&c, env, err, sizeof(err)), 0);
+	assert_int_equal(config_finish(&c, err, sizeof(err)), 0);
+	assert_int_equal(c.nenvs, 2);
+	assert_string_equal(c.env[0].name, "py");
+	assert_string_equal(c.env[0].image, "reg.example/py:3.12");
+	assert_string_equal(c.env[0].description, "Python, and more");
+	assert_string_equal(c.env[1].name, "sh-2");
+	assert_string_equal(c.env[1].image, "alia:sh");
+	assert_string_equal(c.env[1].description, "");
+}
+
 /* Printing and reading back gives the same configuration. */
 static void
 test_print_round_trip(void **state)
@@ -335,7 +386,10 @@ test_print_round_trip(void **state)
 	assert_int_equal(load("memory = 300m\ncpus = 1.5\nidle_timeout = 45\n"
 	                      "database = dbname=x\n"
 	                      "docker = a=unix:///a.sock,b=tcp://b:2375\n"
-	                      "docker_capacity_b = 9\n",
+	                      "docker_capacity_b = 9\n"
+	                      "environments = x=img:1, y=img:2\n"
+	                      "environment_description_y = Why not\n"
+	                      "check_timeout = 30\n",
 	                     &a, err, sizeof(err)),
 	    0);
 	fp = open_memstream(&buf, &len);
@@ -352,4 +406,5 @@ test_print_round_trip(void **state)
 
 UNIT_MAIN(cmocka_unit_test(test_good), cmocka_unit_test(test_bad),
     cmocka_unit_test(test_env), cmocka_unit_test(test_engines),
+    cmocka_unit_test(test_environments),
     cmocka_unit_test(test_print_round_trip))
