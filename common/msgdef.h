@@ -40,24 +40,30 @@ MSGDEF(CONFIG, config, 104, config, MSG_P_MASTER, MSG_P_CHILD, NEVER, FIXED,
     MSG_STR(web_dir) MSG_STR(pg_bin) MSG_STR(front_role) MSG_STR(user)
     MSG_STR(node) MSG_STR(image) MSG_STR(network) MSG_STR(control_consent)
     MSG_STR(tls_cert) MSG_STR(tls_key) MSG_STR(record_disk_path)
-    MSG_STR(trusted_proxies))
+    MSG_STR(trusted_proxies) MSG_STR(environments) MSG_STR(lessons_dir))
 
 /* front <-> master */
 MSGDEF(LISTEN_FD, listen_fd, 200, msg_listen_fd, MSG_P_MASTER, MSG_P_FRONT,
     ALWAYS, FIXED, MSG_STR(addr))
 MSGDEF(SESSION_CREATE, session_create, 201, msg_session_req, MSG_P_FRONT,
-    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session))
+    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session)
+    MSG_STR(env) MSG_STR(lesson))
 MSGDEF(SESSION_GET, session_get, 202, msg_session_req, MSG_P_FRONT,
-    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session))
+    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session)
+    MSG_STR(env) MSG_STR(lesson))
 MSGDEF(SESSION_LIST, session_list, 203, msg_session_req, MSG_P_FRONT,
-    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session))
+    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session)
+    MSG_STR(env) MSG_STR(lesson))
 MSGDEF(SESSION_DELETE, session_delete, 204, msg_session_req, MSG_P_FRONT,
-    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session))
+    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session)
+    MSG_STR(env) MSG_STR(lesson))
 MSGDEF(SESSION_KICK, session_kick, 205, msg_session_req, MSG_P_FRONT,
-    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session))
+    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session)
+    MSG_STR(env) MSG_STR(lesson))
 MSGDEF(SESSION_INFO, session_info, 206, msg_session_info, MSG_P_MASTER,
     MSG_P_FRONT, NEVER, FIXED, MSG_STR(message) MSG_STR(session)
-    MSG_STR(state) MSG_STR(owner) MSG_STR(image) MSG_STR(end_reason))
+    MSG_STR(state) MSG_STR(owner) MSG_STR(image) MSG_STR(end_reason)
+    MSG_STR(engine) MSG_STR(env) MSG_STR(lesson) MSG_STR(lesson_title))
 MSGDEF(SESSION_ATTACH, session_attach, 207, msg_attach, MSG_P_FRONT,
     MSG_P_MASTER, ALWAYS, STR, MSG_STR(session) MSG_STR(key) MSG_STR(owner))
 MSGDEF(SESSION_WALL, session_wall, 208, msg_wall, MSG_P_FRONT, MSG_P_MASTER,
@@ -68,6 +74,11 @@ MSGDEF(METRICS, metrics, 210, msg_metrics, MSG_P_MASTER, MSG_P_FRONT, NEVER,
     FIXED, )
 MSGDEF(SIGNOUT, signout, 211, msg_signout, MSG_P_MASTER, MSG_P_FRONT, NEVER,
     FIXED, MSG_STR(user))
+MSGDEF(SESSION_CHECK, session_check, 212, msg_session_req, MSG_P_FRONT,
+    MSG_P_MASTER, NEVER, FIXED, MSG_STR(owner) MSG_STR(session)
+    MSG_STR(env) MSG_STR(lesson))
+MSGDEF(CHECK_RESULT, check_result, 213, msg_check, MSG_P_MASTER, MSG_P_FRONT,
+    NEVER, VAR, MSG_STR(message))
 
 /* master <-> worker */
 MSGDEF(WORKER_FD, worker_fd, 300, msg_worker_fd, MSG_P_MASTER, MSG_P_WORKER,
@@ -88,6 +99,8 @@ MSGDEF(WORKER_EXITED, worker_exited, 307, msg_exit, MSG_P_MASTER, MSG_P_WORKER,
     NEVER, FIXED, MSG_STR(reason))
 MSGDEF(WORKER_DETACH, worker_detach, 308, msg_detach, MSG_P_MASTER,
     MSG_P_WORKER, NEVER, FIXED, )
+MSGDEF(WORKER_MARK, worker_mark, 309, msg_mark, MSG_P_MASTER, MSG_P_WORKER,
+    NEVER, FIXED, MSG_STR(text))
 MSGDEF(WORKER_RESIZE, worker_resize, 310, msg_resize, MSG_P_WORKER,
     MSG_P_MASTER, NEVER, FIXED, )
 MSGDEF(WORKER_END, worker_end, 311, msg_end, MSG_P_WORKER, MSG_P_MASTER, NEVER,

@@ -25,7 +25,7 @@
 
 #include "common/uuid.h"
 
-#define PROTO_VERSION 9
+#define PROTO_VERSION 10
 #define MSG_MAX_DATA  (64 * 1024)
 
 /* Who sends and receives a kind (msgdef.h). */
@@ -90,6 +90,8 @@ struct config;
 #define SESSION_ID_LEN 37 /* a UUID in text form and its NUL */
 #define OWNER_LEN      64
 #define TERM_SIZE_MAX  1000 /* a terminal's columns or rows: 1 to this */
+#define ENV_NAME_LEN   32   /* an environment's name: CONFIG_ENV_NAME */
+#define LESSON_LEN     64   /* a lesson's name: LESSON_NAME_LEN */
 
 /*
  * A request from front about sessions; req is echoed in every answer.
@@ -105,6 +107,10 @@ struct msg_session_req {
 #define REQ_ANY_OWNER 0x1 /* front has authorized it: not only owner's */
 #define REQ_NO_PARK   0x2 /* master's own: waited for an engine already */
 	int32_t role; /* create: CONFIG_ROLE_*, or -1: no role (auth = none) */
+	char env[ENV_NAME_LEN];  /* create: the environment; "": default */
+	char lesson[LESSON_LEN]; /* create: the lesson; check: "" */
+	int32_t step;            /* check: the lesson's step, from 1 */
+	int32_t pad2;
 };
 
 /*
@@ -129,6 +135,40 @@ struct msg_session_info {
 	uint32_t viewers;
 	uint32_t pad2;
 	char engine[32]; /* the Docker engine that holds it */
+	char env[ENV_NAME_LEN];
+	char lesson[LESSON_LEN]; /* "": none */
+	char lesson_title[128];
+	int32_t steps;           /* the lesson's */
+	int32_t step;            /* the learner's: passed in order + 1 */
+	int32_t failed_checks;   /* on that step */
+	int32_t last_check_step; /* 0: no check yet */
+	int32_t last_check_passed;
+	int32_t pad3;
+	int64_t step_since_us;  /* unix time they reached that step */
+	int64_t last_check_us;  /* unix time */
+	int64_t last_output_us; /* unix time of the last output, 0: none */
+};
+
+/* A marker for the session's recording (a lesson's check, say). */
+struct msg_mark {
+	char text[256];
+};
+
+/*
+ * master's answer to a lesson step's check (MSG_SESSION_CHECK), then its
+ * output (len bytes, at most CHECK_OUTPUT_MAX): status is an HTTP status,
+ * message says why when it is an error.
+ */
+#define CHECK_OUTPUT_MAX 4096
+struct msg_check {
+	uint64_t req;
+	int32_t status;
+	int32_t passed;
+	int32_t exit_code; /* -1: none (timed out, or failed to run) */
+	int32_t timed_out;
+	int32_t step;
+	uint32_t len;
+	char message[256];
 };
 
 /*

@@ -101,6 +101,7 @@ front_serve(int fd)
 		close(fd);
 		return -1;
 	}
+	front_lessons_init(&f.conf);
 	hc.max_body = (size_t)f.conf.max_body;
 	hc.header_timeout_ms = FRONT_HEADER_TIMEOUT_MS;
 	hc.idle_timeout_ms = FRONT_IDLE_TIMEOUT_MS;
@@ -146,6 +147,7 @@ front_msg(struct msg *msg)
 		return 1;
 	case MSG_SESSION_INFO:
 	case MSG_METRICS:
+	case MSG_CHECK_RESULT:
 		front_master_msg(msg);
 		return 1;
 	case MSG_SIGNOUT:
@@ -164,6 +166,7 @@ front_main(int verbose)
 	front_auth_free();
 	front_db_free();
 	front_static_free();
+	front_lessons_free();
 	role_free(&f.role);
 	SSL_CTX_free(f.tls);
 	return 0;

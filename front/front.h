@@ -118,6 +118,22 @@ void front_static_page(
 void front_static_file(
     struct conn *, const struct http_request *, const struct route_call *);
 
+/* front_lessons.c */
+/* Opens lessons_dir (after privileges dropped); none: no lessons. */
+void front_lessons_init(const struct config *);
+void front_lessons_free(void);
+/* GET /api/environments. */
+void front_environments_list(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* GET /api/lessons and GET /api/lessons/NAME. */
+void front_lessons_list(
+    struct conn *, const struct http_request *, const struct route_call *);
+void front_lessons_get(
+    struct conn *, const struct http_request *, const struct route_call *);
+/* POST /api/sessions/ID/check {"step": N}. */
+void front_lessons_check(
+    struct conn *, const struct http_request *, const struct route_call *);
+
 /* front_json.c */
 struct yajl_gen_t;
 void front_json_str(struct yajl_gen_t *, const char *);
@@ -222,6 +238,8 @@ struct front_ask {
 	void (*info)(
 	    struct front_ask *, struct conn *, struct msg_session_info *);
 	void (*metrics)(struct conn *, const struct msg_metrics *);
+	void (*check)(struct front_ask *, struct conn *,
+	    const struct msg_check *, const char *output);
 	void *arg;
 	void (*arg_free)(void *);
 };
@@ -232,6 +250,11 @@ struct front_ask *front_master_park(
 /* Asks master; flags REQ_ANY_OWNER: front checks the answer instead. */
 void front_master_ask(uint32_t type, struct front_ask *, uint32_t flags,
     const char *session, int cols, int rows);
+/* A request of p's caller about session (NULL: none), to fill further. */
+void front_master_req(struct msg_session_req *, const struct front_ask *p,
+    uint32_t flags, const char *session);
+/* Sends a request filled by front_master_req (MSG_SESSION_*). */
+void front_master_send(uint32_t type, const struct msg_session_req *);
 /* Asks master for its counters (MSG_METRICS_GET). */
 void front_master_metrics(struct front_ask *);
 /*

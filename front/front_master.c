@@ -144,32 +144,49 @@ static const struct {
     {MSG_SESSION_GET, msg_send_session_get},
     {MSG_SESSION_LIST, msg_send_session_list},
     {MSG_SESSION_DELETE, msg_send_session_delete},
+    {MSG_SESSION_CHECK, msg_send_session_check},
 };
+
+void
+front_master_req(struct msg_session_req *r, const struct front_ask *p,
+    uint32_t flags, const char *session)
+{
+	memset(r, 0, sizeof(*r));
+	r->req = p->req;
+	r->flags = flags;
+	r->role = ask_role(p->who.role);
+	if (strlcpy(r->owner, p->who.name, sizeof(r->owner)) >=
+	    sizeof(r->owner))
+		fatalx("%s: an identity longer than OWNER_LEN", __func__);
+	if (session != NULL &&
+	    strlcpy(r->session, session, sizeof(r->session)) >=
+	        sizeof(r->session))
+		fatalx("%s: a session id longer than a uuid", __func__);
+}
+
+void
+front_master_send(uint32_t type, const struct msg_session_req *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ask_kinds) / sizeof(ask_kinds[0]); i++)
+		if (ask_kinds[i].type == type) {
+			ask_kinds[i].send(fa.master, NULL, r);
+			return;
+		}
+	fatalx("%s: %s is not a session request", __func__, msg_name(type));
+}
 
 void
 front_master_ask(uint32_t type, struct front_ask *p, uint32_t flags,
     const char *session, int cols, int rows)
 {
 	struct msg_session_req r;
-	size_t i;
 
-	memset(&r, 0, sizeof(r));
-	r.req = p->req;
-	r.flags = flags;
-	r.role = ask_role(p->who.role);
-	if (strlcpy(r.owner, p->who.name, sizeof(r.owner)) >= sizeof(r.owner))
-		fatalx("%s: an identity longer than OWNER_LEN", __func__);
-	if (session != NULL &&
-	    strlcpy(r.session, session, sizeof(r.session)) >= sizeof(r.session))
-		fatalx("%s: a session id longer than a uuid", __func__);
+	front_master_req(&r, p, flags, session);
 	r.cols = (uint16_t)cols;
 	r.rows = (uint16_t)rows;
-	for (i = 0; i < sizeof(ask_kinds) / sizeof(ask_kinds[0]); i++)
-		if (ask_kinds[i].type == type) {
-			ask_kinds[i].send(fa.master, NULL, &r);
-			return;
-		}
-	fatalx("%s: %s is not a session request", __func__, msg_name(type));
+	front_master_send(type, &r);
 }
 
 void
@@ -232,6 +249,22 @@ master_metrics(struct msg *m)
 	ask_free(p);
 }
 
+static void
+master_check(struct msg *m)
+{
+	struct msg_check k;
+	struct front_ask *p;
+	struct conn *c;
+	const void *out;
+
+	if (msg_get_check_result(m, &k, &out) == -1 ||
+	    (p = ask_find(k.req)) == NULL)
+		return;
+	if ((c = front_http_parked(p->req)) != NULL && p->check != NULL)
+		p->check(p, c, &k, out);
+	ask_free(p);
+}
+
 void
 front_master_msg(struct msg *m)
 {
@@ -240,6 +273,10 @@ front_master_msg(struct msg *m)
 
 	if (m->hdr.type == MSG_METRICS) {
 		master_metrics(m);
+		return;
+	}
+	if (m->hdr.type == MSG_CHECK_RESULT) {
+		master_check(m);
 		return;
 	}
 	if (msg_get_session_info(m, &i) == -1) {

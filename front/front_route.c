@@ -81,6 +81,12 @@ static const struct route routes[] = {
     /* Share links need no sign-in: the token is the right. */
     {"GET", "/api/shares/*", NULL, ROUTE_ANYONE, 0, NULL, front_share_get},
     {"GET", "/api/recordings", NULL, ROLE_ANON, 0, NULL, front_recordings_list},
+    {"POST", "/api/sessions/*/check", NULL, ROLE_ANON, 0, NULL,
+        front_lessons_check},
+    {"GET", "/api/environments", NULL, ROLE_ANON, 0, NULL,
+        front_environments_list},
+    {"GET", "/api/lessons", NULL, ROLE_ANON, 0, NULL, front_lessons_list},
+    {"GET", "/api/lessons/*", NULL, ROLE_ANON, 0, NULL, front_lessons_get},
     {NULL, "/api/**", NULL, ROUTE_ANYONE, 0, NULL, route_no_api},
     {"GET", "/ws/sessions/*", "share", ROUTE_ANYONE, ROUTE_UPGRADE, NULL,
         front_share_ws},
@@ -94,6 +100,9 @@ static const struct route routes[] = {
     {"GET, HEAD", "/play/**", NULL, ROUTE_ANYONE, 0, NULL, front_static_page},
     {"GET, HEAD", "/sessions", NULL, ROUTE_ANYONE, 0, NULL, front_static_page},
     {"GET, HEAD", "/wall", NULL, ROUTE_ANYONE, 0, NULL, front_static_page},
+    {"GET, HEAD", "/learn/*", NULL, ROUTE_ANYONE, 0, NULL, front_static_page},
+    {"GET, HEAD", "/progress/*", NULL, ROUTE_ANYONE, 0, NULL,
+        front_static_page},
     /* A file that is not there is 404 for every method: the handler's. */
     {NULL, "/**", NULL, ROUTE_ANYONE, 0, NULL, front_static_file},
 };

@@ -71,6 +71,29 @@ sessions_gen(yajl_gen g, const struct msg_session_info *i)
 	front_json_key_str(
 	    g, "end_reason", i->end_reason[0] ? i->end_reason : NULL);
 	front_json_key_str(g, "engine", i->engine[0] ? i->engine : NULL);
+	front_json_key_str(g, "environment", i->env[0] ? i->env : NULL);
+	front_json_key_str(g, "lesson", i->lesson[0] ? i->lesson : NULL);
+	front_json_key_str(
+	    g, "lesson_title", i->lesson[0] ? i->lesson_title : NULL);
+	front_json_key_int(g, "steps", i->steps);
+	front_json_key_int(g, "step", i->step);
+	sessions_time(t, sizeof(t), i->step_since_us);
+	front_json_key_str(g, "step_since", i->step_since_us != 0 ? t : NULL);
+	front_json_key_int(g, "failed_checks", i->failed_checks);
+	front_json_str(g, "last_check");
+	if (i->last_check_step > 0) {
+		yajl_gen_map_open(g);
+		front_json_key_int(g, "step", i->last_check_step);
+		front_json_str(g, "passed");
+		yajl_gen_bool(g, i->last_check_passed != 0);
+		sessions_time(t, sizeof(t), i->last_check_us);
+		front_json_key_str(g, "at", t);
+		yajl_gen_map_close(g);
+	} else
+		yajl_gen_null(g);
+	sessions_time(t, sizeof(t), i->last_output_us);
+	front_json_key_str(
+	    g, "last_activity_at", i->last_output_us != 0 ? t : NULL);
 	front_json_key_int(g, "cols", i->cols);
 	front_json_key_int(g, "rows", i->rows);
 	front_json_key_int(g, "viewers", i->viewers);
@@ -142,19 +165,26 @@ sessions_list_answer(
 		front_json_send(c, 200, list, p->setcookie);
 }
 
-/* Reads {"cols": C, "rows": R} (both optional) from a create body. */
+/*
+ * Reads {"cols": C, "rows": R, "environment": E, "lesson": L} (each
+ * optional) from a create body into r.
+ */
 static int
-sessions_size(const struct http_request *req, int *cols, int *rows, char *err,
-    size_t errlen)
+sessions_body(const struct http_request *req, struct msg_session_req *r,
+    char *err, size_t errlen)
 {
 	const char *cp[] = {"cols", NULL}, *rp[] = {"rows", NULL};
+	const char *ep[] = {"environment", NULL}, *lp[] = {"lesson", NULL};
+	const char **sp[] = {ep, lp};
+	char *sout[] = {r->env, r->lesson};
+	size_t slen[] = {sizeof(r->env), sizeof(r->lesson)};
 	yajl_val tree, v;
 	const char **paths[] = {cp, rp};
-	int *out[] = {cols, rows};
+	int size[2] = {0, 0};
 	char why[SESSION_WHY_LEN];
 	size_t i;
 
-	*cols = *rows = 0;
+	r->cols = r->rows = 0;
 	if (req->bodylen == 0)
 		return 0;
 	if ((tree = json_parse(req->body, why, sizeof(why))) == NULL) {
@@ -178,7 +208,25 @@ sessions_size(const struct http_request *req, int *cols, int *rows, char *err,
 			    paths[i][0], TERM_SIZE_MAX);
 			return -1;
 		}
-		*out[i] = (int)YAJL_GET_INTEGER(v);
+		size[i] = (int)YAJL_GET_INTEGER(v);
+	}
+	r->cols = (uint16_t)size[0];
+	r->rows = (uint16_t)size[1];
+	for (i = 0; i < 2; i++) {
+		const char *str;
+
+		if ((v = yajl_tree_get(tree, sp[i], yajl_t_any)) == NULL ||
+		    YAJL_IS_NULL(v))
+			continue;
+		str = YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
+		if (str == NULL || str[0] == '\0' || strlen(str) >= slen[i]) {
+			snprintf(err, errlen,
+			    "%s must be a name of 1 to %zu characters",
+			    sp[i][0], slen[i] - 1);
+			yajl_tree_free(tree);
+			return -1;
+		}
+		snprintf(sout[i], slen[i], "%s", str);
 	}
 	yajl_tree_free(tree);
 	return 0;
@@ -188,19 +236,25 @@ void
 front_sessions_create(struct conn *c, const struct http_request *req,
     const struct route_call *call)
 {
+	struct msg_session_req r, body;
 	struct front_ask *p;
 	char err[SESSION_ERR_LEN];
-	int cols, rows;
 
 	if (front_http_same_origin(c, req, call->setcookie) == -1)
 		return;
-	if (sessions_size(req, &cols, &rows, err, sizeof(err)) == -1) {
+	memset(&body, 0, sizeof(body));
+	if (sessions_body(req, &body, err, sizeof(err)) == -1) {
 		front_json_error(c, 400, err, call->setcookie);
 		return;
 	}
 	p = front_master_park(c, call->who, call->setcookie);
 	p->info = sessions_answer;
-	front_master_ask(MSG_SESSION_CREATE, p, 0, NULL, cols, rows);
+	front_master_req(&r, p, 0, NULL);
+	r.cols = body.cols;
+	r.rows = body.rows;
+	memcpy(r.env, body.env, sizeof(r.env));
+	memcpy(r.lesson, body.lesson, sizeof(r.lesson));
+	front_master_send(MSG_SESSION_CREATE, &r);
 }
 
 void

@@ -271,10 +271,13 @@ front_static_page(struct conn *c, const struct http_request *req,
     const struct route_call *call)
 {
 	static char play[] = "play.html", list[] = "sessions.html",
-	            wall[] = "wall.html";
+	            wall[] = "wall.html", learn[] = "lesson.html",
+	            progress[] = "progress.html";
 	struct http_request page = *req;
 
 	page.path = strncmp(req->path, "/play/", 6) == 0 ? play
+	    : strncmp(req->path, "/learn/", 7) == 0      ? learn
+	    : strncmp(req->path, "/progress/", 10) == 0  ? progress
 	    : strcmp(req->path, "/wall") == 0            ? wall
 	                                                 : list;
 	front_static_file(c, &page, call);

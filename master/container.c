@@ -84,6 +84,7 @@
 #include "common/audit.h"
 #include "common/clock.h"
 #include "common/config.h"
+#include "common/lesson.h"
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/proc.h"
@@ -169,6 +170,16 @@ struct session {
 	struct event *ev_rewait; /* the wait call failed: again, later */
 	int64_t create_t0;       /* monotonic us: its create call went */
 	struct msg_worker_stats stats;
+	int env; /* its environment: an index of conf->env */
+	/* its lesson ("": none), and the learner's progress in it */
+	char lesson[LESSON_NAME_LEN];
+	char lesson_title[128];
+	int steps;
+	int step;          /* passed in order + 1 */
+	int failed_checks; /* on that step */
+	int last_check_step, last_check_passed;
+	int64_t step_since_us, last_check_us;
+	int checking; /* a check runs */
 };
 #define SDOCKER(s) engine_docker((s)->engine)
 #define REWAIT_MS  1000
@@ -257,6 +268,10 @@ struct restore_row {
 	uint64_t next_seq;
 	int64_t last_us; /* unix us of the last recorded event, or 0 */
 	int taken;
+	char env[ENV_NAME_LEN];
+	char lesson[LESSON_NAME_LEN];
+	int step, failed_checks; /* from alia.lesson_progress */
+	int64_t step_since_us;
 };
 
 static void session_end(struct session *, int, const char *);
@@ -840,17 +855,19 @@ session_created(struct session *s, struct docker_result *r)
 }
 
 void
-container_sandbox(struct docker_create_opts *o, const char *name)
+container_sandbox(struct docker_create_opts *o, const char *name, int env)
 {
-	static const char *const cmd[] = {"/bin/sh", NULL};
-	static const char *const env[] = {"TERM=xterm-256color",
+	/* A login bash where the image has one (its prompt), else sh. */
+	static const char *const cmd[] = {"/bin/sh", "-c",
+	    "[ -x /bin/bash ] && exec /bin/bash -l; exec /bin/sh", NULL};
+	static const char *const vars[] = {"TERM=xterm-256color",
 	    "HOME=" SANDBOX_HOME, "ENV=/etc/profile", "LANG=C.UTF-8", NULL};
 
 	memset(o, 0, sizeof(*o));
 	o->name = name;
-	o->image = ct.conf->image;
+	o->image = ct.conf->env[env].image;
 	o->cmd = cmd;
-	o->env = env;
+	o->env = vars;
 	o->user = SANDBOX_USER;
 	o->workdir = SANDBOX_HOME;
 	o->hostname = "alia";
@@ -870,7 +887,7 @@ session_create_container(struct session *s)
 	char name[64];
 
 	snprintf(name, sizeof(name), "alia-%s", s->id);
-	container_sandbox(&o, name);
+	container_sandbox(&o, name, s->env);
 	o.session = s->id;
 	o.memory = session_limit(s, memory);
 	o.nano_cpus = session_limit(s, nano_cpus);
@@ -1599,7 +1616,19 @@ session_info(const struct session *s, uint64_t req, int status,
 	snprintf(
 	    i->state, sizeof(i->state), "%s", session_state_names[s->state]);
 	snprintf(i->owner, sizeof(i->owner), "%s", s->owner);
-	strlcpy(i->image, ct.conf->image, sizeof(i->image));
+	strlcpy(i->image, ct.conf->env[s->env].image, sizeof(i->image));
+	snprintf(i->env, sizeof(i->env), "%s", ct.conf->env[s->env].name);
+	snprintf(i->lesson, sizeof(i->lesson), "%s", s->lesson);
+	snprintf(
+	    i->lesson_title, sizeof(i->lesson_title), "%s", s->lesson_title);
+	i->steps = s->steps;
+	i->step = s->step;
+	i->failed_checks = s->failed_checks;
+	i->last_check_step = s->last_check_step;
+	i->last_check_passed = s->last_check_passed;
+	i->step_since_us = s->step_since_us;
+	i->last_check_us = s->last_check_us;
+	i->last_output_us = s->stats.last_activity_us;
 	snprintf(i->end_reason, sizeof(i->end_reason), "%s", s->end_reason);
 	snprintf(i->engine, sizeof(i->engine), "%s", engine_name(s->engine));
 	i->created_us = s->created_us;
@@ -1668,6 +1697,15 @@ container_park(const struct msg_session_req *r)
 		evtimer_add(ct.ev_parked, &tv);
 }
 
+/* The environment a request names (checked at its create): an index. */
+static int
+request_env(const struct msg_session_req *r)
+{
+	const struct config_env *e = config_env_find(ct.conf, r->env);
+
+	return e != NULL ? (int)(e - ct.conf->env) : 0;
+}
+
 void
 container_engines_changed(void)
 {
@@ -1676,6 +1714,7 @@ container_engines_changed(void)
 	struct parked *p;
 	TAILQ_HEAD(, parked) now;
 	int64_t t = clock_mono_us();
+	int env;
 
 	/* Each is asked again (and may park again): once, from a copy. */
 	TAILQ_INIT(&now);
@@ -1687,13 +1726,14 @@ container_engines_changed(void)
 			free(p);
 			continue;
 		}
-		if (engine_pick() == NULL && engine_starting() &&
+		env = request_env(&p->r);
+		if (engine_pick(env) == NULL && engine_starting() &&
 		    t < p->until && !ct.stopping) {
 			TAILQ_INSERT_TAIL(&ct.parked, p, entry);
 			ct.nparked++;
 			continue;
 		}
-		if (engine_pick() == NULL)
+		if (engine_pick(env) == NULL)
 			p->r.flags |= REQ_NO_PARK;
 		container_create_session(front, &p->r);
 		free(p);
@@ -1702,11 +1742,52 @@ container_engines_changed(void)
 		evtimer_add(ct.ev_parked, &tv);
 }
 
+/*
+ * The lesson a create names, if any, read from lessons_dir: its title,
+ * steps and environment (r->env, when the request named none). -1 with
+ * msg set (a 400) when it is no lesson or wants another environment.
+ */
+static int
+request_lesson(
+    struct msg_session_req *r, struct lesson *l, char *msg, size_t len)
+{
+	char err[256];
+	int dfd;
+
+	if (r->lesson[0] == '\0')
+		return 0;
+	if ((dfd = open(ct.conf->lessons_dir,
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(msg, len, "no such lesson: %s", r->lesson);
+		log_warn("lessons_dir %s", ct.conf->lessons_dir);
+		return -1;
+	}
+	if (lesson_load(l, dfd, r->lesson, err, sizeof(err)) == -1) {
+		close(dfd);
+		snprintf(msg, len, "no such lesson: %s", r->lesson);
+		log_warnx("lesson %s: %s", r->lesson, err);
+		return -1;
+	}
+	close(dfd);
+	if (r->env[0] == '\0')
+		snprintf(r->env, sizeof(r->env), "%s", l->environment);
+	else if (l->environment[0] != '\0' &&
+	    strcmp(l->environment, r->env) != 0) {
+		snprintf(msg, len, "lesson %s runs in environment %s, not %s",
+		    r->lesson, l->environment, r->env);
+		lesson_free(l);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 container_create_session(struct msgchan *front, struct msg_session_req *r)
 {
 	char created[32], cols[8], rows[8];
-	const char *p[7];
+	const char *p[9];
+	const struct config_env *env;
+	struct lesson lesson;
 	struct pool_taken t;
 	struct engine *engine = NULL;
 	struct session *s;
@@ -1738,17 +1819,32 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 		reply_error(front, r->req, 429, msg);
 		return;
 	}
+	memset(&lesson, 0, sizeof(lesson));
+	if (request_lesson(r, &lesson, msg, sizeof(msg)) == -1) {
+		reply_error(front, r->req, 400, msg);
+		return;
+	}
+	if ((env = config_env_find(ct.conf, r->env)) == NULL) {
+		snprintf(msg, sizeof(msg), "no such environment: %.64s%s%s",
+		    r->env, r->lesson[0] ? " (the lesson's)" : "", "");
+		lesson_free(&lesson);
+		reply_error(front, r->req, 400, msg);
+		return;
+	}
 	/* A pool container was made for the id of the session taking it. */
-	pooled = pool_take(&t) == 0;
-	if (!pooled && (engine = engine_pick()) == NULL) {
+	pooled = pool_take((int)(env - ct.conf->env), &t) == 0;
+	if (!pooled &&
+	    (engine = engine_pick((int)(env - ct.conf->env))) == NULL) {
+		lesson_free(&lesson);
 		if (!(r->flags & REQ_NO_PARK) && engine_starting() &&
 		    ct.nparked < (size_t)ct.conf->max_sessions) {
 			container_park(r);
 			return;
 		}
-		engine_why_none(why, sizeof(why));
+		engine_why_none((int)(env - ct.conf->env), why, sizeof(why));
 		snprintf(msg, sizeof(msg),
-		    "no Docker engine can take a session now: %.200s", why);
+		    "no Docker engine can take a session of %.31s now: %.170s",
+		    env->name, why);
 		log_warnx("session of %s refused: %s", r->owner, msg);
 		reply_error(front, r->req, 503, msg);
 		return;
@@ -1769,26 +1865,40 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->exit_code = -1;
 	s->role = role;
 	s->state = SESSION_STARTING;
+	s->env = (int)(env - ct.conf->env);
+	if (r->lesson[0] != '\0') {
+		snprintf(s->lesson, sizeof(s->lesson), "%s", lesson.name);
+		snprintf(s->lesson_title, sizeof(s->lesson_title), "%.127s",
+		    lesson.title);
+		s->steps = lesson.nsteps;
+		s->step = 1;
+		s->step_since_us = s->created_us;
+	}
+	lesson_free(&lesson);
 	session_live(s);
 	ct.m.sessions_created++;
-	log_info("session %s: created for %s on engine %s", s->id, s->owner,
-	    engine_name(s->engine));
+	log_info("session %s: created for %s on engine %s (%s%s%s)", s->id,
+	    s->owner, engine_name(s->engine), env->name,
+	    s->lesson[0] ? ", lesson " : "", s->lesson);
 
 	session_fmt_us(created, sizeof(created), s->created_us);
 	snprintf(cols, sizeof(cols), "%u", s->cols);
 	snprintf(rows, sizeof(rows), "%u", s->rows);
 	p[0] = s->id;
 	p[1] = s->owner;
-	p[2] = ct.conf->image;
+	p[2] = env->image;
 	p[3] = created;
 	p[4] = cols;
 	p[5] = rows;
 	p[6] = engine_name(s->engine);
+	p[7] = env->name;
+	p[8] = s->lesson[0] ? s->lesson : NULL;
 	session_db("INSERT INTO alia.sessions (id, owner, image, state, "
-	           "created_at, cols, rows, start_cols, start_rows, engine) "
+	           "created_at, cols, rows, start_cols, start_rows, engine, "
+	           "environment, lesson) "
 	           "VALUES ($1, $2, $3, 'created', to_timestamp($4::float8), "
-	           "$5, $6, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-	    7, p);
+	           "$5, $6, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+	    9, p);
 	s->create_req = r->req;
 	if (pooled)
 		session_take(s, &t);
@@ -1914,9 +2024,187 @@ container_front_req(struct msg *m, struct msg_session_req *r)
 		return msg_get_session_delete(m, r);
 	case MSG_SESSION_KICK:
 		return msg_get_session_kick(m, r);
+	case MSG_SESSION_CHECK:
+		return msg_get_session_check(m, r);
 	default:
 		return -1;
 	}
+}
+
+/* A check that runs: whose, and whom to answer. */
+struct check_ask {
+	struct uuid session;
+	uint64_t req;
+	int step;
+	char lesson[LESSON_NAME_LEN];
+	char by[OWNER_LEN]; /* who asked */
+};
+
+static void
+check_reply(uint64_t req, int status, const char *message, int step,
+    const struct check_result *res)
+{
+	struct msgchan *front = master_front();
+	struct msg_check c;
+
+	if (front == NULL)
+		return;
+	memset(&c, 0, sizeof(c));
+	c.req = req;
+	c.status = status;
+	c.step = step;
+	c.exit_code = -1;
+	snprintf(c.message, sizeof(c.message), "%s", message);
+	if (res != NULL) {
+		c.passed = res->passed;
+		c.exit_code = res->exit_code;
+		c.timed_out = res->timed_out;
+		c.len = (uint32_t)res->outlen;
+	}
+	msg_send_check_result(front, NULL, &c, res != NULL ? res->output : "");
+}
+
+/*
+ * A check ran: a marker in the recording, a row in lesson_progress, the
+ * learner's step moved on when it passed the step they were on, and the
+ * answer; the session may have ended meanwhile (the row and answer stay).
+ */
+static void
+session_checked(const struct check_result *res, void *arg)
+{
+	struct check_ask *a = arg;
+	struct msg_mark mk;
+	struct session *s;
+	char step[16], code[16], outcome[64], id[SESSION_ID_LEN];
+	const char *p[8];
+
+	s = session_tree_find(&ct.ids, &a->session);
+	if (res->error[0] != '\0')
+		snprintf(outcome, sizeof(outcome), "failed (did not run)");
+	else if (res->timed_out)
+		snprintf(outcome, sizeof(outcome), "failed (timed out)");
+	else if (res->passed)
+		snprintf(outcome, sizeof(outcome), "passed");
+	else
+		snprintf(outcome, sizeof(outcome), "failed (exit %d)",
+		    res->exit_code);
+	log_info("session %s: check of %s step %d by %s: %s%s%s",
+	    s != NULL ? s->id : "(gone)", a->lesson, a->step, a->by, outcome,
+	    res->error[0] ? ": " : "", res->error);
+	if (s != NULL) {
+		s->checking = 0;
+		s->last_check_step = a->step;
+		s->last_check_passed = res->passed;
+		s->last_check_us = clock_wall_us();
+		if (res->passed && a->step == s->step) {
+			s->step++;
+			s->failed_checks = 0;
+			s->step_since_us = s->last_check_us;
+		} else if (!res->passed && a->step == s->step)
+			s->failed_checks++;
+		if (s->chan != NULL) {
+			memset(&mk, 0, sizeof(mk));
+			snprintf(mk.text, sizeof(mk.text),
+			    "check %s step %d %s by %s", a->lesson, a->step,
+			    outcome, a->by);
+			msg_send_worker_mark(s->chan, &s->uuid, &mk);
+		}
+	}
+	snprintf(step, sizeof(step), "%d", a->step);
+	snprintf(code, sizeof(code), "%d", res->exit_code);
+	uuid_format(&a->session, id);
+	p[0] = id;
+	p[1] = a->lesson;
+	p[2] = step;
+	p[3] = res->passed ? "t" : "f";
+	p[4] = res->exit_code >= 0 ? code : NULL;
+	p[5] = res->timed_out ? "t" : "f";
+	p[6] = a->by;
+	/* The owner is the row's: the session may be gone from memory. */
+	session_db("INSERT INTO alia.lesson_progress (session_id, owner, "
+	           "lesson, step, passed, exit_code, timed_out, checked_by) "
+	           "SELECT s.id, s.owner, $2, $3, $4, $5, $6, $7 "
+	           "FROM alia.sessions s WHERE s.id = $1",
+	    7, p);
+	check_reply(a->req, 200, res->error, a->step, res);
+	free(a);
+}
+
+/*
+ * POST /api/sessions/ID/check: the step's check, from the lesson file as
+ * it is now, runs in the session's container (check.c).
+ */
+static void
+container_check(struct msgchan *front, struct msg_session_req *r)
+{
+	struct check_ask *a;
+	struct session *s;
+	struct lesson l;
+	char err[256], msg[256];
+	int dfd, status = 400;
+
+	if ((s = session_lookup(r->session)) == NULL) {
+		check_reply(r->req, 404, "no such session", r->step, NULL);
+		return;
+	}
+	if (!(r->flags & REQ_ANY_OWNER) && strcmp(s->owner, r->owner) != 0) {
+		check_reply(
+		    r->req, 403, "this session is not yours", r->step, NULL);
+		return;
+	}
+	msg[0] = '\0';
+	if (s->lesson[0] == '\0')
+		snprintf(msg, sizeof(msg), "this session has no lesson");
+	else if (s->state == SESSION_ENDED) {
+		status = 409;
+		snprintf(msg, sizeof(msg), "this session has ended");
+	} else if (s->state != SESSION_RUNNING || s->container[0] == '\0') {
+		status = 409;
+		snprintf(msg, sizeof(msg), "this session is not running yet");
+	} else if (s->checking) {
+		status = 429;
+		snprintf(msg, sizeof(msg),
+		    "a check of this session is running; one at a time");
+	}
+	if (msg[0] != '\0') {
+		check_reply(r->req, status, msg, r->step, NULL);
+		return;
+	}
+	if ((dfd = open(ct.conf->lessons_dir,
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    lesson_load(&l, dfd, s->lesson, err, sizeof(err)) == -1) {
+		if (dfd != -1)
+			close(dfd);
+		log_warnx("session %s: lesson %s: %s", s->id, s->lesson,
+		    dfd == -1 ? strerror(errno) : err);
+		check_reply(r->req, 500, "the lesson cannot be read now",
+		    r->step, NULL);
+		return;
+	}
+	close(dfd);
+	if (r->step < 1 || r->step > l.nsteps)
+		snprintf(msg, sizeof(msg),
+		    "lesson %s has no step %d (steps 1 "
+		    "to %d)",
+		    s->lesson, r->step, l.nsteps);
+	else if (l.step[r->step - 1].check == NULL)
+		snprintf(msg, sizeof(msg), "step %d of lesson %s has no check",
+		    r->step, s->lesson);
+	if (msg[0] != '\0') {
+		lesson_free(&l);
+		check_reply(r->req, 400, msg, r->step, NULL);
+		return;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->session = s->uuid;
+	a->req = r->req;
+	a->step = r->step;
+	snprintf(a->lesson, sizeof(a->lesson), "%s", s->lesson);
+	snprintf(a->by, sizeof(a->by), "%s", r->owner);
+	s->checking = 1;
+	check_run(SDOCKER(s), s->container, l.step[r->step - 1].check,
+	    (int)ct.conf->check_timeout, session_checked, a);
+	lesson_free(&l);
 }
 
 /* The viewers of a revoked share link go, if any; no answer. */
@@ -1968,6 +2256,9 @@ container_front_msg(struct msgchan *front, struct msg *m)
 		break;
 	case MSG_SESSION_KICK:
 		container_kick(&r);
+		break;
+	case MSG_SESSION_CHECK:
+		container_check(front, &r);
 		break;
 	}
 }
@@ -2094,6 +2385,41 @@ container_engine_lost(struct engine *e)
  * Takes up a session that outlived the last alia: row is its row, cid its
  * running container. It is RUNNING at once; the attach brings a worker.
  */
+/* An adopted session's environment and lesson, as its row says. */
+static void
+session_adopt_lesson(struct session *s, const struct restore_row *row)
+{
+	const struct config_env *env;
+	struct lesson l;
+	char err[256];
+	int dfd;
+
+	if ((env = config_env_find(ct.conf, row->env)) != NULL)
+		s->env = (int)(env - ct.conf->env);
+	else if (row->env[0] != '\0')
+		log_warnx("session %s: environment %s is no longer "
+		          "configured; shown as %s",
+		    s->id, row->env, ct.conf->env[0].name);
+	if (row->lesson[0] == '\0')
+		return;
+	snprintf(s->lesson, sizeof(s->lesson), "%s", row->lesson);
+	s->step = row->step > 0 ? row->step : 1;
+	s->failed_checks = row->failed_checks;
+	s->step_since_us = row->step_since_us;
+	snprintf(s->lesson_title, sizeof(s->lesson_title), "%s", s->lesson);
+	if ((dfd = open(ct.conf->lessons_dir,
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if (lesson_load(&l, dfd, s->lesson, err, sizeof(err)) == 0) {
+		snprintf(s->lesson_title, sizeof(s->lesson_title), "%.127s",
+		    l.title);
+		s->steps = l.nsteps;
+		lesson_free(&l);
+	} else
+		log_warnx("session %s: lesson %s: %s", s->id, s->lesson, err);
+	close(dfd);
+}
+
 static void
 session_adopt(struct engine *e, const struct restore_row *row, const char *cid)
 {
@@ -2117,6 +2443,7 @@ session_adopt(struct engine *e, const struct restore_row *row, const char *cid)
 	s->created_us = row->created_us;
 	s->started_us = row->started_us;
 	s->first_seq = row->next_seq;
+	session_adopt_lesson(s, row);
 	s->gap_since_us =
 	    (row->last_us > 0 ? row->last_us : row->started_us) - GAP_BEFORE_US;
 	if (s->gap_since_us < 0)
@@ -2232,6 +2559,17 @@ container_row(const struct pg_result *res, int i, struct restore_row *row)
 	row->started_us = v[3];
 	row->next_seq = (uint64_t)v[4];
 	row->last_us = v[5];
+	if (str_copy(row->env, sizeof(row->env), PQgetvalue(res, i, 8)) == -1 ||
+	    str_copy(row->lesson, sizeof(row->lesson), PQgetvalue(res, i, 9)) ==
+	        -1 ||
+	    str_num(PQgetvalue(res, i, 10), 0, LESSON_STEPS_MAX + 1, &v[0]) ==
+	        -1 ||
+	    str_num(PQgetvalue(res, i, 11), 0, INT_MAX, &v[1]) == -1 ||
+	    str_num(PQgetvalue(res, i, 12), 0, LLONG_MAX, &v[2]) == -1)
+		return -1;
+	row->step = (int)v[0];
+	row->failed_checks = (int)v[1];
+	row->step_since_us = v[2];
 	return 0;
 }
 
@@ -2333,8 +2671,13 @@ container_engine_reconcile(struct engine *e)
 	    "WHERE e.session_id = s.id), 0)::text, "
 	    "coalesce((extract(epoch FROM s.started_at) * 1e6)::int8 + "
 	    "(SELECT max(e.t_us) FROM alia.events e "
-	    "WHERE e.session_id = s.id), 0)::text "
-	    "FROM alia.sessions s WHERE s.state <> 'ended' "
+	    "WHERE e.session_id = s.id), 0)::text, "
+	    "coalesce(s.environment, ''), coalesce(s.lesson, ''), "
+	    "coalesce(l.step, 0)::text, coalesce(l.failed_checks, 0)::text, "
+	    "coalesce((extract(epoch FROM l.step_since) * 1e6)::int8, "
+	    "0)::text "
+	    "FROM alia.sessions s LEFT JOIN alia.lesson_status l "
+	    "ON l.session_id = s.id WHERE s.state <> 'ended' "
 	    "AND coalesce(s.engine, $2) = $1",
 	    2, p, PGC_RETRY | PGC_BINARY, container_rows_cb,
 	    (void *)(intptr_t)i);
@@ -2361,6 +2704,7 @@ container_init(struct event_base *base, const struct config *conf,
 	TAILQ_INIT(&ct.parked);
 	ct.ev_parked = evtimer_new(base, container_parked_cb, NULL);
 	pool_init(base, conf);
+	check_init(base);
 	/* Each engine, once it answers, is reconciled on its own. */
 	engine_init(base, conf, db);
 }
@@ -2373,6 +2717,8 @@ container_shutdown(int restarting)
 
 	ct.stopping = 1;
 	engine_shutdown();
+	/* A check still running gets no answer (front forgets the ask). */
+	check_shutdown();
 	/* Pool containers are no one's session: they go, live restore or not. */
 	pool_shutdown();
 	/* Workers leave when told the session ended (or are killed later). */

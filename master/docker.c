@@ -93,6 +93,9 @@ enum docker_op {
 	OP_IMAGE,
 	OP_EXPORT,
 	OP_LOAD,
+	OP_EXEC,
+	OP_EXEC_START,
+	OP_EXEC_INSPECT,
 };
 
 enum docker_place {
@@ -863,7 +866,7 @@ conn_send(struct docker_conn *conn, struct docker_call *call)
 	if (strcmp(call->method, "GET") != 0)
 		evbuffer_add_printf(
 		    out, "Content-Length: %zu\r\n", call->bodylen);
-	if (call->op == OP_ATTACH)
+	if (call->op == OP_ATTACH || call->op == OP_EXEC_START)
 		evbuffer_add_printf(
 		    out, "Connection: Upgrade\r\nUpgrade: tcp\r\n");
 	evbuffer_add(out, "\r\n", 2);
@@ -1003,8 +1006,9 @@ call_new(struct docker *d, enum docker_op op, const char *method, docker_cb cb,
 	call->cb = cb;
 	call->arg = arg;
 	call->body_fd = call->sink_fd = -1;
-	call->dedicated = (op == OP_ATTACH || op == OP_WAIT ||
-	    op == OP_EVENTS || op == OP_EXPORT || op == OP_LOAD);
+	call->dedicated =
+	    (op == OP_ATTACH || op == OP_EXEC_START || op == OP_WAIT ||
+	        op == OP_EVENTS || op == OP_EXPORT || op == OP_LOAD);
 	va_start(ap, fmt);
 	if (vasprintf(&call->path, fmt, ap) == -1)
 		fatal("%s: vasprintf", __func__);
@@ -1116,6 +1120,7 @@ call_ok(struct docker_call *call, int status)
 {
 	switch (call->op) {
 	case OP_CREATE:
+	case OP_EXEC:
 		return status == 201;
 	case OP_START:
 		return status == 204 || status == 304;
@@ -1124,6 +1129,7 @@ call_ok(struct docker_call *call, int status)
 	case OP_REMOVE:
 		return status == 204 || status == 404;
 	case OP_ATTACH:
+	case OP_EXEC_START:
 		return status == 101;
 	default:
 		return status == 200;
@@ -1178,15 +1184,26 @@ call_complete(struct docker_call *call, struct docker_http *http)
 		}
 		break;
 	case OP_CREATE:
+	case OP_EXEC:
 	case OP_IMAGE:
 	case OP_WAIT:
 	case OP_LIST:
 	case OP_INSPECT:
+	case OP_EXEC_INSPECT:
 		if ((tree = docker_body_tree(http, err, sizeof(err))) == NULL) {
 			res.message = "the daemon sent a body that is not JSON";
 			break;
 		}
-		if (call->op == OP_CREATE || call->op == OP_IMAGE) {
+		if (call->op == OP_EXEC_INSPECT) {
+			static const char *p_eexit[] = {"ExitCode", NULL};
+			static const char *p_run[] = {"Running", NULL};
+			yajl_val run = yajl_tree_get(tree, p_run, yajl_t_any);
+
+			res.exit_code = tree_int(tree, p_eexit, -1);
+			res.state = run != NULL && YAJL_IS_TRUE(run) ? "running"
+			                                             : "exited";
+		} else if (call->op == OP_CREATE || call->op == OP_IMAGE ||
+		    call->op == OP_EXEC) {
 			if ((res.id = tree_string(tree, p_id)) == NULL)
 				res.message = "no Id in the response";
 		} else if (call->op == OP_WAIT) {
@@ -1370,7 +1387,7 @@ conn_read(struct docker_conn *conn)
 			break;
 	}
 	if (state == DOCKER_HTTP_UPGRADE) {
-		if (call->op == OP_ATTACH) {
+		if (call->op == OP_ATTACH || call->op == OP_EXEC_START) {
 			call_upgraded(call, conn);
 			return;
 		}
@@ -1786,6 +1803,68 @@ docker_attach(struct docker *d, const char *id, docker_cb cb, void *arg)
 	    "/attach?stream=1&stdin=1&stdout=1&stderr=1"
 	    "&detachKeys=ctrl-%5E,ctrl-%5E",
 	    cb, arg);
+}
+
+struct docker_call *
+docker_exec(struct docker *d, const char *id, const struct docker_exec_opts *o,
+    docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	yajl_gen g = gen_new();
+
+	yajl_gen_map_open(g);
+	gen_kbool(g, "AttachStdin", 0);
+	gen_kbool(g, "AttachStdout", 1);
+	gen_kbool(g, "AttachStderr", 1);
+	gen_kbool(g, "Tty", 0);
+	gen_kbool(g, "Privileged", 0);
+	gen_kv(g, "User", o->user);
+	gen_kv(g, "WorkingDir", o->workdir);
+	gen_strv(g, "Env", o->env);
+	gen_strv(g, "Cmd", o->cmd);
+	yajl_gen_map_close(g);
+	call = call_container_new(d, OP_EXEC, "POST", id, "/exec", cb, arg);
+	call->body = gen_finish(g, &call->bodylen);
+	return call_container_submit(call, id);
+}
+
+/* A call on /exec/ID..., with the id escaped. */
+static struct docker_call *
+call_exec(struct docker *d, enum docker_op op, const char *method,
+    const char *id, const char *rest, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	char *esc;
+
+	esc = docker_escape(id != NULL ? id : "");
+	call = call_new(d, op, method, cb, arg, "/exec/%s%s", esc, rest);
+	free(esc);
+	return call_container_submit(call, id);
+}
+
+struct docker_call *
+docker_exec_start(struct docker *d, const char *id, docker_cb cb, void *arg)
+{
+	struct docker_call *call;
+	char *esc;
+	yajl_gen g = gen_new();
+
+	yajl_gen_map_open(g);
+	gen_kbool(g, "Detach", 0);
+	gen_kbool(g, "Tty", 0);
+	yajl_gen_map_close(g);
+	esc = docker_escape(id != NULL ? id : "");
+	call =
+	    call_new(d, OP_EXEC_START, "POST", cb, arg, "/exec/%s/start", esc);
+	free(esc);
+	call->body = gen_finish(g, &call->bodylen);
+	return call_container_submit(call, id);
+}
+
+struct docker_call *
+docker_exec_inspect(struct docker *d, const char *id, docker_cb cb, void *arg)
+{
+	return call_exec(d, OP_EXEC_INSPECT, "GET", id, "/json", cb, arg);
 }
 
 struct docker_call *

@@ -11,16 +11,20 @@
  * make it down (one, for an engine that never answered: it holds
  * nothing): its live sessions end ("engine lost", container.c) and its
  * pool containers are forgotten. An engine that answers (first, or
- * again) is prepared before it takes sessions: its image is looked for
- * and, when missing, copied from a ready engine (export to an unlinked
- * file under data_dir, then load: the image never sits in master's
- * memory); then this instance's containers there are reconciled with the
- * rows of sessions placed there (container_engine_reconcile: taken up or
- * removed, as after a restart). Only then is it ready.
+ * again) is prepared before it takes sessions: each environment's image
+ * is looked for and, when missing, copied from a ready engine that has it
+ * (export to an unlinked file under data_dir, then load: the image never
+ * sits in master's memory); an image no engine has is skipped, and looked
+ * for again every ENGINE_RECHECK_PINGS (an operator may build it later).
+ * An engine with no image at all is "noimage". Then this instance's
+ * containers there are reconciled with the rows of sessions placed there
+ * (container_engine_reconcile: taken up or removed, as after a restart).
+ * Only then is it ready.
  *
  * Placement (engine_pick): among the ready, undrained engines under their
- * capacity, the one with the fewest sessions and pool containers relative
- * to its capacity; ties go to the lowest recent create latency.
+ * capacity that have the environment's image, the one with the fewest
+ * sessions and pool containers relative to its capacity; ties go to the
+ * lowest recent create latency.
  *
  * alia.engines holds each engine's state for `alia engine list`, and the
  * drain an operator set: `alia engine drain NAME` writes it and notifies
@@ -48,7 +52,8 @@
 #define ENGINE_PING_MS         2000
 #define ENGINE_PING_TIMEOUT_MS 2000
 #define ENGINE_DOWN_AFTER      3
-#define ENGINE_WRITE_EVERY     5 /* pings between rows written unchanged */
+#define ENGINE_WRITE_EVERY     5  /* pings between rows written unchanged */
+#define ENGINE_RECHECK_PINGS   15 /* pings between looks for lacking images */
 
 enum engine_state {
 	ENGINE_UNKNOWN, /* not answered yet */
@@ -61,9 +66,14 @@ struct engine {
 	struct config_engine conf;
 	struct docker *docker;
 	enum engine_state state;
-	int ready;     /* takes sessions */
-	int preparing; /* image check, copy or reconcile under way */
-	int noimage;   /* answers, lacks the image */
+	int ready;            /* takes sessions */
+	int preparing;        /* image check, copy or reconcile under way */
+	int noimage;          /* answers, lacks every environment's image */
+	uint32_t have;        /* environment i's image is there: bit i */
+	uint32_t logged_have; /* have, when last logged */
+	uint32_t copied;      /* copies tried in this preparation */
+	int img;              /* the environment whose image is looked for */
+	int rechecks;         /* pings since the lacking images were sought */
 	int drained;
 	int fails;       /* pings failed in a row */
 	char error[160]; /* why the last ping failed */
@@ -148,6 +158,7 @@ engine_down(struct engine *e, const char *why)
 	e->state = ENGINE_DOWN;
 	e->ready = 0;
 	e->noimage = 0;
+	e->have = 0;
 	e->lost++;
 	log_warnx("engine %s (%s) is down: %s%s", e->conf.name, e->conf.url,
 	    why, had ? "; its sessions end (engine lost)" : "");
@@ -196,6 +207,12 @@ engine_pinged(struct docker_result *r, void *arg)
 	}
 	if (!e->ready && !e->preparing)
 		engine_prepare(e);
+	else if (e->ready && !e->preparing &&
+	    e->have != (1u << en.conf->nenvs) - 1 &&
+	    ++e->rechecks >= ENGINE_RECHECK_PINGS) {
+		e->rechecks = 0;
+		engine_prepare(e);
+	}
 	engine_write(e, 0);
 }
 
@@ -248,6 +265,80 @@ engine_reconciled(struct engine *e)
 
 static void engine_imaged(struct docker_result *, void *);
 
+/* The image of environment i. */
+static const char *
+env_image(int i)
+{
+	return en.conf->env[i].image;
+}
+
+/*
+ * Every environment's image was looked for (and copied when another
+ * engine had it): e is prepared when it has one at least; a recheck of
+ * a ready engine only learns of images added since.
+ */
+static void
+engine_images_done(struct engine *e)
+{
+	char have[256] = "", lack[256] = "", *to;
+	int i;
+
+	for (i = 0; i < en.conf->nenvs; i++) {
+		to = (e->have & (1u << i)) ? have : lack;
+		snprintf(to + strlen(to), sizeof(have) - strlen(to), "%s%s",
+		    to[0] ? ", " : "", en.conf->env[i].name);
+	}
+	if (e->have != e->logged_have) {
+		e->logged_have = e->have;
+		if (lack[0] != '\0')
+			log_warnx("engine %s: no image for environment%s %s "
+			          "(script/make-sandbox-image builds them)%s%s",
+			    e->conf.name, strchr(lack, ',') ? "s" : "", lack,
+			    have[0] ? "; it has " : "", have);
+		else
+			log_info("engine %s: has the image of every "
+			         "environment (%s)",
+			    e->conf.name, have);
+	}
+	if (e->have == 0) {
+		e->preparing = 0;
+		if (!e->noimage) {
+			e->noimage = 1;
+			engine_write(e, 1);
+		}
+		return;
+	}
+	e->noimage = 0;
+	if (e->ready) {
+		e->preparing = 0;
+		pool_kick();
+		container_engines_changed();
+		return;
+	}
+	container_engine_reconcile(e);
+}
+
+/* Looks for the image of the next environment e is not known to have. */
+static void
+engine_image_next(struct engine *e)
+{
+	while (e->img < en.conf->nenvs && (e->have & (1u << e->img)))
+		e->img++;
+	if (e->img == en.conf->nenvs) {
+		engine_images_done(e);
+		return;
+	}
+	docker_image(e->docker, env_image(e->img), engine_imaged, e);
+}
+
+/* The image being copied is not there: that environment is skipped. */
+static void
+engine_image_skip(struct engine *e)
+{
+	e->img++;
+	engine_image_next(e);
+}
+
 static void
 engine_loaded(struct docker_result *r, void *arg)
 {
@@ -255,14 +346,14 @@ engine_loaded(struct docker_result *r, void *arg)
 
 	if (r->status != 200 || r->message != NULL) {
 		log_warnx("engine %s: loading image %s failed: %s (status %d)",
-		    e->conf.name, en.conf->image,
+		    e->conf.name, env_image(e->img),
 		    r->message != NULL ? r->message : "error", r->status);
-		e->preparing = 0;
+		engine_image_skip(e);
 		return;
 	}
 	log_info("engine %s: image %s copied in %.1f s", e->conf.name,
-	    en.conf->image, (clock_mono_us() - e->copy_t0) / 1e6);
-	docker_image(e->docker, en.conf->image, engine_imaged, e);
+	    env_image(e->img), (clock_mono_us() - e->copy_t0) / 1e6);
+	docker_image(e->docker, env_image(e->img), engine_imaged, e);
 }
 
 static void
@@ -276,25 +367,28 @@ engine_exported(struct docker_result *r, void *arg)
 	if (r->status != 200 || r->message != NULL) {
 		log_warnx("engine %s: exporting image %s failed: %s "
 		          "(status %d)",
-		    e->conf.name, en.conf->image,
+		    e->conf.name, env_image(e->img),
 		    r->message != NULL ? r->message : "error", r->status);
 		close(fd);
-		e->preparing = 0;
+		engine_image_skip(e);
 		return;
 	}
 	if ((len = lseek(fd, 0, SEEK_END)) <= 0) {
 		log_warnx(
 		    "engine %s: the exported image is empty", e->conf.name);
 		close(fd);
-		e->preparing = 0;
+		engine_image_skip(e);
 		return;
 	}
 	log_info("engine %s: loading image %s (%.1f MB)", e->conf.name,
-	    en.conf->image, len / 1e6);
+	    env_image(e->img), len / 1e6);
 	docker_image_load(e->docker, fd, (size_t)len, engine_loaded, e);
 }
 
-/* e lacks the image: it is copied from a ready engine that has it. */
+/*
+ * e lacks the image of environment e->img: it is copied from a ready
+ * engine that has it, once per preparation; else that one is skipped.
+ */
 static void
 engine_copy(struct engine *e)
 {
@@ -302,28 +396,27 @@ engine_copy(struct engine *e)
 	int i, fd;
 
 	for (i = 0; i < en.n && from == NULL; i++)
-		if (&en.e[i] != e && en.e[i].ready)
+		if (&en.e[i] != e && en.e[i].ready &&
+		    (en.e[i].have & (1u << e->img)))
 			from = &en.e[i];
-	if (from == NULL) {
-		log_warnx("engine %s lacks image %s, and no engine that has "
-		          "it is ready to copy it from; trying again",
-		    e->conf.name, en.conf->image);
-		e->preparing = 0;
+	if (from == NULL || (e->copied & (1u << e->img))) {
+		engine_image_skip(e);
 		return;
 	}
+	e->copied |= 1u << e->img;
 	if ((fd = open(en.conf->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC,
 	         0600)) == -1) {
 		log_warn("engine %s: a file for the image under %s",
 		    e->conf.name, en.conf->data_dir);
-		e->preparing = 0;
+		engine_image_skip(e);
 		return;
 	}
 	log_info("engine %s: copying image %s from engine %s", e->conf.name,
-	    en.conf->image, from->conf.name);
+	    env_image(e->img), from->conf.name);
 	e->copy_t0 = clock_mono_us();
 	e->copy_fd = fd;
 	docker_image_export(
-	    from->docker, en.conf->image, fd, engine_exported, e);
+	    from->docker, env_image(e->img), fd, engine_exported, e);
 }
 
 static void
@@ -336,30 +429,34 @@ engine_imaged(struct docker_result *r, void *arg)
 		return;
 	}
 	if (r->status == 404) {
-		if (!e->noimage) {
-			e->noimage = 1;
-			engine_write(e, 1);
-		}
 		engine_copy(e);
 		return;
 	}
 	if (r->status != 200) {
 		log_warnx("engine %s: looking for image %s: %s (status %d)",
-		    e->conf.name, en.conf->image,
+		    e->conf.name, env_image(e->img),
 		    r->message != NULL ? r->message : "error", r->status);
 		e->preparing = 0;
 		return;
 	}
-	e->noimage = 0;
-	container_engine_reconcile(e);
+	e->have |= 1u << e->img;
+	e->img++;
+	engine_image_next(e);
 }
 
-/* e answers and is not ready: its image, then its leftovers. */
+/*
+ * e answers and is not ready: its images, then its leftovers; or, ready,
+ * the images it lacked (recheck).
+ */
 static void
 engine_prepare(struct engine *e)
 {
 	e->preparing = 1;
-	docker_image(e->docker, en.conf->image, engine_imaged, e);
+	e->img = 0;
+	e->copied = 0;
+	if (!e->ready)
+		e->have = 0;
+	engine_image_next(e);
 }
 
 /* The drain of every engine, from alia.engines. */
@@ -532,7 +629,7 @@ engine_open(const struct engine *e)
 }
 
 struct engine *
-engine_pick(void)
+engine_pick(int env)
 {
 	struct engine *best = NULL, *e;
 	double load, best_load = 0;
@@ -540,7 +637,7 @@ engine_pick(void)
 
 	for (i = 0; i < en.n; i++) {
 		e = &en.e[i];
-		if (!engine_open(e))
+		if (!engine_open(e) || !(e->have & (1u << env)))
 			continue;
 		/* Unlimited engines are measured against max_sessions. */
 		load = (double)engine_held(e) /
@@ -571,7 +668,7 @@ engine_starting(void)
 }
 
 void
-engine_why_none(char *buf, size_t len)
+engine_why_none(int env, char *buf, size_t len)
 {
 	const struct engine *e;
 	size_t off = 0;
@@ -585,8 +682,9 @@ engine_why_none(char *buf, size_t len)
 		    e->state != ENGINE_UP ? engine_state_name(e)
 		        : e->drained      ? "drained"
 		        : !e->ready
-		        ? (e->noimage ? "copying the image" : "starting")
-		        : "full",
+		        ? (e->noimage ? "lacks every image" : "starting")
+		        : !(e->have & (1u << env)) ? "lacks the image"
+		                                   : "full",
 		    e->state == ENGINE_DOWN ? ": " : "",
 		    e->state == ENGINE_DOWN ? e->error : "");
 	}

@@ -385,6 +385,7 @@ master_reload(void)
 	    FIXED(tls_key),
 	    FIXED(front_role),
 	    FIXED(web_dir),
+	    FIXED(lessons_dir),
 #undef FIXED
 	};
 	struct config c;
@@ -406,13 +407,21 @@ master_reload(void)
 		if (strcmp((char *)&c + fixed[i].off,
 		        (char *)&m.conf + fixed[i].off) != 0 &&
 		    strcmp(fixed[i].name, "data_dir") != 0 &&
-		    strcmp(fixed[i].name, "web_dir") != 0)
+		    strcmp(fixed[i].name, "web_dir") != 0 &&
+		    strcmp(fixed[i].name, "lessons_dir") != 0)
 			snprintf(kept + strlen(kept),
 			    sizeof(kept) - strlen(kept), "%s%s",
 			    kept[0] ? ", " : "", fixed[i].name);
 		memcpy((char *)&c + fixed[i].off,
 		    (char *)&m.conf + fixed[i].off, fixed[i].len);
 	}
+	/* So do the environments: the pool and the engines hold images. */
+	if (c.nenvs != m.conf.nenvs ||
+	    memcmp(c.env, m.conf.env, sizeof(c.env)) != 0)
+		snprintf(kept + strlen(kept), sizeof(kept) - strlen(kept),
+		    "%senvironments", kept[0] ? ", " : "");
+	memcpy(c.env, m.conf.env, sizeof(c.env));
+	c.nenvs = m.conf.nenvs;
 	/* The engines stay as they are; only their capacities change. */
 	for (i = 0; i < (size_t)m.conf.nengines; i++) {
 		struct config_engine *e = &m.conf.engine[i];

@@ -115,8 +115,11 @@ void container_shutdown(int restarting);
 int container_busy(void);
 void container_free(void);
 struct docker_create_opts;
-/* Fills o for a hardened sandbox named name, with the global limits. */
-void container_sandbox(struct docker_create_opts *o, const char *name);
+/*
+ * Fills o for a hardened sandbox named name of environment env (an index
+ * of conf->env), with the global limits.
+ */
+void container_sandbox(struct docker_create_opts *o, const char *name, int env);
 /* How many sessions are live (their containers exist or are coming). */
 int container_live(void);
 /*
@@ -183,7 +186,7 @@ void pool_kick(void);
  * A ready container for a new session; -1 when none is ready. The caller
  * kicks the refill when the session no longer waits on Docker.
  */
-int pool_take(struct pool_taken *);
+int pool_take(int env, struct pool_taken *);
 /* A child exited: 1 if it was a worker the pool forked, else 0. */
 int pool_reaped(pid_t);
 /* Whether a pool container was made for session id u. */
@@ -206,12 +209,15 @@ struct engine;
 void engine_init(struct event_base *, const struct config *, struct pgc *);
 /* SIGHUP: the engines stay (docker is fixed); capacities change. */
 void engine_reload(const struct config *);
-/* Where a new session or pool container goes; NULL: nowhere now. */
-struct engine *engine_pick(void);
+/*
+ * Where a new session or pool container of environment env (an index of
+ * conf->env) goes; NULL: nowhere now.
+ */
+struct engine *engine_pick(int env);
 /* Whether an engine has not answered yet, or is being prepared. */
 int engine_starting(void);
 /* Why engine_pick() found none: each engine's state, for a refusal. */
-void engine_why_none(char *, size_t);
+void engine_why_none(int env, char *, size_t);
 struct engine *engine_find(const char *name);
 /* The engine of rows without one: "local", else the first. */
 struct engine *engine_default(void);
@@ -230,6 +236,32 @@ void engine_metrics(struct msg_metrics *);
 /* Stops the pings; the clients stay for the shutdown's calls. */
 void engine_shutdown(void);
 void engine_free(void);
+
+/* check.c */
+#define CHECK_USER "1000:1000" /* the sandbox's user: never root */
+struct check_result {
+	int passed;    /* exit status 0, in time */
+	int exit_code; /* -1: none (timed out here, or it did not run) */
+	int timed_out;
+	char error[160]; /* why it did not run; "" when it did */
+	char output[CHECK_OUTPUT_MAX];
+	size_t outlen;
+	uint64_t total; /* output bytes, kept or not */
+};
+typedef void (*check_done_cb)(const struct check_result *, void *);
+struct docker;
+void check_init(struct event_base *);
+/*
+ * Runs snippet with sh -c in container (on d) as CHECK_USER, killed
+ * after timeout_s seconds inside and given up on 2 s later; done gets
+ * the result once, on every path.
+ */
+void check_run(struct docker *d, const char *container, const char *snippet,
+    int timeout_s, check_done_cb done, void *arg);
+/* How many checks run. */
+int check_running(void);
+/* Drops every running check; their done is not called. */
+void check_shutdown(void);
 
 /* wall.c */
 void wall_init(struct event_base *, const struct config *, int verbose);
@@ -283,6 +315,14 @@ struct docker_create_opts {
 	const char *home_size; /* tmpfs on workdir; NULL: 64m */
 	int home_uid;          /* owner of that tmpfs; 0: 1000 */
 	int64_t nofile;        /* nofile ulimit; 0: 1024 */
+};
+
+/* A command run in a container (docker_exec): never as root. */
+struct docker_exec_opts {
+	const char *const *cmd; /* argv, NULL-terminated */
+	const char *const *env; /* KEY=VALUE, NULL-terminated */
+	const char *user;       /* e.g. 1000:1000 */
+	const char *workdir;
 };
 
 struct docker_container {
@@ -392,6 +432,18 @@ struct docker_call *docker_inspect(
 /* Sets a running container's limits (memory, nano_cpus, pids; 0: kept). */
 struct docker_call *docker_update(struct docker *, const char *, int64_t,
     int64_t, int64_t, docker_cb, void *);
+/* Makes an exec of o in container id: its id in the result's id. */
+struct docker_call *docker_exec(struct docker *, const char *id,
+    const struct docker_exec_opts *o, docker_cb, void *);
+/*
+ * Starts exec id, attached: the result's fd is its output stream (8-byte
+ * frames, stdout and stderr), as an attach's is.
+ */
+struct docker_call *docker_exec_start(
+    struct docker *, const char *id, docker_cb, void *);
+/* Exec id's state ("running" or "exited") and exit code. */
+struct docker_call *docker_exec_inspect(
+    struct docker *, const char *id, docker_cb, void *);
 /* An image by name or id: its id in the result's id. */
 struct docker_call *docker_image(
     struct docker *, const char *, docker_cb, void *);

@@ -23,9 +23,11 @@
  * way, an image that changed, a stop) and kills its worker. Either way it
  * leaves the pool once and is never used twice.
  *
- * Filling (pool_fill) first asks Docker for the image's id: containers of
- * another id are dropped. Then containers are made until there are `pool`
- * of them, sessions and pool together no more than max_sessions. A Docker
+ * Each environment has a pool of its own: `pool` containers of its image.
+ * Filling (pool_fill) first asks Docker for each environment's image id:
+ * containers of another id are dropped. Then containers are made until
+ * each environment an engine has the image of has `pool` of them,
+ * sessions and pool together no more than max_sessions. A Docker
  * error backs off (1 s doubling to 60 s) and never holds up a session,
  * which then makes its own container. The image is looked at again every
  * POOL_CHECK_MS (10 s); a SIGHUP drops the whole pool (pool_reload), whose
@@ -74,6 +76,7 @@ struct pool_ctr {
 	TAILQ_ENTRY(pool_ctr) entry;
 	uint64_t id; /* the docker calls' reference */
 	struct engine *engine;
+	int env; /* its environment: an index of conf->env */
 	enum pool_state state;
 	struct uuid session;
 	char sid[SESSION_ID_LEN];
@@ -96,10 +99,11 @@ static struct {
 	struct pool_list list;
 	size_t n;
 	uint64_t next_id;
-	char image_id[80]; /* empty: not known yet */
-	int started;       /* filling may begin (the reconcile is done) */
+	char image_id[CONFIG_ENVS][80]; /* each environment's; "": unknown */
+	int started; /* filling may begin (the reconcile is done) */
 	int stopping;
-	int checking;           /* the image's id is asked for */
+	int checking;           /* an image's id is asked for */
+	int check_env;          /* whose */
 	int calls;              /* docker calls in flight */
 	uint64_t taken, missed; /* sessions given one, or none (pool > 0) */
 	pid_t *dying; /* workers of forgotten containers, killed, not reaped */
@@ -311,7 +315,7 @@ pool_created(struct docker_result *r, void *arg)
 	}
 	if (str_copy(p->container, sizeof(p->container), r->id) == -1)
 		snprintf(p->container, sizeof(p->container), "%s", p->name);
-	if (pl.stopping || strcmp(p->image_id, pl.image_id) != 0) {
+	if (pl.stopping || strcmp(p->image_id, pl.image_id[p->env]) != 0) {
 		pool_drop(p, "no longer wanted");
 		return;
 	}
@@ -338,18 +342,19 @@ pool_spawn_worker(struct pool_ctr *p)
 	}
 }
 
-/* Makes one pool container; -1 when no engine takes one. */
+/* Makes one pool container of env; -1 when no engine takes one. */
 static int
-pool_make(void)
+pool_make(int env)
 {
 	struct docker_create_opts o;
 	struct pool_ctr *p;
 	struct engine *e;
 
-	if ((e = engine_pick()) == NULL)
+	if ((e = engine_pick(env)) == NULL)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
 	p->engine = e;
+	p->env = env;
 	p->id = ++pl.next_id;
 	p->fd = -1;
 	p->worker_fd = -1;
@@ -361,10 +366,10 @@ pool_make(void)
 	uuid_format(&p->session, p->sid);
 	pool_spawn_worker(p);
 	snprintf(p->name, sizeof(p->name), "alia-%s", p->sid);
-	memcpy(p->image_id, pl.image_id, sizeof(p->image_id));
+	memcpy(p->image_id, pl.image_id[env], sizeof(p->image_id));
 	TAILQ_INSERT_TAIL(&pl.list, p, entry);
 	pl.n++;
-	container_sandbox(&o, p->name);
+	container_sandbox(&o, p->name, env);
 	o.session = p->sid;
 	o.pool = 1;
 	o.engine = engine_name(e);
@@ -375,29 +380,58 @@ pool_make(void)
 	return 0;
 }
 
-/* Drops every container not of the image's id (all of them: NULL). */
+/*
+ * Drops every container of env not of the image's id (all of them: NULL;
+ * of every environment: env -1).
+ */
 static void
-pool_drop_other(const char *image_id, const char *why)
+pool_drop_other(int env, const char *image_id, const char *why)
 {
 	struct pool_ctr *p, *next;
 
 	for (p = TAILQ_FIRST(&pl.list); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		if (image_id == NULL || strcmp(p->image_id, image_id) != 0)
+		if ((env == -1 || p->env == env) &&
+		    (image_id == NULL || strcmp(p->image_id, image_id) != 0))
 			pool_drop(p, why);
 	}
 }
 
-/* Makes containers up to `pool`, within max_sessions. */
+/* Pool containers of env, being made or ready. */
+static int64_t
+pool_count(int env)
+{
+	struct pool_ctr *p;
+	int64_t n = 0;
+
+	TAILQ_FOREACH (p, &pl.list, entry)
+		if (p->env == env)
+			n++;
+	return n;
+}
+
+/*
+ * Makes containers up to `pool` for each environment, within
+ * max_sessions; the default environment's first.
+ */
 static void
 pool_top_up(void)
 {
-	int64_t room;
+	int64_t room, have;
+	int env;
 
 	room = pl.conf->max_sessions - container_live() - (int64_t)pl.n;
-	while ((int64_t)pl.n < pl.conf->pool && room-- > 0)
-		if (pool_make() == -1)
-			break;
+	for (env = 0; env < pl.conf->nenvs; env++) {
+		if (pl.image_id[env][0] == '\0')
+			continue;
+		have = pool_count(env);
+		while (have < pl.conf->pool && room > 0) {
+			if (pool_make(env) == -1)
+				break;
+			have++;
+			room--;
+		}
+	}
 }
 
 /* The image is looked at again later, unless a backoff's wait is set. */
@@ -410,9 +444,13 @@ pool_check_later(void)
 		evtimer_add(pl.ev_fill, &tv);
 }
 
+static void pool_check_next(void);
+
 static void
 pool_imaged(struct docker_result *r, void *arg)
 {
+	const char *image = pl.conf->env[pl.check_env].image;
+	char *id = pl.image_id[pl.check_env];
 	int ms;
 
 	pl.calls--;
@@ -423,43 +461,58 @@ pool_imaged(struct docker_result *r, void *arg)
 		ms = backoff_arm(&pl.bo, pl.ev_fill);
 		log_warnx("pool: the image %s: %s (status %d); trying again "
 		          "in %d ms",
-		    pl.conf->image, r->message != NULL ? r->message : "error",
-		    r->status, ms);
+		    image, r->message != NULL ? r->message : "error", r->status,
+		    ms);
 		return;
 	}
-	if (strcmp(pl.image_id, r->id) != 0) {
-		if (pl.image_id[0] != '\0')
-			log_info("pool: the image %s is now %.19s",
-			    pl.conf->image, r->id);
-		if (str_copy(pl.image_id, sizeof(pl.image_id), r->id) == -1)
-			pl.image_id[0] = '\0';
-		pool_drop_other(pl.image_id, "the image changed");
+	if (strcmp(id, r->id) != 0) {
+		if (id[0] != '\0')
+			log_info(
+			    "pool: the image %s is now %.19s", image, r->id);
+		if (str_copy(id, sizeof(pl.image_id[0]), r->id) == -1)
+			id[0] = '\0';
+		pool_drop_other(pl.check_env, id, "the image changed");
+	}
+	pl.check_env++;
+	pool_check_next();
+}
+
+/*
+ * Asks for the image id of the next environment an engine has, from
+ * check_env on; after the last, fills the pool.
+ */
+static void
+pool_check_next(void)
+{
+	struct engine *e;
+
+	for (; pl.check_env < pl.conf->nenvs; pl.check_env++) {
+		/* Engines hold the same image id: one loaded from another's. */
+		if ((e = engine_pick(pl.check_env)) == NULL)
+			continue;
+		pl.checking = 1;
+		pl.calls++;
+		docker_image(engine_docker(e), pl.conf->env[pl.check_env].image,
+		    pool_imaged, NULL);
+		return;
 	}
 	pool_check_later();
 	pool_top_up();
 }
 
-/* Looks at the image, then fills the pool. */
+/* Looks at the images, then fills the pool. */
 static void
 pool_fill(void)
 {
-	struct engine *e;
-
 	if (!pl.started || pl.stopping || pl.checking)
 		return;
 	if (pl.conf->pool == 0) {
-		pool_drop_other(NULL, "pool = 0");
+		pool_drop_other(-1, NULL, "pool = 0");
 		pool_check_later();
 		return;
 	}
-	/* Engines hold the same image id: one loaded from another's. */
-	if ((e = engine_pick()) == NULL) {
-		pool_check_later();
-		return;
-	}
-	pl.checking = 1;
-	pl.calls++;
-	docker_image(engine_docker(e), pl.conf->image, pool_imaged, NULL);
+	pl.check_env = 0;
+	pool_check_next();
 }
 
 static void
@@ -496,13 +549,14 @@ pool_kick(void)
 }
 
 int
-pool_take(struct pool_taken *t)
+pool_take(int env, struct pool_taken *t)
 {
 	struct pool_ctr *p;
 
 	/* Not one on an engine drained or lost meanwhile. */
 	TAILQ_FOREACH (p, &pl.list, entry)
-		if (p->state == POOL_READY && engine_usable(p->engine))
+		if (p->env == env && p->state == POOL_READY &&
+		    engine_usable(p->engine))
 			break;
 	if (p == NULL) {
 		if (pl.conf->pool > 0)
@@ -569,7 +623,7 @@ pool_reload(void)
 {
 	if (pl.stopping)
 		return;
-	pool_drop_other(NULL, "the configuration was reloaded");
+	pool_drop_other(-1, NULL, "the configuration was reloaded");
 	pool_kick();
 }
 
@@ -621,7 +675,7 @@ pool_shutdown(void)
 {
 	pl.stopping = 1;
 	evtimer_del(pl.ev_fill);
-	pool_drop_other(NULL, NULL);
+	pool_drop_other(-1, NULL, NULL);
 }
 
 int

@@ -294,6 +294,18 @@ worker_marker(const char *what, const struct worker_browser *b)
 	record_marker(w.rec, clock_wall_us(), buf);
 }
 
+/* master's marker for the recording (a lesson's check). */
+static void
+worker_mark(struct msg *msg)
+{
+	struct msg_mark mk;
+
+	if (msg_get_worker_mark(msg, &mk) == -1)
+		fatalx("bad MSG_WORKER_MARK");
+	if (w.rec != NULL)
+		record_marker(w.rec, clock_wall_us(), mk.text);
+}
+
 /* Output recording paused or resumed (the quota, the disk floor). */
 static void
 worker_record_pause(const struct msg_record_pause *rp)
@@ -1258,6 +1270,9 @@ worker_master_msg(struct msg *msg)
 		return 1;
 	case MSG_WORKER_GAP:
 		worker_gap(msg);
+		return 1;
+	case MSG_WORKER_MARK:
+		worker_mark(msg);
 		return 1;
 	case MSG_WORKER_DETACH:
 		if (msg_get_worker_detach(msg, &d) == -1 ||

@@ -208,8 +208,7 @@ class Other:
                if not k.startswith("ALIA_") or k == "ALIA_BIN"}
         env.update(ALIA_DATA_DIR=self.dir, ALIA_NODE=self.node,
                    ALIA_LISTEN=f"127.0.0.1:{self.port}", ALIA_POOL=str(pool))
-        if image:
-            env["ALIA_IMAGE"] = image
+        env["ALIA_ENVIRONMENTS"] = f"busybox={image or 'alia-sandbox:latest'}"
         self.log = open(os.path.join(self.dir, "serve.log"), "w")
         self.p = subprocess.Popen([aliatest.ALIA, "serve", "-d"], env=env,
                                   stdout=self.log, stderr=subprocess.STDOUT)

@@ -1,0 +1,337 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: ISC
+"""Environments and lessons (issue 13), under with-server.sh with
+ALIA_AUTH=password, ALIA_ENVIRONMENTS=debian=...,busybox=...,
+ALIA_LESSONS_DIR=DIR (emptied and filled here: the repository's lessons
+and two of the test's own; alia reads a lesson when asked) and
+ALIA_CHECK_TIMEOUT=3.
+
+- GET /api/environments lists both; an unknown environment is a 400.
+- A Debian session: /etc/debian_version 12.x, python3, man ls; its
+  container keeps every hardening (user 1000, no capabilities, read-only
+  root, no network, no-new-privileges, memory, cpu and pids limits).
+- Lesson first-steps: step 1's check fails, the learner types the
+  snippet over the websocket, it passes and the learner is on step 2;
+  each check is an 'm' marker and a row in alia.lesson_progress, and
+  alia.lesson_status says step 2.
+- Who may check: the owner, their group's instructor and an admin; not
+  another learner nor another group's instructor (403).
+- A check runs in the learner's container as uid 1000, not on the host;
+  a check that loops forever stops at check_timeout, passed false.
+- Refusals: unknown lesson, bad step, a session without a lesson.
+"""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import aliatest
+from aliatest import WS, cli, login, ok, psql, psql_until
+
+PW = {"lea": "lea-Lesson-51c0a", "bob": "bob-Lesson-a7e31",
+      "ian": "ian-Lesson-3d9b2", "ivy": "ivy-Lesson-88f04",
+      "ada": "ada-Lesson-07c6e"}
+LESSONS = os.environ["ALIA_LESSONS_DIR"]
+SRC = os.environ["ALIA_SRCDIR"]
+TIMEOUT = int(os.environ.get("ALIA_CHECK_TIMEOUT", "3"))
+
+PROBE = """---
+title: Probe
+environment: busybox
+description: where a check runs
+---
+## Loop
+```check
+while :; do :; done
+```
+## Who
+```check
+echo "uid=$(id -u) host=$(hostname) home=$HOME"; test -f ~/here-{tag}
+```
+## Host
+```check
+test -e {hostfile}
+```
+## No check
+Nothing to check here.
+"""
+
+
+def fill_lessons(tag, hostfile):
+    os.makedirs(LESSONS, exist_ok=True)
+    for f in os.listdir(LESSONS):
+        os.unlink(os.path.join(LESSONS, f))
+    for f in os.listdir(os.path.join(SRC, "lessons")):
+        if f.endswith(".md"):
+            shutil.copy(os.path.join(SRC, "lessons", f), LESSONS)
+    with open(os.path.join(LESSONS, "probe.md"), "w") as f:
+        f.write(PROBE.format(tag=tag, hostfile=hostfile))
+
+
+def docker(*args):
+    return subprocess.run(["docker", *args], capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+
+
+def api(agent, method, path, body=None):
+    st, resp = agent.request(method, path,
+                             json.dumps(body) if body is not None else None)
+    try:
+        return st, json.loads(resp) if resp else None
+    except ValueError:
+        return st, resp
+
+
+class Term:
+    def __init__(self, agent, sid):
+        self.ws = WS(agent, sid, "control")
+        self.out = b""
+
+    def wait(self, needle, seconds=20):
+        end = time.time() + seconds
+        while needle not in self.out and time.time() < end:
+            m = self.ws.recv(0.2)
+            if m is not None and m[0] == 2:
+                self.out += m[1]
+        return needle in self.out
+
+    def run(self, line, needle, seconds=20):
+        self.out = b""
+        self.ws.type(line + "\r")
+        return self.wait(needle, seconds)
+
+
+def setup():
+    cli("group", "add", "g1")
+    cli("group", "add", "g2")
+    for name, role, group in (("lea", "learner", "g1"),
+                              ("bob", "learner", "g1"),
+                              ("ian", "instructor", "g1"),
+                              ("ivy", "instructor", "g2")):
+        cli("user", "add", name, "--role", role, "--group", group,
+            stdin=PW[name] + "\n")
+    cli("user", "add", "ada", "--role", "admin", stdin=PW["ada"] + "\n")
+    agents = {}
+    for name in PW:
+        agents[name], st, _ = login(name, PW[name])
+        ok(st == 200, f"{name} signs in")
+    return agents
+
+
+def environments(lea):
+    print("# environments")
+    st, envs = api(lea, "GET", "/api/environments")
+    ok(st == 200 and [e["name"] for e in envs] == ["debian", "busybox"]
+       and envs[0]["default"] is True and envs[1]["default"] is False
+       and envs[0]["image"] == "alia-sandbox:debian"
+       and all(e["description"] for e in envs),
+       f"GET /api/environments lists debian (default) and busybox: {envs}")
+    st, err = api(lea, "POST", "/api/sessions", {"environment": "plan9"})
+    ok(st == 400 and "no such environment: plan9" in err["error"],
+       f"an unknown environment is a 400: {st} {err}")
+    st, err = api(lea, "POST", "/api/sessions", {"environment": 7})
+    ok(st == 400, f"an environment that is not a string is a 400: {st}")
+    st, err = api(lea, "POST", "/api/sessions", {"lesson": "no-such"})
+    ok(st == 400 and "no such lesson: no-such" in err["error"],
+       f"an unknown lesson is a 400: {st} {err}")
+    st, err = api(lea, "POST", "/api/sessions",
+                  {"lesson": "first-steps", "environment": "busybox"})
+    ok(st == 400 and "runs in environment debian" in err["error"],
+       f"a lesson in another environment than its own is a 400: {err}")
+
+
+def debian(lea):
+    print("# a Debian session, hardened as ever")
+    st, s = api(lea, "POST", "/api/sessions", {"environment": "debian"})
+    ok(st == 201 and s["environment"] == "debian"
+       and s["image"] == "alia-sandbox:debian" and s["lesson"] is None,
+       f"a Debian session is made: {st} {s}")
+    t = Term(lea, s["id"])
+    ok(t.wait(b"$ ", 30), "it has a prompt")
+    ok(t.run("cat /etc/debian_version", b"\r12."),
+       f"/etc/debian_version is 12.x: {t.out[-80:]!r}")
+    ok(t.run("python3 -c 'print(6*7)'", b"\r42\r\n"),
+       f"python3 prints 42: {t.out[-80:]!r}")
+    ok(t.run("man ls | head -5", b"LS(1)"),
+       f"man ls shows the manual: {t.out[-200:]!r}")
+    ok(t.run("echo shell=$0 uid=$(id -u)", b"uid=1000")
+       and b"shell=/bin/bash" in t.out,
+       f"a login bash as uid 1000: {t.out[-120:]!r}")
+    name = f"alia-{s['id']}"
+    r = docker("inspect", "-f",
+                     "{{.Config.User}}|{{.HostConfig.CapDrop}}|"
+                     "{{.HostConfig.ReadonlyRootfs}}|"
+                     "{{.HostConfig.NetworkMode}}|"
+                     "{{.HostConfig.SecurityOpt}}|{{.HostConfig.Memory}}|"
+                     "{{.HostConfig.NanoCpus}}|{{.HostConfig.PidsLimit}}",
+                     name)
+    user, caps, ro, net, sec, mem, cpus, pids = r.split("|")
+    ok(user == "1000:1000" and caps == "[ALL]" and ro == "true"
+       and net == "none" and "no-new-privileges" in sec
+       and int(mem) > 0 and int(cpus) > 0 and int(pids) > 0,
+       f"the container keeps every hardening: {r}")
+    t.ws.close()
+    api(lea, "DELETE", f"/api/sessions/{s['id']}")
+
+
+def check(agent, sid, step):
+    t0 = time.time()
+    st, r = api(agent, "POST", f"/api/sessions/{sid}/check", {"step": step})
+    return st, r, time.time() - t0
+
+
+def first_steps(a):
+    print("# lesson first-steps, step 1")
+    lea = a["lea"]
+    st, s = api(lea, "POST", "/api/sessions", {"lesson": "first-steps"})
+    ok(st == 201 and s["lesson"] == "first-steps"
+       and s["environment"] == "debian" and s["step"] == 1
+       and s["steps"] >= 5 and s["lesson_title"],
+       f"a session of the lesson, in Debian, on step 1: {st} {s}")
+    sid = s["id"]
+    t = Term(lea, sid)
+    ok(t.wait(b"$ ", 30), "it has a prompt")
+    st, r, _ = check(lea, sid, 1)
+    ok(st == 200 and r["passed"] is False and r["exit_code"] == 2
+       and r["timed_out"] is False,
+       f"before the file, step 1's check fails: {st} {r}")
+    ok(t.run("printf 'hello\\n' > ~/hello.txt; echo done-$((40+2))",
+             b"done-42"), "the learner makes ~/hello.txt over the websocket")
+    st, r, _ = check(lea, sid, 1)
+    ok(st == 200 and r["passed"] is True and r["exit_code"] == 0,
+       f"after, it passes: {st} {r}")
+    st, s = api(lea, "GET", f"/api/sessions/{sid}")
+    ok(s["step"] == 2 and s["failed_checks"] == 0
+       and s["last_check"]["step"] == 1 and s["last_check"]["passed"],
+       f"the learner is on step 2: {s}")
+    st, r, _ = check(lea, sid, 2)
+    ok(st == 200 and r["passed"] is False, "step 2's check fails first")
+    st, s = api(lea, "GET", f"/api/sessions/{sid}")
+    ok(s["step"] == 2 and s["failed_checks"] == 1,
+       f"one failed check on step 2: {s['failed_checks']}")
+    rows = psql_until(
+        f"SELECT string_agg(step || ':' || passed || ':' || checked_by, ' '"
+        f" ORDER BY id) FROM alia.lesson_progress WHERE session_id = '{sid}'",
+        "1:false:lea 1:true:lea 2:false:lea")
+    ok(rows == "1:false:lea 1:true:lea 2:false:lea",
+       f"a row in alia.lesson_progress per check: {rows}")
+    marks = psql_until(
+        "SELECT string_agg(convert_from(data, 'UTF8'), '|' ORDER BY seq) "
+        f"FROM alia.events WHERE session_id = '{sid}' AND kind = 'm' "
+        "AND convert_from(data, 'UTF8') LIKE 'check %'",
+        "check first-steps step 1 failed (exit 2) by lea|"
+        "check first-steps step 1 passed by lea|"
+        "check first-steps step 2 failed (exit 1) by lea")
+    ok(marks == "check first-steps step 1 failed (exit 2) by lea|"
+       "check first-steps step 1 passed by lea|"
+       "check first-steps step 2 failed (exit 1) by lea",
+       f"an 'm' marker in the recording per check: {marks}")
+    status = psql(f"SELECT step || ':' || failed_checks FROM "
+                  f"alia.lesson_status WHERE session_id = '{sid}'")
+    ok(status == "2:1", f"alia.lesson_status: step 2, 1 failed: {status}")
+    return sid, t
+
+
+def who_may_check(a, sid):
+    print("# who may check a session")
+    for name, want in (("ian", 200), ("ada", 200), ("bob", 403),
+                       ("ivy", 403)):
+        st, r, _ = check(a[name], sid, 1)
+        ok(st == want, f"{name} checking lea's session: {st} (want {want})"
+           f" {r}")
+    rows = psql(f"SELECT string_agg(checked_by, ' ' ORDER BY id) FROM "
+                f"alia.lesson_progress WHERE session_id = '{sid}' "
+                "AND checked_by <> 'lea'")
+    ok(rows == "ian ada", f"the refused checks never ran: {rows}")
+    st, r, _ = check(a["lea"], "0123456789abcdef0123456789abcdef", 1)
+    ok(st == 404, f"an id that is no session: {st}")
+    st, r, _ = check(a["lea"], "01234567-89ab-cdef-0123-456789abcdef", 1)
+    ok(st == 404, f"an unknown session: {st}")
+    for body in ({"step": 0}, {"step": 99}, {"step": "1"}, {}, []):
+        st, r = api(a["lea"], "POST", f"/api/sessions/{sid}/check", body)
+        ok(st == 400, f"check body {body}: {st} {r}")
+    st, r, _ = check(a["lea"], sid, 64)
+    ok(st == 400 and "has no step 64" in r["error"],
+       f"a step the lesson lacks: {st} {r}")
+
+
+def probe(a):
+    print("# where a check runs, and its timeout")
+    lea = a["lea"]
+    st, s = api(lea, "POST", "/api/sessions", {"lesson": "probe"})
+    ok(st == 201 and s["environment"] == "busybox" and s["steps"] == 4,
+       f"the probe lesson runs in busybox: {st} {s}")
+    sid = s["id"]
+    t = Term(lea, sid)
+    ok(t.wait(b"$ ", 30), "it has a prompt")
+    st, r, took = check(lea, sid, 1)
+    ok(st == 200 and r["passed"] is False and r["timed_out"] is True
+       and TIMEOUT - 0.5 <= took <= TIMEOUT + 3,
+       f"a check that loops is stopped at {TIMEOUT} s: {took:.1f} s {r}")
+    ps = docker("top", f"alia-{sid}", "-o", "pid,args")
+    ok("while" not in ps and "timeout" not in ps,
+       f"nothing of it is left in the container: {ps!r}")
+    ok(t.run(f"touch ~/here-{TAG}; echo made-$((1+1))", b"made-2"),
+       "the learner marks their home")
+    st, r, _ = check(lea, sid, 2)
+    ok(st == 200 and r["passed"] is True
+       and "uid=1000 host=alia home=/home/learner" in r["output"],
+       f"the check runs in the learner's container as uid 1000: {r}")
+    st, r, _ = check(lea, sid, 3)
+    ok(st == 200 and r["passed"] is False and os.path.exists(HOSTFILE),
+       f"a file of the host is not there for the check: {r}")
+    st, r, _ = check(lea, sid, 4)
+    ok(st == 400 and "has no check" in r["error"], f"a step without one: {r}")
+    st, s2 = api(lea, "POST", "/api/sessions", {"environment": "busybox"})
+    st, r, _ = check(lea, s2["id"], 1)
+    ok(st == 400 and "no lesson" in r["error"],
+       f"a session without a lesson: {st} {r}")
+    api(lea, "DELETE", f"/api/sessions/{s2['id']}")
+    api(lea, "DELETE", f"/api/sessions/{sid}")
+    time.sleep(1)
+    st, r, _ = check(lea, sid, 2)
+    ok(st == 409 and "ended" in r["error"], f"an ended session: {st} {r}")
+
+
+def lessons_api(lea):
+    print("# the lessons API")
+    st, ls = api(lea, "GET", "/api/lessons")
+    names = [x["name"] for x in ls]
+    ok(st == 200 and "first-steps" in names and "probe" in names
+       and names == sorted(names)
+       and all(x["steps"] > 0 and x["title"] for x in ls),
+       f"GET /api/lessons: {names}")
+    st, l = api(lea, "GET", "/api/lessons/first-steps")
+    ok(st == 200 and l["steps"][0]["n"] == 1 and l["steps"][0]["check"]
+       and "printf 'hello\\n' > ~/hello.txt" in l["steps"][0]["markdown"]
+       and "grep -qx" not in json.dumps(l),
+       "GET /api/lessons/first-steps: steps, checks taken out")
+    for bad in ("nope", "..%2fetc%2fpasswd", "UPPER", "first-steps.md"):
+        st, _ = api(lea, "GET", f"/api/lessons/{bad}")
+        ok(st in (400, 404), f"GET /api/lessons/{bad}: {st}")
+
+
+TAG = f"t{os.getpid()}"
+HOSTFILE = f"/tmp/alia-lesson-host-{TAG}"
+
+
+def main():
+    with open(HOSTFILE, "w") as f:
+        f.write("on the host only\n")
+    try:
+        fill_lessons(TAG, HOSTFILE)
+        a = setup()
+        environments(a["lea"])
+        lessons_api(a["lea"])
+        debian(a["lea"])
+        sid, t = first_steps(a)
+        who_may_check(a, sid)
+        probe(a)
+        t.ws.close()
+    finally:
+        os.unlink(HOSTFILE)
+
+
+if __name__ == "__main__":
+    aliatest.run(main)
