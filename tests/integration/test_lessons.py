@@ -23,6 +23,7 @@ ALIA_CHECK_TIMEOUT=3.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -256,6 +257,32 @@ def who_may_check(a, sid):
        f"a step the lesson lacks: {st} {r}")
 
 
+def restart(a, sid):
+    print("# progress outlives a restart (SIGUSR2: sessions live on)")
+    lea = a["lea"]
+    os.kill(aliatest.SERVER, signal.SIGUSR2)
+    time.sleep(1)
+    end, s = time.time() + 60, None
+    while time.time() < end:
+        try:
+            st, s = api(lea, "GET", f"/api/sessions/{sid}")
+            if st == 200 and s["state"] == "running":
+                break
+        except OSError:
+            pass
+        time.sleep(0.3)
+    ok(s is not None and s.get("state") == "running"
+       and s["lesson"] == "first-steps" and s["environment"] == "debian"
+       and s["steps"] == 7 and s["step"] == 2 and s["failed_checks"] == 1
+       and s["lesson_title"] == "First steps in the shell",
+       f"after the restart, the session is on step 2 still: {s}")
+    st, r, _ = check(lea, sid, 2)
+    ok(st == 200 and r["passed"] is False,
+       f"a check runs in the adopted session's container: {st} {r}")
+    st, s = api(lea, "GET", f"/api/sessions/{sid}")
+    ok(s["failed_checks"] == 2, f"two failed on step 2: {s['failed_checks']}")
+
+
 def probe(a):
     print("# where a check runs, and its timeout")
     lea = a["lea"]
@@ -327,8 +354,9 @@ def main():
         debian(a["lea"])
         sid, t = first_steps(a)
         who_may_check(a, sid)
-        probe(a)
         t.ws.close()
+        restart(a, sid)
+        probe(a)
     finally:
         os.unlink(HOSTFILE)
 
