@@ -87,7 +87,7 @@
       span(`badge ${idle > IDLE_S ? 'badge-idle' : 'badge-live'}`, idle > IDLE_S ? `idle ${ago(idle * 1000)}` : 'active'),
       span('badge badge-last', `last output ${ago(Date.now() - t.last)} ago`),
     ];
-    if (l && !l.done) act.push(span('badge badge-stuck', `on step ${ago(l.stuckMs)}`));
+    if (l && !l.done) act.push(span('badge badge-stuck', `${ago(l.stuckMs)} on this step`));
     if (watchers > 0) act.push(span('badge badge-watched', watchers === 1 ? '1 connected' : `${watchers} connected`));
     t.badge.replaceChildren(...act);
     t.el.classList.toggle('needs-help', !!(l && !l.done && l.fails > 0));
