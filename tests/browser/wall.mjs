@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: ISC
 // Browser test (auth = password): the instructor wall. Three learners of
 // irene's group each open a terminal and print a line of their own;
-// irene's /wall shows three live thumbnails with those lines and badges,
-// and a line printed afterwards appears in its thumbnail as it happens.
-// A learner is refused the wall.
+// irene's /wall shows three live tiles with those lines and badges (the
+// environment of each, from the session API), readable: terminal text of
+// at least 11 px, two or three tiles a row, a tile grows on hover. A line
+// printed afterwards appears in its tile as it happens, and that learner,
+// now the least idle, moves to the end (the wall puts those who need help
+// first). A learner is refused the wall.
 //
 //   ALIA_AUTH=password with-server.sh node tests/browser/wall.mjs
 import path from 'node:path';
@@ -86,13 +89,63 @@ await withBrowser(t, async ({ newPage, problems }) => {
   if (n !== 3) throw new Error(`the wall has ${n} tiles, not 3`);
   const badges = await irene.locator('.tile-badges').first().textContent();
   if (!/active|idle/.test(badges) || !/last output/.test(badges)) throw new Error(`badges: "${badges}"`);
+  const sessions = await (await irene.request.get(new URL('/api/sessions', base).href)).json();
+  for (const l of LEARNERS) {
+    const s = sessions.find((x) => x.owner === l && x.state === 'running');
+    if (!s || !s.environment) throw new Error(`the API gives ${l}'s session no environment: ${JSON.stringify(s)}`);
+    const env = (await irene.locator(`.tile[data-owner="${l}"] .badge-env`).textContent()).trim();
+    if (env !== s.environment) throw new Error(`${l}'s tile says environment "${env}", the API ${s.environment}`);
+    if (await irene.locator(`.tile[data-owner="${l}"] .badge-step`).count()) {
+      throw new Error(`${l}'s tile has a lesson badge without a lesson`);
+    }
+  }
+
+  // Readable: 11 px text or more, two or three tiles a row at 1200 px.
+  const look = await irene.evaluate(() => {
+    const rows = document.querySelector('.tile .xterm-rows');
+    const tops = [...document.querySelectorAll('.tile')].map((e) => Math.round(e.getBoundingClientRect().top));
+    return {
+      option: [...window.wallTerms.values()].map((x) => x.term.options.fontSize),
+      px: rows ? parseFloat(getComputedStyle(rows).fontSize) : 0,
+      perRow: tops.filter((y) => y === Math.min(...tops)).length,
+    };
+  });
+  if (look.option.some((f) => f < 11) || look.px < 11) {
+    throw new Error(`tile text is too small: options ${look.option}, drawn at ${look.px} px`);
+  }
+  if (look.perRow < 2 || look.perRow > 3) throw new Error(`${look.perRow} tiles a row, not 2 or 3`);
   await irene.screenshot({ path: path.join(artifacts, 'wall.png') });
-  log(`the wall shows 3 live thumbnails (${Object.keys(texts).join(', ')}); badges "${badges}"`);
+  log(`the wall shows 3 live tiles (${Object.keys(texts).join(', ')}) at ${look.px} px, ` +
+    `${look.perRow} a row; badges "${badges}"`);
+
+  // A tile grows on hover, and shrinks back.
+  const first = irene.locator('.tile').first();
+  const w0 = (await first.boundingBox()).width;
+  await first.hover();
+  await irene.waitForTimeout(400);
+  const w1 = (await first.boundingBox()).width;
+  await irene.screenshot({ path: path.join(artifacts, 'wall-hover.png') });
+  if (!(w1 > w0 * 1.2)) throw new Error(`a hovered tile is ${w1} px wide, was ${w0}: it did not grow`);
+  await irene.mouse.move(2, 2);
+  log(`a hovered tile grows: ${Math.round(w0)} -> ${Math.round(w1)} px`);
 
   await pages.leo.keyboard.type('echo and-now-$((7*6))-live', { delay: 10 });
   await pages.leo.keyboard.press('Enter');
   await waitTiles(irene, "leo's new line on the wall", (t) => (t.leo || '').includes('and-now-42-live'));
+  log("a new line shows in leo's tile as it happens");
+
+  // Sorted by need of help: without lessons, the most idle first; leo
+  // just typed, so after the next poll he is last.
+  const orders = async () => irene.evaluate(() => Object.fromEntries([...document.querySelectorAll('.tile')]
+    .map((e) => [e.dataset.owner, Number(e.style.order)])));
+  const until = Date.now() + STEP_MS;
+  let o = await orders();
+  while (Date.now() < until && !(o.leo > o.lia && o.leo > o.lou)) {
+    await irene.waitForTimeout(500);
+    o = await orders();
+  }
+  if (!(o.leo > o.lia && o.leo > o.lou)) throw new Error(`leo, the least idle, is not last: ${JSON.stringify(o)}`);
   await irene.screenshot({ path: path.join(artifacts, 'wall-live.png') });
-  log("a new line shows in leo's thumbnail as it happens");
+  log(`the least idle comes last: ${JSON.stringify(o)}`);
   noProblems(problems, (p) => /status of 403|WebSocket connection/.test(p));
 });
