@@ -107,6 +107,7 @@
 #define GAP_TAIL         1024    /* recorded bytes looked for in the log */
 #define GAP_HEAD         65536   /* the stream's first bytes, to end it */
 #define GAP_SETTLE_MS    250     /* Docker's log catches up with the tty */
+#define CHECKS_MAX       64      /* lesson checks running at once, all told */
 
 enum session_state {
 	SESSION_STARTING,
@@ -2165,6 +2166,10 @@ container_check(struct msgchan *front, struct msg_session_req *r)
 		status = 429;
 		snprintf(msg, sizeof(msg),
 		    "a check of this session is running; one at a time");
+	} else if (check_running() >= CHECKS_MAX) {
+		status = 503;
+		snprintf(msg, sizeof(msg),
+		    "%d checks run now, the most at once; try again", CHECKS_MAX);
 	}
 	if (msg[0] != '\0') {
 		check_reply(r->req, status, msg, r->step, NULL);

@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import aliatest
@@ -292,7 +293,16 @@ def probe(a):
     sid = s["id"]
     t = Term(lea, sid)
     ok(t.wait(b"$ ", 30), "it has a prompt")
-    st, r, took = check(lea, sid, 1)
+    got = {}
+    looping = threading.Thread(
+        target=lambda: got.update(r=check(lea, sid, 1)))
+    looping.start()
+    time.sleep(1)
+    st, r, _ = check(lea, sid, 2)
+    ok(st == 429 and "one at a time" in r["error"],
+       f"a second check while one runs: {st} {r}")
+    looping.join()
+    st, r, took = got["r"]
     ok(st == 200 and r["passed"] is False and r["timed_out"] is True
        and TIMEOUT - 0.5 <= took <= TIMEOUT + 3,
        f"a check that loops is stopped at {TIMEOUT} s: {took:.1f} s {r}")

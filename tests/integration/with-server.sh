@@ -11,6 +11,7 @@
 # killed, this run's containers (label io.alia.instance=the data_dir's id)
 # removed and the data_dir deleted. Other ALIA_* variables of the caller
 # reach the server as configuration (e.g. ALIA_RECONNECT_GRACE=5);
+# ALIA_ENVIRONMENTS is busybox alone unless set;
 # ALIA_NODE=default leaves the node at its default, the host name.
 set -u
 ALIA=${ALIA_BIN:?ALIA_BIN must name the alia binary}
@@ -46,6 +47,9 @@ failed=0
 known=" "
 
 export ALIA_DATA_DIR="$dir" ALIA_LISTEN="127.0.0.1:$port"
+# Sessions run busybox unless the caller asks for more (ALIA_ENVIRONMENTS):
+# tests and benchmarks read its prompt and compare with its raw stream.
+export ALIA_ENVIRONMENTS="${ALIA_ENVIRONMENTS:-busybox=${ALIA_IMAGE:-alia-sandbox:latest}}"
 if [ "${ALIA_NODE:-}" = default ]; then
 	unset ALIA_NODE
 else
