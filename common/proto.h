@@ -430,6 +430,8 @@ struct msg_metrics {
 	uint64_t pool_ready;            /* of those, ready to be taken */
 	uint64_t pool_taken;            /* sessions given a pool container */
 	uint64_t pool_missed; /* sessions that found none ready (pool > 0) */
+	uint64_t checks, checks_passed, checks_timed_out; /* lesson checks */
+	uint64_t checks_running;
 	uint64_t nengines;
 	struct msg_engine engines[MSG_ENGINES];
 };

@@ -117,6 +117,15 @@ metrics_answer(struct conn *c, const struct msg_metrics *m)
 	    {"alia_pool_missed_total", "counter",
 	        "Sessions that found no warm pool container ready.",
 	        m->pool_missed},
+	    {"alia_lesson_checks_total", "counter",
+	        "Lesson step checks run since start.", m->checks},
+	    {"alia_lesson_checks_passed_total", "counter",
+	        "Lesson step checks that passed.", m->checks_passed},
+	    {"alia_lesson_checks_timed_out_total", "counter",
+	        "Lesson step checks stopped at check_timeout.",
+	        m->checks_timed_out},
+	    {"alia_lesson_checks_running", "gauge",
+	        "Lesson step checks running now.", m->checks_running},
 	};
 	struct evbuffer *b;
 	size_t i, len;

@@ -129,6 +129,19 @@ def environments(lea):
        and envs[0]["image"] == "alia-sandbox:debian"
        and all(e["description"] for e in envs),
        f"GET /api/environments lists debian (default) and busybox: {envs}")
+    inst = open(os.path.join(os.environ["ALIA_DATA_DIR"],
+                             "instance")).read().strip()
+    end, images = time.time() + 60, []
+    while time.time() < end:
+        images = sorted(docker(
+            "ps", "--filter", f"label=io.alia.instance={inst}",
+            "--filter", "label=io.alia.pool", "--format",
+            "{{.Image}}").split())
+        if images == ["alia-sandbox:debian", "alia-sandbox:latest"]:
+            break
+        time.sleep(0.5)
+    ok(images == ["alia-sandbox:debian", "alia-sandbox:latest"],
+       f"the warm pool (pool = 1) holds one of each environment: {images}")
     st, err = api(lea, "POST", "/api/sessions", {"environment": "plan9"})
     ok(st == 400 and "no such environment: plan9" in err["error"],
        f"an unknown environment is a 400: {st} {err}")
@@ -319,7 +332,23 @@ def probe(a):
     ok(st == 200 and r["passed"] is False and os.path.exists(HOSTFILE),
        f"a file of the host is not there for the check: {r}")
     st, r, _ = check(lea, sid, 4)
-    ok(st == 400 and "has no check" in r["error"], f"a step without one: {r}")
+    ok(st == 200 and r["passed"] is True and r["exit_code"] == 0,
+       f"a step without a check is done when asked: {st} {r}")
+    marks = psql_until(
+        "SELECT convert_from(data, 'UTF8') FROM alia.events WHERE "
+        f"session_id = '{sid}' AND kind = 'm' AND "
+        "convert_from(data, 'UTF8') LIKE 'check probe step 4%'",
+        "check probe step 4 done (no check) by lea")
+    ok(marks == "check probe step 4 done (no check) by lea",
+       f"and says so in the recording: {marks}")
+    st, m = a["ada"].request("GET", "/metrics")
+    m = dict(l.split(" ", 1) for l in m.decode().splitlines()
+             if l.startswith("alia_lesson_checks"))
+    ok(st == 200 and int(m["alia_lesson_checks_timed_out_total"]) == 1
+       and int(m["alia_lesson_checks_total"])
+       >= int(m["alia_lesson_checks_passed_total"]) + 1
+       and m["alia_lesson_checks_running"] == "0",
+       f"/metrics counts the checks: {m}")
     st, s2 = api(lea, "POST", "/api/sessions", {"environment": "busybox"})
     st, r, _ = check(lea, s2["id"], 1)
     ok(st == 400 and "no lesson" in r["error"],

@@ -324,9 +324,20 @@
     }
   }
 
-  // A step without a check: the learner says when it is done. Remembered
-  // for this session in this tab; the server's step moves with checks only.
-  function advanceLocally(num) {
+  // A step without a check: the learner says when it is done. The server
+  // takes a check of such a step as passed (nothing runs), so the wall and
+  // /progress move on too; without a session it is remembered in this tab.
+  async function advanceLocally(num) {
+    if (num !== current) return;
+    if (sessionId) {
+      let r;
+      try {
+        r = await api('POST', `/api/sessions/${encodeURIComponent(sessionId)}/check`, { step: num });
+      } catch (err) {
+        r = { ok: false };
+      }
+      if (!r.ok || !r.data || r.data.passed !== true) return;
+    }
     if (num !== current) return;
     current = num + 1;
     if (sessionId) sessionStorage.setItem(`alia.lesson.${sessionId}`, String(current));

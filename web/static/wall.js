@@ -149,7 +149,7 @@
       theme: { background: '#0b0e14', foreground: '#d5dae4', cursor: '#7ee0a1' },
     });
     term.open(screen);
-    const t = { el, term, screen, tags, badge, last: time(s.last_output_at) || Date.now(), session: s, raf: 0 };
+    const t = { el, term, screen, tags, badge, last: time(s.last_activity_at) || Date.now(), session: s, raf: 0 };
     return t;
   }
 
@@ -208,7 +208,7 @@
         t.term.resize(s.cols, s.rows);
         follow(t);
       }
-      const out = time(s.last_output_at);
+      const out = time(s.last_activity_at);
       if (out > t.last) t.last = out;
     }
     if (changed) {
