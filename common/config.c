@@ -322,20 +322,51 @@ config_text_ok(
 	return 0;
 }
 
-/* Whether v is an engine's name: a letter, then letters, digits, _. */
+/*
+ * Whether the len bytes of v are a name: a lower-case letter, then
+ * letters, digits and the characters of more; shorter than size.
+ */
 static int
-config_engine_name_ok(const char *v, size_t len)
+config_name_ok(const char *v, size_t len, size_t size, const char *more)
 {
 	size_t i;
 
-	if (len == 0 || len >= CONFIG_ENGINE_NAME ||
-	    !islower((unsigned char)v[0]))
+	if (len == 0 || len >= size || !islower((unsigned char)v[0]))
 		return 0;
 	for (i = 1; i < len; i++)
 		if (!islower((unsigned char)v[i]) &&
-		    !isdigit((unsigned char)v[i]) && v[i] != '_')
+		    !isdigit((unsigned char)v[i]) &&
+		    (v[i] == '\0' || strchr(more, v[i]) == NULL))
 			return 0;
 	return 1;
+}
+
+/* An engine's name: [a-z][a-z0-9_]*. */
+static int
+config_engine_name_ok(const char *v, size_t len)
+{
+	return config_name_ok(v, len, CONFIG_ENGINE_NAME, "_");
+}
+
+/*
+ * The next item of a comma-separated list at *p, blanks trimmed: its
+ * start and *len, *p moved past it; NULL after the last.
+ */
+static const char *
+config_item(const char **p, size_t *len)
+{
+	const char *item;
+
+	while (**p == ' ' || **p == ',')
+		(*p)++;
+	if (**p == '\0')
+		return NULL;
+	item = *p;
+	*p += strcspn(*p, ",");
+	*len = (size_t)(*p - item);
+	while (*len > 0 && item[*len - 1] == ' ')
+		(*len)--;
+	return item;
 }
 
 /*
@@ -345,19 +376,11 @@ config_engine_name_ok(const char *v, size_t len)
 int
 config_engines(const char *v, struct config_engine *e, char *err, size_t errlen)
 {
-	const char *p = v, *end, *eq, *url;
+	const char *next = v, *p, *eq, *url;
 	size_t len, ulen;
 	int n = 0, i;
 
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		end = p + strcspn(p, ",");
-		len = (size_t)(end - p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while ((p = config_item(&next, &len)) != NULL) {
 		if (n == CONFIG_ENGINES)
 			return config_err(err, errlen,
 			    "docker: more than %d engines", CONFIG_ENGINES);
@@ -397,7 +420,6 @@ config_engines(const char *v, struct config_engine *e, char *err, size_t errlen)
 				        ? " (a URL without NAME= is local)"
 				        : "");
 		n++;
-		p = end;
 	}
 	if (n == 0)
 		return config_err(err, errlen, "docker: no engine");
@@ -438,38 +460,22 @@ config_capacity(struct config *c, const char *name, const char *value,
 	return 0;
 }
 
-/* An environment's name: [a-z][a-z0-9_-]*, shorter than CONFIG_ENV_NAME. */
+/* An environment's name: [a-z][a-z0-9_-]*. */
 static int
 config_env_name_ok(const char *v, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len >= CONFIG_ENV_NAME || !islower((unsigned char)v[0]))
-		return 0;
-	for (i = 1; i < len; i++)
-		if (!islower((unsigned char)v[i]) &&
-		    !isdigit((unsigned char)v[i]) && v[i] != '_' && v[i] != '-')
-			return 0;
-	return 1;
+	return config_name_ok(v, len, CONFIG_ENV_NAME, "_-");
 }
 
 int
 config_environments(
     const char *v, struct config_env *e, char *err, size_t errlen)
 {
-	const char *p = v, *end, *eq, *image;
+	const char *next = v, *p, *eq, *image;
 	size_t len, ilen, nlen;
 	int n = 0, i;
 
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		end = p + strcspn(p, ",");
-		len = (size_t)(end - p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
+	while ((p = config_item(&next, &len)) != NULL) {
 		if (n == CONFIG_ENVS)
 			return config_err(err, errlen,
 			    "environments: more than %d", CONFIG_ENVS);
@@ -507,7 +513,6 @@ config_environments(
 				    "environments: %s is named twice",
 				    e[n].name);
 		n++;
-		p = end;
 	}
 	if (n == 0)
 		return config_err(err, errlen, "environments: none");

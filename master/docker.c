@@ -1765,18 +1765,25 @@ docker_create(struct docker *d, const struct docker_create_opts *o,
 	return call_submit(call);
 }
 
-/* A call on /containers/ID..., with the id escaped; not yet submitted. */
+/* A call on KIND/ID... (/containers/, /exec/), the id escaped; not sent. */
 static struct docker_call *
-call_container_new(struct docker *d, enum docker_op op, const char *method,
-    const char *id, const char *rest, docker_cb cb, void *arg)
+call_id_new(struct docker *d, enum docker_op op, const char *method,
+    const char *kind, const char *id, const char *rest, docker_cb cb, void *arg)
 {
 	struct docker_call *call;
 	char *esc;
 
 	esc = docker_escape(id != NULL ? id : "");
-	call = call_new(d, op, method, cb, arg, "/containers/%s%s", esc, rest);
+	call = call_new(d, op, method, cb, arg, "%s%s%s", kind, esc, rest);
 	free(esc);
 	return call;
+}
+
+static struct docker_call *
+call_container_new(struct docker *d, enum docker_op op, const char *method,
+    const char *id, const char *rest, docker_cb cb, void *arg)
+{
+	return call_id_new(d, op, method, "/containers/", id, rest, cb, arg);
 }
 
 /* Submits a call on container id, or fails it when there is no id. */
@@ -1828,35 +1835,18 @@ docker_exec(struct docker *d, const char *id, const struct docker_exec_opts *o,
 	return call_container_submit(call, id);
 }
 
-/* A call on /exec/ID..., with the id escaped. */
-static struct docker_call *
-call_exec(struct docker *d, enum docker_op op, const char *method,
-    const char *id, const char *rest, docker_cb cb, void *arg)
-{
-	struct docker_call *call;
-	char *esc;
-
-	esc = docker_escape(id != NULL ? id : "");
-	call = call_new(d, op, method, cb, arg, "/exec/%s%s", esc, rest);
-	free(esc);
-	return call_container_submit(call, id);
-}
-
 struct docker_call *
 docker_exec_start(struct docker *d, const char *id, docker_cb cb, void *arg)
 {
 	struct docker_call *call;
-	char *esc;
 	yajl_gen g = gen_new();
 
 	yajl_gen_map_open(g);
 	gen_kbool(g, "Detach", 0);
 	gen_kbool(g, "Tty", 0);
 	yajl_gen_map_close(g);
-	esc = docker_escape(id != NULL ? id : "");
-	call =
-	    call_new(d, OP_EXEC_START, "POST", cb, arg, "/exec/%s/start", esc);
-	free(esc);
+	call = call_id_new(
+	    d, OP_EXEC_START, "POST", "/exec/", id, "/start", cb, arg);
 	call->body = gen_finish(g, &call->bodylen);
 	return call_container_submit(call, id);
 }
@@ -1864,7 +1854,9 @@ docker_exec_start(struct docker *d, const char *id, docker_cb cb, void *arg)
 struct docker_call *
 docker_exec_inspect(struct docker *d, const char *id, docker_cb cb, void *arg)
 {
-	return call_exec(d, OP_EXEC_INSPECT, "GET", id, "/json", cb, arg);
+	return call_container_submit(call_id_new(d, OP_EXEC_INSPECT, "GET",
+	                                 "/exec/", id, "/json", cb, arg),
+	    id);
 }
 
 struct docker_call *

@@ -277,6 +277,54 @@ class WS:
 
 
 
+class Term:
+    """A websocket that keeps what it got: output bytes and JSON events."""
+
+    def __init__(self, agent, sid, mode):
+        self.ws = WS(agent, sid, mode)
+        self.out = b""
+        self.events = []
+
+    def pump(self, seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            m = self.ws.recv(max(0.05, end - time.time()))
+            if m is None:
+                continue
+            if m[0] == 2:
+                self.out += m[1]
+            elif m[0] == 1:
+                self.events.append(json.loads(m[1]))
+
+    def wait_out(self, needle, seconds=10):
+        end = time.time() + seconds
+        while needle not in self.out and time.time() < end:
+            self.pump(0.1)
+        return needle in self.out
+
+    def wait_event(self, pred, seconds=10):
+        end = time.time() + seconds
+        while time.time() < end:
+            for e in self.events:
+                if pred(e):
+                    return e
+            self.pump(0.1)
+        return None
+
+    def type(self, text):
+        self.ws.type(text)
+
+    def run(self, line, needle, seconds=20):
+        """Types line and Enter; whether needle came (the output from the
+        line on is in out)."""
+        self.out = b""
+        self.ws.type(line + "\r")
+        return self.wait_out(needle, seconds)
+
+    def send(self, obj):
+        self.ws.send(1, json.dumps(obj).encode())
+
+
 def cli(*args, stdin=None):
     """Runs an alia command on the server's data; its output."""
     r = subprocess.run([ALIA, *args], input=stdin, capture_output=True,

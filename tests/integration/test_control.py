@@ -12,55 +12,13 @@ refused with a notice, ian gives control back and lea types again. A
 second request is declined. Each request, grant, denial and return is an
 'm' marker in alia.events and a row in alia.audit.
 """
-import json
 import time
 
 import aliatest
-from aliatest import WS, cli, login, ok, psql
+from aliatest import Term, cli, login, ok, psql
 
 PW = {"lea": "lea-Consent-4b1f0", "ian": "ian-Consent-93ce7",
       "ada": "ada-Consent-0d8a2"}
-
-
-class Term:
-    """A websocket that keeps what it got: output bytes and JSON events."""
-
-    def __init__(self, agent, sid, mode):
-        self.ws = WS(agent, sid, mode)
-        self.out = b""
-        self.events = []
-
-    def pump(self, seconds):
-        end = time.time() + seconds
-        while time.time() < end:
-            m = self.ws.recv(max(0.05, end - time.time()))
-            if m is None:
-                continue
-            if m[0] == 2:
-                self.out += m[1]
-            elif m[0] == 1:
-                self.events.append(json.loads(m[1]))
-
-    def wait_out(self, needle, seconds=10):
-        end = time.time() + seconds
-        while needle not in self.out and time.time() < end:
-            self.pump(0.1)
-        return needle in self.out
-
-    def wait_event(self, pred, seconds=10):
-        end = time.time() + seconds
-        while time.time() < end:
-            for e in self.events:
-                if pred(e):
-                    return e
-            self.pump(0.1)
-        return None
-
-    def type(self, text):
-        self.ws.type(text)
-
-    def send(self, obj):
-        self.ws.send(1, json.dumps(obj).encode())
 
 
 def pump_all(terms, seconds):

@@ -29,7 +29,7 @@ import threading
 import time
 
 import aliatest
-from aliatest import WS, cli, login, ok, psql, psql_until
+from aliatest import Term, cli, login, ok, psql, psql_until
 
 PW = {"lea": "lea-Lesson-51c0a", "bob": "bob-Lesson-a7e31",
       "ian": "ian-Lesson-3d9b2", "ivy": "ivy-Lesson-88f04",
@@ -83,25 +83,6 @@ def api(agent, method, path, body=None):
         return st, json.loads(resp) if resp else None
     except ValueError:
         return st, resp
-
-
-class Term:
-    def __init__(self, agent, sid):
-        self.ws = WS(agent, sid, "control")
-        self.out = b""
-
-    def wait(self, needle, seconds=20):
-        end = time.time() + seconds
-        while needle not in self.out and time.time() < end:
-            m = self.ws.recv(0.2)
-            if m is not None and m[0] == 2:
-                self.out += m[1]
-        return needle in self.out
-
-    def run(self, line, needle, seconds=20):
-        self.out = b""
-        self.ws.type(line + "\r")
-        return self.wait(needle, seconds)
 
 
 def setup():
@@ -162,8 +143,8 @@ def debian(lea):
     ok(st == 201 and s["environment"] == "debian"
        and s["image"] == "alia-sandbox:debian" and s["lesson"] is None,
        f"a Debian session is made: {st} {s}")
-    t = Term(lea, s["id"])
-    ok(t.wait(b"$ ", 30), "it has a prompt")
+    t = Term(lea, s["id"], "control")
+    ok(t.wait_out(b"$ ", 30), "it has a prompt")
     ok(t.run("cat /etc/debian_version", b"\r12."),
        f"/etc/debian_version is 12.x: {t.out[-80:]!r}")
     ok(t.run("python3 -c 'print(6*7)'", b"\r42\r\n"),
@@ -205,8 +186,8 @@ def first_steps(a):
        and s["steps"] >= 5 and s["lesson_title"],
        f"a session of the lesson, in Debian, on step 1: {st} {s}")
     sid = s["id"]
-    t = Term(lea, sid)
-    ok(t.wait(b"$ ", 30), "it has a prompt")
+    t = Term(lea, sid, "control")
+    ok(t.wait_out(b"$ ", 30), "it has a prompt")
     st, r, _ = check(lea, sid, 1)
     ok(st == 200 and r["passed"] is False and r["exit_code"] == 2
        and r["timed_out"] is False,
@@ -304,8 +285,8 @@ def probe(a):
     ok(st == 201 and s["environment"] == "busybox" and s["steps"] == 4,
        f"the probe lesson runs in busybox: {st} {s}")
     sid = s["id"]
-    t = Term(lea, sid)
-    ok(t.wait(b"$ ", 30), "it has a prompt")
+    t = Term(lea, sid, "control")
+    ok(t.wait_out(b"$ ", 30), "it has a prompt")
     got = {}
     looping = threading.Thread(
         target=lambda: got.update(r=check(lea, sid, 1)))
