@@ -75,3 +75,52 @@ json_parse(const char *text, char *err, size_t errlen)
 		err[strcspn(err, "\n")] = '\0';
 	return tree;
 }
+
+/* The length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned int c = p[0], cp, min;
+	size_t k, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2, cp = c & 0x1f, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3, cp = c & 0x0f, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < k)
+		return 0;
+	for (i = 1; i < k; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return k;
+}
+
+size_t
+json_utf8(const unsigned char *in, size_t len, unsigned char *out)
+{
+	static const unsigned char bad[] = {0xef, 0xbf, 0xbd};
+	size_t i = 0, o = 0, k;
+
+	while (i < len) {
+		if ((k = utf8_seq(in + i, len - i)) == 0) {
+			memcpy(out + o, bad, sizeof(bad));
+			o += sizeof(bad);
+			i++;
+			continue;
+		}
+		memcpy(out + o, in + i, k);
+		o += k;
+		i += k;
+	}
+	return o;
+}

@@ -28,5 +28,12 @@ int json_depth_ok(const void *text, size_t len, int max);
  * deeper than JSON_MAX_DEPTH; in the latter case no tree is built.
  */
 yajl_val json_parse(const char *text, char *err, size_t errlen);
+/*
+ * len bytes as UTF-8 a JSON string may hold: each byte that does not
+ * begin a valid sequence (stray, overlong, surrogate, past U+10FFFF,
+ * cut short) becomes U+FFFD. Written to out, which holds 3 * len bytes
+ * at least; its length.
+ */
+size_t json_utf8(const unsigned char *in, size_t len, unsigned char *out);
 
 #endif

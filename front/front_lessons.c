@@ -200,6 +200,7 @@ static void
 check_answer(struct front_ask *p, struct conn *c, const struct msg_check *k,
     const char *output)
 {
+	unsigned char *text;
 	yajl_gen g;
 
 	if (c == NULL)
@@ -212,7 +213,11 @@ check_answer(struct front_ask *p, struct conn *c, const struct msg_check *k,
 	front_json_str(g, "passed");
 	yajl_gen_bool(g, k->passed != 0);
 	front_json_str(g, "output");
-	yajl_gen_string(g, (const unsigned char *)output, k->len);
+	/* A check prints what it likes: as UTF-8 a JSON string holds. */
+	text = xmalloc(3 * (size_t)k->len + 1);
+	yajl_gen_string(
+	    g, text, json_utf8((const unsigned char *)output, k->len, text));
+	free(text);
 	front_json_key_int(g, "exit_code", k->exit_code);
 	front_json_str(g, "timed_out");
 	yajl_gen_bool(g, k->timed_out != 0);

@@ -57,6 +57,14 @@ test -e {hostfile}
 ```
 ## No check
 Nothing to check here.
+## Flood
+```check
+head -c 3000000 /dev/zero | tr '\\0' y; exit 3
+```
+## Bytes
+```check
+printf 'caf\\303\\251 \\377 ok'
+```
 """
 
 
@@ -69,6 +77,9 @@ def fill_lessons(tag, hostfile):
             shutil.copy(os.path.join(SRC, "lessons", f), LESSONS)
     with open(os.path.join(LESSONS, "probe.md"), "w") as f:
         f.write(PROBE.format(tag=tag, hostfile=hostfile))
+    # one byte past the bound: never listed, never served
+    with open(os.path.join(LESSONS, "huge.md"), "w") as f:
+        f.write("## a\n" + "x" * (256 * 1024 - 5 + 1))
 
 
 def docker(*args):
@@ -282,7 +293,7 @@ def probe(a):
     print("# where a check runs, and its timeout")
     lea = a["lea"]
     st, s = api(lea, "POST", "/api/sessions", {"lesson": "probe"})
-    ok(st == 201 and s["environment"] == "busybox" and s["steps"] == 4,
+    ok(st == 201 and s["environment"] == "busybox" and s["steps"] == 6,
        f"the probe lesson runs in busybox: {st} {s}")
     sid = s["id"]
     t = Term(lea, sid, "control")
@@ -322,6 +333,15 @@ def probe(a):
         "check probe step 4 done (no check) by lea")
     ok(marks == "check probe step 4 done (no check) by lea",
        f"and says so in the recording: {marks}")
+    st, r, _ = check(lea, sid, 5)
+    ok(st == 200 and r["passed"] is False and r["exit_code"] == 3
+       and r["output"] == "y" * 4096,
+       f"3 MB of output: the first 4 KiB kept: {st} "
+       f"{len(r['output']) if r else None} chars, exit {r and r['exit_code']}")
+    st, r, _ = check(lea, sid, 6)
+    ok(st == 200 and r["passed"] is True
+       and r["output"] == "caf\u00e9 \ufffd ok",
+       f"output that is not UTF-8 comes as UTF-8: {r}")
     st, m = a["ada"].request("GET", "/metrics")
     m = dict(l.split(" ", 1) for l in m.decode().splitlines()
              if l.startswith("alia_lesson_checks"))
@@ -346,7 +366,7 @@ def lessons_api(lea):
     st, ls = api(lea, "GET", "/api/lessons")
     names = [x["name"] for x in ls]
     ok(st == 200 and "first-steps" in names and "probe" in names
-       and names == sorted(names)
+       and "huge" not in names and names == sorted(names)
        and all(x["steps"] > 0 and x["title"] for x in ls),
        f"GET /api/lessons: {names}")
     st, l = api(lea, "GET", "/api/lessons/first-steps")
@@ -354,6 +374,9 @@ def lessons_api(lea):
        and "printf 'hello\\n' > ~/hello.txt" in l["steps"][0]["markdown"]
        and "grep -qx" not in json.dumps(l),
        "GET /api/lessons/first-steps: steps, checks taken out")
+    st, r = api(lea, "GET", "/api/lessons/huge")
+    ok(st == 500 and "longer than 262144 bytes" in r["error"],
+       f"a lesson past 256 KiB is refused with the reason: {st} {r}")
     for bad in ("nope", "..%2fetc%2fpasswd", "UPPER", "first-steps.md"):
         st, _ = api(lea, "GET", f"/api/lessons/{bad}")
         ok(st in (400, 404), f"GET /api/lessons/{bad}: {st}")

@@ -114,4 +114,42 @@ test_parse(void **state)
 	assert_null(strchr(err, '\n'));
 }
 
-UNIT_MAIN(cmocka_unit_test(test_depth), cmocka_unit_test(test_parse))
+/* Bytes made fit for a JSON string: valid UTF-8 kept, the rest U+FFFD. */
+static void
+test_utf8(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *out;
+	} cases[] = {
+	    {"plain", 5, "plain"},
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+	        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+	    {"a\xff"
+	     "b",
+	        3,
+	        "a\xef\xbf\xbd"
+	        "b"},
+	    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
+	    {"\xed\xa0\x80", 3,
+	        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+	    {"\xf4\x90\x80\x80", 4,
+	        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+	    {"ok\xe2\x82", 4, "ok\xef\xbf\xbd\xef\xbf\xbd"}, /* cut short */
+	    {"\0x", 2, "\0x"},
+	};
+	unsigned char out[64];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = json_utf8(
+		    (const unsigned char *)cases[i].in, cases[i].len, out);
+		/* the last case holds a NUL: its out is 2 bytes */
+		assert_int_equal(n, i == 7 ? 2 : strlen(cases[i].out));
+		assert_memory_equal(out, cases[i].out, n);
+	}
+}
+
+UNIT_MAIN(cmocka_unit_test(test_depth), cmocka_unit_test(test_parse),
+    cmocka_unit_test(test_utf8))
