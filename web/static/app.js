@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: ISC
 // alia browser app: the landing page ("New terminal" with the choice of
 // environment, the lessons), and a full-window terminal attached to a
-// session (terminal.js, global Alia, does the terminal and its websocket).
+// session (terminal.js does the terminal, its websocket, the bar and control
+// with consent; common.js the API: global Alia).
 // The URL carries the session (#/s/ID, or #/s/ID/watch to follow read-only),
-// so a reload reattaches. No framework, no bundler: xterm.js, addon-fit and
-// terminal.js are loaded as classic scripts before this file.
+// so a reload reattaches. No framework, no bundler: xterm.js, addon-fit,
+// common.js and terminal.js are loaded as classic scripts before this file.
 'use strict';
 
 (() => {
@@ -15,8 +16,6 @@
     host: $('terminal'),
     sid: $('sid'),
     mode: $('mode'),
-    status: $('status'),
-    statusText: $('status-text'),
     viewers: $('viewers'),
     replay: $('replay'),
     toast: $('toast'),
@@ -35,22 +34,10 @@
     lessonList: $('lesson-list'),
   };
 
-  const { api, errorText } = Alia;
+  const { api, errorText, el } = Alia;
   let environments = []; // GET /api/environments, when the server has them
 
-  // --- status line ---------------------------------------------------------
-
-  // kind: starting | ok | wait | done | error
-  function setStatus(kind, text) {
-    ui.status.dataset.kind = kind;
-    ui.statusText.textContent = text;
-  }
-
-  function setViewers(n, who) {
-    ui.viewers.hidden = !(n > 0);
-    ui.viewers.textContent = n === 1 ? '1 viewer' : `${n} viewers`;
-    ui.viewers.title = (who || []).map((v) => `${v.user} (${v.mode})`).join(', ');
-  }
+  const { setStatus, setViewers, toast } = Alia.bar(ui);
 
   // --- control with consent --------------------------------------------------
 
@@ -71,13 +58,9 @@
     tty.sendJSON({ type: 'control', action });
   }
 
-  let toastTimer = 0;
-  function toast(text) {
-    ui.toast.textContent = text;
-    ui.toast.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 2500);
-  }
+  const control = Alia.control(ui, {
+    send: controlSend, holder: setHolder, toast, back: 'Control is back with the owner',
+  });
 
   // --- terminal --------------------------------------------------------------
 
@@ -87,8 +70,7 @@
     visible: () => !ui.session.hidden,
     hello(s) {
       ui.share.hidden = s.watch;
-      ui.consent.hidden = true;
-      setHolder(s, null);
+      control.reset(s);
       ui.mode.hidden = !s.watch;
     },
     ended(s) {
@@ -96,27 +78,7 @@
       ui.barNew.focus();
       ui.replay.hidden = !s.id;
     },
-    message(s, m) {
-      switch (m.type) {
-      case 'control_request':
-        ui.consentText.textContent = `${m.from} asks to take control of your terminal.`;
-        ui.consent.hidden = false;
-        break;
-      case 'control':
-        ui.consent.hidden = true;
-        setHolder(s, m.holder);
-        toast(m.holder === null ? 'Control is back with the owner' : `${m.holder} has control`);
-        break;
-      case 'control_denied':
-        toast(`${m.by} declined your request`);
-        break;
-      case 'resync':
-        toast('Output was catching up — screen repainted');
-        break;
-      default:
-        break;
-      }
-    },
+    message: control.message,
   });
 
   function showSessionView() {
@@ -188,9 +150,8 @@
     const want = ui.env.value || localStorage.getItem('alia.environment') || '';
     ui.env.replaceChildren();
     for (const e of environments) {
-      const o = document.createElement('option');
+      const o = el('option', '', e.name);
       o.value = e.name;
-      o.textContent = e.name;
       o.title = e.description || e.image || '';
       if (e.default) o.selected = true;
       ui.env.append(o);
@@ -217,21 +178,14 @@
     ui.lessonList.replaceChildren();
     for (const l of r.data) {
       if (!l || typeof l.name !== 'string') continue;
-      const li = document.createElement('li');
-      li.className = 'lesson-card';
-      const h = document.createElement('h3');
-      h.textContent = l.title || l.name;
-      const p = document.createElement('p');
-      p.textContent = l.description || '';
-      const meta = document.createElement('p');
-      meta.className = 'lesson-meta';
+      const li = el('li', 'lesson-card');
+      const h = el('h3', '', l.title || l.name);
+      const p = el('p', '', l.description || '');
       const steps = Number(l.steps) || 0;
-      meta.textContent = [l.environment, steps === 1 ? '1 step' : `${steps} steps`]
-        .filter(Boolean).join(' · ');
-      const a = document.createElement('a');
-      a.className = 'btn btn-sm';
+      const meta = el('p', 'lesson-meta', [l.environment, steps === 1 ? '1 step' : `${steps} steps`]
+        .filter(Boolean).join(' · '));
+      const a = el('a', 'btn btn-sm', 'Start');
       a.href = `learn/${encodeURIComponent(l.name)}`;
-      a.textContent = 'Start';
       a.setAttribute('aria-label', `Start ${l.title || l.name}`);
       li.append(h, p, meta, a);
       ui.lessonList.append(li);
@@ -363,14 +317,6 @@
   ui.ask.addEventListener('click', () => { controlSend('request'); toast('Asked for control…'); });
   ui.share.addEventListener('click', () => { shareSession(); });
   ui.giveback.addEventListener('click', () => controlSend('return'));
-  document.querySelector('[data-action="grant"]').addEventListener('click', () => {
-    ui.consent.hidden = true;
-    controlSend('grant');
-  });
-  document.querySelector('[data-action="deny"]').addEventListener('click', () => {
-    ui.consent.hidden = true;
-    controlSend('deny');
-  });
   window.addEventListener('popstate', route);
   window.addEventListener('hashchange', route);
   if (/^#\/share\//.test(location.hash)) {

@@ -28,7 +28,7 @@
   const SPLIT_KEY = 'alia.lesson.split';
   const MIN_LESSON_PX = 260;
   const MIN_TERM_PX = 320;
-  const { api, errorText } = Alia;
+  const { api, errorText, el } = Alia;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -38,8 +38,6 @@
     host: $('terminal'),
     barTitle: $('bar-title'),
     sid: $('sid'),
-    status: $('status'),
-    statusText: $('status-text'),
     viewers: $('viewers'),
     holder: $('holder'),
     takeback: document.querySelector('[data-action="takeback"]'),
@@ -47,8 +45,6 @@
     restart: document.querySelector('[data-action="restart"]'),
     loading: $('loading'),
     notice: $('notice'),
-    noticeTitle: $('notice-title'),
-    noticeText: $('notice-text'),
     lesson: $('lesson'),
     env: $('lesson-env'),
     count: $('lesson-count'),
@@ -62,11 +58,7 @@
     consentText: $('consent-text'),
   };
 
-  const name = (() => {
-    let s = location.pathname.replace(/^\/learn\/?/, '').replace(/\/+$/, '');
-    try { s = decodeURIComponent(s); } catch { return null; }
-    return NAME_RE.test(s) ? s : null;
-  })();
+  const name = Alia.pathName('learn', NAME_RE);
 
   let lesson = null; // GET /api/lessons/NAME
   let sessionId = null;
@@ -75,31 +67,12 @@
 
   // --- bar, status, toast ----------------------------------------------------
 
-  function setStatus(kind, text) {
-    ui.status.dataset.kind = kind;
-    ui.statusText.textContent = text;
-  }
-
-  function setViewers(n, who) {
-    ui.viewers.hidden = !(n > 0);
-    ui.viewers.textContent = n === 1 ? '1 viewer' : `${n} viewers`;
-    ui.viewers.title = (who || []).map((v) => `${v.user} (${v.mode})`).join(', ');
-  }
-
-  let toastTimer = 0;
-  function toast(text) {
-    ui.toast.textContent = text;
-    ui.toast.hidden = false;
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 2500);
-  }
+  const { setStatus, setViewers, toast } = Alia.bar(ui);
 
   function notice(title, text) {
     ui.loading.hidden = true;
     ui.lesson.hidden = true;
-    ui.notice.hidden = false;
-    ui.noticeTitle.textContent = title;
-    ui.noticeText.textContent = text;
+    Alia.notice(title, text);
     setStatus('error', title);
   }
 
@@ -111,12 +84,16 @@
     ui.takeback.hidden = holder === null;
   }
 
+  const control = Alia.control(ui, {
+    send: (action) => tty.sendJSON({ type: 'control', action }),
+    holder: setHolder, toast, back: 'Control is back with you',
+  });
+
   const tty = Alia.terminal(ui.host, {
     status: setStatus,
     viewers: setViewers,
     hello(s) {
-      ui.consent.hidden = true;
-      setHolder(s, null);
+      control.reset(s);
       ui.restart.hidden = true;
     },
     ended(s) {
@@ -124,24 +101,7 @@
       ui.replay.hidden = !s.id;
       for (const e of stepEls) if (e.check) e.check.disabled = true;
     },
-    message(s, m) {
-      switch (m.type) {
-      case 'control_request':
-        ui.consentText.textContent = `${m.from} asks to take control of your terminal.`;
-        ui.consent.hidden = false;
-        break;
-      case 'control':
-        ui.consent.hidden = true;
-        setHolder(s, m.holder);
-        toast(m.holder === null ? 'Control is back with you' : `${m.holder} has control`);
-        break;
-      case 'resync':
-        toast('Output was catching up — screen repainted');
-        break;
-      default:
-        break;
-      }
-    },
+    message: control.message,
   }, { fontSize: 14 });
 
   // --- markdown ---------------------------------------------------------------
@@ -193,18 +153,12 @@
         continue;
       }
       pre.className = 'code';
-      const code = document.createElement('code');
-      if (words[0]) code.className = `language-${words[0]}`;
-      code.textContent = b.text;
-      pre.append(code);
+      pre.append(el('code', words[0] ? `language-${words[0]}` : '', b.text));
       if (!words.includes('run')) continue;
-      const box = document.createElement('div');
-      box.className = 'codeblock runnable';
+      const box = el('div', 'codeblock runnable');
       pre.replaceWith(box);
-      const run = document.createElement('button');
+      const run = el('button', 'btn btn-sm run', 'Run');
       run.type = 'button';
-      run.className = 'btn btn-sm run';
-      run.textContent = 'Run';
       run.title = 'Type this into the terminal';
       run.addEventListener('click', () => runBlock(b.text, run));
       box.append(pre, run);
@@ -241,50 +195,32 @@
     stepEls.length = 0;
     lesson.steps.forEach((st, i) => {
       const num = i + 1;
-      const li = document.createElement('li');
-      li.className = 'step';
+      const li = el('li', 'step');
       li.dataset.step = String(num);
-      const head = document.createElement('button');
+      const head = el('button', 'step-head');
       head.type = 'button';
-      head.className = 'step-head';
-      const badge = document.createElement('span');
-      badge.className = 'step-n';
-      badge.textContent = String(num);
-      const title = document.createElement('span');
-      title.className = 'step-title';
-      title.textContent = st.title || `Step ${num}`;
-      const mark = document.createElement('span');
-      mark.className = 'step-mark';
-      head.append(badge, title, mark);
-      const body = document.createElement('div');
-      body.className = 'step-body';
-      const md = document.createElement('div');
-      md.className = 'md';
+      head.append(el('span', 'step-n', String(num)),
+        el('span', 'step-title', st.title || `Step ${num}`), el('span', 'step-mark'));
+      const body = el('div', 'step-body');
+      const md = el('div', 'md');
       md.append(render(stepBody(st.markdown)));
-      const foot = document.createElement('div');
-      foot.className = 'step-foot';
-      const msg = document.createElement('span');
-      msg.className = 'check-msg';
+      const foot = el('div', 'step-foot');
+      const msg = el('span', 'check-msg');
       msg.setAttribute('role', 'status');
       let check = null;
       if (st.check) {
-        check = document.createElement('button');
+        check = el('button', 'btn btn-sm check', 'Check');
         check.type = 'button';
-        check.className = 'btn btn-sm check';
-        check.textContent = 'Check';
         check.title = 'Check this step in your sandbox';
         check.addEventListener('click', () => checkStep(num));
         foot.append(check, msg);
       } else {
-        const next = document.createElement('button');
+        const next = el('button', 'btn btn-sm btn-ghost next', num === n ? 'Finish' : 'Next step');
         next.type = 'button';
-        next.className = 'btn btn-sm btn-ghost next';
-        next.textContent = num === n ? 'Finish' : 'Next step';
         next.addEventListener('click', () => advanceLocally(num));
         foot.append(next, msg);
       }
-      const out = document.createElement('pre');
-      out.className = 'check-out';
+      const out = el('pre', 'check-out');
       out.hidden = true;
       body.append(md, foot, out);
       li.append(head, body);
@@ -319,8 +255,8 @@
     ui.meter.style.width = n ? `${(100 * passed) / n}%` : '0';
     ui.done.hidden = current <= n;
     if (scroll) {
-      const el = current <= n ? stepEls[current - 1].li : ui.done;
-      el.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+      const to = current <= n ? stepEls[current - 1].li : ui.done;
+      to.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
     }
   }
 
@@ -512,14 +448,6 @@
 
   ui.restart.addEventListener('click', () => { newSession(); });
   ui.takeback.addEventListener('click', () => tty.sendJSON({ type: 'control', action: 'return' }));
-  document.querySelector('[data-action="grant"]').addEventListener('click', () => {
-    ui.consent.hidden = true;
-    tty.sendJSON({ type: 'control', action: 'grant' });
-  });
-  document.querySelector('[data-action="deny"]').addEventListener('click', () => {
-    ui.consent.hidden = true;
-    tty.sendJSON({ type: 'control', action: 'deny' });
-  });
   initSplit();
 
   (async () => {

@@ -2,7 +2,7 @@
 // alia replay page, served for /play/ID: fetches the session's recording
 // (asciicast v2) itself, shows the session's facts from the cast header and
 // GET /api/sessions/ID, and plays it in asciinema-player (the UMD bundle,
-// global AsciinemaPlayer, loaded before this file). The cast's 'm' events
+// global AsciinemaPlayer, loaded before this file, as is common.js). The cast's 'm' events
 // (control hand-offs, joins, leaves) become the player's markers and a list
 // below it that seeks. Speed and idle-skipping are creation options of the
 // player, so changing them makes a new player at the same position.
@@ -24,8 +24,6 @@
     live: $('f-live'),
     liveLink: $('live-link'),
     notice: $('notice'),
-    noticeTitle: $('notice-title'),
-    noticeText: $('notice-text'),
     loading: $('loading'),
     replay: $('replay'),
     host: $('player'),
@@ -36,11 +34,7 @@
     markers: $('markers'),
   };
 
-  const id = (() => {
-    let s = location.pathname.replace(/^\/play\/?/, '').replace(/\/+$/, '');
-    try { s = decodeURIComponent(s); } catch { return null; }
-    return /^[A-Za-z0-9-]{1,64}$/.test(s) ? s : null;
-  })();
+  const id = Alia.pathName('play', /^[A-Za-z0-9-]{1,64}$/);
 
   let cast = null; // {header, text, events: [[t, code]...], markers: [[t, label]...], length}
   let player = null;
@@ -51,17 +45,8 @@
 
   // --- formatting ---------------------------------------------------------
 
-  function fmtDuration(s) {
-    if (!Number.isFinite(s) || s < 0) return '—';
-    if (s < 10) return `${s.toFixed(1)} s`;
-    s = Math.round(s);
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = s % 60;
-    if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min`;
-    if (m > 0) return `${m} min ${String(sec).padStart(2, '0')} s`;
-    return `${sec} s`;
-  }
+  // Tenths of a second under 10 s: a short recording's length.
+  const fmtDuration = (s) => (s >= 0 && s < 10 ? `${s.toFixed(1)} s` : Alia.duration(s));
 
   function fmtClock(s) {
     s = Math.max(0, Math.floor(s));
@@ -85,18 +70,14 @@
     if (blocked) return;
     ui.loading.hidden = true;
     ui.replay.hidden = true;
-    ui.notice.hidden = false;
-    ui.noticeTitle.textContent = title;
-    ui.noticeText.textContent = text;
+    Alia.notice(title, text);
     document.title = `alia · ${title.toLowerCase()}`;
   }
 
   function addDownload() {
-    const a = document.createElement('a');
-    a.className = 'btn btn-sm btn-ghost';
+    const a = Alia.el('a', 'btn btn-sm btn-ghost', 'Download .cast');
     a.href = `/api/sessions/${encodeURIComponent(id)}/recording`;
     a.download = `alia-${id}.cast`;
-    a.textContent = 'Download .cast';
     ui.notice.querySelector('.notice-actions').prepend(a);
   }
 
@@ -212,17 +193,10 @@
   function renderMarkers(markers) {
     ui.markers.replaceChildren();
     markerItems = markers.map(([t, label], i) => {
-      const li = document.createElement('li');
-      const b = document.createElement('button');
+      const li = Alia.el('li');
+      const b = Alia.el('button', 'marker');
       b.type = 'button';
-      b.className = 'marker';
-      const time = document.createElement('span');
-      time.className = 'marker-t';
-      time.textContent = fmtClock(t);
-      const text = document.createElement('span');
-      text.className = 'marker-label';
-      text.textContent = label;
-      b.append(time, text);
+      b.append(Alia.el('span', 'marker-t', fmtClock(t)), Alia.el('span', 'marker-label', label));
       b.title = `Jump to ${fmtClock(t)}`;
       b.addEventListener('click', () => {
         if (!player) return;
@@ -283,9 +257,8 @@
 
   async function fetchInfo() {
     try {
-      const r = await fetch(`/api/sessions/${encodeURIComponent(id)}`, { credentials: 'same-origin' });
-      if (!r.ok) return null;
-      return await r.json();
+      const r = await Alia.api('GET', `/api/sessions/${encodeURIComponent(id)}`);
+      return r.ok ? r.data : null;
     } catch {
       return null;
     }

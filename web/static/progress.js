@@ -5,7 +5,8 @@
 // one row each: who, step N/M and its title, the time on that step, the
 // failed checks, the last check. Running sessions still on a step come
 // first, the longest stuck at the top; then those done, then ended ones.
-// Above the list, how many are on each step. Refreshed every 3 s.
+// Above the list, how many are on each step. Refreshed every 3 s. The
+// API, status line and helpers are common.js's (global Alia).
 'use strict';
 
 (() => {
@@ -13,9 +14,8 @@
   const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
   const $ = (id) => document.getElementById(id);
+  const { api, getSignedIn, status, el } = Alia;
   const ui = {
-    status: $('status'),
-    statusText: $('status-text'),
     title: $('title'),
     summary: $('summary'),
     tryLink: $('try'),
@@ -29,36 +29,18 @@
     foot: $('foot'),
   };
 
-  const name = (() => {
-    let s = location.pathname.replace(/^\/progress\/?/, '').replace(/\/+$/, '');
-    try { s = decodeURIComponent(s); } catch { return null; }
-    return NAME_RE.test(s) ? s : null;
-  })();
+  const name = Alia.pathName('progress', NAME_RE);
 
   let lesson = null;
   const rows = new Map(); // session id -> {el, cells}
   let lastOrder = '';
   let clockSkew = 0; // server time minus ours, from the Date header
 
-  function status(kind, text) {
-    ui.status.dataset.kind = kind;
-    ui.statusText.textContent = text;
-  }
-
   function notice(title, text) {
     ui.loading.hidden = true;
     ui.list.hidden = true;
     ui.funnel.hidden = true;
-    ui.notice.hidden = false;
-    ui.noticeTitle.textContent = title;
-    ui.noticeText.textContent = text;
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
+    Alia.notice(title, text);
   }
 
   const now = () => Date.now() + clockSkew;
@@ -68,16 +50,7 @@
     return Number.isFinite(t) ? Math.max(0, (now() - t) / 1000) : NaN;
   }
 
-  function fmtDuration(s) {
-    if (!Number.isFinite(s)) return '—';
-    s = Math.round(s);
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = s % 60;
-    if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min`;
-    if (m > 0) return `${m} min ${String(sec).padStart(2, '0')} s`;
-    return `${sec} s`;
-  }
+  const fmtDuration = Alia.duration;
 
   const steps = () => lesson.steps.length;
   const isDone = (s) => s.step > steps();
@@ -157,20 +130,13 @@
   }
 
   async function poll() {
-    let res;
-    try {
-      res = await fetch('/api/sessions', { credentials: 'same-origin' });
-    } catch {
-      status('error', 'the server does not answer');
-      return;
-    }
-    if (res.status === 401) { location.href = '/'; return; }
+    const res = await getSignedIn('/api/sessions');
+    if (!res) return;
     if (!res.ok) { status('error', `sessions: HTTP ${res.status}`); return; }
     const date = Date.parse(res.headers.get('Date') || '');
     if (Number.isFinite(date)) clockSkew = date - Date.now();
-    let all;
-    try { all = await res.json(); } catch { status('error', 'sessions: not JSON'); return; }
-    const list = (Array.isArray(all) ? all : []).filter((s) => s && s.lesson === name);
+    if (!Array.isArray(res.data)) { status('error', 'sessions: not JSON'); return; }
+    const list = res.data.filter((s) => s && s.lesson === name);
     list.sort(rank);
     ui.loading.hidden = true;
     const ids = new Set(list.map((s) => s.id));
@@ -209,24 +175,23 @@
       status('error', 'no lesson');
       return;
     }
-    const me = await fetch('/api/me', { credentials: 'same-origin' }).catch(() => null);
+    const me = await api('GET', '/api/me').catch(() => null);
     if (!me) { notice('The server does not answer', 'Try again in a moment.'); return; }
     if (me.status === 401) { location.href = '/'; return; }
-    const who = await me.json().catch(() => ({}));
+    const who = me.data || {};
     if (who.auth === 'password' && who.role !== 'instructor' && who.role !== 'admin') {
       notice('Progress is for instructors', 'Sign in as an instructor or an admin to follow a lesson.');
       status('error', 'not allowed');
       return;
     }
-    const r = await fetch(`/api/lessons/${encodeURIComponent(name)}`, { credentials: 'same-origin' })
-      .catch(() => null);
-    if (!r || !r.ok) {
+    const r = await api('GET', `/api/lessons/${encodeURIComponent(name)}`).catch(() => null);
+    if (!r || !r.ok || !r.data) {
       notice('No such lesson', r && r.status === 404 ? `There is no lesson called "${name}".`
         : `Could not load the lesson (${r ? `HTTP ${r.status}` : 'no answer'}).`);
       status('error', 'no lesson');
       return;
     }
-    lesson = await r.json();
+    lesson = r.data;
     if (!Array.isArray(lesson.steps)) lesson.steps = [];
     document.title = `alia · progress · ${lesson.title || name}`;
     ui.title.textContent = lesson.title || name;

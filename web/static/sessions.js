@@ -5,10 +5,12 @@
 // each with a snippet. The query lives in the URL (?q=), so a reload or a
 // shared link shows the same search. Each row links to its replay,
 // /play/ID, and a running session also to its live terminal, /#/s/ID.
+// Helpers are common.js's (global Alia).
 'use strict';
 
 (() => {
   const DEBOUNCE_MS = 250;
+  const { el } = Alia;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -16,8 +18,6 @@
     q: $('q'),
     loading: $('loading'),
     notice: $('notice'),
-    noticeTitle: $('notice-title'),
-    noticeText: $('notice-text'),
     noticeActions: $('notice-actions'),
     list: $('list'),
     rows: $('rows'),
@@ -44,29 +44,13 @@
     return `${date}, ${time}`;
   }
 
-  function fmtDuration(s) {
-    if (!Number.isFinite(s) || s < 0) return '—';
-    s = Math.round(s);
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = s % 60;
-    if (h > 0) return `${h} h ${String(m).padStart(2, '0')} min`;
-    if (m > 0) return `${m} min ${String(sec).padStart(2, '0')} s`;
-    return `${sec} s`;
-  }
+  const fmtDuration = Alia.duration;
 
   function fmtBytes(n) {
     if (!Number.isFinite(n) || n < 0) return '—';
     if (n < 1024) return `${n} B`;
     if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
     return `${(n / 1048576).toFixed(1)} MB`;
-  }
-
-  function el(tag, cls, text) {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined) e.textContent = text;
-    return e;
   }
 
   function link(href, cls, text) {
@@ -101,10 +85,8 @@
     ui.loading.hidden = true;
     ui.list.hidden = true;
     ui.foot.hidden = true;
-    ui.notice.hidden = false;
     ui.notice.classList.toggle('error', error);
-    ui.noticeTitle.textContent = title;
-    ui.noticeText.textContent = text;
+    Alia.notice(title, text);
     ui.noticeActions.replaceChildren(...actions);
     ui.noticeActions.hidden = actions.length === 0;
   }

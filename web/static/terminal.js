@@ -7,12 +7,15 @@
 // repaints the screen; a dropped socket is retried with backoff for as long
 // as GET /api/sessions/ID says the session lives. A session that ended
 // before the page saw it shows its last screen from the recording.
-// What is shown around the terminal (status line, viewers, control) is the
-// page's: it passes hooks. Loaded as a classic script after xterm.js and
-// addon-fit (globals Terminal and FitAddon); defines the global Alia.
+// What is shown around the terminal is the page's: it passes hooks, and
+// may take the bar (status line, viewers, toast) and the handling of control
+// with consent from here. Loaded as a classic script after xterm.js,
+// addon-fit (globals Terminal and FitAddon) and common.js, whose global
+// Alia it extends.
 'use strict';
 
-window.Alia = (() => {
+Object.assign(window.Alia, (() => {
+  const { api, errorText } = Alia;
   const PING_MS = 25000;
   const BACKOFF_MIN_MS = 500;
   const BACKOFF_MAX_MS = 8000;
@@ -41,30 +44,6 @@ window.Alia = (() => {
     '"DejaVu Sans Mono", "Liberation Mono", monospace';
 
   const encoder = new TextEncoder();
-
-  // --- the HTTP API ------------------------------------------------------------
-
-  // fetch with JSON in and out: {status, ok, data, retryAfter}; throws only
-  // when the server cannot be reached.
-  async function api(method, path, body) {
-    const opts = { method, credentials: 'same-origin', headers: {} };
-    if (body !== undefined) {
-      opts.headers['Content-Type'] = 'application/json';
-      opts.body = JSON.stringify(body);
-    }
-    const res = await fetch(path, opts);
-    let data = null;
-    const text = await res.text();
-    if (text) {
-      try { data = JSON.parse(text); } catch { data = { message: text.trim() }; }
-    }
-    return { status: res.status, ok: res.ok, data, retryAfter: Number(res.headers.get('Retry-After')) || 0 };
-  }
-
-  function errorText(r) {
-    const d = r.data || {};
-    return d.error || d.message || `HTTP ${r.status}`;
-  }
 
   function endText(d) {
     const code = d.exit_code !== undefined && d.exit_code !== null ? d.exit_code : null;
@@ -383,5 +362,70 @@ window.Alia = (() => {
     };
   }
 
-  return { api, errorText, endText, terminal };
-})();
+  // --- around the terminal -------------------------------------------------------
+
+  // The bar over a terminal: the status line (common.js), who watches
+  // (ui.viewers) and a passing message (ui.toast).
+  function bar(ui) {
+    let toastTimer = 0;
+    return {
+      setStatus: Alia.status,
+      setViewers(n, who) {
+        ui.viewers.hidden = !(n > 0);
+        ui.viewers.textContent = n === 1 ? '1 viewer' : `${n} viewers`;
+        ui.viewers.title = (who || []).map((v) => `${v.user} (${v.mode})`).join(', ');
+      },
+      toast(text) {
+        ui.toast.textContent = text;
+        ui.toast.hidden = false;
+        clearTimeout(toastTimer);
+        toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 2500);
+      },
+    };
+  }
+
+  // Control with consent, for the session's owner and those who watch: the
+  // owner's prompt (ui.consent, ui.consentText, its grant and deny buttons)
+  // and the messages saying who holds control. o: send(action) sends a
+  // control action, holder(s, name) shows who holds it (null: the owner),
+  // toast(text), back: the toast when control returns to the owner.
+  // Returns {reset(s), message(s, m)} for the terminal's hello and message
+  // hooks.
+  function control(ui, o) {
+    const answer = (action) => () => {
+      ui.consent.hidden = true;
+      o.send(action);
+    };
+    document.querySelector('[data-action="grant"]').addEventListener('click', answer('grant'));
+    document.querySelector('[data-action="deny"]').addEventListener('click', answer('deny'));
+    return {
+      reset(s) {
+        ui.consent.hidden = true;
+        o.holder(s, null);
+      },
+      message(s, m) {
+        switch (m.type) {
+        case 'control_request':
+          ui.consentText.textContent = `${m.from} asks to take control of your terminal.`;
+          ui.consent.hidden = false;
+          break;
+        case 'control':
+          ui.consent.hidden = true;
+          o.holder(s, m.holder);
+          o.toast(m.holder === null ? o.back : `${m.holder} has control`);
+          break;
+        case 'control_denied':
+          o.toast(`${m.by} declined your request`);
+          break;
+        case 'resync':
+          o.toast('Output was catching up — screen repainted');
+          break;
+        default:
+          break;
+        }
+      },
+    };
+  }
+
+  return { endText, terminal, bar, control };
+})());

@@ -13,6 +13,7 @@
 // down); a tile grows on hover or focus. Those who need help come first:
 // failed checks on their step, then the longest on their step, then the
 // longest idle. The order changes with the poll, never under the pointer.
+// The API, status line and helpers are common.js's (global Alia).
 'use strict';
 
 (() => {
@@ -20,23 +21,13 @@
   const IDLE_S = 60;
   const FONT_PX = 11;
   const $ = (id) => document.getElementById(id);
+  const { getSignedIn, status, notice } = Alia;
   const wall = $('wall');
   const tiles = new Map(); // id -> {el, term, tags, badge, last, session, raf}
   let order = []; // ids, in websocket tile order
   let ws = null;
   let me = null;
   window.wallTerms = tiles; // for tests: each tile's xterm
-
-  function status(kind, text) {
-    $('status').dataset.kind = kind;
-    $('status-text').textContent = text;
-  }
-
-  function notice(title, text) {
-    $('notice').hidden = false;
-    $('notice-title').textContent = title;
-    $('notice-text').textContent = text;
-  }
 
   function ago(ms) {
     const s = Math.max(0, Math.round(ms / 1000));
@@ -49,9 +40,7 @@
   };
 
   function span(cls, text, title) {
-    const b = document.createElement('span');
-    b.className = cls;
-    b.textContent = text;
+    const b = Alia.el('span', cls, text);
     if (title) b.title = title;
     return b;
   }
@@ -118,17 +107,14 @@
     el.title = `Watch ${s.owner}'s terminal (ask for control from there)`;
     el.dataset.session = s.id;
     el.dataset.owner = s.owner;
-    const head = document.createElement('div');
-    head.className = 'tile-head';
-    const top = document.createElement('div');
-    top.className = 'tile-top';
+    const head = Alia.el('div', 'tile-head');
+    const top = Alia.el('div', 'tile-top');
     const who = span('tile-who', s.owner);
     const tags = span('tile-tags', '');
     top.append(who, tags);
     const badge = span('tile-badges', '');
     head.append(top, badge);
-    const screen = document.createElement('div');
-    screen.className = 'tile-screen';
+    const screen = Alia.el('div', 'tile-screen');
     el.append(head, screen);
     // Grows from the side that keeps it on screen.
     const grow = () => {
@@ -189,15 +175,9 @@
   }
 
   async function poll() {
-    let r;
-    try {
-      r = await fetch('/api/sessions', { credentials: 'same-origin' });
-    } catch {
-      status('error', 'the server does not answer');
-      return;
-    }
-    if (r.status === 401) { location.href = '/'; return; }
-    const list = (await r.json()).filter((s) => s.state === 'running' && s.owner !== me.user);
+    const r = await getSignedIn('/api/sessions');
+    if (!r || !Array.isArray(r.data)) return;
+    const list = r.data.filter((s) => s.state === 'running' && s.owner !== me.user);
     const ids = list.map((s) => s.id).slice(0, 32);
     const changed = ids.join() !== order.join();
     for (const s of list) {
@@ -227,9 +207,9 @@
   }
 
   (async () => {
-    const r = await fetch('/api/me', { credentials: 'same-origin' });
-    if (r.status === 401) { location.href = '/'; return; }
-    me = await r.json();
+    const r = await getSignedIn('/api/me');
+    if (!r) return;
+    me = r.data || {};
     if (me.role !== 'instructor' && me.role !== 'admin') {
       notice('The wall is for instructors', 'Sign in as an instructor or an admin to watch your groups.');
       status('error', 'not allowed');
