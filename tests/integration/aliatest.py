@@ -363,3 +363,12 @@ def login(name, password, origin=None, source=None):
     st, resp = a.request("POST", "/api/login", body,
                          {"Origin": origin} if origin else None)
     return a, st, resp
+
+
+def sign_in_all(passwords):
+    """Signs each name of passwords in: {name: agent}."""
+    agents = {}
+    for name, password in passwords.items():
+        agents[name], st, _ = login(name, password)
+        ok(st == 200, f"{name} signs in")
+    return agents

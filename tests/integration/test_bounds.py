@@ -159,11 +159,7 @@ def setup():
         stdin=PW["lee"] + "\n")
     cli("user", "add", "ivy", "--role", "instructor", "--group", "gb",
         stdin=PW["ivy"] + "\n")
-    agents = {}
-    for name in PW:
-        agents[name], st, _ = login(name, PW[name])
-        ok(st == 200, f"{name} signs in")
-    return agents
+    return aliatest.sign_in_all(PW)
 
 
 def ping_flood(agent, sid, sampler):

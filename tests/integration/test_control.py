@@ -15,7 +15,7 @@ second request is declined. Each request, grant, denial and return is an
 import time
 
 import aliatest
-from aliatest import Term, cli, login, ok, psql
+from aliatest import Term, cli, ok, psql
 
 PW = {"lea": "lea-Consent-4b1f0", "ian": "ian-Consent-93ce7",
       "ada": "ada-Consent-0d8a2"}
@@ -35,11 +35,7 @@ def setup():
     cli("user", "add", "ian", "--role", "instructor", "--group", "g1",
         stdin=PW["ian"] + "\n")
     cli("user", "add", "ada", "--role", "admin", stdin=PW["ada"] + "\n")
-    agents = {}
-    for name in PW:
-        agents[name], st, _ = login(name, PW[name])
-        ok(st == 200, f"{name} signs in")
-    return agents
+    return aliatest.sign_in_all(PW)
 
 
 def main_part():

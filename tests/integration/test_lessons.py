@@ -29,7 +29,7 @@ import threading
 import time
 
 import aliatest
-from aliatest import Term, cli, login, ok, psql, psql_until
+from aliatest import Term, cli, ok, psql, psql_until
 
 PW = {"lea": "lea-Lesson-51c0a", "bob": "bob-Lesson-a7e31",
       "ian": "ian-Lesson-3d9b2", "ivy": "ivy-Lesson-88f04",
@@ -106,11 +106,7 @@ def setup():
         cli("user", "add", name, "--role", role, "--group", group,
             stdin=PW[name] + "\n")
     cli("user", "add", "ada", "--role", "admin", stdin=PW["ada"] + "\n")
-    agents = {}
-    for name in PW:
-        agents[name], st, _ = login(name, PW[name])
-        ok(st == 200, f"{name} signs in")
-    return agents
+    return aliatest.sign_in_all(PW)
 
 
 def environments(lea):
