@@ -144,9 +144,10 @@ struct msg_session_info {
 	int32_t last_check_step; /* 0: no check yet */
 	int32_t last_check_passed;
 	int32_t pad3;
-	int64_t step_since_us;  /* unix time they reached that step */
-	int64_t last_check_us;  /* unix time */
-	int64_t last_output_us; /* unix time of the last output, 0: none */
+	int64_t step_since_us; /* unix time they reached that step */
+	int64_t last_check_us; /* unix time */
+	/* unix time of the last input or output, 0: none */
+	int64_t last_activity_us;
 };
 
 /* A marker for the session's recording (a lesson's check, say). */

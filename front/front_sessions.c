@@ -91,9 +91,9 @@ sessions_gen(yajl_gen g, const struct msg_session_info *i)
 		yajl_gen_map_close(g);
 	} else
 		yajl_gen_null(g);
-	sessions_time(t, sizeof(t), i->last_output_us);
+	sessions_time(t, sizeof(t), i->last_activity_us);
 	front_json_key_str(
-	    g, "last_activity_at", i->last_output_us != 0 ? t : NULL);
+	    g, "last_activity_at", i->last_activity_us != 0 ? t : NULL);
 	front_json_key_int(g, "cols", i->cols);
 	front_json_key_int(g, "rows", i->rows);
 	front_json_key_int(g, "viewers", i->viewers);

@@ -1629,7 +1629,7 @@ session_info(const struct session *s, uint64_t req, int status,
 	i->last_check_passed = s->last_check_passed;
 	i->step_since_us = s->step_since_us;
 	i->last_check_us = s->last_check_us;
-	i->last_output_us = s->stats.last_activity_us;
+	i->last_activity_us = s->stats.last_activity_us;
 	snprintf(i->end_reason, sizeof(i->end_reason), "%s", s->end_reason);
 	snprintf(i->engine, sizeof(i->engine), "%s", engine_name(s->engine));
 	i->created_us = s->created_us;
