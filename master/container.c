@@ -1241,7 +1241,10 @@ session_gap_cb(struct session *s, struct docker_result *r)
 	}
 	len = evbuffer_get_length(r->body);
 	lines = xmalloc(len + 1);
-	n = session_gap_lines(evbuffer_pullup(r->body, -1), len, lines);
+	/* An empty log: pullup gives NULL, and there are no lines. */
+	n = len > 0
+	    ? session_gap_lines(evbuffer_pullup(r->body, -1), len, lines)
+	    : 0;
 	end = session_gap_end(s, lines, n);
 	n -= end;
 	if (n == 0) {
