@@ -176,7 +176,8 @@ struct session {
 	char lesson[LESSON_NAME_LEN];
 	char lesson_title[128];
 	int steps;
-	int step;          /* passed in order + 1 */
+	int step;          /* the first not passed yet (steps + 1: all) */
+	uint64_t passed;   /* step n passed: bit n - 1 */
 	int failed_checks; /* on that step */
 	int last_check_step, last_check_passed;
 	int64_t step_since_us, last_check_us;
@@ -2107,8 +2108,13 @@ session_checked(const struct check_result *res, void *arg)
 		s->last_check_step = a->step;
 		s->last_check_passed = res->passed;
 		s->last_check_us = clock_wall_us();
+		if (res->passed)
+			s->passed |= UINT64_C(1) << (a->step - 1);
 		if (res->passed && a->step == s->step) {
-			s->step++;
+			/* On to the first step not passed yet. */
+			while (s->step <= s->steps &&
+			    (s->passed & (UINT64_C(1) << (s->step - 1))))
+				s->step++;
 			s->failed_checks = 0;
 			s->step_since_us = s->last_check_us;
 		} else if (!res->passed && a->step == s->step)
@@ -2429,6 +2435,8 @@ session_adopt_lesson(struct session *s, const struct restore_row *row)
 		return;
 	snprintf(s->lesson, sizeof(s->lesson), "%s", row->lesson);
 	s->step = row->step > 0 ? row->step : 1;
+	s->passed =
+	    s->step > 64 ? UINT64_MAX : (UINT64_C(1) << (s->step - 1)) - 1;
 	s->failed_checks = row->failed_checks;
 	s->step_since_us = row->step_since_us;
 	snprintf(s->lesson_title, sizeof(s->lesson_title), "%s", s->lesson);

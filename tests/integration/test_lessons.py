@@ -284,6 +284,25 @@ def restart(a, sid):
     st, s = api(lea, "GET", f"/api/sessions/{sid}")
     ok(s["failed_checks"] == 2, f"two failed on step 2: {s['failed_checks']}")
 
+    print("# a step passed out of order counts once the ones before pass")
+    t = Term(lea, sid, "control")
+    ok(t.run("mkdir ~/projects; echo made-$((2+3))", b"made-5"),
+       "the learner does step 3 first")
+    st, r, _ = check(lea, sid, 3)
+    st, s = api(lea, "GET", f"/api/sessions/{sid}")
+    ok(r["passed"] is True and s["step"] == 2,
+       f"step 3 passes, the learner is still on step 2: {s['step']}")
+    ok(t.run("echo world >> ~/hello.txt; echo made-$((3+3))", b"made-6"),
+       "then step 2")
+    st, r, _ = check(lea, sid, 2)
+    st, s = api(lea, "GET", f"/api/sessions/{sid}")
+    ok(r["passed"] is True and s["step"] == 4 and s["failed_checks"] == 0,
+       f"step 2 passes: on to step 4, past the passed step 3: {s['step']}")
+    status = psql(f"SELECT step FROM alia.lesson_status "
+                  f"WHERE session_id = '{sid}'")
+    ok(status == "4", f"alia.lesson_status agrees: {status}")
+    t.ws.close()
+
 
 def probe(a):
     print("# where a check runs, and its timeout")
