@@ -1748,6 +1748,36 @@ container_engines_changed(void)
 }
 
 /*
+ * Lesson name, read from lessons_dir as it is now into l; -1 when it
+ * cannot be (logged, for whom: a session's id or an owner).
+ */
+static int
+lesson_read(const char *whom, const char *name, struct lesson *l)
+{
+	char err[256];
+	int dfd, rc;
+
+	if ((dfd = open(ct.conf->lessons_dir,
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_warn("%s: lessons_dir %s", whom, ct.conf->lessons_dir);
+		return -1;
+	}
+	rc = lesson_load(l, dfd, name, err, sizeof(err));
+	close(dfd);
+	if (rc == -1)
+		log_warnx("%s: lesson %s: %s", whom, name, err);
+	return rc;
+}
+
+/* A session's copy of what its lesson says: title and steps. */
+static void
+session_lesson(struct session *s, const struct lesson *l)
+{
+	snprintf(s->lesson_title, sizeof(s->lesson_title), "%.127s", l->title);
+	s->steps = l->nsteps;
+}
+
+/*
  * The lesson a create names, if any, read from lessons_dir: its title,
  * steps and environment (r->env, when the request named none). -1 with
  * msg set (a 400) when it is no lesson or wants another environment.
@@ -1756,24 +1786,13 @@ static int
 request_lesson(
     struct msg_session_req *r, struct lesson *l, char *msg, size_t len)
 {
-	char err[256];
-	int dfd;
 
 	if (r->lesson[0] == '\0')
 		return 0;
-	if ((dfd = open(ct.conf->lessons_dir,
-	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+	if (lesson_read(r->owner, r->lesson, l) == -1) {
 		snprintf(msg, len, "no such lesson: %s", r->lesson);
-		log_warn("lessons_dir %s", ct.conf->lessons_dir);
 		return -1;
 	}
-	if (lesson_load(l, dfd, r->lesson, err, sizeof(err)) == -1) {
-		close(dfd);
-		snprintf(msg, len, "no such lesson: %s", r->lesson);
-		log_warnx("lesson %s: %s", r->lesson, err);
-		return -1;
-	}
-	close(dfd);
 	if (r->env[0] == '\0')
 		snprintf(r->env, sizeof(r->env), "%s", l->environment);
 	else if (l->environment[0] != '\0' &&
@@ -1873,9 +1892,7 @@ container_create_session(struct msgchan *front, struct msg_session_req *r)
 	s->env = (int)(env - ct.conf->env);
 	if (r->lesson[0] != '\0') {
 		snprintf(s->lesson, sizeof(s->lesson), "%s", lesson.name);
-		snprintf(s->lesson_title, sizeof(s->lesson_title), "%.127s",
-		    lesson.title);
-		s->steps = lesson.nsteps;
+		session_lesson(s, &lesson);
 		s->step = 1;
 		s->step_since_us = s->created_us;
 	}
@@ -2157,8 +2174,8 @@ container_check(struct msgchan *front, struct msg_session_req *r)
 	struct check_ask *a;
 	struct session *s;
 	struct lesson l;
-	char err[256], msg[256];
-	int dfd, status = 400;
+	char msg[256];
+	int status = 400;
 
 	if ((s = session_lookup(r->session)) == NULL) {
 		check_reply(r->req, 404, "no such session", r->step, NULL);
@@ -2192,18 +2209,11 @@ container_check(struct msgchan *front, struct msg_session_req *r)
 		check_reply(r->req, status, msg, r->step, NULL);
 		return;
 	}
-	if ((dfd = open(ct.conf->lessons_dir,
-	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    lesson_load(&l, dfd, s->lesson, err, sizeof(err)) == -1) {
-		if (dfd != -1)
-			close(dfd);
-		log_warnx("session %s: lesson %s: %s", s->id, s->lesson,
-		    dfd == -1 ? strerror(errno) : err);
+	if (lesson_read(s->id, s->lesson, &l) == -1) {
 		check_reply(r->req, 500, "the lesson cannot be read now",
 		    r->step, NULL);
 		return;
 	}
-	close(dfd);
 	if (r->step < 1 || r->step > l.nsteps)
 		snprintf(msg, sizeof(msg),
 		    "lesson %s has no step %d (steps 1 "
@@ -2422,8 +2432,6 @@ session_adopt_lesson(struct session *s, const struct restore_row *row)
 {
 	const struct config_env *env;
 	struct lesson l;
-	char err[256];
-	int dfd;
 
 	if ((env = config_env_find(ct.conf, row->env)) != NULL)
 		s->env = (int)(env - ct.conf->env);
@@ -2440,17 +2448,10 @@ session_adopt_lesson(struct session *s, const struct restore_row *row)
 	s->failed_checks = row->failed_checks;
 	s->step_since_us = row->step_since_us;
 	snprintf(s->lesson_title, sizeof(s->lesson_title), "%s", s->lesson);
-	if ((dfd = open(ct.conf->lessons_dir,
-	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return;
-	if (lesson_load(&l, dfd, s->lesson, err, sizeof(err)) == 0) {
-		snprintf(s->lesson_title, sizeof(s->lesson_title), "%.127s",
-		    l.title);
-		s->steps = l.nsteps;
+	if (lesson_read(s->id, s->lesson, &l) == 0) {
+		session_lesson(s, &l);
 		lesson_free(&l);
-	} else
-		log_warnx("session %s: lesson %s: %s", s->id, s->lesson, err);
-	close(dfd);
+	}
 }
 
 static void
